@@ -1,0 +1,44 @@
+/*
+ * Error codes and the error-detail struct every layer fills.  Lower layers
+ * fill a caller-supplied struct lr_err and return a negative LR_E* code; only
+ * the top (a cmd_* or a daemon's handler) prints it.
+ */
+#ifndef LR_ERR_H
+#define LR_ERR_H
+
+#include <stdarg.h>
+
+enum {
+	LR_OK = 0,
+	LR_EINVAL = -1,		/* invalid input (specs, arguments) */
+	LR_ENOENT = -2,		/* something named does not exist */
+	LR_EIO = -3,		/* read/write failed */
+	LR_EGIT = -4,		/* libgit2 failed */
+	LR_ENOMEM = -5,
+	LR_EUSAGE = -6,		/* command-line usage error */
+	LR_ESCHED = -7,		/* placement impossible */
+	LR_ERANGE = -8,		/* value out of range */
+};
+
+struct lr_err {
+	int	code;		/* LR_E*, negative; 0 when unset */
+	char	msg[512];	/* what failed, on what, why */
+	char	hint[256];	/* what the user can do about it; may be empty */
+};
+
+/* Fill err (may be NULL) and return code, so `return lr_err_set(...)` works. */
+int	lr_err_set(struct lr_err *err, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Set the hint of an already-set err; returns err->code. */
+int	lr_err_hint(struct lr_err *err, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	lr_err_clear(struct lr_err *err);
+/* Print "leura: error: msg" and "hint: ..." to stderr. */
+void	lr_err_print(const struct lr_err *err);
+
+/* Log file:line and abort: impossible states only. */
+#define LR_BUG(...) lr_bug(__FILE__, __LINE__, __VA_ARGS__)
+void	lr_bug(const char *file, int line, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * leura inventory: export the inventory with the placement applied, as an
+ * Ansible dynamic inventory (--ansible, speaking Ansible's --list / --host
+ * protocol) or Prometheus static targets (--prometheus).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "specload.h"
+
+static const char usage_str[] =
+    "usage: leura inventory (--ansible [--list | --host HOST] | "
+    "--prometheus) [--ref REF]\n";
+
+int
+cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
+{
+	struct specload sl;
+	struct lr_err err;
+	const char *ref = NULL, *host = NULL, *v;
+	int i, rc, mode = 0;
+	json_t *o, *hv;
+
+	for (i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
+			ref = v;
+		else if ((v = opt_value(argc, argv, &i, "--host")) != NULL)
+			host = v;
+		else if (strcmp(argv[i], "--ansible") == 0)
+			mode = 1;
+		else if (strcmp(argv[i], "--prometheus") == 0)
+			mode = 2;
+		else if (strcmp(argv[i], "--list") == 0)
+			;	/* Ansible's default request */
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			fputs(usage_str, stdout);
+			return LR_EXIT_OK;
+		} else {
+			fprintf(stderr, "leura: error: unknown argument '%s'\n%s",
+			    argv[i], usage_str);
+			return LR_EXIT_USAGE;
+		}
+	}
+	if (mode == 0) {
+		fprintf(stderr, "leura: error: say which format: --ansible or "
+		    "--prometheus\n%s", usage_str);
+		return LR_EXIT_USAGE;
+	}
+	lr_err_clear(&err);
+	rc = specload_run(&sl, ctx->repo_dir, ref, 0, &err);
+	if (rc < 0) {
+		if (rc == LR_EINVAL)
+			specload_print_diags(&sl, 20);
+		else
+			lr_err_print(&err);
+		specload_release(&sl);
+		return LR_EXIT_FAIL;
+	}
+	if (mode == 2)
+		o = inv_prometheus_targets(sl.repo, sl.comp.placement);
+	else
+		o = inv_ansible(sl.repo, sl.comp.placement);
+	if (mode == 1 && host) {
+		hv = json_object_get(json_object_get(json_object_get(o,
+		    "_meta"), "hostvars"), host);
+		if (hv == NULL) {
+			fprintf(stderr, "leura: error: unknown host '%s'\n",
+			    host);
+			json_decref(o);
+			specload_release(&sl);
+			return LR_EXIT_FAIL;
+		}
+		json_incref(hv);
+		json_decref(o);
+		o = hv;
+	}
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fputc('\n', stdout);
+	json_decref(o);
+	specload_release(&sl);
+	return LR_EXIT_OK;
+}

@@ -1,0 +1,130 @@
+/*
+ * leura schedule: where each service's instances are placed, and with
+ * --tasks the next fire times of task schedules.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "specload.h"
+
+static const char usage_str[] =
+    "usage: leura schedule [--ref REF] [--json] [--tasks]\n";
+
+static void
+print_table(const json_t *placement)
+{
+	const json_t *svcs = json_object_get(placement, "services");
+	const json_t *hosts = json_object_get(placement, "hosts");
+	const char *k;
+	json_t *v, *h;
+	size_t i, w = 7;
+
+	json_object_foreach((json_t *)svcs, k, v)
+		if (strlen(k) > w)
+			w = strlen(k);
+	printf("%-*s  %s\n", (int)w, "SERVICE", "HOSTS");
+	json_object_foreach((json_t *)svcs, k, v) {
+		printf("%-*s ", (int)w, k);
+		json_array_foreach(v, i, h)
+			printf(" %s", json_string_value(h));
+		printf("%s\n", json_array_size(v) ? "" : " (none)");
+	}
+	w = 4;
+	json_object_foreach((json_t *)hosts, k, v)
+		if (strlen(k) > w)
+			w = strlen(k);
+	printf("\n%-*s  %s\n", (int)w, "HOST", "SERVICES");
+	json_object_foreach((json_t *)hosts, k, v) {
+		printf("%-*s ", (int)w, k);
+		json_array_foreach(v, i, h)
+			printf(" %s", json_string_value(h));
+		printf("%s\n", json_array_size(v) ? "" : " (none)");
+	}
+}
+
+static void
+print_tasks(const json_t *tasks)
+{
+	const char *k;
+	json_t *v, *t;
+	size_t i;
+
+	if (json_object_size(tasks) == 0) {
+		printf("no tasks\n");
+		return;
+	}
+	json_object_foreach((json_t *)tasks, k, v) {
+		if (json_object_get(v, "cron"))
+			printf("%s: cron \"%s\"", k, json_string_value(
+			    json_object_get(v, "cron")));
+		else if (json_object_get(v, "at"))
+			printf("%s: at %s", k, json_string_value(
+			    json_object_get(v, "at")));
+		else
+			printf("%s: on demand", k);
+		if (json_array_size(json_object_get(v, "next"))) {
+			printf(", next:");
+			json_array_foreach(json_object_get(v, "next"), i, t)
+				printf(" %s", json_string_value(t));
+		} else if (json_object_get(v, "at") ||
+		    json_object_get(v, "cron"))
+			printf(", never fires again");
+		putchar('\n');
+	}
+}
+
+int
+cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
+{
+	struct specload sl;
+	struct lr_err err;
+	const char *ref = NULL, *v;
+	bool json = false, tasks = false;
+	json_t *o;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
+			ref = v;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--tasks") == 0)
+			tasks = true;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			fputs(usage_str, stdout);
+			return LR_EXIT_OK;
+		} else {
+			fprintf(stderr, "leura: error: unknown argument '%s'\n%s",
+			    argv[i], usage_str);
+			return LR_EXIT_USAGE;
+		}
+	}
+	lr_err_clear(&err);
+	rc = specload_run(&sl, ctx->repo_dir, ref,
+	    tasks ? REC_COMPILE_TASKS : 0, &err);
+	if (rc < 0) {
+		if (rc == LR_EINVAL)
+			specload_print_diags(&sl, 20);
+		else
+			lr_err_print(&err);
+		specload_release(&sl);
+		return LR_EXIT_FAIL;
+	}
+	if (tasks && json) {
+		o = json_pack("{s:O}", "tasks", sl.comp.tasks);
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else if (tasks) {
+		print_tasks(sl.comp.tasks);
+	} else if (json) {
+		json_dumpf(sl.comp.placement, stdout,
+		    JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+	} else {
+		print_table(sl.comp.placement);
+	}
+	specload_release(&sl);
+	return LR_EXIT_OK;
+}

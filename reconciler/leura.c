@@ -1,0 +1,88 @@
+/*
+ * leura: global options, then the subcommand from the table below, in the
+ * manner of git's builtins.  Each subcommand lives in builtin/<name>.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "log.h"
+#include "suggest.h"
+
+struct lr_cmd {
+	const char *name;
+	int	(*fn)(int, char **, struct lr_ctx *);
+	const char *summary;
+};
+
+static const struct lr_cmd commands[] = {
+	{ "validate",	cmd_validate,	"check the config repo" },
+	{ "schedule",	cmd_schedule,	"show where service instances are placed" },
+	{ "inventory",	cmd_inventory,	"export the inventory (--ansible)" },
+	{ "plan",	cmd_plan,	"show what would change between commits" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: leura [-C dir] [-v] <command> [<args>]\n\n"
+	    "commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(fp, "\nSee 'leura <command> -h' and leura(1).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lr_ctx ctx = { ".", 0, "leura" };
+	const char *names[NCOMMANDS], *s;
+	int i;
+	size_t k;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc)
+			ctx.repo_dir = argv[++i];
+		else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2])
+			ctx.repo_dir = argv[i] + 2;
+		else if (strcmp(argv[i], "-v") == 0)
+			ctx.verbose++;
+		else if (strcmp(argv[i], "-vv") == 0)
+			ctx.verbose += 2;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return LR_EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("leura %s\n", LEURA_VERSION);
+			return LR_EXIT_OK;
+		} else {
+			fprintf(stderr, "leura: error: unknown option '%s'\n",
+			    argv[i]);
+			usage(stderr);
+			return LR_EXIT_USAGE;
+		}
+	}
+	lr_log_set_level(LR_LOG_WARN + ctx.verbose);
+	if (i >= argc) {
+		usage(stderr);
+		return LR_EXIT_USAGE;
+	}
+	for (k = 0; k < NCOMMANDS; k++) {
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].fn(argc - i, argv + i, &ctx);
+		names[k] = commands[k].name;
+	}
+	fprintf(stderr, "leura: error: '%s' is not a leura command\n",
+	    argv[i]);
+	if ((s = lr_suggest(argv[i], names, NCOMMANDS)) != NULL)
+		fprintf(stderr, "hint: did you mean 'leura %s'?\n", s);
+	else
+		fprintf(stderr, "hint: run 'leura --help' for the list\n");
+	return LR_EXIT_USAGE;
+}

@@ -1,0 +1,56 @@
+/*
+ * Compile the desired state from a loaded spec repo: placement (through the
+ * scheduler), task schedules (cron / at), templates rendered per host, and
+ * per-host ordered steps with file contents identified by SHA-256.
+ *
+ * This is where the checks that need more than one file live: placement
+ * feasibility, cron syntax, undefined template names.  Their diagnostics are
+ * positioned on the spec nodes like every other spec error.
+ *
+ * The compiled value is plain JSON so it can be diffed (plan), printed
+ * (schedule --json) and, later, written to etcd as is.
+ */
+#ifndef REC_COMPILE_H
+#define REC_COMPILE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "spec.h"
+
+enum rec_compile_flags {
+	REC_COMPILE_DESIRED = 1 << 0,	/* build per-host desired state */
+	REC_COMPILE_TASKS = 1 << 1	/* next fire times of task schedules */
+};
+
+struct rec_compiled {
+	/* {"services":{svc:[hosts]}, "hosts":{host:[svcs]}}, sorted lists */
+	json_t	*placement;
+	/*
+	 * With REC_COMPILE_DESIRED: {host: {"services":[...], "steps":[...]}}
+	 * where each step is {"id","service","role","phase","name","kind",
+	 * ...kind fields rendered..., common fields}.  "id" is
+	 * "<service>/<role>/<phase>/<name>".
+	 */
+	json_t	*desired;
+	/* With REC_COMPILE_DESIRED: {sha256: {"size":n, "content": text}} */
+	json_t	*files;
+	/* With REC_COMPILE_TASKS: {task: {"cron"|"at": s, "next":[iso...]}} */
+	json_t	*tasks;
+};
+
+/*
+ * Compile repo (loaded without errors or with some: objects that failed to
+ * load are simply absent).  now is the reference time for task schedules
+ * (Unix seconds).  Always fills *out (release with rec_compiled_release);
+ * returns 0, or LR_EINVAL when diagnostics were added.
+ */
+int	rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
+	    struct rec_compiled *out, struct spec_diags *diags);
+void	rec_compiled_release(struct rec_compiled *c);
+
+/* Format Unix seconds as "2026-12-01T03:00:00Z" into buf[21+]. */
+void	rec_format_time(int64_t t, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * rec_diff: per-service placement moves and per-host step changes between
+ * two compiled states.  Steps are matched by id through a JSON object used
+ * as an index, so a host with n steps diffs in O(n).
+ */
+#include <string.h>
+
+#include "diff.h"
+
+static json_t *
+str_set_minus(const json_t *a, const json_t *b)
+{
+	json_t *out = json_array(), *idx = json_object(), *v;
+	size_t i;
+
+	json_array_foreach((json_t *)b, i, v)
+		json_object_set(idx, json_string_value(v), json_true());
+	json_array_foreach((json_t *)a, i, v)
+		if (json_object_get(idx, json_string_value(v)) == NULL)
+			json_array_append(out, v);
+	json_decref(idx);
+	return out;
+}
+
+static json_t *
+index_steps(const json_t *steps)
+{
+	json_t *idx = json_object(), *st;
+	size_t i;
+
+	json_array_foreach((json_t *)steps, i, st)
+		json_object_set(idx, json_string_value(json_object_get(st,
+		    "id")), st);
+	return idx;
+}
+
+static json_t *
+changed_fields(const json_t *a, const json_t *b)
+{
+	json_t *fields = json_array(), *v;
+	const char *k;
+
+	json_object_foreach((json_t *)a, k, v)
+		if (!json_equal(v, json_object_get(b, k)))
+			json_array_append_new(fields, json_string(k));
+	json_object_foreach((json_t *)b, k, v)
+		if (json_object_get(a, k) == NULL)
+			json_array_append_new(fields, json_string(k));
+	return fields;
+}
+
+/* Do the steps common to both lists appear in the same order? */
+static bool
+same_order(const json_t *a, const json_t *b, const json_t *aidx,
+    const json_t *bidx)
+{
+	size_t i = 0, j = 0, na = json_array_size(a), nb = json_array_size(b);
+	const char *x = NULL, *y = NULL;
+
+	for (;;) {
+		while (i < na && json_object_get(bidx, (x = json_string_value(
+		    json_object_get(json_array_get(a, i), "id")))) == NULL)
+			i++;
+		while (j < nb && json_object_get(aidx, (y = json_string_value(
+		    json_object_get(json_array_get(b, j), "id")))) == NULL)
+			j++;
+		if (i >= na || j >= nb)
+			return i >= na && j >= nb;
+		if (strcmp(x, y) != 0)
+			return false;
+		i++, j++;
+	}
+}
+
+static size_t
+diff_host(const json_t *from, const json_t *to, json_t **out)
+{
+	json_t *fs = json_object_get(from, "steps");
+	json_t *ts = json_object_get(to, "steps");
+	json_t *fidx = index_steps(fs), *tidx = index_steps(ts);
+	json_t *added = json_array(), *removed = json_array();
+	json_t *changed = json_array(), *h, *st, *old;
+	json_t *sa, *sr;
+	size_t i, n;
+	bool reord;
+
+	json_array_foreach(ts, i, st) {
+		const char *id = json_string_value(json_object_get(st, "id"));
+
+		if ((old = json_object_get(fidx, id)) == NULL)
+			json_array_append_new(added, json_string(id));
+		else if (!json_equal(old, st))
+			json_array_append_new(changed, json_pack("{s:s, s:o}",
+			    "id", id, "fields", changed_fields(old, st)));
+	}
+	json_array_foreach(fs, i, st) {
+		const char *id = json_string_value(json_object_get(st, "id"));
+
+		if (json_object_get(tidx, id) == NULL)
+			json_array_append_new(removed, json_string(id));
+	}
+	reord = !same_order(fs, ts, fidx, tidx);
+	sa = str_set_minus(json_object_get(to, "services"),
+	    json_object_get(from, "services"));
+	sr = str_set_minus(json_object_get(from, "services"),
+	    json_object_get(to, "services"));
+	n = json_array_size(added) + json_array_size(removed) +
+	    json_array_size(changed) + (reord ? 1 : 0);
+	h = json_pack("{s:o, s:o, s:o, s:o, s:o}", "added", added, "removed",
+	    removed, "changed", changed, "services_added", sa,
+	    "services_removed", sr);
+	if (reord)
+		json_object_set_new(h, "reordered", json_true());
+	json_decref(fidx);
+	json_decref(tidx);
+	if (n == 0 && json_array_size(sa) == 0 && json_array_size(sr) == 0) {
+		json_decref(h);
+		h = NULL;
+	}
+	*out = h;
+	return n;
+}
+
+json_t *
+rec_diff(const struct rec_compiled *from, const struct rec_compiled *to)
+{
+	const json_t *fsv = json_object_get(from->placement, "services");
+	const json_t *tsv = json_object_get(to->placement, "services");
+	json_t *services = json_object(), *hosts = json_object();
+	json_t *empty = json_pack("{s:[], s:[]}", "services", "steps");
+	json_t *v, *f, *h;
+	const char *k;
+	size_t changes = 0;
+
+	json_object_foreach((json_t *)tsv, k, v) {
+		f = json_object_get(fsv, k);
+		if (f == NULL && json_array_size(v) == 0)
+			continue;
+		if (f && json_equal(f, v))
+			continue;
+		json_object_set_new(services, k, json_pack("{s:o, s:O, s:o, "
+		    "s:o}", "from", f ? json_incref(f) : json_array(), "to", v,
+		    "added", str_set_minus(v, f), "removed",
+		    str_set_minus(f, v)));
+		changes++;
+	}
+	json_object_foreach((json_t *)fsv, k, v) {
+		if (json_object_get(tsv, k) || json_array_size(v) == 0)
+			continue;
+		json_object_set_new(services, k, json_pack("{s:O, s:[], s:[], "
+		    "s:O}", "from", v, "to", "added", "removed", v));
+		changes++;
+	}
+	json_object_foreach(to->desired, k, v) {
+		f = json_object_get(from->desired, k);
+		changes += diff_host(f ? f : empty, v, &h);
+		if (h)
+			json_object_set_new(hosts, k, h);
+	}
+	json_object_foreach(from->desired, k, v) {
+		if (json_object_get(to->desired, k))
+			continue;
+		changes += diff_host(v, empty, &h);
+		if (h) {
+			json_object_set_new(h, "host_removed", json_true());
+			json_object_set_new(hosts, k, h);
+		}
+	}
+	json_decref(empty);
+	return json_pack("{s:I, s:o, s:o}", "changes", (json_int_t)changes,
+	    "services", services, "hosts", hosts);
+}

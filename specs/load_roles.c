@@ -1,0 +1,1387 @@
+/*
+ * Roles (roles/<r>/role.yml), tasks (tasks/<t>.yml) and the steps they hold:
+ * YAML nodes -> struct spec_role, spec_task and spec_step.
+ *
+ * This file checks the shape of every key, reads script_file contents,
+ * resolves file sources inside the repo and checks step names and
+ * when_changed within each list.  It leaves cron/at syntax, template names
+ * and placement to the reconciler, and services' references to roles to
+ * load_services.c.  Task targets are checked in spec_check_roles(), once
+ * every list is loaded and sorted.
+ *
+ * Design rule: one mistake, one diagnostic.  A step with any error is left
+ * out of the model (a half-read step is never handed to a consumer), but its
+ * name stays known while the list is checked, so a when_changed naming it
+ * does not add a second error.  A role whose role.yml is empty or broken is
+ * still added, without steps, so services naming it do not either.
+ *
+ * Step identity: a step is known by its name within its list (plans diff
+ * steps by name).  An unnamed step is named after its content: the first
+ * non-empty line of an inline script (trimmed, runs of blanks collapsed, cut
+ * at 48 bytes), "script_file <path>", "file <dest>", "<METHOD> <url>",
+ * "use <type>" or "approval"; when that name is taken in the list, " #2",
+ * " #3" ... is appended.  So editing an unnamed step shows in a plan as one
+ * step removed and another added: name steps to keep their identity.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "spec-int.h"
+#include "suggest.h"
+#include "xalloc.h"
+
+#define GEN_NAME_MAX	48
+
+#define COMMON_KEYS	"name", "run_as", "timeout", "retries", "env", "cwd", \
+			"creates", "unless", "when_changed"
+
+static const char *const role_keys[] = {
+	"description", "params", "converge", "validate", "turndown", NULL
+};
+static const char *const task_keys[] = {
+	"description", "targets", "run_as", "schedule", "parallel", "params",
+	"timeout", "steps", NULL
+};
+static const char *const target_keys[] = {
+	"services", "hosts", "groups", NULL
+};
+static const char *const schedule_keys[] = { "cron", "at", NULL };
+
+static const char *const script_keys[] = {
+	"script", "shell", COMMON_KEYS, NULL
+};
+static const char *const script_file_keys[] = {
+	"script_file", "shell", COMMON_KEYS, NULL
+};
+static const char *const file_step_keys[] = { "file", COMMON_KEYS, NULL };
+static const char *const http_step_keys[] = { "http", COMMON_KEYS, NULL };
+static const char *const approval_step_keys[] = {
+	"approval", COMMON_KEYS, NULL
+};
+static const char *const use_step_keys[] = {
+	"use", "with", COMMON_KEYS, NULL
+};
+static const char *const all_step_keys[] = {
+	"script", "script_file", "file", "http", "approval", "use", "with",
+	"shell", COMMON_KEYS, NULL
+};
+
+static const char *const file_keys[] = {
+	"src", "content", "dest", "mode", "owner", "group", "template", NULL
+};
+static const char *const http_keys[] = {
+	"url", "method", "body", "headers", "expect_status", NULL
+};
+static const char *const approval_keys[] = { "groups", NULL };
+static const char *const http_methods[] = {
+	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"
+};
+
+#define KIND_LIST	"script, script_file, file, http, approval, use"
+
+/* Parsing state of one list of steps. */
+struct pctx {
+	struct spec_repo *repo;
+	struct spec_diags *diags;
+	const char *owner;	/* "role 'web'" or "task 'flush'" */
+	const char *list;	/* "converge of role 'web'" or "task 'flush'" */
+	const char *dir;	/* relative paths start here: "roles/web" */
+	enum spec_phase phase;
+	char	 what[512];	/* scratch: "'timeout' of step 'x' ..." */
+};
+
+/* One list entry while the list is checked. */
+struct item {
+	struct spec_step step;
+	const struct spec_node *name_node;	/* NULL: no explicit name */
+	char	*label;		/* "step 'x' of role 'web'" */
+	bool	 kinded;	/* has exactly one kind key */
+	bool	 ok;		/* no error: goes into the model */
+};
+
+struct kind {
+	const char *key;
+	enum spec_step_kind kind;
+	const char *const *keys;
+	int	(*parse)(struct pctx *, struct item *,
+		    const struct spec_node *key, const struct spec_node *val);
+};
+
+/* ---- small helpers ---- */
+
+static const char *
+kw(struct pctx *p, const struct item *it, const char *key)
+{
+	snprintf(p->what, sizeof(p->what), "'%s' of %s", key, it->label);
+	return p->what;
+}
+
+/* Value of an optional key: NULL when absent or null. */
+static const struct spec_node *
+opt(const struct spec_node *map, const char *key)
+{
+	const struct spec_node *v = spec_node_get(map, key);
+
+	return spec_node_is_null(v) ? NULL : v;
+}
+
+static bool
+valid_name(const char *s)
+{
+	if (*s == '\0' || *s == '.')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return false;
+	return true;
+}
+
+static bool
+is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static int
+dup_str(struct spec_diags *d, const struct spec_node *n, const char *what,
+    char **out)
+{
+	const char *s;
+
+	if (spec_get_str(d, n, what, &s) < 0)
+		return -1;
+	*out = lr_xstrdup(s);
+	return 0;
+}
+
+static void
+refs_free(struct spec_ref *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(r[i].name);
+	free(r);
+}
+
+/* A list of names (or a single name) into refs; *out is the caller's. */
+static int
+get_refs(struct spec_diags *d, const struct spec_node *n, const char *what,
+    struct spec_ref **out, size_t *nout)
+{
+	const struct spec_node **items;
+	struct spec_ref *r = NULL;
+	size_t ni, i;
+
+	if (spec_get_strlist(d, n, what, &items, &ni) < 0)
+		return -1;
+	if (ni)
+		r = lr_xcalloc(ni, sizeof(*r));
+	for (i = 0; i < ni; i++) {
+		r[i].name = lr_xstrdup(items[i]->str);
+		r[i].node = items[i];
+	}
+	free(items);
+	*out = r;
+	*nout = ni;
+	return 0;
+}
+
+/* A free-form mapping as a JSON object; null gives an empty object. */
+static json_t *
+get_object(struct spec_diags *d, const struct spec_node *n, const char *what,
+    const char *section)
+{
+	if (spec_node_is_null(n))
+		return json_object();
+	if (n->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not %s",
+		    what, spec_node_describe(n)), "write it as 'key: value' "
+		    "lines, see leura-spec(5), %s", section);
+		return NULL;
+	}
+	return spec_node_to_json(n);
+}
+
+/*
+ * A mapping of names to scalars as a JSON object of strings: numbers and
+ * booleans keep the text they were written with.  env names must be
+ * shell-safe.
+ */
+static json_t *
+get_strmap(struct spec_diags *d, const struct spec_node *n, const char *what,
+    bool env)
+{
+	const struct spec_node *k, *v;
+	json_t *o;
+	size_t i, nerr = d->nerrors;
+	const char *s;
+
+	if (n->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not %s",
+		    what, spec_node_describe(n)), "write one 'NAME: value' "
+		    "per line");
+		return NULL;
+	}
+	o = json_object();
+	for (i = 0; i < n->n; i++) {
+		k = n->keys[i];
+		v = n->vals[i];
+		if (env) {
+			for (s = k->str; *s; s++)
+				if (!isalnum((unsigned char)*s) && *s != '_')
+					break;
+			if (*s || k->str[0] == '\0' ||
+			    isdigit((unsigned char)k->str[0])) {
+				spec_diag_hint(spec_diag_at(d, k, "invalid "
+				    "environment variable name '%s' in %s",
+				    k->str, what), "use letters, digits and "
+				    "'_', not starting with a digit");
+				continue;
+			}
+		} else if (k->str[0] == '\0' || strpbrk(k->str, ": \t\r\n")) {
+			spec_diag_hint(spec_diag_at(d, k, "invalid header name "
+			    "'%s' in %s", k->str, what), "a header name has "
+			    "no blanks and no ':', e.g. Content-Type");
+			continue;
+		}
+		if (v->kind != SPEC_NODE_SCALAR || spec_node_is_null(v)) {
+			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
+			    "a string, not %s", k->str, what,
+			    spec_node_describe(v)), "write %s: \"\" for an "
+			    "empty value", k->str);
+			continue;
+		}
+		json_object_set_new(o, k->str, json_stringn(v->str, v->len));
+	}
+	if (d->nerrors > nerr) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* An absolute path, or a template that renders to one later. */
+static bool
+abs_or_template(const char *s)
+{
+	return s[0] == '/' || strncmp(s, "{{", 2) == 0;
+}
+
+/*
+ * Resolve a path written relative to p->dir to a repo file.  Reports at n
+ * and returns -1 when it is absolute, leaves the repo, is missing or is
+ * not a regular file; *out (repo-relative, symlink-free) is the caller's.
+ */
+static int
+resolve_file(struct pctx *p, const struct spec_node *n, const char *key,
+    char **out)
+{
+	struct lr_err err = { 0 };
+	struct spec_diag *dg;
+	enum spec_ftype t;
+	char *joined, *real, *dir, **names, *slash;
+	const char *s = n->str, *base, *sug;
+	size_t nnames;
+
+	if (s[0] == '/') {
+		base = strrchr(s, '/') + 1;
+		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' must be relative "
+		    "to %s/, not an absolute path", key, p->dir), "copy the "
+		    "file into the repo and give its path from %s/, e.g. "
+		    "files/%s", p->dir, *base ? base : "name");
+		return -1;
+	}
+	joined = lr_xasprintf("%s/%s", p->dir, s);
+	if (spec_source_resolve(p->repo->src, joined, &real, &t, &err) < 0) {
+		spec_diag_hint(spec_diag_at(p->diags, n, "%s", err.msg),
+		    "%s", strcmp(key, "src") == 0 ? "file steps may only send "
+		    "files from inside the repo" : "scripts must be files "
+		    "inside the repo");
+		free(joined);
+		return -1;
+	}
+	free(joined);
+	if (t == SPEC_FT_FILE) {
+		*out = real;
+		return 0;
+	}
+	if (t == SPEC_FT_DIR) {
+		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' is a directory, "
+		    "not a file", real), "name one file in '%s'", key);
+	} else if (t != SPEC_FT_NONE) {
+		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' is not a "
+		    "regular file", real), "'%s' must name a plain file", key);
+	} else {
+		dg = spec_diag_at(p->diags, n, "file '%s' not found", real);
+		slash = strrchr(real, '/');
+		dir = lr_xstrndup(real, slash ? (size_t)(slash - real) : 0);
+		base = slash ? slash + 1 : real;
+		sug = NULL;
+		if (spec_source_list(p->repo->src, dir, &names, &nnames,
+		    &err) == 0) {
+			sug = lr_suggest(base, (const char *const *)names,
+			    nnames);
+			if (sug) {
+				slash = strrchr(s, '/');
+				spec_diag_hint(dg, "did you mean '%.*s%s'? "
+				    "paths are relative to %s/",
+				    slash ? (int)(slash - s + 1) : 0, s, sug,
+				    p->dir);
+			}
+			spec_strv_free(names, nnames);
+		}
+		if (sug == NULL)
+			spec_diag_hint(dg, "create it, or fix the path: it is "
+			    "relative to %s/", p->dir);
+		free(dir);
+	}
+	free(real);
+	return -1;
+}
+
+/* ---- step kinds ---- */
+
+static int
+parse_script(struct pctx *p, struct item *it, const struct spec_node *key,
+    const struct spec_node *v)
+{
+	struct spec_step *st = &it->step;
+
+	if (dup_str(p->diags, v, kw(p, it, "script"), &st->script) < 0)
+		return -1;
+	if (is_blank(st->script)) {
+		spec_diag_hint(spec_diag_at(p->diags, v, "'script' of %s is "
+		    "empty", it->label), "write the command to run, or remove "
+		    "the step");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_script_file(struct pctx *p, struct item *it,
+    const struct spec_node *key, const struct spec_node *v)
+{
+	struct spec_step *st = &it->step;
+	struct lr_err err = { 0 };
+	const char *s;
+	char *real, *buf;
+	size_t len;
+
+	if (spec_get_str(p->diags, v, kw(p, it, "script_file"), &s) < 0 ||
+	    resolve_file(p, v, "script_file", &real) < 0)
+		return -1;
+	if (spec_source_read(p->repo->src, real, &buf, &len, &err) < 0) {
+		spec_diag_at(p->diags, v, "%s", err.msg);
+		free(real);
+		return -1;
+	}
+	if (strlen(buf) != len) {
+		spec_diag_hint(spec_diag_at(p->diags, v, "script '%s' contains "
+		    "a NUL byte", real), "script_file names a text file");
+		free(buf);
+		free(real);
+		return -1;
+	}
+	st->script_file = real;
+	st->script = buf;
+	return 0;
+}
+
+static int
+parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
+    const struct spec_node *f)
+{
+	struct spec_step *st = &it->step;
+	const struct spec_node *src, *content, *dest, *v;
+	size_t nerr = p->diags->nerrors;
+	const char *s;
+	char what[512];
+
+	snprintf(what, sizeof(what), "'file' of %s", it->label);
+	if (!spec_check_map(p->diags, f, what, file_keys, "STEPS"))
+		return -1;
+	src = opt(f, "src");
+	content = spec_node_get(f, "content");
+	if (src && content) {
+		spec_diag_hint(spec_diag_at(p->diags, src->line > content->line ?
+		    spec_node_key(f, "src") : spec_node_key(f, "content"),
+		    "%s has both 'src' and 'content'", what), "send a file "
+		    "from the repo with src, or write it inline with content, "
+		    "not both");
+	} else if (src == NULL && content == NULL) {
+		spec_diag_hint(spec_diag_at(p->diags, f, "%s needs 'src' or "
+		    "'content'", what), "src: a file path relative to %s/; "
+		    "content: the text to write", p->dir);
+	} else if (src) {
+		if (spec_get_str(p->diags, src, kw(p, it, "src"), &s) == 0)
+			resolve_file(p, src, "src", &st->src);
+	} else
+		dup_str(p->diags, content, kw(p, it, "content"), &st->content);
+	if ((dest = spec_require(p->diags, f, "dest", what)) != NULL &&
+	    dup_str(p->diags, dest, kw(p, it, "dest"), &st->dest) == 0 &&
+	    !abs_or_template(st->dest))
+		spec_diag_hint(spec_diag_at(p->diags, dest, "'dest' of %s must "
+		    "be an absolute path, not '%s'", it->label, st->dest),
+		    "write the full path on the host, e.g. /etc/%s", st->dest);
+	if ((v = opt(f, "mode")) != NULL)
+		spec_get_mode(p->diags, v, kw(p, it, "mode"), &st->mode);
+	if ((v = opt(f, "owner")) != NULL)
+		dup_str(p->diags, v, kw(p, it, "owner"), &st->owner);
+	if ((v = opt(f, "group")) != NULL)
+		dup_str(p->diags, v, kw(p, it, "group"), &st->group);
+	if ((v = opt(f, "template")) != NULL)
+		spec_get_bool(p->diags, v, kw(p, it, "template"),
+		    &st->template);
+	return p->diags->nerrors > nerr ? -1 : 0;
+}
+
+static int
+parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
+    const struct spec_node *h)
+{
+	struct spec_step *st = &it->step;
+	const struct spec_node *url, *v;
+	size_t nerr = p->diags->nerrors, i, n;
+	const char *sug;
+	char what[512], *up;
+	int64_t code;
+
+	snprintf(what, sizeof(what), "'http' of %s", it->label);
+	if (!spec_check_map(p->diags, h, what, http_keys, "STEPS"))
+		return -1;
+	if ((url = spec_require(p->diags, h, "url", what)) != NULL &&
+	    dup_str(p->diags, url, kw(p, it, "url"), &st->url) == 0 &&
+	    strncasecmp(st->url, "http://", 7) != 0 &&
+	    strncasecmp(st->url, "https://", 8) != 0 &&
+	    strncmp(st->url, "{{", 2) != 0)
+		spec_diag_hint(spec_diag_at(p->diags, url, "'url' of %s must "
+		    "start with http:// or https://, not '%s'", it->label,
+		    st->url), "write the full URL, e.g. https://%s", st->url);
+	if ((v = opt(h, "method")) == NULL)
+		st->method = lr_xstrdup("GET");
+	else if (dup_str(p->diags, v, kw(p, it, "method"), &up) == 0) {
+		for (i = 0; up[i]; i++)
+			up[i] = (char)toupper((unsigned char)up[i]);
+		n = sizeof(http_methods) / sizeof(*http_methods);
+		for (i = 0; i < n; i++)
+			if (strcmp(up, http_methods[i]) == 0)
+				break;
+		if (i < n) {
+			st->method = up;
+		} else {
+			sug = lr_suggest(up, http_methods, n);
+			spec_diag_hint(spec_diag_at(p->diags, v, "unknown HTTP "
+			    "method '%s' in %s", v->str, it->label),
+			    "%s%s%suse one of GET, POST, PUT, PATCH, DELETE, "
+			    "HEAD", sug ? "did you mean '" : "", sug ? sug : "",
+			    sug ? "'? " : "");
+			free(up);
+		}
+	}
+	if ((v = opt(h, "body")) != NULL) {
+		if (v->kind == SPEC_NODE_SCALAR)
+			st->body = lr_xstrdup(v->str);
+		else {
+			json_t *j = spec_node_to_json(v);
+
+			/* a mapping or list is sent as JSON */
+			st->body = json_dumps(j, JSON_COMPACT);
+			json_decref(j);
+		}
+	}
+	if ((v = opt(h, "headers")) != NULL)
+		st->headers = get_strmap(p->diags, v, kw(p, it, "headers"),
+		    false);
+	if ((v = opt(h, "expect_status")) != NULL &&
+	    spec_get_int(p->diags, v, kw(p, it, "expect_status"), 100, 599,
+	    &code) == 0)
+		st->expect_status = (int)code;
+	return p->diags->nerrors > nerr ? -1 : 0;
+}
+
+static int
+parse_approval(struct pctx *p, struct item *it, const struct spec_node *key,
+    const struct spec_node *a)
+{
+	struct spec_step *st = &it->step;
+	const struct spec_node *g;
+	char what[512];
+
+	if (p->phase != SPEC_PHASE_TASK) {
+		spec_diag_hint(spec_diag_at(p->diags, key, "approval steps are "
+		    "only allowed in tasks, not in %s", p->list), "a role "
+		    "converges unattended; ask for the approval in a task "
+		    "under tasks/, see leura-spec(5), TASKS");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "'approval' of %s", it->label);
+	if (!spec_check_map(p->diags, a, what, approval_keys, "STEPS"))
+		return -1;
+	if ((g = spec_require(p->diags, a, "groups", what)) == NULL ||
+	    get_refs(p->diags, g, kw(p, it, "groups"), &st->approvers,
+	    &st->napprovers) < 0)
+		return -1;
+	if (st->napprovers == 0) {
+		spec_diag_hint(spec_diag_at(p->diags, g, "%s names no groups",
+		    what), "list the user groups that may approve, e.g. "
+		    "groups: [sre-leads]");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_use(struct pctx *p, struct item *it, const struct spec_node *key,
+    const struct spec_node *v)
+{
+	struct spec_step *st = &it->step;
+	struct lr_err err = { 0 };
+	struct spec_diag *dg;
+	const struct spec_node *w;
+	enum spec_ftype t;
+	char *path, *real = NULL, **names;
+	const char *s, *sug;
+	size_t n, nerr = p->diags->nerrors;
+
+	if (spec_get_str(p->diags, v, kw(p, it, "use"), &s) < 0)
+		return -1;
+	if (!valid_name(s)) {
+		spec_diag_hint(spec_diag_at(p->diags, v, "invalid step type "
+		    "'%s' in %s", s, it->label), "a step type is the name of "
+		    "an executable in steps/: letters, digits, '-', '_', '.'");
+		return -1;
+	}
+	path = lr_xasprintf("steps/%s", s);
+	if (spec_source_resolve(p->repo->src, path, &real, &t, &err) < 0) {
+		spec_diag_hint(spec_diag_at(p->diags, v, "%s", err.msg),
+		    "custom step types must be files inside the repo");
+	} else if (t == SPEC_FT_NONE) {
+		dg = spec_diag_at(p->diags, v, "custom step type '%s' not "
+		    "found: the repo has no '%s'", s, path);
+		sug = NULL;
+		if (spec_source_list(p->repo->src, "steps", &names, &n,
+		    &err) == 0) {
+			if ((sug = lr_suggest(s, (const char *const *)names,
+			    n)) != NULL)
+				spec_diag_hint(dg, "did you mean '%s'? step "
+				    "types are the executables in steps/",
+				    sug);
+			spec_strv_free(names, n);
+		}
+		if (sug == NULL)
+			spec_diag_hint(dg, "add an executable %s (JSON on "
+			    "stdin, JSON on stdout), see leura-spec(5), STEPS",
+			    path);
+	} else if (t != SPEC_FT_FILE) {
+		spec_diag_hint(spec_diag_at(p->diags, v, "custom step type "
+		    "'%s' is not a file: '%s'", s, path), "a step type is an "
+		    "executable file in steps/");
+	} else
+		st->use = lr_xstrdup(s);
+	free(real);
+	free(path);
+	if ((w = opt(it->step.node, "with")) != NULL) {
+		snprintf(p->what, sizeof(p->what), "'with' of %s", it->label);
+		st->with = get_object(p->diags, w, p->what, "STEPS");
+	}
+	return p->diags->nerrors > nerr ? -1 : 0;
+}
+
+static const struct kind kinds[] = {
+	{ "script", SPEC_STEP_SCRIPT, script_keys, parse_script },
+	{ "script_file", SPEC_STEP_SCRIPT, script_file_keys,
+	    parse_script_file },
+	{ "file", SPEC_STEP_FILE, file_step_keys, parse_file },
+	{ "http", SPEC_STEP_HTTP, http_step_keys, parse_http },
+	{ "approval", SPEC_STEP_APPROVAL, approval_step_keys, parse_approval },
+	{ "use", SPEC_STEP_USE, use_step_keys, parse_use },
+};
+#define NKINDS	(sizeof(kinds) / sizeof(*kinds))
+
+static const char *const kind_names[] = {
+	"script", "script_file", "file", "http", "approval", "use"
+};
+
+static bool
+in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+/* ---- one step ---- */
+
+static void
+parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
+{
+	struct spec_step *st = &it->step;
+	const struct spec_node *v;
+	int64_t iv;
+
+	if (st->kind == SPEC_STEP_SCRIPT) {
+		if ((v = opt(n, "shell")) != NULL &&
+		    dup_str(p->diags, v, kw(p, it, "shell"),
+		    &st->interpreter) == 0 && st->interpreter[0] != '/')
+			spec_diag_hint(spec_diag_at(p->diags, v, "'shell' of %s "
+			    "must be an absolute path, not '%s'", it->label,
+			    st->interpreter), "name the interpreter by its "
+			    "full path, e.g. /bin/bash");
+		if (st->interpreter == NULL)
+			st->interpreter = lr_xstrdup("/bin/sh");
+	}
+	if ((v = opt(n, "run_as")) != NULL)
+		dup_str(p->diags, v, kw(p, it, "run_as"), &st->run_as);
+	if ((v = opt(n, "timeout")) != NULL &&
+	    spec_get_duration(p->diags, v, kw(p, it, "timeout"),
+	    &st->timeout_ms) == 0 && st->timeout_ms == 0) {
+		spec_diag_hint(spec_diag_at(p->diags, v, "'timeout' of %s must "
+		    "be longer than 0", it->label), "remove it to use the "
+		    "default from leura.yml, or give a duration such as 30s");
+		st->timeout_ms = -1;
+	}
+	if ((v = opt(n, "retries")) != NULL &&
+	    spec_get_int(p->diags, v, kw(p, it, "retries"), 0, 100, &iv) == 0)
+		st->retries = (int)iv;
+	if ((v = opt(n, "env")) != NULL)
+		st->env = get_strmap(p->diags, v, kw(p, it, "env"), true);
+	if ((v = opt(n, "cwd")) != NULL &&
+	    dup_str(p->diags, v, kw(p, it, "cwd"), &st->cwd) == 0 &&
+	    !abs_or_template(st->cwd))
+		spec_diag_hint(spec_diag_at(p->diags, v, "'cwd' of %s must be "
+		    "an absolute path, not '%s'", it->label, st->cwd),
+		    "write the full path of the directory on the host");
+	if ((v = opt(n, "creates")) != NULL &&
+	    dup_str(p->diags, v, kw(p, it, "creates"), &st->creates) == 0 &&
+	    !abs_or_template(st->creates))
+		spec_diag_hint(spec_diag_at(p->diags, v, "'creates' of %s must "
+		    "be an absolute path, not '%s'", it->label, st->creates),
+		    "the step is skipped when this path exists on the host: "
+		    "write its full path");
+	if ((v = opt(n, "unless")) != NULL &&
+	    dup_str(p->diags, v, kw(p, it, "unless"), &st->unless) == 0 &&
+	    is_blank(st->unless))
+		spec_diag_hint(spec_diag_at(p->diags, v, "'unless' of %s is "
+		    "empty", it->label), "write a command: the step is skipped "
+		    "when it exits 0");
+	if ((v = opt(n, "when_changed")) != NULL)
+		get_refs(p->diags, v, kw(p, it, "when_changed"),
+		    &st->when_changed, &st->nwhen_changed);
+}
+
+static void
+parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
+    struct item *it)
+{
+	struct spec_step *st = &it->step;
+	const struct spec_node *v, *kkey[2] = { NULL, NULL }, *kval = NULL;
+	const struct kind *k = NULL;
+	size_t i, j, nk = 0, nerr = p->diags->nerrors;
+	bool typo = false;
+	char *name;
+
+	st->phase = p->phase;
+	st->node = n;
+	st->mode = -1;
+	st->timeout_ms = -1;
+	st->retries = -1;
+	it->label = lr_xasprintf("step %zu of %s", idx + 1, p->list);
+	if (n->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(p->diags, n, "%s must be a mapping, "
+		    "not %s", it->label, spec_node_describe(n)), "write a step "
+		    "as a mapping with one of " KIND_LIST ", see "
+		    "leura-spec(5), STEPS");
+		return;
+	}
+	if ((v = spec_node_get(n, "name")) != NULL &&
+	    dup_str(p->diags, v, kw(p, it, "name"), &name) == 0) {
+		if (is_blank(name)) {
+			spec_diag_hint(spec_diag_at(p->diags, v, "'name' of %s "
+			    "is empty", it->label), "name the step, or remove "
+			    "'name' to have one made from its content");
+			free(name);
+		} else {
+			st->name = name;
+			it->name_node = v;
+			free(it->label);
+			it->label = lr_xasprintf("step '%s' of %s", name,
+			    p->owner);
+		}
+	}
+
+	for (i = 0; i < n->n; i++) {
+		for (j = 0; j < NKINDS; j++) {
+			if (strcmp(n->keys[i]->str, kinds[j].key) != 0)
+				continue;
+			if (nk == 0) {
+				k = &kinds[j];
+				kval = n->vals[i];
+			}
+			if (nk < 2)
+				kkey[nk] = n->keys[i];
+			nk++;
+		}
+	}
+	if (nk != 1) {
+		spec_check_map(p->diags, n, it->label, all_step_keys, "STEPS");
+		for (i = 0; i < n->n && nk == 0; i++)
+			if (!in_list(n->keys[i]->str, all_step_keys) &&
+			    lr_suggest(n->keys[i]->str, kind_names, NKINDS))
+				typo = true;	/* reported as unknown key */
+		if (nk == 0 && !typo)
+			spec_diag_hint(spec_diag_at(p->diags, n, "%s needs "
+			    "exactly one of " KIND_LIST, it->label), "add "
+			    "'script:' with the command to run, or another "
+			    "kind, see leura-spec(5), STEPS");
+		else if (nk > 1)
+			spec_diag_hint(spec_diag_at(p->diags, kkey[1], "%s "
+			    "needs exactly one of " KIND_LIST ", not both '%s' "
+			    "and '%s'", it->label, kkey[0]->str, kkey[1]->str),
+			    "split it into two steps");
+		return;
+	}
+	it->kinded = true;
+	st->kind = k->kind;
+	spec_check_map(p->diags, n, it->label, k->keys, "STEPS");
+	k->parse(p, it, kkey[0], kval);
+	parse_common(p, it, n);
+	it->ok = p->diags->nerrors == nerr;
+}
+
+/* ---- a list of steps ---- */
+
+/* First non-empty line, trimmed, blanks collapsed, cut at GEN_NAME_MAX. */
+static char *
+script_name(const char *s)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	size_t cut;
+
+	lr_buf_adds(&b, "");
+	for (; *s && b.len == 0; s += *s == '\n') {
+		for (; *s && *s != '\n'; s++) {
+			if (*s == ' ' || *s == '\t' || *s == '\r' ||
+			    *s == '\f' || *s == '\v') {
+				if (b.len && b.s[b.len - 1] != ' ')
+					lr_buf_addc(&b, ' ');
+			} else
+				lr_buf_addc(&b, *s);
+		}
+		while (b.len && b.s[b.len - 1] == ' ')
+			b.len--;
+	}
+	if (b.len > GEN_NAME_MAX) {
+		/* never end inside a UTF-8 sequence */
+		for (cut = GEN_NAME_MAX; cut > 0 &&
+		    ((unsigned char)b.s[cut] & 0xc0) == 0x80; cut--)
+			;
+		b.len = cut;
+		while (b.len && b.s[b.len - 1] == ' ')
+			b.len--;
+	}
+	if (b.len == 0) {
+		lr_buf_release(&b);
+		return NULL;
+	}
+	b.s[b.len] = '\0';
+	return lr_buf_detach(&b, NULL);
+}
+
+static char *
+generated_name(const struct item *it)
+{
+	const struct spec_step *st = &it->step;
+	const struct spec_node *v;
+
+	if (!it->kinded)
+		return NULL;
+	switch (st->kind) {
+	case SPEC_STEP_SCRIPT:
+		if ((v = spec_node_get(st->node, "script_file")) != NULL)
+			return spec_node_is_str(v) ?
+			    lr_xasprintf("script_file %s", v->str) : NULL;
+		return st->script ? script_name(st->script) : NULL;
+	case SPEC_STEP_FILE:
+		return st->dest ? lr_xasprintf("file %s", st->dest) : NULL;
+	case SPEC_STEP_HTTP:
+		return st->url && st->method ?
+		    lr_xasprintf("%s %s", st->method, st->url) : NULL;
+	case SPEC_STEP_USE:
+		return st->use ? lr_xasprintf("use %s", st->use) : NULL;
+	case SPEC_STEP_APPROVAL:
+		return lr_xstrdup("approval");
+	}
+	return NULL;
+}
+
+static bool
+name_taken(const struct item *items, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (items[i].step.name && strcmp(items[i].step.name, name) == 0)
+			return true;
+	return false;
+}
+
+static void
+check_names(struct pctx *p, struct item *items, size_t n)
+{
+	char *base, *name;
+	size_t i, j;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		if (items[i].name_node == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (items[j].name_node == NULL ||
+			    strcmp(items[i].step.name, items[j].step.name) != 0)
+				continue;
+			spec_diag_hint(spec_diag_at(p->diags,
+			    items[i].name_node, "duplicate step name '%s' in "
+			    "%s", items[i].step.name, p->list), "the first one "
+			    "is on line %d; names identify steps in plans and "
+			    "in when_changed, so they must be unique in a list",
+			    items[j].name_node->line);
+			items[i].ok = false;
+			break;
+		}
+	}
+	/* explicit names first, so a generated name never takes one */
+	for (i = 0; i < n; i++) {
+		if (items[i].step.name || (base = generated_name(&items[i])) ==
+		    NULL)
+			continue;
+		name = lr_xstrdup(base);
+		for (k = 2; name_taken(items, n, name); k++) {
+			free(name);
+			name = lr_xasprintf("%s #%d", base, k);
+		}
+		free(base);
+		items[i].step.name = name;
+		items[i].step.name_generated = true;
+	}
+}
+
+static void
+check_when_changed(struct pctx *p, struct item *items, size_t n)
+{
+	const struct spec_ref *r;
+	const char **earlier;
+	struct spec_diag *dg;
+	const char *sug;
+	size_t i, j, k, ne;
+
+	earlier = lr_xmalloc((n ? n : 1) * sizeof(*earlier));
+	for (i = 0, ne = 0; i < n; i++) {
+		for (k = 0; k < items[i].step.nwhen_changed; k++) {
+			r = &items[i].step.when_changed[k];
+			for (j = 0; j < n; j++)
+				if (items[j].step.name &&
+				    strcmp(items[j].step.name, r->name) == 0)
+					break;
+			if (j < i)
+				continue;
+			items[i].ok = false;
+			if (j == i) {
+				spec_diag_hint(spec_diag_at(p->diags, r->node,
+				    "%s names itself in 'when_changed'",
+				    items[i].label), "when_changed lists "
+				    "earlier steps whose changes trigger this "
+				    "one");
+			} else if (j < n) {
+				spec_diag_hint(spec_diag_at(p->diags, r->node,
+				    "'when_changed' of %s names step '%s', "
+				    "which comes after it", items[i].label,
+				    r->name), "a step can only react to "
+				    "earlier steps: move '%s' above it",
+				    r->name);
+			} else {
+				dg = spec_diag_at(p->diags, r->node,
+				    "'when_changed' of %s names unknown step "
+				    "'%s'", items[i].label, r->name);
+				if ((sug = lr_suggest(r->name, earlier, ne)))
+					spec_diag_hint(dg, "did you mean '%s'? "
+					    "when_changed names an earlier "
+					    "step of %s", sug, p->list);
+				else
+					spec_diag_hint(dg, "when_changed names "
+					    "an earlier step of %s", p->list);
+			}
+		}
+		if (items[i].step.name)
+			earlier[ne++] = items[i].step.name;
+	}
+	free(earlier);
+}
+
+/*
+ * Parse seq (a list of steps, or null for none) into a new array of the
+ * valid steps; what names the key for messages ("'converge' of role 'x'").
+ */
+static void
+parse_steps(struct pctx *p, const struct spec_node *seq, const char *what,
+    struct spec_step **out, size_t *nout)
+{
+	struct item *items;
+	struct spec_step *v;
+	size_t i, n, nv = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (spec_node_is_null(seq))
+		return;
+	if (seq->kind != SPEC_NODE_SEQ) {
+		spec_diag_hint(spec_diag_at(p->diags, seq, "%s must be a list of "
+		    "steps, not %s", what, spec_node_describe(seq)), "start "
+		    "each step with '- ', see leura-spec(5), STEPS");
+		return;
+	}
+	n = seq->n;
+	if (n == 0)
+		return;
+	items = lr_xcalloc(n, sizeof(*items));
+	for (i = 0; i < n; i++)
+		parse_step(p, i, seq->vals[i], &items[i]);
+	check_names(p, items, n);
+	check_when_changed(p, items, n);
+	v = lr_xcalloc(n, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		if (items[i].ok)
+			v[nv++] = items[i].step;
+		else
+			spec_step_release(&items[i].step);
+		free(items[i].label);
+	}
+	free(items);
+	if (nv == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = nv;
+}
+
+/* ---- roles ---- */
+
+static const struct {
+	const char *key;
+	enum spec_phase phase;
+} role_lists[] = {
+	{ "converge", SPEC_PHASE_CONVERGE },
+	{ "validate", SPEC_PHASE_VALIDATE },
+	{ "turndown", SPEC_PHASE_TURNDOWN },
+};
+
+void
+spec_load_role(struct spec_repo *repo, const char *name,
+    const struct spec_node *root, struct spec_diags *diags)
+{
+	struct spec_role *r;
+	struct pctx p;
+	const struct spec_node *v;
+	struct spec_step **lists[3];
+	size_t *nlists[3], i;
+	char *owner, *path, *what, *list;
+
+	if (!valid_name(name)) {
+		path = lr_xasprintf("roles/%s/role.yml", name);
+		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
+		    "invalid role name '%s'", name), "rename the directory "
+		    "roles/%s: role names use letters, digits, '-', '_' and "
+		    "'.'", name);
+		free(path);
+	}
+	repo->roles = lr_xrealloc(repo->roles, (repo->nroles + 1) *
+	    sizeof(*repo->roles));
+	r = &repo->roles[repo->nroles++];
+	memset(r, 0, sizeof(*r));
+	r->name = lr_xstrdup(name);
+	r->dir = lr_xasprintf("roles/%s", name);
+	r->node = root;
+	owner = lr_xasprintf("role '%s'", name);
+	if (root == NULL || !spec_check_map(diags, root, owner, role_keys,
+	    "ROLES")) {
+		r->params = json_object();
+		free(owner);
+		return;
+	}
+	what = lr_xasprintf("'description' of %s", owner);
+	if ((v = opt(root, "description")) != NULL)
+		dup_str(diags, v, what, &r->description);
+	free(what);
+	what = lr_xasprintf("'params' of %s", owner);
+	if ((r->params = get_object(diags, spec_node_get(root, "params"),
+	    what, "ROLES")) == NULL)
+		r->params = json_object();
+	free(what);
+
+	lists[0] = &r->converge, nlists[0] = &r->nconverge;
+	lists[1] = &r->validate, nlists[1] = &r->nvalidate;
+	lists[2] = &r->turndown, nlists[2] = &r->nturndown;
+	for (i = 0; i < 3; i++) {
+		memset(&p, 0, sizeof(p));
+		p.repo = repo;
+		p.diags = diags;
+		p.owner = owner;
+		p.dir = r->dir;
+		p.phase = role_lists[i].phase;
+		list = lr_xasprintf("%s of %s", role_lists[i].key, owner);
+		what = lr_xasprintf("'%s' of %s", role_lists[i].key, owner);
+		p.list = list;
+		parse_steps(&p, spec_node_get(root, role_lists[i].key), what,
+		    lists[i], nlists[i]);
+		free(what);
+		free(list);
+	}
+	free(owner);
+}
+
+/* ---- tasks ---- */
+
+static bool
+has_diag_for(const struct spec_diags *diags, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < diags->n; i++)
+		if (strcmp(diags->v[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+static void
+load_targets(struct spec_task *t, const struct spec_node *v,
+    const char *owner, struct spec_diags *diags)
+{
+	struct {
+		const char *key;
+		struct spec_ref **refs;
+		size_t *n;
+	} tl[] = {
+		{ "services", &t->t_services, &t->nt_services },
+		{ "hosts", &t->t_hosts, &t->nt_hosts },
+		{ "groups", &t->t_groups, &t->nt_groups },
+	};
+	const struct spec_node *l;
+	size_t i, nerr = diags->nerrors;
+	char *what;
+
+	what = lr_xasprintf("'targets' of %s", owner);
+	if (!spec_check_map(diags, v, what, target_keys, "TASKS")) {
+		free(what);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		char *w;
+
+		if ((l = opt(v, tl[i].key)) == NULL)
+			continue;
+		w = lr_xasprintf("'%s' in %s", tl[i].key, what);
+		get_refs(diags, l, w, tl[i].refs, tl[i].n);
+		free(w);
+	}
+	if (diags->nerrors == nerr && t->nt_services + t->nt_hosts +
+	    t->nt_groups == 0)
+		spec_diag_hint(spec_diag_at(diags, v, "%s names no services, "
+		    "hosts or groups", what), "say where the task runs, e.g. "
+		    "targets: {services: [web]} or targets: {groups: [all]}");
+	free(what);
+}
+
+static void
+load_schedule(struct spec_task *t, const struct spec_node *v,
+    const char *owner, struct spec_diags *diags)
+{
+	const struct spec_node *cron, *at, *k;
+	char *what;
+
+	what = lr_xasprintf("'schedule' of %s", owner);
+	if (!spec_check_map(diags, v, what, schedule_keys, "TASKS")) {
+		free(what);
+		return;
+	}
+	cron = opt(v, "cron");
+	at = opt(v, "at");
+	if (cron && at) {
+		k = cron->line > at->line || (cron->line == at->line &&
+		    cron->col > at->col) ? spec_node_key(v, "cron") :
+		    spec_node_key(v, "at");
+		spec_diag_hint(spec_diag_at(diags, k, "%s has both 'cron' and "
+		    "'at'", what), "use cron for a repeating schedule or at "
+		    "for a single run, not both");
+	} else if (cron == NULL && at == NULL) {
+		spec_diag_hint(spec_diag_at(diags, v, "%s needs 'cron' or "
+		    "'at'", what), "write schedule: {cron: \"0 3 * * *\"} or "
+		    "{at: \"2026-12-01T03:00:00Z\"}, or remove 'schedule' to "
+		    "run the task on demand only");
+	} else if (cron) {
+		free(what);
+		what = lr_xasprintf("'cron' of %s", owner);
+		if (dup_str(diags, cron, what, &t->cron) == 0)
+			t->cron_node = cron;
+	} else {
+		free(what);
+		what = lr_xasprintf("'at' of %s", owner);
+		if (dup_str(diags, at, what, &t->at) == 0)
+			t->at_node = at;
+	}
+	free(what);
+}
+
+void
+spec_load_task(struct spec_repo *repo, const char *name, const char *path,
+    const struct spec_node *root, struct spec_diags *diags)
+{
+	struct spec_task *t;
+	const struct spec_node *v;
+	struct pctx p;
+	char *owner, *what;
+	int64_t iv;
+	size_t i;
+
+	for (i = 0; i < repo->ntasks; i++) {
+		if (strcmp(repo->tasks[i].name, name) != 0)
+			continue;
+		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
+		    "task '%s' is defined twice, in %s and %s", name,
+		    repo->tasks[i].path, path), "rename or remove one of the "
+		    "two files");
+		return;
+	}
+	if (!valid_name(name))
+		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
+		    "invalid task name '%s'", name), "rename %s: task names "
+		    "use letters, digits, '-' and '_'", path);
+	if (root == NULL) {
+		/* a syntax error was reported already; an empty file not */
+		if (!has_diag_for(diags, path))
+			spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0,
+			    1, "task file '%s' is empty", path), "a task needs "
+			    "targets and steps, see leura-spec(5), TASKS");
+		return;
+	}
+	owner = lr_xasprintf("task '%s'", name);
+	if (!spec_check_map(diags, root, owner, task_keys, "TASKS")) {
+		free(owner);
+		return;
+	}
+	repo->tasks = lr_xrealloc(repo->tasks, (repo->ntasks + 1) *
+	    sizeof(*repo->tasks));
+	t = &repo->tasks[repo->ntasks++];
+	memset(t, 0, sizeof(*t));
+	t->name = lr_xstrdup(name);
+	t->path = lr_xstrdup(path);
+	t->node = root;
+
+	if ((v = opt(root, "description")) != NULL) {
+		what = lr_xasprintf("'description' of %s", owner);
+		dup_str(diags, v, what, &t->description);
+		free(what);
+	}
+	if ((v = spec_require(diags, root, "targets", owner)) != NULL)
+		load_targets(t, v, owner, diags);
+	if ((v = opt(root, "run_as")) != NULL) {
+		what = lr_xasprintf("'run_as' of %s", owner);
+		dup_str(diags, v, what, &t->run_as);
+		free(what);
+	}
+	if ((v = opt(root, "schedule")) != NULL)
+		load_schedule(t, v, owner, diags);
+	if ((v = opt(root, "parallel")) != NULL) {
+		what = lr_xasprintf("'parallel' of %s", owner);
+		if (spec_get_int(diags, v, what, 0, INT_MAX, &iv) == 0)
+			t->parallel = (int)iv;
+		free(what);
+	}
+	what = lr_xasprintf("'params' of %s", owner);
+	if ((t->params = get_object(diags, spec_node_get(root, "params"),
+	    what, "TASKS")) == NULL)
+		t->params = json_object();
+	free(what);
+	if ((v = opt(root, "timeout")) != NULL) {
+		what = lr_xasprintf("'timeout' of %s", owner);
+		/* NEEDSWORK: struct spec_task has no field for it yet */
+		if (spec_get_duration(diags, v, what, &iv) == 0 && iv == 0)
+			spec_diag_hint(spec_diag_at(diags, v, "%s must be "
+			    "longer than 0", what), "remove it to let the run "
+			    "take as long as its steps, or give a duration "
+			    "such as 1h");
+		free(what);
+	}
+	if ((v = spec_require(diags, root, "steps", owner)) != NULL) {
+		if (spec_node_is_null(v) || (v->kind == SPEC_NODE_SEQ &&
+		    v->n == 0)) {
+			spec_diag_hint(spec_diag_at(diags, v, "%s has no steps",
+			    owner), "add at least one step under 'steps:', see "
+			    "leura-spec(5), STEPS");
+		} else {
+			memset(&p, 0, sizeof(p));
+			p.repo = repo;
+			p.diags = diags;
+			p.owner = owner;
+			p.list = owner;
+			p.dir = "tasks";
+			p.phase = SPEC_PHASE_TASK;
+			what = lr_xasprintf("'steps' of %s", owner);
+			parse_steps(&p, v, what, &t->steps, &t->nsteps);
+			free(what);
+		}
+	}
+	free(owner);
+}
+
+/* ---- cross-references ---- */
+
+static void
+check_refs(const struct spec_ref *refs, size_t n, const char *kind,
+    const char *from, const char *const *names, size_t nnames,
+    const char *where, struct spec_diags *diags)
+{
+	struct spec_diag *dg;
+	const char *sug;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nnames; j++)
+			if (strcmp(refs[i].name, names[j]) == 0)
+				break;
+		if (j < nnames)
+			continue;
+		dg = spec_diag_at(diags, refs[i].node, "unknown %s '%s' in "
+		    "targets of %s", kind, refs[i].name, from);
+		if ((sug = lr_suggest(refs[i].name, names, nnames)) != NULL)
+			spec_diag_hint(dg, "did you mean '%s'? %ss %s", sug,
+			    kind, where);
+		else
+			spec_diag_hint(dg, "%ss %s", kind, where);
+	}
+}
+
+void
+spec_check_roles(struct spec_repo *repo, struct spec_diags *diags)
+{
+	const char **svcs, **hosts, **groups;
+	size_t i, ngroups = 0;
+	char *from;
+	bool all = false;
+
+	svcs = lr_xmalloc((repo->nservices + 1) * sizeof(*svcs));
+	hosts = lr_xmalloc((repo->nhosts + 1) * sizeof(*hosts));
+	groups = lr_xmalloc((repo->ngroups + 1) * sizeof(*groups));
+	for (i = 0; i < repo->nservices; i++)
+		svcs[i] = repo->services[i].name;
+	for (i = 0; i < repo->nhosts; i++)
+		hosts[i] = repo->hosts[i].name;
+	for (i = 0; i < repo->ngroups; i++) {
+		groups[ngroups++] = repo->groups[i].name;
+		all = all || strcmp(repo->groups[i].name, "all") == 0;
+	}
+	if (!all)
+		groups[ngroups++] = "all";	/* implicit: every host */
+	for (i = 0; i < repo->ntasks; i++) {
+		const struct spec_task *t = &repo->tasks[i];
+
+		from = lr_xasprintf("task '%s'", t->name);
+		check_refs(t->t_services, t->nt_services, "service", from,
+		    svcs, repo->nservices, "are defined in services.yml",
+		    diags);
+		check_refs(t->t_hosts, t->nt_hosts, "host", from, hosts,
+		    repo->nhosts, "come from inventory/*.yml", diags);
+		check_refs(t->t_groups, t->nt_groups, "group", from, groups,
+		    ngroups, "come from inventory/*.yml", diags);
+		free(from);
+	}
+	free(svcs);
+	free(hosts);
+	free(groups);
+}
+
+/* ---- release ---- */
+
+void
+spec_step_release(struct spec_step *st)
+{
+	if (st == NULL)
+		return;
+	free(st->name);
+	free(st->script);
+	free(st->script_file);
+	free(st->interpreter);
+	free(st->src);
+	free(st->content);
+	free(st->dest);
+	free(st->owner);
+	free(st->group);
+	free(st->url);
+	free(st->method);
+	free(st->body);
+	json_decref(st->headers);
+	refs_free(st->approvers, st->napprovers);
+	free(st->use);
+	json_decref(st->with);
+	free(st->run_as);
+	json_decref(st->env);
+	free(st->cwd);
+	free(st->creates);
+	free(st->unless);
+	refs_free(st->when_changed, st->nwhen_changed);
+	memset(st, 0, sizeof(*st));
+}
+
+static void
+steps_free(struct spec_step *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		spec_step_release(&v[i]);
+	free(v);
+}
+
+void
+spec_role_release(struct spec_role *r)
+{
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->dir);
+	free(r->description);
+	json_decref(r->params);
+	steps_free(r->converge, r->nconverge);
+	steps_free(r->validate, r->nvalidate);
+	steps_free(r->turndown, r->nturndown);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+spec_task_release(struct spec_task *t)
+{
+	if (t == NULL)
+		return;
+	free(t->name);
+	free(t->path);
+	free(t->description);
+	refs_free(t->t_services, t->nt_services);
+	refs_free(t->t_hosts, t->nt_hosts);
+	refs_free(t->t_groups, t->nt_groups);
+	free(t->run_as);
+	free(t->cron);
+	free(t->at);
+	json_decref(t->params);
+	steps_free(t->steps, t->nsteps);
+	memset(t, 0, sizeof(*t));
+}

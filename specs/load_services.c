@@ -1,0 +1,1425 @@
+/*
+ * Loaders for leura.yml, inventory/ *.yml, services.yml and systems.yml,
+ * and the cross-reference checks among hosts, groups, services, roles and
+ * systems (spec_check_services).  Roles, tasks and steps are load_roles.c's;
+ * placement feasibility is the reconciler's.
+ *
+ * Design rule: a bad value adds one diagnostic at the most precise node
+ * (the offending value, or the key when the name itself is wrong) and
+ * leaves that field at its default.  The object itself is kept, so one
+ * mistake in a service does not also surface as "unknown service" wherever
+ * it is referenced.  Every object's node is the key node of its name.
+ *
+ * Groups named by hosts but never defined under 'groups:' are created while
+ * the inventory loads, with vars NULL; a later definition fills them in.  A
+ * defined group always has a vars object, which is how the two are told
+ * apart before 'all' is added in spec_check_services().
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "spec-int.h"
+#include "suggest.h"
+#include "xalloc.h"
+
+/* leura-spec(5) sections the hints point at */
+#define SEC_SETTINGS	"SETTINGS"
+#define SEC_INVENTORY	"INVENTORY"
+#define SEC_SERVICES	"SERVICES"
+#define SEC_SYSTEMS	"SYSTEMS"
+
+/* ---- small helpers ---- */
+
+/*
+ * The model's arrays have no capacity field: keep the capacity at the next
+ * power of two of the count, so growing is amortised all the same.  The new
+ * element is zeroed.
+ */
+static void *
+grow(void *arr, size_t n, size_t sz)
+{
+	if (n == 0 || (n & (n - 1)) == 0)
+		arr = lr_xrealloc(arr, (n ? 2 * n : 1) * sz);
+	memset((char *)arr + n * sz, 0, sz);
+	return arr;
+}
+
+#define PUSH(arr, n) ((arr) = grow((arr), (n), sizeof(*(arr))), \
+	&(arr)[(n)++])
+
+/* Names of the model's objects: every struct has a 'name' member. */
+#define NAMES(v, arr, n) do {						\
+	size_t i_;							\
+	(v) = lr_xmalloc(((n) ? (n) : 1) * sizeof(*(v)));		\
+	for (i_ = 0; i_ < (n); i_++)					\
+		(v)[i_] = (arr)[i_].name;				\
+} while (0)
+
+static void
+refs_free(struct spec_ref *refs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(refs[i].name);
+	free(refs);
+}
+
+/*
+ * Host, group, service and system names: letters, digits, '.', '-', '_',
+ * not starting with '.' or '-' (they become file names, DNS labels and
+ * command arguments).
+ */
+static bool
+valid_name(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0' || *s == '.' || *s == '-')
+		return false;
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+		    *p == '_'))
+			return false;
+	return true;
+}
+
+static bool
+check_name(struct spec_diags *d, const struct spec_node *n, const char *kind)
+{
+	if (valid_name(n->str))
+		return true;
+	spec_diag_hint(spec_diag_at(d, n, "invalid %s name '%s'", kind,
+	    n->str), "a %s name uses letters, digits, '.', '-' and '_', and "
+	    "starts with a letter, a digit or '_'", kind);
+	return false;
+}
+
+/* A key the YAML layer replaced after "mapping keys must be strings". */
+static bool
+is_broken_key(const struct spec_node *k)
+{
+	return k->len == 0 && k->style == SPEC_STYLE_PLAIN;
+}
+
+/* Optional string key of map into *dst; owner names the map. */
+static void
+read_str(struct spec_diags *d, const struct spec_node *map, const char *key,
+    const char *owner, char **dst)
+{
+	const struct spec_node *v = spec_node_get(map, key);
+	const char *s;
+	char *what;
+
+	if (v == NULL)
+		return;
+	what = lr_xasprintf("%s of %s", key, owner);
+	if (spec_get_str(d, v, what, &s) == 0) {
+		free(*dst);
+		*dst = lr_xstrdup(s);
+	}
+	free(what);
+}
+
+/* A map (null: empty) as a new JSON object in *out; -1 on a wrong type. */
+static int
+read_obj(struct spec_diags *d, const struct spec_node *v, const char *key,
+    const char *owner, const char *section, json_t **out)
+{
+	if (spec_node_is_null(v)) {
+		*out = json_object();
+		return 0;
+	}
+	if (v->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, v, "%s of %s must be a mapping, "
+		    "not %s", key, owner, spec_node_describe(v)),
+		    "write '%s: {name: value}', see leura-spec(5), %s", key,
+		    section);
+		return -1;
+	}
+	*out = spec_node_to_json(v);
+	return 0;
+}
+
+/* A list of names (or one name) as refs; null: none.  -1 on errors. */
+static int
+read_refs(struct spec_diags *d, const struct spec_node *v, const char *key,
+    const char *owner, struct spec_ref **out, size_t *nout)
+{
+	const struct spec_node **items;
+	struct spec_ref *refs;
+	size_t n, i;
+	char *what;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (spec_node_is_null(v))
+		return 0;
+	what = lr_xasprintf("%s of %s", key, owner);
+	rc = spec_get_strlist(d, v, what, &items, &n);
+	free(what);
+	if (rc < 0)
+		return -1;
+	refs = lr_xcalloc(n ? n : 1, sizeof(*refs));
+	for (i = 0; i < n; i++) {
+		refs[i].name = lr_xstrdup(items[i]->str);
+		refs[i].node = items[i];
+	}
+	free(items);
+	*out = refs;
+	*nout = n;
+	return 0;
+}
+
+/* "'a', 'b' or 'c'" for hints; the caller frees. */
+static char *
+alternatives(const char *const *vals)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	size_t i;
+
+	for (i = 0; vals[i]; i++)
+		lr_buf_printf(&b, "%s'%s'", i == 0 ? "" : vals[i + 1] ? ", " :
+		    " or ", vals[i]);
+	return lr_buf_detach(&b, NULL);
+}
+
+/*
+ * One of vals (NULL-terminated) into *out as its index; adds a diagnostic
+ * and returns -1 otherwise.
+ */
+static int
+read_enum(struct spec_diags *d, const struct spec_node *v, const char *key,
+    const char *owner, const char *const *vals, int *out)
+{
+	struct spec_diag *dg;
+	const char *s;
+	char *alts;
+	size_t i;
+
+	if (!spec_node_is_str(v)) {
+		alts = alternatives(vals);
+		spec_diag_hint(spec_diag_at(d, v, "%s of %s must be a string, "
+		    "not %s", key, owner, spec_node_describe(v)), "use %s",
+		    alts);
+		free(alts);
+		return -1;
+	}
+	for (i = 0; vals[i]; i++) {
+		if (strcmp(v->str, vals[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	dg = spec_diag_at(d, v, "invalid %s '%s' in %s", key, v->str, owner);
+	alts = alternatives(vals);
+	if ((s = lr_suggest(v->str, vals, i)) != NULL)
+		spec_diag_hint(dg, "did you mean '%s'? use %s", s, alts);
+	else
+		spec_diag_hint(dg, "use %s", alts);
+	free(alts);
+	return -1;
+}
+
+static const char *const drift_vals[] = { "repair", "report", NULL };
+
+/* ---- leura.yml ---- */
+
+static const char *const settings_keys[] = {
+	"name", "domain", "description", "defaults", NULL
+};
+static const char *const defaults_keys[] = {
+	"timeout", "retries", "run_as", "drift", "drift_interval", NULL
+};
+
+void
+spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
+    struct spec_diags *d)
+{
+	struct spec_defaults *df = &repo->settings.defaults;
+	const struct spec_node *def, *v;
+	const char *owner = "leura.yml defaults";
+	char *desc = NULL;
+	int64_t iv;
+	int e;
+
+	repo->settings.node = root;
+	if (spec_node_is_null(root) ||
+	    !spec_check_map(d, root, "leura.yml", settings_keys, SEC_SETTINGS))
+		return;
+	read_str(d, root, "name", "leura.yml", &repo->settings.name);
+	read_str(d, root, "domain", "leura.yml", &repo->settings.domain);
+	read_str(d, root, "description", "leura.yml", &desc);
+	free(desc);
+	def = spec_node_get(root, "defaults");
+	if (spec_node_is_null(def) ||
+	    !spec_check_map(d, def, owner, defaults_keys, SEC_SETTINGS))
+		return;
+	if ((v = spec_node_get(def, "timeout")) != NULL &&
+	    spec_get_duration(d, v, "timeout of leura.yml defaults", &iv) == 0)
+		df->timeout_ms = iv;
+	if ((v = spec_node_get(def, "retries")) != NULL &&
+	    spec_get_int(d, v, "retries of leura.yml defaults", 0, 100,
+	    &iv) == 0)
+		df->retries = (int)iv;
+	read_str(d, def, "run_as", owner, &df->run_as);
+	if ((v = spec_node_get(def, "drift")) != NULL &&
+	    read_enum(d, v, "drift", owner, drift_vals, &e) == 0)
+		df->drift = (enum spec_drift)e;
+	if ((v = spec_node_get(def, "drift_interval")) != NULL &&
+	    spec_get_duration(d, v, "drift_interval of leura.yml defaults",
+	    &iv) == 0)
+		df->drift_interval_ms = iv;
+}
+
+/* ---- inventory ---- */
+
+static const char *const inventory_keys[] = { "hosts", "groups", NULL };
+static const char *const host_keys[] = {
+	"address", "groups", "vars", "description", NULL
+};
+static const char *const group_keys[] = {
+	"vars", "hosts", "description", NULL
+};
+
+static struct spec_host *
+find_host_linear(struct spec_repo *repo, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < repo->nhosts; i++)
+		if (strcmp(repo->hosts[i].name, name) == 0)
+			return &repo->hosts[i];
+	return NULL;
+}
+
+static struct spec_group *
+find_group_linear(struct spec_repo *repo, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < repo->ngroups; i++)
+		if (strcmp(repo->groups[i].name, name) == 0)
+			return &repo->groups[i];
+	return NULL;
+}
+
+/*
+ * Report key as a second definition of an object first defined at first.
+ * A repeat in the same file is a duplicate key the YAML layer reported.
+ */
+static void
+twice(struct spec_diags *d, const struct spec_node *key,
+    const struct spec_node *first, const char *kind)
+{
+	if (first != NULL && first->file == key->file)
+		return;
+	spec_diag_hint(spec_diag_at(d, key, "%s '%s' is defined twice", kind,
+	    key->str), "it was first defined at %s:%d; remove one of the "
+	    "definitions", first ? first->file->path : "?",
+	    first ? first->line : 0);
+}
+
+static void
+load_host(struct spec_repo *repo, const struct spec_node *key,
+    const struct spec_node *val, struct spec_diags *d)
+{
+	struct spec_host *h, *old;
+	struct spec_ref *refs;
+	char *owner, *desc = NULL;
+	size_t n, i, j;
+
+	if ((old = find_host_linear(repo, key->str)) != NULL) {
+		twice(d, key, old->node, "host");
+		return;
+	}
+	check_name(d, key, "host");
+	h = PUSH(repo->hosts, repo->nhosts);
+	h->name = lr_xstrdup(key->str);
+	h->node = key;
+	h->vars = json_object();
+	owner = lr_xasprintf("host '%s'", key->str);
+	if (spec_node_is_null(val) ||
+	    !spec_check_map(d, val, owner, host_keys, SEC_INVENTORY))
+		goto out;
+	read_str(d, val, "address", owner, &h->address);
+	read_str(d, val, "description", owner, &desc);
+	free(desc);
+	if (read_obj(d, spec_node_get(val, "vars"), "vars", owner,
+	    SEC_INVENTORY, &h->vars) < 0)
+		h->vars = json_object();
+	if (read_refs(d, spec_node_get(val, "groups"), "groups", owner,
+	    &refs, &n) < 0)
+		goto out;
+	/* keep the valid group names; each one exists, implicitly if need be */
+	for (i = j = 0; i < n; i++) {
+		if (!check_name(d, refs[i].node, "group")) {
+			free(refs[i].name);
+			continue;
+		}
+		if (find_group_linear(repo, refs[i].name) == NULL) {
+			struct spec_group *g = PUSH(repo->groups,
+			    repo->ngroups);
+
+			g->name = lr_xstrdup(refs[i].name);
+			g->node = refs[i].node;
+		}
+		refs[j++] = refs[i];
+	}
+	h->groups = refs;
+	h->ngroups = j;
+out:
+	free(owner);
+}
+
+static void
+load_group(struct spec_repo *repo, const struct spec_node *key,
+    const struct spec_node *val, struct spec_diags *d)
+{
+	struct spec_group *g;
+	const struct spec_node *hosts;
+	char *owner;
+
+	if ((g = find_group_linear(repo, key->str)) != NULL && g->vars) {
+		twice(d, key, g->node, "group");
+		return;
+	}
+	if (g == NULL) {
+		check_name(d, key, "group");
+		g = PUSH(repo->groups, repo->ngroups);
+		g->name = lr_xstrdup(key->str);
+	}
+	/* a group only named by hosts so far is defined here */
+	g->node = key;
+	g->vars = json_object();
+	owner = lr_xasprintf("group '%s'", key->str);
+	if (spec_node_is_null(val) ||
+	    !spec_check_map(d, val, owner, group_keys, SEC_INVENTORY))
+		goto out;
+	read_str(d, val, "description", owner, &g->description);
+	json_decref(g->vars);
+	if (read_obj(d, spec_node_get(val, "vars"), "vars", owner,
+	    SEC_INVENTORY, &g->vars) < 0)
+		g->vars = json_object();
+	hosts = spec_node_get(val, "hosts");
+	if (hosts != NULL && strcmp(g->name, "all") == 0) {
+		spec_diag_hint(spec_diag_at(d, spec_node_key(val, "hosts"),
+		    "group 'all' cannot list hosts"), "every host is in 'all' "
+		    "already; remove 'hosts:' from group 'all'");
+		goto out;
+	}
+	read_refs(d, hosts, "hosts", owner, &g->hosts, &g->nhosts);
+out:
+	free(owner);
+}
+
+/* hosts: or groups: of an inventory file: a map of names to objects. */
+static bool
+check_name_map(struct spec_diags *d, const struct spec_node *root,
+    const char *key, const char *example)
+{
+	const struct spec_node *v = spec_node_get(root, key);
+
+	if (spec_node_is_null(v))
+		return false;
+	if (v->kind == SPEC_NODE_MAP)
+		return true;
+	spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be a mapping of "
+	    "names to %s, not %s", key, root->file->path, key,
+	    spec_node_describe(v)), "write '%s: {%s}', see leura-spec(5), %s",
+	    key, example, SEC_INVENTORY);
+	return false;
+}
+
+void
+spec_load_inventory(struct spec_repo *repo, const struct spec_node *root,
+    struct spec_diags *d)
+{
+	const struct spec_node *m;
+	size_t i;
+
+	if (spec_node_is_null(root) || !spec_check_map(d, root,
+	    root->file->path, inventory_keys, SEC_INVENTORY))
+		return;
+	/* groups first: hosts then find the defined ones */
+	if (check_name_map(d, root, "groups", "frontend: {vars: {port: 80}}")) {
+		m = spec_node_get(root, "groups");
+		for (i = 0; i < m->n; i++)
+			if (!is_broken_key(m->keys[i]))
+				load_group(repo, m->keys[i], m->vals[i], d);
+	}
+	if (check_name_map(d, root, "hosts", "web1: {address: 192.0.2.11}")) {
+		m = spec_node_get(root, "hosts");
+		for (i = 0; i < m->n; i++)
+			if (!is_broken_key(m->keys[i]))
+				load_host(repo, m->keys[i], m->vals[i], d);
+	}
+}
+
+/* ---- services.yml: the minicluster attributes ---- */
+
+enum attr_type {
+	A_STR, A_NAME, A_BOOL, A_PORT, A_STRLIST, A_ENUM, A_ARGS, A_ENV,
+	A_VOLUMES
+};
+
+struct attr_field {
+	const char *key;
+	enum attr_type type;
+	bool	 required;
+	const char *const *vals;	/* A_ENUM */
+};
+
+static const char *const cert_modes[] = { "client", "server", "both", NULL };
+static const char *const ep_types[] = { "static", "dynamic", NULL };
+static const char *const schemes[] = { "http", "https", NULL };
+
+static const struct attr_field credential_fields[] = {
+	{ "name", A_NAME, true, NULL },
+	{ "enable_client", A_BOOL, false, NULL },
+	{ "client_cert_mode", A_ENUM, false, cert_modes },
+	{ "enable_server", A_BOOL, false, NULL },
+	{ "server_cert_mode", A_ENUM, false, cert_modes },
+	{ "extra_san", A_STRLIST, false, NULL },
+	{ NULL, A_STR, false, NULL }
+};
+static const struct attr_field monitoring_fields[] = {
+	{ "job_name", A_STR, false, NULL },
+	{ "type", A_ENUM, false, ep_types },
+	{ "port", A_PORT, false, NULL },
+	{ "scheme", A_ENUM, false, schemes },
+	{ "metrics_path", A_STR, false, NULL },
+	{ NULL, A_STR, false, NULL }
+};
+static const struct attr_field public_fields[] = {
+	{ "name", A_NAME, true, NULL },
+	{ "type", A_ENUM, false, ep_types },
+	{ "port", A_PORT, false, NULL },
+	{ "scheme", A_ENUM, false, schemes },
+	{ NULL, A_STR, false, NULL }
+};
+static const struct attr_field container_fields[] = {
+	{ "name", A_NAME, true, NULL },
+	{ "image", A_STR, true, NULL },
+	{ "port", A_PORT, false, NULL },
+	{ "docker_options", A_STR, false, NULL },
+	{ "args", A_ARGS, false, NULL },
+	{ "env", A_ENV, false, NULL },
+	{ "volumes", A_VOLUMES, false, NULL },
+	{ NULL, A_STR, false, NULL }
+};
+
+static void
+check_env(struct spec_diags *d, const struct spec_node *v, const char *owner)
+{
+	size_t i;
+
+	if (v->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, v, "env of %s must be a mapping, "
+		    "not %s", owner, spec_node_describe(v)), "write 'env: "
+		    "{NAME: value}'");
+		return;
+	}
+	for (i = 0; i < v->n; i++)
+		if (!spec_node_is_str(v->vals[i]))
+			spec_diag_hint(spec_diag_at(d, v->vals[i], "env var "
+			    "'%s' of %s must be a string, not %s",
+			    v->keys[i]->str, owner,
+			    spec_node_describe(v->vals[i])), "quote the "
+			    "value: NAME: \"value\"");
+}
+
+static void
+check_volumes(struct spec_diags *d, const struct spec_node *v,
+    const char *owner)
+{
+	const struct spec_node *it;
+	const char *colon;
+	size_t i;
+
+	if (v->kind == SPEC_NODE_MAP) {
+		for (i = 0; i < v->n; i++)
+			if (!spec_node_is_str(v->vals[i]))
+				spec_diag_hint(spec_diag_at(d, v->vals[i],
+				    "target of volume '%s' in %s must be a "
+				    "string, not %s", v->keys[i]->str, owner,
+				    spec_node_describe(v->vals[i])), "write "
+				    "'volumes: {/srv/data: /data}' (source: "
+				    "target)");
+		return;
+	}
+	if (v->kind != SPEC_NODE_SEQ) {
+		spec_diag_hint(spec_diag_at(d, v, "volumes of %s must be a "
+		    "mapping or a list, not %s", owner, spec_node_describe(v)),
+		    "write 'volumes: {/srv/data: /data}' or 'volumes: "
+		    "[\"/srv/data:/data\"]'");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		it = v->vals[i];
+		if (spec_node_is_str(it) && (colon = strchr(it->str, ':')) &&
+		    colon != it->str && colon[1] != '\0')
+			continue;
+		spec_diag_hint(spec_diag_at(d, it, "invalid volume '%s' in %s",
+		    spec_node_is_str(it) ? it->str : spec_node_describe(it),
+		    owner), "write source:target, e.g. \"/srv/data:/data\"");
+	}
+}
+
+static void
+check_field(struct spec_diags *d, const struct attr_field *f,
+    const struct spec_node *v, const char *owner)
+{
+	const struct spec_node **items;
+	size_t n;
+	char *what = lr_xasprintf("%s of %s", f->key, owner);
+	bool b;
+	int iv;
+
+	switch (f->type) {
+	case A_STR:
+		if (!spec_node_is_str(v))
+			spec_diag_at(d, v, "%s must be a string, not %s", what,
+			    spec_node_describe(v));
+		break;
+	case A_NAME:
+		if (!spec_node_is_str(v))
+			spec_diag_at(d, v, "%s must be a string, not %s", what,
+			    spec_node_describe(v));
+		else
+			check_name(d, v, f->key);
+		break;
+	case A_BOOL:
+		spec_get_bool(d, v, what, &b);
+		break;
+	case A_PORT:
+		spec_get_port(d, v, what, &iv);
+		break;
+	case A_ENUM:
+		read_enum(d, v, f->key, owner, f->vals, &iv);
+		break;
+	case A_STRLIST:
+		if (v->kind != SPEC_NODE_SEQ) {
+			spec_diag_hint(spec_diag_at(d, v, "%s must be a list, "
+			    "not %s", what, spec_node_describe(v)),
+			    "write '%s: [name1, name2]'", f->key);
+			break;
+		}
+		/* FALLTHROUGH */
+	case A_ARGS:
+		if (spec_get_strlist(d, v, what, &items, &n) == 0)
+			free(items);
+		break;
+	case A_ENV:
+		check_env(d, v, owner);
+		break;
+	case A_VOLUMES:
+		check_volumes(d, v, owner);
+		break;
+	}
+	free(what);
+}
+
+/*
+ * Validate one minicluster attribute (a list of maps) of service svc and
+ * return it as a JSON array (empty when absent or of the wrong type).
+ */
+static json_t *
+load_attr(struct spec_diags *d, const struct spec_node *svc,
+    const char *key, const struct attr_field *fields, const char *svcname)
+{
+	const struct spec_node *v = spec_node_get(svc, key), *it, *fv;
+	const char **keys;
+	char *owner;
+	size_t nf, i, j, k;
+
+	if (spec_node_is_null(v))
+		return json_array();
+	if (v->kind != SPEC_NODE_SEQ) {
+		spec_diag_hint(spec_diag_at(d, v, "%s of service '%s' must be "
+		    "a list, not %s", key, svcname, spec_node_describe(v)),
+		    "write one '- ...' item per entry, see leura-spec(5), %s",
+		    SEC_SERVICES);
+		return json_array();
+	}
+	for (nf = 0; fields[nf].key; nf++)
+		;
+	keys = lr_xmalloc((nf + 1) * sizeof(*keys));
+	for (i = 0; i < nf; i++)
+		keys[i] = fields[i].key;
+	keys[nf] = NULL;
+	for (i = 0; i < v->n; i++) {
+		it = v->vals[i];
+		owner = lr_xasprintf("%s[%zu] of service '%s'", key, i,
+		    svcname);
+		if (!spec_check_map(d, it, owner, keys, SEC_SERVICES)) {
+			free(owner);
+			continue;
+		}
+		for (j = 0; j < nf; j++) {
+			if (fields[j].required &&
+			    spec_require(d, it, fields[j].key, owner) == NULL)
+				continue;
+			if ((fv = spec_node_get(it, fields[j].key)) != NULL)
+				check_field(d, &fields[j], fv, owner);
+		}
+		free(owner);
+		/* containers of one service share the host: names must differ */
+		if (fields != container_fields ||
+		    !spec_node_is_str(fv = spec_node_get(it, "name")))
+			continue;
+		for (k = 0; k < i; k++) {
+			const struct spec_node *prev;
+
+			prev = spec_node_get(v->vals[k], "name");
+			if (!spec_node_is_str(prev) ||
+			    strcmp(prev->str, fv->str) != 0)
+				continue;
+			spec_diag_hint(spec_diag_at(d, fv, "container '%s' "
+			    "appears twice in service '%s'", fv->str, svcname),
+			    "it was first listed at line %d; give each "
+			    "container of a service its own name", prev->line);
+			break;
+		}
+	}
+	free(keys);
+	return spec_node_to_json(v);
+}
+
+/* ---- services.yml ---- */
+
+static const char *const service_keys[] = {
+	"description", "scheduling_group", "num_instances", "spread_by",
+	"roles", "depends_on", "params", "rollout", "drift",
+	"service_credentials", "monitoring_endpoints", "public_endpoints",
+	"containers", NULL
+};
+static const char *const rollout_keys[] = { "max_parallel", "batches", NULL };
+
+static void
+load_num_instances(struct spec_service *s, const struct spec_node *v,
+    struct spec_diags *d)
+{
+	int64_t iv;
+	char *what;
+
+	s->num_instances_node = v;
+	if (spec_node_is_str(v) && strcmp(v->str, "all") == 0)
+		return;
+	if (v->kind == SPEC_NODE_SCALAR && strcmp(spec_node_describe(v),
+	    "an integer") == 0) {
+		what = lr_xasprintf("num_instances of service '%s'", s->name);
+		if (spec_get_int(d, v, what, 0, INT_MAX, &iv) == 0)
+			s->num_instances = (int)iv;
+		free(what);
+		return;
+	}
+	spec_diag_hint(spec_diag_at(d, v, "num_instances of service '%s' must "
+	    "be an integer or 'all', not %s", s->name, spec_node_describe(v)),
+	    "write a number of hosts (num_instances: 2), or 'all' for every "
+	    "host of the scheduling group");
+}
+
+/* One batch: a host count >= 1, or "N%" with N in 1..100. */
+static bool
+parse_batch(const struct spec_node *v, struct spec_batch *b)
+{
+	const char *p;
+	long n = 0;
+
+	if (v->kind != SPEC_NODE_SCALAR || v->len == 0)
+		return false;
+	for (p = v->str; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > INT_MAX)
+			return false;
+	}
+	if (p == v->str || n < 1)
+		return false;
+	if (*p == '\0') {
+		b->value = (int)n;
+		b->percent = false;
+		return true;
+	}
+	if (p[0] != '%' || p[1] != '\0' || n > 100)
+		return false;
+	b->value = (int)n;
+	b->percent = true;
+	return true;
+}
+
+static void
+load_rollout(struct spec_service *s, const struct spec_node *v,
+    struct spec_diags *d)
+{
+	const struct spec_node *mp, *bt, *second;
+	char *owner, *what;
+	int64_t iv;
+	size_t i;
+
+	if (spec_node_is_null(v))
+		return;
+	owner = lr_xasprintf("rollout of service '%s'", s->name);
+	if (!spec_check_map(d, v, owner, rollout_keys, SEC_SERVICES))
+		goto out;
+	mp = spec_node_get(v, "max_parallel");
+	bt = spec_node_get(v, "batches");
+	if (mp && bt) {
+		second = spec_node_key(v, "batches");
+		if (spec_node_key(v, "max_parallel")->line > second->line)
+			second = spec_node_key(v, "max_parallel");
+		spec_diag_hint(spec_diag_at(d, second, "%s sets both "
+		    "max_parallel and batches", owner), "keep one of them: "
+		    "max_parallel caps the hosts converging at once, batches "
+		    "lists the rollout steps");
+		goto out;
+	}
+	if (mp != NULL) {
+		what = lr_xasprintf("max_parallel of %s", owner);
+		if (spec_get_int(d, mp, what, 1, INT_MAX, &iv) == 0)
+			s->max_parallel = (int)iv;
+		free(what);
+	}
+	if (spec_node_is_null(bt))
+		goto out;
+	if (bt->kind != SPEC_NODE_SEQ) {
+		spec_diag_hint(spec_diag_at(d, bt, "batches of %s must be a "
+		    "list, not %s", owner, spec_node_describe(bt)), "write "
+		    "'batches: [1, 10%%, 100%%]'");
+		goto out;
+	}
+	s->batches = lr_xcalloc(bt->n ? bt->n : 1, sizeof(*s->batches));
+	for (i = 0; i < bt->n; i++) {
+		if (parse_batch(bt->vals[i], &s->batches[s->nbatches])) {
+			s->nbatches++;
+			continue;
+		}
+		spec_diag_hint(spec_diag_at(d, bt->vals[i], "invalid batch "
+		    "'%s' in %s", bt->vals[i]->kind == SPEC_NODE_SCALAR ?
+		    bt->vals[i]->str : spec_node_describe(bt->vals[i]), owner),
+		    "a batch is a number of hosts (1 or more) or a percentage "
+		    "from 1%% to 100%%");
+	}
+out:
+	free(owner);
+}
+
+static void
+load_service(struct spec_repo *repo, const struct spec_node *key,
+    const struct spec_node *val, struct spec_diags *d)
+{
+	struct spec_service *s;
+	const struct spec_node *v;
+	char *owner;
+	int e;
+
+	check_name(d, key, "service");
+	s = PUSH(repo->services, repo->nservices);
+	s->name = lr_xstrdup(key->str);
+	s->node = key;
+	s->scheduling_group.name = lr_xstrdup("all");
+	s->num_instances = -1;
+	s->roles_defaulted = true;
+	/* leura.yml is loaded before services.yml */
+	s->drift = repo->settings.defaults.drift;
+	s->params = json_object();
+	s->service_credentials = json_array();
+	s->monitoring_endpoints = json_array();
+	s->public_endpoints = json_array();
+	s->containers = json_array();
+	owner = lr_xasprintf("service '%s'", key->str);
+	if (spec_node_is_null(val) ||
+	    !spec_check_map(d, val, owner, service_keys, SEC_SERVICES))
+		goto out;
+	read_str(d, val, "description", owner, &s->description);
+	if ((v = spec_node_get(val, "scheduling_group")) != NULL) {
+		read_str(d, val, "scheduling_group", owner,
+		    &s->scheduling_group.name);
+		s->scheduling_group.node = v;
+	}
+	if ((v = spec_node_get(val, "num_instances")) != NULL)
+		load_num_instances(s, v, d);
+	if ((v = spec_node_get(val, "spread_by")) != NULL) {
+		read_str(d, val, "spread_by", owner, &s->spread_by.name);
+		s->spread_by.node = v;
+	}
+	if (spec_node_key(val, "roles") != NULL) {
+		s->roles_defaulted = false;
+		read_refs(d, spec_node_get(val, "roles"), "roles", owner,
+		    &s->roles, &s->nroles);
+	}
+	read_refs(d, spec_node_get(val, "depends_on"), "depends_on", owner,
+	    &s->depends_on, &s->ndepends_on);
+	if ((v = spec_node_get(val, "params")) != NULL) {
+		json_decref(s->params);
+		if (read_obj(d, v, "params", owner, SEC_SERVICES,
+		    &s->params) < 0)
+			s->params = json_object();
+	}
+	load_rollout(s, spec_node_get(val, "rollout"), d);
+	if ((v = spec_node_get(val, "drift")) != NULL &&
+	    read_enum(d, v, "drift", owner, drift_vals, &e) == 0)
+		s->drift = (enum spec_drift)e;
+	json_decref(s->service_credentials);
+	s->service_credentials = load_attr(d, val, "service_credentials",
+	    credential_fields, s->name);
+	json_decref(s->monitoring_endpoints);
+	s->monitoring_endpoints = load_attr(d, val, "monitoring_endpoints",
+	    monitoring_fields, s->name);
+	json_decref(s->public_endpoints);
+	s->public_endpoints = load_attr(d, val, "public_endpoints",
+	    public_fields, s->name);
+	json_decref(s->containers);
+	s->containers = load_attr(d, val, "containers", container_fields,
+	    s->name);
+out:
+	free(owner);
+}
+
+static bool
+has_service(const struct spec_repo *repo, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < repo->nservices; i++)
+		if (strcmp(repo->services[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+void
+spec_load_services(struct spec_repo *repo, const struct spec_node *root,
+    struct spec_diags *d)
+{
+	size_t i;
+
+	if (spec_node_is_null(root))
+		return;
+	if (root->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, root, "services.yml must be a "
+		    "mapping of service names to services, not %s",
+		    spec_node_describe(root)), "write 'web: {scheduling_group: "
+		    "frontend}', see leura-spec(5), %s", SEC_SERVICES);
+		return;
+	}
+	for (i = 0; i < root->n; i++) {
+		/* a repeated key was reported by the YAML layer: keep the first */
+		if (is_broken_key(root->keys[i]) ||
+		    has_service(repo, root->keys[i]->str))
+			continue;
+		load_service(repo, root->keys[i], root->vals[i], d);
+	}
+}
+
+/* ---- systems.yml ---- */
+
+static const char *const system_keys[] = {
+	"description", "services", "systems", NULL
+};
+
+void
+spec_load_systems(struct spec_repo *repo, const struct spec_node *root,
+    struct spec_diags *d)
+{
+	const struct spec_node *key, *val;
+	struct spec_system *sy;
+	char *owner;
+	size_t i, j;
+
+	if (spec_node_is_null(root))
+		return;
+	if (root->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, root, "systems.yml must be a "
+		    "mapping of system names to systems, not %s",
+		    spec_node_describe(root)), "write 'shop: {services: [web, "
+		    "db]}', see leura-spec(5), %s", SEC_SYSTEMS);
+		return;
+	}
+	for (i = 0; i < root->n; i++) {
+		key = root->keys[i];
+		val = root->vals[i];
+		for (j = 0; j < repo->nsystems; j++)
+			if (strcmp(repo->systems[j].name, key->str) == 0)
+				break;
+		if (is_broken_key(key) || j < repo->nsystems)
+			continue;
+		check_name(d, key, "system");
+		sy = PUSH(repo->systems, repo->nsystems);
+		sy->name = lr_xstrdup(key->str);
+		sy->node = key;
+		owner = lr_xasprintf("system '%s'", key->str);
+		if (!spec_node_is_null(val) &&
+		    spec_check_map(d, val, owner, system_keys, SEC_SYSTEMS)) {
+			read_str(d, val, "description", owner,
+			    &sy->description);
+			read_refs(d, spec_node_get(val, "services"),
+			    "services", owner, &sy->services, &sy->nservices);
+			read_refs(d, spec_node_get(val, "systems"), "systems",
+			    owner, &sy->systems, &sy->nsystems);
+		}
+		free(owner);
+	}
+}
+
+/* ---- cross-references ---- */
+
+struct refkind {
+	const char *kind;	/* "group" */
+	const char *origin;	/* after "did you mean 'x'?" */
+	const char *fix;	/* without a suggestion; %s is the name */
+};
+
+static const struct refkind rk_host = {
+	"host", "hosts are defined under 'hosts:' in inventory/*.yml",
+	"define host '%s' under 'hosts:' in inventory/*.yml"
+};
+static const struct refkind rk_group = {
+	"group", "groups come from inventory/*.yml",
+	"define group '%s' under 'groups:' in inventory/*.yml, or list it "
+	"in a host's 'groups:'"
+};
+static const struct refkind rk_service = {
+	"service", "services are the top-level keys of services.yml",
+	"define service '%s' in services.yml"
+};
+static const struct refkind rk_role = {
+	"role", "roles are the directories under roles/",
+	"create roles/%s/role.yml"
+};
+static const struct refkind rk_system = {
+	"system", "systems are the top-level keys of systems.yml",
+	"define system '%s' in systems.yml"
+};
+
+static void
+unknown_ref(struct spec_diags *d, const struct spec_ref *r,
+    const struct refkind *rk, const char *where, const char *const *cands,
+    size_t ncands)
+{
+	struct spec_diag *dg;
+	const char *s;
+
+	dg = spec_diag_at(d, r->node, "unknown %s '%s' in %s", rk->kind,
+	    r->name, where);
+	if ((s = lr_suggest(r->name, cands, ncands)) != NULL)
+		spec_diag_hint(dg, "did you mean '%s'? %s", s, rk->origin);
+	else
+		spec_diag_hint(dg, rk->fix, r->name);
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	return strcmp(((const struct spec_group *)a)->name,
+	    ((const struct spec_group *)b)->name);
+}
+
+/* Every host is in 'all': add it unless the inventory defined it. */
+static void
+ensure_all(struct spec_repo *repo)
+{
+	struct spec_group *g;
+
+	if (spec_repo_find_group(repo, "all") != NULL)
+		return;
+	g = PUSH(repo->groups, repo->ngroups);
+	g->name = lr_xstrdup("all");
+	qsort(repo->groups, repo->ngroups, sizeof(*repo->groups), cmp_group);
+}
+
+static void
+check_groups(struct spec_repo *repo, struct spec_diags *d)
+{
+	const char **hosts;
+	char *where;
+	size_t i, j;
+
+	NAMES(hosts, repo->hosts, repo->nhosts);
+	for (i = 0; i < repo->ngroups; i++) {
+		struct spec_group *g = &repo->groups[i];
+
+		for (j = 0; j < g->nhosts; j++) {
+			if (spec_repo_find_host(repo, g->hosts[j].name))
+				continue;
+			where = lr_xasprintf("hosts of group '%s'", g->name);
+			unknown_ref(d, &g->hosts[j], &rk_host, where, hosts,
+			    repo->nhosts);
+			free(where);
+		}
+	}
+	free(hosts);
+}
+
+/*
+ * spread_by needs the var on at least one host of the scheduling group;
+ * the hint suggests a var those hosts do have.
+ */
+static void
+check_spread_by(struct spec_repo *repo, const struct spec_service *s,
+    struct spec_diags *d)
+{
+	char **cands = NULL;
+	const char *k, *sug;
+	size_t ncands = 0, cap = 0, i, j;
+	struct spec_diag *dg;
+	json_t *vars, *v;
+	bool found = false;
+
+	for (i = 0; i < repo->nhosts && !found; i++) {
+		const struct spec_host *h = &repo->hosts[i];
+
+		if (!spec_host_in_group(repo, h, s->scheduling_group.name))
+			continue;
+		vars = spec_host_vars(repo, h);
+		found = json_object_get(vars, s->spread_by.name) != NULL;
+		json_object_foreach(vars, k, v) {
+			for (j = 0; j < ncands; j++)
+				if (strcmp(cands[j], k) == 0)
+					break;
+			if (j == ncands)
+				*LR_ARRAY_PUSH(cands, ncands, cap) =
+				    lr_xstrdup(k);
+		}
+		json_decref(vars);
+	}
+	if (!found) {
+		dg = spec_diag_at(d, s->spread_by.node, "spread_by '%s' of "
+		    "service '%s': no host of group '%s' has a var '%s'",
+		    s->spread_by.name, s->name, s->scheduling_group.name,
+		    s->spread_by.name);
+		sug = lr_suggest(s->spread_by.name,
+		    (const char *const *)cands, ncands);
+		if (sug != NULL)
+			spec_diag_hint(dg, "did you mean '%s'? or set '%s' in "
+			    "the vars of the group's hosts in inventory/*.yml",
+			    sug, s->spread_by.name);
+		else
+			spec_diag_hint(dg, "set '%s' in the vars of the "
+			    "group's hosts in inventory/*.yml, or remove "
+			    "spread_by", s->spread_by.name);
+	}
+	spec_strv_free(cands, ncands);
+}
+
+static void
+check_service(struct spec_repo *repo, struct spec_service *s,
+    const char *const *groups, const char *const *services,
+    const char *const *roles, struct spec_diags *d)
+{
+	const struct spec_group *g;
+	struct spec_diag *dg;
+	char *where;
+	size_t i;
+
+	if (s->roles_defaulted && s->nroles == 0 &&
+	    spec_repo_find_role(repo, s->name) != NULL) {
+		s->roles = lr_xcalloc(1, sizeof(*s->roles));
+		s->roles[0].name = lr_xstrdup(s->name);
+		s->roles[0].node = s->node;
+		s->nroles = 1;
+	}
+	if ((g = spec_repo_find_group(repo, s->name)) != NULL) {
+		dg = spec_diag_at(d, s->node, "service '%s' has the same name "
+		    "as inventory group '%s'", s->name, s->name);
+		if (g->node)
+			spec_diag_hint(dg, "rename the service or the group "
+			    "(%s:%d): the Ansible export makes a group per "
+			    "service", g->node->file->path, g->node->line);
+		else
+			spec_diag_hint(dg, "rename the service: 'all' is the "
+			    "group of every host");
+	}
+	if (spec_repo_find_group(repo, s->scheduling_group.name) == NULL) {
+		where = lr_xasprintf("scheduling_group of service '%s'",
+		    s->name);
+		unknown_ref(d, &s->scheduling_group, &rk_group, where, groups,
+		    repo->ngroups);
+		free(where);
+	} else if (s->spread_by.name != NULL)
+		check_spread_by(repo, s, d);
+	where = lr_xasprintf("depends_on of service '%s'", s->name);
+	for (i = 0; i < s->ndepends_on; i++) {
+		if (strcmp(s->depends_on[i].name, s->name) == 0)
+			spec_diag_hint(spec_diag_at(d, s->depends_on[i].node,
+			    "service '%s' depends on itself", s->name),
+			    "remove '%s' from its depends_on", s->name);
+		else if (!spec_repo_find_service(repo, s->depends_on[i].name))
+			unknown_ref(d, &s->depends_on[i], &rk_service, where,
+			    services, repo->nservices);
+	}
+	free(where);
+	where = lr_xasprintf("roles of service '%s'", s->name);
+	for (i = 0; i < s->nroles; i++)
+		if (!spec_repo_find_role(repo, s->roles[i].name))
+			unknown_ref(d, &s->roles[i], &rk_role, where, roles,
+			    repo->nroles);
+	free(where);
+}
+
+static const struct spec_system *
+find_system(const struct spec_repo *repo, const char *name)
+{
+	size_t lo = 0, hi = repo->nsystems, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(name, repo->systems[mid].name)) == 0)
+			return &repo->systems[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static void
+check_system(struct spec_repo *repo, const struct spec_system *sy,
+    const char *const *services, const char *const *systems,
+    struct spec_diags *d)
+{
+	char *where;
+	size_t i;
+
+	where = lr_xasprintf("services of system '%s'", sy->name);
+	for (i = 0; i < sy->nservices; i++)
+		if (!spec_repo_find_service(repo, sy->services[i].name))
+			unknown_ref(d, &sy->services[i], &rk_service, where,
+			    services, repo->nservices);
+	free(where);
+	where = lr_xasprintf("systems of system '%s'", sy->name);
+	for (i = 0; i < sy->nsystems; i++) {
+		if (strcmp(sy->systems[i].name, sy->name) == 0)
+			spec_diag_hint(spec_diag_at(d, sy->systems[i].node,
+			    "system '%s' contains itself", sy->name),
+			    "remove '%s' from its systems", sy->name);
+		else if (find_system(repo, sy->systems[i].name) == NULL)
+			unknown_ref(d, &sy->systems[i], &rk_system, where,
+			    systems, repo->nsystems);
+	}
+	free(where);
+}
+
+/* ---- cycles ---- */
+
+/*
+ * A directed graph over sorted objects, edges in CSR form: the edges of
+ * node i are first[i] .. first[i + 1], each with the ref that wrote it.
+ * A depth-first search reports each back edge once, at its ref, with the
+ * cycle it closes spelled out.
+ */
+struct graph {
+	size_t	 n;
+	const char *const *names;
+	size_t	*first, *to;
+	const struct spec_ref **ref;
+	size_t	 nedges, cap, capref;
+	char	*color;		/* 0 unseen, 1 on the path, 2 done */
+	size_t	*path, depth;
+	const char *label;	/* "depends_on" */
+	const char *hint;
+	struct spec_diags *d;
+};
+
+static void
+graph_edge(struct graph *g, size_t to, const struct spec_ref *r)
+{
+	size_t n = g->nedges;
+
+	*LR_ARRAY_PUSH(g->to, g->nedges, g->cap) = to;
+	*LR_ARRAY_PUSH(g->ref, n, g->capref) = r;
+}
+
+static void
+dfs(struct graph *g, size_t u)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	size_t e, v, k;
+
+	g->color[u] = 1;
+	g->path[g->depth++] = u;
+	for (e = g->first[u]; e < g->first[u + 1]; e++) {
+		v = g->to[e];
+		if (g->color[v] == 0) {
+			dfs(g, v);
+			continue;
+		}
+		if (g->color[v] != 1)
+			continue;
+		for (k = 0; g->path[k] != v; k++)
+			;
+		for (; k < g->depth; k++)
+			lr_buf_printf(&b, "%s -> ", g->names[g->path[k]]);
+		lr_buf_adds(&b, g->names[v]);
+		spec_diag_hint(spec_diag_at(g->d, g->ref[e]->node, "%s cycle: "
+		    "%s", g->label, b.s), "%s", g->hint);
+		lr_buf_release(&b);
+	}
+	g->depth--;
+	g->color[u] = 2;
+}
+
+static void
+graph_run(struct graph *g)
+{
+	size_t i;
+
+	g->color = lr_xcalloc(g->n ? g->n : 1, 1);
+	g->path = lr_xmalloc((g->n ? g->n : 1) * sizeof(*g->path));
+	for (i = 0; i < g->n; i++)
+		if (g->color[i] == 0)
+			dfs(g, i);
+	free(g->color);
+	free(g->path);
+	free(g->first);
+	free(g->to);
+	free(g->ref);
+}
+
+static void
+check_service_cycles(struct spec_repo *repo, const char *const *names,
+    struct spec_diags *d)
+{
+	struct graph g = { 0 };
+	const struct spec_service *to;
+	const struct spec_ref *r;
+	size_t i, j;
+
+	g.n = repo->nservices;
+	g.names = names;
+	g.label = "depends_on";
+	g.hint = "services cannot wait for each other; remove one of these "
+	    "depends_on entries";
+	g.d = d;
+	g.first = lr_xmalloc((g.n + 1) * sizeof(*g.first));
+	for (i = 0; i < g.n; i++) {
+		g.first[i] = g.nedges;
+		for (j = 0; j < repo->services[i].ndepends_on; j++) {
+			r = &repo->services[i].depends_on[j];
+			to = spec_repo_find_service(repo, r->name);
+			if (to != NULL && to != &repo->services[i])
+				graph_edge(&g, (size_t)(to - repo->services),
+				    r);
+		}
+	}
+	g.first[g.n] = g.nedges;
+	graph_run(&g);
+}
+
+static void
+check_system_cycles(struct spec_repo *repo, const char *const *names,
+    struct spec_diags *d)
+{
+	struct graph g = { 0 };
+	const struct spec_system *to;
+	const struct spec_ref *r;
+	size_t i, j;
+
+	g.n = repo->nsystems;
+	g.names = names;
+	g.label = "systems";
+	g.hint = "a system cannot contain itself through other systems; "
+	    "remove one of these systems entries";
+	g.d = d;
+	g.first = lr_xmalloc((g.n + 1) * sizeof(*g.first));
+	for (i = 0; i < g.n; i++) {
+		g.first[i] = g.nedges;
+		for (j = 0; j < repo->systems[i].nsystems; j++) {
+			r = &repo->systems[i].systems[j];
+			to = find_system(repo, r->name);
+			if (to != NULL && to != &repo->systems[i])
+				graph_edge(&g, (size_t)(to - repo->systems),
+				    r);
+		}
+	}
+	g.first[g.n] = g.nedges;
+	graph_run(&g);
+}
+
+void
+spec_check_services(struct spec_repo *repo, struct spec_diags *d)
+{
+	const char **groups, **services, **roles, **systems;
+	size_t i;
+
+	ensure_all(repo);
+	check_groups(repo, d);
+	NAMES(groups, repo->groups, repo->ngroups);
+	NAMES(services, repo->services, repo->nservices);
+	NAMES(roles, repo->roles, repo->nroles);
+	NAMES(systems, repo->systems, repo->nsystems);
+	for (i = 0; i < repo->nservices; i++)
+		check_service(repo, &repo->services[i], groups, services,
+		    roles, d);
+	for (i = 0; i < repo->nsystems; i++)
+		check_system(repo, &repo->systems[i], services, systems, d);
+	check_service_cycles(repo, services, d);
+	check_system_cycles(repo, systems, d);
+	free(groups);
+	free(services);
+	free(roles);
+	free(systems);
+}
+
+/* ---- release ---- */
+
+void
+spec_host_release(struct spec_host *h)
+{
+	if (h == NULL)
+		return;
+	free(h->name);
+	free(h->address);
+	refs_free(h->groups, h->ngroups);
+	json_decref(h->vars);
+	memset(h, 0, sizeof(*h));
+}
+
+void
+spec_group_release(struct spec_group *g)
+{
+	if (g == NULL)
+		return;
+	free(g->name);
+	free(g->description);
+	json_decref(g->vars);
+	refs_free(g->hosts, g->nhosts);
+	memset(g, 0, sizeof(*g));
+}
+
+void
+spec_service_release(struct spec_service *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->description);
+	free(s->scheduling_group.name);
+	free(s->spread_by.name);
+	refs_free(s->roles, s->nroles);
+	refs_free(s->depends_on, s->ndepends_on);
+	json_decref(s->params);
+	free(s->batches);
+	json_decref(s->service_credentials);
+	json_decref(s->monitoring_endpoints);
+	json_decref(s->public_endpoints);
+	json_decref(s->containers);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+spec_system_release(struct spec_system *sy)
+{
+	if (sy == NULL)
+		return;
+	free(sy->name);
+	free(sy->description);
+	refs_free(sy->services, sy->nservices);
+	refs_free(sy->systems, sy->nsystems);
+	memset(sy, 0, sizeof(*sy));
+}

@@ -1,0 +1,549 @@
+/*
+ * YAML -> positioned node trees, built from libyaml's event stream.
+ *
+ * Nodes live in a per-file arena and are freed with the file.  The builder
+ * keeps a stack of open containers; keys and values of a mapping alternate.
+ * Duplicate keys are found at the end of each mapping by sorting a copy of
+ * its keys (O(n log n): inventories have thousands of hosts in one map).
+ * Aliases share the anchored node; '<<' merge keys are expanded in place.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "err.h"
+#include "node.h"
+#include "xalloc.h"
+
+#define SPEC_MAX_DEPTH 64
+
+/* ---- arena ---- */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t	 used, size;
+	char	 data[];
+};
+
+struct arena {
+	struct arena_chunk *head;
+};
+
+static void *
+arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_chunk *c = a->head;
+	size_t sz;
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (c == NULL || c->size - c->used < n) {
+		sz = n > 32768 ? n : 32768;
+		c = lr_xmalloc(sizeof(*c) + sz);
+		c->used = 0;
+		c->size = sz;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static char *
+arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void
+arena_free(struct arena *a)
+{
+	struct arena_chunk *c, *next;
+
+	if (a == NULL)
+		return;
+	for (c = a->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(a);
+}
+
+/* ---- builder ---- */
+
+struct frame {
+	struct spec_node *node;
+	struct spec_node **keys, **vals;	/* heap while open */
+	size_t	 n, cap, kcap;
+	struct spec_node *pending_key;		/* map: key awaiting value */
+	char	*anchor;			/* heap; registered at end */
+};
+
+struct anchor {
+	char	*name;
+	struct spec_node *node;
+};
+
+struct builder {
+	struct spec_file *f;
+	struct arena *a;
+	struct spec_diags *diags;
+	struct frame *stack;
+	size_t	 depth, scap;
+	struct anchor *anchors;
+	size_t	 nanchors, acap;
+	int	 ndocs;
+	int	 nerr;
+};
+
+static struct spec_node *
+node_new(struct builder *b, enum spec_node_kind kind, const yaml_mark_t *m)
+{
+	struct spec_node *n = arena_alloc(b->a, sizeof(*n));
+
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	n->span = 1;
+	n->file = b->f;
+	return n;
+}
+
+static void
+add_anchor(struct builder *b, const char *name, struct spec_node *n)
+{
+	struct anchor *an;
+	size_t i;
+
+	/* a redefined anchor replaces the old one for later aliases */
+	for (i = 0; i < b->nanchors; i++) {
+		if (strcmp(b->anchors[i].name, name) == 0) {
+			b->anchors[i].node = n;
+			return;
+		}
+	}
+	an = LR_ARRAY_PUSH(b->anchors, b->nanchors, b->acap);
+	an->name = lr_xstrdup(name);
+	an->node = n;
+}
+
+static struct spec_node *
+find_anchor(struct builder *b, const char *name)
+{
+	size_t i;
+
+	for (i = b->nanchors; i-- > 0;)
+		if (strcmp(b->anchors[i].name, name) == 0)
+			return b->anchors[i].node;
+	return NULL;
+}
+
+static void
+frame_push_item(struct frame *fr, struct spec_node *key, struct spec_node *val)
+{
+	if (fr->n + 1 > fr->cap) {
+		size_t cap = fr->cap;
+
+		fr->vals = lr_xgrow(fr->vals, &cap, fr->n + 1,
+		    sizeof(*fr->vals));
+		if (fr->node->kind == SPEC_NODE_MAP)
+			fr->keys = lr_xrealloc(fr->keys,
+			    cap * sizeof(*fr->keys));
+		fr->cap = cap;
+	}
+	if (fr->node->kind == SPEC_NODE_MAP)
+		fr->keys[fr->n] = key;
+	fr->vals[fr->n++] = val;
+}
+
+/* Attach a finished node to the open container (or make it the root). */
+static void
+attach(struct builder *b, struct spec_node *n)
+{
+	struct frame *fr;
+
+	if (b->depth == 0) {
+		if (b->f->root == NULL)
+			b->f->root = n;
+		return;
+	}
+	fr = &b->stack[b->depth - 1];
+	if (fr->node->kind == SPEC_NODE_SEQ) {
+		frame_push_item(fr, NULL, n);
+		return;
+	}
+	if (fr->pending_key == NULL) {
+		if (n->kind != SPEC_NODE_SCALAR) {
+			spec_diag_at(b->diags, n, "mapping keys must be "
+			    "strings, not %s", spec_node_describe(n));
+			b->nerr++;
+			/* keep the structure: use an empty key */
+			n = node_new(b, SPEC_NODE_SCALAR, &(yaml_mark_t){ 0,
+			    (size_t)n->line - 1, (size_t)n->col - 1 });
+			n->str = arena_strndup(b->a, "", 0);
+		}
+		fr->pending_key = n;
+		return;
+	}
+	frame_push_item(fr, fr->pending_key, n);
+	fr->pending_key = NULL;
+}
+
+static int
+cmp_keyp(const void *a, const void *b)
+{
+	const struct spec_node *x = *(struct spec_node *const *)a;
+	const struct spec_node *y = *(struct spec_node *const *)b;
+	int c;
+
+	if ((c = strcmp(x->str, y->str)) != 0)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->col < y->col ? -1 : x->col > y->col;
+}
+
+static bool
+has_key(struct frame *fr, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < fr->n; i++)
+		if (fr->keys[i] != NULL && strcmp(fr->keys[i]->str, k) == 0)
+			return true;
+	return false;
+}
+
+/* Expand '<<: *anchor' (or a list of anchors) into fr's own keys. */
+static void
+expand_merges(struct builder *b, struct frame *fr)
+{
+	size_t i, j, k, nsrc, n0 = fr->n;
+	struct spec_node *v, **srcs;
+
+	for (i = 0; i < n0; i++) {
+		if (fr->keys[i] == NULL || fr->keys[i]->style !=
+		    SPEC_STYLE_PLAIN || strcmp(fr->keys[i]->str, "<<") != 0)
+			continue;
+		v = fr->vals[i];
+		fr->keys[i] = NULL;	/* drop the '<<' entry itself */
+		if (v->kind == SPEC_NODE_MAP) {
+			srcs = &v;
+			nsrc = 1;
+		} else if (v->kind == SPEC_NODE_SEQ) {
+			srcs = v->vals;
+			nsrc = v->n;
+		} else {
+			spec_diag_at(b->diags, v, "the merge key '<<' needs a "
+			    "mapping or a list of mappings, not %s",
+			    spec_node_describe(v));
+			b->nerr++;
+			continue;
+		}
+		for (j = 0; j < nsrc; j++) {
+			if (srcs[j]->kind != SPEC_NODE_MAP) {
+				spec_diag_at(b->diags, srcs[j], "the merge key "
+				    "'<<' needs mappings, not %s",
+				    spec_node_describe(srcs[j]));
+				b->nerr++;
+				continue;
+			}
+			for (k = 0; k < srcs[j]->n; k++)
+				if (!has_key(fr, srcs[j]->keys[k]->str))
+					frame_push_item(fr, srcs[j]->keys[k],
+					    srcs[j]->vals[k]);
+		}
+	}
+	/* compact out the dropped '<<' entries */
+	for (i = j = 0; i < fr->n; i++) {
+		if (fr->keys[i] == NULL)
+			continue;
+		fr->keys[j] = fr->keys[i];
+		fr->vals[j++] = fr->vals[i];
+	}
+	fr->n = j;
+}
+
+static void
+check_dups(struct builder *b, struct frame *fr)
+{
+	struct spec_node **sorted;
+	size_t i;
+
+	if (fr->n < 2)
+		return;
+	sorted = lr_xmalloc(fr->n * sizeof(*sorted));
+	memcpy(sorted, fr->keys, fr->n * sizeof(*sorted));
+	qsort(sorted, fr->n, sizeof(*sorted), cmp_keyp);
+	for (i = 1; i < fr->n; i++) {
+		struct spec_diag *dg;
+
+		if (strcmp(sorted[i]->str, sorted[i - 1]->str) != 0)
+			continue;
+		/* merged keys may come from elsewhere; only flag local ones */
+		if (sorted[i]->file != b->f)
+			continue;
+		dg = spec_diag_at(b->diags, sorted[i], "duplicate key '%s'",
+		    sorted[i]->str);
+		spec_diag_hint(dg, "it was first set at line %d; remove one "
+		    "of them", sorted[i - 1]->line);
+		b->nerr++;
+	}
+	free(sorted);
+}
+
+static void
+open_container(struct builder *b, enum spec_node_kind kind,
+    const yaml_event_t *ev, const yaml_char_t *anchor)
+{
+	struct frame *fr;
+
+	fr = LR_ARRAY_PUSH(b->stack, b->depth, b->scap);
+	memset(fr, 0, sizeof(*fr));
+	fr->node = node_new(b, kind, &ev->start_mark);
+	fr->anchor = anchor ? lr_xstrdup((const char *)anchor) : NULL;
+}
+
+static void
+close_container(struct builder *b)
+{
+	struct frame *fr = &b->stack[b->depth - 1];
+	struct spec_node *n = fr->node;
+
+	if (n->kind == SPEC_NODE_MAP) {
+		if (fr->pending_key != NULL) {
+			/* cannot happen with libyaml, but stay safe */
+			frame_push_item(fr, fr->pending_key, fr->pending_key);
+			fr->pending_key = NULL;
+		}
+		expand_merges(b, fr);
+		check_dups(b, fr);
+	}
+	n->n = fr->n;
+	if (fr->n) {
+		n->vals = arena_alloc(b->a, fr->n * sizeof(*n->vals));
+		memcpy(n->vals, fr->vals, fr->n * sizeof(*n->vals));
+		if (n->kind == SPEC_NODE_MAP) {
+			n->keys = arena_alloc(b->a, fr->n * sizeof(*n->keys));
+			memcpy(n->keys, fr->keys, fr->n * sizeof(*n->keys));
+		}
+	}
+	free(fr->keys);
+	free(fr->vals);
+	if (fr->anchor) {
+		add_anchor(b, fr->anchor, n);
+		free(fr->anchor);
+	}
+	b->depth--;
+	attach(b, n);
+}
+
+static void
+on_scalar(struct builder *b, const yaml_event_t *ev)
+{
+	struct spec_node *n;
+	const char *tag = (const char *)ev->data.scalar.tag;
+
+	n = node_new(b, SPEC_NODE_SCALAR, &ev->start_mark);
+	n->str = arena_strndup(b->a, (const char *)ev->data.scalar.value,
+	    ev->data.scalar.length);
+	n->len = ev->data.scalar.length;
+	switch (ev->data.scalar.style) {
+	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+		n->style = SPEC_STYLE_QUOTED;
+		break;
+	case YAML_LITERAL_SCALAR_STYLE:
+	case YAML_FOLDED_SCALAR_STYLE:
+		n->style = SPEC_STYLE_BLOCK;
+		break;
+	default:
+		n->style = SPEC_STYLE_PLAIN;
+	}
+	if (tag && (strcmp(tag, YAML_STR_TAG) == 0 || strcmp(tag, "!") == 0))
+		n->style = SPEC_STYLE_QUOTED;
+	if (ev->end_mark.line == ev->start_mark.line &&
+	    ev->end_mark.column > ev->start_mark.column)
+		n->span = (int)(ev->end_mark.column - ev->start_mark.column);
+	if (ev->data.scalar.anchor)
+		add_anchor(b, (const char *)ev->data.scalar.anchor, n);
+	attach(b, n);
+}
+
+static void
+syntax_error(struct builder *b, const yaml_parser_t *p)
+{
+	struct spec_diag *dg;
+	const yaml_mark_t *m = &p->problem_mark;
+	char ctx[160] = "";
+
+	if (p->context)
+		snprintf(ctx, sizeof(ctx), " %s (started at line %zu)",
+		    p->context, p->context_mark.line + 1);
+	dg = spec_diag_pos(b->diags, b->f, b->f->path, (int)m->line + 1,
+	    (int)m->column + 1, 1, "invalid YAML: %s%s",
+	    p->problem ? p->problem : "parse error", ctx);
+	if (m->index < b->f->len && b->f->buf[m->index] == '\t')
+		spec_diag_hint(dg, "YAML does not allow tabs for indentation; "
+		    "use spaces");
+	else if (p->problem && strstr(p->problem, "mapping values"))
+		spec_diag_hint(dg, "a value containing ': ' must be quoted, "
+		    "or the indentation is off");
+	else
+		spec_diag_hint(dg, "check the indentation and quoting around "
+		    "this line");
+	b->nerr++;
+}
+
+int
+spec_file_parse(const char *path, const char *buf, size_t len,
+    struct spec_file **out, struct spec_diags *diags)
+{
+	struct builder b;
+	struct spec_file *f;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	struct spec_node *n;
+	bool done = false;
+	size_t i;
+
+	f = lr_xcalloc(1, sizeof(*f));
+	f->path = lr_xstrdup(path);
+	f->buf = lr_xstrndup(buf, len);
+	f->len = len;
+	memset(&b, 0, sizeof(b));
+	b.f = f;
+	b.a = lr_xcalloc(1, sizeof(*b.a));
+	f->arena = b.a;
+	b.diags = diags;
+
+	if (!yaml_parser_initialize(&parser))
+		LR_BUG("yaml_parser_initialize failed");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)f->buf,
+	    len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			syntax_error(&b, &parser);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++b.ndocs == 2) {
+				spec_diag_pos(diags, f, f->path,
+				    (int)ev.start_mark.line + 1,
+				    (int)ev.start_mark.column + 1, 3,
+				    "several YAML documents in one file");
+				spec_diag_hint(&diags->v[diags->n - 1],
+				    "keep one document per file; remove "
+				    "the '---' line or split the file");
+				b.nerr++;
+				done = true;
+			}
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (b.depth < SPEC_MAX_DEPTH)
+				goto open;
+			spec_diag_pos(diags, f, f->path,
+			    (int)ev.start_mark.line + 1,
+			    (int)ev.start_mark.column + 1, 1,
+			    "YAML nested deeper than %d levels",
+			    SPEC_MAX_DEPTH);
+			b.nerr++;
+			done = true;
+			break;
+		open:
+			if (ev.type == YAML_SEQUENCE_START_EVENT) {
+				open_container(&b, SPEC_NODE_SEQ, &ev,
+				    ev.data.sequence_start.anchor);
+				break;
+			}
+			open_container(&b, SPEC_NODE_MAP, &ev,
+			    ev.data.mapping_start.anchor);
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			close_container(&b);
+			break;
+		case YAML_SCALAR_EVENT:
+			on_scalar(&b, &ev);
+			break;
+		case YAML_ALIAS_EVENT:
+			n = find_anchor(&b, (const char *)ev.data.alias.anchor);
+			if (n == NULL) {
+				n = node_new(&b, SPEC_NODE_SCALAR,
+				    &ev.start_mark);
+				n->str = arena_strndup(b.a, "", 0);
+				spec_diag_at(diags, n, "unknown alias '*%s'",
+				    ev.data.alias.anchor);
+				b.nerr++;
+			}
+			attach(&b, n);
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	/* on error, free the open frames; the partial tree is dropped */
+	for (i = 0; i < b.depth; i++) {
+		free(b.stack[i].keys);
+		free(b.stack[i].vals);
+		free(b.stack[i].anchor);
+	}
+	free(b.stack);
+	for (i = 0; i < b.nanchors; i++)
+		free(b.anchors[i].name);
+	free(b.anchors);
+	if (b.nerr && b.depth)
+		f->root = NULL;
+	*out = f;
+	return b.nerr ? LR_EINVAL : 0;
+}
+
+void
+spec_file_free(struct spec_file *f)
+{
+	if (f == NULL)
+		return;
+	arena_free(f->arena);
+	free(f->path);
+	free(f->buf);
+	free(f);
+}
+
+const char *
+spec_file_line(const struct spec_file *f, int line, size_t *len)
+{
+	const char *p, *end, *nl;
+	int l = 1;
+
+	if (f == NULL || f->buf == NULL || line < 1)
+		return NULL;
+	p = f->buf;
+	end = f->buf + f->len;
+	while (l < line) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return NULL;
+		p = nl + 1;
+		l++;
+	}
+	nl = memchr(p, '\n', (size_t)(end - p));
+	*len = (size_t)((nl ? nl : end) - p);
+	if (*len && p[*len - 1] == '\r')
+		(*len)--;
+	return p;
+}

@@ -1,0 +1,56 @@
+/*
+ * Private to specs/: the per-file loaders called by spec_repo_load() in
+ * load.c, and the release functions of the model's structs.
+ *
+ * Each loader reads one parsed file's root node into the repo, adding a
+ * diagnostic per problem and keeping going (a bad entry is skipped, never a
+ * crash).  Cross-references are checked in spec_repo_check_refs() after
+ * every file is loaded and every list is sorted.
+ */
+#ifndef SPEC_INT_H
+#define SPEC_INT_H
+
+#include "spec.h"
+
+/* load_services.c: leura.yml, inventory/ *.yml, services.yml, systems.yml */
+void	spec_load_settings(struct spec_repo *, const struct spec_node *root,
+	    struct spec_diags *);
+/* Called once per inventory file, in sorted path order; merges. */
+void	spec_load_inventory(struct spec_repo *, const struct spec_node *root,
+	    struct spec_diags *);
+void	spec_load_services(struct spec_repo *, const struct spec_node *root,
+	    struct spec_diags *);
+void	spec_load_systems(struct spec_repo *, const struct spec_node *root,
+	    struct spec_diags *);
+/*
+ * After sorting: hosts' groups exist, group host lists name hosts,
+ * scheduling_group / depends_on / roles / spread_by exist, depends_on and
+ * systems have no cycles (the cycle is printed), service defaults
+ * (roles: [name] when roles/<name> exists).
+ */
+void	spec_check_services(struct spec_repo *, struct spec_diags *);
+
+/* load_roles.c: roles/<r>/role.yml, tasks/<t>.yml, steps */
+/* name = "<r>", root = parsed role.yml (may be NULL when it failed). */
+void	spec_load_role(struct spec_repo *, const char *name,
+	    const struct spec_node *root, struct spec_diags *);
+void	spec_load_task(struct spec_repo *, const char *name, const char *path,
+	    const struct spec_node *root, struct spec_diags *);
+/* After sorting: task targets, approval groups, when_changed names. */
+void	spec_check_roles(struct spec_repo *, struct spec_diags *);
+
+void	spec_host_release(struct spec_host *);
+void	spec_group_release(struct spec_group *);
+void	spec_service_release(struct spec_service *);
+void	spec_system_release(struct spec_system *);
+void	spec_step_release(struct spec_step *);
+void	spec_role_release(struct spec_role *);
+void	spec_task_release(struct spec_task *);
+
+/* Parse a YAML file of the repo and keep it in repo->files. NULL root when
+ * missing (LR_ENOENT) or unparseable. */
+int	spec_repo_parse_file(struct spec_repo *, const char *path,
+	    const struct spec_node **root, struct spec_diags *,
+	    struct lr_err *);
+
+#endif

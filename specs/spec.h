@@ -1,0 +1,258 @@
+/*
+ * The config repo as one typed, validated, in-memory model.
+ *
+ *   spec_repo_load(src, &repo, diags)
+ *
+ * reads leura.yml, inventory/ *.yml, services.yml, roles/<r>/role.yml,
+ * tasks/<t>.yml and systems.yml from a spec_source (working tree or git
+ * commit), checks every key and type, resolves cross-references and adds one
+ * diagnostic per problem.  Placement feasibility, cron syntax and template
+ * names are checked by the reconciler (reconciler/compile.c), which owns the
+ * scheduler and the template context.
+ *
+ * Every object keeps its YAML node (`node`, borrowed from repo->files) so
+ * later stages can report positions.  Strings are owned by the repo unless
+ * noted; arrays are (pointer, count) pairs.  Lists of objects are sorted by
+ * name after loading, so iteration order never depends on file order.
+ */
+#ifndef SPEC_SPEC_H
+#define SPEC_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "node.h"
+#include "source.h"
+
+/* A name that refers to another object, with where it was written. */
+struct spec_ref {
+	char	*name;
+	const struct spec_node *node;
+};
+
+/* ---- leura.yml ---- */
+
+enum spec_drift { SPEC_DRIFT_REPAIR, SPEC_DRIFT_REPORT };
+
+struct spec_defaults {
+	int64_t	 timeout_ms;	/* step timeout; default 10 min */
+	int	 retries;	/* default 0 */
+	char	*run_as;	/* NULL: the agent's user */
+	enum spec_drift drift;	/* default repair */
+	int64_t	 drift_interval_ms;	/* re-check interval; default 15 min */
+};
+
+struct spec_settings {
+	char	*name;		/* NULL when unset */
+	char	*domain;	/* NULL when unset */
+	struct spec_defaults defaults;
+	const struct spec_node *node;	/* NULL without leura.yml */
+};
+
+/* ---- inventory/ *.yml ---- */
+
+struct spec_host {
+	char	*name;
+	char	*address;	/* NULL: use the name */
+	struct spec_ref *groups;	/* as written (without 'all') */
+	size_t	 ngroups;
+	json_t	*vars;		/* owned object; host vars as written */
+	const struct spec_node *node;
+};
+
+struct spec_group {
+	char	*name;
+	char	*description;
+	json_t	*vars;		/* owned object */
+	struct spec_ref *hosts;	/* members listed under the group, if any */
+	size_t	 nhosts;
+	const struct spec_node *node;
+};
+
+/* ---- steps (roles and tasks) ---- */
+
+enum spec_step_kind {
+	SPEC_STEP_SCRIPT,	/* script: or script_file: */
+	SPEC_STEP_FILE,
+	SPEC_STEP_HTTP,
+	SPEC_STEP_APPROVAL,	/* tasks only */
+	SPEC_STEP_USE		/* use: <type> with: {...} */
+};
+
+enum spec_phase { SPEC_PHASE_CONVERGE, SPEC_PHASE_VALIDATE,
+	SPEC_PHASE_TURNDOWN, SPEC_PHASE_TASK };
+
+struct spec_step {
+	char	*name;
+	bool	 name_generated;	/* "<kind>-<n>" from its position */
+	enum spec_step_kind kind;
+	enum spec_phase phase;
+	const struct spec_node *node;
+
+	/* SCRIPT */
+	char	*script;	/* inline text, or the script_file's content */
+	char	*script_file;	/* repo-relative path when from a file */
+	char	*interpreter;	/* "shell" key; default "/bin/sh" */
+	/* FILE */
+	char	*src;		/* repo-relative (resolved against the role dir) */
+	char	*content;	/* inline content: instead of src */
+	char	*dest;		/* absolute path on the host */
+	int	 mode;		/* -1: leave as created (0644) */
+	char	*owner, *group;	/* NULL: leave */
+	bool	 template;
+	/* HTTP */
+	char	*url, *method, *body;	/* method default GET */
+	json_t	*headers;	/* object or NULL */
+	int	 expect_status;	/* 0: any 2xx */
+	/* APPROVAL */
+	struct spec_ref *approvers;	/* groups */
+	size_t	 napprovers;
+	/* USE */
+	char	*use;
+	json_t	*with;		/* object or NULL */
+
+	/* common */
+	char	*run_as;	/* NULL: the default */
+	int64_t	 timeout_ms;	/* -1: the default */
+	int	 retries;	/* -1: the default */
+	json_t	*env;		/* object of strings or NULL */
+	char	*cwd;		/* NULL: the agent's state dir */
+	char	*creates;	/* guard: skip when the path exists */
+	char	*unless;	/* guard: skip when the command exits 0 */
+	struct spec_ref *when_changed;	/* names of earlier steps */
+	size_t	 nwhen_changed;
+};
+
+struct spec_role {
+	char	*name;
+	char	*dir;		/* "roles/<name>" */
+	char	*description;
+	json_t	*params;	/* owned object: default params */
+	struct spec_step *converge, *validate, *turndown;
+	size_t	 nconverge, nvalidate, nturndown;
+	const struct spec_node *node;
+};
+
+/* ---- services.yml ---- */
+
+struct spec_batch {
+	int	 value;		/* hosts, or percent when percent is true */
+	bool	 percent;
+};
+
+struct spec_service {
+	char	*name;
+	char	*description;
+	struct spec_ref scheduling_group;	/* name "all" by default */
+	int	 num_instances;	/* -1: all eligible hosts */
+	struct spec_ref spread_by;	/* name NULL when unset */
+	struct spec_ref *roles;	/* default: [name] when roles/<name> exists */
+	size_t	 nroles;
+	bool	 roles_defaulted;
+	struct spec_ref *depends_on;
+	size_t	 ndepends_on;
+	json_t	*params;	/* owned object; overrides role params */
+	int	 max_parallel;	/* 0: unlimited */
+	struct spec_batch *batches;
+	size_t	 nbatches;
+	enum spec_drift drift;
+	/* minicluster attributes, validated and kept as JSON arrays */
+	json_t	*service_credentials, *monitoring_endpoints;
+	json_t	*public_endpoints, *containers;
+	const struct spec_node *node;
+	const struct spec_node *num_instances_node;	/* NULL if unset */
+};
+
+/* ---- tasks/<t>.yml ---- */
+
+struct spec_task {
+	char	*name;		/* file name without .yml */
+	char	*path;		/* "tasks/<name>.yml" */
+	char	*description;
+	struct spec_ref *t_services, *t_hosts, *t_groups;	/* targets */
+	size_t	 nt_services, nt_hosts, nt_groups;
+	char	*run_as;
+	char	*cron;		/* NULL when none */
+	const struct spec_node *cron_node;
+	char	*at;		/* NULL when none: RFC 3339 */
+	const struct spec_node *at_node;
+	int	 parallel;	/* hosts at once; 0: all */
+	json_t	*params;
+	struct spec_step *steps;
+	size_t	 nsteps;
+	const struct spec_node *node;
+};
+
+/* ---- systems.yml ---- */
+
+struct spec_system {
+	char	*name;
+	char	*description;
+	struct spec_ref *services, *systems;
+	size_t	 nservices, nsystems;
+	const struct spec_node *node;
+};
+
+/* ---- the repo ---- */
+
+struct spec_repo {
+	struct spec_source *src;	/* borrowed: outlives the repo */
+	struct spec_file **files;	/* every parsed YAML file (owned) */
+	size_t	 nfiles, files_cap;
+	struct spec_settings settings;
+	struct spec_host *hosts;	/* sorted by name */
+	size_t	 nhosts;
+	struct spec_group *groups;	/* sorted; includes implicit 'all' */
+	size_t	 ngroups;
+	struct spec_service *services;	/* sorted */
+	size_t	 nservices;
+	struct spec_role *roles;	/* sorted */
+	size_t	 nroles;
+	struct spec_task *tasks;	/* sorted */
+	size_t	 ntasks;
+	struct spec_system *systems;	/* sorted */
+	size_t	 nsystems;
+};
+
+/*
+ * Load and check the whole repo from src.  *out is always set (the caller
+ * frees it with spec_repo_free) so callers can use what did load; returns 0
+ * when no error diagnostics were added, LR_EINVAL otherwise, or another LR_E*
+ * with err filled when the source itself failed (unreadable directory, git
+ * object missing).
+ */
+int	spec_repo_load(struct spec_source *src, struct spec_repo **out,
+	    struct spec_diags *diags, struct lr_err *err);
+void	spec_repo_free(struct spec_repo *repo);
+
+/* Lookups by name: NULL when absent (binary search; lists are sorted). */
+const struct spec_host	  *spec_repo_find_host(const struct spec_repo *,
+			    const char *name);
+const struct spec_group	  *spec_repo_find_group(const struct spec_repo *,
+			    const char *name);
+const struct spec_service *spec_repo_find_service(const struct spec_repo *,
+			    const char *name);
+const struct spec_role	  *spec_repo_find_role(const struct spec_repo *,
+			    const char *name);
+const struct spec_task	  *spec_repo_find_task(const struct spec_repo *,
+			    const char *name);
+
+/* True when host belongs to group (directly, via the group's host list, or
+ * because group is 'all'). */
+bool	spec_host_in_group(const struct spec_repo *, const struct spec_host *,
+	    const char *group);
+/*
+ * Effective vars of a host: 'all' group vars, then each of its groups' vars
+ * in sorted group order, then the host's own vars (later wins).  New
+ * reference.
+ */
+json_t	*spec_host_vars(const struct spec_repo *, const struct spec_host *);
+
+const char *spec_step_kind_name(enum spec_step_kind k);
+const char *spec_phase_name(enum spec_phase p);
+
+#endif
