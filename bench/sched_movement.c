@@ -53,7 +53,7 @@ struct built {
 	struct sched_input	 in;
 };
 
-extern double pl_debug_x, pl_debug_force_x;
+extern double pl_debug_x, pl_debug_force_x; extern size_t pl_debug_lv[5], pl_debug_full, pl_debug_inst, pl_debug_disp;
 static const char *zone_names[] = { "za", "zb", "zc", "zd", "ze" };
 
 static uint64_t rng_state;
@@ -297,7 +297,7 @@ main(int argc, char **argv)
 	size_t rmoved = 0, ropt = 0, amoved = 0, aopt = 0, tot = 0;
 	size_t rextra_max = 0, rextra_tot_at_max = 1;
 	double rmax = 0, amax = 0, ratio;
-	int ch;
+	int ch; size_t onnew = 0;
 
 	rng_state = 1;
 	while ((ch = getopt(argc, argv, "n:s:h:S:")) != -1) {
@@ -361,11 +361,17 @@ main(int argc, char **argv)
 		m.nh++;
 		place(&m, &r1);
 		moved = missing(&m, &r0, &m, &r1);
+		for (i = 0; i < m.ns; i++) if (m.svcs[i].num >= 0 && r1.services[i].error == NULL && has(&r1, &m, i, m.hosts[m.nh-1].name)) onnew++;
 		fair = total_instances(&r1) / active_hosts(&m, &r1);
 		amoved += moved;
 		aopt += fair;
 		if (fair > 0 && (ratio = (double)moved / fair) > amax)
 			amax = ratio;
+		if (getenv("DIAG") && fair > 0 && (double)moved / fair > 4) {
+			size_t e0 = 0, e1 = 0;
+			for (i = 0; i < m.ns; i++) { e0 += r0.services[i].error != NULL; e1 += r1.services[i].error != NULL; }
+			printf("it %zu nh %zu tot %zu fair %zu moved %zu x %.3f err %zu->%zu groups %x\n", it, m.nh, total_instances(&r1), fair, moved, pl_debug_x, e0, e1, m.hosts[m.nh-1].groups);
+		}
 		sched_result_release(&r1);
 		sched_result_release(&r0);
 		free(m.hosts);
@@ -379,6 +385,9 @@ main(int argc, char **argv)
 	    rextra_tot_at_max, 100.0 * rextra_max / rextra_tot_at_max);
 	printf("addition: moved/fair share %.3f overall, worst %.2f\n",
 	    aopt ? (double)amoved / aopt : 0, amax);
+	printf("addition: to new host %.3f of fair\n", (double)onnew/aopt);
+	printf("full hosts %.3f displaced %.3f\n", (double)pl_debug_full/pl_debug_lv[0], (double)pl_debug_disp/pl_debug_inst);
+	printf("levels: 1 %zu 2 %zu 3+ %zu aug %zu\n", pl_debug_lv[1], pl_debug_lv[2], pl_debug_lv[3], pl_debug_lv[4]);
 	bench_time(bh, bs);
 	return 0;
 }

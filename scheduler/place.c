@@ -132,7 +132,7 @@ struct pl_state {
 	uint32_t	*vidblk;	/* every service's `vid` and `vcount` */
 };
 
-double pl_debug_x, pl_debug_force_x;
+double pl_debug_x, pl_debug_force_x; size_t pl_debug_lv[5], pl_debug_full, pl_debug_inst, pl_debug_disp;
 /* ---- memory ---- */
 
 static void *
@@ -838,6 +838,7 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 	st->cap = (uint32_t)ceil(x - 1e-9);
 	fl = floor(x);
 	frac = x - fl;
+	if (getenv("PL_W")) { frac /= atof(getenv("PL_W")); if (frac > 1) frac = 1; }
 	for (i = 0; i < st->nh; i++) {
 		h = &st->hosts[i];
 		u = (double)(pl_mix(st->hhash[i] ^ PL_SEED_CAP) >> 11) *
@@ -928,6 +929,8 @@ sched_place(const struct sched_input *in, struct sched_result *res)
 	pl_setup(&st, in);
 
 	pl_level0(&st);
+	for (i = 0; i < st.nh; i++) { struct pl_host *hh = &st.hosts[i]; uint32_t k; if (!hh->active) continue; pl_debug_lv[0]++; if (!pl_has_room(&st, i, 0)) pl_debug_full++;
+	  for (k = 0; k < hh->ninst; k++) { pl_debug_inst++; if (hh->inst[k].ridx >= st.svcs[hh->inst[k].svc].want) pl_debug_disp++; } }
 	nshort = 0;
 	for (i = 0; i < st.ns; i++) {
 		s = &st.svcs[i];
@@ -941,7 +944,8 @@ sched_place(const struct sched_input *in, struct sched_result *res)
 			if (s->error != NULL || s->all ||
 			    s->nplaced == s->want)
 				continue;
-			pl_greedy(&st, s, level);
+			{ uint32_t b = s->nplaced; pl_greedy(&st, s, level); pl_debug_lv[level < 3 ? level : 3] += s->nplaced - b; b = s->nplaced;
+			while (level == 1 && !getenv("PL_NOAUG") && s->nplaced < s->want && pl_augment(&st, s)) continue; pl_debug_lv[4] += s->nplaced - b; }
 			while (level == 1 && !getenv("PL_NOAUG") && s->nplaced < s->want &&
 			    pl_augment(&st, s))
 				continue;

@@ -36,7 +36,8 @@ spec_repo_parse_file(struct spec_repo *repo, const char *path,
 		lr_err_clear(err);
 		return LR_EINVAL;
 	}
-	spec_file_parse(path, buf, len, &f, diags);
+	if (spec_file_parse(path, buf, len, &f, diags) < 0 && f->root == NULL)
+		repo->nbroken++;
 	free(buf);
 	*LR_ARRAY_PUSH(repo->files, repo->nfiles, repo->files_cap) = f;
 	*root = f->root;
@@ -194,8 +195,10 @@ spec_repo_load(struct spec_source *src, struct spec_repo **out,
 	SORT(roles);
 	SORT(tasks);
 	SORT(systems);
-	spec_check_services(repo, diags);
-	spec_check_roles(repo, diags);
+	if (repo->nbroken == 0) {
+		spec_check_services(repo, diags);
+		spec_check_roles(repo, diags);
+	}
 	return diags->nerrors > nerr0 ? LR_EINVAL : 0;
 }
 

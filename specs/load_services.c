@@ -16,6 +16,7 @@
  * apart before 'all' is added in spec_check_services().
  */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,32 @@ check_name(struct spec_diags *d, const struct spec_node *n, const char *kind)
 	return false;
 }
 
+/*
+ * Give the diagnostic a schema helper of node.h just added (the last one,
+ * when d grew past n0) a hint, unless it has one.
+ */
+static void
+hint_last(struct spec_diags *d, size_t n0, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+hint_last(struct spec_diags *d, size_t n0, const char *fmt, ...)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	va_list ap;
+
+	if (d->n <= n0 || d->v[d->n - 1].hint != NULL)
+		return;
+	va_start(ap, fmt);
+	lr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	spec_diag_hint(&d->v[d->n - 1], "%s", b.s);
+	lr_buf_release(&b);
+}
+
+#define HINT_STR "write '%s: value' with a string value, quoted if it " \
+	"starts with '[' or '{' or contains ': '"
+
 /* A key the YAML layer replaced after "mapping keys must be strings". */
 static bool
 is_broken_key(const struct spec_node *k)
@@ -112,6 +139,7 @@ read_str(struct spec_diags *d, const struct spec_node *map, const char *key,
 {
 	const struct spec_node *v = spec_node_get(map, key);
 	const char *s;
+	size_t n0 = d->n;
 	char *what;
 
 	if (v == NULL)
@@ -120,7 +148,8 @@ read_str(struct spec_diags *d, const struct spec_node *map, const char *key,
 	if (spec_get_str(d, v, what, &s) == 0) {
 		free(*dst);
 		*dst = lr_xstrdup(s);
-	}
+	} else
+		hint_last(d, n0, HINT_STR, key);
 	free(what);
 }
 
@@ -151,7 +180,7 @@ read_refs(struct spec_diags *d, const struct spec_node *v, const char *key,
 {
 	const struct spec_node **items;
 	struct spec_ref *refs;
-	size_t n, i;
+	size_t n, i, n0 = d->n;
 	char *what;
 	int rc;
 
@@ -162,8 +191,11 @@ read_refs(struct spec_diags *d, const struct spec_node *v, const char *key,
 	what = lr_xasprintf("%s of %s", key, owner);
 	rc = spec_get_strlist(d, v, what, &items, &n);
 	free(what);
-	if (rc < 0)
+	if (rc < 0) {
+		hint_last(d, n0, "write '%s: [name1, name2]' (a single name "
+		    "may stand alone)", key);
 		return -1;
+	}
 	refs = lr_xcalloc(n ? n : 1, sizeof(*refs));
 	for (i = 0; i < n; i++) {
 		refs[i].name = lr_xstrdup(items[i]->str);
@@ -245,6 +277,7 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 	const char *owner = "leura.yml defaults";
 	char *desc = NULL;
 	int64_t iv;
+	size_t n0;
 	int e;
 
 	repo->settings.node = root;
@@ -262,10 +295,15 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 	if ((v = spec_node_get(def, "timeout")) != NULL &&
 	    spec_get_duration(d, v, "timeout of leura.yml defaults", &iv) == 0)
 		df->timeout_ms = iv;
-	if ((v = spec_node_get(def, "retries")) != NULL &&
-	    spec_get_int(d, v, "retries of leura.yml defaults", 0, 100,
-	    &iv) == 0)
-		df->retries = (int)iv;
+	n0 = d->n;
+	if ((v = spec_node_get(def, "retries")) != NULL) {
+		if (spec_get_int(d, v, "retries of leura.yml defaults", 0, 100,
+		    &iv) == 0)
+			df->retries = (int)iv;
+		else
+			hint_last(d, n0, "retries is how many times a failed "
+			    "step is retried: 0 to 100");
+	}
 	read_str(d, def, "run_as", owner, &df->run_as);
 	if ((v = spec_node_get(def, "drift")) != NULL &&
 	    read_enum(d, v, "drift", owner, drift_vals, &e) == 0)
@@ -343,12 +381,18 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 	h->node = key;
 	h->vars = json_object();
 	owner = lr_xasprintf("host '%s'", key->str);
-	if (spec_node_is_null(val) ||
-	    !spec_check_map(d, val, owner, host_keys, SEC_INVENTORY))
+	if (spec_node_is_null(val))
 		goto out;
+	if (!spec_check_map(d, val, owner, host_keys, SEC_INVENTORY)) {
+		spec_diag_hint(&d->v[d->n - 1], "write '%s: {address: %s}', "
+		    "see leura-spec(5), %s", key->str, spec_node_is_str(val) ?
+		    val->str : "192.0.2.11", SEC_INVENTORY);
+		goto out;
+	}
 	read_str(d, val, "address", owner, &h->address);
 	read_str(d, val, "description", owner, &desc);
 	free(desc);
+	json_decref(h->vars);
 	if (read_obj(d, spec_node_get(val, "vars"), "vars", owner,
 	    SEC_INVENTORY, &h->vars) < 0)
 		h->vars = json_object();
@@ -519,9 +563,9 @@ check_env(struct spec_diags *d, const struct spec_node *v, const char *owner)
 	size_t i;
 
 	if (v->kind != SPEC_NODE_MAP) {
-		spec_diag_hint(spec_diag_at(d, v, "env of %s must be a mapping, "
-		    "not %s", owner, spec_node_describe(v)), "write 'env: "
-		    "{NAME: value}'");
+		spec_diag_hint(spec_diag_at(d, v, "env of %s must be a "
+		    "mapping, not %s", owner, spec_node_describe(v)),
+		    "write 'env: {NAME: value}'");
 		return;
 	}
 	for (i = 0; i < v->n; i++)
@@ -577,20 +621,18 @@ check_field(struct spec_diags *d, const struct attr_field *f,
 	const struct spec_node **items;
 	size_t n;
 	char *what = lr_xasprintf("%s of %s", f->key, owner);
+	size_t n0 = d->n;
 	bool b;
 	int iv;
 
 	switch (f->type) {
 	case A_STR:
-		if (!spec_node_is_str(v))
-			spec_diag_at(d, v, "%s must be a string, not %s", what,
-			    spec_node_describe(v));
-		break;
 	case A_NAME:
 		if (!spec_node_is_str(v))
-			spec_diag_at(d, v, "%s must be a string, not %s", what,
-			    spec_node_describe(v));
-		else
+			spec_diag_hint(spec_diag_at(d, v, "%s must be a "
+			    "string, not %s", what, spec_node_describe(v)),
+			    HINT_STR, f->key);
+		else if (f->type == A_NAME)
 			check_name(d, v, f->key);
 		break;
 	case A_BOOL:
@@ -613,6 +655,9 @@ check_field(struct spec_diags *d, const struct attr_field *f,
 	case A_ARGS:
 		if (spec_get_strlist(d, v, what, &items, &n) == 0)
 			free(items);
+		else
+			hint_last(d, n0, "write '%s: [item1, item2]'%s", f->key,
+			    f->type == A_ARGS ? " or one string" : "");
 		break;
 	case A_ENV:
 		check_env(d, v, owner);
@@ -668,7 +713,7 @@ load_attr(struct spec_diags *d, const struct spec_node *svc,
 				check_field(d, &fields[j], fv, owner);
 		}
 		free(owner);
-		/* containers of one service share the host: names must differ */
+		/* a service's containers share the host: names must differ */
 		if (fields != container_fields ||
 		    !spec_node_is_str(fv = spec_node_get(it, "name")))
 			continue;
@@ -700,11 +745,15 @@ static const char *const service_keys[] = {
 };
 static const char *const rollout_keys[] = { "max_parallel", "batches", NULL };
 
+#define HINT_NUM "write a number of hosts (num_instances: 2), or 'all' for " \
+	"every host of the scheduling group"
+
 static void
 load_num_instances(struct spec_service *s, const struct spec_node *v,
     struct spec_diags *d)
 {
 	int64_t iv;
+	size_t n0 = d->n;
 	char *what;
 
 	s->num_instances_node = v;
@@ -715,13 +764,14 @@ load_num_instances(struct spec_service *s, const struct spec_node *v,
 		what = lr_xasprintf("num_instances of service '%s'", s->name);
 		if (spec_get_int(d, v, what, 0, INT_MAX, &iv) == 0)
 			s->num_instances = (int)iv;
+		else
+			hint_last(d, n0, HINT_NUM);
 		free(what);
 		return;
 	}
 	spec_diag_hint(spec_diag_at(d, v, "num_instances of service '%s' must "
 	    "be an integer or 'all', not %s", s->name, spec_node_describe(v)),
-	    "write a number of hosts (num_instances: 2), or 'all' for every "
-	    "host of the scheduling group");
+	    HINT_NUM);
 }
 
 /* One batch: a host count >= 1, or "N%" with N in 1..100. */
@@ -759,7 +809,7 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 	const struct spec_node *mp, *bt, *second;
 	char *owner, *what;
 	int64_t iv;
-	size_t i;
+	size_t i, n0 = d->n;
 
 	if (spec_node_is_null(v))
 		return;
@@ -782,6 +832,10 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 		what = lr_xasprintf("max_parallel of %s", owner);
 		if (spec_get_int(d, mp, what, 1, INT_MAX, &iv) == 0)
 			s->max_parallel = (int)iv;
+		else
+			hint_last(d, n0, "max_parallel is how many hosts "
+			    "converge at once (1 or more); leave it out for no "
+			    "limit");
 		free(what);
 	}
 	if (spec_node_is_null(bt))
@@ -907,7 +961,7 @@ spec_load_services(struct spec_repo *repo, const struct spec_node *root,
 		return;
 	}
 	for (i = 0; i < root->n; i++) {
-		/* a repeated key was reported by the YAML layer: keep the first */
+		/* the YAML layer reported a repeated key: keep the first */
 		if (is_broken_key(root->keys[i]) ||
 		    has_service(repo, root->keys[i]->str))
 			continue;

@@ -216,10 +216,17 @@ struct spec_repo {
 	size_t	 ntasks;
 	struct spec_system *systems;	/* sorted */
 	size_t	 nsystems;
+	/*
+	 * Files that could not be parsed as YAML.  When non-zero the loader
+	 * skips cross-reference checks (they would only repeat the damage)
+	 * and callers should not compile.
+	 */
+	size_t	 nbroken;
 };
 
 /*
- * Load and check the whole repo from src.  *out is always set (the caller
+ * Load and check the whole repo from src (cross-references only when every
+ * file parsed).  *out is always set (the caller
  * frees it with spec_repo_free) so callers can use what did load; returns 0
  * when no error diagnostics were added, LR_EINVAL otherwise, or another LR_E*
  * with err filled when the source itself failed (unreadable directory, git

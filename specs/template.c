@@ -23,7 +23,7 @@
 #include "template.h"
 #include "xalloc.h"
 
-#define MAX_LISTED	8	/* keys named in an "defined under" hint */
+#define MAX_LISTED	8	/* keys listed in a "defined under" hint */
 #define MAX_SHOWN	200	/* bytes of template text quoted in a message */
 
 enum filter {
@@ -73,7 +73,7 @@ struct tp {
 	size_t		 elen;		/* length reported in errors */
 	size_t		 end;		/* offset of the closing "}}" */
 	size_t		 resume;	/* where scanning continues after it */
-	size_t		 p;		/* cursor, < end */
+	size_t		 p;		/* cursor, <= end */
 	size_t		 expr;		/* first byte of the primary */
 	size_t		 last;		/* end of the primary or last filter */
 	bool		 eval;

@@ -91,8 +91,10 @@ specload_run(struct specload *sl, const char *dir, const char *ref,
 	rc = spec_repo_load(sl->src, &sl->repo, &sl->diags, err);
 	if (rc < 0 && rc != LR_EINVAL)
 		return rc;
-	rc2 = rec_compile(sl->repo, flags, (int64_t)time(NULL), &sl->comp,
-	    &sl->diags);
+	rc2 = 0;
+	if (sl->repo->nbroken == 0)
+		rc2 = rec_compile(sl->repo, flags, (int64_t)time(NULL),
+		    &sl->comp, &sl->diags);
 	spec_diags_sort(&sl->diags);
 	return rc < 0 ? rc : rc2 < 0 || sl->diags.nerrors ? LR_EINVAL : 0;
 }
@@ -115,6 +117,9 @@ specload_print_diags(const struct specload *sl, size_t max)
 	size_t nerr;
 
 	nerr = spec_diags_print(&sl->diags, stderr, max);
+	if (sl->repo && sl->repo->nbroken)
+		fprintf(stderr, "note: references, placement and templates "
+		    "were not checked: fix the YAML syntax errors first\n");
 	if (nerr)
 		fprintf(stderr, "leura: %zu error%s in %s\n", nerr,
 		    nerr == 1 ? "" : "s", sl->label ? sl->label : "the specs");

@@ -1,0 +1,39 @@
+# leura plan --from: exit codes 0/2/1, moves, per-host step changes.
+. "$LEURA_SRC/tests/cli/lib.sh"
+new_repo
+
+run 0 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+expect_in out "No changes"
+run 0 "$LEURA" -C repo plan --from HEAD --json
+expect_in out '"changes": 0'
+
+# a placement change and a template change
+sed -i 's/num_instances: 2/num_instances: 3/' repo/services.yml
+echo "keepalive 65" >> repo/roles/web/files/site.conf
+run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+expect_in out "~ web: web1 web2 -> web1 web2 web3"
+expect_in out "+ web/web/converge/site config"
+expect_in out "~ web/web/converge/site config (sha256, size)"
+run 0 "$LEURA" -C repo plan --from HEAD
+run 0 "$LEURA" -C repo plan --from HEAD --json
+expect_in out '"changes": 8'
+
+# between two commits, without touching the working tree
+commit_all "three web instances"
+run 2 "$LEURA" -C repo plan --from HEAD~1 --ref HEAD --detailed-exitcode
+run 0 "$LEURA" -C repo plan --from HEAD --ref HEAD --detailed-exitcode
+
+# a removed step shows as removed, a parameter change as changed
+sed -i '/name: reload/,/when_changed/d' repo/roles/web/role.yml
+sed -i 's/size_mb: 64/size_mb: 128/' repo/services.yml
+run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+expect_in out "- web/web/converge/reload"
+expect_in out "~ cache/cache/converge/cache config (sha256, size)"
+
+# errors on either side: exit 1
+echo "bad: [" >> repo/services.yml
+run 1 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+expect_in err "invalid YAML"
+run 64 "$LEURA" -C repo plan
+expect_in err "hint: pass --from REF"
+done_testing

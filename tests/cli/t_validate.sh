@@ -1,0 +1,69 @@
+# leura validate: exit codes, positioned errors, --ref, --json.
+. "$LEURA_SRC/tests/cli/lib.sh"
+new_repo
+
+run 0 "$LEURA" -C repo validate
+expect_in out "valid: 5 hosts, 3 groups, 3 services, 3 roles, 2 tasks"
+
+# several errors in one run, each positioned, sorted, with hints
+cat >> repo/services.yml <<'YML'
+api:
+  num_instance: 2
+  depends_on: [dbb]
+YML
+run 1 "$LEURA" -C repo validate
+expect_in err "services.yml:26:3: error: unknown key 'num_instance' in service 'api'"
+expect_in err "hint: did you mean 'num_instances'?"
+expect_in err "services.yml:27:16: error: unknown service"
+expect_in err "'dbb'"
+expect_in err "did you mean 'db'?"
+expect_in err "   26 |   num_instance: 2"
+expect_in err "      |   ^~~~~~~~~~~~"
+
+# the committed tree is still valid: --ref reads it, not the working tree
+run 0 "$LEURA" -C repo validate --ref HEAD
+expect_in out "commit "
+
+# --json carries the diagnostics
+run 1 "$LEURA" -C repo validate --json
+expect_in out '"valid": false'
+expect_in out '"path": "services.yml"'
+expect_in out '"line": 26'
+
+# YAML syntax error: positioned, with a hint
+new_repo
+printf 'web:\n\tnum_instances: 2\n' > repo/services.yml
+run 1 "$LEURA" -C repo validate
+expect_in err "services.yml:2:1: error: invalid YAML"
+expect_in err "hint: YAML does not allow tabs"
+
+# impossible placement names the service
+new_repo
+sed -i 's/num_instances: 2/num_instances: 4/' repo/services.yml
+run 1 "$LEURA" -C repo validate
+expect_in err "service 'web' cannot be placed"
+expect_in err "hint: lower num_instances"
+
+# an undefined template name is an error with its position
+new_repo
+sed -i 's/{{ params.workers }}/{{ params.worker }}/' repo/roles/web/files/site.conf
+run 1 "$LEURA" -C repo validate
+expect_in err "roles/web/files/site.conf:3:9: error: undefined name 'params.worker'"
+expect_in err "did you mean 'params.workers'?"
+
+# a bad cron expression points into the string
+new_repo
+sed -i 's/30 3 \* \* \*/30 25 * * */' repo/tasks/rotate-logs.yml
+run 1 "$LEURA" -C repo validate
+expect_in err "tasks/rotate-logs.yml:3:"
+expect_in err "invalid cron expression '30 25 * * *'"
+
+# unknown ref, missing repo, usage
+run 1 "$LEURA" -C repo validate --ref nosuchbranch
+expect_in err "unknown revision 'nosuchbranch'"
+run 1 "$LEURA" -C "$T/nonexistent" validate
+expect_in err "cannot open config repo"
+run 64 "$LEURA" -C repo validate --bogus
+run 64 "$LEURA" valdate
+expect_in err "did you mean 'leura validate'?"
+done_testing
