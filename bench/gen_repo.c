@@ -14,7 +14,7 @@
  * values; groups with vars); services.yml (a scheduling_group, num_instances
  * 1-5 or `all` for ~2%, spread_by zone for ~20%, 1-3 roles, depends_on
  * pointing only at earlier services so there is no cycle, params,
- * rollout, endpoints); roles/rN/role.yml with 4-8 steps using templates,
+ * rollout, endpoints); roles/rN/role.yml with 5-8 steps using templates,
  * their files/ and scripts/; tasks/tN.yml with cron schedules.  Every
  * placement is kept feasible: num_instances never exceeds the hosts of the
  * group, nor its distinct zones when spread_by is set.  Standalone: builds
@@ -306,7 +306,7 @@ write_role(const struct opts *o, long r)
 	    "mode: \"0644\", template: true}\n",
 	    r, 8000 + r % 1000, 1 + pick(8), 1 + pick(3), pick(20), pick(10),
 	    r, r, r);
-	nconv = 2 + (int)pick(3);	/* 4..6 converge, + validate, turndown */
+	nconv = 2 + (int)pick(3);	/* 3-5 converge, 1-2 validate, turndown */
 	for (s = 2; s < nconv; s++) {
 		switch (s) {
 		case 2:
@@ -365,7 +365,8 @@ write_services(const struct opts *o, const struct group *groups,
 		do
 			g = pick(o->groups);
 		while (groups[g].nhosts == 0);
-		nzones = __builtin_popcount(groups[g].zonemask);
+		for (nzones = 0, j = 0; j < NZONES; j++)
+			nzones += (groups[g].zonemask >> j) & 1;
 		all = chance(2);
 		spread = !all && chance(20);
 		ni = 1 + pick(5);

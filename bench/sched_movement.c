@@ -53,7 +53,6 @@ struct built {
 	struct sched_input	 in;
 };
 
-extern double pl_debug_x, pl_debug_force_x; extern size_t pl_debug_lv[5], pl_debug_full, pl_debug_inst, pl_debug_disp;
 static const char *zone_names[] = { "za", "zb", "zc", "zd", "ze" };
 
 static uint64_t rng_state;
@@ -136,7 +135,7 @@ unbuild(const struct model *m, struct built *b)
 	free(b->hosts);
 }
 
-/* Place m; placement of service i as a 0/1 matrix over host names. */
+/* Place m; services of res are indexed like m's. */
 static void
 place(const struct model *m, struct sched_result *res)
 {
@@ -204,46 +203,60 @@ active_hosts(const struct model *m, const struct sched_result *r)
 }
 
 static void
-random_host(struct mhost *h, size_t id, int ngroups, double pgroup,
-    int nzones)
+random_host(struct mhost *h, size_t id, int nzones)
 {
-	int g;
-
 	snprintf(h->name, sizeof(h->name), "host-%zu", id);
 	h->zone = zone_names[rnd((size_t)nzones)];
 	h->groups = 0;
-	for (g = 0; g < ngroups; g++)
-		if ((double)rnd(1000) < pgroup * 1000)
-			h->groups |= 1u << g;
-	if (h->groups == 0)
-		h->groups = 1u << rnd((size_t)ngroups);
 }
 
 /*
- * A mid-sized inventory: 100-600 hosts in 4-12 overlapping groups, 50-400
- * services of 1-5 instances (a few "all", a few over every host, a third
- * spread over zones).
+ * nh hosts in ngroups groups and ns services: 90% of 1-5 instances in one
+ * group, 3% on every host of a group ("all"), 7% of 1-5 instances over
+ * every host; a third of those with at most 3 instances spread over 3
+ * zones.  Balanced: the groups partition the hosts and a group gets
+ * services in proportion to its size.  Skewed: a host is in 1.5 groups on
+ * average, overlapping, and services pick groups uniformly, so some groups
+ * run hot against the global mean.
  */
 static void
-random_model(struct model *m, size_t nh, size_t ns, int ngroups)
+random_model(struct model *m, size_t nh, size_t ns, int ngroups,
+    bool skewed)
 {
-	double pgroup = 1.5 / ngroups;
 	size_t i, r;
+	int g;
 
 	m->nh = nh;
 	m->ns = ns;
 	m->hosts = xcalloc(nh + 1, sizeof(*m->hosts));
 	m->svcs = xcalloc(ns, sizeof(*m->svcs));
-	m->load_factor = getenv("LF") ? atof(getenv("LF")) : 0;
-	for (i = 0; i < nh; i++)
-		random_host(&m->hosts[i], i, ngroups, pgroup, 3);
+	m->load_factor = 0;
+	for (i = 0; i < nh; i++) {
+		random_host(&m->hosts[i], i, 3);
+		if (!skewed) {
+			m->hosts[i].groups = 1u << rnd((size_t)ngroups);
+			continue;
+		}
+		for (g = 0; g < ngroups; g++)
+			if (rnd((size_t)ngroups * 2) < 3)
+				m->hosts[i].groups |= 1u << g;
+		if (m->hosts[i].groups == 0)
+			m->hosts[i].groups = 1u << rnd((size_t)ngroups);
+	}
 	for (i = 0; i < ns; i++) {
 		snprintf(m->svcs[i].name, sizeof(m->svcs[i].name), "svc-%zu",
 		    i);
 		r = rnd(100);
-		m->svcs[i].group = r < 5 ? -1 : (int)rnd((size_t)ngroups);
-		m->svcs[i].num = r >= 5 && r < 8 ? -1 : 1 + (int)rnd(5);
-		m->svcs[i].spread = rnd(3) == 0 && m->svcs[i].num <= 3;
+		if (r < 7)
+			m->svcs[i].group = -1;
+		else if (skewed)
+			m->svcs[i].group = (int)rnd((size_t)ngroups);
+		else
+			m->svcs[i].group = __builtin_ctz(
+			    m->hosts[rnd(nh)].groups);
+		m->svcs[i].num = r >= 7 && r < 10 ? -1 : 1 + (int)rnd(5);
+		m->svcs[i].spread = rnd(3) == 0 && m->svcs[i].num > 0 &&
+		    m->svcs[i].num <= 3;
 	}
 }
 
@@ -256,138 +269,192 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int
+dbl_cmp(const void *va, const void *vb)
+{
+	const double *a = va, *b = vb;
+
+	return (*a > *b) - (*a < *b);
+}
+
+/* groups of 250 hosts, the mix of random_model */
 static void
-bench_time(size_t nh, size_t ns)
+bench_time(size_t nh, size_t ns, size_t reps)
 {
 	struct model m;
 	struct built b;
 	struct sched_result r;
-	size_t i, reps = 20, inst;
-	double t0, best = 1e9, sum = 0, t;
+	size_t i, inst = 0, nerr = 0;
+	int ngroups = nh / 250 > 1 ? (int)(nh / 250) : 1;
+	double t0, *t, sum = 0;
 
-	/* groups of ~250 hosts; 2% "all" in a group, 5% over every host */
-	random_model(&m, nh, ns, (int)(nh / 250 > 1 ? nh / 250 : 1));
+	if (ngroups > 32)
+		ngroups = 32;
+	random_model(&m, nh, ns, ngroups, false);
 	for (i = 0; i < nh; i++)
-		m.hosts[i].groups = 1u << (i % (nh / 250 > 1 ? nh / 250 : 1));
+		m.hosts[i].groups = 1u << (i % (size_t)ngroups);
 	build(&m, &b);
+	t = xcalloc(reps, sizeof(*t));
 	for (i = 0; i < reps; i++) {
 		t0 = now();
 		sched_place(&b.in, &r);
-		t = now() - t0;
-		sum += t;
-		if (t < best)
-			best = t;
+		t[i] = now() - t0;
+		sum += t[i];
 		inst = total_instances(&r);
+		nerr = r.nerrors;
 		sched_result_release(&r);
 	}
-	printf("timing: %zu hosts, %zu services, %zu instances: "
-	    "%.2f ms mean, %.2f ms best of %zu\n", nh, ns, inst,
-	    sum / reps * 1e3, best * 1e3, reps);
+	qsort(t, reps, sizeof(*t), dbl_cmp);
+	printf("time: %zu hosts, %zu services, %zu instances, %zu errors: "
+	    "%.2f ms median, %.2f ms mean, %.2f ms best of %zu\n", nh, ns,
+	    inst, nerr, t[reps / 2] * 1e3, sum / reps * 1e3, t[0] * 1e3,
+	    reps);
+	free(t);
 	unbuild(&m, &b);
 	free(m.hosts);
 	free(m.svcs);
 }
 
-int
-main(int argc, char **argv)
+struct stats {
+	size_t	 n;
+	double	 rmoved, ropt, rworst, rextra, rextra_max;
+	size_t	 rover;		/* moved > on + 5% of all */
+	double	 amoved, aopt, aworst, anew;
+	size_t	 aover;		/* moved > 2 * fair share */
+};
+
+static size_t
+on_host(const struct model *m, const struct sched_result *r,
+    const char *host)
+{
+	size_t s, n = 0;
+
+	for (s = 0; s < m->ns; s++)
+		if (m->svcs[s].num >= 0 && r->services[s].error == NULL &&
+		    has(r, m, s, host))
+			n++;
+	return n;
+}
+
+static void
+one(struct stats *st, bool skewed, double density)
 {
 	struct model m, m2;
 	struct sched_result r0, r1;
-	size_t n = 200, bh = 5000, bs = 2000, it, victim, on, moved, i, fair;
-	size_t rmoved = 0, ropt = 0, amoved = 0, aopt = 0, tot = 0;
-	size_t rextra_max = 0, rextra_tot_at_max = 1;
-	double rmax = 0, amax = 0, ratio;
-	int ch; size_t onnew = 0;
+	size_t nh = 100 + rnd(501), victim, on, moved, total;
+	double fair, d;
+
+	d = density > 0 ? density : 0.3 + rnd(1201) / 1000.0;
+	random_model(&m, nh, (size_t)(nh * d) + 1, 4 + (int)rnd(9), skewed);
+	place(&m, &r0);
+	total = total_instances(&r0);
+
+	/* removal: drop a random host */
+	victim = rnd(m.nh);
+	on = on_host(&m, &r0, m.hosts[victim].name);
+	m2 = m;
+	m2.hosts = xcalloc(m.nh, sizeof(*m2.hosts));
+	memcpy(m2.hosts, m.hosts, victim * sizeof(*m.hosts));
+	memcpy(m2.hosts + victim, m.hosts + victim + 1,
+	    (m.nh - victim - 1) * sizeof(*m.hosts));
+	m2.nh--;
+	place(&m2, &r1);
+	moved = missing(&m2, &r1, &m, &r0);
+	st->rmoved += moved;
+	st->ropt += on;
+	if (on > 0 && (double)moved / on > st->rworst)
+		st->rworst = (double)moved / on;
+	if (moved > on) {
+		st->rextra += (double)(moved - on) / total;
+		if ((double)(moved - on) / total > st->rextra_max)
+			st->rextra_max = (double)(moved - on) / total;
+	}
+	if ((double)moved > on + 0.05 * total)
+		st->rover++;
+	sched_result_release(&r1);
+	free(m2.hosts);
+
+	/* addition: one more host, in the groups of a random one */
+	random_host(&m.hosts[m.nh], m.nh, 3);
+	m.hosts[m.nh].groups = m.hosts[rnd(m.nh)].groups;
+	m.nh++;
+	place(&m, &r1);
+	moved = missing(&m, &r0, &m, &r1);
+	fair = (double)total_instances(&r1) / active_hosts(&m, &r1);
+	st->amoved += moved;
+	st->aopt += fair;
+	st->anew += on_host(&m, &r1, m.hosts[m.nh - 1].name);
+	if (moved / fair > st->aworst)
+		st->aworst = moved / fair;
+	if (moved > 2 * fair)
+		st->aover++;
+	st->n++;
+	sched_result_release(&r1);
+	sched_result_release(&r0);
+	free(m.hosts);
+	free(m.svcs);
+}
+
+static void
+report(const char *name, const struct stats *st)
+{
+	printf("%s, %zu inventories:\n", name, st->n);
+	printf("  removal:  moved/optimum %.2f, worst %.2f; extra moves "
+	    "%.2f%% of all instances on average, %.2f%% worst; "
+	    "over the bound %zu\n", st->rmoved / st->ropt, st->rworst,
+	    100 * st->rextra / st->n, 100 * st->rextra_max, st->rover);
+	printf("  addition: moved/fair share %.2f (onto the new host %.2f), "
+	    "worst %.2f; over 2x %zu\n", st->amoved / st->aopt,
+	    st->anew / st->aopt, st->aworst, st->aover);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct stats bal, skew;
+	size_t n = 200, bh = 5000, bs = 2000, reps = 30, it;
+	double density = 0;
+	int ch;
 
 	rng_state = 1;
-	while ((ch = getopt(argc, argv, "n:s:h:S:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:h:n:r:S:s:")) != -1) {
 		switch (ch) {
-		case 'n':
-			n = strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			rng_state = strtoull(optarg, NULL, 10);
+		case 'd':
+			density = strtod(optarg, NULL);
 			break;
 		case 'h':
 			bh = strtoul(optarg, NULL, 10);
 			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			reps = strtoul(optarg, NULL, 10);
+			break;
 		case 'S':
 			bs = strtoul(optarg, NULL, 10);
 			break;
+		case 's':
+			rng_state = strtoull(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "usage: sched_movement [-n inventories] "
-			    "[-s seed] [-h hosts] [-S services]\n");
+			    "[-d services per host] [-s seed] [-h hosts] "
+			    "[-S services] [-r repetitions]\n");
 			return 64;
 		}
 	}
-
+	memset(&bal, 0, sizeof(bal));
+	memset(&skew, 0, sizeof(skew));
 	for (it = 0; it < n; it++) {
-		random_model(&m, 100 + rnd(500), 50 + rnd(350),
-		    4 + (int)rnd(9));
-		pl_debug_force_x = 0;
-		place(&m, &r0);
-		if (getenv("FIXX")) pl_debug_force_x = pl_debug_x;
-		tot += total_instances(&r0);
-
-		/* removal: drop a random host */
-		victim = rnd(m.nh);
-		on = 0;
-		for (i = 0; i < m.ns; i++)
-			if (m.svcs[i].num >= 0 && r0.services[i].error == NULL &&
-			    has(&r0, &m, i, m.hosts[victim].name))
-				on++;
-		m2 = m;
-		m2.hosts = xcalloc(m.nh, sizeof(*m2.hosts));
-		memcpy(m2.hosts, m.hosts, victim * sizeof(*m.hosts));
-		memcpy(m2.hosts + victim, m.hosts + victim + 1,
-		    (m.nh - victim - 1) * sizeof(*m.hosts));
-		m2.nh--;
-		place(&m2, &r1);
-		moved = missing(&m2, &r1, &m, &r0);
-		rmoved += moved;
-		ropt += on;
-		if (on > 0 && (ratio = (double)moved / on) > rmax)
-			rmax = ratio;
-		if (moved > on && moved - on > rextra_max) {
-			rextra_max = moved - on;
-			rextra_tot_at_max = total_instances(&r0);
-		}
-		sched_result_release(&r1);
-		free(m2.hosts);
-
-		/* addition: one more host */
-		random_host(&m.hosts[m.nh], m.nh, 12, 1.5 / 12, 3);
-		m.hosts[m.nh].groups = m.hosts[rnd(m.nh)].groups;
-		m.nh++;
-		place(&m, &r1);
-		moved = missing(&m, &r0, &m, &r1);
-		for (i = 0; i < m.ns; i++) if (m.svcs[i].num >= 0 && r1.services[i].error == NULL && has(&r1, &m, i, m.hosts[m.nh-1].name)) onnew++;
-		fair = total_instances(&r1) / active_hosts(&m, &r1);
-		amoved += moved;
-		aopt += fair;
-		if (fair > 0 && (ratio = (double)moved / fair) > amax)
-			amax = ratio;
-		if (getenv("DIAG") && fair > 0 && (double)moved / fair > 4) {
-			size_t e0 = 0, e1 = 0;
-			for (i = 0; i < m.ns; i++) { e0 += r0.services[i].error != NULL; e1 += r1.services[i].error != NULL; }
-			printf("it %zu nh %zu tot %zu fair %zu moved %zu x %.3f err %zu->%zu groups %x\n", it, m.nh, total_instances(&r1), fair, moved, pl_debug_x, e0, e1, m.hosts[m.nh-1].groups);
-		}
-		sched_result_release(&r1);
-		sched_result_release(&r0);
-		free(m.hosts);
-		free(m.svcs);
+		one(&bal, false, density);
+		one(&skew, true, density);
 	}
-	printf("%zu inventories, %.0f instances on average\n", n,
-	    (double)tot / n);
-	printf("removal:  moved/optimum %.3f overall, worst %.2f; "
-	    "worst extra %zu of %zu instances (%.2f%%)\n",
-	    ropt ? (double)rmoved / ropt : 0, rmax, rextra_max,
-	    rextra_tot_at_max, 100.0 * rextra_max / rextra_tot_at_max);
-	printf("addition: moved/fair share %.3f overall, worst %.2f\n",
-	    aopt ? (double)amoved / aopt : 0, amax);
-	printf("addition: to new host %.3f of fair\n", (double)onnew/aopt);
-	printf("full hosts %.3f displaced %.3f\n", (double)pl_debug_full/pl_debug_lv[0], (double)pl_debug_disp/pl_debug_inst);
-	printf("levels: 1 %zu 2 %zu 3+ %zu aug %zu\n", pl_debug_lv[1], pl_debug_lv[2], pl_debug_lv[3], pl_debug_lv[4]);
-	bench_time(bh, bs);
+	if (n > 0) {
+		report("balanced groups", &bal);
+		report("skewed groups", &skew);
+	}
+	if (reps > 0)
+		bench_time(bh, bs, reps);
 	return 0;
 }

@@ -56,7 +56,8 @@ target_group(const struct spec_repo *repo, const char *svc,
 	size_t i;
 
 	for (i = 0; i < nplaced; i++) {
-		t = target(&repo->hosts[placed[i]], json_object_get(ep, "port"));
+		t = target(&repo->hosts[placed[i]],
+		    json_object_get(ep, "port"));
 		json_array_append_new(targets, json_string(t));
 		free(t);
 	}

@@ -58,11 +58,11 @@
 #define PL_SEED_VAL	0x6c65757261207661ULL	/* "leura va" */
 #define PL_SEED_CAP	0x6c65757261206361ULL	/* "leura ca" */
 #define PL_LOAD_FACTOR	1.25
+#define PL_RAMP		0.5	/* see "Levels" above */
 
 struct pl_inst {
 	uint32_t	 svc;		/* index in name order */
 	uint32_t	 pos;		/* position in its eligible array */
-	uint32_t	 ridx;		/* the host's place in its ranking */
 };
 
 struct pl_host {
@@ -132,7 +132,6 @@ struct pl_state {
 	uint32_t	*vidblk;	/* every service's `vid` and `vcount` */
 };
 
-double pl_debug_x, pl_debug_force_x; size_t pl_debug_lv[5], pl_debug_full, pl_debug_inst, pl_debug_disp;
 /* ---- memory ---- */
 
 static void *
@@ -333,7 +332,7 @@ pl_may_take(const struct pl_svc *s, uint32_t pos)
 }
 
 static void
-pl_place(struct pl_state *st, struct pl_svc *s, uint32_t pos, uint32_t ridx)
+pl_place(struct pl_state *st, struct pl_svc *s, uint32_t pos)
 {
 	struct pl_host *h = &st->hosts[pl_host_of(s, pos)];
 
@@ -348,7 +347,6 @@ pl_place(struct pl_state *st, struct pl_svc *s, uint32_t pos, uint32_t ridx)
 	}
 	h->inst[h->ninst].svc = (uint32_t)(s - st->svcs);
 	h->inst[h->ninst].pos = pos;
-	h->inst[h->ninst].ridx = ridx;
 	h->ninst++;
 }
 
@@ -375,25 +373,19 @@ pl_unplace(struct pl_state *st, struct pl_svc *s, uint32_t pos)
 /* ---- level 0: deferred acceptance ---- */
 
 /*
- * Does instance a (of service sa, at rank ra of its ranking) have a better
- * claim to its host than b?  The one that would fall further down its own
- * ranking keeps it.
+ * Does service sa's instance at position pa have a better claim to the
+ * host than instance b?  The higher score, the one that ranked the host,
+ * wins; services own scores, so a host keeps the instances that want it
+ * most and ties go to the service whose name sorts first.
  */
 static bool
 pl_claim_better(const struct pl_state *st, uint32_t sa, uint32_t pa,
-    uint32_t ra, const struct pl_inst *b)
+    const struct pl_inst *b)
 {
 	uint64_t xa, xb;
-	int mode = getenv("PL_PRIO") ? atoi(getenv("PL_PRIO")) : 0;
 
-	if (mode == 0 && ra != b->ridx)
-		return ra < b->ridx;
 	xa = pl_score(st, &st->svcs[sa], pa);
 	xb = pl_score(st, &st->svcs[b->svc], b->pos);
-	if (mode == 2) {
-		xa = pl_mix(xa ^ PL_SEED_CAP);
-		xb = pl_mix(xb ^ PL_SEED_CAP);
-	}
 	if (xa != xb)
 		return xa > xb;
 	return sa < b->svc;
@@ -448,7 +440,7 @@ pl_level0(struct pl_state *st)
 			s->placed[pos] |= PL_ASKED;
 			hi = pl_host_of(s, pos);
 			if (pl_has_room(st, hi, 0)) {
-				pl_place(st, s, pos, r);
+				pl_place(st, s, pos);
 				continue;
 			}
 			h = &st->hosts[hi];
@@ -456,15 +448,14 @@ pl_level0(struct pl_state *st)
 				continue;
 			for (w = 0, i = 1; i < h->ninst; i++)
 				if (pl_claim_better(st, h->inst[w].svc,
-				    h->inst[w].pos, h->inst[w].ridx,
-				    &h->inst[i]))
+				    h->inst[w].pos, &h->inst[i]))
 					w = i;
 			if (!pl_claim_better(st, (uint32_t)(s - st->svcs), pos,
-			    r, &h->inst[w]))
+			    &h->inst[w]))
 				continue;
 			t = &st->svcs[h->inst[w].svc];
 			pl_unplace(st, t, h->inst[w].pos);
-			pl_place(st, s, pos, r);
+			pl_place(st, s, pos);
 			if (!t->queued) {
 				t->queued = true;
 				q[(head + n++) % st->ns] = (uint32_t)(t - st->svcs);
@@ -484,7 +475,7 @@ pl_greedy(struct pl_state *st, struct pl_svc *s, uint32_t level)
 		pos = pl_at(st, s, i);
 		if (pl_may_take(s, pos) &&
 		    pl_has_room(st, pl_host_of(s, pos), level))
-			pl_place(st, s, pos, i);
+			pl_place(st, s, pos);
 	}
 }
 
@@ -519,7 +510,7 @@ pl_apply_path(struct pl_state *st, uint32_t hi)
 	for (;;) {
 		h = &st->hosts[hi];
 		t = &st->svcs[h->svc];
-		pl_place(st, t, h->topos, PL_NONE);
+		pl_place(st, t, h->topos);
 		if (h->from == PL_NONE)
 			return;
 		pl_unplace(st, t, h->frompos);
@@ -833,18 +824,15 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 
 	lf = in->load_factor > 0 ? in->load_factor : PL_LOAD_FACTOR;
 	x = nactive > 0 ? lf * (double)total / (double)nactive : 0;
-	pl_debug_x = x;
-	if (pl_debug_force_x > 0) x = pl_debug_force_x;
 	st->cap = (uint32_t)ceil(x - 1e-9);
 	fl = floor(x);
 	frac = x - fl;
-	if (getenv("PL_W")) { frac /= atof(getenv("PL_W")); if (frac > 1) frac = 1; }
+	frac = frac / PL_RAMP < 1 ? frac / PL_RAMP : 1;
 	for (i = 0; i < st->nh; i++) {
 		h = &st->hosts[i];
 		u = (double)(pl_mix(st->hhash[i] ^ PL_SEED_CAP) >> 11) *
 		    (1.0 / 9007199254740992.0);
 		h->cap0 = (uint32_t)fl + (u < frac ? 1 : 0);
-		if (getenv("PL_NOSMOOTH")) h->cap0 = st->cap;
 		if (h->cap0 > st->cap)
 			h->cap0 = st->cap;
 	}
@@ -929,8 +917,6 @@ sched_place(const struct sched_input *in, struct sched_result *res)
 	pl_setup(&st, in);
 
 	pl_level0(&st);
-	for (i = 0; i < st.nh; i++) { struct pl_host *hh = &st.hosts[i]; uint32_t k; if (!hh->active) continue; pl_debug_lv[0]++; if (!pl_has_room(&st, i, 0)) pl_debug_full++;
-	  for (k = 0; k < hh->ninst; k++) { pl_debug_inst++; if (hh->inst[k].ridx >= st.svcs[hh->inst[k].svc].want) pl_debug_disp++; } }
 	nshort = 0;
 	for (i = 0; i < st.ns; i++) {
 		s = &st.svcs[i];
@@ -944,9 +930,8 @@ sched_place(const struct sched_input *in, struct sched_result *res)
 			if (s->error != NULL || s->all ||
 			    s->nplaced == s->want)
 				continue;
-			{ uint32_t b = s->nplaced; pl_greedy(&st, s, level); pl_debug_lv[level < 3 ? level : 3] += s->nplaced - b; b = s->nplaced;
-			while (level == 1 && !getenv("PL_NOAUG") && s->nplaced < s->want && pl_augment(&st, s)) continue; pl_debug_lv[4] += s->nplaced - b; }
-			while (level == 1 && !getenv("PL_NOAUG") && s->nplaced < s->want &&
+			pl_greedy(&st, s, level);
+			while (level == 1 && s->nplaced < s->want &&
 			    pl_augment(&st, s))
 				continue;
 			if (s->nplaced < s->want)

@@ -95,7 +95,8 @@ load_dir_files(struct spec_repo *repo, const char *dir, bool tasks,
 		if (rc == LR_EINVAL || rc == LR_ENOENT)
 			rc = 0;
 		else if (rc == 0 && tasks) {
-			name = lr_xstrndup(names[i], strcspn(names[i], "."));
+			name = lr_xstrndup(names[i], strlen(names[i]) -
+			    (has_suffix(names[i], ".yaml") ? 5 : 4));
 			spec_load_task(repo, name, path, root, diags);
 			free(name);
 		} else if (rc == 0 && root != NULL)

@@ -36,8 +36,9 @@
 
 #define GEN_NAME_MAX	48
 
-#define COMMON_KEYS	"name", "run_as", "timeout", "retries", "env", "cwd", \
-			"creates", "unless", "when_changed"
+#define COMMON_KEYS \
+	"name", "run_as", "timeout", "retries", "env", "cwd", "creates", \
+	"unless", "when_changed"
 
 static const char *const role_keys[] = {
 	"description", "params", "converge", "validate", "turndown", NULL
@@ -88,10 +89,10 @@ struct pctx {
 	struct spec_repo *repo;
 	struct spec_diags *diags;
 	const char *owner;	/* "role 'web'" or "task 'flush'" */
-	const char *list;	/* "converge of role 'web'" or "task 'flush'" */
+	const char *list;	/* "converge of role 'web'", "task 'flush'" */
 	const char *dir;	/* relative paths start here: "roles/web" */
 	enum spec_phase phase;
-	char	 what[512];	/* scratch: "'timeout' of step 'x' ..." */
+	char	 what[512];	/* scratch: "'timeout' of step ..." */
 };
 
 /* One list entry while the list is checked. */
@@ -203,9 +204,9 @@ get_object(struct spec_diags *d, const struct spec_node *n, const char *what,
 	if (spec_node_is_null(n))
 		return json_object();
 	if (n->kind != SPEC_NODE_MAP) {
-		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not %s",
-		    what, spec_node_describe(n)), "write it as 'key: value' "
-		    "lines, see leura-spec(5), %s", section);
+		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not "
+		    "%s", what, spec_node_describe(n)), "write it as "
+		    "'key: value' lines, see leura-spec(5), %s", section);
 		return NULL;
 	}
 	return spec_node_to_json(n);
@@ -226,9 +227,9 @@ get_strmap(struct spec_diags *d, const struct spec_node *n, const char *what,
 	const char *s;
 
 	if (n->kind != SPEC_NODE_MAP) {
-		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not %s",
-		    what, spec_node_describe(n)), "write one 'NAME: value' "
-		    "per line");
+		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not "
+		    "%s", what, spec_node_describe(n)), "write one "
+		    "'NAME: value' per line");
 		return NULL;
 	}
 	o = json_object();
@@ -253,11 +254,18 @@ get_strmap(struct spec_diags *d, const struct spec_node *n, const char *what,
 			    "no blanks and no ':', e.g. Content-Type");
 			continue;
 		}
-		if (v->kind != SPEC_NODE_SCALAR || spec_node_is_null(v)) {
+		if (spec_node_is_null(v)) {
+			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
+			    "a string, not null", k->str, what), "write "
+			    "%s: \"\" for an empty value", k->str);
+			continue;
+		}
+		if (v->kind != SPEC_NODE_SCALAR) {
 			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
 			    "a string, not %s", k->str, what,
-			    spec_node_describe(v)), "write %s: \"\" for an "
-			    "empty value", k->str);
+			    spec_node_describe(v)), "%s values are single "
+			    "strings: quote the value, or join its parts",
+			    env ? "environment" : "header");
 			continue;
 		}
 		json_object_set_new(o, k->str, json_stringn(v->str, v->len));
@@ -267,6 +275,17 @@ get_strmap(struct spec_diags *d, const struct spec_node *n, const char *what,
 		return NULL;
 	}
 	return o;
+}
+
+/* The key, of the two keys ka and kb of map, that was written last. */
+static const struct spec_node *
+later_key(const struct spec_node *map, const char *ka, const char *kb)
+{
+	const struct spec_node *a = spec_node_key(map, ka);
+	const struct spec_node *b = spec_node_key(map, kb);
+
+	return a->line > b->line || (a->line == b->line && a->col > b->col) ?
+	    a : b;
 }
 
 /* An absolute path, or a template that renders to one later. */
@@ -282,8 +301,8 @@ abs_or_template(const char *s)
  * not a regular file; *out (repo-relative, symlink-free) is the caller's.
  */
 static int
-resolve_file(struct pctx *p, const struct spec_node *n, const char *key,
-    char **out)
+resolve_file(struct pctx *p, const struct item *it, const struct spec_node *n,
+    const char *key, char **out)
 {
 	struct lr_err err = { 0 };
 	struct spec_diag *dg;
@@ -294,10 +313,10 @@ resolve_file(struct pctx *p, const struct spec_node *n, const char *key,
 
 	if (s[0] == '/') {
 		base = strrchr(s, '/') + 1;
-		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' must be relative "
-		    "to %s/, not an absolute path", key, p->dir), "copy the "
-		    "file into the repo and give its path from %s/, e.g. "
-		    "files/%s", p->dir, *base ? base : "name");
+		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' of %s must be "
+		    "relative to %s/, not an absolute path", key, it->label,
+		    p->dir), "copy the file into the repo and give its path "
+		    "from %s/, e.g. files/%s", p->dir, *base ? base : "name");
 		return -1;
 	}
 	joined = lr_xasprintf("%s/%s", p->dir, s);
@@ -316,7 +335,8 @@ resolve_file(struct pctx *p, const struct spec_node *n, const char *key,
 	}
 	if (t == SPEC_FT_DIR) {
 		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' is a directory, "
-		    "not a file", real), "name one file in '%s'", key);
+		    "not a file", real), "'%s' names one file, e.g. %s/<name>",
+		    key, s);
 	} else if (t != SPEC_FT_NONE) {
 		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' is not a "
 		    "regular file", real), "'%s' must name a plain file", key);
@@ -378,7 +398,7 @@ parse_script_file(struct pctx *p, struct item *it,
 	size_t len;
 
 	if (spec_get_str(p->diags, v, kw(p, it, "script_file"), &s) < 0 ||
-	    resolve_file(p, v, "script_file", &real) < 0)
+	    resolve_file(p, it, v, "script_file", &real) < 0)
 		return -1;
 	if (spec_source_read(p->repo->src, real, &buf, &len, &err) < 0) {
 		spec_diag_at(p->diags, v, "%s", err.msg);
@@ -402,7 +422,7 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
     const struct spec_node *f)
 {
 	struct spec_step *st = &it->step;
-	const struct spec_node *src, *content, *dest, *v;
+	const struct spec_node *src, *content, *dest, *v, *k;
 	size_t nerr = p->diags->nerrors;
 	const char *s;
 	char what[512];
@@ -413,18 +433,17 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 	src = opt(f, "src");
 	content = spec_node_get(f, "content");
 	if (src && content) {
-		spec_diag_hint(spec_diag_at(p->diags, src->line > content->line ?
-		    spec_node_key(f, "src") : spec_node_key(f, "content"),
-		    "%s has both 'src' and 'content'", what), "send a file "
-		    "from the repo with src, or write it inline with content, "
-		    "not both");
+		k = later_key(f, "src", "content");
+		spec_diag_hint(spec_diag_at(p->diags, k, "%s has both 'src' "
+		    "and 'content'", what), "send a file from the repo with "
+		    "src, or write it inline with content, not both");
 	} else if (src == NULL && content == NULL) {
 		spec_diag_hint(spec_diag_at(p->diags, f, "%s needs 'src' or "
 		    "'content'", what), "src: a file path relative to %s/; "
 		    "content: the text to write", p->dir);
 	} else if (src) {
 		if (spec_get_str(p->diags, src, kw(p, it, "src"), &s) == 0)
-			resolve_file(p, src, "src", &st->src);
+			resolve_file(p, it, src, "src", &st->src);
 	} else
 		dup_str(p->diags, content, kw(p, it, "content"), &st->content);
 	if ((dest = spec_require(p->diags, f, "dest", what)) != NULL &&
@@ -432,7 +451,7 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 	    !abs_or_template(st->dest))
 		spec_diag_hint(spec_diag_at(p->diags, dest, "'dest' of %s must "
 		    "be an absolute path, not '%s'", it->label, st->dest),
-		    "write the full path on the host, e.g. /etc/%s", st->dest);
+		    "write the full path on the host, e.g. /%s", st->dest);
 	if ((v = opt(f, "mode")) != NULL)
 		spec_get_mode(p->diags, v, kw(p, it, "mode"), &st->mode);
 	if ((v = opt(f, "owner")) != NULL)
@@ -466,7 +485,9 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 	    strncmp(st->url, "{{", 2) != 0)
 		spec_diag_hint(spec_diag_at(p->diags, url, "'url' of %s must "
 		    "start with http:// or https://, not '%s'", it->label,
-		    st->url), "write the full URL, e.g. https://%s", st->url);
+		    st->url), strstr(st->url, "://") ? "http steps speak "
+		    "HTTP and HTTPS only; run other clients from a script "
+		    "step" : "write the full URL, e.g. https://%s", st->url);
 	if ((v = opt(h, "method")) == NULL)
 		st->method = lr_xstrdup("GET");
 	else if (dup_str(p->diags, v, kw(p, it, "method"), &up) == 0) {
@@ -495,7 +516,8 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 			json_t *j = spec_node_to_json(v);
 
 			/* a mapping or list is sent as JSON */
-			st->body = json_dumps(j, JSON_COMPACT);
+			st->body = json_dumps(j, JSON_COMPACT |
+			    JSON_ENCODE_ANY);
 			json_decref(j);
 		}
 	}
@@ -634,8 +656,8 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 		if ((v = opt(n, "shell")) != NULL &&
 		    dup_str(p->diags, v, kw(p, it, "shell"),
 		    &st->interpreter) == 0 && st->interpreter[0] != '/')
-			spec_diag_hint(spec_diag_at(p->diags, v, "'shell' of %s "
-			    "must be an absolute path, not '%s'", it->label,
+			spec_diag_hint(spec_diag_at(p->diags, v, "'shell' of "
+			    "%s must be an absolute path, not '%s'", it->label,
 			    st->interpreter), "name the interpreter by its "
 			    "full path, e.g. /bin/bash");
 		if (st->interpreter == NULL)
@@ -698,10 +720,10 @@ parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
 	st->retries = -1;
 	it->label = lr_xasprintf("step %zu of %s", idx + 1, p->list);
 	if (n->kind != SPEC_NODE_MAP) {
-		spec_diag_hint(spec_diag_at(p->diags, n, "%s must be a mapping, "
-		    "not %s", it->label, spec_node_describe(n)), "write a step "
-		    "as a mapping with one of " KIND_LIST ", see "
-		    "leura-spec(5), STEPS");
+		spec_diag_hint(spec_diag_at(p->diags, n, "%s must be a "
+		    "mapping, not %s", it->label, spec_node_describe(n)),
+		    "write a step as a mapping with one of " KIND_LIST ", "
+		    "see leura-spec(5), STEPS");
 		return;
 	}
 	if ((v = spec_node_get(n, "name")) != NULL &&
@@ -738,7 +760,7 @@ parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
 		for (i = 0; i < n->n && nk == 0; i++)
 			if (!in_list(n->keys[i]->str, all_step_keys) &&
 			    lr_suggest(n->keys[i]->str, kind_names, NKINDS))
-				typo = true;	/* reported as unknown key */
+				typo = true;	/* an unknown key: said */
 		if (nk == 0 && !typo)
 			spec_diag_hint(spec_diag_at(p->diags, n, "%s needs "
 			    "exactly one of " KIND_LIST, it->label), "add "
@@ -753,7 +775,18 @@ parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
 	}
 	it->kinded = true;
 	st->kind = k->kind;
-	spec_check_map(p->diags, n, it->label, k->keys, "STEPS");
+	for (i = 0; i < n->n; i++) {
+		const char *key = n->keys[i]->str;
+
+		if (!in_list(key, all_step_keys) || in_list(key, k->keys))
+			continue;
+		spec_diag_hint(spec_diag_at(p->diags, n->keys[i], "key '%s' of "
+		    "%s does not apply to %s steps", key, it->label, k->key),
+		    "%s", strcmp(key, "with") == 0 ? "'with' passes "
+		    "parameters to a 'use' step" : "'shell' sets the "
+		    "interpreter of script and script_file steps");
+	}
+	spec_check_map(p->diags, n, it->label, all_step_keys, "STEPS");
 	k->parse(p, it, kkey[0], kval);
 	parse_common(p, it, n);
 	it->ok = p->diags->nerrors == nerr;
@@ -825,40 +858,42 @@ generated_name(const struct item *it)
 	return NULL;
 }
 
-static bool
-name_taken(const struct item *items, size_t n, const char *name)
+/* Index of the step called name in the list, or -1 (names: name -> i). */
+static json_int_t
+name_index(json_t *names, const char *name)
 {
-	size_t i;
+	json_t *j = json_object_get(names, name);
 
-	for (i = 0; i < n; i++)
-		if (items[i].step.name && strcmp(items[i].step.name, name) == 0)
-			return true;
-	return false;
+	return j ? json_integer_value(j) : -1;
 }
 
+/*
+ * Check explicit names for duplicates and give the unnamed steps their
+ * names; fills names (name -> index of its first step), so this stays
+ * linear on lists of thousands of identical unnamed steps.
+ */
 static void
-check_names(struct pctx *p, struct item *items, size_t n)
+check_names(struct pctx *p, struct item *items, size_t n, json_t *names)
 {
+	json_t *next = json_object();
+	json_int_t j, k;
 	char *base, *name;
-	size_t i, j;
-	int k;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (items[i].name_node == NULL)
 			continue;
-		for (j = 0; j < i; j++) {
-			if (items[j].name_node == NULL ||
-			    strcmp(items[i].step.name, items[j].step.name) != 0)
-				continue;
-			spec_diag_hint(spec_diag_at(p->diags,
-			    items[i].name_node, "duplicate step name '%s' in "
-			    "%s", items[i].step.name, p->list), "the first one "
-			    "is on line %d; names identify steps in plans and "
-			    "in when_changed, so they must be unique in a list",
-			    items[j].name_node->line);
-			items[i].ok = false;
-			break;
+		if ((j = name_index(names, items[i].step.name)) < 0) {
+			json_object_set_new_nocheck(names, items[i].step.name,
+			    json_integer((json_int_t)i));
+			continue;
 		}
+		spec_diag_hint(spec_diag_at(p->diags, items[i].name_node,
+		    "duplicate step name '%s' in %s", items[i].step.name,
+		    p->list), "the first one is on line %d; names identify "
+		    "steps in plans and in when_changed, so they must be "
+		    "unique in a list", items[j].name_node->line);
+		items[i].ok = false;
 	}
 	/* explicit names first, so a generated name never takes one */
 	for (i = 0; i < n; i++) {
@@ -866,43 +901,47 @@ check_names(struct pctx *p, struct item *items, size_t n)
 		    NULL)
 			continue;
 		name = lr_xstrdup(base);
-		for (k = 2; name_taken(items, n, name); k++) {
+		k = json_integer_value(json_object_get(next, base));
+		for (k = k ? k : 2; name_index(names, name) >= 0; k++) {
 			free(name);
-			name = lr_xasprintf("%s #%d", base, k);
+			name = lr_xasprintf("%s #%lld", base, (long long)k);
 		}
+		json_object_set_new_nocheck(next, base, json_integer(k));
+		json_object_set_new_nocheck(names, name,
+		    json_integer((json_int_t)i));
 		free(base);
 		items[i].step.name = name;
 		items[i].step.name_generated = true;
 	}
+	json_decref(next);
 }
 
 static void
-check_when_changed(struct pctx *p, struct item *items, size_t n)
+check_when_changed(struct pctx *p, struct item *items, size_t n,
+    json_t *names)
 {
 	const struct spec_ref *r;
 	const char **earlier;
 	struct spec_diag *dg;
 	const char *sug;
-	size_t i, j, k, ne;
+	json_int_t j;
+	size_t i, k, ne;
 
 	earlier = lr_xmalloc((n ? n : 1) * sizeof(*earlier));
 	for (i = 0, ne = 0; i < n; i++) {
 		for (k = 0; k < items[i].step.nwhen_changed; k++) {
 			r = &items[i].step.when_changed[k];
-			for (j = 0; j < n; j++)
-				if (items[j].step.name &&
-				    strcmp(items[j].step.name, r->name) == 0)
-					break;
-			if (j < i)
+			if ((j = name_index(names, r->name)) >= 0 &&
+			    (size_t)j < i)
 				continue;
 			items[i].ok = false;
-			if (j == i) {
+			if (j >= 0 && (size_t)j == i) {
 				spec_diag_hint(spec_diag_at(p->diags, r->node,
 				    "%s names itself in 'when_changed'",
 				    items[i].label), "when_changed lists "
 				    "earlier steps whose changes trigger this "
 				    "one");
-			} else if (j < n) {
+			} else if (j >= 0) {
 				spec_diag_hint(spec_diag_at(p->diags, r->node,
 				    "'when_changed' of %s names step '%s', "
 				    "which comes after it", items[i].label,
@@ -938,6 +977,7 @@ parse_steps(struct pctx *p, const struct spec_node *seq, const char *what,
 {
 	struct item *items;
 	struct spec_step *v;
+	json_t *names;
 	size_t i, n, nv = 0;
 
 	*out = NULL;
@@ -945,9 +985,9 @@ parse_steps(struct pctx *p, const struct spec_node *seq, const char *what,
 	if (spec_node_is_null(seq))
 		return;
 	if (seq->kind != SPEC_NODE_SEQ) {
-		spec_diag_hint(spec_diag_at(p->diags, seq, "%s must be a list of "
-		    "steps, not %s", what, spec_node_describe(seq)), "start "
-		    "each step with '- ', see leura-spec(5), STEPS");
+		spec_diag_hint(spec_diag_at(p->diags, seq, "%s must be a list "
+		    "of steps, not %s", what, spec_node_describe(seq)),
+		    "start each step with '- ', see leura-spec(5), STEPS");
 		return;
 	}
 	n = seq->n;
@@ -956,8 +996,10 @@ parse_steps(struct pctx *p, const struct spec_node *seq, const char *what,
 	items = lr_xcalloc(n, sizeof(*items));
 	for (i = 0; i < n; i++)
 		parse_step(p, i, seq->vals[i], &items[i]);
-	check_names(p, items, n);
-	check_when_changed(p, items, n);
+	names = json_object();
+	check_names(p, items, n, names);
+	check_when_changed(p, items, n, names);
+	json_decref(names);
 	v = lr_xcalloc(n, sizeof(*v));
 	for (i = 0; i < n; i++) {
 		if (items[i].ok)
@@ -1117,9 +1159,7 @@ load_schedule(struct spec_task *t, const struct spec_node *v,
 	cron = opt(v, "cron");
 	at = opt(v, "at");
 	if (cron && at) {
-		k = cron->line > at->line || (cron->line == at->line &&
-		    cron->col > at->col) ? spec_node_key(v, "cron") :
-		    spec_node_key(v, "at");
+		k = later_key(v, "cron", "at");
 		spec_diag_hint(spec_diag_at(diags, k, "%s has both 'cron' and "
 		    "'at'", what), "use cron for a repeating schedule or at "
 		    "for a single run, not both");
@@ -1146,21 +1186,23 @@ void
 spec_load_task(struct spec_repo *repo, const char *name, const char *path,
     const struct spec_node *root, struct spec_diags *diags)
 {
-	struct spec_task *t;
+	struct spec_task task, *t = &task;
 	const struct spec_node *v;
 	struct pctx p;
 	char *owner, *what;
 	int64_t iv;
 	size_t i;
+	bool dup = false;
 
-	for (i = 0; i < repo->ntasks; i++) {
+	for (i = 0; i < repo->ntasks && !dup; i++) {
 		if (strcmp(repo->tasks[i].name, name) != 0)
 			continue;
+		/* still checked below, then dropped */
 		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
 		    "task '%s' is defined twice, in %s and %s", name,
 		    repo->tasks[i].path, path), "rename or remove one of the "
 		    "two files");
-		return;
+		dup = true;
 	}
 	if (!valid_name(name))
 		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
@@ -1179,10 +1221,8 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 		free(owner);
 		return;
 	}
-	repo->tasks = lr_xrealloc(repo->tasks, (repo->ntasks + 1) *
-	    sizeof(*repo->tasks));
-	t = &repo->tasks[repo->ntasks++];
 	memset(t, 0, sizeof(*t));
+	t->timeout_ms = -1;
 	t->name = lr_xstrdup(name);
 	t->path = lr_xstrdup(path);
 	t->node = root;
@@ -1214,8 +1254,11 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 	free(what);
 	if ((v = opt(root, "timeout")) != NULL) {
 		what = lr_xasprintf("'timeout' of %s", owner);
-		/* NEEDSWORK: struct spec_task has no field for it yet */
-		if (spec_get_duration(diags, v, what, &iv) == 0 && iv == 0)
+		if (spec_get_duration(diags, v, what, &iv) < 0)
+			;
+		else if (iv > 0)
+			t->timeout_ms = iv;
+		else
 			spec_diag_hint(spec_diag_at(diags, v, "%s must be "
 			    "longer than 0", what), "remove it to let the run "
 			    "take as long as its steps, or give a duration "
@@ -1242,6 +1285,13 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 		}
 	}
 	free(owner);
+	if (dup) {
+		spec_task_release(t);
+		return;
+	}
+	repo->tasks = lr_xrealloc(repo->tasks, (repo->ntasks + 1) *
+	    sizeof(*repo->tasks));
+	repo->tasks[repo->ntasks++] = task;
 }
 
 /* ---- cross-references ---- */

@@ -8,7 +8,8 @@
  * (the offending value, or the key when the name itself is wrong) and
  * leaves that field at its default.  The object itself is kept, so one
  * mistake in a service does not also surface as "unknown service" wherever
- * it is referenced.  Every object's node is the key node of its name.
+ * it is referenced.  A host, group, service or system keeps the key node
+ * of its name as its node.
  *
  * Groups named by hosts but never defined under 'groups:' are created while
  * the inventory loads, with vars NULL; a later definition fills them in.  A
@@ -582,6 +583,7 @@ check_volumes(struct spec_diags *d, const struct spec_node *v,
     const char *owner)
 {
 	const struct spec_node *it;
+	struct spec_diag *dg;
 	const char *colon;
 	size_t i;
 
@@ -608,9 +610,15 @@ check_volumes(struct spec_diags *d, const struct spec_node *v,
 		if (spec_node_is_str(it) && (colon = strchr(it->str, ':')) &&
 		    colon != it->str && colon[1] != '\0')
 			continue;
-		spec_diag_hint(spec_diag_at(d, it, "invalid volume '%s' in %s",
-		    spec_node_is_str(it) ? it->str : spec_node_describe(it),
-		    owner), "write source:target, e.g. \"/srv/data:/data\"");
+		if (spec_node_is_str(it))
+			dg = spec_diag_at(d, it, "invalid volume '%s' in %s",
+			    it->str, owner);
+		else
+			dg = spec_diag_at(d, it, "volumes of %s must be "
+			    "'source:target' strings, not %s", owner,
+			    spec_node_describe(it));
+		spec_diag_hint(dg, "write source:target, e.g. "
+		    "\"/srv/data:/data\"");
 	}
 }
 
@@ -807,6 +815,7 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
     struct spec_diags *d)
 {
 	const struct spec_node *mp, *bt, *second;
+	struct spec_diag *dg;
 	char *owner, *what;
 	int64_t iv;
 	size_t i, n0 = d->n;
@@ -852,11 +861,15 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 			s->nbatches++;
 			continue;
 		}
-		spec_diag_hint(spec_diag_at(d, bt->vals[i], "invalid batch "
-		    "'%s' in %s", bt->vals[i]->kind == SPEC_NODE_SCALAR ?
-		    bt->vals[i]->str : spec_node_describe(bt->vals[i]), owner),
-		    "a batch is a number of hosts (1 or more) or a percentage "
-		    "from 1%% to 100%%");
+		if (bt->vals[i]->kind == SPEC_NODE_SCALAR)
+			dg = spec_diag_at(d, bt->vals[i], "invalid batch '%s' "
+			    "in %s", bt->vals[i]->str, owner);
+		else
+			dg = spec_diag_at(d, bt->vals[i], "batches of %s must "
+			    "be numbers or percentages, not %s", owner,
+			    spec_node_describe(bt->vals[i]));
+		spec_diag_hint(dg, "a batch is a number of hosts (1 or more) "
+		    "or a percentage from 1%% to 100%%");
 	}
 out:
 	free(owner);

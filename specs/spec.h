@@ -88,7 +88,7 @@ enum spec_phase { SPEC_PHASE_CONVERGE, SPEC_PHASE_VALIDATE,
 
 struct spec_step {
 	char	*name;
-	bool	 name_generated;	/* "<kind>-<n>" from its position */
+	bool	 name_generated;	/* from its content: see load_roles.c */
 	enum spec_step_kind kind;
 	enum spec_phase phase;
 	const struct spec_node *node;
@@ -181,6 +181,7 @@ struct spec_task {
 	char	*at;		/* NULL when none: RFC 3339 */
 	const struct spec_node *at_node;
 	int	 parallel;	/* hosts at once; 0: all */
+	int64_t	 timeout_ms;	/* whole run; -1: none */
 	json_t	*params;
 	struct spec_step *steps;
 	size_t	 nsteps;

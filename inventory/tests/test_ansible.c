@@ -23,8 +23,11 @@
 
 /* ---- fixture: a repo in a temp dir ---- */
 
+/* The temp dir in use, for the teardown when a test fails midway. */
+static char live_dir[64];
+
 struct fx {
-	char	 dir[64];
+	char	 dir[sizeof(live_dir)];
 	struct spec_source *src;
 	struct spec_repo *repo;
 	struct spec_diags diags;
@@ -62,6 +65,7 @@ fx_vload(struct fx *fx, int want_rc, va_list ap)
 	memset(fx, 0, sizeof(*fx));
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/leura-inv-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
+	memcpy(live_dir, fx->dir, sizeof(live_dir));
 	while ((path = va_arg(ap, const char *)) != NULL) {
 		text = va_arg(ap, const char *);
 		write_file(fx->dir, path, text);
@@ -107,6 +111,17 @@ fx_free(struct fx *fx)
 	spec_source_free(fx->src);
 	spec_diags_release(&fx->diags);
 	assert_int_equal(nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	live_dir[0] = '\0';
+}
+
+/* Teardown: remove the temp dir of a test that failed before fx_free. */
+static int
+rm_live(void **state)
+{
+	if (live_dir[0] != '\0')
+		nftw(live_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	live_dir[0] = '\0';
+	return 0;
 }
 
 static void
@@ -142,6 +157,47 @@ placement(const char *text)
 	return p;
 }
 
+/*
+ * inv_ansible_write gives the text of inv_ansible: valid JSON, no
+ * duplicate keys, equal documents.
+ */
+static void
+assert_write_matches(const struct spec_repo *repo, const json_t *pl)
+{
+	struct lr_err err = { 0 };
+	json_error_t jerr;
+	json_t *doc, *text;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	assert_int_equal(inv_ansible_write(repo, pl, fp, &err), 0);
+	assert_int_equal(fclose(fp), 0);
+	text = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (text == NULL)
+		fail_msg("inv_ansible_write: %s at %d: %.200s", jerr.text,
+		    jerr.position, buf);
+	doc = inv_ansible(repo, pl);
+	assert_true(json_equal(text, doc));
+	json_decref(text);
+	json_decref(doc);
+	free(buf);
+}
+
+/* The flag of service svc: enable_<svc> with '-' and '.' as '_'. */
+static char *
+flag_key(const char *svc)
+{
+	char *key = lr_xasprintf("enable_%s", svc), *p;
+
+	for (p = key; *p != '\0'; p++)
+		if (*p == '-' || *p == '.')
+			*p = '_';
+	return key;
+}
+
 /* ---- the reference repo ---- */
 
 static const char hosts_yml[] =
@@ -150,7 +206,8 @@ static const char hosts_yml[] =
     "         vars: {zone: a, http_port: 8081}}\n"
     "  web2: {address: 192.0.2.12, groups: [frontend], vars: {zone: b}}\n"
     "  db1:  {address: '2001:db8::21', vars: {zone: a}}\n"
-    "  bare: {groups: [backend], vars: {level: host}}\n"
+    "  bare: {groups: [backend],\n"
+    "         vars: {level: host, enable_web: maybe, enable_x: 1}}\n"
     "groups:\n"
     "  all: {vars: {domain: infra.example.com, zone: none, level: all}}\n"
     "  frontend: {description: web tier,\n"
@@ -170,7 +227,9 @@ static const char services_yml[] =
     "node-exporter:\n"
     "  monitoring_endpoints: [{port: 9100, scheme: http}]\n"
     "cache:\n"
-    "  scheduling_group: frontend\n";
+    "  scheduling_group: frontend\n"
+    "  monitoring_endpoints:\n"
+    "    - {port: 6060, type: static, metrics_path: /debug/metrics}\n";
 
 static const char placement_json[] =
     "{\"services\": {"
@@ -215,12 +274,12 @@ test_inv_ansible__reference_document(void **state)
 	    "   \"enable_cache\": false, \"enable_db\": true,"
 	    "   \"enable_node_exporter\": true, \"enable_web\": false},"
 	    " \"bare\": {\"domain\": \"infra.example.com\", \"zone\": \"none\","
-	    "   \"level\": \"host\", \"enable_cache\": false,"
+	    "   \"level\": \"host\", \"enable_x\": 1, \"enable_cache\": false,"
 	    "   \"enable_db\": false, \"enable_node_exporter\": true,"
 	    "   \"enable_web\": false}}},"
 	    "\"all\": {\"hosts\": [\"bare\", \"db1\", \"web1\", \"web2\"],"
-	    "  \"vars\": {\"domain\": \"infra.example.com\", \"zone\": \"none\","
-	    "    \"level\": \"all\"}},"
+	    "  \"vars\": {\"domain\": \"infra.example.com\","
+	    "    \"zone\": \"none\", \"level\": \"all\"}},"
 	    "\"frontend\": {\"hosts\": [\"web1\", \"web2\"],"
 	    "  \"vars\": {\"http_port\": 8080, \"level\": \"frontend\"}},"
 	    "\"backend\": {\"hosts\": [\"bare\", \"db1\", \"web1\"],"
@@ -245,7 +304,7 @@ test_inv_ansible__enable_flags_match_placement(void **state)
 	json_t *pl, *inv, *hv, *flag, *list, *v;
 	const struct spec_service *svc;
 	const struct spec_host *h;
-	char *key, *p;
+	char *key;
 	size_t i, j, k;
 	bool placed;
 
@@ -259,10 +318,7 @@ test_inv_ansible__enable_flags_match_placement(void **state)
 		assert_non_null(hv);
 		for (j = 0; j < fx.repo->nservices; j++) {
 			svc = &fx.repo->services[j];
-			key = lr_xasprintf("enable_%s", svc->name);
-			for (p = key; *p != '\0'; p++)
-				if (*p == '-')
-					*p = '_';
+			key = flag_key(svc->name);
 			flag = json_object_get(hv, key);
 			assert_true(json_is_boolean(flag));
 			list = json_object_get(json_object_get(pl, "services"),
@@ -281,14 +337,27 @@ test_inv_ansible__enable_flags_match_placement(void **state)
 	fx_free(&fx);
 }
 
+/* Remove what the export adds to the vars: ansible_host and the flags. */
+static void
+strip_added(const struct spec_repo *repo, json_t *vars)
+{
+	char *key;
+	size_t j;
+
+	json_object_del(vars, "ansible_host");
+	for (j = 0; j < repo->nservices; j++) {
+		key = flag_key(repo->services[j].name);
+		json_object_del(vars, key);
+		free(key);
+	}
+}
+
 /* Vars precedence all < group < host: the same as spec_host_vars. */
 static void
 test_inv_ansible__vars_match_spec_host_vars(void **state)
 {
 	struct fx fx;
 	json_t *inv, *hv, *want, *got;
-	const char *key;
-	json_t *val;
 	size_t i;
 
 	load_reference(&fx);
@@ -296,12 +365,10 @@ test_inv_ansible__vars_match_spec_host_vars(void **state)
 	for (i = 0; i < fx.repo->nhosts; i++) {
 		hv = json_object_get(json_object_get(json_object_get(inv,
 		    "_meta"), "hostvars"), fx.repo->hosts[i].name);
-		got = json_object();
-		json_object_foreach(hv, key, val)
-			if (strncmp(key, "enable_", 7) != 0 &&
-			    strcmp(key, "ansible_host") != 0)
-				json_object_set(got, key, val);
+		got = json_copy(hv);
+		strip_added(fx.repo, got);
 		want = spec_host_vars(fx.repo, &fx.repo->hosts[i]);
+		strip_added(fx.repo, want);
 		assert_true(json_equal(got, want));
 		json_decref(got);
 		json_decref(want);
@@ -320,9 +387,9 @@ test_inv_ansible__no_or_bad_placement(void **state)
 		" \"cache\": [[\"web1\"], null, {}, 1]}}",
 	};
 	struct fx fx;
-	json_t *pl, *inv, *hv, *val;
-	const char *key;
-	size_t i, t;
+	json_t *pl, *inv, *hv;
+	char *key;
+	size_t i, j, t;
 
 	load_reference(&fx);
 	for (t = 0; t <= sizeof(bad) / sizeof(*bad); t++) {
@@ -332,9 +399,12 @@ test_inv_ansible__no_or_bad_placement(void **state)
 			hv = json_object_get(json_object_get(json_object_get(
 			    inv, "_meta"), "hostvars"),
 			    fx.repo->hosts[i].name);
-			json_object_foreach(hv, key, val)
-				if (strncmp(key, "enable_", 7) == 0)
-					assert_true(json_is_false(val));
+			for (j = 0; j < fx.repo->nservices; j++) {
+				key = flag_key(fx.repo->services[j].name);
+				assert_true(json_is_false(
+				    json_object_get(hv, key)));
+				free(key);
+			}
 		}
 		for (i = 0; i < fx.repo->nservices; i++)
 			assert_int_equal(json_array_size(json_object_get(
@@ -389,7 +459,8 @@ test_inv_ansible__shared_flag_name(void **state)
 	fx_load(&fx, "inventory/hosts.yml",
 	    "hosts:\n  h1: {}\n  h2: {}\n  h3: {}\n",
 	    "services.yml", "a-b: {}\n'a.b': {}\n", NULL);
-	pl = placement("{\"services\": {\"a-b\": [\"h1\"], \"a.b\": [\"h2\"]}}");
+	pl = placement("{\"services\":"
+	    " {\"a-b\": [\"h1\"], \"a.b\": [\"h2\"]}}");
 	inv = inv_ansible(fx.repo, pl);
 	assert_json(json_object_get(json_object_get(inv, "_meta"),
 	    "hostvars"),
@@ -454,11 +525,79 @@ test_inv_ansible__large_repo(void **state)
 	assert_true(json_is_false(json_object_get(hv, "enable_s000")));
 	assert_json(json_object_get(inv, "s001"),
 	    "{\"hosts\": [\"h0007\", \"h0008\"]}");
+	assert_write_matches(fx.repo, pl);
 	json_decref(inv);
 	json_decref(pl);
 	lr_buf_release(&hosts);
 	lr_buf_release(&services);
 	lr_buf_release(&pls);
+	fx_free(&fx);
+}
+
+/* ---- inv_ansible_write ---- */
+
+static void
+test_inv_ansible_write__same_document(void **state)
+{
+	struct fx fx;
+	json_t *pl;
+
+	load_reference(&fx);
+	pl = placement(placement_json);
+	assert_write_matches(fx.repo, pl);
+	assert_write_matches(fx.repo, NULL);
+	json_decref(pl);
+	fx_free(&fx);
+
+	/* shared flags, and a host with neither vars, address nor flags */
+	fx_load(&fx, "inventory/hosts.yml",
+	    "hosts:\n  h1: {}\n  h2: {vars: {a: [1, {b: null}]}}\n",
+	    "services.yml", "a-b: {}\n'a.b': {}\na_b: {}\n", NULL);
+	pl = placement("{\"services\": {\"a.b\": [\"h2\"]}}");
+	assert_write_matches(fx.repo, pl);
+	json_decref(pl);
+	fx_free(&fx);
+
+	fx_load(&fx, "inventory/hosts.yml", "hosts:\n  h1: {}\n",
+	    "services.yml", "{}\n", NULL);
+	assert_write_matches(fx.repo, NULL);
+	fx_free(&fx);
+}
+
+/* A repo that loaded with errors (no hosts at all) still exports. */
+static void
+test_inv_ansible_write__empty_inventory(void **state)
+{
+	struct fx fx;
+	json_t *inv;
+
+	fx_load_rc(&fx, LR_EINVAL, "services.yml", "web: {}\n", NULL);
+	inv = inv_ansible(fx.repo, NULL);
+	assert_json(inv, "{\"_meta\": {\"hostvars\": {}},"
+	    " \"all\": {\"hosts\": []}, \"web\": {\"hosts\": []}}");
+	json_decref(inv);
+	assert_write_matches(fx.repo, NULL);
+	fx_free(&fx);
+}
+
+/* A stream that fails: LR_EIO with a message, no crash, no leak. */
+static void
+test_inv_ansible_write__write_error(void **state)
+{
+	struct lr_err err = { 0 };
+	struct fx fx;
+	FILE *fp;
+
+	load_reference(&fx);
+	fp = fopen("/dev/full", "w");
+	if (fp == NULL) {
+		fx_free(&fx);
+		skip();
+	}
+	assert_int_equal(inv_ansible_write(fx.repo, NULL, fp, &err),
+	    LR_EIO);
+	assert_non_null(strstr(err.msg, "cannot write the Ansible inventory"));
+	fclose(fp);
 	fx_free(&fx);
 }
 
@@ -499,6 +638,9 @@ test_inv_prometheus_targets__static_endpoints(void **state)
 	pl = placement(placement_json);
 	t = inv_prometheus_targets(fx.repo, pl);
 	assert_json(t, "["
+	    "{\"targets\": [],"
+	    " \"labels\": {\"job\": \"cache\", \"service\": \"cache\","
+	    "  \"scheme\": \"https\", \"metrics_path\": \"/debug/metrics\"}},"
 	    "{\"targets\": [\"[2001:db8::21]:9187\"],"
 	    " \"labels\": {\"job\": \"db\", \"service\": \"db\","
 	    "  \"scheme\": \"https\"}},"
@@ -518,16 +660,20 @@ test_inv_prometheus_targets__static_endpoints(void **state)
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_teardown(f, rm_live)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inv_ansible__reference_document),
-		cmocka_unit_test(test_inv_ansible__enable_flags_match_placement),
-		cmocka_unit_test(test_inv_ansible__vars_match_spec_host_vars),
-		cmocka_unit_test(test_inv_ansible__no_or_bad_placement),
-		cmocka_unit_test(test_inv_ansible__service_named_like_group),
-		cmocka_unit_test(test_inv_ansible__shared_flag_name),
-		cmocka_unit_test(test_inv_ansible__large_repo),
-		cmocka_unit_test(test_inv_group_hosts__both_ways),
-		cmocka_unit_test(test_inv_prometheus_targets__static_endpoints),
+		T(test_inv_ansible__reference_document),
+		T(test_inv_ansible__enable_flags_match_placement),
+		T(test_inv_ansible__vars_match_spec_host_vars),
+		T(test_inv_ansible__no_or_bad_placement),
+		T(test_inv_ansible__service_named_like_group),
+		T(test_inv_ansible__shared_flag_name),
+		T(test_inv_ansible__large_repo),
+		T(test_inv_ansible_write__same_document),
+		T(test_inv_ansible_write__empty_inventory),
+		T(test_inv_ansible_write__write_error),
+		T(test_inv_group_hosts__both_ways),
+		T(test_inv_prometheus_targets__static_endpoints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

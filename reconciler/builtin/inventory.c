@@ -58,6 +58,17 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 		specload_release(&sl);
 		return LR_EXIT_FAIL;
 	}
+	if (mode == 1 && host == NULL) {
+		/* streamed: the document is large (a flag per host per service) */
+		rc = inv_ansible_write(sl.repo, sl.comp.placement, stdout, &err);
+		if (rc == 0 && (fputc('\n', stdout) == EOF || fflush(stdout)))
+			rc = lr_err_set(&err, LR_EIO, "cannot write the "
+			    "inventory to stdout");
+		if (rc < 0)
+			lr_err_print(&err);
+		specload_release(&sl);
+		return rc < 0 ? LR_EXIT_FAIL : LR_EXIT_OK;
+	}
 	if (mode == 2)
 		o = inv_prometheus_targets(sl.repo, sl.comp.placement);
 	else

@@ -326,7 +326,8 @@ test_spec_load_role__design_example(void **state)
 	struct loaded l;
 	char *dir = base_repo();
 
-	write_file(dir, "roles/web/files/site.conf", "listen {{ params.port }}\n");
+	write_file(dir, "roles/web/files/site.conf",
+	    "listen {{ params.port }}\n");
 	write_file(dir, "roles/web/role.yml",
 	    "description: nginx front end\n"
 	    "params: {port: 80, names: [a, b]}\n"
@@ -335,7 +336,8 @@ test_spec_load_role__design_example(void **state)
 	    "    script: apt-get install -y nginx\n"
 	    "    creates: /usr/sbin/nginx\n"
 	    "  - name: site config\n"
-	    "    file: {src: files/site.conf, dest: /etc/nginx/conf.d/site.conf,"
+	    "    file: {src: files/site.conf,"
+	    " dest: /etc/nginx/conf.d/site.conf,"
 	    " mode: \"0644\", template: true, owner: root}\n"
 	    "  - name: reload nginx\n"
 	    "    script: systemctl reload nginx\n"
@@ -625,10 +627,12 @@ test_spec_load_task__design_example(void **state)
 	    "      headers: {X-Token: abc, X-Num: 12}\n"
 	    "      expect_status: 204\n"
 	    "    when_changed: [ban everything]\n");
+	write_file(dir, "tasks/scripts/report.sh", "#!/bin/sh\nuptime\n");
 	write_file(dir, "tasks/once.yml",
 	    "targets: {hosts: [web1]}\n"
 	    "schedule: {at: \"2026-12-01T03:00:00Z\"}\n"
-	    "steps: [{script: date}]\n");
+	    "steps: [{script: date}, {script_file: scripts/report.sh},"
+	    " {approval: {groups: ops}}]\n");
 	load_clean(dir, &l);
 	assert_int_equal(l.repo->ntasks, 2);
 	assert_non_null(t = spec_repo_find_task(l.repo, "flush-cache"));
@@ -666,7 +670,13 @@ test_spec_load_task__design_example(void **state)
 	assert_string_equal(t->at, "2026-12-01T03:00:00Z");
 	assert_null(t->cron);
 	assert_int_equal(t->parallel, 0);
+	assert_int_equal(t->nsteps, 3);
 	assert_string_equal(t->steps[0].name, "date");
+	assert_string_equal(t->steps[1].script_file, "tasks/scripts/report.sh");
+	assert_string_equal(t->steps[1].script, "#!/bin/sh\nuptime\n");
+	assert_string_equal(t->steps[2].name, "approval");
+	assert_true(t->steps[2].name_generated);
+	assert_string_equal(t->steps[2].approvers[0].name, "ops");
 	unload(&l);
 	rm_rf(dir);
 	free(dir);

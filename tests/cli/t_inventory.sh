@@ -4,10 +4,10 @@
 new_repo
 
 run 0 "$LEURA" -C repo inventory --ansible --list
-expect_in out '"_meta": {'
-expect_in out '"enable_web": true'
-expect_in out '"enable_web": false'
-expect_in out '"frontend": {'
+expect_in out '"_meta":{'
+expect_in out '"enable_web":true'
+expect_in out '"enable_web":false'
+expect_in out '"frontend":{'
 run 0 "$LEURA" -C repo inventory --ansible --host db1
 expect_in out '"enable_db"'
 expect_in out '"zone": "a"'

@@ -1,0 +1,2 @@
+#!/bin/sh
+sysctl -w net.core.somaxconn=1024
