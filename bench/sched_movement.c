@@ -14,6 +14,8 @@
  * dropped (addition); "all" services and services that gain or lose an
  * error do not count.  Standalone: libc and place.c only.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,7 +107,9 @@ build(const struct model *m, struct built *b)
 	b->svcs = xcalloc(m->ns, sizeof(*b->svcs));
 	b->elig = xcalloc(m->ns, sizeof(*b->elig));
 	for (i = 0; i < m->ns; i++) {
-		b->elig[i] = xcalloc(m->nh, sizeof(**b->elig));
+		for (j = n = 0; j < m->nh; j++)
+			n += eligible(&m->svcs[i], &m->hosts[j]);
+		b->elig[i] = xcalloc(n, sizeof(**b->elig));
 		for (j = n = 0; j < m->nh; j++)
 			if (eligible(&m->svcs[i], &m->hosts[j]))
 				b->elig[i][n++] = j;
@@ -265,7 +269,8 @@ now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* processor time: other jobs on the machine do not count */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 

@@ -82,18 +82,21 @@ lr_xstrndup(const char *s, size_t n)
 char *
 lr_xasprintf(const char *fmt, ...)
 {
-	va_list ap, ap2;
-	char *p;
+	char tmp[256], *p;
+	va_list ap;
 	int n;
 
+	/* one formatting pass for the common short case */
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort();
+	if ((size_t)n < sizeof(tmp))
+		return lr_xstrndup(tmp, (size_t)n);
 	p = lr_xmalloc((size_t)n + 1);
-	vsnprintf(p, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
 	return p;
 }

@@ -190,6 +190,10 @@ spec_repo_load(struct spec_source *src, struct spec_repo **out,
 		    "the inventory defines no hosts"), "add hosts to "
 		    "inventory/hosts.yml, see leura-inventory(5)");
 
+	for (size_t i = 0; i < 3; i++) {
+		json_decref(repo->load_idx[i]);
+		repo->load_idx[i] = NULL;
+	}
 	SORT(hosts);
 	SORT(groups);
 	SORT(services);
@@ -231,6 +235,8 @@ spec_repo_free(struct spec_repo *repo)
 	for (i = 0; i < repo->nsystems; i++)
 		spec_system_release(&repo->systems[i]);
 	free(repo->systems);
+	for (i = 0; i < 3; i++)
+		json_decref(repo->load_idx[i]);
 	for (i = 0; i < repo->nfiles; i++)
 		spec_file_free(repo->files[i]);
 	free(repo->files);

@@ -325,26 +325,47 @@ static const char *const group_keys[] = {
 	"vars", "hosts", "description", NULL
 };
 
-static struct spec_host *
-find_host_linear(struct spec_repo *repo, const char *name)
-{
-	size_t i;
+/*
+ * Names loaded so far, indexed (inventories have thousands of hosts): the
+ * repo's load_idx objects map a name to its position in the (unsorted)
+ * array.  load.c drops them before sorting.
+ */
+enum { IDX_HOSTS, IDX_GROUPS, IDX_SERVICES };
 
-	for (i = 0; i < repo->nhosts; i++)
-		if (strcmp(repo->hosts[i].name, name) == 0)
-			return &repo->hosts[i];
-	return NULL;
+static long
+idx_find(struct spec_repo *repo, int which, const char *name)
+{
+	json_t *v;
+
+	if (repo->load_idx[which] == NULL)
+		return -1;
+	v = json_object_get(repo->load_idx[which], name);
+	return v ? (long)json_integer_value(v) : -1;
+}
+
+static void
+idx_add(struct spec_repo *repo, int which, const char *name, size_t i)
+{
+	if (repo->load_idx[which] == NULL)
+		repo->load_idx[which] = json_object();
+	json_object_set_new(repo->load_idx[which], name,
+	    json_integer((json_int_t)i));
+}
+
+static struct spec_host *
+find_host_loaded(struct spec_repo *repo, const char *name)
+{
+	long i = idx_find(repo, IDX_HOSTS, name);
+
+	return i < 0 ? NULL : &repo->hosts[i];
 }
 
 static struct spec_group *
-find_group_linear(struct spec_repo *repo, const char *name)
+find_group_loaded(struct spec_repo *repo, const char *name)
 {
-	size_t i;
+	long i = idx_find(repo, IDX_GROUPS, name);
 
-	for (i = 0; i < repo->ngroups; i++)
-		if (strcmp(repo->groups[i].name, name) == 0)
-			return &repo->groups[i];
-	return NULL;
+	return i < 0 ? NULL : &repo->groups[i];
 }
 
 /*
@@ -372,12 +393,13 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 	char *owner, *desc = NULL;
 	size_t n, i, j;
 
-	if ((old = find_host_linear(repo, key->str)) != NULL) {
+	if ((old = find_host_loaded(repo, key->str)) != NULL) {
 		twice(d, key, old->node, "host");
 		return;
 	}
 	check_name(d, key, "host");
 	h = PUSH(repo->hosts, repo->nhosts);
+	idx_add(repo, IDX_HOSTS, key->str, repo->nhosts - 1);
 	h->name = lr_xstrdup(key->str);
 	h->node = key;
 	h->vars = json_object();
@@ -406,10 +428,12 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 			free(refs[i].name);
 			continue;
 		}
-		if (find_group_linear(repo, refs[i].name) == NULL) {
+		if (find_group_loaded(repo, refs[i].name) == NULL) {
 			struct spec_group *g = PUSH(repo->groups,
 			    repo->ngroups);
 
+			idx_add(repo, IDX_GROUPS, refs[i].name,
+			    repo->ngroups - 1);
 			g->name = lr_xstrdup(refs[i].name);
 			g->node = refs[i].node;
 		}
@@ -429,13 +453,14 @@ load_group(struct spec_repo *repo, const struct spec_node *key,
 	const struct spec_node *hosts;
 	char *owner;
 
-	if ((g = find_group_linear(repo, key->str)) != NULL && g->vars) {
+	if ((g = find_group_loaded(repo, key->str)) != NULL && g->vars) {
 		twice(d, key, g->node, "group");
 		return;
 	}
 	if (g == NULL) {
 		check_name(d, key, "group");
 		g = PUSH(repo->groups, repo->ngroups);
+		idx_add(repo, IDX_GROUPS, key->str, repo->ngroups - 1);
 		g->name = lr_xstrdup(key->str);
 	}
 	/* a group only named by hosts so far is defined here */
@@ -886,6 +911,7 @@ load_service(struct spec_repo *repo, const struct spec_node *key,
 
 	check_name(d, key, "service");
 	s = PUSH(repo->services, repo->nservices);
+	idx_add(repo, IDX_SERVICES, key->str, repo->nservices - 1);
 	s->name = lr_xstrdup(key->str);
 	s->node = key;
 	s->scheduling_group.name = lr_xstrdup("all");
@@ -948,14 +974,9 @@ out:
 }
 
 static bool
-has_service(const struct spec_repo *repo, const char *name)
+has_service(struct spec_repo *repo, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < repo->nservices; i++)
-		if (strcmp(repo->services[i].name, name) == 0)
-			return true;
-	return false;
+	return idx_find(repo, IDX_SERVICES, name) >= 0;
 }
 
 void

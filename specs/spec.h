@@ -223,6 +223,8 @@ struct spec_repo {
 	 * and callers should not compile.
 	 */
 	size_t	 nbroken;
+	/* private to the loaders: name -> index of hosts, groups, services */
+	json_t	*load_idx[3];
 };
 
 /*

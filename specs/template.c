@@ -167,6 +167,23 @@ dump_cb(const char *s, size_t n, void *arg)
 	return 0;
 }
 
+/* Decimal digits without printf: rendering runs once per step per host. */
+static void
+add_int(struct lr_buf *b, json_int_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u;
+
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	lr_buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 /* Append the text of j, which is not null. */
 static void
 add_json(struct lr_buf *b, const json_t *j)
@@ -176,8 +193,7 @@ add_json(struct lr_buf *b, const json_t *j)
 		lr_buf_add(b, json_string_value(j), json_string_length(j));
 		break;
 	case JSON_INTEGER:
-		lr_buf_printf(b, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(j));
+		add_int(b, json_integer_value(j));
 		break;
 	case JSON_REAL:
 		add_real(b, json_real_value(j));

@@ -29,6 +29,8 @@ struct compile {
 	json_t	*seen;		/* template diagnostics already reported */
 	json_t	**hvars;	/* effective vars per host */
 	json_t	**hctx;		/* per-host template context */
+	size_t	*hshape;	/* per host: id of the skeleton of its vars */
+	size_t	 nshapes;
 	size_t	**members;	/* per group: host indices */
 	size_t	*nmembers;
 	struct sched_result sres;
@@ -140,6 +142,69 @@ json_text(const json_t *v)
 }
 
 /*
+ * The skeleton of a JSON value: its structure with every scalar replaced
+ * by its type.  Two hosts whose vars have the same skeleton resolve (or
+ * fail to resolve) every template name alike, so validation renders a
+ * host-vars template once per skeleton, not once per host.
+ */
+static void
+skeleton(const json_t *v, struct lr_buf *b)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		lr_buf_addc(b, '{');
+		json_object_foreach((json_t *)v, k, x) {
+			lr_buf_adds(b, k);
+			lr_buf_addc(b, ':');
+			skeleton(x, b);
+			lr_buf_addc(b, ',');
+		}
+		lr_buf_addc(b, '}');
+		break;
+	case JSON_ARRAY:
+		lr_buf_addc(b, '[');
+		json_array_foreach((json_t *)v, i, x) {
+			skeleton(x, b);
+			lr_buf_addc(b, ',');
+		}
+		lr_buf_addc(b, ']');
+		break;
+	case JSON_STRING:
+		lr_buf_addc(b, 's');
+		break;
+	case JSON_NULL:
+		lr_buf_addc(b, '0');
+		break;
+	default:	/* numbers and booleans render alike */
+		lr_buf_addc(b, 'n');
+	}
+}
+
+static void
+build_shapes(struct compile *c)
+{
+	json_t *ids = json_object(), *id;
+	size_t h;
+
+	c->hshape = lr_xcalloc(c->repo->nhosts + 1, sizeof(*c->hshape));
+	for (h = 0; h < c->repo->nhosts; h++) {
+		lr_buf_reset(&c->buf);
+		lr_buf_adds(&c->buf, "");
+		skeleton(c->hvars[h], &c->buf);
+		if ((id = json_object_get(ids, c->buf.s)) == NULL) {
+			id = json_integer((json_int_t)c->nshapes++);
+			json_object_set_new(ids, c->buf.s, id);
+		}
+		c->hshape[h] = (size_t)json_integer_value(id);
+	}
+	json_decref(ids);
+}
+
+/*
  * Each host's template context and effective vars.  Same precedence as
  * spec_host_vars() ('all', then groups in name order, then the host), but
  * computed from the membership lists in one pass over them.
@@ -175,11 +240,17 @@ build_host_ctx(struct compile *c)
 	for (h = 0; h < r->nhosts; h++) {
 		if (r->hosts[h].vars)
 			json_object_update(c->hvars[h], r->hosts[h].vars);
-		host = json_pack("{s:s, s:s, s:O, s:o}", "name",
-		    r->hosts[h].name, "address", r->hosts[h].address ?
-		    r->hosts[h].address : r->hosts[h].name, "vars",
-		    c->hvars[h], "groups", groups[h]);
-		c->hctx[h] = json_pack("{s:o}", "host", host);
+		/* json_pack is slow at this volume: build by hand */
+		host = json_object();
+		json_object_set_new_nocheck(host, "name",
+		    json_string(r->hosts[h].name));
+		json_object_set_new_nocheck(host, "address",
+		    json_string(r->hosts[h].address ? r->hosts[h].address :
+		    r->hosts[h].name));
+		json_object_set_nocheck(host, "vars", c->hvars[h]);
+		json_object_set_new_nocheck(host, "groups", groups[h]);
+		c->hctx[h] = json_object();
+		json_object_set_new_nocheck(c->hctx[h], "host", host);
 	}
 	free(groups);
 }
@@ -282,8 +353,8 @@ place(struct compile *c)
 
 	for (s = 0; s < r->nservices; s++) {
 		if (spread[s])
-			for (h = 0; h < r->nhosts; h++)
-				free((char *)spread[s][h]);
+			for (i = 0; i < svcs[s].neligible; i++)
+				free((char *)spread[s][elig[s][i]]);
 		free(spread[s]);
 		free(elig[s]);
 	}
@@ -783,33 +854,37 @@ compile_step(struct compile *c, const struct spec_step *st,
 	return o;
 }
 
-/* Does any template of the step mention "host."? */
+/*
+ * Does any template of the step mention host vars?  host.name, .address
+ * and .groups exist on every host with the same type, so a template using
+ * only those renders or fails alike everywhere: validation checks it once.
+ */
 static bool
-step_uses_host(const struct spec_step *st, const json_t *raw)
+step_uses_host_vars(struct compile *c, const struct spec_step *st)
 {
 	const char *fields[] = { st->script, st->dest, st->url, st->body,
 	    st->content, st->creates, st->unless, st->cwd };
 	const json_t *objs[] = { st->env, st->headers };
+	const json_t *raw;
 	const char *k;
 	json_t *v;
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(*fields); i++)
-		if (fields[i] && strstr(fields[i], "host."))
+		if (fields[i] && strstr(fields[i], "host.vars"))
 			return true;
 	for (i = 0; i < 2; i++) {
 		if (objs[i] == NULL)
 			continue;
 		json_object_foreach((json_t *)objs[i], k, v)
 			if (json_is_string(v) &&
-			    strstr(json_string_value(v), "host."))
+			    strstr(json_string_value(v), "host.vars"))
 				return true;
 	}
-	if (st->template && raw && json_is_object(raw)) {
-		v = json_object_get(raw, "content");
-		if (v && strstr(json_string_value(v), "host."))
-			return true;
-	}
+	if (st->template && st->src && (raw = file_raw(c, st->src)) != NULL &&
+	    (v = json_object_get(raw, "content")) != NULL &&
+	    strstr(json_string_value(v), "host.vars"))
+		return true;
 	return false;
 }
 
@@ -825,15 +900,79 @@ merged_params(const struct spec_role *role, const struct spec_service *sv)
 	return p;
 }
 
+/* Compile role's steps for every host of service sv (see the file comment). */
+static void
+compile_role(struct compile *c, const struct spec_service *sv,
+    const struct sched_placement *pl, const struct spec_role *role,
+    const json_t *svcctx)
+{
+	const struct spec_repo *r = c->repo;
+	bool want = (c->flags & REC_COMPILE_DESIRED) != 0;
+	const struct spec_step *steps[3];
+	size_t nsteps[3], p, s, i, k, n = 0, h;
+	json_t *params, *ctx, *stepj, *list = NULL;
+	bool *per_host, *seen = NULL;
+	size_t ntot;
+
+	steps[0] = role->converge, nsteps[0] = role->nconverge;
+	steps[1] = role->validate, nsteps[1] = role->nvalidate;
+	steps[2] = role->turndown, nsteps[2] = role->nturndown;
+	ntot = nsteps[0] + nsteps[1] + nsteps[2];
+	per_host = lr_xcalloc(ntot + 1, sizeof(*per_host));
+	for (p = 0; p < 3; p++)
+		for (s = 0; s < nsteps[p]; s++)
+			per_host[n++] = step_uses_host_vars(c, &steps[p][s]);
+	/* validation only: which (step, vars skeleton) pairs were rendered */
+	if (!want)
+		seen = lr_xcalloc(ntot * c->nshapes + 1, sizeof(*seen));
+	params = merged_params(role, sv);
+	for (i = 0; i < pl->n; i++) {
+		h = pl->hosts[i];
+		if (!want) {
+			for (k = 0; k < ntot; k++)
+				if (per_host[k] &&
+				    !seen[k * c->nshapes + c->hshape[h]])
+					break;
+			if (i > 0 && k == ntot)
+				continue;	/* nothing new to check here */
+		}
+		ctx = json_copy(c->hctx[h]);
+		json_object_set(ctx, "params", params);
+		json_object_set(ctx, "service", (json_t *)svcctx);
+		json_object_set(ctx, "services", c->services_ctx);
+		if (want)
+			list = json_object_get(json_object_get(c->out->desired,
+			    r->hosts[h].name), "steps");
+		for (p = 0, k = 0; p < 3; p++) {
+			for (s = 0; s < nsteps[p]; s++, k++) {
+				if (!want && i > 0 && (!per_host[k] ||
+				    seen[k * c->nshapes + c->hshape[h]]))
+					continue;
+				if (!want)
+					seen[k * c->nshapes + c->hshape[h]] =
+					    true;
+				stepj = compile_step(c, &steps[p][s], sv->name,
+				    role->name, ctx, r->hosts[h].name, want);
+				if (stepj)
+					json_array_append_new(list, stepj);
+			}
+		}
+		json_decref(ctx);
+	}
+	free(seen);
+	json_decref(params);
+	free(per_host);
+}
+
 static void
 compile_services(struct compile *c)
 {
 	const struct spec_repo *r = c->repo;
-	bool want = (c->flags & REC_COMPILE_DESIRED) != 0;
-	json_t *svcctx, *params, *steps, *hs, *ctx, *stepj;
-	size_t k, s, i, ri, p, h;
+	const struct spec_role *role;
+	json_t *svcctx;
+	size_t k, i, ri, h;
 
-	if (want) {
+	if (c->flags & REC_COMPILE_DESIRED) {
 		c->out->desired = json_object();
 		for (h = 0; h < r->nhosts; h++)
 			json_object_set_new(c->out->desired, r->hosts[h].name,
@@ -841,66 +980,20 @@ compile_services(struct compile *c)
 	}
 	for (k = 0; k < r->nservices; k++) {
 		const struct spec_service *sv = &r->services[c->order[k]];
-		const struct sched_placement *pl = &c->sres.services[c->order[k]];
+		const struct sched_placement *pl =
+		    &c->sres.services[c->order[k]];
 
 		svcctx = json_pack("{s:s}", "name", sv->name);
-		if (want)
+		if (c->out->desired)
 			for (i = 0; i < pl->n; i++)
 				json_array_append_new(json_object_get(
 				    json_object_get(c->out->desired,
 				    r->hosts[pl->hosts[i]].name), "services"),
 				    json_string(sv->name));
-		for (ri = 0; ri < sv->nroles; ri++) {
-			const struct spec_role *role =
-			    spec_repo_find_role(r, sv->roles[ri].name);
-			const struct spec_step *lists[3];
-			size_t nl[3];
-
-			if (role == NULL)
-				continue;
-			params = merged_params(role, sv);
-			lists[0] = role->converge, nl[0] = role->nconverge;
-			lists[1] = role->validate, nl[1] = role->nvalidate;
-			lists[2] = role->turndown, nl[2] = role->nturndown;
-			for (p = 0; p < 3; p++) {
-				for (s = 0; s < nl[p]; s++) {
-					const struct spec_step *st =
-					    &lists[p][s];
-					const json_t *raw = st->src &&
-					    st->template ? file_raw(c,
-					    st->src) : NULL;
-					bool per_host = want ||
-					    step_uses_host(st, raw);
-					size_t nh = per_host ? pl->n :
-					    (pl->n ? 1 : 0);
-
-					for (i = 0; i < nh; i++) {
-						h = pl->hosts[i];
-						ctx = json_copy(c->hctx[h]);
-						json_object_set(ctx, "params",
-						    params);
-						json_object_set(ctx, "service",
-						    svcctx);
-						json_object_set(ctx, "services",
-						    c->services_ctx);
-						stepj = compile_step(c, st,
-						    sv->name, role->name, ctx,
-						    r->hosts[h].name, want);
-						json_decref(ctx);
-						if (stepj == NULL)
-							continue;
-						hs = json_object_get(
-						    c->out->desired,
-						    r->hosts[h].name);
-						steps = json_object_get(hs,
-						    "steps");
-						json_array_append_new(steps,
-						    stepj);
-					}
-				}
-			}
-			json_decref(params);
-		}
+		for (ri = 0; ri < sv->nroles; ri++)
+			if ((role = spec_repo_find_role(r,
+			    sv->roles[ri].name)) != NULL)
+				compile_role(c, sv, pl, role, svcctx);
 		json_decref(svcctx);
 	}
 }
@@ -994,6 +1087,7 @@ rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
 
 	build_members(&c);
 	build_host_ctx(&c);
+	build_shapes(&c);
 	place(&c);
 	order_services(&c);
 	check_tasks(&c, now);
@@ -1010,6 +1104,7 @@ rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
 	}
 	free(c.hvars);
 	free(c.hctx);
+	free(c.hshape);
 	free(c.order);
 	sched_result_release(&c.sres);
 	json_decref(c.seen);
