@@ -84,13 +84,13 @@ json_t	*inv_group_hosts(const struct spec_repo *repo, const char *group);
  * order:
  *
  *   [{"targets": ["ADDRESS:PORT", ...],
- *     "labels": {"job": JOB_NAME, "service": SVC, "scheme": SCHEME,
+ *     "labels": {"job": JOB_NAME, "service": SVC, "__scheme__": SCHEME,
  *                "metrics_path": PATH}}]
  *
  * Targets are the hosts the service is placed on (placement, borrowed), by
  * address or else by name, sorted by host name; IPv6 addresses are
  * bracketed; without a port the target is the bare address.  job defaults
- * to the service name, scheme to 'https'; metrics_path only when set.
+ * to the service name, __scheme__ to 'https'; __metrics_path__ only when set.
  * New reference.
  */
 json_t	*inv_prometheus_targets(const struct spec_repo *repo,

@@ -61,12 +61,14 @@ target_group(const struct spec_repo *repo, const char *svc,
 		json_array_append_new(targets, json_string(t));
 		free(t);
 	}
+	/* __scheme__ and __metrics_path__ are what Prometheus acts on */
 	labels = json_pack("{s:s, s:s, s:s}",
 	    "job", field(ep, "job_name", svc),
 	    "service", svc,
-	    "scheme", field(ep, "scheme", "https"));
+	    "__scheme__", field(ep, "scheme", "https"));
 	if ((path = field(ep, "metrics_path", NULL)) != NULL)
-		json_object_set_new(labels, "metrics_path", json_string(path));
+		json_object_set_new(labels, "__metrics_path__",
+		    json_string(path));
 	return json_pack("{s:o, s:o}", "targets", targets, "labels", labels);
 }
 

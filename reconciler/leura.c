@@ -19,7 +19,7 @@ struct lr_cmd {
 static const struct lr_cmd commands[] = {
 	{ "validate",	cmd_validate,	"check the config repo" },
 	{ "schedule",	cmd_schedule,	"show where service instances are placed" },
-	{ "inventory",	cmd_inventory,	"export the inventory (--ansible)" },
+	{ "inventory",	cmd_inventory,	"export the inventory (--ansible, --prometheus)" },
 	{ "plan",	cmd_plan,	"show what would change between commits" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

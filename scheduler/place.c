@@ -65,6 +65,7 @@
 #define PL_SEED_CAP	0x6c65757261206361ULL	/* "leura ca" */
 #define PL_LOAD_FACTOR	1.25
 #define PL_RAMP		0.5	/* see "Levels" above */
+#define PL_SPREADS	8	/* spread arrays whose values are kept */
 
 /* host flags */
 #define PL_ACTIVE	0x1	/* eligible for a placeable service */
@@ -123,30 +124,54 @@ struct pl_step {
 	uint32_t	 topos;
 };
 
+struct pl_hot {
+	uint64_t	 hash;		/* of the host's name */
+	uint32_t	 seen;		/* stamps for checks and searches */
+	uint32_t	 users;		/* placeable services that may use it */
+};
+
+struct pl_vals {
+	uint32_t	*slot;		/* value ids, PL_NONE when free */
+	uint64_t	*hash;		/* of each slot's string */
+	const char	**str;		/* a string per value id */
+	uint32_t	 mask;
+	uint32_t	 n;
+};
+
+/* Value ids of one spread array; `lid` and `lstamp` renumber per service. */
+struct pl_spread {
+	const char *const *arr;
+	struct pl_vals	 vals;
+	uint32_t	*gid;		/* per host: value id, PL_NONE if unseen */
+	uint32_t	*lid;		/* per value: id in the current service */
+	uint32_t	*lstamp;
+};
+
 struct pl_state {
 	/* hosts, indexed like the input */
 	uint32_t	 nh;
 	const char	**hname;
-	uint64_t	*hhash;
+	struct pl_hot	*hot;		/* what the pass over eligible reads */
 	uint32_t	*hrank;		/* position in name order */
 	uint32_t	*hload;		/* all instances */
 	uint32_t	*hcap0;		/* capacity at level 0 */
-	uint32_t	*hseen;		/* stamps for checks and searches */
-	uint32_t	*husers;	/* placeable services that may use it */
 	uint8_t		*hflags;
 	struct pl_insts	*hinst;
 	struct pl_step	*hstep;		/* allocated by the first search */
+	uint32_t	*svis;		/* services a search went through */
 
 	struct pl_svc	*svcs;		/* in name order */
 	uint32_t	 ns;
 	uint32_t	 cap;		/* the bound C */
 	bool		 ramped;	/* some host has less than C at level 0 */
+	bool		 anydup;	/* some host names are not unique */
 	uint32_t	 stamp;
 
 	struct pl_cand	*cand;		/* scratch, max eligible */
 	uint32_t	*queue;		/* scratch, max(nh, ns, max eligible) */
-	uint32_t	*vtab;		/* scratch: spread value hash table */
-	uint64_t	*vhash;
+	struct pl_spread spreads[PL_SPREADS];
+	uint32_t	 nspreads;
+	struct pl_vals	 svals;		/* scratch: one service's values */
 	uint8_t		*flagblk;	/* every service's `flags` */
 	uint32_t	*vidblk;	/* every service's `vid` and `vcount` */
 };
@@ -235,7 +260,7 @@ pl_host_of(const struct pl_svc *s, uint32_t pos)
 static uint64_t
 pl_score(const struct pl_state *st, const struct pl_svc *s, uint32_t pos)
 {
-	return pl_mix(s->hash ^ st->hhash[pl_host_of(s, pos)]);
+	return pl_mix(s->hash ^ st->hot[pl_host_of(s, pos)].hash);
 }
 
 static bool
@@ -320,56 +345,76 @@ pl_sift(struct pl_cand *c, uint32_t n, uint32_t i)
 }
 
 /*
- * Make s->order hold at least the best `need` positions (all of them when
- * need >= ne): one pass keeping the best k in a heap, then a sort.  The
- * prefix grows fourfold each time, so a service that walks down its whole
- * ranking pays O(ne log ne) in all.
+ * Selection of the best k of n candidates in one pass: a heap of the best
+ * so far with the worst on top, which most candidates fail to beat.
  */
-static void
-pl_rank(struct pl_state *st, struct pl_svc *s, uint32_t need)
-{
-	struct pl_cand *c = st->cand, x;
-	uint32_t i, j, n = 0, k;
+struct pl_sel {
+	struct pl_cand	*c;
+	uint32_t	 n;
+	uint32_t	 k;
+	bool		 heap;
+};
 
-	if (need <= s->norder || s->norder == s->ne)
-		return;
-	k = need;
-	if (k < 4 * s->norder)
-		k = 4 * s->norder;
-	if (k < 4 * s->want + 16)
-		k = 4 * s->want + 16;
-	if (k > s->ne / 2)
-		k = s->ne;
-	for (i = 0; i < s->ne; i++) {
-		x.score = pl_score(st, s, i);
-		if (n == k && x.score < c[0].score)
-			continue;	/* the common case, cheaply */
-		x.rank = st->hrank[pl_host_of(s, i)];
-		x.pos = i;
-		if (n < k) {
-			c[n++] = x;
-			if (n == k && k < s->ne)
-				for (j = k / 2; j-- > 0;)
-					pl_sift(c, k, j);
-		} else if (pl_better(&x, &c[0])) {
-			c[0] = x;
-			pl_sift(c, k, 0);
-		}
-	}
-	pl_sort(c, k);
-	s->order = pl_realloc(s->order, k, sizeof(*s->order));
-	for (i = 0; i < k; i++)
-		s->order[i] = c[i].pos;
-	s->norder = k;
+static void
+pl_sel_init(struct pl_state *st, struct pl_sel *sel, uint32_t k)
+{
+	sel->c = st->cand;
+	sel->n = 0;
+	sel->k = k;
+	sel->heap = false;
 }
 
-/* The position of s's i-th best host, i < ne. */
-static uint32_t
-pl_at(struct pl_state *st, struct pl_svc *s, uint32_t i)
+static void
+pl_sel_add(const struct pl_state *st, struct pl_sel *sel, uint64_t score,
+    uint32_t hi, uint32_t pos)
 {
-	if (i >= s->norder)
-		pl_rank(st, s, i + 1);
-	return s->order[i];
+	struct pl_cand x, *c = sel->c;
+	uint32_t j;
+
+	if (sel->heap && score < c[0].score)
+		return;		/* the common case, cheaply */
+	x.score = score;
+	x.rank = st->hrank[hi];
+	x.pos = pos;
+	if (sel->n < sel->k) {
+		c[sel->n++] = x;
+		return;
+	}
+	if (!sel->heap) {
+		for (j = sel->k / 2; j-- > 0;)
+			pl_sift(c, sel->k, j);
+		sel->heap = true;
+	}
+	if (pl_better(&x, &c[0])) {
+		c[0] = x;
+		pl_sift(c, sel->k, 0);
+	}
+}
+
+/* The selection, best first, becomes s's ranking so far. */
+static void
+pl_sel_done(struct pl_sel *sel, struct pl_svc *s)
+{
+	uint32_t i;
+
+	pl_sort(sel->c, sel->n);
+	s->order = pl_realloc(s->order, sel->n, sizeof(*s->order));
+	for (i = 0; i < sel->n; i++)
+		s->order[i] = sel->c[i].pos;
+	s->norder = sel->n;
+}
+
+/*
+ * Which position of s is better ranked: score, then host name.  For the
+ * positions outside the selection made by pl_check.
+ */
+static bool
+pl_pos_better(const struct pl_state *st, uint64_t sa, uint32_t ha,
+    uint64_t sb, uint32_t hb)
+{
+	if (sa != sb)
+		return sa > sb;
+	return st->hrank[ha] < st->hrank[hb];
 }
 
 /* ---- loads ---- */
@@ -466,21 +511,65 @@ pl_weakest(struct pl_state *st, uint32_t hi)
 	return w;
 }
 
-/* The next rank s proposes to, or PL_NONE. */
+/*
+ * Would host hi take s's instance at pos now (at level 0)?  A host that
+ * turns an instance away will turn it away for good: its capacity is
+ * fixed and the weakest claim it keeps only grows.
+ */
+static bool
+pl_accepts(struct pl_state *st, const struct pl_inst *me, uint32_t hi)
+{
+	struct pl_insts *hl = &st->hinst[hi];
+
+	if (pl_has_room(st, hi, 0))
+		return true;
+	if (hl->n == 0)
+		return false;	/* full of "all" instances */
+	return pl_claim_better(me, &hl->v[pl_weakest(st, hi)]);
+}
+
+/*
+ * The position s proposes to next, or PL_NONE: its best-ranked host that
+ * it has not asked yet and whose spread value it does not use.  Within the
+ * ranked prefix that is the next one in order; beyond it, a scan for the
+ * best host that would accept, which is where walking down the ranking
+ * would stop (the hosts passed on the way are marked as asked).
+ */
 static uint32_t
 pl_next(struct pl_state *st, struct pl_svc *s)
 {
-	uint32_t i, pos;
+	struct pl_inst me;
+	uint32_t i, pos, hi, best = PL_NONE, besthost = 0;
+	uint64_t bestscore = 0;
 
-	while (s->next < s->ne &&
-	    (s->flags[pl_at(st, s, s->next)] & PL_ASKED))
+	while (s->next < s->norder && (s->flags[s->order[s->next]] & PL_ASKED))
 		s->next++;
-	for (i = s->next; i < s->ne; i++) {
-		pos = pl_at(st, s, i);
+	for (i = s->next; i < s->norder; i++) {
+		pos = s->order[i];
 		if (!(s->flags[pos] & PL_ASKED) && pl_may_take(s, pos))
-			return i;
+			return pos;
 	}
-	return PL_NONE;
+	if (s->norder == s->ne)
+		return PL_NONE;
+	me.svc = (uint32_t)(s - st->svcs);
+	for (pos = 0; pos < s->ne; pos++) {
+		if ((s->flags[pos] & PL_ASKED) || !pl_may_take(s, pos))
+			continue;
+		hi = pl_host_of(s, pos);
+		me.score = pl_score(st, s, pos);
+		me.pos = pos;
+		if (!pl_accepts(st, &me, hi)) {
+			s->flags[pos] |= PL_ASKED;
+			continue;
+		}
+		if (best == PL_NONE ||
+		    pl_pos_better(st, me.score, hi, bestscore, besthost)) {
+			best = pos;
+			bestscore = me.score;
+			besthost = hi;
+		}
+	}
+	return best;
 }
 
 /*
@@ -496,7 +585,7 @@ pl_level0(struct pl_state *st)
 	struct pl_svc *s, *t;
 	struct pl_insts *hl;
 	struct pl_inst me;
-	uint32_t *q = st->queue, head = 0, n = 0, i, r, pos, hi, w;
+	uint32_t *q = st->queue, head = 0, n = 0, i, pos, hi, w;
 
 	for (i = 0; i < st->ns; i++) {
 		s = &st->svcs[i];
@@ -511,70 +600,60 @@ pl_level0(struct pl_state *st)
 		n--;
 		s->queued = false;
 		while (s->nplaced < s->want &&
-		    (r = pl_next(st, s)) != PL_NONE) {
-			pos = pl_at(st, s, r);
+		    (pos = pl_next(st, s)) != PL_NONE) {
 			s->flags[pos] |= PL_ASKED;
 			hi = pl_host_of(s, pos);
-			if (pl_has_room(st, hi, 0)) {
-				pl_place(st, s, pos);
-				continue;
-			}
-			hl = &st->hinst[hi];
-			if (hl->n == 0)
-				continue;	/* full of "all" instances */
-			w = pl_weakest(st, hi);
 			me.score = pl_score(st, s, pos);
 			me.svc = (uint32_t)(s - st->svcs);
 			me.pos = pos;
-			if (!pl_claim_better(&me, &hl->v[w]))
+			if (!pl_accepts(st, &me, hi))
 				continue;
-			t = &st->svcs[hl->v[w].svc];
-			pl_unplace(st, t, hl->v[w].pos);
-			pl_place(st, s, pos);
-			if (!t->queued) {
-				t->queued = true;
-				q[(head + n++) % st->ns] =
-				    (uint32_t)(t - st->svcs);
+			hl = &st->hinst[hi];
+			if (!pl_has_room(st, hi, 0)) {
+				w = pl_weakest(st, hi);
+				t = &st->svcs[hl->v[w].svc];
+				pl_unplace(st, t, hl->v[w].pos);
+				if (!t->queued) {
+					t->queued = true;
+					q[(head + n++) % st->ns] =
+					    (uint32_t)(t - st->svcs);
+				}
 			}
+			pl_place(st, s, pos);
 		}
 	}
 }
 
 /* ---- levels 1 and up ---- */
 
+/*
+ * The best-ranked positions of s with room at `level`, one at a time (a
+ * spread value taken rules out others).
+ */
 static void
 pl_greedy(struct pl_state *st, struct pl_svc *s, uint32_t level)
 {
-	uint32_t i, pos;
+	uint32_t pos, hi, best, besthost = 0;
+	uint64_t score, bestscore = 0;
 
-	for (i = 0; i < s->ne && s->nplaced < s->want; i++) {
-		pos = pl_at(st, s, i);
-		if (pl_may_take(s, pos) &&
-		    pl_has_room(st, pl_host_of(s, pos), level))
-			pl_place(st, s, pos);
+	while (s->nplaced < s->want) {
+		best = PL_NONE;
+		for (pos = 0; pos < s->ne; pos++) {
+			hi = pl_host_of(s, pos);
+			if (!pl_may_take(s, pos) || !pl_has_room(st, hi, level))
+				continue;
+			score = pl_score(st, s, pos);
+			if (best == PL_NONE ||
+			    pl_pos_better(st, score, hi, bestscore, besthost)) {
+				best = pos;
+				bestscore = score;
+				besthost = hi;
+			}
+		}
+		if (best == PL_NONE)
+			return;
+		pl_place(st, s, best);
 	}
-}
-
-/*
- * Reach host hi from host `from` (PL_NONE: from the source) by moving
- * service si from position frompos to topos.  Returns whether hi has room,
- * that is whether the path is complete.
- */
-static bool
-pl_visit(struct pl_state *st, uint32_t *nq, uint32_t hi, uint32_t from,
-    uint32_t si, uint32_t frompos, uint32_t topos)
-{
-	struct pl_step *step = &st->hstep[hi];
-
-	st->hseen[hi] = st->stamp;
-	step->from = from;
-	step->svc = si;
-	step->frompos = frompos;
-	step->topos = topos;
-	if (pl_has_room(st, hi, 1))
-		return true;
-	st->queue[(*nq)++] = hi;
-	return false;
 }
 
 static void
@@ -597,75 +676,164 @@ pl_apply_path(struct pl_state *st, uint32_t hi)
 static bool
 pl_reachable(const struct pl_state *st, uint32_t hi)
 {
-	return !(st->hflags[hi] & PL_DEAD) && st->hseen[hi] != st->stamp;
+	return !(st->hflags[hi] & PL_DEAD) && st->hot[hi].seen != st->stamp;
+}
+
+/* Sort host indices by name. */
+static void
+pl_sort_hosts32(struct pl_state *st, uint32_t *v, uint32_t n)
+{
+	struct pl_cand *c = st->cand;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		c[i].score = 0;
+		c[i].rank = st->hrank[v[i]];
+		c[i].pos = v[i];
+	}
+	pl_sort(c, n);
+	for (i = 0; i < n; i++)
+		v[i] = c[i].pos;
+}
+
+/*
+ * One step of a search: service si, leaving host `from` (PL_NONE: the
+ * source) and position frompos, may go to the positions of t that `ok`
+ * admits.  The best-ranked one with room completes the path; the others
+ * join the next layer.  Returns whether a path was completed.
+ */
+static bool
+pl_expand(struct pl_state *st, uint32_t level, uint32_t *tail,
+    uint32_t from, uint32_t si, uint32_t frompos, bool cross)
+{
+	struct pl_svc *t = &st->svcs[si];
+	struct pl_step *step;
+	uint32_t q, hi, best = PL_NONE, besthost = 0;
+	uint64_t score, bestscore = 0;
+
+	for (q = 0; q < t->ne; q++) {
+		hi = pl_host_of(t, q);
+		if ((t->flags[q] & PL_ON) || !pl_reachable(st, hi))
+			continue;
+		if (from == PL_NONE) {
+			if (!pl_may_take(t, q))
+				continue;
+		} else if (t->vid == NULL || t->vid[q] != t->vid[frompos]) {
+			/* another value: only through node t, to a free one */
+			if (!cross || (t->vid != NULL &&
+			    t->vcount[t->vid[q]] != 0))
+				continue;
+		}
+		step = &st->hstep[hi];
+		step->from = from;
+		step->svc = si;
+		step->frompos = frompos;
+		step->topos = q;
+		if (!pl_has_room(st, hi, level)) {
+			st->hot[hi].seen = st->stamp;
+			st->queue[(*tail)++] = hi;
+			continue;
+		}
+		score = pl_score(st, t, q);
+		if (best == PL_NONE ||
+		    pl_pos_better(st, score, hi, bestscore, besthost)) {
+			best = q;
+			bestscore = score;
+			besthost = hi;
+		}
+	}
+	if (best == PL_NONE)
+		return false;
+	pl_apply_path(st, besthost);
+	return true;
 }
 
 /*
  * One more instance for s through a shortest augmenting path, breadth
- * first over hosts, in rank order so that the result is a function of
- * names.  From a full host, a service t with an instance there may move it
- * to a host with the same spread value (the flow goes back through node
- * (t, value)) or, once per search, to any value t does not use (through
- * node t).  Returns false, marking what it reached as dead, when there is
- * no path.
+ * first over hosts.  From a full host, a service t with an instance there
+ * may move it to a host with the same spread value (the flow goes back
+ * through node (t, value)) or, once per search, to any value t does not
+ * use (through node t).  Each layer is taken in host name order and each
+ * step picks the best-ranked host with room, so the path found depends on
+ * names only.  Returns false, marking what it reached as dead, when there
+ * is no path.
  */
 static bool
-pl_augment(struct pl_state *st, struct pl_svc *s)
+pl_augment(struct pl_state *st, struct pl_svc *s, uint32_t level)
 {
 	struct pl_insts *hl;
 	struct pl_svc *t;
-	uint32_t si = (uint32_t)(s - st->svcs), nq = 0, qi, i, j, p, q, h2;
+	uint32_t head = 0, tail = 0, end, i, hi, nvis = 0;
 	bool cross;
 
-	if (st->hstep == NULL)
+	if (st->hstep == NULL) {
 		st->hstep = pl_alloc(st->nh, sizeof(*st->hstep));
+		st->svis = pl_alloc(st->ns, sizeof(*st->svis));
+	}
 	st->stamp++;
 	s->seen = st->stamp;
-	for (i = 0; i < s->ne; i++) {
-		q = pl_at(st, s, i);
-		h2 = pl_host_of(s, q);
-		if (!pl_may_take(s, q) || !pl_reachable(st, h2))
-			continue;
-		if (pl_visit(st, &nq, h2, PL_NONE, si, PL_NONE, q)) {
-			pl_apply_path(st, h2);
-			return true;
-		}
-	}
-	for (qi = 0; qi < nq; qi++) {
-		hl = &st->hinst[st->queue[qi]];
-		for (i = 0; i < hl->n; i++) {
-			t = &st->svcs[hl->v[i].svc];
-			p = hl->v[i].pos;
-			cross = !t->dead && t->seen != st->stamp;
-			if (!cross && t->vid == NULL)
-				continue;
-			if (cross)
-				t->seen = st->stamp;
-			for (j = 0; j < t->ne; j++) {
-				q = pl_at(st, t, j);
-				h2 = pl_host_of(t, q);
-				if ((t->flags[q] & PL_ON) ||
-				    !pl_reachable(st, h2))
+	st->svis[nvis++] = (uint32_t)(s - st->svcs);
+	if (pl_expand(st, level, &tail, PL_NONE, (uint32_t)(s - st->svcs),
+	    PL_NONE, true))
+		return true;
+	while (head < tail) {
+		pl_sort_hosts32(st, st->queue + head, tail - head);
+		for (end = tail; head < end; head++) {
+			hi = st->queue[head];
+			hl = &st->hinst[hi];
+			for (i = 0; i < hl->n; i++) {
+				t = &st->svcs[hl->v[i].svc];
+				cross = !t->dead && t->seen != st->stamp;
+				if (!cross && t->vid == NULL)
 					continue;
-				if (t->vid == NULL || t->vid[q] != t->vid[p]) {
-					if (!cross || (t->vid != NULL &&
-					    t->vcount[t->vid[q]] != 0))
-						continue;
+				if (cross) {
+					t->seen = st->stamp;
+					st->svis[nvis++] = hl->v[i].svc;
 				}
-				if (pl_visit(st, &nq, h2, st->queue[qi],
-				    hl->v[i].svc, p, q)) {
-					pl_apply_path(st, h2);
+				if (pl_expand(st, level, &tail, hi,
+				    hl->v[i].svc, hl->v[i].pos, cross))
 					return true;
-				}
 			}
 		}
 	}
-	for (qi = 0; qi < nq; qi++)
-		st->hflags[st->queue[qi]] |= PL_DEAD;
-	for (i = 0; i < st->ns; i++)
-		if (st->svcs[i].seen == st->stamp)
-			st->svcs[i].dead = true;
+	for (i = 0; i < tail; i++)
+		st->hflags[st->queue[i]] |= PL_DEAD;
+	for (i = 0; i < nvis; i++)
+		st->svcs[st->svis[i]].dead = true;
 	return false;
+}
+
+/*
+ * Give the services still short what `level` allows: the best-ranked
+ * hosts with room (greedy), then augmenting paths (augment).  Returns how
+ * many services are still short.
+ */
+static uint32_t
+pl_fill(struct pl_state *st, uint32_t level, bool greedy, bool augment)
+{
+	struct pl_svc *s;
+	uint32_t i, nshort = 0;
+
+	if (augment) {
+		/* what a search at another level found dead may not be */
+		for (i = 0; i < st->nh; i++)
+			st->hflags[i] &= ~PL_DEAD;
+		for (i = 0; i < st->ns; i++)
+			st->svcs[i].dead = false;
+	}
+	for (i = 0; i < st->ns; i++) {
+		s = &st->svcs[i];
+		if (s->error != NULL || s->all || s->nplaced == s->want)
+			continue;
+		if (greedy)
+			pl_greedy(st, s, level);
+		while (augment && s->nplaced < s->want &&
+		    pl_augment(st, s, level))
+			continue;
+		if (s->nplaced < s->want)
+			nshort++;
+	}
+	return nshort;
 }
 
 /* ---- input checks ---- */
@@ -676,42 +844,112 @@ pl_plural(uint64_t n)
 	return n == 1 ? "" : "s";
 }
 
+/* Distinct strings, numbered from 0: open addressing on their hashes. */
+static void
+pl_vals_init(struct pl_vals *v, uint32_t max)
+{
+	for (v->mask = 1; v->mask < 2 * max; v->mask *= 2)
+		continue;
+	v->slot = pl_alloc(v->mask, sizeof(*v->slot));
+	v->hash = pl_alloc(v->mask, sizeof(*v->hash));
+	v->str = pl_alloc(max, sizeof(*v->str));
+	v->mask--;
+	v->n = 0;
+	memset(v->slot, 0xff, (v->mask + 1) * sizeof(*v->slot));
+}
+
+/* Forget the strings; the next ones will be at most max. */
+static void
+pl_vals_reset(struct pl_vals *v, uint32_t max)
+{
+	for (v->mask = 1; v->mask < 2 * max; v->mask *= 2)
+		continue;
+	v->mask--;
+	v->n = 0;
+	memset(v->slot, 0xff, (v->mask + 1) * sizeof(*v->slot));
+}
+
+static void
+pl_vals_free(struct pl_vals *v)
+{
+	free(v->slot);
+	free(v->hash);
+	free(v->str);
+}
+
+static uint32_t
+pl_vals_id(struct pl_vals *v, const char *str)
+{
+	uint64_t h = pl_hash_str(str, PL_SEED_VAL);
+	uint32_t i;
+
+	for (i = (uint32_t)h & v->mask;; i = (i + 1) & v->mask) {
+		if (v->slot[i] == PL_NONE) {
+			v->slot[i] = v->n;
+			v->hash[i] = h;
+			v->str[v->n] = str;
+			return v->n++;
+		}
+		if (v->hash[i] == h && (v->str[v->slot[i]] == str ||
+		    strcmp(v->str[v->slot[i]], str) == 0))
+			return v->slot[i];
+	}
+}
+
 /*
- * Give s its spread value ids (equal strings, equal ids) and count them.
- * Open addressing on the strings' hashes, in scratch tables big enough
- * for the largest service.
+ * The values of a spread array that several services share (the same
+ * pointer): each host's string is hashed once, not once per service.
  */
+static struct pl_spread *
+pl_spread_find(struct pl_state *st, const char *const *arr)
+{
+	struct pl_spread *sp;
+	uint32_t i;
+
+	for (i = 0; i < st->nspreads; i++)
+		if (st->spreads[i].arr == arr)
+			return &st->spreads[i];
+	if (st->nspreads == PL_SPREADS)
+		return NULL;
+	sp = &st->spreads[st->nspreads++];
+	sp->arr = arr;
+	pl_vals_init(&sp->vals, st->nh);
+	sp->gid = pl_alloc(st->nh, sizeof(*sp->gid));
+	memset(sp->gid, 0xff, st->nh * sizeof(*sp->gid));
+	sp->lid = pl_alloc(st->nh, sizeof(*sp->lid));
+	sp->lstamp = pl_alloc(st->nh, sizeof(*sp->lstamp));
+	return sp;
+}
+
+/* Give s its spread value ids, 0 to nvalues - 1 (equal strings, equal ids). */
 static void
 pl_spread_ids(struct pl_state *st, struct pl_svc *s)
 {
 	const char *const *spread = s->in->spread;
-	uint32_t mask, i, slot, *firstpos = st->queue;
-	uint64_t hv;
-	size_t hi, hj;
+	struct pl_spread *sp;
+	uint32_t i, g;
+	size_t hi;
 
-	for (mask = 1; mask < 2 * s->ne; mask *= 2)
-		continue;
-	mask--;
-	memset(st->vtab, 0xff, (mask + 1) * sizeof(*st->vtab));
 	s->nvalues = 0;
+	if ((sp = pl_spread_find(st, spread)) == NULL) {
+		/* too many different arrays: a table for this service */
+		pl_vals_reset(&st->svals, s->ne);
+		for (i = 0; i < s->ne; i++)
+			s->vid[i] = pl_vals_id(&st->svals,
+			    spread[s->in->eligible[i]]);
+		s->nvalues = st->svals.n;
+		return;
+	}
+	st->stamp++;
 	for (i = 0; i < s->ne; i++) {
 		hi = s->in->eligible[i];
-		hv = pl_hash_str(spread[hi], PL_SEED_VAL);
-		for (slot = (uint32_t)hv & mask;; slot = (slot + 1) & mask) {
-			if (st->vtab[slot] == PL_NONE) {
-				st->vtab[slot] = s->nvalues;
-				st->vhash[slot] = hv;
-				firstpos[s->nvalues] = i;
-				s->vid[i] = s->nvalues++;
-				break;
-			}
-			hj = s->in->eligible[firstpos[st->vtab[slot]]];
-			if (st->vhash[slot] == hv &&
-			    strcmp(spread[hj], spread[hi]) == 0) {
-				s->vid[i] = st->vtab[slot];
-				break;
-			}
+		if ((g = sp->gid[hi]) == PL_NONE)
+			g = sp->gid[hi] = pl_vals_id(&sp->vals, spread[hi]);
+		if (sp->lstamp[g] != st->stamp) {
+			sp->lstamp[g] = st->stamp;
+			sp->lid[g] = s->nvalues++;
 		}
+		s->vid[i] = sp->lid[g];
 	}
 }
 
@@ -723,7 +961,7 @@ pl_uncount(struct pl_state *st, const struct pl_svc *s, size_t n)
 
 	for (i = 0; i < n; i++) {
 		hi = s->in->eligible[i];
-		st->husers[hi]--;
+		st->hot[hi].users--;
 		if (s->in->num_instances < 0)
 			st->hload[hi]--;
 	}
@@ -732,12 +970,15 @@ pl_uncount(struct pl_state *st, const struct pl_svc *s, size_t n)
 /*
  * What makes s impossible to place, spread values aside, or NULL.  Counts
  * s among the users of its eligible hosts and, for an "all" service, in
- * their loads (pl_uncount takes that back).
+ * their loads (pl_uncount takes that back).  In the same pass over the
+ * eligible hosts, which is what costs, ranks the best few of them.
  */
 static char *
 pl_check(struct pl_state *st, struct pl_svc *s)
 {
 	const struct sched_service *sv = s->in;
+	struct pl_sel sel;
+	uint64_t score;
 	size_t i, hi;
 	char *err = NULL;
 
@@ -758,6 +999,8 @@ pl_check(struct pl_state *st, struct pl_svc *s)
 		    pl_plural(s->ne));
 	}
 	st->stamp++;
+	/* enough for most services, even with a few hosts full */
+	pl_sel_init(st, &sel, s->want < s->ne / 4 ? 2 * s->want + 4 : s->ne);
 	for (i = 0; i < s->ne; i++) {
 		hi = sv->eligible[i];
 		if (hi >= st->nh) {
@@ -765,13 +1008,13 @@ pl_check(struct pl_state *st, struct pl_svc *s)
 			    hi);
 			break;
 		}
-		if (st->hseen[hi] == st->stamp) {
+		if (st->hot[hi].seen == st->stamp) {
 			err = pl_printf("host '%s' is listed twice as "
 			    "eligible", st->hname[hi]);
 			break;
 		}
-		st->hseen[hi] = st->stamp;
-		if (st->hflags[hi] & PL_DUPNAME) {
+		st->hot[hi].seen = st->stamp;
+		if (st->anydup && (st->hflags[hi] & PL_DUPNAME)) {
 			err = pl_printf("host name '%s' is not unique",
 			    st->hname[hi]);
 			break;
@@ -781,28 +1024,96 @@ pl_check(struct pl_state *st, struct pl_svc *s)
 			    st->hname[hi]);
 			break;
 		}
-		st->husers[hi]++;
+		st->hot[hi].users++;
 		if (s->all)
 			st->hload[hi]++;
+		else {
+			score = pl_mix(s->hash ^ st->hot[hi].hash);
+			if (!sel.heap || score >= sel.c[0].score)
+				pl_sel_add(st, &sel, score, (uint32_t)hi,
+				    (uint32_t)i);
+		}
 	}
 	if (err != NULL)
 		pl_uncount(st, s, i);
+	else if (!s->all)
+		pl_sel_done(&sel, s);
 	return err;
 }
 
 /* ---- setup ---- */
 
 struct pl_named {
+	uint64_t	 key;		/* the first 8 bytes, big-endian */
 	const char	*name;
 	uint32_t	 idx;
 };
 
 static int
-pl_name_cmp(const void *va, const void *vb)
+pl_name_cmp(const struct pl_named *a, const struct pl_named *b)
 {
-	const struct pl_named *a = va, *b = vb;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if ((a->key & 0xff) == 0)
+		return 0;	/* both ended within the key */
+	return strcmp(a->name + 8, b->name + 8);
+}
 
-	return strcmp(a->name, b->name);
+static void
+pl_named_init(struct pl_named *v, const char *name, uint32_t idx)
+{
+	int i;
+
+	v->key = 0;
+	v->name = name;
+	v->idx = idx;
+	for (i = 0; i < 8; i++) {
+		v->key <<= 8;
+		if (*name != '\0')
+			v->key |= (unsigned char)*name++;
+	}
+}
+
+/*
+ * Sort names as strcmp would, comparing 8 bytes at a time first: most
+ * names differ there.
+ */
+static void
+pl_sort_names(struct pl_named *v, uint32_t n)
+{
+	struct pl_named pivot, t;
+	uint32_t i, j;
+
+	while (n > 12) {
+		pivot = v[n / 2];
+		i = 0;
+		j = n - 1;
+		for (;;) {
+			while (pl_name_cmp(&v[i], &pivot) < 0)
+				i++;
+			while (pl_name_cmp(&pivot, &v[j]) < 0)
+				j--;
+			if (i >= j)
+				break;
+			t = v[i];
+			v[i++] = v[j];
+			v[j--] = t;
+		}
+		if (j + 1 < n - j - 1) {
+			pl_sort_names(v, j + 1);
+			v += j + 1;
+			n -= j + 1;
+		} else {
+			pl_sort_names(v + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (i = 1; i < n; i++) {
+		pivot = v[i];
+		for (j = i; j > 0 && pl_name_cmp(&pivot, &v[j - 1]) < 0; j--)
+			v[j] = v[j - 1];
+		v[j] = pivot;
+	}
 }
 
 static void
@@ -813,28 +1124,25 @@ pl_setup_hosts(struct pl_state *st, const struct sched_input *in)
 
 	st->nh = (uint32_t)in->nhosts;
 	st->hname = pl_alloc(st->nh, sizeof(*st->hname));
-	st->hhash = pl_alloc(st->nh, sizeof(*st->hhash));
+	st->hot = pl_alloc(st->nh, sizeof(*st->hot));
 	st->hrank = pl_alloc(st->nh, sizeof(*st->hrank));
 	st->hload = pl_alloc(st->nh, sizeof(*st->hload));
 	st->hcap0 = pl_alloc(st->nh, sizeof(*st->hcap0));
-	st->hseen = pl_alloc(st->nh, sizeof(*st->hseen));
-	st->husers = pl_alloc(st->nh, sizeof(*st->husers));
 	st->hflags = pl_alloc(st->nh, sizeof(*st->hflags));
 	st->hinst = pl_alloc(st->nh, sizeof(*st->hinst));
 
 	names = pl_alloc(st->nh, sizeof(*names));
-	for (i = 0; i < st->nh; i++) {
-		names[i].name = in->hosts[i].name;
-		names[i].idx = i;
-	}
-	qsort(names, st->nh, sizeof(*names), pl_name_cmp);
+	for (i = 0; i < st->nh; i++)
+		pl_named_init(&names[i], in->hosts[i].name, i);
+	pl_sort_names(names, st->nh);
 	for (i = 0; i < st->nh; i++) {
 		st->hname[names[i].idx] = names[i].name;
 		st->hrank[names[i].idx] = i;
-		st->hhash[names[i].idx] = pl_hash_str(names[i].name,
+		st->hot[names[i].idx].hash = pl_hash_str(names[i].name,
 		    PL_SEED_HOST);
 		st->hinst[i].weak = PL_NONE;
-		if (i > 0 && strcmp(names[i - 1].name, names[i].name) == 0) {
+		if (i > 0 && pl_name_cmp(&names[i - 1], &names[i]) == 0) {
+			st->anydup = true;
 			st->hflags[names[i].idx] |= PL_DUPNAME;
 			st->hflags[names[i - 1].idx] |= PL_DUPNAME;
 		}
@@ -852,9 +1160,9 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 	struct pl_named *names;
 	struct pl_svc *s;
 	uint64_t total = 0, nactive = 0;
-	size_t i, n, maxne = 0, nflags = 0, nvid = 0;
+	size_t i, maxne = 0, nflags = 0, nvid = 0;
 	uint8_t *flags;
-	uint32_t *vids, mask, hi;
+	uint32_t *vids, hi;
 	double lf, x, fl, frac, u;
 
 	pl_setup_hosts(st, in);
@@ -862,12 +1170,11 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 	st->svcs = pl_alloc(st->ns, sizeof(*st->svcs));
 	names = pl_alloc(st->ns, sizeof(*names));
 	for (i = 0; i < st->ns; i++) {
-		names[i].name = in->services[i].name;
-		names[i].idx = (uint32_t)i;
+		pl_named_init(&names[i], in->services[i].name, (uint32_t)i);
 		if (in->services[i].neligible > maxne)
 			maxne = in->services[i].neligible;
 	}
-	qsort(names, st->ns, sizeof(*names), pl_name_cmp);
+	pl_sort_names(names, st->ns);
 	for (i = 0; i < st->ns; i++) {
 		s = &st->svcs[i];
 		s->idx = names[i].idx;
@@ -876,14 +1183,13 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 	}
 	free(names);
 
-	for (mask = 1; mask < 2 * maxne; mask *= 2)
-		continue;
-	st->vtab = pl_alloc(mask, sizeof(*st->vtab));
-	st->vhash = pl_alloc(mask, sizeof(*st->vhash));
-	st->cand = pl_alloc(maxne, sizeof(*st->cand));
-	/* hosts to search, services to place, spread values to count */
-	n = st->nh > st->ns ? st->nh : st->ns;
-	st->queue = pl_alloc(n > maxne ? n : maxne, sizeof(*st->queue));
+	pl_vals_init(&st->svals, (uint32_t)maxne);
+	/* candidates of a service, or hosts of a search layer */
+	st->cand = pl_alloc(maxne > st->nh ? maxne : st->nh,
+	    sizeof(*st->cand));
+	/* hosts to search or services to place */
+	st->queue = pl_alloc(st->nh > st->ns ? st->nh : st->ns,
+	    sizeof(*st->queue));
 
 	for (i = 0; i < st->ns; i++) {
 		s = &st->svcs[i];
@@ -923,7 +1229,7 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 		total += s->want;
 	}
 	for (hi = 0; hi < st->nh; hi++) {
-		if (st->husers[hi] > 0) {
+		if (st->hot[hi].users > 0) {
 			st->hflags[hi] |= PL_ACTIVE;
 			nactive++;
 		}
@@ -936,7 +1242,7 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 	fl = floor(x);
 	frac = (x - fl) / PL_RAMP;
 	for (i = 0; i < st->nh; i++) {
-		u = (double)(pl_mix(st->hhash[i] ^ PL_SEED_CAP) >> 11) *
+		u = (double)(pl_mix(st->hot[i].hash ^ PL_SEED_CAP) >> 11) *
 		    (1.0 / 9007199254740992.0);
 		st->hcap0[i] = (uint32_t)fl + (u < frac ? 1 : 0);
 		if (st->hcap0[i] > st->cap)
@@ -948,32 +1254,71 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 
 /* ---- results ---- */
 
-/* s's hosts, sorted by name. */
+/* Sort host indices by name. */
 static void
-pl_collect(struct pl_state *st, const struct pl_svc *s,
-    struct sched_placement *out)
+pl_sort_hosts(struct pl_state *st, size_t *v, uint32_t n)
 {
 	struct pl_cand *c = st->cand;
-	uint32_t i, n = 0, hi;
+	uint32_t i, j;
+	size_t x;
 
-	if (s->error != NULL) {
-		out->error = s->error;
+	if (n <= 16) {
+		for (i = 1; i < n; i++) {
+			x = v[i];
+			for (j = i; j > 0 && st->hrank[v[j - 1]] > st->hrank[x];
+			    j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
 		return;
 	}
-	for (i = 0; i < s->ne; i++) {
-		if (!s->all && !(s->flags[i] & PL_ON))
-			continue;
-		hi = pl_host_of(s, i);
-		c[n].score = 0;
-		c[n].rank = st->hrank[hi];
-		c[n].pos = hi;
-		n++;
+	for (i = 0; i < n; i++) {
+		c[i].score = 0;
+		c[i].rank = st->hrank[v[i]];
+		c[i].pos = (uint32_t)v[i];
 	}
 	pl_sort(c, n);
-	out->hosts = pl_alloc(n, sizeof(*out->hosts));
 	for (i = 0; i < n; i++)
-		out->hosts[i] = c[i].pos;
-	out->n = n;
+		v[i] = c[i].pos;
+}
+
+/*
+ * Fill res like the input: hosts from the hosts' lists of instances, not
+ * from the services' eligible arrays, which are much longer.
+ */
+static void
+pl_collect(struct pl_state *st, struct sched_result *res)
+{
+	struct sched_placement *out;
+	struct pl_insts *hl;
+	struct pl_svc *s;
+	uint32_t i, j;
+
+	for (i = 0; i < st->ns; i++) {
+		s = &st->svcs[i];
+		out = &res->services[s->idx];
+		if (s->error != NULL) {
+			out->error = s->error;
+			res->nerrors++;
+			continue;
+		}
+		out->hosts = pl_alloc(s->want, sizeof(*out->hosts));
+		if (s->all && s->ne > 0) {
+			memcpy(out->hosts, s->in->eligible,
+			    s->ne * sizeof(*out->hosts));
+			out->n = s->ne;
+		}
+	}
+	for (i = 0; i < st->nh; i++) {
+		hl = &st->hinst[i];
+		for (j = 0; j < hl->n; j++) {
+			out = &res->services[st->svcs[hl->v[j].svc].idx];
+			out->hosts[out->n++] = i;
+		}
+	}
+	for (i = 0; i < res->nservices; i++)
+		pl_sort_hosts(st, res->services[i].hosts,
+		    (uint32_t)res->services[i].n);
 }
 
 static void
@@ -986,20 +1331,24 @@ pl_release(struct pl_state *st)
 	for (i = 0; i < st->ns; i++)
 		free(st->svcs[i].order);
 	free(st->hname);
-	free(st->hhash);
+	free(st->hot);
 	free(st->hrank);
 	free(st->hload);
 	free(st->hcap0);
-	free(st->hseen);
-	free(st->husers);
 	free(st->hflags);
 	free(st->hinst);
 	free(st->hstep);
+	free(st->svis);
 	free(st->svcs);
 	free(st->cand);
 	free(st->queue);
-	free(st->vtab);
-	free(st->vhash);
+	pl_vals_free(&st->svals);
+	for (i = 0; i < st->nspreads; i++) {
+		pl_vals_free(&st->spreads[i].vals);
+		free(st->spreads[i].gid);
+		free(st->spreads[i].lid);
+		free(st->spreads[i].lstamp);
+	}
 	free(st->flagblk);
 	free(st->vidblk);
 }
@@ -1008,7 +1357,6 @@ int
 sched_place(const struct sched_input *in, struct sched_result *res)
 {
 	struct pl_state st;
-	struct pl_svc *s;
 	uint32_t i, level, nshort;
 
 	memset(res, 0, sizeof(*res));
@@ -1025,30 +1373,18 @@ sched_place(const struct sched_input *in, struct sched_result *res)
 	pl_setup(&st, in);
 
 	pl_level0(&st);
-	for (level = 1, nshort = 1; nshort > 0; level++) {
-		nshort = 0;
-		for (i = 0; i < st.ns; i++) {
-			s = &st.svcs[i];
-			if (s->error != NULL || s->all ||
-			    s->nplaced == s->want)
-				continue;
-			/* level 1 without a ramp is level 0 again */
-			if (level > 1 || st.ramped)
-				pl_greedy(&st, s, level);
-			while (level == 1 && s->nplaced < s->want &&
-			    pl_augment(&st, s))
-				continue;
-			if (s->nplaced < s->want)
-				nshort++;
-		}
-	}
+	/*
+	 * Augmenting paths within the level 0 capacities first: those are
+	 * continuous in the mean, C is not, and moving instances to stay
+	 * within C only once C has moved would move many at once.
+	 */
+	nshort = pl_fill(&st, 0, false, true);
+	if (nshort > 0 && st.ramped)
+		nshort = pl_fill(&st, 1, true, true);
+	for (level = 2; nshort > 0; level++)
+		nshort = pl_fill(&st, level, true, false);
 
-	for (i = 0; i < st.ns; i++) {
-		s = &st.svcs[i];
-		pl_collect(&st, s, &res->services[s->idx]);
-		if (s->error != NULL)
-			res->nerrors++;
-	}
+	pl_collect(&st, res);
 	pl_release(&st);
 	return res->nerrors > 0 ? -1 : 0;
 }

@@ -1207,7 +1207,7 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 	if (!valid_name(name))
 		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
 		    "invalid task name '%s'", name), "rename %s: task names "
-		    "use letters, digits, '-' and '_'", path);
+		    "use letters, digits, '.', '-' and '_'", path);
 	if (root == NULL) {
 		/* a syntax error was reported already; an empty file not */
 		if (!has_diag_for(diags, path))

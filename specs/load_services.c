@@ -294,8 +294,15 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 	    !spec_check_map(d, def, owner, defaults_keys, SEC_SETTINGS))
 		return;
 	if ((v = spec_node_get(def, "timeout")) != NULL &&
-	    spec_get_duration(d, v, "timeout of leura.yml defaults", &iv) == 0)
-		df->timeout_ms = iv;
+	    spec_get_duration(d, v, "timeout of leura.yml defaults", &iv) == 0) {
+		if (iv > 0)
+			df->timeout_ms = iv;
+		else
+			spec_diag_hint(spec_diag_at(d, v, "the default step "
+			    "timeout must be longer than 0"), "remove it to "
+			    "keep the default of 10m, or give a duration such "
+			    "as 30m");
+	}
 	n0 = d->n;
 	if ((v = spec_node_get(def, "retries")) != NULL) {
 		if (spec_get_int(d, v, "retries of leura.yml defaults", 0, 100,

@@ -640,17 +640,17 @@ test_inv_prometheus_targets__static_endpoints(void **state)
 	assert_json(t, "["
 	    "{\"targets\": [],"
 	    " \"labels\": {\"job\": \"cache\", \"service\": \"cache\","
-	    "  \"scheme\": \"https\", \"metrics_path\": \"/debug/metrics\"}},"
+	    "  \"__scheme__\": \"https\", \"__metrics_path__\": \"/debug/metrics\"}},"
 	    "{\"targets\": [\"[2001:db8::21]:9187\"],"
 	    " \"labels\": {\"job\": \"db\", \"service\": \"db\","
-	    "  \"scheme\": \"https\"}},"
+	    "  \"__scheme__\": \"https\"}},"
 	    "{\"targets\": [\"bare:9100\", \"[2001:db8::21]:9100\","
 	    "  \"192.0.2.11:9100\", \"192.0.2.12:9100\"],"
 	    " \"labels\": {\"job\": \"node-exporter\","
-	    "  \"service\": \"node-exporter\", \"scheme\": \"http\"}},"
+	    "  \"service\": \"node-exporter\", \"__scheme__\": \"http\"}},"
 	    "{\"targets\": [\"192.0.2.11:9100\", \"192.0.2.12:9100\"],"
 	    " \"labels\": {\"job\": \"web-metrics\", \"service\": \"web\","
-	    "  \"scheme\": \"http\"}}"
+	    "  \"__scheme__\": \"http\"}}"
 	    "]");
 	json_decref(t);
 	json_decref(pl);

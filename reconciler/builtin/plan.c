@@ -66,8 +66,9 @@ print_plan(const json_t *d, const char *from, const char *to)
 		    " (removed from the inventory)" : "");
 		print_list("+ service", json_object_get(v, "services_added"));
 		json_array_foreach(json_object_get(v, "services_removed"), i, c)
-			printf("  - service %s (its turndown steps run)\n",
-			    json_string_value(c));
+			printf("  - service %s%s\n", json_string_value(c),
+			    json_object_get(v, "host_removed") ? "" :
+			    " (its turndown steps run)");
 		print_list("+", json_object_get(v, "added"));
 		json_array_foreach(json_object_get(v, "changed"), i, c) {
 			printf("  ~ %s (", json_string_value(

@@ -25,8 +25,17 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
 			ref = v;
-		else if ((v = opt_value(argc, argv, &i, "--max-errors")))
-			max = (size_t)strtoul(v, NULL, 10);
+		else if ((v = opt_value(argc, argv, &i, "--max-errors"))) {
+			char *end;
+
+			max = (size_t)strtoul(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || *v == '-') {
+				fprintf(stderr, "leura: error: --max-errors "
+				    "needs a number, not '%s'\n%s", v,
+				    usage_str);
+				return LR_EXIT_USAGE;
+			}
+		}
 		else if (strcmp(argv[i], "--json") == 0)
 			json = true;
 		else if (strcmp(argv[i], "-h") == 0 ||

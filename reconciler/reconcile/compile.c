@@ -4,9 +4,13 @@
  * same JSON on any machine (placement is a function of names only).
  *
  * Work is shared where the result does not depend on the host: each host's
- * template context (its vars, groups) is built once; a template that does
- * not mention "host." renders once per service, not once per host; files
- * are read and hashed once per path.
+ * template context (its vars, groups) is built once; when only validating,
+ * a template that does not mention host vars renders once per service, and
+ * one that does renders once per distinct shape of host vars (see
+ * skeleton()); files are read and hashed once per path.
+ *
+ * What is not rendered is only syntax-checked: task steps (their context
+ * is known when a run starts) and the steps of services placed nowhere.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -584,6 +588,34 @@ step_field_node(const struct spec_step *st, const char *sub, const char *key)
 	return spec_node_get(n, key);
 }
 
+/*
+ * A path field written as a template must still be absolute once rendered:
+ * report it once per field, naming the first host it happened on.
+ */
+static char *
+check_abs(struct compile *c, char *s, const struct spec_node *n,
+    const char *field, const char *host)
+{
+	struct spec_diag *dg;
+	char *key;
+
+	if (s == NULL || s[0] == '/')
+		return s;
+	key = lr_xasprintf("abs:%p", (const void *)n);
+	if (json_object_get(c->seen, key) == NULL) {
+		json_object_set_new(c->seen, key, json_true());
+		dg = spec_diag_at(c->diags, n, "'%s' renders to '%s' on host "
+		    "'%s', which is not an absolute path", field, s,
+		    host ? host : "?");
+		spec_diag_hint(dg, "start the value with '/' or with a "
+		    "variable that holds an absolute path");
+		c->nerr++;
+	}
+	free(key);
+	free(s);
+	return NULL;
+}
+
 /* ---- files ---- */
 
 /* The raw content of a repo file, cached: {"content","sha256","size"}. */
@@ -703,8 +735,9 @@ compile_step(struct compile *c, const struct spec_step *st,
 			free(s);
 		break;
 	case SPEC_STEP_FILE:
-		s = render(c, st->dest ? st->dest : "",
-		    step_field_node(st, "file", "dest"), NULL, ctx, host);
+		s = check_abs(c, render(c, st->dest ? st->dest : "",
+		    step_field_node(st, "file", "dest"), NULL, ctx, host),
+		    step_field_node(st, "file", "dest"), "dest", host);
 		if (o)
 			set_str(o, "dest", s);
 		else
@@ -811,8 +844,9 @@ compile_step(struct compile *c, const struct spec_step *st,
 			json_decref(env);
 	}
 	if (st->creates) {
-		s = render(c, st->creates, spec_node_get(st->node, "creates"),
-		    NULL, ctx, host);
+		s = check_abs(c, render(c, st->creates, spec_node_get(st->node,
+		    "creates"), NULL, ctx, host), spec_node_get(st->node,
+		    "creates"), "creates", host);
 		if (o)
 			set_str(o, "creates", s);
 		else
@@ -827,8 +861,9 @@ compile_step(struct compile *c, const struct spec_step *st,
 			free(s);
 	}
 	if (st->cwd) {
-		s = render(c, st->cwd, spec_node_get(st->node, "cwd"), NULL,
-		    ctx, host);
+		s = check_abs(c, render(c, st->cwd, spec_node_get(st->node,
+		    "cwd"), NULL, ctx, host), spec_node_get(st->node, "cwd"),
+		    "cwd", host);
 		if (o)
 			set_str(o, "cwd", s);
 		else
@@ -1023,6 +1058,19 @@ check_text(struct compile *c, const char *text, const struct spec_node *n,
 }
 
 static void
+check_obj_syntax(struct compile *c, const json_t *obj,
+    const struct spec_node *n)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, k, v)
+		if (json_is_string(v))
+			check_text(c, json_string_value(v), spec_node_get(n, k),
+			    NULL);
+}
+
+static void
 check_steps_syntax(struct compile *c, const struct spec_step *v, size_t n)
 {
 	const json_t *raw;
@@ -1041,6 +1089,15 @@ check_steps_syntax(struct compile *c, const struct spec_step *v, size_t n)
 		    NULL);
 		check_text(c, st->unless, spec_node_get(st->node, "unless"),
 		    NULL);
+		check_text(c, st->cwd, spec_node_get(st->node, "cwd"), NULL);
+		check_text(c, st->body, step_field_node(st, "http", "body"),
+		    NULL);
+		if (st->template)
+			check_text(c, st->content, step_field_node(st, "file",
+			    "content"), NULL);
+		check_obj_syntax(c, st->env, spec_node_get(st->node, "env"));
+		check_obj_syntax(c, st->headers, step_field_node(st, "http",
+		    "headers"));
 		if (st->template && st->src && (raw = file_raw(c, st->src)) &&
 		    json_is_object(raw) && json_object_get(raw, "content"))
 			check_text(c, json_string_value(json_object_get(raw,

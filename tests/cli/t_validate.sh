@@ -24,6 +24,13 @@ expect_in err "      |   ^~~~~~~~~~~~"
 run 0 "$LEURA" -C repo validate --ref HEAD
 expect_in out "commit "
 
+# a bare clone has no working tree: --ref reads the commit
+git clone -q --bare repo bare.git
+run 0 "$LEURA" -C bare.git validate --ref HEAD
+expect_in out "valid: 5 hosts"
+run 0 "$LEURA" -C bare.git schedule --ref main --json
+expect_in out '"web": ['
+
 # --json carries the diagnostics
 run 1 "$LEURA" -C repo validate --json
 expect_in out '"valid": false'
