@@ -546,7 +546,8 @@ tmpl_error(struct compile *c, const struct spec_node *n, const char *fpath,
 	}
 	json_object_set_new(c->seen, key, json_true());
 	free(key);
-	if (host)
+	/* name the host only when the problem depends on it */
+	if (host && strstr(e->msg, "'host."))
 		dg = spec_diag_pos(c->diags, f, path, line, col, (int)elen,
 		    "%s (rendering for host '%s')", e->msg, host);
 	else
@@ -566,15 +567,29 @@ render(struct compile *c, const char *text, const struct spec_node *n,
     const char *fpath, const json_t *ctx, const char *host)
 {
 	struct spec_tmpl_error e;
-	size_t len = strlen(text);
+	size_t len = strlen(text), base = 0;
+	bool failed = false;
 
 	if (!spec_tmpl_has_expr(text, len))
 		return lr_xstrdup(text);
-	lr_buf_reset(&c->buf);
-	if (spec_tmpl_render(text, len, ctx, &c->buf, &e) < 0) {
+	/*
+	 * On an error, report it and go on with the text after the failing
+	 * expression, so one run shows every bad name of a template.
+	 */
+	for (;;) {
+		lr_buf_reset(&c->buf);
+		if (spec_tmpl_render(text + base, len - base, ctx, &c->buf,
+		    &e) == 0)
+			break;
+		failed = true;
+		e.offset += base;
 		tmpl_error(c, n, fpath, text, &e, host);
-		return NULL;
+		base = e.offset + (e.len ? e.len : 1);
+		if (base >= len)
+			break;
 	}
+	if (failed)
+		return NULL;
 	return lr_xstrndup(c->buf.s ? c->buf.s : "", c->buf.len);
 }
 
