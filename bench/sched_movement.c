@@ -1,18 +1,22 @@
 /*
  * sched_movement: how many instances sched_place() moves when one host
- * goes away or one is added, against the optimum, over random inventories;
- * and how long one placement of a large inventory takes.
+ * goes away or one is added, against the optimum, over random inventories
+ * (balanced and skewed groups, see random_model); and how long one
+ * placement of a large inventory takes, in processor time.
  *
  *	cc -O2 bench/sched_movement.c scheduler/place.c -Ischeduler -lm
- *	./a.out [-n inventories] [-s seed] [-h hosts] [-S services]
+ *	./a.out [-n inventories] [-d services per host] [-s seed]
+ *	    [-h hosts] [-S services] [-r repetitions]
  *
  * Removal: the optimum moves only the instances of the removed host; the
- * ratio is moved / that.  Addition: the optimum moves what brings the new
- * host to its fair share, floor(instances / active hosts); the ratio is
- * moved / that.  A move is a (service, host) pair of the new placement that
- * the old one did not have (removal), or an old pair the new placement
- * dropped (addition); "all" services and services that gain or lose an
- * error do not count.  Standalone: libc and place.c only.
+ * ratio is moved / that, and "extra" is what moved besides, as a share of
+ * all instances (the target: at most 5%).  Addition: the optimum moves
+ * what brings the new host to its fair share, instances / active hosts;
+ * the ratio is moved / that (the target: at most 2).  A move is a
+ * (service, host) pair of the new placement that the old one did not have
+ * (removal), or an old pair the new placement dropped (addition); "all"
+ * services and services that gain or lose an error do not count.
+ * Standalone: libc and place.c only.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -175,7 +179,8 @@ missing(const struct model *ma, const struct sched_result *a,
 		    b->services[s].error != NULL)
 			continue;
 		for (i = 0; i < a->services[s].n; i++)
-			if (!has(b, mb, s, ma->hosts[a->services[s].hosts[i]].name))
+			if (!has(b, mb, s,
+			    ma->hosts[a->services[s].hosts[i]].name))
 				n++;
 	}
 	return n;
@@ -443,9 +448,9 @@ main(int argc, char **argv)
 			rng_state = strtoull(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: sched_movement [-n inventories] "
-			    "[-d services per host] [-s seed] [-h hosts] "
-			    "[-S services] [-r repetitions]\n");
+			fprintf(stderr, "usage: sched_movement [-n "
+			    "inventories] [-d services per host] [-s seed] "
+			    "[-h hosts] [-S services] [-r repetitions]\n");
 			return 64;
 		}
 	}

@@ -75,6 +75,31 @@ CMP_NAME(struct spec_system, systems)
 #define SORT(what) do { if (repo->n##what > 1) qsort(repo->what, \
 	repo->n##what, sizeof(*repo->what), cmp_name_##what); } while (0)
 
+/*
+ * List a spec directory.  A directory the repo may not use (a symlink
+ * leading out of it) is a spec error, reported like a bad file; only a
+ * failing source (I/O, git) is returned as an error.
+ */
+static int
+list_dir(struct spec_repo *repo, const char *dir, char ***names, size_t *n,
+    struct spec_diags *diags, struct lr_err *err)
+{
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	if ((rc = spec_source_list(repo->src, dir, names, n, err)) == 0)
+		return 0;
+	if (rc != LR_EINVAL)
+		return rc;
+	spec_diag_hint(spec_diag_pos(diags, NULL, dir, 0, 0, 1, "%s",
+	    err->msg), "spec directories must be inside the repo; replace "
+	    "the symlink with the directory itself");
+	lr_err_clear(err);
+	repo->nbroken++;
+	return 0;
+}
+
 static int
 load_dir_files(struct spec_repo *repo, const char *dir, bool tasks,
     struct spec_diags *diags, struct lr_err *err)
@@ -84,7 +109,7 @@ load_dir_files(struct spec_repo *repo, const char *dir, bool tasks,
 	size_t n, i;
 	int rc;
 
-	if ((rc = spec_source_list(repo->src, dir, &names, &n, err)) < 0)
+	if ((rc = list_dir(repo, dir, &names, &n, diags, err)) < 0)
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
 		if (!has_suffix(names[i], ".yml") &&
@@ -117,7 +142,7 @@ load_roles(struct spec_repo *repo, struct spec_diags *diags,
 	size_t n, i;
 	int rc;
 
-	if ((rc = spec_source_list(repo->src, "roles", &names, &n, err)) < 0)
+	if ((rc = list_dir(repo, "roles", &names, &n, diags, err)) < 0)
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
 		path = lr_xasprintf("roles/%s", names[i]);
@@ -160,13 +185,13 @@ spec_repo_load(struct spec_source *src, struct spec_repo **out,
 	*out = repo;
 
 	if ((rc = load_optional(repo, "leura.yml", &root, diags, err)) < 0)
-		return rc;
+		goto sort;
 	if (root)
 		spec_load_settings(repo, root, diags);
 	if ((rc = load_dir_files(repo, "inventory", false, diags, err)) < 0)
-		return rc;
+		goto sort;
 	if ((rc = load_roles(repo, diags, err)) < 0)
-		return rc;
+		goto sort;
 	if ((rc = spec_repo_parse_file(repo, "services.yml", &root, diags,
 	    err)) == LR_ENOENT) {
 		lr_err_clear(err);
@@ -175,21 +200,24 @@ spec_repo_load(struct spec_source *src, struct spec_repo **out,
 		    "at the repo root (an empty mapping '{}' is fine), or pass "
 		    "the repo with -C DIR");
 	} else if (rc < 0 && rc != LR_EINVAL) {
-		return rc;
+		goto sort;
 	} else if (root) {
 		spec_load_services(repo, root, diags);
 	}
 	if ((rc = load_optional(repo, "systems.yml", &root, diags, err)) < 0)
-		return rc;
+		goto sort;
 	if (root)
 		spec_load_systems(repo, root, diags);
 	if ((rc = load_dir_files(repo, "tasks", true, diags, err)) < 0)
-		return rc;
+		goto sort;
 	if (repo->nhosts == 0 && diags->nerrors == nerr0)
 		spec_diag_hint(spec_diag_pos(diags, NULL, "inventory", 0, 0, 1,
 		    "the inventory defines no hosts"), "add hosts to "
 		    "inventory/hosts.yml, see leura-inventory(5)");
 
+	rc = 0;
+sort:
+	/* lookups binary-search the lists: sort them whatever happened */
 	for (size_t i = 0; i < 3; i++) {
 		json_decref(repo->load_idx[i]);
 		repo->load_idx[i] = NULL;
@@ -200,6 +228,8 @@ spec_repo_load(struct spec_source *src, struct spec_repo **out,
 	SORT(roles);
 	SORT(tasks);
 	SORT(systems);
+	if (rc < 0)
+		return rc;
 	if (repo->nbroken == 0) {
 		spec_check_services(repo, diags);
 		spec_check_roles(repo, diags);

@@ -119,7 +119,7 @@ specload_print_diags(const struct specload *sl, size_t max)
 	nerr = spec_diags_print(&sl->diags, stderr, max);
 	if (sl->repo && sl->repo->nbroken)
 		fprintf(stderr, "note: references, placement and templates "
-		    "were not checked: fix the YAML syntax errors first\n");
+		    "were not checked: fix the errors above first\n");
 	if (nerr)
 		fprintf(stderr, "leura: %zu error%s in %s\n", nerr,
 		    nerr == 1 ? "" : "s", sl->label ? sl->label : "the specs");

@@ -65,12 +65,20 @@ run 1 "$LEURA" -C repo validate
 expect_in err "tasks/rotate-logs.yml:3:"
 expect_in err "invalid cron expression '30 25 * * *'"
 
+# a spec directory that is a symlink out of the repo is an error, not a crash
+new_repo
+mkdir -p outside && mv repo/tasks outside/ && ln -s ../outside/tasks repo/tasks
+run 1 "$LEURA" -C repo validate
+expect_in err "tasks: error: 'tasks' leads outside the repo"
+expect_in err "hint: spec directories must be inside the repo"
+
 # unknown ref, missing repo, usage
 run 1 "$LEURA" -C repo validate --ref nosuchbranch
 expect_in err "unknown revision 'nosuchbranch'"
 run 1 "$LEURA" -C "$T/nonexistent" validate
 expect_in err "cannot open config repo"
 run 64 "$LEURA" -C repo validate --bogus
+run 64 "$LEURA" -C repo validate --max-errors many
 run 64 "$LEURA" valdate
 expect_in err "did you mean 'leura validate'?"
 done_testing
