@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 struct mhost {
 	char		 name[32];

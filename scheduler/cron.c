@@ -26,7 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 struct sched_cron {
 	uint64_t minutes;	/* bit n: minute n */

@@ -3,50 +3,55 @@
  *
  * Rendezvous (highest random weight) hashing with bounded loads.  Each
  * service ranks its eligible hosts by a 64-bit hash of (service name, host
- * name), its score, and wants the best-ranked ones.  Full hosts keep the
- * instances with the highest scores and turn the others away, which try
+ * name), its score, and wants the best-ranked ones.  A full host keeps the
+ * instances with the highest scores and turns the others away, which try
  * their next hosts (deferred acceptance, as in Gale-Shapley): the result
  * is the stable assignment where no instance would rather be on a host
- * that keeps a lower score.  Everything is a function of names: hosts and
- * services are taken in name order and ties between equal hashes go to the
- * name that sorts first, so the order of the input arrays never matters.
- * No I/O and nothing but libc; out of memory aborts.
+ * that keeps a lower score.  All is a function of names: services are
+ * taken in name order, ties go to the name that sorts first, and the order
+ * of the input arrays never matters.  No I/O and nothing but libc; out of
+ * memory aborts.
  *
  * Loads and the bound.  "All" services (num_instances -1) take every
  * eligible host; they count toward loads but have no choice.  The mean is
  * the number of instances placed (services without an error, "all" ones
  * included) divided by the number of active hosts, those eligible for at
- * least one such service; the bound is C = ceil(load_factor * mean).
- * Hosts that nothing may use do not dilute the mean.
+ * least one such service; hosts that nothing may use do not dilute it.
+ * The bound is C = ceil(x), x = load_factor * mean.
  *
  * Levels.  Capacities grow in levels until every instance has a host:
- *   level 0: with x = load_factor * mean, host capacities are floor(x) or
- *	ceil(x) = C, and the share of hosts at C, picked by a hash of their
- *	names, grows from 0 to 1 while frac(x) goes from 0 to PL_RAMP.  When
- *	the mean crosses an integer and C steps up, capacities do not jump
- *	with it: an event that changes the mean a little changes a few hosts'
- *	capacities, never all of them at once;
- *   level 1: capacity C everywhere; services still short take the best
- *	hosts with room, then augmenting paths (moving instances of other
- *	services, as in max flow) fill the rest, so whenever an assignment
+ *   level 0: capacity floor(x) or C (at least 1), the share of hosts at C,
+ *	picked by a hash of their names, growing from 0 to 1 while frac(x)
+ *	goes from 0 to PL_RAMP.  When the mean crosses an integer and C
+ *	steps up, capacities do not jump with it: a small change of the mean
+ *	changes a few hosts' capacities, never all of them at once.  Then
+ *	augmenting paths (moving instances of other services, as in max
+ *	flow) for the services still short;
+ *   level 1: C everywhere (when level 0 had less somewhere): deferred
+ *	acceptance again, then augmenting paths, so whenever an assignment
  *	within C exists, one is found;
- *   level 2 and up: C + 1, C + 2, ... for the instances that eligibility
- *	and spread force above the bound, best rank first.
- * The flow network behind level 1 is service -> (service, spread value) ->
- * host -> sink; without spread_by every host is its own value.  Augmenting
- * paths are searched breadth first; a search that fails marks every node
- * it reached as dead, as no later augmentation can open a way out of them,
- * which keeps saturated groups linear.
+ *   level 2 and up: C + 1, C + 2, ..., deferred acceptance, for what
+ *	eligibility and spread force above the bound.
+ * Augmenting within the level 0 capacities before C matters: those are
+ * continuous in the mean and C is not, and moving instances to fit within
+ * C only once C has moved would move many at once.  The flow network is
+ * service -> (service, spread value) -> host -> sink; without spread_by
+ * every host is its own value.  Paths are searched breadth first; a search
+ * that fails marks all it reached as dead, since no later augmentation can
+ * open a way out of there, which keeps saturated groups linear.
  *
  * Stability comes from the ranking: a host that goes away frees only its
  * instances, which move to their next-ranked hosts, and a new host takes
  * the instances that rank it high.  Capacity makes moves ripple (a moved
- * instance can displace one with a lower score, a freed slot lets a
- * displaced instance come back), and a changed mean changes a few
- * capacities; bench/sched_movement.c measures both.
+ * instance displaces one with a lower score, a freed slot lets a displaced
+ * instance come back), and a changed mean changes a few capacities; in a
+ * group whose hosts are all full the ripples are longest.  When C itself
+ * changes, balance can require many moves.  bench/sched_movement.c
+ * measures all that.
  *
- * Cost: one hash per (service, eligible host) and a partial selection of
- * the best few; full rankings only for services that walk down theirs.
+ * Cost: one hash per (service, eligible host), in the pass that checks the
+ * input, keeping the best few; a service that has to look further scans
+ * its hosts again instead of sorting them.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -56,7 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 #define PL_NONE		UINT32_MAX
 #define PL_SEED_HOST	0x6c6575726120686fULL	/* "leura ho" */
@@ -74,7 +79,7 @@
 
 /* per (service, eligible position) flags */
 #define PL_ON		0x1	/* an instance is there */
-#define PL_ASKED	0x2	/* proposed to at level 0 */
+#define PL_ASKED	0x2	/* proposed to at the current level */
 
 struct pl_inst {
 	uint64_t	 score;		/* its claim to the host */
@@ -83,10 +88,10 @@ struct pl_inst {
 };
 
 struct pl_insts {
-	struct pl_inst	*v;		/* instances of services with a choice */
+	struct pl_inst	*v;		/* of services with a choice */
 	uint32_t	 n;
 	uint32_t	 cap;
-	uint32_t	 weak;		/* index of the lowest score, or PL_NONE */
+	uint32_t	 weak;		/* lowest score's index, or PL_NONE */
 };
 
 struct pl_svc {
@@ -98,11 +103,12 @@ struct pl_svc {
 	uint32_t	 nplaced;
 	uint32_t	 nvalues;	/* distinct spread values */
 	uint8_t		*flags;		/* PL_ON, PL_ASKED per position */
-	uint32_t	*vid;		/* spread value id per position, or NULL */
+	uint32_t	*vid;		/* spread value per position, or NULL */
 	uint32_t	*vcount;	/* placed instances per value id */
 	uint32_t	*order;		/* best-ranked positions, best first */
-	uint32_t	 norder;	/* a prefix of the ranking; ne when whole */
-	uint32_t	 next;		/* level 0: ranks below are all asked */
+	uint32_t	 norder;	/* a prefix of the ranking, or ne */
+	uint32_t	 next;		/* ranks below are all asked */
+	uint32_t	 level;		/* of its last deferred acceptance */
 	uint32_t	 seen;		/* search stamp */
 	bool		 dead;
 	bool		 all;
@@ -142,8 +148,8 @@ struct pl_vals {
 struct pl_spread {
 	const char *const *arr;
 	struct pl_vals	 vals;
-	uint32_t	*gid;		/* per host: value id, PL_NONE if unseen */
-	uint32_t	*lid;		/* per value: id in the current service */
+	uint32_t	*gid;		/* per host: value id, or PL_NONE */
+	uint32_t	*lid;		/* per value: id in this service */
 	uint32_t	*lstamp;
 };
 
@@ -163,12 +169,12 @@ struct pl_state {
 	struct pl_svc	*svcs;		/* in name order */
 	uint32_t	 ns;
 	uint32_t	 cap;		/* the bound C */
-	bool		 ramped;	/* some host has less than C at level 0 */
+	bool		 ramped;	/* some host below C at level 0 */
 	bool		 anydup;	/* some host names are not unique */
 	uint32_t	 stamp;
 
-	struct pl_cand	*cand;		/* scratch, max eligible */
-	uint32_t	*queue;		/* scratch, max(nh, ns, max eligible) */
+	struct pl_cand	*cand;		/* scratch, max(nh, max eligible) */
+	uint32_t	*queue;		/* scratch, max(nh, ns) */
 	struct pl_spread spreads[PL_SPREADS];
 	uint32_t	 nspreads;
 	struct pl_vals	 svals;		/* scratch: one service's values */
@@ -194,7 +200,9 @@ pl_alloc(size_t nmemb, size_t size)
 static void *
 pl_realloc(void *p, size_t nmemb, size_t size)
 {
-	if ((p = realloc(p, nmemb * size)) == NULL) {
+	size_t n = nmemb * size;
+
+	if ((p = realloc(p, n > 0 ? n : 1)) == NULL) {
 		fprintf(stderr, "leura: fatal: out of memory allocating "
 		    "%zu bytes\n", nmemb * size);
 		abort();
@@ -480,7 +488,7 @@ pl_unplace(struct pl_state *st, struct pl_svc *s, uint32_t pos)
 	abort();	/* the lists and the flags disagree: a bug */
 }
 
-/* ---- level 0: deferred acceptance ---- */
+/* ---- deferred acceptance ---- */
 
 /*
  * Does a have a better claim to its host than b?  The higher score, that
@@ -512,16 +520,17 @@ pl_weakest(struct pl_state *st, uint32_t hi)
 }
 
 /*
- * Would host hi take s's instance at pos now (at level 0)?  A host that
- * turns an instance away will turn it away for good: its capacity is
- * fixed and the weakest claim it keeps only grows.
+ * Would host hi take instance `me` now, with the capacities of `level`?
+ * A host that turns an instance away will turn it away for good at that
+ * level: its capacity is fixed and the weakest claim it keeps only grows.
  */
 static bool
-pl_accepts(struct pl_state *st, const struct pl_inst *me, uint32_t hi)
+pl_accepts(struct pl_state *st, const struct pl_inst *me, uint32_t hi,
+    uint32_t level)
 {
 	struct pl_insts *hl = &st->hinst[hi];
 
-	if (pl_has_room(st, hi, 0))
+	if (pl_has_room(st, hi, level))
 		return true;
 	if (hl->n == 0)
 		return false;	/* full of "all" instances */
@@ -536,7 +545,7 @@ pl_accepts(struct pl_state *st, const struct pl_inst *me, uint32_t hi)
  * would stop (the hosts passed on the way are marked as asked).
  */
 static uint32_t
-pl_next(struct pl_state *st, struct pl_svc *s)
+pl_next(struct pl_state *st, struct pl_svc *s, uint32_t level)
 {
 	struct pl_inst me;
 	uint32_t i, pos, hi, best = PL_NONE, besthost = 0;
@@ -558,7 +567,7 @@ pl_next(struct pl_state *st, struct pl_svc *s)
 		hi = pl_host_of(s, pos);
 		me.score = pl_score(st, s, pos);
 		me.pos = pos;
-		if (!pl_accepts(st, &me, hi)) {
+		if (!pl_accepts(st, &me, hi, level)) {
 			s->flags[pos] |= PL_ASKED;
 			continue;
 		}
@@ -572,27 +581,46 @@ pl_next(struct pl_state *st, struct pl_svc *s)
 	return best;
 }
 
-/*
- * Services propose to their hosts best rank first; a full host keeps the
- * instances with the best claims and turns the others away, which go on
- * down their rankings.  The outcome does not depend on the order of the
- * proposals, and an instance that lost its host pushes out only instances
- * with lower scores.
- */
+/* s takes part in deferred acceptance at `level`: ask again from the top. */
 static void
-pl_level0(struct pl_state *st)
+pl_gs_enter(struct pl_state *st, uint32_t *q, uint32_t head, uint32_t *n,
+    struct pl_svc *s, uint32_t level)
+{
+	uint32_t i;
+
+	if (s->level != level) {
+		s->level = level;
+		s->next = 0;
+		if (level > 0)
+			for (i = 0; i < s->ne; i++)
+				s->flags[i] &= ~PL_ASKED;
+	}
+	if (!s->queued) {
+		s->queued = true;
+		q[(head + (*n)++) % st->ns] = (uint32_t)(s - st->svcs);
+	}
+}
+
+/*
+ * Deferred acceptance with the capacities of `level`: the services still
+ * short propose to their hosts best rank first; a full host keeps the
+ * instances with the best claims and turns the others away, which go on
+ * down their rankings.  An instance that lost its host pushes out only
+ * instances with lower scores, so changes stay local.  Returns how many
+ * services are still short.
+ */
+static uint32_t
+pl_gs(struct pl_state *st, uint32_t level)
 {
 	struct pl_svc *s, *t;
 	struct pl_insts *hl;
 	struct pl_inst me;
-	uint32_t *q = st->queue, head = 0, n = 0, i, pos, hi, w;
+	uint32_t *q = st->queue, head = 0, n = 0, i, pos, hi, w, nshort = 0;
 
 	for (i = 0; i < st->ns; i++) {
 		s = &st->svcs[i];
-		if (s->error == NULL && !s->all && s->want > 0) {
-			s->queued = true;
-			q[n++] = i;
-		}
+		if (s->error == NULL && !s->all && s->nplaced < s->want)
+			pl_gs_enter(st, q, head, &n, s, level);
 	}
 	while (n > 0) {
 		s = &st->svcs[q[head]];
@@ -600,61 +628,33 @@ pl_level0(struct pl_state *st)
 		n--;
 		s->queued = false;
 		while (s->nplaced < s->want &&
-		    (pos = pl_next(st, s)) != PL_NONE) {
+		    (pos = pl_next(st, s, level)) != PL_NONE) {
 			s->flags[pos] |= PL_ASKED;
 			hi = pl_host_of(s, pos);
 			me.score = pl_score(st, s, pos);
 			me.svc = (uint32_t)(s - st->svcs);
 			me.pos = pos;
-			if (!pl_accepts(st, &me, hi))
+			if (!pl_accepts(st, &me, hi, level))
 				continue;
 			hl = &st->hinst[hi];
-			if (!pl_has_room(st, hi, 0)) {
+			if (!pl_has_room(st, hi, level)) {
 				w = pl_weakest(st, hi);
 				t = &st->svcs[hl->v[w].svc];
 				pl_unplace(st, t, hl->v[w].pos);
-				if (!t->queued) {
-					t->queued = true;
-					q[(head + n++) % st->ns] =
-					    (uint32_t)(t - st->svcs);
-				}
+				pl_gs_enter(st, q, head, &n, t, level);
 			}
 			pl_place(st, s, pos);
 		}
 	}
-}
-
-/* ---- levels 1 and up ---- */
-
-/*
- * The best-ranked positions of s with room at `level`, one at a time (a
- * spread value taken rules out others).
- */
-static void
-pl_greedy(struct pl_state *st, struct pl_svc *s, uint32_t level)
-{
-	uint32_t pos, hi, best, besthost = 0;
-	uint64_t score, bestscore = 0;
-
-	while (s->nplaced < s->want) {
-		best = PL_NONE;
-		for (pos = 0; pos < s->ne; pos++) {
-			hi = pl_host_of(s, pos);
-			if (!pl_may_take(s, pos) || !pl_has_room(st, hi, level))
-				continue;
-			score = pl_score(st, s, pos);
-			if (best == PL_NONE ||
-			    pl_pos_better(st, score, hi, bestscore, besthost)) {
-				best = pos;
-				bestscore = score;
-				besthost = hi;
-			}
-		}
-		if (best == PL_NONE)
-			return;
-		pl_place(st, s, best);
+	for (i = 0; i < st->ns; i++) {
+		s = &st->svcs[i];
+		if (s->error == NULL && !s->all && s->nplaced < s->want)
+			nshort++;
 	}
+	return nshort;
 }
+
+/* ---- augmenting paths ---- */
 
 static void
 pl_apply_path(struct pl_state *st, uint32_t hi)
@@ -697,10 +697,12 @@ pl_sort_hosts32(struct pl_state *st, uint32_t *v, uint32_t n)
 }
 
 /*
- * One step of a search: service si, leaving host `from` (PL_NONE: the
- * source) and position frompos, may go to the positions of t that `ok`
- * admits.  The best-ranked one with room completes the path; the others
- * join the next layer.  Returns whether a path was completed.
+ * One step of a search: service si leaves host `from` and its position
+ * frompos there (from PL_NONE: si is the source and gains an instance)
+ * for another host, with the same spread value or, when `cross`, with a
+ * value it does not use.  The best-ranked host with room completes the
+ * path; the full ones join the next layer.  Returns whether a path was
+ * completed (and applied).
  */
 static bool
 pl_expand(struct pl_state *st, uint32_t level, uint32_t *tail,
@@ -804,31 +806,25 @@ pl_augment(struct pl_state *st, struct pl_svc *s, uint32_t level)
 }
 
 /*
- * Give the services still short what `level` allows: the best-ranked
- * hosts with room (greedy), then augmenting paths (augment).  Returns how
- * many services are still short.
+ * Augmenting paths within the capacities of `level` for the services
+ * still short.  Returns how many services are still short.
  */
 static uint32_t
-pl_fill(struct pl_state *st, uint32_t level, bool greedy, bool augment)
+pl_augment_all(struct pl_state *st, uint32_t level)
 {
 	struct pl_svc *s;
 	uint32_t i, nshort = 0;
 
-	if (augment) {
-		/* what a search at another level found dead may not be */
-		for (i = 0; i < st->nh; i++)
-			st->hflags[i] &= ~PL_DEAD;
-		for (i = 0; i < st->ns; i++)
-			st->svcs[i].dead = false;
-	}
+	/* what a search at another level found dead may not be */
+	for (i = 0; i < st->nh; i++)
+		st->hflags[i] &= ~PL_DEAD;
+	for (i = 0; i < st->ns; i++)
+		st->svcs[i].dead = false;
 	for (i = 0; i < st->ns; i++) {
 		s = &st->svcs[i];
-		if (s->error != NULL || s->all || s->nplaced == s->want)
+		if (s->error != NULL || s->all)
 			continue;
-		if (greedy)
-			pl_greedy(st, s, level);
-		while (augment && s->nplaced < s->want &&
-		    pl_augment(st, s, level))
+		while (s->nplaced < s->want && pl_augment(st, s, level))
 			continue;
 		if (s->nplaced < s->want)
 			nshort++;
@@ -987,6 +983,9 @@ pl_check(struct pl_state *st, struct pl_svc *s)
 		    sv->num_instances);
 	if (sv->neligible > 0 && sv->eligible == NULL)
 		return pl_printf("no list of eligible hosts");
+	if (sv->neligible > st->nh)
+		return pl_printf("%zu eligible hosts out of %u", sv->neligible,
+		    st->nh);
 	s->ne = (uint32_t)sv->neligible;
 	s->all = sv->num_instances < 0;
 	s->want = s->all ? s->ne : (uint32_t)sv->num_instances;
@@ -1247,6 +1246,9 @@ pl_setup(struct pl_state *st, const struct sched_input *in)
 		st->hcap0[i] = (uint32_t)fl + (u < frac ? 1 : 0);
 		if (st->hcap0[i] > st->cap)
 			st->hcap0[i] = st->cap;
+		/* below a mean of 1, C is 1 whatever x: nothing to smooth */
+		if (st->hcap0[i] == 0 && st->cap > 0)
+			st->hcap0[i] = 1;
 		if (st->hcap0[i] < st->cap && (st->hflags[i] & PL_ACTIVE))
 			st->ramped = true;
 	}
@@ -1372,17 +1374,18 @@ sched_place(const struct sched_input *in, struct sched_result *res)
 	memset(&st, 0, sizeof(st));
 	pl_setup(&st, in);
 
-	pl_level0(&st);
 	/*
 	 * Augmenting paths within the level 0 capacities first: those are
 	 * continuous in the mean, C is not, and moving instances to stay
-	 * within C only once C has moved would move many at once.
+	 * within C only once C has moved would move many at once.  Level 1
+	 * without a ramp is level 0 again.
 	 */
-	nshort = pl_fill(&st, 0, false, true);
-	if (nshort > 0 && st.ramped)
-		nshort = pl_fill(&st, 1, true, true);
+	if ((nshort = pl_gs(&st, 0)) > 0)
+		nshort = pl_augment_all(&st, 0);
+	if (nshort > 0 && st.ramped && (nshort = pl_gs(&st, 1)) > 0)
+		nshort = pl_augment_all(&st, 1);
 	for (level = 2; nshort > 0; level++)
-		nshort = pl_fill(&st, level, true, false);
+		nshort = pl_gs(&st, level);
 
 	pl_collect(&st, res);
 	pl_release(&st);

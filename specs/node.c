@@ -30,6 +30,7 @@ struct arena_chunk {
 
 struct arena {
 	struct arena_chunk *head;
+	size_t	 next;		/* size of the next chunk */
 };
 
 static void *
@@ -41,7 +42,13 @@ arena_alloc(struct arena *a, size_t n)
 
 	n = (n + 15) & ~(size_t)15;
 	if (c == NULL || c->size - c->used < n) {
-		sz = n > 32768 ? n : 32768;
+		/*
+		 * Chunks grow from a size guessed from the file, so the
+		 * hundreds of small role files of a big repo stay small.
+		 */
+		sz = n > a->next ? n : a->next;
+		if (a->next < 1024 * 1024)
+			a->next *= 2;
 		c = lr_xmalloc(sizeof(*c) + sz);
 		c->used = 0;
 		c->size = sz;
@@ -423,6 +430,8 @@ spec_file_parse(const char *path, const char *buf, size_t len,
 	memset(&b, 0, sizeof(b));
 	b.f = f;
 	b.a = lr_xcalloc(1, sizeof(*b.a));
+	b.a->next = len < 1024 ? 2048 : len * 2 < 1024 * 1024 ? len * 2 :
+	    1024 * 1024;
 	f->arena = b.a;
 	b.diags = diags;
 

@@ -21,7 +21,7 @@
 #include "compile.h"
 #include "err.h"
 #include "hash.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "template.h"
 #include "xalloc.h"
 
@@ -261,6 +261,37 @@ build_host_ctx(struct compile *c)
 
 /* ---- placement ---- */
 
+/*
+ * The values of host var `var` for every host (NULL where unset), shared
+ * by every service that spreads by it: one array per variable, not per
+ * service, so thousands of spread services cost little.
+ */
+struct spread_var {
+	const char *var;
+	char	**vals;		/* owned: nhosts entries */
+};
+
+static const char *const *
+spread_values(struct compile *c, struct spread_var **sv, size_t *n,
+    size_t *cap, const char *var)
+{
+	struct spread_var *v;
+	json_t *j;
+	size_t i, h;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*sv)[i].var, var) == 0)
+			return (const char *const *)(*sv)[i].vals;
+	v = LR_ARRAY_PUSH(*sv, *n, *cap);
+	v->var = var;
+	v->vals = lr_xcalloc(c->repo->nhosts + 1, sizeof(*v->vals));
+	for (h = 0; h < c->repo->nhosts; h++)
+		if ((j = json_object_get(c->hvars[h], var)) != NULL &&
+		    !json_is_null(j))
+			v->vals[h] = json_text(j);
+	return (const char *const *)v->vals;
+}
+
 static int
 place(struct compile *c)
 {
@@ -268,7 +299,8 @@ place(struct compile *c)
 	struct sched_host *hosts;
 	struct sched_service *svcs;
 	struct sched_input in;
-	const char ***spread;
+	struct spread_var *spread = NULL;
+	size_t nspread = 0, spread_cap = 0;
 	size_t **elig, s, i, g, h;
 	json_t *byhost, *bysvc, *list;
 	int rc;
@@ -278,7 +310,6 @@ place(struct compile *c)
 		hosts[h].name = r->hosts[h].name;
 	svcs = lr_xcalloc(r->nservices ? r->nservices : 1, sizeof(*svcs));
 	elig = lr_xcalloc(r->nservices ? r->nservices : 1, sizeof(*elig));
-	spread = lr_xcalloc(r->nservices ? r->nservices : 1, sizeof(*spread));
 	for (s = 0; s < r->nservices; s++) {
 		const struct spec_service *sv = &r->services[s];
 		const char *gname = sv->scheduling_group.name ?
@@ -291,22 +322,16 @@ place(struct compile *c)
 			continue;	/* unknown group: already reported */
 		elig[s] = lr_xmalloc((c->nmembers[g] + 1) * sizeof(size_t));
 		if (sv->spread_by.name)
-			spread[s] = lr_xcalloc(r->nhosts + 1, sizeof(char *));
+			svcs[s].spread = spread_values(c, &spread, &nspread,
+			    &spread_cap, sv->spread_by.name);
 		for (i = 0; i < c->nmembers[g]; i++) {
-			json_t *v;
-
 			h = c->members[g][i];
-			if (spread[s]) {
-				v = json_object_get(c->hvars[h],
-				    sv->spread_by.name);
-				if (v == NULL || json_is_null(v))
-					continue;
-				spread[s][h] = json_text(v);
-			}
+			/* a host without the spread var cannot take it */
+			if (svcs[s].spread && svcs[s].spread[h] == NULL)
+				continue;
 			elig[s][svcs[s].neligible++] = h;
 		}
 		svcs[s].eligible = elig[s];
-		svcs[s].spread = spread[s];
 	}
 	memset(&in, 0, sizeof(in));
 	in.hosts = hosts;
@@ -355,12 +380,12 @@ place(struct compile *c)
 	c->out->placement = json_pack("{s:o, s:o}", "services", bysvc,
 	    "hosts", byhost);
 
-	for (s = 0; s < r->nservices; s++) {
-		if (spread[s])
-			for (i = 0; i < svcs[s].neligible; i++)
-				free((char *)spread[s][elig[s][i]]);
-		free(spread[s]);
+	for (s = 0; s < r->nservices; s++)
 		free(elig[s]);
+	for (i = 0; i < nspread; i++) {
+		for (h = 0; h < r->nhosts; h++)
+			free(spread[i].vals[h]);
+		free(spread[i].vals);
 	}
 	free(spread);
 	free(elig);

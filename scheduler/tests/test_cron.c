@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 /* "YYYY-MM-DD HH:MM" or "YYYY-MM-DD HH:MM:SS", UTC, to Unix seconds. */
 static int64_t

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: cron expressions and `at` times (scheduler/sched.h).
+ * libFuzzer target: cron expressions and `at` times (scheduler/scheduler.h).
  * The input's first line is parsed as a cron expression and its second line
  * (or the first, when there is no second) as an RFC 3339 time.  A parsed
  * expression is evaluated three times in a row from a fixed instant, and
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,8 +13,8 @@
  *
  * Cron and `at` schedules of tasks are parsed and evaluated here too (UTC).
  */
-#ifndef SCHED_H
-#define SCHED_H
+#ifndef LEURA_SCHEDULER_H
+#define LEURA_SCHEDULER_H
 
 #include <stdbool.h>
 #include <stddef.h>
