@@ -181,4 +181,13 @@ END {
 	    "peak memory (validate, schedule)", "", pmax, "",
 	    mark(pmax <= 64)
 	exit strict && missed ? 3 : 0
-}' "$work/results"
+}' "$work/results" || status=$?
+
+# ---- placement stability (no repo needed: random inventories in-process)
+echo
+echo "scheduler movement on host removal/addition (bench/sched_movement.c):"
+$cc -O2 -std=c11 -o "$work/bin/sched_movement" "$here/sched_movement.c" \
+    "$src/scheduler/place.c" -I"$src/scheduler" -lm ||
+    fail "cannot build bench/sched_movement.c"
+"$work/bin/sched_movement" -n 100
+exit "${status:-0}"
