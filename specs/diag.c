@@ -72,20 +72,6 @@ spec_diag_at(struct spec_diags *d, const struct spec_node *n,
 }
 
 struct spec_diag *
-spec_warn_at(struct spec_diags *d, const struct spec_node *n,
-    const char *fmt, ...)
-{
-	struct spec_diag *dg;
-	va_list ap;
-
-	va_start(ap, fmt);
-	dg = vadd(d, SPEC_WARNING, n ? n->file : NULL, NULL, n ? n->line : 0,
-	    n ? n->col : 0, n ? n->span : 1, fmt, ap);
-	va_end(ap);
-	return dg;
-}
-
-struct spec_diag *
 spec_diag_pos(struct spec_diags *d, const struct spec_file *f,
     const char *path, int line, int col, int span, const char *fmt, ...)
 {

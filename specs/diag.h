@@ -54,9 +54,6 @@ struct spec_diag *spec_diag_pos(struct spec_diags *d,
 	    const struct spec_file *f, const char *path, int line, int col,
 	    int span, const char *fmt, ...)
 	    __attribute__((format(printf, 7, 8)));
-/* Same as spec_diag_at but a warning (does not fail validation). */
-struct spec_diag *spec_warn_at(struct spec_diags *d, const struct spec_node *n,
-	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Set (replace) the hint of dg. */
 void	spec_diag_hint(struct spec_diag *dg, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -273,6 +273,31 @@ spec_repo_free(struct spec_repo *repo)
 	free(repo);
 }
 
+bool
+spec_name_valid(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0' || *s == '.' || *s == '-')
+		return false;
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+		    *p == '_'))
+			return false;
+	return true;
+}
+
+void
+spec_refs_free(struct spec_ref *refs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(refs[i].name);
+	free(refs);
+}
+
 /* ---- lookups ---- */
 
 #define FIND(type, arr, n, name) do {					\

@@ -131,18 +131,6 @@ opt(const struct spec_node *map, const char *key)
 }
 
 static bool
-valid_name(const char *s)
-{
-	if (*s == '\0' || *s == '.')
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
-		    *s != '.')
-			return false;
-	return true;
-}
-
-static bool
 is_blank(const char *s)
 {
 	for (; *s; s++)
@@ -161,16 +149,6 @@ dup_str(struct spec_diags *d, const struct spec_node *n, const char *what,
 		return -1;
 	*out = lr_xstrdup(s);
 	return 0;
-}
-
-static void
-refs_free(struct spec_ref *r, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(r[i].name);
-	free(r);
 }
 
 /* A list of names (or a single name) into refs; *out is the caller's. */
@@ -577,7 +555,7 @@ parse_use(struct pctx *p, struct item *it, const struct spec_node *key,
 
 	if (spec_get_str(p->diags, v, kw(p, it, "use"), &s) < 0)
 		return -1;
-	if (!valid_name(s)) {
+	if (!spec_name_valid(s)) {
 		spec_diag_hint(spec_diag_at(p->diags, v, "invalid step type "
 		    "'%s' in %s", s, it->label), "a step type is the name of "
 		    "an executable in steps/: letters, digits, '-', '_', '.'");
@@ -1039,7 +1017,7 @@ spec_load_role(struct spec_repo *repo, const char *name,
 	size_t *nlists[3], i;
 	char *owner, *path, *what, *list;
 
-	if (!valid_name(name)) {
+	if (!spec_name_valid(name)) {
 		path = lr_xasprintf("roles/%s/role.yml", name);
 		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
 		    "invalid role name '%s'", name), "rename the directory "
@@ -1204,7 +1182,7 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 		    "two files");
 		dup = true;
 	}
-	if (!valid_name(name))
+	if (!spec_name_valid(name))
 		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
 		    "invalid task name '%s'", name), "rename %s: task names "
 		    "use letters, digits, '.', '-' and '_'", path);
@@ -1380,7 +1358,7 @@ spec_step_release(struct spec_step *st)
 	free(st->method);
 	free(st->body);
 	json_decref(st->headers);
-	refs_free(st->approvers, st->napprovers);
+	spec_refs_free(st->approvers, st->napprovers);
 	free(st->use);
 	json_decref(st->with);
 	free(st->run_as);
@@ -1388,7 +1366,7 @@ spec_step_release(struct spec_step *st)
 	free(st->cwd);
 	free(st->creates);
 	free(st->unless);
-	refs_free(st->when_changed, st->nwhen_changed);
+	spec_refs_free(st->when_changed, st->nwhen_changed);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -1425,9 +1403,9 @@ spec_task_release(struct spec_task *t)
 	free(t->name);
 	free(t->path);
 	free(t->description);
-	refs_free(t->t_services, t->nt_services);
-	refs_free(t->t_hosts, t->nt_hosts);
-	refs_free(t->t_groups, t->nt_groups);
+	spec_refs_free(t->t_services, t->nt_services);
+	spec_refs_free(t->t_hosts, t->nt_hosts);
+	spec_refs_free(t->t_groups, t->nt_groups);
 	free(t->run_as);
 	free(t->cron);
 	free(t->at);

@@ -59,40 +59,10 @@ grow(void *arr, size_t n, size_t sz)
 		(v)[i_] = (arr)[i_].name;				\
 } while (0)
 
-static void
-refs_free(struct spec_ref *refs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(refs[i].name);
-	free(refs);
-}
-
-/*
- * Host, group, service and system names: letters, digits, '.', '-', '_',
- * not starting with '.' or '-' (they become file names, DNS labels and
- * command arguments).
- */
-static bool
-valid_name(const char *s)
-{
-	const char *p;
-
-	if (*s == '\0' || *s == '.' || *s == '-')
-		return false;
-	for (p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
-		    *p == '_'))
-			return false;
-	return true;
-}
-
 static bool
 check_name(struct spec_diags *d, const struct spec_node *n, const char *kind)
 {
-	if (valid_name(n->str))
+	if (spec_name_valid(n->str))
 		return true;
 	spec_diag_hint(spec_diag_at(d, n, "invalid %s name '%s'", kind,
 	    n->str), "a %s name uses letters, digits, '.', '-' and '_', and "
@@ -1470,7 +1440,7 @@ spec_host_release(struct spec_host *h)
 		return;
 	free(h->name);
 	free(h->address);
-	refs_free(h->groups, h->ngroups);
+	spec_refs_free(h->groups, h->ngroups);
 	json_decref(h->vars);
 	memset(h, 0, sizeof(*h));
 }
@@ -1483,7 +1453,7 @@ spec_group_release(struct spec_group *g)
 	free(g->name);
 	free(g->description);
 	json_decref(g->vars);
-	refs_free(g->hosts, g->nhosts);
+	spec_refs_free(g->hosts, g->nhosts);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -1496,8 +1466,8 @@ spec_service_release(struct spec_service *s)
 	free(s->description);
 	free(s->scheduling_group.name);
 	free(s->spread_by.name);
-	refs_free(s->roles, s->nroles);
-	refs_free(s->depends_on, s->ndepends_on);
+	spec_refs_free(s->roles, s->nroles);
+	spec_refs_free(s->depends_on, s->ndepends_on);
 	json_decref(s->params);
 	free(s->batches);
 	json_decref(s->service_credentials);
@@ -1514,7 +1484,7 @@ spec_system_release(struct spec_system *sy)
 		return;
 	free(sy->name);
 	free(sy->description);
-	refs_free(sy->services, sy->nservices);
-	refs_free(sy->systems, sy->nsystems);
+	spec_refs_free(sy->services, sy->nservices);
+	spec_refs_free(sy->systems, sy->nsystems);
 	memset(sy, 0, sizeof(*sy));
 }

@@ -39,6 +39,15 @@ void	spec_load_task(struct spec_repo *, const char *name, const char *path,
 /* After sorting: task targets, approval groups, when_changed names. */
 void	spec_check_roles(struct spec_repo *, struct spec_diags *);
 
+/*
+ * Names of hosts, groups, services, systems, roles and tasks: letters,
+ * digits, '.', '-' and '_', not starting with '.' or '-' (they become file
+ * names, DNS labels and command arguments).
+ */
+bool	spec_name_valid(const char *s);
+/* Free n refs and the array. */
+void	spec_refs_free(struct spec_ref *refs, size_t n);
+
 void	spec_host_release(struct spec_host *);
 void	spec_group_release(struct spec_group *);
 void	spec_service_release(struct spec_service *);

@@ -33,33 +33,21 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 			mode = 2;
 		else if (strcmp(argv[i], "--list") == 0)
 			;	/* Ansible's default request */
-		else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
-			fputs(usage_str, stdout);
-			return LR_EXIT_OK;
-		} else {
-			fprintf(stderr, "leura: error: unknown argument '%s'\n%s",
-			    argv[i], usage_str);
-			return LR_EXIT_USAGE;
-		}
+		else
+			return cmd_help_or_bad(argv[i], usage_str);
 	}
 	if (mode == 0) {
 		fprintf(stderr, "leura: error: say which format: --ansible or "
 		    "--prometheus\n%s", usage_str);
 		return LR_EXIT_USAGE;
 	}
-	lr_err_clear(&err);
-	rc = specload_run(&sl, ctx->repo_dir, ref, 0, &err);
-	if (rc < 0) {
-		if (rc == LR_EINVAL)
-			specload_print_diags(&sl, 20);
-		else
-			lr_err_print(&err);
+	if (specload_cmd(&sl, ctx, ref, 0) != 0) {
 		specload_release(&sl);
 		return LR_EXIT_FAIL;
 	}
 	if (mode == 1 && host == NULL) {
 		/* streamed: the document is large (a flag per host per service) */
+		lr_err_clear(&err);
 		rc = inv_ansible_write(sl.repo, sl.comp.placement, stdout, &err);
 		if (rc == 0 && (fputc('\n', stdout) == EOF || fflush(stdout)))
 			rc = lr_err_set(&err, LR_EIO, "cannot write the "

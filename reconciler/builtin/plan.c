@@ -96,21 +96,15 @@ print_plan(const json_t *d, const char *from, const char *to)
 }
 
 static int
-load(struct specload *sl, const char *dir, const char *ref, const char *what)
+load(struct specload *sl, const struct lr_ctx *ctx, const char *ref,
+    const char *what)
 {
-	struct lr_err err;
-	int rc;
-
-	lr_err_clear(&err);
-	rc = specload_run(sl, dir, ref, REC_COMPILE_DESIRED, &err);
-	if (rc == LR_EINVAL) {
-		specload_print_diags(sl, 20);
+	if (specload_cmd(sl, ctx, ref, REC_COMPILE_DESIRED) == 0)
+		return 0;
+	if (sl->diags.nerrors)
 		fprintf(stderr, "hint: the %s side of the plan (%s) has errors; "
 		    "fix them first\n", what, sl->label ? sl->label : "?");
-	} else if (rc < 0) {
-		lr_err_print(&err);
-	}
-	return rc;
+	return -1;
 }
 
 int
@@ -132,15 +126,8 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 			json = true;
 		else if (strcmp(argv[i], "--detailed-exitcode") == 0)
 			detailed = true;
-		else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
-			fputs(usage_str, stdout);
-			return LR_EXIT_OK;
-		} else {
-			fprintf(stderr, "leura: error: unknown argument '%s'\n%s",
-			    argv[i], usage_str);
-			return LR_EXIT_USAGE;
-		}
+		else
+			return cmd_help_or_bad(argv[i], usage_str);
 	}
 	if (fromref == NULL) {
 		fprintf(stderr, "leura: error: plan needs the commit to compare "
@@ -149,8 +136,8 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		return LR_EXIT_USAGE;
 	}
 	memset(&to, 0, sizeof(to));
-	if (load(&from, ctx->repo_dir, fromref, "--from") < 0 ||
-	    load(&to, ctx->repo_dir, ref, ref ? "--ref" : "working tree") < 0)
+	if (load(&from, ctx, fromref, "--from") < 0 ||
+	    load(&to, ctx, ref, ref ? "--ref" : "working tree") < 0)
 		goto out;
 	d = rec_diff(&from.comp, &to.comp);
 	changes = json_integer_value(json_object_get(d, "changes"));

@@ -77,11 +77,10 @@ int
 cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 {
 	struct specload sl;
-	struct lr_err err;
 	const char *ref = NULL, *v;
 	bool json = false, tasks = false;
 	json_t *o;
-	int i, rc;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
@@ -90,24 +89,10 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 			json = true;
 		else if (strcmp(argv[i], "--tasks") == 0)
 			tasks = true;
-		else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
-			fputs(usage_str, stdout);
-			return LR_EXIT_OK;
-		} else {
-			fprintf(stderr, "leura: error: unknown argument '%s'\n%s",
-			    argv[i], usage_str);
-			return LR_EXIT_USAGE;
-		}
-	}
-	lr_err_clear(&err);
-	rc = specload_run(&sl, ctx->repo_dir, ref,
-	    tasks ? REC_COMPILE_TASKS : 0, &err);
-	if (rc < 0) {
-		if (rc == LR_EINVAL)
-			specload_print_diags(&sl, 20);
 		else
-			lr_err_print(&err);
+			return cmd_help_or_bad(argv[i], usage_str);
+	}
+	if (specload_cmd(&sl, ctx, ref, tasks ? REC_COMPILE_TASKS : 0) != 0) {
 		specload_release(&sl);
 		return LR_EXIT_FAIL;
 	}

@@ -6,6 +6,7 @@
  * same folder, found by comparing real paths with the work tree root.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,17 @@ opt_value(int argc, char **argv, int *i, const char *name)
 	if (argv[*i][n] == '\0' && *i + 1 < argc)
 		return argv[++*i];
 	return NULL;
+}
+
+int
+cmd_help_or_bad(const char *arg, const char *usage)
+{
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+		fputs(usage, stdout);
+		return LR_EXIT_OK;
+	}
+	fprintf(stderr, "leura: error: unknown argument '%s'\n%s", arg, usage);
+	return LR_EXIT_USAGE;
 }
 
 /* The folder of dir inside the work tree root, "" at the root. */
@@ -109,6 +121,23 @@ specload_release(struct specload *sl)
 	free(sl->label);
 	free(sl->commit);
 	memset(sl, 0, sizeof(*sl));
+}
+
+int
+specload_cmd(struct specload *sl, const struct lr_ctx *ctx, const char *ref,
+    unsigned flags)
+{
+	struct lr_err err;
+	int rc;
+
+	lr_err_clear(&err);
+	if ((rc = specload_run(sl, ctx->repo_dir, ref, flags, &err)) == 0)
+		return 0;
+	if (rc == LR_EINVAL)
+		specload_print_diags(sl, 20);
+	else
+		lr_err_print(&err);
+	return LR_EXIT_FAIL;
 }
 
 void

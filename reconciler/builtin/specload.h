@@ -35,6 +35,20 @@ void	specload_release(struct specload *sl);
 /* Print diagnostics to stderr (up to max; 0 = all). */
 void	specload_print_diags(const struct specload *sl, size_t max);
 
+/*
+ * specload_run for a command that needs valid specs: on failure print the
+ * diagnostics (or the error) on stderr and return LR_EXIT_FAIL; 0 when
+ * valid.  Release sl with specload_release either way.
+ */
+int	specload_cmd(struct specload *sl, const struct lr_ctx *ctx,
+	    const char *ref, unsigned flags);
+
+/*
+ * An argument no option matched: -h/--help prints usage on stdout and
+ * gives LR_EXIT_OK, anything else is a usage error (LR_EXIT_USAGE).
+ */
+int	cmd_help_or_bad(const char *arg, const char *usage);
+
 /* "--name=value" or "--name value": value, advancing *i; NULL if no match. */
 const char *opt_value(int argc, char **argv, int *i, const char *name);
 

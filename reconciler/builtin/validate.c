@@ -38,15 +38,8 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 		}
 		else if (strcmp(argv[i], "--json") == 0)
 			json = true;
-		else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
-			fputs(usage_str, stdout);
-			return LR_EXIT_OK;
-		} else {
-			fprintf(stderr, "leura: error: unknown argument '%s'\n%s",
-			    argv[i], usage_str);
-			return LR_EXIT_USAGE;
-		}
+		else
+			return cmd_help_or_bad(argv[i], usage_str);
 	}
 	lr_err_clear(&err);
 	rc = specload_run(&sl, ctx->repo_dir, ref, 0, &err);
