@@ -10,10 +10,12 @@
 
 #include "diff.h"
 #include "specload.h"
+#include "textdiff.h"
+#include "xalloc.h"
 
 static const char usage_str[] =
     "usage: leura plan --from REF [--ref REF] [--json] "
-    "[--detailed-exitcode]\n";
+    "[--detailed-exitcode] [--no-diff]\n";
 
 static void
 print_list(const char *mark, const json_t *a)
@@ -37,18 +39,101 @@ print_hosts_inline(const json_t *a)
 		printf(" %s", json_string_value(v));
 }
 
+/* Text of a field's value for a line diff: strings as is, else JSON. */
+static char *
+field_text(const json_t *v)
+{
+	if (v == NULL)
+		return lr_xstrdup("");
+	if (json_is_string(v))
+		return lr_xstrdup(json_string_value(v));
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* The content of a file by its hash in a compiled state, or NULL. */
+static const char *
+file_content(const struct rec_compiled *c, const json_t *sha)
+{
+	return json_string_value(json_object_get(json_object_get(c->files,
+	    json_string_value(sha)), "content"));
+}
+
+/*
+ * Show what changed inside one step: a line diff of scripts and file
+ * contents, old -> new for other fields.  Templates render per host, so
+ * the same edit often reads the same on many hosts: a diff already shown
+ * for this step is named, not repeated (shown: step id + diff -> host).
+ */
 static void
-print_plan(const json_t *d, const char *from, const char *to)
+print_step_diff(const json_t *chg, const struct rec_compiled *from,
+    const struct rec_compiled *to, const char *host, json_t *shown)
+{
+	const json_t *before = json_object_get(chg, "before");
+	const json_t *after = json_object_get(chg, "after");
+	struct lr_buf b = LR_BUF_INIT;
+	const char *k, *ca, *cb;
+	char *key, *x, *y;
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(chg, "fields"), i, f) {
+		k = json_string_value(f);
+		if (strcmp(k, "size") == 0)
+			continue;	/* shown by the content diff */
+		if (strcmp(k, "sha256") == 0) {
+			ca = file_content(from, json_object_get(before, k));
+			cb = file_content(to, json_object_get(after, k));
+			if (ca && cb) {
+				lr_buf_adds(&b, "      content:\n");
+				rec_textdiff(ca, cb, "        ", &b);
+			} else {
+				lr_buf_printf(&b, "      content: binary, "
+				    "sha256 %.12s -> %.12s\n",
+				    json_string_value(json_object_get(before, k)),
+				    json_string_value(json_object_get(after, k)));
+			}
+			continue;
+		}
+		x = field_text(json_object_get(before, k));
+		y = field_text(json_object_get(after, k));
+		if (strcmp(k, "script") == 0 || strcmp(k, "body") == 0) {
+			lr_buf_printf(&b, "      %s:\n", k);
+			rec_textdiff(x, y, "        ", &b);
+		} else {
+			lr_buf_printf(&b, "      %s: %s -> %s\n", k,
+			    json_object_get(before, k) ? x : "(unset)",
+			    json_object_get(after, k) ? y : "(unset)");
+		}
+		free(x);
+		free(y);
+	}
+	key = lr_xasprintf("%s\n%s", json_string_value(json_object_get(chg,
+	    "id")), b.s ? b.s : "");
+	if ((f = json_object_get(shown, key)) != NULL)
+		printf("      (the same change as on host %s)\n",
+		    json_string_value(f));
+	else {
+		json_object_set_new(shown, key, json_string(host));
+		fputs(b.s ? b.s : "", stdout);
+	}
+	free(key);
+	lr_buf_release(&b);
+}
+
+static void
+print_plan(const json_t *d, const struct specload *from,
+    const struct specload *to, bool show_diff)
 {
 	const json_t *svcs = json_object_get(d, "services");
 	const json_t *hosts = json_object_get(d, "hosts");
 	size_t nadd = 0, nchg = 0, nrm = 0, i, j;
+	json_t *v, *c, *f, *shown = json_object();
 	const char *k;
-	json_t *v, *c, *f;
 
-	printf("leura plan: %s -> %s\n", from, to);
+	printf("leura plan: %s -> %s\n", from->label, to->label);
 	if (json_integer_value(json_object_get(d, "changes")) == 0) {
 		printf("\nNo changes: the desired state is the same.\n");
+		json_decref(shown);
 		return;
 	}
 	if (json_object_size(svcs)) {
@@ -77,6 +162,9 @@ print_plan(const json_t *d, const char *from, const char *to)
 				printf("%s%s", j ? ", " : "",
 				    json_string_value(f));
 			printf(")\n");
+			if (show_diff)
+				print_step_diff(c, &from->comp, &to->comp, k,
+				    shown);
 		}
 		print_list("-", json_object_get(v, "removed"));
 		if (json_object_get(v, "reordered"))
@@ -93,6 +181,7 @@ print_plan(const json_t *d, const char *from, const char *to)
 	    json_object_size(svcs), json_object_size(svcs) == 1 ? "" : "s",
 	    nadd, nchg, nrm, json_object_size(hosts),
 	    json_object_size(hosts) == 1 ? "" : "s");
+	json_decref(shown);
 }
 
 static int
@@ -112,7 +201,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 {
 	struct specload from, to;
 	const char *ref = NULL, *fromref = NULL, *v;
-	bool json = false, detailed = false;
+	bool json = false, detailed = false, show_diff = true;
 	json_t *d;
 	int i, rc = LR_EXIT_FAIL;
 	json_int_t changes;
@@ -126,6 +215,8 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 			json = true;
 		else if (strcmp(argv[i], "--detailed-exitcode") == 0)
 			detailed = true;
+		else if (strcmp(argv[i], "--no-diff") == 0)
+			show_diff = false;
 		else
 			return cmd_help_or_bad(argv[i], usage_str);
 	}
@@ -149,7 +240,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);
 	} else {
-		print_plan(d, from.label, to.label);
+		print_plan(d, &from, &to, show_diff);
 	}
 	json_decref(d);
 	rc = detailed && changes ? LR_EXIT_CHANGES : LR_EXIT_OK;

@@ -34,19 +34,35 @@ index_steps(const json_t *steps)
 	return idx;
 }
 
+/*
+ * {"id", "fields":[names], "before":{name: old}, "after":{name: new}} for
+ * the fields that differ (a field absent on one side is absent from its
+ * object).
+ */
 static json_t *
-changed_fields(const json_t *a, const json_t *b)
+changed_step(const char *id, const json_t *a, const json_t *b)
 {
-	json_t *fields = json_array(), *v;
+	json_t *fields = json_array(), *before = json_object();
+	json_t *after = json_object(), *v, *w;
 	const char *k;
 
-	json_object_foreach((json_t *)a, k, v)
-		if (!json_equal(v, json_object_get(b, k)))
-			json_array_append_new(fields, json_string(k));
-	json_object_foreach((json_t *)b, k, v)
-		if (json_object_get(a, k) == NULL)
-			json_array_append_new(fields, json_string(k));
-	return fields;
+	json_object_foreach((json_t *)a, k, v) {
+		w = json_object_get(b, k);
+		if (json_equal(v, w))
+			continue;
+		json_array_append_new(fields, json_string(k));
+		json_object_set(before, k, v);
+		if (w)
+			json_object_set(after, k, w);
+	}
+	json_object_foreach((json_t *)b, k, v) {
+		if (json_object_get(a, k) != NULL)
+			continue;
+		json_array_append_new(fields, json_string(k));
+		json_object_set(after, k, v);
+	}
+	return json_pack("{s:s, s:o, s:o, s:o}", "id", id, "fields", fields,
+	    "before", before, "after", after);
 }
 
 /* Do the steps common to both lists appear in the same order? */
@@ -90,8 +106,8 @@ diff_host(const json_t *from, const json_t *to, json_t **out)
 		if ((old = json_object_get(fidx, id)) == NULL)
 			json_array_append_new(added, json_string(id));
 		else if (!json_equal(old, st))
-			json_array_append_new(changed, json_pack("{s:s, s:o}",
-			    "id", id, "fields", changed_fields(old, st)));
+			json_array_append_new(changed,
+			    changed_step(id, old, st));
 	}
 	json_array_foreach(fs, i, st) {
 		const char *id = json_string_value(json_object_get(st, "id"));

@@ -16,7 +16,9 @@
  *    "services": {svc: {"from":[hosts], "to":[hosts],
  *                       "added":[hosts], "removed":[hosts]}},  (moved only)
  *    "hosts": {host: {"added":[step ids], "removed":[step ids],
- *                     "changed":[{"id":..., "fields":[...]}],
+ *                     "changed":[{"id":..., "fields":[...],
+ *                                 "before":{field: old value},
+ *                                 "after":{field: new value}}],
  *                     "reordered": true (only when set),
  *                     "services_added":[...], "services_removed":[...]}}}
  * Hosts and services without changes are left out.  A step's identity is

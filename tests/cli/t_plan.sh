@@ -14,6 +14,11 @@ run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
 expect_in out "~ web: web1 web2 -> web1 web2 web3"
 expect_in out "+ web/web/converge/site config"
 expect_in out "~ web/web/converge/site config (sha256, size)"
+# what changed inside the file, once; other hosts refer to it
+expect_in out "        +keepalive 65"
+expect_in out "(the same change as on host web1)"
+run 0 "$LEURA" -C repo plan --from HEAD --no-diff
+expect_not_in out "+keepalive 65"
 run 0 "$LEURA" -C repo plan --from HEAD
 run 0 "$LEURA" -C repo plan --from HEAD --json
 expect_in out '"changes": 8'
@@ -29,6 +34,8 @@ sed -i 's/size_mb: 64/size_mb: 128/' repo/services.yml
 run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
 expect_in out "- web/web/converge/reload"
 expect_in out "~ cache/cache/converge/cache config (sha256, size)"
+expect_in out "        -size_mb=64"
+expect_in out "        +size_mb=128"
 
 # errors on either side: exit 1
 echo "bad: [" >> repo/services.yml
