@@ -110,7 +110,7 @@ static void
 new_repo(struct fx *fx)
 {
 	memset(fx, 0, sizeof(*fx));
-	strcpy(fx->dir, "/tmp/leura-compile-XXXXXX");
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/leura-compile-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	write_file(fx->dir, "inventory/hosts.yml", hosts_yml);
 	write_file(fx->dir, "services.yml", services_yml);

@@ -611,6 +611,18 @@ random_field(char *buf, size_t len, uint64_t *s, int f, int *restricted)
 	return set;
 }
 
+/* Append one space, within len (no strcat: see tools/check). */
+static void
+strlcat_space(char *buf, size_t len)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 < len) {
+		buf[n] = ' ';
+		buf[n + 1] = '\0';
+	}
+}
+
 static void
 random_cron(char *buf, size_t len, uint64_t *s, struct ref_cron *r)
 {
@@ -618,13 +630,13 @@ random_cron(char *buf, size_t len, uint64_t *s, struct ref_cron *r)
 
 	buf[0] = '\0';
 	r->minutes = random_field(buf, len, s, 0, &unused);
-	strcat(buf, " ");
+	strlcat_space(buf, len);
 	r->hours = random_field(buf, len, s, 1, &unused);
-	strcat(buf, " ");
+	strlcat_space(buf, len);
 	r->days = random_field(buf, len, s, 2, &r->days_restricted);
-	strcat(buf, " ");
+	strlcat_space(buf, len);
 	r->months = random_field(buf, len, s, 3, &unused);
-	strcat(buf, " ");
+	strlcat_space(buf, len);
 	r->weekdays = random_field(buf, len, s, 4, &r->weekdays_restricted);
 }
 
