@@ -37,6 +37,15 @@ expect_in out "~ cache/cache/converge/cache config (sha256, size)"
 expect_in out "        -size_mb=64"
 expect_in out "        +size_mb=128"
 
+# a config repo that is a folder of a larger git repository
+mkdir -p mono && cp -R "$LEURA_SRC/examples/basic" mono/fleet
+(cd mono && git init -q -b main . && git add -A && git commit -q -m mono)
+run 0 "$LEURA" -C mono/fleet plan --from HEAD --detailed-exitcode
+expect_in out "folder 'fleet'"
+sed -i 's/size_mb: 64/size_mb: 32/' mono/fleet/services.yml
+run 2 "$LEURA" -C mono/fleet plan --from HEAD --detailed-exitcode
+expect_in out "+size_mb=32"
+
 # errors on either side: exit 1
 echo "bad: [" >> repo/services.yml
 run 1 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
