@@ -288,6 +288,15 @@ spec_name_valid(const char *s)
 	return true;
 }
 
+void *
+spec_array_grow(void *arr, size_t n, size_t sz)
+{
+	if (n == 0 || (n & (n - 1)) == 0)
+		arr = lr_xrealloc(arr, (n ? 2 * n : 1) * sz);
+	memset((char *)arr + n * sz, 0, sz);
+	return arr;
+}
+
 void
 spec_refs_free(struct spec_ref *refs, size_t n)
 {

@@ -84,22 +84,30 @@ static const char *const http_methods[] = {
 
 #define KIND_LIST	"script, script_file, file, http, approval, use"
 
-/* Parsing state of one list of steps. */
+/*
+ * Parsing state of one list of steps.  The names that messages use (the
+ * owner, the list, an item's label) are formatted on first use only: a
+ * big repo has thousands of steps and next to no errors.
+ */
 struct pctx {
 	struct spec_repo *repo;
 	struct spec_diags *diags;
-	const char *owner;	/* "role 'web'" or "task 'flush'" */
-	const char *list;	/* "converge of role 'web'", "task 'flush'" */
+	const char *kind;	/* "role" or "task" */
+	const char *name;	/* of the role or task */
+	const char *key;	/* "converge" ...; NULL: a task's steps */
 	const char *dir;	/* relative paths start here: "roles/web" */
 	enum spec_phase phase;
+	char	*owner;		/* "role 'web'", from p_owner() */
+	char	*list;		/* "converge of role 'web'", from p_list() */
 	char	 what[512];	/* scratch: "'timeout' of step ..." */
 };
 
 /* One list entry while the list is checked. */
 struct item {
 	struct spec_step step;
+	size_t	 index;		/* in the list, from 0 */
 	const struct spec_node *name_node;	/* NULL: no explicit name */
-	char	*label;		/* "step 'x' of role 'web'" */
+	char	*label;		/* from label(), or NULL */
 	bool	 kinded;	/* has exactly one kind key */
 	bool	 ok;		/* no error: goes into the model */
 };
@@ -112,14 +120,73 @@ struct kind {
 		    const struct spec_node *key, const struct spec_node *val);
 };
 
-/* ---- small helpers ---- */
+/* ---- names for messages ---- */
 
+/* "role 'web'" or "task 'flush'" */
 static const char *
-kw(struct pctx *p, const struct item *it, const char *key)
+p_owner(struct pctx *p)
 {
-	snprintf(p->what, sizeof(p->what), "'%s' of %s", key, it->label);
+	if (p->owner == NULL)
+		p->owner = lr_xasprintf("%s '%s'", p->kind, p->name);
+	return p->owner;
+}
+
+/* "converge of role 'web'"; a task's list is the task itself */
+static const char *
+p_list(struct pctx *p)
+{
+	if (p->key == NULL)
+		return p_owner(p);
+	if (p->list == NULL)
+		p->list = lr_xasprintf("%s of %s", p->key, p_owner(p));
+	return p->list;
+}
+
+/* Start on the list key of the same owner. */
+static void
+p_set_list(struct pctx *p, const char *key, enum spec_phase phase)
+{
+	free(p->list);
+	p->list = NULL;
+	p->key = key;
+	p->phase = phase;
+}
+
+static void
+p_release(struct pctx *p)
+{
+	free(p->owner);
+	free(p->list);
+	p->owner = p->list = NULL;
+}
+
+/*
+ * "step 'x' of role 'web'" when the step has a name of its own, else
+ * "step 3 of converge of role 'web'".
+ */
+static const char *
+label(struct pctx *p, struct item *it)
+{
+	if (it->label != NULL)
+		return it->label;
+	if (it->name_node != NULL)
+		it->label = lr_xasprintf("step '%s' of %s", it->step.name,
+		    p_owner(p));
+	else
+		it->label = lr_xasprintf("step %zu of %s", it->index + 1,
+		    p_list(p));
+	return it->label;
+}
+
+/* "'timeout' of step ...", in p->what until the next call. */
+static const char *
+kw(struct pctx *p, struct item *it, const char *key)
+{
+	snprintf(p->what, sizeof(p->what), "'%s' of %s", key, label(p, it));
 	return p->what;
 }
+
+/* ---- small helpers ---- */
 
 /* Value of an optional key: NULL when absent or null. */
 static const struct spec_node *
@@ -172,6 +239,75 @@ get_refs(struct spec_diags *d, const struct spec_node *n, const char *what,
 	*out = r;
 	*nout = ni;
 	return 0;
+}
+
+/*
+ * The typed reads of node.h for a key of a step: each tries the test
+ * alone first and formats the "'key' of step ..." of a message only when
+ * the value is wrong.
+ */
+static int
+step_str(struct pctx *p, struct item *it, const struct spec_node *v,
+    const char *key, const char **out)
+{
+	if (!spec_node_is_str(v))
+		return spec_get_str(p->diags, v, kw(p, it, key), out);
+	*out = v->str;
+	return 0;
+}
+
+static int
+step_dup(struct pctx *p, struct item *it, const struct spec_node *v,
+    const char *key, char **out)
+{
+	const char *s;
+
+	if (step_str(p, it, v, key, &s) < 0)
+		return -1;
+	*out = lr_xstrdup(s);
+	return 0;
+}
+
+static int
+step_int(struct pctx *p, struct item *it, const struct spec_node *v,
+    const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	int64_t n;
+
+	if (spec_node_int(v, &n) && n >= min && n <= max) {
+		*out = n;
+		return 0;
+	}
+	return spec_get_int(p->diags, v, kw(p, it, key), min, max, out);
+}
+
+static int
+step_duration(struct pctx *p, struct item *it, const struct spec_node *v,
+    const char *key, int64_t *ms)
+{
+	if (v != NULL && v->kind == SPEC_NODE_SCALAR &&
+	    spec_parse_duration(v->str, ms) == 0)
+		return 0;
+	return spec_get_duration(p->diags, v, kw(p, it, key), ms);
+}
+
+static int
+step_refs(struct pctx *p, struct item *it, const struct spec_node *v,
+    const char *key, struct spec_ref **out, size_t *nout)
+{
+	/* the message is only needed when the list is wrong */
+	return get_refs(p->diags, v, spec_node_is_strlist(v) ? NULL :
+	    kw(p, it, key), out, nout);
+}
+
+/* spec_check_map() on n, the value of key of the step. */
+static bool
+step_check_map(struct pctx *p, struct item *it, const struct spec_node *n,
+    const char *key, const char *const *allowed)
+{
+	if (spec_map_has_only(n, allowed))
+		return true;
+	return spec_check_map(p->diags, n, kw(p, it, key), allowed, "STEPS");
 }
 
 /* A free-form mapping as a JSON object; null gives an empty object. */
@@ -279,7 +415,7 @@ abs_or_template(const char *s)
  * not a regular file; *out (repo-relative, symlink-free) is the caller's.
  */
 static int
-resolve_file(struct pctx *p, const struct item *it, const struct spec_node *n,
+resolve_file(struct pctx *p, struct item *it, const struct spec_node *n,
     const char *key, char **out)
 {
 	struct lr_err err = { 0 };
@@ -292,7 +428,7 @@ resolve_file(struct pctx *p, const struct item *it, const struct spec_node *n,
 	if (s[0] == '/') {
 		base = strrchr(s, '/') + 1;
 		spec_diag_hint(spec_diag_at(p->diags, n, "'%s' of %s must be "
-		    "relative to %s/, not an absolute path", key, it->label,
+		    "relative to %s/, not an absolute path", key, label(p, it),
 		    p->dir), "copy the file into the repo and give its path "
 		    "from %s/, e.g. files/%s", p->dir, *base ? base : "name");
 		return -1;
@@ -354,12 +490,12 @@ parse_script(struct pctx *p, struct item *it, const struct spec_node *key,
 {
 	struct spec_step *st = &it->step;
 
-	if (dup_str(p->diags, v, kw(p, it, "script"), &st->script) < 0)
+	if (step_dup(p, it, v, "script", &st->script) < 0)
 		return -1;
 	if (is_blank(st->script)) {
 		spec_diag_hint(spec_diag_at(p->diags, v, "'script' of %s is "
-		    "empty", it->label), "write the command to run, or remove "
-		    "the step");
+		    "empty", label(p, it)), "write the command to run, or "
+		    "remove the step");
 		return -1;
 	}
 	return 0;
@@ -375,7 +511,7 @@ parse_script_file(struct pctx *p, struct item *it,
 	char *real, *buf;
 	size_t len;
 
-	if (spec_get_str(p->diags, v, kw(p, it, "script_file"), &s) < 0 ||
+	if (step_str(p, it, v, "script_file", &s) < 0 ||
 	    resolve_file(p, it, v, "script_file", &real) < 0)
 		return -1;
 	if (spec_source_read(p->repo->src, real, &buf, &len, &err) < 0) {
@@ -403,39 +539,39 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 	const struct spec_node *src, *content, *dest, *v, *k;
 	size_t nerr = p->diags->nerrors;
 	const char *s;
-	char what[512];
 
-	snprintf(what, sizeof(what), "'file' of %s", it->label);
-	if (!spec_check_map(p->diags, f, what, file_keys, "STEPS"))
+	if (!step_check_map(p, it, f, "file", file_keys))
 		return -1;
 	src = opt(f, "src");
 	content = spec_node_get(f, "content");
 	if (src && content) {
 		k = later_key(f, "src", "content");
 		spec_diag_hint(spec_diag_at(p->diags, k, "%s has both 'src' "
-		    "and 'content'", what), "send a file from the repo with "
-		    "src, or write it inline with content, not both");
+		    "and 'content'", kw(p, it, "file")), "send a file from "
+		    "the repo with src, or write it inline with content, not "
+		    "both");
 	} else if (src == NULL && content == NULL) {
 		spec_diag_hint(spec_diag_at(p->diags, f, "%s needs 'src' or "
-		    "'content'", what), "src: a file path relative to %s/; "
-		    "content: the text to write", p->dir);
+		    "'content'", kw(p, it, "file")), "src: a file path "
+		    "relative to %s/; content: the text to write", p->dir);
 	} else if (src) {
-		if (spec_get_str(p->diags, src, kw(p, it, "src"), &s) == 0)
+		if (step_str(p, it, src, "src", &s) == 0)
 			resolve_file(p, it, src, "src", &st->src);
 	} else
-		dup_str(p->diags, content, kw(p, it, "content"), &st->content);
-	if ((dest = spec_require(p->diags, f, "dest", what)) != NULL &&
-	    dup_str(p->diags, dest, kw(p, it, "dest"), &st->dest) == 0 &&
+		step_dup(p, it, content, "content", &st->content);
+	if ((dest = spec_node_get(f, "dest")) == NULL)
+		spec_require(p->diags, f, "dest", kw(p, it, "file"));
+	else if (step_dup(p, it, dest, "dest", &st->dest) == 0 &&
 	    !abs_or_template(st->dest))
 		spec_diag_hint(spec_diag_at(p->diags, dest, "'dest' of %s must "
-		    "be an absolute path, not '%s'", it->label, st->dest),
+		    "be an absolute path, not '%s'", label(p, it), st->dest),
 		    "write the full path on the host, e.g. /%s", st->dest);
 	if ((v = opt(f, "mode")) != NULL)
 		spec_get_mode(p->diags, v, kw(p, it, "mode"), &st->mode);
 	if ((v = opt(f, "owner")) != NULL)
-		dup_str(p->diags, v, kw(p, it, "owner"), &st->owner);
+		step_dup(p, it, v, "owner", &st->owner);
 	if ((v = opt(f, "group")) != NULL)
-		dup_str(p->diags, v, kw(p, it, "group"), &st->group);
+		step_dup(p, it, v, "group", &st->group);
 	if ((v = opt(f, "template")) != NULL)
 		spec_get_bool(p->diags, v, kw(p, it, "template"),
 		    &st->template);
@@ -453,22 +589,22 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 	char what[512], *up;
 	int64_t code;
 
-	snprintf(what, sizeof(what), "'http' of %s", it->label);
+	snprintf(what, sizeof(what), "'http' of %s", label(p, it));
 	if (!spec_check_map(p->diags, h, what, http_keys, "STEPS"))
 		return -1;
 	if ((url = spec_require(p->diags, h, "url", what)) != NULL &&
-	    dup_str(p->diags, url, kw(p, it, "url"), &st->url) == 0 &&
+	    step_dup(p, it, url, "url", &st->url) == 0 &&
 	    strncasecmp(st->url, "http://", 7) != 0 &&
 	    strncasecmp(st->url, "https://", 8) != 0 &&
 	    strncmp(st->url, "{{", 2) != 0)
 		spec_diag_hint(spec_diag_at(p->diags, url, "'url' of %s must "
-		    "start with http:// or https://, not '%s'", it->label,
+		    "start with http:// or https://, not '%s'", label(p, it),
 		    st->url), strstr(st->url, "://") ? "http steps speak "
 		    "HTTP and HTTPS only; run other clients from a script "
 		    "step" : "write the full URL, e.g. https://%s", st->url);
 	if ((v = opt(h, "method")) == NULL)
 		st->method = lr_xstrdup("GET");
-	else if (dup_str(p->diags, v, kw(p, it, "method"), &up) == 0) {
+	else if (step_dup(p, it, v, "method", &up) == 0) {
 		for (i = 0; up[i]; i++)
 			up[i] = (char)toupper((unsigned char)up[i]);
 		n = sizeof(http_methods) / sizeof(*http_methods);
@@ -480,7 +616,7 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 		} else {
 			sug = lr_suggest(up, http_methods, n);
 			spec_diag_hint(spec_diag_at(p->diags, v, "unknown HTTP "
-			    "method '%s' in %s", v->str, it->label),
+			    "method '%s' in %s", v->str, label(p, it)),
 			    "%s%s%suse one of GET, POST, PUT, PATCH, DELETE, "
 			    "HEAD", sug ? "did you mean '" : "", sug ? sug : "",
 			    sug ? "'? " : "");
@@ -503,7 +639,7 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 		st->headers = get_strmap(p->diags, v, kw(p, it, "headers"),
 		    false);
 	if ((v = opt(h, "expect_status")) != NULL &&
-	    spec_get_int(p->diags, v, kw(p, it, "expect_status"), 100, 599,
+	    step_int(p, it, v, "expect_status", 100, 599,
 	    &code) == 0)
 		st->expect_status = (int)code;
 	return p->diags->nerrors > nerr ? -1 : 0;
@@ -519,16 +655,16 @@ parse_approval(struct pctx *p, struct item *it, const struct spec_node *key,
 
 	if (p->phase != SPEC_PHASE_TASK) {
 		spec_diag_hint(spec_diag_at(p->diags, key, "approval steps are "
-		    "only allowed in tasks, not in %s", p->list), "a role "
+		    "only allowed in tasks, not in %s", p_list(p)), "a role "
 		    "converges unattended; ask for the approval in a task "
 		    "under tasks/, see leura-spec(5), TASKS");
 		return -1;
 	}
-	snprintf(what, sizeof(what), "'approval' of %s", it->label);
+	snprintf(what, sizeof(what), "'approval' of %s", label(p, it));
 	if (!spec_check_map(p->diags, a, what, approval_keys, "STEPS"))
 		return -1;
 	if ((g = spec_require(p->diags, a, "groups", what)) == NULL ||
-	    get_refs(p->diags, g, kw(p, it, "groups"), &st->approvers,
+	    step_refs(p, it, g, "groups", &st->approvers,
 	    &st->napprovers) < 0)
 		return -1;
 	if (st->napprovers == 0) {
@@ -553,12 +689,13 @@ parse_use(struct pctx *p, struct item *it, const struct spec_node *key,
 	const char *s, *sug;
 	size_t n, nerr = p->diags->nerrors;
 
-	if (spec_get_str(p->diags, v, kw(p, it, "use"), &s) < 0)
+	if (step_str(p, it, v, "use", &s) < 0)
 		return -1;
 	if (!spec_name_valid(s)) {
 		spec_diag_hint(spec_diag_at(p->diags, v, "invalid step type "
-		    "'%s' in %s", s, it->label), "a step type is the name of "
-		    "an executable in steps/: letters, digits, '-', '_', '.'");
+		    "'%s' in %s", s, label(p, it)), "a step type is the name "
+		    "of an executable in steps/: letters, digits, '-', '_', "
+		    "'.'");
 		return -1;
 	}
 	path = lr_xasprintf("steps/%s", s);
@@ -591,8 +728,8 @@ parse_use(struct pctx *p, struct item *it, const struct spec_node *key,
 	free(real);
 	free(path);
 	if ((w = opt(it->step.node, "with")) != NULL) {
-		snprintf(p->what, sizeof(p->what), "'with' of %s", it->label);
-		st->with = get_object(p->diags, w, p->what, "STEPS");
+		st->with = get_object(p->diags, w, kw(p, it, "with"),
+		    "STEPS");
 	}
 	return p->diags->nerrors > nerr ? -1 : 0;
 }
@@ -632,52 +769,52 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 
 	if (st->kind == SPEC_STEP_SCRIPT) {
 		if ((v = opt(n, "shell")) != NULL &&
-		    dup_str(p->diags, v, kw(p, it, "shell"),
-		    &st->interpreter) == 0 && st->interpreter[0] != '/')
+		    step_dup(p, it, v, "shell", &st->interpreter) == 0 &&
+		    st->interpreter[0] != '/')
 			spec_diag_hint(spec_diag_at(p->diags, v, "'shell' of "
-			    "%s must be an absolute path, not '%s'", it->label,
-			    st->interpreter), "name the interpreter by its "
-			    "full path, e.g. /bin/bash");
+			    "%s must be an absolute path, not '%s'",
+			    label(p, it), st->interpreter), "name the "
+			    "interpreter by its full path, e.g. /bin/bash");
 		if (st->interpreter == NULL)
 			st->interpreter = lr_xstrdup("/bin/sh");
 	}
 	if ((v = opt(n, "run_as")) != NULL)
-		dup_str(p->diags, v, kw(p, it, "run_as"), &st->run_as);
+		step_dup(p, it, v, "run_as", &st->run_as);
 	if ((v = opt(n, "timeout")) != NULL &&
-	    spec_get_duration(p->diags, v, kw(p, it, "timeout"),
-	    &st->timeout_ms) == 0 && st->timeout_ms == 0) {
+	    step_duration(p, it, v, "timeout", &st->timeout_ms) == 0 &&
+	    st->timeout_ms == 0) {
 		spec_diag_hint(spec_diag_at(p->diags, v, "'timeout' of %s must "
-		    "be longer than 0", it->label), "remove it to use the "
+		    "be longer than 0", label(p, it)), "remove it to use the "
 		    "default from leura.yml, or give a duration such as 30s");
 		st->timeout_ms = -1;
 	}
 	if ((v = opt(n, "retries")) != NULL &&
-	    spec_get_int(p->diags, v, kw(p, it, "retries"), 0, 100, &iv) == 0)
+	    step_int(p, it, v, "retries", 0, 100, &iv) == 0)
 		st->retries = (int)iv;
 	if ((v = opt(n, "env")) != NULL)
 		st->env = get_strmap(p->diags, v, kw(p, it, "env"), true);
 	if ((v = opt(n, "cwd")) != NULL &&
-	    dup_str(p->diags, v, kw(p, it, "cwd"), &st->cwd) == 0 &&
+	    step_dup(p, it, v, "cwd", &st->cwd) == 0 &&
 	    !abs_or_template(st->cwd))
 		spec_diag_hint(spec_diag_at(p->diags, v, "'cwd' of %s must be "
-		    "an absolute path, not '%s'", it->label, st->cwd),
+		    "an absolute path, not '%s'", label(p, it), st->cwd),
 		    "write the full path of the directory on the host");
 	if ((v = opt(n, "creates")) != NULL &&
-	    dup_str(p->diags, v, kw(p, it, "creates"), &st->creates) == 0 &&
+	    step_dup(p, it, v, "creates", &st->creates) == 0 &&
 	    !abs_or_template(st->creates))
 		spec_diag_hint(spec_diag_at(p->diags, v, "'creates' of %s must "
-		    "be an absolute path, not '%s'", it->label, st->creates),
-		    "the step is skipped when this path exists on the host: "
-		    "write its full path");
+		    "be an absolute path, not '%s'", label(p, it),
+		    st->creates), "the step is skipped when this path exists "
+		    "on the host: write its full path");
 	if ((v = opt(n, "unless")) != NULL &&
-	    dup_str(p->diags, v, kw(p, it, "unless"), &st->unless) == 0 &&
+	    step_dup(p, it, v, "unless", &st->unless) == 0 &&
 	    is_blank(st->unless))
 		spec_diag_hint(spec_diag_at(p->diags, v, "'unless' of %s is "
-		    "empty", it->label), "write a command: the step is skipped "
-		    "when it exits 0");
+		    "empty", label(p, it)), "write a command: the step is "
+		    "skipped when it exits 0");
 	if ((v = opt(n, "when_changed")) != NULL)
-		get_refs(p->diags, v, kw(p, it, "when_changed"),
-		    &st->when_changed, &st->nwhen_changed);
+		step_refs(p, it, v, "when_changed", &st->when_changed,
+		    &st->nwhen_changed);
 }
 
 static void
@@ -696,27 +833,27 @@ parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
 	st->mode = -1;
 	st->timeout_ms = -1;
 	st->retries = -1;
-	it->label = lr_xasprintf("step %zu of %s", idx + 1, p->list);
+	it->index = idx;
 	if (n->kind != SPEC_NODE_MAP) {
 		spec_diag_hint(spec_diag_at(p->diags, n, "%s must be a "
-		    "mapping, not %s", it->label, spec_node_describe(n)),
+		    "mapping, not %s", label(p, it), spec_node_describe(n)),
 		    "write a step as a mapping with one of " KIND_LIST ", "
 		    "see leura-spec(5), STEPS");
 		return;
 	}
 	if ((v = spec_node_get(n, "name")) != NULL &&
-	    dup_str(p->diags, v, kw(p, it, "name"), &name) == 0) {
+	    step_dup(p, it, v, "name", &name) == 0) {
 		if (is_blank(name)) {
 			spec_diag_hint(spec_diag_at(p->diags, v, "'name' of %s "
-			    "is empty", it->label), "name the step, or remove "
-			    "'name' to have one made from its content");
+			    "is empty", label(p, it)), "name the step, or "
+			    "remove 'name' to have one made from its content");
 			free(name);
 		} else {
+			/* from now on the step goes by its name */
 			st->name = name;
 			it->name_node = v;
 			free(it->label);
-			it->label = lr_xasprintf("step '%s' of %s", name,
-			    p->owner);
+			it->label = NULL;
 		}
 	}
 
@@ -734,37 +871,44 @@ parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
 		}
 	}
 	if (nk != 1) {
-		spec_check_map(p->diags, n, it->label, all_step_keys, "STEPS");
+		spec_check_map(p->diags, n, label(p, it), all_step_keys,
+		    "STEPS");
 		for (i = 0; i < n->n && nk == 0; i++)
 			if (!in_list(n->keys[i]->str, all_step_keys) &&
 			    lr_suggest(n->keys[i]->str, kind_names, NKINDS))
 				typo = true;	/* an unknown key: said */
 		if (nk == 0 && !typo)
 			spec_diag_hint(spec_diag_at(p->diags, n, "%s needs "
-			    "exactly one of " KIND_LIST, it->label), "add "
+			    "exactly one of " KIND_LIST, label(p, it)), "add "
 			    "'script:' with the command to run, or another "
 			    "kind, see leura-spec(5), STEPS");
 		else if (nk > 1)
 			spec_diag_hint(spec_diag_at(p->diags, kkey[1], "%s "
 			    "needs exactly one of " KIND_LIST ", not both '%s' "
-			    "and '%s'", it->label, kkey[0]->str, kkey[1]->str),
-			    "split it into two steps");
+			    "and '%s'", label(p, it), kkey[0]->str,
+			    kkey[1]->str), "split it into two steps");
 		return;
 	}
 	it->kinded = true;
 	st->kind = k->kind;
-	for (i = 0; i < n->n; i++) {
-		const char *key = n->keys[i]->str;
+	/* k->keys are some of all_step_keys: a step of only those is fine */
+	if (!spec_map_has_only(n, k->keys)) {
+		for (i = 0; i < n->n; i++) {
+			const char *key = n->keys[i]->str;
 
-		if (!in_list(key, all_step_keys) || in_list(key, k->keys))
-			continue;
-		spec_diag_hint(spec_diag_at(p->diags, n->keys[i], "key '%s' of "
-		    "%s does not apply to %s steps", key, it->label, k->key),
-		    "%s", strcmp(key, "with") == 0 ? "'with' passes "
-		    "parameters to a 'use' step" : "'shell' sets the "
-		    "interpreter of script and script_file steps");
+			if (!in_list(key, all_step_keys) ||
+			    in_list(key, k->keys))
+				continue;
+			spec_diag_hint(spec_diag_at(p->diags, n->keys[i],
+			    "key '%s' of %s does not apply to %s steps", key,
+			    label(p, it), k->key), "%s", strcmp(key, "with") ==
+			    0 ? "'with' passes parameters to a 'use' step" :
+			    "'shell' sets the interpreter of script and "
+			    "script_file steps");
+		}
+		spec_check_map(p->diags, n, label(p, it), all_step_keys,
+		    "STEPS");
 	}
-	spec_check_map(p->diags, n, it->label, all_step_keys, "STEPS");
 	k->parse(p, it, kkey[0], kval);
 	parse_common(p, it, n);
 	it->ok = p->diags->nerrors == nerr;
@@ -868,7 +1012,7 @@ check_names(struct pctx *p, struct item *items, size_t n, json_t *names)
 		}
 		spec_diag_hint(spec_diag_at(p->diags, items[i].name_node,
 		    "duplicate step name '%s' in %s", items[i].step.name,
-		    p->list), "the first one is on line %d; names identify "
+		    p_list(p)), "the first one is on line %d; names identify "
 		    "steps in plans and in when_changed, so they must be "
 		    "unique in a list", items[j].name_node->line);
 		items[i].ok = false;
@@ -916,27 +1060,27 @@ check_when_changed(struct pctx *p, struct item *items, size_t n,
 			if (j >= 0 && (size_t)j == i) {
 				spec_diag_hint(spec_diag_at(p->diags, r->node,
 				    "%s names itself in 'when_changed'",
-				    items[i].label), "when_changed lists "
+				    label(p, &items[i])), "when_changed lists "
 				    "earlier steps whose changes trigger this "
 				    "one");
 			} else if (j >= 0) {
 				spec_diag_hint(spec_diag_at(p->diags, r->node,
 				    "'when_changed' of %s names step '%s', "
-				    "which comes after it", items[i].label,
+				    "which comes after it", label(p, &items[i]),
 				    r->name), "a step can only react to "
 				    "earlier steps: move '%s' above it",
 				    r->name);
 			} else {
 				dg = spec_diag_at(p->diags, r->node,
 				    "'when_changed' of %s names unknown step "
-				    "'%s'", items[i].label, r->name);
+				    "'%s'", label(p, &items[i]), r->name);
 				if ((sug = lr_suggest(r->name, earlier, ne)))
 					spec_diag_hint(dg, "did you mean '%s'? "
 					    "when_changed names an earlier "
-					    "step of %s", sug, p->list);
+					    "step of %s", sug, p_list(p));
 				else
 					spec_diag_hint(dg, "when_changed names "
-					    "an earlier step of %s", p->list);
+					    "an earlier step of %s", p_list(p));
 			}
 		}
 		if (items[i].step.name)
@@ -946,11 +1090,11 @@ check_when_changed(struct pctx *p, struct item *items, size_t n,
 }
 
 /*
- * Parse seq (a list of steps, or null for none) into a new array of the
- * valid steps; what names the key for messages ("'converge' of role 'x'").
+ * Parse seq (a list of steps, or null for none), the value of p->key (or
+ * of "steps" in a task), into a new array of the valid steps.
  */
 static void
-parse_steps(struct pctx *p, const struct spec_node *seq, const char *what,
+parse_steps(struct pctx *p, const struct spec_node *seq,
     struct spec_step **out, size_t *nout)
 {
 	struct item *items;
@@ -963,9 +1107,10 @@ parse_steps(struct pctx *p, const struct spec_node *seq, const char *what,
 	if (spec_node_is_null(seq))
 		return;
 	if (seq->kind != SPEC_NODE_SEQ) {
-		spec_diag_hint(spec_diag_at(p->diags, seq, "%s must be a list "
-		    "of steps, not %s", what, spec_node_describe(seq)),
-		    "start each step with '- ', see leura-spec(5), STEPS");
+		spec_diag_hint(spec_diag_at(p->diags, seq, "'%s' of %s must be "
+		    "a list of steps, not %s", p->key ? p->key : "steps",
+		    p_owner(p), spec_node_describe(seq)), "start each step "
+		    "with '- ', see leura-spec(5), STEPS");
 		return;
 	}
 	n = seq->n;
@@ -1015,7 +1160,7 @@ spec_load_role(struct spec_repo *repo, const char *name,
 	const struct spec_node *v;
 	struct spec_step **lists[3];
 	size_t *nlists[3], i;
-	char *owner, *path, *what, *list;
+	char *path, *what;
 
 	if (!spec_name_valid(name)) {
 		path = lr_xasprintf("roles/%s/role.yml", name);
@@ -1025,49 +1170,54 @@ spec_load_role(struct spec_repo *repo, const char *name,
 		    "'.'", name);
 		free(path);
 	}
-	repo->roles = lr_xrealloc(repo->roles, (repo->nroles + 1) *
-	    sizeof(*repo->roles));
-	r = &repo->roles[repo->nroles++];
-	memset(r, 0, sizeof(*r));
+	r = SPEC_PUSH(repo->roles, repo->nroles);
 	r->name = lr_xstrdup(name);
 	r->dir = lr_xasprintf("roles/%s", name);
 	r->node = root;
-	owner = lr_xasprintf("role '%s'", name);
-	if (root == NULL || !spec_check_map(diags, root, owner, role_keys,
-	    "ROLES")) {
+	memset(&p, 0, sizeof(p));
+	p.repo = repo;
+	p.diags = diags;
+	p.kind = "role";
+	p.name = name;
+	p.dir = r->dir;
+	if (root == NULL || (!spec_map_has_only(root, role_keys) &&
+	    !spec_check_map(diags, root, p_owner(&p), role_keys, "ROLES"))) {
 		r->params = json_object();
-		free(owner);
+		p_release(&p);
 		return;
 	}
-	what = lr_xasprintf("'description' of %s", owner);
-	if ((v = opt(root, "description")) != NULL)
-		dup_str(diags, v, what, &r->description);
-	free(what);
-	what = lr_xasprintf("'params' of %s", owner);
-	if ((r->params = get_object(diags, spec_node_get(root, "params"),
-	    what, "ROLES")) == NULL)
+	if ((v = opt(root, "description")) != NULL) {
+		if (spec_node_is_str(v))
+			r->description = lr_xstrdup(v->str);
+		else {
+			what = lr_xasprintf("'description' of %s",
+			    p_owner(&p));
+			dup_str(diags, v, what, &r->description);
+			free(what);
+		}
+	}
+	/* get_object(), naming the params only when they are wrong */
+	v = spec_node_get(root, "params");
+	if (spec_node_is_null(v))
 		r->params = json_object();
-	free(what);
+	else if (v->kind == SPEC_NODE_MAP)
+		r->params = spec_node_to_json(v);
+	else {
+		what = lr_xasprintf("'params' of %s", p_owner(&p));
+		if ((r->params = get_object(diags, v, what, "ROLES")) == NULL)
+			r->params = json_object();
+		free(what);
+	}
 
 	lists[0] = &r->converge, nlists[0] = &r->nconverge;
 	lists[1] = &r->validate, nlists[1] = &r->nvalidate;
 	lists[2] = &r->turndown, nlists[2] = &r->nturndown;
 	for (i = 0; i < 3; i++) {
-		memset(&p, 0, sizeof(p));
-		p.repo = repo;
-		p.diags = diags;
-		p.owner = owner;
-		p.dir = r->dir;
-		p.phase = role_lists[i].phase;
-		list = lr_xasprintf("%s of %s", role_lists[i].key, owner);
-		what = lr_xasprintf("'%s' of %s", role_lists[i].key, owner);
-		p.list = list;
-		parse_steps(&p, spec_node_get(root, role_lists[i].key), what,
+		p_set_list(&p, role_lists[i].key, role_lists[i].phase);
+		parse_steps(&p, spec_node_get(root, role_lists[i].key),
 		    lists[i], nlists[i]);
-		free(what);
-		free(list);
 	}
-	free(owner);
+	p_release(&p);
 }
 
 /* ---- tasks ---- */
@@ -1253,13 +1403,12 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 			memset(&p, 0, sizeof(p));
 			p.repo = repo;
 			p.diags = diags;
-			p.owner = owner;
-			p.list = owner;
+			p.kind = "task";
+			p.name = name;
 			p.dir = "tasks";
-			p.phase = SPEC_PHASE_TASK;
-			what = lr_xasprintf("'steps' of %s", owner);
-			parse_steps(&p, v, what, &t->steps, &t->nsteps);
-			free(what);
+			p_set_list(&p, NULL, SPEC_PHASE_TASK);
+			parse_steps(&p, v, &t->steps, &t->nsteps);
+			p_release(&p);
 		}
 	}
 	free(owner);
@@ -1267,9 +1416,7 @@ spec_load_task(struct spec_repo *repo, const char *name, const char *path,
 		spec_task_release(t);
 		return;
 	}
-	repo->tasks = lr_xrealloc(repo->tasks, (repo->ntasks + 1) *
-	    sizeof(*repo->tasks));
-	repo->tasks[repo->ntasks++] = task;
+	*SPEC_PUSH(repo->tasks, repo->ntasks) = task;
 }
 
 /* ---- cross-references ---- */

@@ -34,23 +34,6 @@
 
 /* ---- small helpers ---- */
 
-/*
- * The model's arrays have no capacity field: keep the capacity at the next
- * power of two of the count, so growing is amortised all the same.  The new
- * element is zeroed.
- */
-static void *
-grow(void *arr, size_t n, size_t sz)
-{
-	if (n == 0 || (n & (n - 1)) == 0)
-		arr = lr_xrealloc(arr, (n ? 2 * n : 1) * sz);
-	memset((char *)arr + n * sz, 0, sz);
-	return arr;
-}
-
-#define PUSH(arr, n) ((arr) = grow((arr), (n), sizeof(*(arr))), \
-	&(arr)[(n)++])
-
 /* Names of the model's objects: every struct has a 'name' member. */
 #define NAMES(v, arr, n) do {						\
 	size_t i_;							\
@@ -96,6 +79,55 @@ hint_last(struct spec_diags *d, size_t n0, const char *fmt, ...)
 #define HINT_STR "write '%s: value' with a string value, quoted if it " \
 	"starts with '[' or '{' or contains ': '"
 
+/*
+ * The object a value belongs to, as messages name it: "host 'web1'",
+ * "rollout of service 'api'" (kind and name), "containers[0] of service
+ * 'api'" (list and index too), or a bare "leura.yml" (kind NULL).  Only
+ * owner_str() formats it, on first use: a big repo has thousands of
+ * objects and next to no errors, so most owners are never formatted.
+ */
+struct owner {
+	const char *kind;
+	const char *name;
+	const char *list;	/* the owner is an item of this list */
+	size_t	 index;
+	char	*text;		/* formatted, or NULL */
+};
+
+#define OWNER(kind, name)	{ (kind), (name), NULL, 0, NULL }
+
+static const char *
+owner_str(struct owner *o)
+{
+	if (o->text != NULL)
+		return o->text;
+	if (o->list != NULL)
+		o->text = lr_xasprintf("%s[%zu] of %s '%s'", o->list,
+		    o->index, o->kind, o->name);
+	else if (o->kind != NULL)
+		o->text = lr_xasprintf("%s '%s'", o->kind, o->name);
+	else
+		o->text = lr_xstrdup(o->name);
+	return o->text;
+}
+
+static void
+owner_release(struct owner *o)
+{
+	free(o->text);
+	o->text = NULL;
+}
+
+/* spec_check_map(), naming the owner only when something is reported. */
+static bool
+check_map(struct spec_diags *d, const struct spec_node *n, struct owner *o,
+    const char *const *allowed, const char *section)
+{
+	if (spec_map_has_only(n, allowed))
+		return true;
+	return spec_check_map(d, n, owner_str(o), allowed, section);
+}
+
 /* A key the YAML layer replaced after "mapping keys must be strings". */
 static bool
 is_broken_key(const struct spec_node *k)
@@ -103,10 +135,10 @@ is_broken_key(const struct spec_node *k)
 	return k->len == 0 && k->style == SPEC_STYLE_PLAIN;
 }
 
-/* Optional string key of map into *dst; owner names the map. */
+/* Optional string key of map into *dst. */
 static void
 read_str(struct spec_diags *d, const struct spec_node *map, const char *key,
-    const char *owner, char **dst)
+    struct owner *owner, char **dst)
 {
 	const struct spec_node *v = spec_node_get(map, key);
 	const char *s;
@@ -115,7 +147,12 @@ read_str(struct spec_diags *d, const struct spec_node *map, const char *key,
 
 	if (v == NULL)
 		return;
-	what = lr_xasprintf("%s of %s", key, owner);
+	if (spec_node_is_str(v)) {
+		free(*dst);
+		*dst = lr_xstrdup(v->str);
+		return;
+	}
+	what = lr_xasprintf("%s of %s", key, owner_str(owner));
 	if (spec_get_str(d, v, what, &s) == 0) {
 		free(*dst);
 		*dst = lr_xstrdup(s);
@@ -127,7 +164,7 @@ read_str(struct spec_diags *d, const struct spec_node *map, const char *key,
 /* A map (null: empty) as a new JSON object in *out; -1 on a wrong type. */
 static int
 read_obj(struct spec_diags *d, const struct spec_node *v, const char *key,
-    const char *owner, const char *section, json_t **out)
+    struct owner *owner, const char *section, json_t **out)
 {
 	if (spec_node_is_null(v)) {
 		*out = json_object();
@@ -135,7 +172,7 @@ read_obj(struct spec_diags *d, const struct spec_node *v, const char *key,
 	}
 	if (v->kind != SPEC_NODE_MAP) {
 		spec_diag_hint(spec_diag_at(d, v, "%s of %s must be a mapping, "
-		    "not %s", key, owner, spec_node_describe(v)),
+		    "not %s", key, owner_str(owner), spec_node_describe(v)),
 		    "write '%s: {name: value}', see leura-spec(5), %s", key,
 		    section);
 		return -1;
@@ -147,9 +184,9 @@ read_obj(struct spec_diags *d, const struct spec_node *v, const char *key,
 /* A list of names (or one name) as refs; null: none.  -1 on errors. */
 static int
 read_refs(struct spec_diags *d, const struct spec_node *v, const char *key,
-    const char *owner, struct spec_ref **out, size_t *nout)
+    struct owner *owner, struct spec_ref **out, size_t *nout)
 {
-	const struct spec_node **items;
+	const struct spec_node **items, *one[1];
 	struct spec_ref *refs;
 	size_t n, i, n0 = d->n;
 	char *what;
@@ -159,20 +196,31 @@ read_refs(struct spec_diags *d, const struct spec_node *v, const char *key,
 	*nout = 0;
 	if (spec_node_is_null(v))
 		return 0;
-	what = lr_xasprintf("%s of %s", key, owner);
-	rc = spec_get_strlist(d, v, what, &items, &n);
-	free(what);
-	if (rc < 0) {
+	if (!spec_node_is_strlist(v)) {
+		what = lr_xasprintf("%s of %s", key, owner_str(owner));
+		rc = spec_get_strlist(d, v, what, &items, &n);
+		free(what);
+		if (rc == 0)
+			LR_BUG("spec_node_is_strlist() and spec_get_strlist() "
+			    "disagree");
 		hint_last(d, n0, "write '%s: [name1, name2]' (a single name "
 		    "may stand alone)", key);
 		return -1;
+	}
+	/* spec_get_strlist()'s result, without its copy of the array */
+	if (v->kind == SPEC_NODE_SCALAR) {
+		one[0] = v;
+		items = one;
+		n = 1;
+	} else {
+		items = (const struct spec_node **)v->vals;
+		n = v->n;
 	}
 	refs = lr_xcalloc(n ? n : 1, sizeof(*refs));
 	for (i = 0; i < n; i++) {
 		refs[i].name = lr_xstrdup(items[i]->str);
 		refs[i].node = items[i];
 	}
-	free(items);
 	*out = refs;
 	*nout = n;
 	return 0;
@@ -197,7 +245,7 @@ alternatives(const char *const *vals)
  */
 static int
 read_enum(struct spec_diags *d, const struct spec_node *v, const char *key,
-    const char *owner, const char *const *vals, int *out)
+    struct owner *owner, const char *const *vals, int *out)
 {
 	struct spec_diag *dg;
 	const char *s;
@@ -207,8 +255,8 @@ read_enum(struct spec_diags *d, const struct spec_node *v, const char *key,
 	if (!spec_node_is_str(v)) {
 		alts = alternatives(vals);
 		spec_diag_hint(spec_diag_at(d, v, "%s of %s must be a string, "
-		    "not %s", key, owner, spec_node_describe(v)), "use %s",
-		    alts);
+		    "not %s", key, owner_str(owner), spec_node_describe(v)),
+		    "use %s", alts);
 		free(alts);
 		return -1;
 	}
@@ -218,7 +266,8 @@ read_enum(struct spec_diags *d, const struct spec_node *v, const char *key,
 			return 0;
 		}
 	}
-	dg = spec_diag_at(d, v, "invalid %s '%s' in %s", key, v->str, owner);
+	dg = spec_diag_at(d, v, "invalid %s '%s' in %s", key, v->str,
+	    owner_str(owner));
 	alts = alternatives(vals);
 	if ((s = lr_suggest(v->str, vals, i)) != NULL)
 		spec_diag_hint(dg, "did you mean '%s'? use %s", s, alts);
@@ -245,7 +294,8 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 {
 	struct spec_defaults *df = &repo->settings.defaults;
 	const struct spec_node *def, *v;
-	const char *owner = "leura.yml defaults";
+	struct owner file = OWNER(NULL, "leura.yml");
+	struct owner owner = OWNER(NULL, "leura.yml defaults");
 	char *desc = NULL;
 	int64_t iv;
 	size_t n0;
@@ -255,14 +305,14 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 	if (spec_node_is_null(root) ||
 	    !spec_check_map(d, root, "leura.yml", settings_keys, SEC_SETTINGS))
 		return;
-	read_str(d, root, "name", "leura.yml", &repo->settings.name);
-	read_str(d, root, "domain", "leura.yml", &repo->settings.domain);
-	read_str(d, root, "description", "leura.yml", &desc);
+	read_str(d, root, "name", &file, &repo->settings.name);
+	read_str(d, root, "domain", &file, &repo->settings.domain);
+	read_str(d, root, "description", &file, &desc);
 	free(desc);
 	def = spec_node_get(root, "defaults");
-	if (spec_node_is_null(def) ||
-	    !spec_check_map(d, def, owner, defaults_keys, SEC_SETTINGS))
-		return;
+	if (spec_node_is_null(def) || !spec_check_map(d, def,
+	    owner_str(&owner), defaults_keys, SEC_SETTINGS))
+		goto out;
 	if ((v = spec_node_get(def, "timeout")) != NULL &&
 	    spec_get_duration(d, v, "timeout of leura.yml defaults", &iv) == 0) {
 		if (iv > 0)
@@ -282,14 +332,17 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 			hint_last(d, n0, "retries is how many times a failed "
 			    "step is retried: 0 to 100");
 	}
-	read_str(d, def, "run_as", owner, &df->run_as);
+	read_str(d, def, "run_as", &owner, &df->run_as);
 	if ((v = spec_node_get(def, "drift")) != NULL &&
-	    read_enum(d, v, "drift", owner, drift_vals, &e) == 0)
+	    read_enum(d, v, "drift", &owner, drift_vals, &e) == 0)
 		df->drift = (enum spec_drift)e;
 	if ((v = spec_node_get(def, "drift_interval")) != NULL &&
 	    spec_get_duration(d, v, "drift_interval of leura.yml defaults",
 	    &iv) == 0)
 		df->drift_interval_ms = iv;
+out:
+	owner_release(&file);
+	owner_release(&owner);
 }
 
 /* ---- inventory ---- */
@@ -325,7 +378,8 @@ idx_add(struct spec_repo *repo, int which, const char *name, size_t i)
 {
 	if (repo->load_idx[which] == NULL)
 		repo->load_idx[which] = json_object();
-	json_object_set_new(repo->load_idx[which], name,
+	/* names come from libyaml: valid UTF-8 */
+	json_object_set_new_nocheck(repo->load_idx[which], name,
 	    json_integer((json_int_t)i));
 }
 
@@ -367,7 +421,8 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 {
 	struct spec_host *h, *old;
 	struct spec_ref *refs;
-	char *owner, *desc = NULL;
+	struct owner owner = OWNER("host", key->str);
+	char *desc = NULL;
 	size_t n, i, j;
 
 	if ((old = find_host_loaded(repo, key->str)) != NULL) {
@@ -375,28 +430,25 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 		return;
 	}
 	check_name(d, key, "host");
-	h = PUSH(repo->hosts, repo->nhosts);
+	h = SPEC_PUSH(repo->hosts, repo->nhosts);
 	idx_add(repo, IDX_HOSTS, key->str, repo->nhosts - 1);
 	h->name = lr_xstrdup(key->str);
 	h->node = key;
-	h->vars = json_object();
-	owner = lr_xasprintf("host '%s'", key->str);
 	if (spec_node_is_null(val))
 		goto out;
-	if (!spec_check_map(d, val, owner, host_keys, SEC_INVENTORY)) {
+	if (!check_map(d, val, &owner, host_keys, SEC_INVENTORY)) {
 		spec_diag_hint(&d->v[d->n - 1], "write '%s: {address: %s}', "
 		    "see leura-spec(5), %s", key->str, spec_node_is_str(val) ?
 		    val->str : "192.0.2.11", SEC_INVENTORY);
 		goto out;
 	}
-	read_str(d, val, "address", owner, &h->address);
-	read_str(d, val, "description", owner, &desc);
+	read_str(d, val, "address", &owner, &h->address);
+	read_str(d, val, "description", &owner, &desc);
 	free(desc);
-	json_decref(h->vars);
-	if (read_obj(d, spec_node_get(val, "vars"), "vars", owner,
+	if (read_obj(d, spec_node_get(val, "vars"), "vars", &owner,
 	    SEC_INVENTORY, &h->vars) < 0)
 		h->vars = json_object();
-	if (read_refs(d, spec_node_get(val, "groups"), "groups", owner,
+	if (read_refs(d, spec_node_get(val, "groups"), "groups", &owner,
 	    &refs, &n) < 0)
 		goto out;
 	/* keep the valid group names; each one exists, implicitly if need be */
@@ -406,7 +458,7 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 			continue;
 		}
 		if (find_group_loaded(repo, refs[i].name) == NULL) {
-			struct spec_group *g = PUSH(repo->groups,
+			struct spec_group *g = SPEC_PUSH(repo->groups,
 			    repo->ngroups);
 
 			idx_add(repo, IDX_GROUPS, refs[i].name,
@@ -419,7 +471,9 @@ load_host(struct spec_repo *repo, const struct spec_node *key,
 	h->groups = refs;
 	h->ngroups = j;
 out:
-	free(owner);
+	if (h->vars == NULL)	/* no vars read: none */
+		h->vars = json_object();
+	owner_release(&owner);
 }
 
 static void
@@ -428,7 +482,7 @@ load_group(struct spec_repo *repo, const struct spec_node *key,
 {
 	struct spec_group *g;
 	const struct spec_node *hosts;
-	char *owner;
+	struct owner owner = OWNER("group", key->str);
 
 	if ((g = find_group_loaded(repo, key->str)) != NULL && g->vars) {
 		twice(d, key, g->node, "group");
@@ -436,20 +490,19 @@ load_group(struct spec_repo *repo, const struct spec_node *key,
 	}
 	if (g == NULL) {
 		check_name(d, key, "group");
-		g = PUSH(repo->groups, repo->ngroups);
+		g = SPEC_PUSH(repo->groups, repo->ngroups);
 		idx_add(repo, IDX_GROUPS, key->str, repo->ngroups - 1);
 		g->name = lr_xstrdup(key->str);
 	}
 	/* a group only named by hosts so far is defined here */
 	g->node = key;
 	g->vars = json_object();
-	owner = lr_xasprintf("group '%s'", key->str);
 	if (spec_node_is_null(val) ||
-	    !spec_check_map(d, val, owner, group_keys, SEC_INVENTORY))
+	    !check_map(d, val, &owner, group_keys, SEC_INVENTORY))
 		goto out;
-	read_str(d, val, "description", owner, &g->description);
+	read_str(d, val, "description", &owner, &g->description);
 	json_decref(g->vars);
-	if (read_obj(d, spec_node_get(val, "vars"), "vars", owner,
+	if (read_obj(d, spec_node_get(val, "vars"), "vars", &owner,
 	    SEC_INVENTORY, &g->vars) < 0)
 		g->vars = json_object();
 	hosts = spec_node_get(val, "hosts");
@@ -459,9 +512,9 @@ load_group(struct spec_repo *repo, const struct spec_node *key,
 		    "already; remove 'hosts:' from group 'all'");
 		goto out;
 	}
-	read_refs(d, hosts, "hosts", owner, &g->hosts, &g->nhosts);
+	read_refs(d, hosts, "hosts", &owner, &g->hosts, &g->nhosts);
 out:
-	free(owner);
+	owner_release(&owner);
 }
 
 /* hosts: or groups: of an inventory file: a map of names to objects. */
@@ -561,13 +614,15 @@ static const struct attr_field container_fields[] = {
 };
 
 static void
-check_env(struct spec_diags *d, const struct spec_node *v, const char *owner)
+check_env(struct spec_diags *d, const struct spec_node *v,
+    struct owner *owner)
 {
 	size_t i;
 
 	if (v->kind != SPEC_NODE_MAP) {
 		spec_diag_hint(spec_diag_at(d, v, "env of %s must be a "
-		    "mapping, not %s", owner, spec_node_describe(v)),
+		    "mapping, not %s", owner_str(owner),
+		    spec_node_describe(v)),
 		    "write 'env: {NAME: value}'");
 		return;
 	}
@@ -575,14 +630,14 @@ check_env(struct spec_diags *d, const struct spec_node *v, const char *owner)
 		if (!spec_node_is_str(v->vals[i]))
 			spec_diag_hint(spec_diag_at(d, v->vals[i], "env var "
 			    "'%s' of %s must be a string, not %s",
-			    v->keys[i]->str, owner,
+			    v->keys[i]->str, owner_str(owner),
 			    spec_node_describe(v->vals[i])), "quote the "
 			    "value: NAME: \"value\"");
 }
 
 static void
 check_volumes(struct spec_diags *d, const struct spec_node *v,
-    const char *owner)
+    struct owner *owner)
 {
 	const struct spec_node *it;
 	struct spec_diag *dg;
@@ -594,7 +649,8 @@ check_volumes(struct spec_diags *d, const struct spec_node *v,
 			if (!spec_node_is_str(v->vals[i]))
 				spec_diag_hint(spec_diag_at(d, v->vals[i],
 				    "target of volume '%s' in %s must be a "
-				    "string, not %s", v->keys[i]->str, owner,
+				    "string, not %s", v->keys[i]->str,
+				    owner_str(owner),
 				    spec_node_describe(v->vals[i])), "write "
 				    "'volumes: {/srv/data: /data}' (source: "
 				    "target)");
@@ -602,7 +658,8 @@ check_volumes(struct spec_diags *d, const struct spec_node *v,
 	}
 	if (v->kind != SPEC_NODE_SEQ) {
 		spec_diag_hint(spec_diag_at(d, v, "volumes of %s must be a "
-		    "mapping or a list, not %s", owner, spec_node_describe(v)),
+		    "mapping or a list, not %s", owner_str(owner),
+		    spec_node_describe(v)),
 		    "write 'volumes: {/srv/data: /data}' or 'volumes: "
 		    "[\"/srv/data:/data\"]'");
 		return;
@@ -614,41 +671,52 @@ check_volumes(struct spec_diags *d, const struct spec_node *v,
 			continue;
 		if (spec_node_is_str(it))
 			dg = spec_diag_at(d, it, "invalid volume '%s' in %s",
-			    it->str, owner);
+			    it->str, owner_str(owner));
 		else
 			dg = spec_diag_at(d, it, "volumes of %s must be "
-			    "'source:target' strings, not %s", owner,
-			    spec_node_describe(it));
+			    "'source:target' strings, not %s",
+			    owner_str(owner), spec_node_describe(it));
 		spec_diag_hint(dg, "write source:target, e.g. "
 		    "\"/srv/data:/data\"");
 	}
 }
 
+/*
+ * Check one field of an attribute item.  The "<key> of <owner>" of the
+ * messages is formatted only where a check needs it or fails.
+ */
 static void
 check_field(struct spec_diags *d, const struct attr_field *f,
-    const struct spec_node *v, const char *owner)
+    const struct spec_node *v, struct owner *owner)
 {
 	const struct spec_node **items;
 	size_t n;
-	char *what = lr_xasprintf("%s of %s", f->key, owner);
+	char *what = NULL;
 	size_t n0 = d->n;
+	int64_t port;
 	bool b;
 	int iv;
 
 	switch (f->type) {
 	case A_STR:
 	case A_NAME:
-		if (!spec_node_is_str(v))
+		if (!spec_node_is_str(v)) {
+			what = lr_xasprintf("%s of %s", f->key,
+			    owner_str(owner));
 			spec_diag_hint(spec_diag_at(d, v, "%s must be a "
 			    "string, not %s", what, spec_node_describe(v)),
 			    HINT_STR, f->key);
-		else if (f->type == A_NAME)
+		} else if (f->type == A_NAME)
 			check_name(d, v, f->key);
 		break;
 	case A_BOOL:
+		what = lr_xasprintf("%s of %s", f->key, owner_str(owner));
 		spec_get_bool(d, v, what, &b);
 		break;
 	case A_PORT:
+		if (spec_node_int(v, &port) && port >= 1 && port <= 65535)
+			break;
+		what = lr_xasprintf("%s of %s", f->key, owner_str(owner));
 		spec_get_port(d, v, what, &iv);
 		break;
 	case A_ENUM:
@@ -656,6 +724,8 @@ check_field(struct spec_diags *d, const struct attr_field *f,
 		break;
 	case A_STRLIST:
 		if (v->kind != SPEC_NODE_SEQ) {
+			what = lr_xasprintf("%s of %s", f->key,
+			    owner_str(owner));
 			spec_diag_hint(spec_diag_at(d, v, "%s must be a list, "
 			    "not %s", what, spec_node_describe(v)),
 			    "write '%s: [name1, name2]'", f->key);
@@ -663,6 +733,9 @@ check_field(struct spec_diags *d, const struct attr_field *f,
 		}
 		/* FALLTHROUGH */
 	case A_ARGS:
+		if (spec_node_is_strlist(v))
+			break;
+		what = lr_xasprintf("%s of %s", f->key, owner_str(owner));
 		if (spec_get_strlist(d, v, what, &items, &n) == 0)
 			free(items);
 		else
@@ -689,7 +762,7 @@ load_attr(struct spec_diags *d, const struct spec_node *svc,
 {
 	const struct spec_node *v = spec_node_get(svc, key), *it, *fv;
 	const char **keys;
-	char *owner;
+	struct owner owner = OWNER("service", svcname);
 	size_t nf, i, j, k;
 
 	if (spec_node_is_null(v))
@@ -707,22 +780,25 @@ load_attr(struct spec_diags *d, const struct spec_node *svc,
 	for (i = 0; i < nf; i++)
 		keys[i] = fields[i].key;
 	keys[nf] = NULL;
+	owner.list = key;
 	for (i = 0; i < v->n; i++) {
 		it = v->vals[i];
-		owner = lr_xasprintf("%s[%zu] of service '%s'", key, i,
-		    svcname);
-		if (!spec_check_map(d, it, owner, keys, SEC_SERVICES)) {
-			free(owner);
+		owner.index = i;
+		if (!check_map(d, it, &owner, keys, SEC_SERVICES)) {
+			owner_release(&owner);
 			continue;
 		}
 		for (j = 0; j < nf; j++) {
-			if (fields[j].required &&
-			    spec_require(d, it, fields[j].key, owner) == NULL)
+			fv = spec_node_get(it, fields[j].key);
+			if (fields[j].required && fv == NULL) {
+				spec_require(d, it, fields[j].key,
+				    owner_str(&owner));
 				continue;
-			if ((fv = spec_node_get(it, fields[j].key)) != NULL)
-				check_field(d, &fields[j], fv, owner);
+			}
+			if (fv != NULL)
+				check_field(d, &fields[j], fv, &owner);
 		}
-		free(owner);
+		owner_release(&owner);
 		/* a service's containers share the host: names must differ */
 		if (fields != container_fields ||
 		    !spec_node_is_str(fv = spec_node_get(it, "name")))
@@ -771,6 +847,10 @@ load_num_instances(struct spec_service *s, const struct spec_node *v,
 		return;
 	if (v->kind == SPEC_NODE_SCALAR && strcmp(spec_node_describe(v),
 	    "an integer") == 0) {
+		if (spec_node_int(v, &iv) && iv >= 0 && iv <= INT_MAX) {
+			s->num_instances = (int)iv;
+			return;
+		}
 		what = lr_xasprintf("num_instances of service '%s'", s->name);
 		if (spec_get_int(d, v, what, 0, INT_MAX, &iv) == 0)
 			s->num_instances = (int)iv;
@@ -817,15 +897,15 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
     struct spec_diags *d)
 {
 	const struct spec_node *mp, *bt, *second;
+	struct owner owner = OWNER("rollout of service", s->name);
 	struct spec_diag *dg;
-	char *owner, *what;
+	char *what;
 	int64_t iv;
 	size_t i, n0 = d->n;
 
 	if (spec_node_is_null(v))
 		return;
-	owner = lr_xasprintf("rollout of service '%s'", s->name);
-	if (!spec_check_map(d, v, owner, rollout_keys, SEC_SERVICES))
+	if (!check_map(d, v, &owner, rollout_keys, SEC_SERVICES))
 		goto out;
 	mp = spec_node_get(v, "max_parallel");
 	bt = spec_node_get(v, "batches");
@@ -834,13 +914,15 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 		if (spec_node_key(v, "max_parallel")->line > second->line)
 			second = spec_node_key(v, "max_parallel");
 		spec_diag_hint(spec_diag_at(d, second, "%s sets both "
-		    "max_parallel and batches", owner), "keep one of them: "
-		    "max_parallel caps the hosts converging at once, batches "
-		    "lists the rollout steps");
+		    "max_parallel and batches", owner_str(&owner)),
+		    "keep one of them: max_parallel caps the hosts converging "
+		    "at once, batches lists the rollout steps");
 		goto out;
 	}
-	if (mp != NULL) {
-		what = lr_xasprintf("max_parallel of %s", owner);
+	if (mp != NULL && spec_node_int(mp, &iv) && iv >= 1 && iv <= INT_MAX)
+		s->max_parallel = (int)iv;
+	else if (mp != NULL) {
+		what = lr_xasprintf("max_parallel of %s", owner_str(&owner));
 		if (spec_get_int(d, mp, what, 1, INT_MAX, &iv) == 0)
 			s->max_parallel = (int)iv;
 		else
@@ -853,7 +935,8 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 		goto out;
 	if (bt->kind != SPEC_NODE_SEQ) {
 		spec_diag_hint(spec_diag_at(d, bt, "batches of %s must be a "
-		    "list, not %s", owner, spec_node_describe(bt)), "write "
+		    "list, not %s", owner_str(&owner), spec_node_describe(bt)),
+		    "write "
 		    "'batches: [1, 10%%, 100%%]'");
 		goto out;
 	}
@@ -865,16 +948,17 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 		}
 		if (bt->vals[i]->kind == SPEC_NODE_SCALAR)
 			dg = spec_diag_at(d, bt->vals[i], "invalid batch '%s' "
-			    "in %s", bt->vals[i]->str, owner);
+			    "in %s", bt->vals[i]->str, owner_str(&owner));
 		else
 			dg = spec_diag_at(d, bt->vals[i], "batches of %s must "
-			    "be numbers or percentages, not %s", owner,
+			    "be numbers or percentages, not %s",
+			    owner_str(&owner),
 			    spec_node_describe(bt->vals[i]));
 		spec_diag_hint(dg, "a batch is a number of hosts (1 or more) "
 		    "or a percentage from 1%% to 100%%");
 	}
 out:
-	free(owner);
+	owner_release(&owner);
 }
 
 static void
@@ -883,11 +967,11 @@ load_service(struct spec_repo *repo, const struct spec_node *key,
 {
 	struct spec_service *s;
 	const struct spec_node *v;
-	char *owner;
+	struct owner owner = OWNER("service", key->str);
 	int e;
 
 	check_name(d, key, "service");
-	s = PUSH(repo->services, repo->nservices);
+	s = SPEC_PUSH(repo->services, repo->nservices);
 	idx_add(repo, IDX_SERVICES, key->str, repo->nservices - 1);
 	s->name = lr_xstrdup(key->str);
 	s->node = key;
@@ -896,58 +980,54 @@ load_service(struct spec_repo *repo, const struct spec_node *key,
 	s->roles_defaulted = true;
 	/* leura.yml is loaded before services.yml */
 	s->drift = repo->settings.defaults.drift;
-	s->params = json_object();
-	s->service_credentials = json_array();
-	s->monitoring_endpoints = json_array();
-	s->public_endpoints = json_array();
-	s->containers = json_array();
-	owner = lr_xasprintf("service '%s'", key->str);
 	if (spec_node_is_null(val) ||
-	    !spec_check_map(d, val, owner, service_keys, SEC_SERVICES))
+	    !check_map(d, val, &owner, service_keys, SEC_SERVICES))
 		goto out;
-	read_str(d, val, "description", owner, &s->description);
+	read_str(d, val, "description", &owner, &s->description);
 	if ((v = spec_node_get(val, "scheduling_group")) != NULL) {
-		read_str(d, val, "scheduling_group", owner,
+		read_str(d, val, "scheduling_group", &owner,
 		    &s->scheduling_group.name);
 		s->scheduling_group.node = v;
 	}
 	if ((v = spec_node_get(val, "num_instances")) != NULL)
 		load_num_instances(s, v, d);
 	if ((v = spec_node_get(val, "spread_by")) != NULL) {
-		read_str(d, val, "spread_by", owner, &s->spread_by.name);
+		read_str(d, val, "spread_by", &owner, &s->spread_by.name);
 		s->spread_by.node = v;
 	}
 	if (spec_node_key(val, "roles") != NULL) {
 		s->roles_defaulted = false;
-		read_refs(d, spec_node_get(val, "roles"), "roles", owner,
+		read_refs(d, spec_node_get(val, "roles"), "roles", &owner,
 		    &s->roles, &s->nroles);
 	}
-	read_refs(d, spec_node_get(val, "depends_on"), "depends_on", owner,
+	read_refs(d, spec_node_get(val, "depends_on"), "depends_on", &owner,
 	    &s->depends_on, &s->ndepends_on);
-	if ((v = spec_node_get(val, "params")) != NULL) {
-		json_decref(s->params);
-		if (read_obj(d, v, "params", owner, SEC_SERVICES,
-		    &s->params) < 0)
-			s->params = json_object();
-	}
+	/* of a wrong type (reported), they stay unset */
+	if ((v = spec_node_get(val, "params")) != NULL)
+		read_obj(d, v, "params", &owner, SEC_SERVICES, &s->params);
 	load_rollout(s, spec_node_get(val, "rollout"), d);
 	if ((v = spec_node_get(val, "drift")) != NULL &&
-	    read_enum(d, v, "drift", owner, drift_vals, &e) == 0)
+	    read_enum(d, v, "drift", &owner, drift_vals, &e) == 0)
 		s->drift = (enum spec_drift)e;
-	json_decref(s->service_credentials);
 	s->service_credentials = load_attr(d, val, "service_credentials",
 	    credential_fields, s->name);
-	json_decref(s->monitoring_endpoints);
 	s->monitoring_endpoints = load_attr(d, val, "monitoring_endpoints",
 	    monitoring_fields, s->name);
-	json_decref(s->public_endpoints);
 	s->public_endpoints = load_attr(d, val, "public_endpoints",
 	    public_fields, s->name);
-	json_decref(s->containers);
 	s->containers = load_attr(d, val, "containers", container_fields,
 	    s->name);
 out:
-	free(owner);
+	if (s->params == NULL)
+		s->params = json_object();
+	/* a service whose map was wrong has none of them */
+	if (s->service_credentials == NULL) {
+		s->service_credentials = json_array();
+		s->monitoring_endpoints = json_array();
+		s->public_endpoints = json_array();
+		s->containers = json_array();
+	}
+	owner_release(&owner);
 }
 
 static bool
@@ -992,7 +1072,7 @@ spec_load_systems(struct spec_repo *repo, const struct spec_node *root,
 {
 	const struct spec_node *key, *val;
 	struct spec_system *sy;
-	char *owner;
+	struct owner owner;
 	size_t i, j;
 
 	if (spec_node_is_null(root))
@@ -1013,20 +1093,20 @@ spec_load_systems(struct spec_repo *repo, const struct spec_node *root,
 		if (is_broken_key(key) || j < repo->nsystems)
 			continue;
 		check_name(d, key, "system");
-		sy = PUSH(repo->systems, repo->nsystems);
+		sy = SPEC_PUSH(repo->systems, repo->nsystems);
 		sy->name = lr_xstrdup(key->str);
 		sy->node = key;
-		owner = lr_xasprintf("system '%s'", key->str);
+		owner = (struct owner)OWNER("system", key->str);
 		if (!spec_node_is_null(val) &&
-		    spec_check_map(d, val, owner, system_keys, SEC_SYSTEMS)) {
-			read_str(d, val, "description", owner,
+		    check_map(d, val, &owner, system_keys, SEC_SYSTEMS)) {
+			read_str(d, val, "description", &owner,
 			    &sy->description);
 			read_refs(d, spec_node_get(val, "services"),
-			    "services", owner, &sy->services, &sy->nservices);
+			    "services", &owner, &sy->services, &sy->nservices);
 			read_refs(d, spec_node_get(val, "systems"), "systems",
-			    owner, &sy->systems, &sy->nsystems);
+			    &owner, &sy->systems, &sy->nsystems);
 		}
-		free(owner);
+		owner_release(&owner);
 	}
 }
 
@@ -1091,7 +1171,7 @@ ensure_all(struct spec_repo *repo)
 
 	if (spec_repo_find_group(repo, "all") != NULL)
 		return;
-	g = PUSH(repo->groups, repo->ngroups);
+	g = SPEC_PUSH(repo->groups, repo->ngroups);
 	g->name = lr_xstrdup("all");
 	qsort(repo->groups, repo->ngroups, sizeof(*repo->groups), cmp_group);
 }
@@ -1120,6 +1200,28 @@ check_groups(struct spec_repo *repo, struct spec_diags *d)
 }
 
 /*
+ * Whether spec_host_vars() of h has var, without merging them: whether
+ * the host or one of its groups ('all' included) sets it.
+ */
+static bool
+host_has_var(const struct spec_repo *repo, const struct spec_host *h,
+    const char *var)
+{
+	const struct spec_group *g;
+	size_t i;
+
+	if (h->vars != NULL && json_object_get(h->vars, var) != NULL)
+		return true;
+	for (i = 0; i < repo->ngroups; i++) {
+		g = &repo->groups[i];
+		if (g->vars != NULL && json_object_get(g->vars, var) != NULL &&
+		    spec_host_in_group(repo, h, g->name))
+			return true;
+	}
+	return false;
+}
+
+/*
  * spread_by needs the var on at least one host of the scheduling group;
  * the hint suggests a var those hosts do have.
  */
@@ -1134,6 +1236,13 @@ check_spread_by(struct spec_repo *repo, const struct spec_service *s,
 	json_t *vars, *v;
 	bool found = false;
 
+	/* the usual case, cheaply: some host of the group has the var */
+	for (i = 0; i < repo->nhosts; i++)
+		if (spec_host_in_group(repo, &repo->hosts[i],
+		    s->scheduling_group.name) && host_has_var(repo,
+		    &repo->hosts[i], s->spread_by.name))
+			return;
+	/* no host has it: collect the vars they have for the hint */
 	for (i = 0; i < repo->nhosts && !found; i++) {
 		const struct spec_host *h = &repo->hosts[i];
 
@@ -1198,6 +1307,7 @@ check_service(struct spec_repo *repo, struct spec_service *s,
 			spec_diag_hint(dg, "rename the service: 'all' is the "
 			    "group of every host");
 	}
+	/* the "where" of a message is formatted only for an unknown name */
 	if (spec_repo_find_group(repo, s->scheduling_group.name) == NULL) {
 		where = lr_xasprintf("scheduling_group of service '%s'",
 		    s->name);
@@ -1206,23 +1316,28 @@ check_service(struct spec_repo *repo, struct spec_service *s,
 		free(where);
 	} else if (s->spread_by.name != NULL)
 		check_spread_by(repo, s, d);
-	where = lr_xasprintf("depends_on of service '%s'", s->name);
 	for (i = 0; i < s->ndepends_on; i++) {
 		if (strcmp(s->depends_on[i].name, s->name) == 0)
 			spec_diag_hint(spec_diag_at(d, s->depends_on[i].node,
 			    "service '%s' depends on itself", s->name),
 			    "remove '%s' from its depends_on", s->name);
-		else if (!spec_repo_find_service(repo, s->depends_on[i].name))
+		else if (!spec_repo_find_service(repo,
+		    s->depends_on[i].name)) {
+			where = lr_xasprintf("depends_on of service '%s'",
+			    s->name);
 			unknown_ref(d, &s->depends_on[i], &rk_service, where,
 			    services, repo->nservices);
+			free(where);
+		}
 	}
-	free(where);
-	where = lr_xasprintf("roles of service '%s'", s->name);
-	for (i = 0; i < s->nroles; i++)
-		if (!spec_repo_find_role(repo, s->roles[i].name))
-			unknown_ref(d, &s->roles[i], &rk_role, where, roles,
-			    repo->nroles);
-	free(where);
+	for (i = 0; i < s->nroles; i++) {
+		if (spec_repo_find_role(repo, s->roles[i].name))
+			continue;
+		where = lr_xasprintf("roles of service '%s'", s->name);
+		unknown_ref(d, &s->roles[i], &rk_role, where, roles,
+		    repo->nroles);
+		free(where);
+	}
 }
 
 static const struct spec_system *
@@ -1251,23 +1366,27 @@ check_system(struct spec_repo *repo, const struct spec_system *sy,
 	char *where;
 	size_t i;
 
-	where = lr_xasprintf("services of system '%s'", sy->name);
-	for (i = 0; i < sy->nservices; i++)
-		if (!spec_repo_find_service(repo, sy->services[i].name))
-			unknown_ref(d, &sy->services[i], &rk_service, where,
-			    services, repo->nservices);
-	free(where);
-	where = lr_xasprintf("systems of system '%s'", sy->name);
+	for (i = 0; i < sy->nservices; i++) {
+		if (spec_repo_find_service(repo, sy->services[i].name))
+			continue;
+		where = lr_xasprintf("services of system '%s'", sy->name);
+		unknown_ref(d, &sy->services[i], &rk_service, where, services,
+		    repo->nservices);
+		free(where);
+	}
 	for (i = 0; i < sy->nsystems; i++) {
 		if (strcmp(sy->systems[i].name, sy->name) == 0)
 			spec_diag_hint(spec_diag_at(d, sy->systems[i].node,
 			    "system '%s' contains itself", sy->name),
 			    "remove '%s' from its systems", sy->name);
-		else if (find_system(repo, sy->systems[i].name) == NULL)
+		else if (find_system(repo, sy->systems[i].name) == NULL) {
+			where = lr_xasprintf("systems of system '%s'",
+			    sy->name);
 			unknown_ref(d, &sy->systems[i], &rk_system, where,
 			    systems, repo->nsystems);
+			free(where);
+		}
 	}
-	free(where);
 }
 
 /* ---- cycles ---- */

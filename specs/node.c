@@ -3,9 +3,14 @@
  *
  * Nodes live in a per-file arena and are freed with the file.  The builder
  * keeps a stack of open containers; keys and values of a mapping alternate.
- * Duplicate keys are found at the end of each mapping by sorting a copy of
- * its keys (O(n log n): inventories have thousands of hosts in one map).
- * Aliases share the anchored node; '<<' merge keys are expanded in place.
+ * The items of the open containers share one stack (a container's items
+ * are on top of its parent's until it closes), so building costs no
+ * allocation per container but the final arrays in the arena.  Duplicate
+ * keys are found at the end of each mapping by sorting a copy of its keys
+ * (O(n log n): inventories have thousands of hosts in one map); small
+ * mappings, nearly all of them, are first compared key by key and skip the
+ * sort when no key repeats.  Aliases share the anchored node; '<<' merge
+ * keys are expanded in place.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,7 +30,7 @@
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t	 used, size;
-	char	 data[];
+	void	*data[];	/* aligned for pointers and size_t */
 };
 
 struct arena {
@@ -33,15 +38,24 @@ struct arena {
 	size_t	 next;		/* size of the next chunk */
 };
 
+/*
+ * Nodes and arrays of node pointers are aligned like pointers; text is
+ * packed (align 1): most scalars are a few bytes, and a repo has 100,000s.
+ */
+#define ARENA_ALIGN	_Alignof(void *)
+_Static_assert(_Alignof(struct spec_node) <= ARENA_ALIGN,
+    "spec_node needs more alignment than the arena gives");
+
 static void *
-arena_alloc(struct arena *a, size_t n)
+arena_alloc(struct arena *a, size_t n, size_t align)
 {
 	struct arena_chunk *c = a->head;
-	size_t sz;
-	void *p;
+	size_t sz, off = 0;
+	char *p;
 
-	n = (n + 15) & ~(size_t)15;
-	if (c == NULL || c->size - c->used < n) {
+	if (c != NULL)
+		off = (c->used + align - 1) & ~(align - 1);
+	if (c == NULL || off > c->size || c->size - off < n) {
 		/*
 		 * Chunks grow from a size guessed from the file, so the
 		 * hundreds of small role files of a big repo stay small.
@@ -50,20 +64,20 @@ arena_alloc(struct arena *a, size_t n)
 		if (a->next < 1024 * 1024)
 			a->next *= 2;
 		c = lr_xmalloc(sizeof(*c) + sz);
-		c->used = 0;
 		c->size = sz;
 		c->next = a->head;
 		a->head = c;
+		off = 0;
 	}
-	p = c->data + c->used;
-	c->used += n;
+	p = (char *)c->data + off;
+	c->used = off + n;
 	return p;
 }
 
 static char *
 arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_alloc(a, n + 1, 1);
 
 	memcpy(p, s, n);
 	p[n] = '\0';
@@ -86,10 +100,15 @@ arena_free(struct arena *a)
 
 /* ---- builder ---- */
 
+/* An entry of an open container: a mapping's key and value, or an item. */
+struct item {
+	struct spec_node *key;		/* NULL in a sequence */
+	struct spec_node *val;
+};
+
 struct frame {
 	struct spec_node *node;
-	struct spec_node **keys, **vals;	/* heap while open */
-	size_t	 n, cap, kcap;
+	size_t	 first;			/* its items: b->items[first..] */
 	struct spec_node *pending_key;		/* map: key awaiting value */
 	char	*anchor;			/* heap; registered at end */
 };
@@ -105,6 +124,8 @@ struct builder {
 	struct spec_diags *diags;
 	struct frame *stack;
 	size_t	 depth, scap;
+	struct item *items;		/* of every open container */
+	size_t	 nitems, icap;
 	struct anchor *anchors;
 	size_t	 nanchors, acap;
 	int	 ndocs;
@@ -114,7 +135,7 @@ struct builder {
 static struct spec_node *
 node_new(struct builder *b, enum spec_node_kind kind, const yaml_mark_t *m)
 {
-	struct spec_node *n = arena_alloc(b->a, sizeof(*n));
+	struct spec_node *n = arena_alloc(b->a, sizeof(*n), ARENA_ALIGN);
 
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
@@ -154,22 +175,14 @@ find_anchor(struct builder *b, const char *name)
 	return NULL;
 }
 
+/* Add an item to the innermost open container (key NULL in a sequence). */
 static void
-frame_push_item(struct frame *fr, struct spec_node *key, struct spec_node *val)
+push_item(struct builder *b, struct spec_node *key, struct spec_node *val)
 {
-	if (fr->n + 1 > fr->cap) {
-		size_t cap = fr->cap;
+	struct item *it = LR_ARRAY_PUSH(b->items, b->nitems, b->icap);
 
-		fr->vals = lr_xgrow(fr->vals, &cap, fr->n + 1,
-		    sizeof(*fr->vals));
-		if (fr->node->kind == SPEC_NODE_MAP)
-			fr->keys = lr_xrealloc(fr->keys,
-			    cap * sizeof(*fr->keys));
-		fr->cap = cap;
-	}
-	if (fr->node->kind == SPEC_NODE_MAP)
-		fr->keys[fr->n] = key;
-	fr->vals[fr->n++] = val;
+	it->key = key;
+	it->val = val;
 }
 
 /* Attach a finished node to the open container (or make it the root). */
@@ -185,7 +198,7 @@ attach(struct builder *b, struct spec_node *n)
 	}
 	fr = &b->stack[b->depth - 1];
 	if (fr->node->kind == SPEC_NODE_SEQ) {
-		frame_push_item(fr, NULL, n);
+		push_item(b, NULL, n);
 		return;
 	}
 	if (fr->pending_key == NULL) {
@@ -201,7 +214,7 @@ attach(struct builder *b, struct spec_node *n)
 		fr->pending_key = n;
 		return;
 	}
-	frame_push_item(fr, fr->pending_key, n);
+	push_item(b, fr->pending_key, n);
 	fr->pending_key = NULL;
 }
 
@@ -220,29 +233,35 @@ cmp_keyp(const void *a, const void *b)
 }
 
 static bool
-has_key(struct frame *fr, const char *k)
+has_key(struct builder *b, struct frame *fr, const char *k)
 {
 	size_t i;
 
-	for (i = 0; i < fr->n; i++)
-		if (fr->keys[i] != NULL && strcmp(fr->keys[i]->str, k) == 0)
+	for (i = fr->first; i < b->nitems; i++)
+		if (b->items[i].key != NULL &&
+		    strcmp(b->items[i].key->str, k) == 0)
 			return true;
 	return false;
 }
 
-/* Expand '<<: *anchor' (or a list of anchors) into fr's own keys. */
+/*
+ * Expand '<<: *anchor' (or a list of anchors) into fr's own keys; fr is
+ * the innermost frame, so its items are the top of the stack.
+ */
 static void
 expand_merges(struct builder *b, struct frame *fr)
 {
-	size_t i, j, k, nsrc, n0 = fr->n;
+	size_t i, j, k, nsrc, n0 = b->nitems;
 	struct spec_node *v, **srcs;
+	struct item *it;
 
-	for (i = 0; i < n0; i++) {
-		if (fr->keys[i] == NULL || fr->keys[i]->style !=
-		    SPEC_STYLE_PLAIN || strcmp(fr->keys[i]->str, "<<") != 0)
+	for (i = fr->first; i < n0; i++) {
+		it = &b->items[i];
+		if (it->key == NULL || it->key->style != SPEC_STYLE_PLAIN ||
+		    strcmp(it->key->str, "<<") != 0)
 			continue;
-		v = fr->vals[i];
-		fr->keys[i] = NULL;	/* drop the '<<' entry itself */
+		v = it->val;
+		it->key = NULL;		/* drop the '<<' entry itself */
 		if (v->kind == SPEC_NODE_MAP) {
 			srcs = &v;
 			nsrc = 1;
@@ -265,33 +284,50 @@ expand_merges(struct builder *b, struct frame *fr)
 				continue;
 			}
 			for (k = 0; k < srcs[j]->n; k++)
-				if (!has_key(fr, srcs[j]->keys[k]->str))
-					frame_push_item(fr, srcs[j]->keys[k],
+				if (!has_key(b, fr, srcs[j]->keys[k]->str))
+					push_item(b, srcs[j]->keys[k],
 					    srcs[j]->vals[k]);
 		}
 	}
 	/* compact out the dropped '<<' entries */
-	for (i = j = 0; i < fr->n; i++) {
-		if (fr->keys[i] == NULL)
-			continue;
-		fr->keys[j] = fr->keys[i];
-		fr->vals[j++] = fr->vals[i];
-	}
-	fr->n = j;
+	for (i = j = fr->first; i < b->nitems; i++)
+		if (b->items[i].key != NULL)
+			b->items[j++] = b->items[i];
+	b->nitems = j;
+}
+
+/* Small enough to compare every pair of keys rather than sort them. */
+#define DUPS_PAIRWISE	16
+
+static bool
+any_dup(const struct item *v, size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(v[i].key->str, v[j].key->str) == 0)
+				return true;
+	return false;
 }
 
 static void
 check_dups(struct builder *b, struct frame *fr)
 {
+	const struct item *v;
 	struct spec_node **sorted;
-	size_t i;
+	size_t i, n = b->nitems - fr->first;
 
-	if (fr->n < 2)
+	if (n < 2)
 		return;
-	sorted = lr_xmalloc(fr->n * sizeof(*sorted));
-	memcpy(sorted, fr->keys, fr->n * sizeof(*sorted));
-	qsort(sorted, fr->n, sizeof(*sorted), cmp_keyp);
-	for (i = 1; i < fr->n; i++) {
+	v = &b->items[fr->first];
+	if (n <= DUPS_PAIRWISE && !any_dup(v, n))
+		return;
+	sorted = lr_xmalloc(n * sizeof(*sorted));
+	for (i = 0; i < n; i++)
+		sorted[i] = v[i].key;
+	qsort(sorted, n, sizeof(*sorted), cmp_keyp);
+	for (i = 1; i < n; i++) {
 		struct spec_diag *dg;
 
 		if (strcmp(sorted[i]->str, sorted[i - 1]->str) != 0)
@@ -316,6 +352,7 @@ open_container(struct builder *b, enum spec_node_kind kind,
 
 	fr = LR_ARRAY_PUSH(b->stack, b->depth, b->scap);
 	memset(fr, 0, sizeof(*fr));
+	fr->first = b->nitems;
 	fr->node = node_new(b, kind, &ev->start_mark);
 	fr->anchor = anchor ? lr_xstrdup((const char *)anchor) : NULL;
 }
@@ -325,27 +362,33 @@ close_container(struct builder *b)
 {
 	struct frame *fr = &b->stack[b->depth - 1];
 	struct spec_node *n = fr->node;
+	const struct item *v;
+	size_t i;
 
 	if (n->kind == SPEC_NODE_MAP) {
 		if (fr->pending_key != NULL) {
 			/* cannot happen with libyaml, but stay safe */
-			frame_push_item(fr, fr->pending_key, fr->pending_key);
+			push_item(b, fr->pending_key, fr->pending_key);
 			fr->pending_key = NULL;
 		}
 		expand_merges(b, fr);
 		check_dups(b, fr);
 	}
-	n->n = fr->n;
-	if (fr->n) {
-		n->vals = arena_alloc(b->a, fr->n * sizeof(*n->vals));
-		memcpy(n->vals, fr->vals, fr->n * sizeof(*n->vals));
+	n->n = b->nitems - fr->first;
+	if (n->n) {
+		v = &b->items[fr->first];
+		n->vals = arena_alloc(b->a, n->n * sizeof(*n->vals),
+		    ARENA_ALIGN);
+		for (i = 0; i < n->n; i++)
+			n->vals[i] = v[i].val;
 		if (n->kind == SPEC_NODE_MAP) {
-			n->keys = arena_alloc(b->a, fr->n * sizeof(*n->keys));
-			memcpy(n->keys, fr->keys, fr->n * sizeof(*n->keys));
+			n->keys = arena_alloc(b->a, n->n * sizeof(*n->keys),
+			    ARENA_ALIGN);
+			for (i = 0; i < n->n; i++)
+				n->keys[i] = v[i].key;
 		}
 	}
-	free(fr->keys);
-	free(fr->vals);
+	b->nitems = fr->first;
 	if (fr->anchor) {
 		add_anchor(b, fr->anchor, n);
 		free(fr->anchor);
@@ -508,12 +551,10 @@ spec_file_parse(const char *path, const char *buf, size_t len,
 	}
 	yaml_parser_delete(&parser);
 	/* on error, free the open frames; the partial tree is dropped */
-	for (i = 0; i < b.depth; i++) {
-		free(b.stack[i].keys);
-		free(b.stack[i].vals);
+	for (i = 0; i < b.depth; i++)
 		free(b.stack[i].anchor);
-	}
 	free(b.stack);
+	free(b.items);
 	for (i = 0; i < b.nanchors; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);

@@ -116,4 +116,15 @@ int	spec_get_strlist(struct spec_diags *d, const struct spec_node *n,
 /* Parse a duration string; 0 or -1 (no diagnostic). */
 int	spec_parse_duration(const char *s, int64_t *ms);
 
+/*
+ * The tests of spec_check_map(), spec_get_int() and spec_get_strlist(),
+ * without a diagnostic: true when those would add nothing (and, for
+ * spec_node_int, *out is the value).  Loaders try these first so that
+ * the names used in messages are formatted only when one is needed.
+ */
+bool	spec_map_has_only(const struct spec_node *n,
+	    const char *const *allowed);
+bool	spec_node_int(const struct spec_node *n, int64_t *out);
+bool	spec_node_is_strlist(const struct spec_node *n);
+
 #endif

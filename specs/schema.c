@@ -14,6 +14,23 @@
 #include "suggest.h"
 #include "xalloc.h"
 
+/*
+ * Index of key in map, or map->n.  The loaders look up every key they
+ * know in every map they read: comparing the first byte before calling
+ * strcmp() skips most keys cheaply.
+ */
+static size_t
+key_index(const struct spec_node *map, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < map->n; i++)
+		if (map->keys[i]->str[0] == key[0] &&
+		    strcmp(map->keys[i]->str, key) == 0)
+			break;
+	return i;
+}
+
 struct spec_node *
 spec_node_get(const struct spec_node *map, const char *key)
 {
@@ -21,10 +38,8 @@ spec_node_get(const struct spec_node *map, const char *key)
 
 	if (map == NULL || map->kind != SPEC_NODE_MAP)
 		return NULL;
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i]->str, key) == 0)
-			return map->vals[i];
-	return NULL;
+	i = key_index(map, key);
+	return i < map->n ? map->vals[i] : NULL;
 }
 
 struct spec_node *
@@ -34,10 +49,8 @@ spec_node_key(const struct spec_node *map, const char *key)
 
 	if (map == NULL || map->kind != SPEC_NODE_MAP)
 		return NULL;
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i]->str, key) == 0)
-			return map->keys[i];
-	return NULL;
+	i = key_index(map, key);
+	return i < map->n ? map->keys[i] : NULL;
 }
 
 bool
@@ -47,9 +60,13 @@ spec_node_is_null(const struct spec_node *n)
 		return true;
 	if (n->kind != SPEC_NODE_SCALAR || n->style != SPEC_STYLE_PLAIN)
 		return false;
-	return n->len == 0 || strcmp(n->str, "~") == 0 ||
-	    strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
-	    strcmp(n->str, "NULL") == 0;
+	if (n->len == 0)
+		return true;
+	/* the first byte rules out nearly every value at once */
+	if (n->str[0] != '~' && n->str[0] != 'n' && n->str[0] != 'N')
+		return false;
+	return strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
+	    strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
 
 bool
@@ -66,6 +83,8 @@ is_bool(const char *s, bool *v)
 	static const char *f[] = { "false", "False", "FALSE" };
 	size_t i;
 
+	if (*s != 't' && *s != 'T' && *s != 'f' && *s != 'F')
+		return false;
 	for (i = 0; i < 3; i++) {
 		if (strcmp(s, t[i]) == 0)
 			return *v = true, true;
@@ -82,6 +101,8 @@ is_int(const char *s, int64_t *v)
 	int base = 10;
 	const char *p = s;
 
+	if (*p != '-' && *p != '+' && !isdigit((unsigned char)*p))
+		return false;
 	if (*p == '-' || *p == '+')
 		p++;
 	if (p[0] == '0' && p[1] == 'x')
@@ -110,6 +131,8 @@ is_float(const char *s, double *v)
 	char *end;
 	bool digits = false;
 
+	if (*p != '-' && *p != '+' && *p != '.' && !isdigit((unsigned char)*p))
+		return false;
 	if (strcmp(s, ".inf") == 0 || strcmp(s, "+.inf") == 0 ||
 	    strcmp(s, ".nan") == 0 || strcmp(s, "-.inf") == 0)
 		return false;	/* JSON has no inf/nan: keep them strings */
@@ -151,10 +174,14 @@ to_json(const struct spec_node *n, int depth, size_t *budget)
 	if (depth > 64 || *budget == 0)
 		return json_null();
 	(*budget)--;
+	/*
+	 * libyaml hands out valid UTF-8 only (it checks its input and refuses
+	 * escapes of surrogates), so the _nocheck forms skip a second check.
+	 */
 	switch (n->kind) {
 	case SPEC_NODE_SCALAR:
 		if (n->style != SPEC_STYLE_PLAIN)
-			return json_stringn(n->str, n->len);
+			return json_stringn_nocheck(n->str, n->len);
 		if (spec_node_is_null(n))
 			return json_null();
 		if (is_bool(n->str, &bv))
@@ -163,7 +190,7 @@ to_json(const struct spec_node *n, int depth, size_t *budget)
 			return json_integer(iv);
 		if (is_float(n->str, &dv))
 			return json_real(dv);
-		return json_stringn(n->str, n->len);
+		return json_stringn_nocheck(n->str, n->len);
 	case SPEC_NODE_SEQ:
 		j = json_array();
 		for (i = 0; i < n->n; i++)
@@ -173,7 +200,7 @@ to_json(const struct spec_node *n, int depth, size_t *budget)
 	case SPEC_NODE_MAP:
 		j = json_object();
 		for (i = 0; i < n->n; i++)
-			json_object_set_new(j, n->keys[i]->str,
+			json_object_set_new_nocheck(j, n->keys[i]->str,
 			    to_json(n->vals[i], depth + 1, budget));
 		return j;
 	}
@@ -261,6 +288,45 @@ spec_check_map(struct spec_diags *d, const struct spec_node *n,
 			spec_diag_hint(dg, "keys are listed in leura-spec(5), "
 			    "%s", section);
 	}
+	return true;
+}
+
+bool
+spec_map_has_only(const struct spec_node *n, const char *const *allowed)
+{
+	size_t i, j;
+
+	if (n == NULL || n->kind != SPEC_NODE_MAP)
+		return false;
+	for (i = 0; i < n->n; i++) {
+		for (j = 0; allowed[j]; j++)
+			if (allowed[j][0] == n->keys[i]->str[0] &&
+			    strcmp(allowed[j], n->keys[i]->str) == 0)
+				break;
+		if (allowed[j] == NULL)
+			return false;
+	}
+	return true;
+}
+
+bool
+spec_node_int(const struct spec_node *n, int64_t *out)
+{
+	return n != NULL && n->kind == SPEC_NODE_SCALAR && is_int(n->str, out);
+}
+
+bool
+spec_node_is_strlist(const struct spec_node *n)
+{
+	size_t i;
+
+	if (n != NULL && n->kind == SPEC_NODE_SCALAR)
+		return !spec_node_is_null(n);
+	if (n == NULL || n->kind != SPEC_NODE_SEQ)
+		return false;
+	for (i = 0; i < n->n; i++)
+		if (!spec_node_is_str(n->vals[i]))
+			return false;
 	return true;
 }
 

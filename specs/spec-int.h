@@ -48,6 +48,16 @@ bool	spec_name_valid(const char *s);
 /* Free n refs and the array. */
 void	spec_refs_free(struct spec_ref *refs, size_t n);
 
+/*
+ * Room for element n of arr, a model array of n elements: the model's
+ * arrays have no capacity field, so the capacity is kept at the next
+ * power of two of the count, which amortises growing all the same.  The
+ * new element is zeroed.  SPEC_PUSH(arr, n) appends one and returns it.
+ */
+void	*spec_array_grow(void *arr, size_t n, size_t sz);
+#define SPEC_PUSH(arr, n) ((arr) = spec_array_grow((arr), (n), \
+	sizeof(*(arr))), &(arr)[(n)++])
+
 void	spec_host_release(struct spec_host *);
 void	spec_group_release(struct spec_group *);
 void	spec_service_release(struct spec_service *);

@@ -6,11 +6,11 @@
  *
  * Design rule: one pass over the text, no regex, no allocation per byte.
  * Each expression is first delimited (up to "}}" outside quotes, never past
- * the end of its line), then tokenized twice by the same code: once for
- * syntax only, so a syntax error always wins over an undefined name and
- * spec_tmpl_check shares the parser, then again to evaluate.  Intermediate
- * strings live in two scratch buffers per render call that filters write
- * into alternately.
+ * the end of its line), then tokenized and evaluated in one go; only when
+ * that fails is it tokenized again by the same code for syntax alone, so a
+ * syntax error always wins over an undefined name (spec_tmpl_check shares
+ * that syntax-only parser).  Intermediate strings live in two scratch
+ * buffers per render call that filters write into alternately.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -950,12 +950,26 @@ tp_init(struct tp *tp, const char *text, size_t len,
 	tp->e = e;
 }
 
+/*
+ * The first "{{" at or after pos.  memchr() for the '{' then a look at the
+ * next byte: cheaper than memmem() on the short texts templates are.
+ */
 static const char *
 find_open(const char *text, size_t pos, size_t len)
 {
+	const char *p, *end;
+
 	if (len - pos < 2)
 		return NULL;
-	return memmem(text + pos, len - pos, "{{", 2);
+	p = text + pos;
+	end = text + len;
+	while (end - p >= 2 &&
+	    (p = memchr(p, '{', (size_t)(end - p) - 1)) != NULL) {
+		if (p[1] == '{')
+			return p;
+		p++;
+	}
+	return NULL;
 }
 
 /* ---- public */
@@ -966,41 +980,170 @@ spec_tmpl_has_expr(const char *text, size_t len)
 	return find_open(text, 0, len) != NULL;
 }
 
+/*
+ * Render the expression whose "{{" is at `at` into out; tp->resume is
+ * where the text goes on.  -1 with *tp->e filled on any problem.
+ */
+static int
+render_expr(struct tp *tp, size_t at, struct lr_buf *out)
+{
+	if (tp_open(tp, at) == -1)
+		return -1;
+	/*
+	 * Evaluate first: an expression that evaluates was parsed to its
+	 * end, so it has no syntax error.  When evaluation fails, a syntax
+	 * error anywhere in the expression wins: parse it again for syntax
+	 * alone, which overwrites *e only when it finds one.
+	 */
+	tp->eval = true;
+	if (tp_expr(tp) == -1 || tp_need(tp) == -1) {
+		tp->eval = false;
+		(void)tp_expr(tp);
+		return -1;
+	}
+	if (tp->v.kind == V_STR)
+		lr_buf_add(out, tp->sbuf[tp->cur]->s, tp->sbuf[tp->cur]->len);
+	else
+		add_json(out, tp->v.j);
+	return 0;
+}
+
+/* ---- parsed templates */
+
+/* A name of a simple path: text[off..off + len). */
+struct tmpl_seg {
+	size_t	 off, len;
+};
+
+struct tmpl_expr {
+	size_t	 start;		/* offset of its "{{" */
+	size_t	 resume;	/* offset after its "}}" */
+	size_t	 seg;		/* its names: segs[seg .. seg + nseg) */
+	size_t	 nseg;		/* 0: not a simple path */
+};
+
+struct spec_tmpl {
+	const char	*text;		/* borrowed */
+	size_t		 len;
+	struct tmpl_expr *x;
+	size_t		 nx, xcap;
+	struct tmpl_seg	*segs;
+	size_t		 nsegs, segcap;
+};
+
+/*
+ * Whether the expression between "{{" and "}}" (text[p..end)) is a plain
+ * dotted path, "params.port" with blanks around: the same test tp_expr()
+ * applies, for that one form.  Appends its names to t->segs and returns
+ * their number, or returns 0 (and appends nothing).
+ */
+static size_t
+simple_path(struct spec_tmpl *t, size_t p, size_t end)
+{
+	const char *s = t->text;
+	size_t n0 = t->nsegs, q;
+	struct tmpl_seg *sg;
+
+	while (p < end && (s[p] == ' ' || s[p] == '\t'))
+		p++;
+	for (;;) {
+		if (p >= end || !is_ident_start((unsigned char)s[p]))
+			goto no;
+		for (q = p; q < end && is_ident((unsigned char)s[q]); q++)
+			;
+		sg = LR_ARRAY_PUSH(t->segs, t->nsegs, t->segcap);
+		sg->off = p;
+		sg->len = q - p;
+		p = q;
+		if (p >= end || s[p] != '.')
+			break;
+		p++;
+	}
+	while (p < end && (s[p] == ' ' || s[p] == '\t'))
+		p++;
+	if (p == end)
+		return t->nsegs - n0;
+no:
+	t->nsegs = n0;
+	return 0;
+}
+
+struct spec_tmpl *
+spec_tmpl_parse(const char *text, size_t len)
+{
+	struct spec_tmpl_error e;
+	struct spec_tmpl *t = lr_xcalloc(1, sizeof(*t));
+	struct tmpl_expr *x;
+	struct tp tp;
+	size_t pos = 0;
+	const char *o;
+
+	t->text = text;
+	t->len = len;
+	tp_init(&tp, text, len, &e);
+	while ((o = find_open(text, pos, len)) != NULL) {
+		x = LR_ARRAY_PUSH(t->x, t->nx, t->xcap);
+		x->start = (size_t)(o - text);
+		x->resume = 0;
+		x->seg = t->nsegs;
+		x->nseg = 0;
+		/* an unclosed "{{" fails every render: nothing after counts */
+		if (tp_open(&tp, x->start) == -1)
+			break;
+		x->resume = tp.resume;
+		x->nseg = simple_path(t, x->start + 2, tp.end);
+		pos = tp.resume;
+	}
+	return t;
+}
+
+bool
+spec_tmpl_is_text(const struct spec_tmpl *t)
+{
+	return t->nx == 0;
+}
+
 int
-spec_tmpl_render(const char *text, size_t len, const json_t *ctx,
+spec_tmpl_render_parsed(const struct spec_tmpl *t, const json_t *ctx,
     struct lr_buf *out, struct spec_tmpl_error *e)
 {
 	struct spec_tmpl_error scratch;
 	struct lr_buf s0 = LR_BUF_INIT, s1 = LR_BUF_INIT, lit = LR_BUF_INIT;
+	const struct tmpl_expr *x;
+	const struct tmpl_seg *sg;
+	const json_t *v;
 	struct tp tp;
-	size_t pos = 0, at, saved = out->len;
-	const char *o;
+	size_t pos = 0, saved = out->len, i, k;
 	int rc = -1;
 
-	tp_init(&tp, text, len, e != NULL ? e : &scratch);
+	tp_init(&tp, t->text, t->len, e != NULL ? e : &scratch);
 	tp.ctx = ctx;
 	tp.sbuf[0] = &s0;
 	tp.sbuf[1] = &s1;
 	tp.lit = &lit;
-	while ((o = find_open(text, pos, len)) != NULL) {
-		at = (size_t)(o - text);
-		lr_buf_add(out, text + pos, at - pos);
-		if (tp_open(&tp, at) == -1)
+	for (i = 0; i < t->nx; i++) {
+		x = &t->x[i];
+		lr_buf_add(out, t->text + pos, x->start - pos);
+		/*
+		 * A simple path that resolves to a value renders that value,
+		 * as tp_expr() and tp_need() would find; anything else takes
+		 * the general way, which also says what is wrong.
+		 */
+		v = ctx;
+		for (k = 0; k < x->nseg && v != NULL; k++) {
+			sg = &t->segs[x->seg + k];
+			v = json_object_getn(v, t->text + sg->off, sg->len);
+		}
+		if (x->nseg > 0 && v != NULL && !json_is_null(v)) {
+			add_json(out, v);
+			pos = x->resume;
+			continue;
+		}
+		if (render_expr(&tp, x->start, out) == -1)
 			goto out;
-		tp.eval = false;
-		if (tp_expr(&tp) == -1)
-			goto out;
-		tp.eval = true;
-		if (tp_expr(&tp) == -1 || tp_need(&tp) == -1)
-			goto out;
-		if (tp.v.kind == V_STR)
-			lr_buf_add(out, tp.sbuf[tp.cur]->s,
-			    tp.sbuf[tp.cur]->len);
-		else
-			add_json(out, tp.v.j);
 		pos = tp.resume;
 	}
-	lr_buf_add(out, text + pos, len - pos);
+	lr_buf_add(out, t->text + pos, t->len - pos);
 	rc = 0;
 out:
 	if (rc == -1 && out->s != NULL) {
@@ -1011,6 +1154,16 @@ out:
 	lr_buf_release(&s1);
 	lr_buf_release(&lit);
 	return rc;
+}
+
+void
+spec_tmpl_free(struct spec_tmpl *t)
+{
+	if (t == NULL)
+		return;
+	free(t->x);
+	free(t->segs);
+	free(t);
 }
 
 int
@@ -1034,4 +1187,20 @@ spec_tmpl_check(const char *text, size_t len, spec_tmpl_error_cb *cb,
 		pos = tp.resume;
 	}
 	return n;
+}
+
+/*
+ * One way to render: parse, then render the parsed form (which takes the
+ * general path, with its errors, for everything but plain names).
+ */
+int
+spec_tmpl_render(const char *text, size_t len, const json_t *ctx,
+    struct lr_buf *out, struct spec_tmpl_error *e)
+{
+	struct spec_tmpl *t = spec_tmpl_parse(text, len);
+	int rc;
+
+	rc = spec_tmpl_render_parsed(t, ctx, out, e);
+	spec_tmpl_free(t);
+	return rc;
 }

@@ -57,6 +57,22 @@ int	spec_tmpl_render(const char *text, size_t len, const json_t *ctx,
 	    struct lr_buf *out, struct spec_tmpl_error *e);
 
 /*
+ * A template parsed once to be rendered many times: the expressions are
+ * found once, and a plain dotted path ("{{ params.port }}") is looked up
+ * without being parsed again.  spec_tmpl_render_parsed() gives exactly
+ * what spec_tmpl_render() gives for the same text (output, return value,
+ * error).  text is borrowed and must outlive the template; free it with
+ * spec_tmpl_free() (NULL is fine).
+ */
+struct spec_tmpl;
+struct spec_tmpl *spec_tmpl_parse(const char *text, size_t len);
+/* True when the text has no "{{" at all: it renders as itself. */
+bool	spec_tmpl_is_text(const struct spec_tmpl *t);
+int	spec_tmpl_render_parsed(const struct spec_tmpl *t, const json_t *ctx,
+	    struct lr_buf *out, struct spec_tmpl_error *e);
+void	spec_tmpl_free(struct spec_tmpl *t);
+
+/*
  * Check syntax only (names are not resolved), calling cb (which may be NULL)
  * once per bad expression, in text order; e is borrowed for the call.
  * Returns the number of errors.

@@ -4,14 +4,19 @@
  * same JSON on any machine (placement is a function of names only).
  *
  * Work is shared where the result does not depend on the host: each host's
- * template context (its vars, groups) is built once; when only validating,
- * a template that does not mention host vars renders once per service, and
- * one that does renders once per distinct shape of host vars (see
- * skeleton()); files are read and hashed once per path.
+ * vars are merged once, and its template object ("host") is built once,
+ * when first rendered; one context object is reused for every render, its
+ * members swapped; when only validating, a template that does not mention
+ * host vars renders once per service, and one that does renders once per
+ * distinct shape of host vars (see skeleton()); files are read once per
+ * path and hashed once, when a result needs the hash.  Names that appear
+ * in many JSON lists (hosts, groups, services) are one JSON string each,
+ * shared by reference.
  *
  * What is not rendered is only syntax-checked: task steps (their context
  * is known when a run starts) and the steps of services placed nowhere.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +30,39 @@
 #include "template.h"
 #include "xalloc.h"
 
+/*
+ * Parsed templates by the address of their text.  Every text rendered is
+ * a string of the repo model or of the file cache, which outlive the
+ * compile, and is rendered for many services and hosts: parsed once, its
+ * expressions are not looked for again at every render.
+ */
+struct tmpl_cache {
+	const char **key;
+	struct spec_tmpl **val;
+	size_t	 n, mask;	/* mask + 1 slots, a power of two */
+};
+
 struct compile {
 	const struct spec_repo *repo;
 	unsigned flags;
 	struct spec_diags *diags;
 	int	 nerr;
 	json_t	*seen;		/* template diagnostics already reported */
-	json_t	**hvars;	/* effective vars per host */
-	json_t	**hctx;		/* per-host template context */
+	/*
+	 * Per host: its groups (indices, sorted) are hgroup[hfirst[h] ..
+	 * hfirst[h + 1]); the vars layers of build_host_ctx() come from
+	 * them.  Its effective vars and its "host" object are built when a
+	 * template is first rendered for it.
+	 */
+	size_t	*hfirst, *hgroup;
+	const json_t *allvars;	/* vars of group 'all', or NULL */
+	json_t	**hvars;	/* effective vars, or NULL */
+	json_t	**hobj;		/* "host" of the context, or NULL */
+	json_t	**hname;	/* its name as a JSON string */
+	json_t	**gname;	/* per group: its name as a JSON string */
+	json_t	*ctx;		/* the template context, reused */
+	void	*ctx_host, *ctx_params, *ctx_service;	/* its members */
+	bool	**role_hv;	/* per role: step_uses_host_vars(), or NULL */
 	size_t	*hshape;	/* per host: id of the skeleton of its vars */
 	size_t	 nshapes;
 	size_t	**members;	/* per group: host indices */
@@ -41,6 +71,7 @@ struct compile {
 	size_t	*order;		/* service indices, dependencies first */
 	json_t	*services_ctx;	/* {"svc":{"hosts":[...]}} */
 	json_t	*file_cache;	/* path -> {"sha256","size","content"} */
+	struct tmpl_cache tmpls;
 	struct lr_buf buf;
 	struct rec_compiled *out;
 };
@@ -188,6 +219,157 @@ skeleton(const json_t *v, struct lr_buf *b)
 	}
 }
 
+/*
+ * Each host's groups, as lists of indices.  Its effective vars are layers
+ * merged with the precedence of spec_host_vars(): the vars of 'all', of
+ * each of its groups in name order, then its own, later ones winning.
+ */
+static void
+build_host_ctx(struct compile *c)
+{
+	const struct spec_repo *r = c->repo;
+	size_t n = r->nhosts, *next, h, g, i;
+
+	c->hvars = lr_xcalloc(n + 1, sizeof(*c->hvars));
+	c->hobj = lr_xcalloc(n + 1, sizeof(*c->hobj));
+	c->hname = lr_xcalloc(n + 1, sizeof(*c->hname));
+	c->gname = lr_xcalloc(r->ngroups + 1, sizeof(*c->gname));
+	c->hfirst = lr_xcalloc(n + 1, sizeof(*c->hfirst));
+	if ((g = group_index(r, "all")) != (size_t)-1)
+		c->allvars = r->groups[g].vars;
+	for (h = 0; h < n; h++)
+		c->hname[h] = json_string_nocheck(r->hosts[h].name);
+	for (g = 0; g < r->ngroups; g++) {
+		c->gname[g] = json_string_nocheck(r->groups[g].name);
+		for (i = 0; i < c->nmembers[g]; i++)
+			c->hfirst[c->members[g][i] + 1]++;
+	}
+	for (h = 0; h < n; h++)
+		c->hfirst[h + 1] += c->hfirst[h];
+	c->hgroup = lr_xmalloc((c->hfirst[n] + 1) * sizeof(*c->hgroup));
+	next = lr_xmalloc((n + 1) * sizeof(*next));
+	memcpy(next, c->hfirst, n * sizeof(*next));
+	/* groups are sorted, so each host's list comes out sorted */
+	for (g = 0; g < r->ngroups; g++)
+		for (i = 0; i < c->nmembers[g]; i++)
+			c->hgroup[next[c->members[g][i]]++] = g;
+	free(next);
+}
+
+/* Whether group g's vars are a layer of its hosts' vars ('all' is first). */
+static bool
+group_layer(const struct compile *c, size_t g)
+{
+	const struct spec_group *gr = &c->repo->groups[g];
+
+	return gr->vars != NULL && strcmp(gr->name, "all") != 0;
+}
+
+/* The effective value of var on host h, or NULL: its last layer that has it. */
+static const json_t *
+host_var(const struct compile *c, size_t h, const char *var)
+{
+	const json_t *v;
+	size_t i;
+
+	if (c->repo->hosts[h].vars != NULL &&
+	    (v = json_object_get(c->repo->hosts[h].vars, var)) != NULL)
+		return v;
+	for (i = c->hfirst[h + 1]; i-- > c->hfirst[h];)
+		if (group_layer(c, c->hgroup[i]) && (v = json_object_get(
+		    c->repo->groups[c->hgroup[i]].vars, var)) != NULL)
+			return v;
+	return c->allvars ? json_object_get(c->allvars, var) : NULL;
+}
+
+/*
+ * Host h's effective vars as one object, built on first use.  It shares
+ * its values with the inventory's (json_object_update takes references):
+ * nothing modifies them.
+ */
+static json_t *
+host_vars(struct compile *c, size_t h)
+{
+	json_t *v;
+	size_t i;
+
+	if (c->hvars[h] != NULL)
+		return c->hvars[h];
+	v = json_object();
+	if (c->allvars)
+		json_object_update(v, (json_t *)c->allvars);
+	for (i = c->hfirst[h]; i < c->hfirst[h + 1]; i++)
+		if (group_layer(c, c->hgroup[i]))
+			json_object_update(v,
+			    c->repo->groups[c->hgroup[i]].vars);
+	if (c->repo->hosts[h].vars)
+		json_object_update(v, c->repo->hosts[h].vars);
+	c->hvars[h] = v;
+	return v;
+}
+
+/* A key of merged vars and its value so far. */
+struct kv {
+	const char *key;
+	const json_t *val;
+};
+
+/* Merge layer into kv[0..*n) like json_object_update; false when full. */
+static bool
+kv_update(struct kv *kv, size_t *n, size_t max, const json_t *layer)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)layer, k, v) {
+		for (i = 0; i < *n && strcmp(kv[i].key, k) != 0; i++)
+			;
+		if (i == *n) {
+			if (*n == max)
+				return false;
+			kv[(*n)++].key = k;
+		}
+		kv[i].val = v;
+	}
+	return true;
+}
+
+/*
+ * The skeleton of host h's effective vars into b, as skeleton() of
+ * host_vars(h) would write it: the keys in the order they were first set,
+ * each with its last value.  A host with few vars is merged in a small
+ * array rather than in a new JSON object (most hosts never need one).
+ */
+static void
+host_skeleton(struct compile *c, size_t h, struct lr_buf *b)
+{
+	struct kv kv[64];
+	size_t n = 0, i;
+	bool ok = true;
+
+	if (c->allvars)
+		ok = kv_update(kv, &n, 64, c->allvars);
+	for (i = c->hfirst[h]; ok && i < c->hfirst[h + 1]; i++)
+		if (group_layer(c, c->hgroup[i]))
+			ok = kv_update(kv, &n, 64,
+			    c->repo->groups[c->hgroup[i]].vars);
+	if (ok && c->repo->hosts[h].vars)
+		ok = kv_update(kv, &n, 64, c->repo->hosts[h].vars);
+	if (!ok) {
+		skeleton(host_vars(c, h), b);
+		return;
+	}
+	lr_buf_addc(b, '{');
+	for (i = 0; i < n; i++) {
+		lr_buf_adds(b, kv[i].key);
+		lr_buf_addc(b, ':');
+		skeleton(kv[i].val, b);
+		lr_buf_addc(b, ',');
+	}
+	lr_buf_addc(b, '}');
+}
+
 static void
 build_shapes(struct compile *c)
 {
@@ -198,7 +380,7 @@ build_shapes(struct compile *c)
 	for (h = 0; h < c->repo->nhosts; h++) {
 		lr_buf_reset(&c->buf);
 		lr_buf_adds(&c->buf, "");
-		skeleton(c->hvars[h], &c->buf);
+		host_skeleton(c, h, &c->buf);
 		if ((id = json_object_get(ids, c->buf.s)) == NULL) {
 			id = json_integer((json_int_t)c->nshapes++);
 			json_object_set_new(ids, c->buf.s, id);
@@ -208,55 +390,28 @@ build_shapes(struct compile *c)
 	json_decref(ids);
 }
 
-/*
- * Each host's template context and effective vars.  Same precedence as
- * spec_host_vars() ('all', then groups in name order, then the host), but
- * computed from the membership lists in one pass over them.
- */
-static void
-build_host_ctx(struct compile *c)
+/* The "host" member of host h's template context, built on first use. */
+static json_t *
+host_obj(struct compile *c, size_t h)
 {
-	const struct spec_repo *r = c->repo;
-	json_t **groups, *host, *allvars = NULL;
-	size_t h, g, i;
+	const struct spec_host *host = &c->repo->hosts[h];
+	json_t *o, *groups;
+	size_t i;
 
-	c->hvars = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*c->hvars));
-	c->hctx = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*c->hctx));
-	groups = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*groups));
-	if ((g = group_index(r, "all")) != (size_t)-1)
-		allvars = r->groups[g].vars;
-	for (h = 0; h < r->nhosts; h++) {
-		c->hvars[h] = allvars ? json_deep_copy(allvars) : json_object();
-		groups[h] = json_array();
-	}
-	/* groups are sorted, so each host's list comes out sorted */
-	for (g = 0; g < r->ngroups; g++) {
-		for (i = 0; i < c->nmembers[g]; i++) {
-			h = c->members[g][i];
-			json_array_append_new(groups[h],
-			    json_string(r->groups[g].name));
-			if (r->groups[g].vars && strcmp(r->groups[g].name,
-			    "all") != 0)
-				json_object_update(c->hvars[h],
-				    r->groups[g].vars);
-		}
-	}
-	for (h = 0; h < r->nhosts; h++) {
-		if (r->hosts[h].vars)
-			json_object_update(c->hvars[h], r->hosts[h].vars);
-		/* json_pack is slow at this volume: build by hand */
-		host = json_object();
-		json_object_set_new_nocheck(host, "name",
-		    json_string(r->hosts[h].name));
-		json_object_set_new_nocheck(host, "address",
-		    json_string(r->hosts[h].address ? r->hosts[h].address :
-		    r->hosts[h].name));
-		json_object_set_nocheck(host, "vars", c->hvars[h]);
-		json_object_set_new_nocheck(host, "groups", groups[h]);
-		c->hctx[h] = json_object();
-		json_object_set_new_nocheck(c->hctx[h], "host", host);
-	}
-	free(groups);
+	if (c->hobj[h] != NULL)
+		return c->hobj[h];
+	groups = json_array();
+	for (i = c->hfirst[h]; i < c->hfirst[h + 1]; i++)
+		json_array_append(groups, c->gname[c->hgroup[i]]);
+	/* json_pack is slow at this volume: build by hand */
+	o = json_object();
+	json_object_set_nocheck(o, "name", c->hname[h]);
+	json_object_set_new_nocheck(o, "address", host->address ?
+	    json_string_nocheck(host->address) : json_incref(c->hname[h]));
+	json_object_set_nocheck(o, "vars", host_vars(c, h));
+	json_object_set_new_nocheck(o, "groups", groups);
+	c->hobj[h] = o;
+	return o;
 }
 
 /* ---- placement ---- */
@@ -276,7 +431,7 @@ spread_values(struct compile *c, struct spread_var **sv, size_t *n,
     size_t *cap, const char *var)
 {
 	struct spread_var *v;
-	json_t *j;
+	const json_t *j;
 	size_t i, h;
 
 	for (i = 0; i < *n; i++)
@@ -286,7 +441,7 @@ spread_values(struct compile *c, struct spread_var **sv, size_t *n,
 	v->var = var;
 	v->vals = lr_xcalloc(c->repo->nhosts + 1, sizeof(*v->vals));
 	for (h = 0; h < c->repo->nhosts; h++)
-		if ((j = json_object_get(c->hvars[h], var)) != NULL &&
+		if ((j = host_var(c, h, var)) != NULL &&
 		    !json_is_null(j))
 			v->vals[h] = json_text(j);
 	return (const char *const *)v->vals;
@@ -302,7 +457,7 @@ place(struct compile *c)
 	struct spread_var *spread = NULL;
 	size_t nspread = 0, spread_cap = 0;
 	size_t **elig, s, i, g, h;
-	json_t *byhost, *bysvc, *list;
+	json_t *byhost, *bysvc, *list, *svname, **hlist, *o;
 	int rc;
 
 	hosts = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*hosts));
@@ -342,22 +497,27 @@ place(struct compile *c)
 
 	bysvc = json_object();
 	byhost = json_object();
-	for (h = 0; h < r->nhosts; h++)
-		json_object_set_new(byhost, r->hosts[h].name, json_array());
+	hlist = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*hlist));
+	for (h = 0; h < r->nhosts; h++) {
+		hlist[h] = json_array();
+		json_object_set_new_nocheck(byhost, r->hosts[h].name,
+		    hlist[h]);
+	}
 	for (s = 0; s < r->nservices; s++) {
 		const struct spec_service *sv = &r->services[s];
 		const struct sched_placement *p = &c->sres.services[s];
 
 		list = json_array();
+		svname = json_string_nocheck(sv->name);
 		for (i = 0; i < p->n; i++) {
-			json_array_append_new(list,
-			    json_string(r->hosts[p->hosts[i]].name));
-			json_array_append_new(json_object_get(byhost,
-			    r->hosts[p->hosts[i]].name), json_string(sv->name));
+			json_array_append(list, c->hname[p->hosts[i]]);
+			json_array_append(hlist[p->hosts[i]], svname);
 		}
-		json_object_set_new(bysvc, sv->name, list);
-		json_object_set_new(c->services_ctx, sv->name,
-		    json_pack("{s:O}", "hosts", list));
+		json_decref(svname);
+		json_object_set_new_nocheck(bysvc, sv->name, list);
+		o = json_object();
+		json_object_set_nocheck(o, "hosts", list);
+		json_object_set_new_nocheck(c->services_ctx, sv->name, o);
 		if (p->error) {
 			struct spec_diag *dg;
 			const char *gname = sv->scheduling_group.name ?
@@ -380,6 +540,7 @@ place(struct compile *c)
 	c->out->placement = json_pack("{s:o, s:o}", "services", bysvc,
 	    "hosts", byhost);
 
+	free(hlist);
 	for (s = 0; s < r->nservices; s++)
 		free(elig[s]);
 	for (i = 0; i < nspread; i++) {
@@ -583,39 +744,142 @@ tmpl_error(struct compile *c, const struct spec_node *n, const char *fpath,
 	c->nerr++;
 }
 
+static size_t
+tmpl_slot(const struct tmpl_cache *tc, const char *text)
+{
+	/* Fibonacci hashing of the address; the low bits are alignment */
+	uintptr_t h = ((uintptr_t)text >> 3) * (uintptr_t)0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 16) & tc->mask;
+}
+
+/* The parsed template of text, parsed on first use. */
+static const struct spec_tmpl *
+tmpl_get(struct compile *c, const char *text)
+{
+	struct tmpl_cache *tc = &c->tmpls, old;
+	size_t i, j;
+
+	if (tc->key != NULL) {
+		for (i = tmpl_slot(tc, text); tc->key[i] != NULL;
+		    i = (i + 1) & tc->mask)
+			if (tc->key[i] == text)
+				return tc->val[i];
+	}
+	if (2 * (tc->n + 1) > (tc->key ? tc->mask + 1 : 0)) {
+		/* keep it at most half full */
+		old = *tc;
+		tc->mask = old.key ? 2 * old.mask + 1 : 255;
+		tc->key = lr_xcalloc(tc->mask + 1, sizeof(*tc->key));
+		tc->val = lr_xcalloc(tc->mask + 1, sizeof(*tc->val));
+		for (j = 0; old.key && j <= old.mask; j++) {
+			if (old.key[j] == NULL)
+				continue;
+			for (i = tmpl_slot(tc, old.key[j]); tc->key[i] != NULL;
+			    i = (i + 1) & tc->mask)
+				;
+			tc->key[i] = old.key[j];
+			tc->val[i] = old.val[j];
+		}
+		free(old.key);
+		free(old.val);
+	}
+	for (i = tmpl_slot(tc, text); tc->key[i] != NULL;
+	    i = (i + 1) & tc->mask)
+		;
+	tc->key[i] = text;
+	tc->val[i] = spec_tmpl_parse(text, strlen(text));
+	tc->n++;
+	return tc->val[i];
+}
+
+static void
+tmpl_cache_release(struct tmpl_cache *tc)
+{
+	size_t i;
+
+	for (i = 0; tc->key != NULL && i <= tc->mask; i++)
+		spec_tmpl_free(tc->val[i]);
+	free(tc->key);
+	free(tc->val);
+	memset(tc, 0, sizeof(*tc));
+}
+
 /*
- * Render text with ctx.  Returns a new string, or NULL after reporting
- * the error.  Text without "{{" is copied as is.
+ * Where a text of a step was written: node[path[0]][path[1]]...  Texts
+ * are rendered many times and their nodes are needed only for messages,
+ * so the lookup waits for one.  A NULL node: the text is a file's.
  */
-static char *
-render(struct compile *c, const char *text, const struct spec_node *n,
+struct where {
+	const struct spec_node *node;
+	const char *path[3];	/* keys, up to the first NULL */
+};
+
+/* st->node[k1][k2] (k2 may be NULL) */
+static struct where
+at(const struct spec_step *st, const char *k1, const char *k2)
+{
+	struct where w = { st->node, { k1, k2, NULL } };
+
+	return w;
+}
+
+static const struct where nowhere = { NULL, { NULL, NULL, NULL } };
+
+static const struct spec_node *
+where_node(const struct where *w)
+{
+	const struct spec_node *n = w->node;
+	size_t i;
+
+	for (i = 0; i < 3 && w->path[i] != NULL; i++)
+		n = spec_node_get(n, w->path[i]);
+	return n;
+}
+
+/*
+ * Render text with ctx.  Returns the result, borrowed until the next
+ * render (text itself when it has no "{{"), or NULL after reporting the
+ * error.  Validation renders much and keeps nothing: no copy is made.
+ */
+static const char *
+render(struct compile *c, const char *text, struct where w,
     const char *fpath, const json_t *ctx, const char *host)
 {
+	const struct spec_tmpl *t = tmpl_get(c, text);
 	struct spec_tmpl_error e;
-	size_t len = strlen(text), base = 0;
+	size_t len, base = 0;
 	bool failed = false;
+	int rc;
 
-	if (!spec_tmpl_has_expr(text, len))
-		return lr_xstrdup(text);
+	if (spec_tmpl_is_text(t))
+		return text;
+	len = strlen(text);
 	/*
 	 * On an error, report it and go on with the text after the failing
-	 * expression, so one run shows every bad name of a template.
+	 * expression, so one run shows every bad name of a template.  The
+	 * whole text renders from its parsed form, what follows an error
+	 * from the text itself.
 	 */
 	for (;;) {
 		lr_buf_reset(&c->buf);
-		if (spec_tmpl_render(text + base, len - base, ctx, &c->buf,
-		    &e) == 0)
+		if (base == 0)
+			rc = spec_tmpl_render_parsed(t, ctx, &c->buf, &e);
+		else
+			rc = spec_tmpl_render(text + base, len - base, ctx,
+			    &c->buf, &e);
+		if (rc == 0)
 			break;
 		failed = true;
 		e.offset += base;
-		tmpl_error(c, n, fpath, text, &e, host);
+		tmpl_error(c, where_node(&w), fpath, text, &e, host);
 		base = e.offset + (e.len ? e.len : 1);
 		if (base >= len)
 			break;
 	}
 	if (failed)
 		return NULL;
-	return lr_xstrndup(c->buf.s ? c->buf.s : "", c->buf.len);
+	return c->buf.s ? c->buf.s : "";
 }
 
 static const struct spec_node *
@@ -632,15 +896,17 @@ step_field_node(const struct spec_step *st, const char *sub, const char *key)
  * A path field written as a template must still be absolute once rendered:
  * report it once per field, naming the first host it happened on.
  */
-static char *
-check_abs(struct compile *c, char *s, const struct spec_node *n,
+static const char *
+check_abs(struct compile *c, const char *s, struct where w,
     const char *field, const char *host)
 {
+	const struct spec_node *n;
 	struct spec_diag *dg;
 	char *key;
 
 	if (s == NULL || s[0] == '/')
 		return s;
+	n = where_node(&w);
 	key = lr_xasprintf("abs:%p", (const void *)n);
 	if (json_object_get(c->seen, key) == NULL) {
 		json_object_set_new(c->seen, key, json_true());
@@ -652,13 +918,16 @@ check_abs(struct compile *c, char *s, const struct spec_node *n,
 		c->nerr++;
 	}
 	free(key);
-	free(s);
 	return NULL;
 }
 
 /* ---- files ---- */
 
-/* The raw content of a repo file, cached: {"content","sha256","size"}. */
+/*
+ * The raw content of a repo file, cached: {"content","size"} and
+ * "sha256" once file_sha256() was asked, or {"sha256","size","binary"}
+ * when it is not UTF-8; null when it cannot be read (reported).
+ */
 static const json_t *
 file_raw(struct compile *c, const char *path)
 {
@@ -675,10 +944,10 @@ file_raw(struct compile *c, const char *path)
 		c->nerr++;
 		o = json_null();
 	} else {
-		lr_sha256_hex(buf, len, sha);
-		o = json_pack("{s:s%, s:s, s:I}", "content", buf, len,
-		    "sha256", sha, "size", (json_int_t)len);
+		o = json_pack("{s:s%, s:I}", "content", buf, len, "size",
+		    (json_int_t)len);
 		if (o == NULL) {	/* not UTF-8: keep hash and size */
+			lr_sha256_hex(buf, len, sha);
 			o = json_pack("{s:s, s:I, s:b}", "sha256", sha,
 			    "size", (json_int_t)len, "binary", 1);
 		}
@@ -686,6 +955,26 @@ file_raw(struct compile *c, const char *path)
 	}
 	json_object_set_new(c->file_cache, path, o);
 	return o;
+}
+
+/*
+ * The "sha256" of a file_raw() object, computed on first use: only the
+ * desired state needs it, validation does not.
+ */
+static json_t *
+file_sha256(json_t *raw)
+{
+	char sha[LR_SHA256_HEX_LEN + 1];
+	json_t *content, *v;
+
+	if ((v = json_object_get(raw, "sha256")) != NULL)
+		return v;
+	content = json_object_get(raw, "content");
+	lr_sha256_hex(json_string_value(content), json_string_length(content),
+	    sha);
+	v = json_string(sha);
+	json_object_set_new(raw, "sha256", v);
+	return v;
 }
 
 static void
@@ -703,30 +992,34 @@ add_file(struct compile *c, json_t *step, const char *content, size_t len)
 
 /* ---- steps ---- */
 
+/* Set o[k] to s, unless s is NULL (an error was reported). */
 static void
-set_str(json_t *o, const char *k, char *owned)
+set_str(json_t *o, const char *k, const char *s)
 {
-	if (owned)
-		json_object_set_new(o, k, json_string(owned));
-	free(owned);
+	if (s)
+		json_object_set_new(o, k, json_string(s));
 }
 
 /* Render the string values of obj (env, headers). */
 static json_t *
-render_obj(struct compile *c, const json_t *obj, const struct spec_node *n,
+render_obj(struct compile *c, const json_t *obj, struct where w,
     const json_t *ctx, const char *host)
 {
 	json_t *o = json_object(), *v;
-	const char *k;
-	char *s;
+	struct where wk = w;
+	const char *k, *s;
+	size_t i;
 
+	/* each value at w's node, under its key */
+	for (i = 0; i < 2 && w.path[i] != NULL; i++)
+		;
 	json_object_foreach((json_t *)obj, k, v) {
 		if (!json_is_string(v)) {
 			json_object_set(o, k, v);
 			continue;
 		}
-		s = render(c, json_string_value(v), spec_node_get(n, k), NULL,
-		    ctx, host);
+		wk.path[i] = k;
+		s = render(c, json_string_value(v), wk, NULL, ctx, host);
 		set_str(o, k, s);
 	}
 	return o;
@@ -743,14 +1036,16 @@ compile_step(struct compile *c, const struct spec_step *st,
 {
 	const struct spec_defaults *df = &c->repo->settings.defaults;
 	json_t *o = NULL, *raw;
-	char *s, mode[16];
+	const char *s;
+	char *id, mode[16];
 	size_t i;
 
 	if (want) {
 		o = json_object();
-		s = lr_xasprintf("%s/%s/%s/%s", svc, role,
+		id = lr_xasprintf("%s/%s/%s/%s", svc, role,
 		    spec_phase_name(st->phase), st->name);
-		set_str(o, "id", s);
+		set_str(o, "id", id);
+		free(id);
 		json_object_set_new(o, "service", json_string(svc));
 		json_object_set_new(o, "role", json_string(role));
 		json_object_set_new(o, "phase",
@@ -762,8 +1057,8 @@ compile_step(struct compile *c, const struct spec_step *st,
 	switch (st->kind) {
 	case SPEC_STEP_SCRIPT:
 		s = render(c, st->script ? st->script : "", st->script_file ?
-		    NULL : step_field_node(st, NULL, "script"),
-		    st->script_file, ctx, host);
+		    nowhere : at(st, "script", NULL), st->script_file, ctx,
+		    host);
 		if (o) {
 			set_str(o, "script", s);
 			json_object_set_new(o, "shell", json_string(
@@ -771,38 +1066,35 @@ compile_step(struct compile *c, const struct spec_step *st,
 			if (st->script_file)
 				json_object_set_new(o, "script_file",
 				    json_string(st->script_file));
-		} else
-			free(s);
+		}
 		break;
 	case SPEC_STEP_FILE:
 		s = check_abs(c, render(c, st->dest ? st->dest : "",
-		    step_field_node(st, "file", "dest"), NULL, ctx, host),
-		    step_field_node(st, "file", "dest"), "dest", host);
+		    at(st, "file", "dest"), NULL, ctx, host),
+		    at(st, "file", "dest"), "dest", host);
 		if (o)
 			set_str(o, "dest", s);
-		else
-			free(s);
 		if (st->src) {
 			raw = (json_t *)file_raw(c, st->src);
 			if (!json_is_object(raw))
 				break;
 			if (st->template && json_object_get(raw, "content")) {
 				s = render(c, json_string_value(json_object_get(
-				    raw, "content")), NULL, st->src, ctx, host);
+				    raw, "content")), nowhere, st->src, ctx,
+				    host);
 				if (s && o)
 					add_file(c, o, s, strlen(s));
-				free(s);
 			} else if (o) {
 				json_t *ct = json_object_get(raw, "content");
 
 				json_object_set(o, "sha256",
-				    json_object_get(raw, "sha256"));
+				    file_sha256(raw));
 				json_object_set(o, "size",
 				    json_object_get(raw, "size"));
 				if (c->out->files && ct)
 					json_object_set_new(c->out->files,
-					    json_string_value(json_object_get(
-					    raw, "sha256")), json_pack(
+					    json_string_value(file_sha256(raw)),
+					    json_pack(
 					    "{s:O, s:O}", "size",
 					    json_object_get(raw, "size"),
 					    "content", ct));
@@ -812,11 +1104,10 @@ compile_step(struct compile *c, const struct spec_step *st,
 				    json_string(st->src));
 		} else if (st->content) {
 			s = st->template ? render(c, st->content,
-			    step_field_node(st, "file", "content"), NULL, ctx,
-			    host) : lr_xstrdup(st->content);
+			    at(st, "file", "content"), NULL, ctx, host) :
+			    st->content;
 			if (s && o)
 				add_file(c, o, s, strlen(s));
-			free(s);
 		}
 		if (o) {
 			if (st->mode >= 0) {
@@ -833,23 +1124,19 @@ compile_step(struct compile *c, const struct spec_step *st,
 		}
 		break;
 	case SPEC_STEP_HTTP:
-		s = render(c, st->url ? st->url : "",
-		    step_field_node(st, "http", "url"), NULL, ctx, host);
+		s = render(c, st->url ? st->url : "", at(st, "http", "url"),
+		    NULL, ctx, host);
 		if (o)
 			set_str(o, "url", s);
-		else
-			free(s);
 		if (st->body) {
-			s = render(c, st->body, step_field_node(st, "http",
-			    "body"), NULL, ctx, host);
+			s = render(c, st->body, at(st, "http", "body"), NULL,
+			    ctx, host);
 			if (o)
 				set_str(o, "body", s);
-			else
-				free(s);
 		}
 		if (st->headers) {
 			json_t *hd = render_obj(c, st->headers,
-			    step_field_node(st, "http", "headers"), ctx, host);
+			    at(st, "http", "headers"), ctx, host);
 
 			if (o)
 				json_object_set_new(o, "headers", hd);
@@ -875,8 +1162,8 @@ compile_step(struct compile *c, const struct spec_step *st,
 		break;
 	}
 	if (st->env) {
-		json_t *env = render_obj(c, st->env, spec_node_get(st->node,
-		    "env"), ctx, host);
+		json_t *env = render_obj(c, st->env, at(st, "env", NULL), ctx,
+		    host);
 
 		if (o)
 			json_object_set_new(o, "env", env);
@@ -884,30 +1171,22 @@ compile_step(struct compile *c, const struct spec_step *st,
 			json_decref(env);
 	}
 	if (st->creates) {
-		s = check_abs(c, render(c, st->creates, spec_node_get(st->node,
-		    "creates"), NULL, ctx, host), spec_node_get(st->node,
-		    "creates"), "creates", host);
+		s = check_abs(c, render(c, st->creates, at(st, "creates", NULL),
+		    NULL, ctx, host), at(st, "creates", NULL), "creates", host);
 		if (o)
 			set_str(o, "creates", s);
-		else
-			free(s);
 	}
 	if (st->unless) {
-		s = render(c, st->unless, spec_node_get(st->node, "unless"),
-		    NULL, ctx, host);
+		s = render(c, st->unless, at(st, "unless", NULL), NULL, ctx,
+		    host);
 		if (o)
 			set_str(o, "unless", s);
-		else
-			free(s);
 	}
 	if (st->cwd) {
-		s = check_abs(c, render(c, st->cwd, spec_node_get(st->node,
-		    "cwd"), NULL, ctx, host), spec_node_get(st->node, "cwd"),
-		    "cwd", host);
+		s = check_abs(c, render(c, st->cwd, at(st, "cwd", NULL), NULL,
+		    ctx, host), at(st, "cwd", NULL), "cwd", host);
 		if (o)
 			set_str(o, "cwd", s);
-		else
-			free(s);
 	}
 	if (o == NULL)
 		return NULL;
@@ -985,7 +1264,7 @@ compile_role(struct compile *c, const struct spec_service *sv,
 	bool want = (c->flags & REC_COMPILE_DESIRED) != 0;
 	const struct spec_step *steps[3];
 	size_t nsteps[3], p, s, i, k, n = 0, h;
-	json_t *params, *ctx, *stepj, *list = NULL;
+	json_t *params, *stepj, *list = NULL;
 	bool *per_host, *seen = NULL;
 	size_t ntot;
 
@@ -993,14 +1272,22 @@ compile_role(struct compile *c, const struct spec_service *sv,
 	steps[1] = role->validate, nsteps[1] = role->nvalidate;
 	steps[2] = role->turndown, nsteps[2] = role->nturndown;
 	ntot = nsteps[0] + nsteps[1] + nsteps[2];
-	per_host = lr_xcalloc(ntot + 1, sizeof(*per_host));
-	for (p = 0; p < 3; p++)
-		for (s = 0; s < nsteps[p]; s++)
-			per_host[n++] = step_uses_host_vars(c, &steps[p][s]);
+	/* a property of the role's steps: worked out once per role */
+	if ((per_host = c->role_hv[role - r->roles]) == NULL) {
+		per_host = lr_xcalloc(ntot + 1, sizeof(*per_host));
+		for (p = 0; p < 3; p++)
+			for (s = 0; s < nsteps[p]; s++)
+				per_host[n++] = step_uses_host_vars(c,
+				    &steps[p][s]);
+		c->role_hv[role - r->roles] = per_host;
+	}
 	/* validation only: which (step, vars skeleton) pairs were rendered */
 	if (!want)
 		seen = lr_xcalloc(ntot * c->nshapes + 1, sizeof(*seen));
 	params = merged_params(role, sv);
+	/* set through iterators: no key to hash at every swap */
+	json_object_iter_set(c->ctx, c->ctx_params, params);
+	json_object_iter_set(c->ctx, c->ctx_service, (json_t *)svcctx);
 	for (i = 0; i < pl->n; i++) {
 		h = pl->hosts[i];
 		if (!want) {
@@ -1011,10 +1298,7 @@ compile_role(struct compile *c, const struct spec_service *sv,
 			if (i > 0 && k == ntot)
 				continue;	/* nothing new to check here */
 		}
-		ctx = json_copy(c->hctx[h]);
-		json_object_set(ctx, "params", params);
-		json_object_set(ctx, "service", (json_t *)svcctx);
-		json_object_set(ctx, "services", c->services_ctx);
+		json_object_iter_set(c->ctx, c->ctx_host, host_obj(c, h));
 		if (want)
 			list = json_object_get(json_object_get(c->out->desired,
 			    r->hosts[h].name), "steps");
@@ -1027,16 +1311,14 @@ compile_role(struct compile *c, const struct spec_service *sv,
 					seen[k * c->nshapes + c->hshape[h]] =
 					    true;
 				stepj = compile_step(c, &steps[p][s], sv->name,
-				    role->name, ctx, r->hosts[h].name, want);
+				    role->name, c->ctx, r->hosts[h].name, want);
 				if (stepj)
 					json_array_append_new(list, stepj);
 			}
 		}
-		json_decref(ctx);
 	}
 	free(seen);
 	json_decref(params);
-	free(per_host);
 }
 
 static void
@@ -1047,6 +1329,20 @@ compile_services(struct compile *c)
 	json_t *svcctx;
 	size_t k, i, ri, h;
 
+	/*
+	 * One context for every render: compile_role() swaps its members.
+	 * The keys go in first, in this order, which hints listing the
+	 * names ("names start with host., params., ...") show.
+	 */
+	c->ctx = json_object();
+	json_object_set_new_nocheck(c->ctx, "host", json_null());
+	json_object_set_new_nocheck(c->ctx, "params", json_null());
+	json_object_set_new_nocheck(c->ctx, "service", json_null());
+	json_object_set_nocheck(c->ctx, "services", c->services_ctx);
+	c->ctx_host = json_object_iter_at(c->ctx, "host");
+	c->ctx_params = json_object_iter_at(c->ctx, "params");
+	c->ctx_service = json_object_iter_at(c->ctx, "service");
+	c->role_hv = lr_xcalloc(r->nroles + 1, sizeof(*c->role_hv));
 	if (c->flags & REC_COMPILE_DESIRED) {
 		c->out->desired = json_object();
 		for (h = 0; h < r->nhosts; h++)
@@ -1058,7 +1354,9 @@ compile_services(struct compile *c)
 		const struct sched_placement *pl =
 		    &c->sres.services[c->order[k]];
 
-		svcctx = json_pack("{s:s}", "name", sv->name);
+		svcctx = json_object();
+		json_object_set_new_nocheck(svcctx, "name",
+		    json_string_nocheck(sv->name));
 		if (c->out->desired)
 			for (i = 0; i < pl->n; i++)
 				json_array_append_new(json_object_get(
@@ -1082,14 +1380,19 @@ check_syntax_cb(const struct spec_tmpl_error *e, void *arg)
 	tmpl_error(a[0], a[1], a[2], a[3], e, NULL);
 }
 
+static bool
+has_expr(const char *text)
+{
+	return text != NULL && spec_tmpl_has_expr(text, strlen(text));
+}
+
+/* Check text, written at n or in file fpath; it has an expression. */
 static void
 check_text(struct compile *c, const char *text, const struct spec_node *n,
     const char *fpath)
 {
 	void *arg[4];
 
-	if (text == NULL || !spec_tmpl_has_expr(text, strlen(text)))
-		return;
 	arg[0] = c;
 	arg[1] = (void *)n;
 	arg[2] = (void *)fpath;
@@ -1105,7 +1408,7 @@ check_obj_syntax(struct compile *c, const json_t *obj,
 	json_t *v;
 
 	json_object_foreach((json_t *)obj, k, v)
-		if (json_is_string(v))
+		if (json_is_string(v) && has_expr(json_string_value(v)))
 			check_text(c, json_string_value(v), spec_node_get(n, k),
 			    NULL);
 }
@@ -1119,27 +1422,41 @@ check_steps_syntax(struct compile *c, const struct spec_step *v, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct spec_step *st = &v[i];
 
-		check_text(c, st->script, st->script_file ? NULL :
-		    step_field_node(st, NULL, "script"), st->script_file);
-		check_text(c, st->dest, step_field_node(st, "file", "dest"),
-		    NULL);
-		check_text(c, st->url, step_field_node(st, "http", "url"),
-		    NULL);
-		check_text(c, st->creates, spec_node_get(st->node, "creates"),
-		    NULL);
-		check_text(c, st->unless, spec_node_get(st->node, "unless"),
-		    NULL);
-		check_text(c, st->cwd, spec_node_get(st->node, "cwd"), NULL);
-		check_text(c, st->body, step_field_node(st, "http", "body"),
-		    NULL);
-		if (st->template)
+		/* nodes are looked up only for texts that need a check */
+		if (has_expr(st->script))
+			check_text(c, st->script, st->script_file ? NULL :
+			    step_field_node(st, NULL, "script"),
+			    st->script_file);
+		if (has_expr(st->dest))
+			check_text(c, st->dest, step_field_node(st, "file",
+			    "dest"), NULL);
+		if (has_expr(st->url))
+			check_text(c, st->url, step_field_node(st, "http",
+			    "url"), NULL);
+		if (has_expr(st->creates))
+			check_text(c, st->creates, spec_node_get(st->node,
+			    "creates"), NULL);
+		if (has_expr(st->unless))
+			check_text(c, st->unless, spec_node_get(st->node,
+			    "unless"), NULL);
+		if (has_expr(st->cwd))
+			check_text(c, st->cwd, spec_node_get(st->node, "cwd"),
+			    NULL);
+		if (has_expr(st->body))
+			check_text(c, st->body, step_field_node(st, "http",
+			    "body"), NULL);
+		if (st->template && has_expr(st->content))
 			check_text(c, st->content, step_field_node(st, "file",
 			    "content"), NULL);
-		check_obj_syntax(c, st->env, spec_node_get(st->node, "env"));
-		check_obj_syntax(c, st->headers, step_field_node(st, "http",
-		    "headers"));
+		if (st->env)
+			check_obj_syntax(c, st->env, spec_node_get(st->node,
+			    "env"));
+		if (st->headers)
+			check_obj_syntax(c, st->headers, step_field_node(st,
+			    "http", "headers"));
 		if (st->template && st->src && (raw = file_raw(c, st->src)) &&
-		    json_is_object(raw) && json_object_get(raw, "content"))
+		    json_is_object(raw) && has_expr(json_string_value(
+		    json_object_get(raw, "content"))))
 			check_text(c, json_string_value(json_object_get(raw,
 			    "content")), NULL, st->src);
 	}
@@ -1195,18 +1512,30 @@ rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
 		free(c.members[g]);
 	free(c.members);
 	free(c.nmembers);
+	json_decref(c.ctx);
+	for (g = 0; c.role_hv != NULL && g < repo->nroles; g++)
+		free(c.role_hv[g]);
+	free(c.role_hv);
 	for (h = 0; h < repo->nhosts; h++) {
 		json_decref(c.hvars[h]);
-		json_decref(c.hctx[h]);
+		json_decref(c.hobj[h]);
+		json_decref(c.hname[h]);
 	}
+	for (g = 0; g < repo->ngroups; g++)
+		json_decref(c.gname[g]);
 	free(c.hvars);
-	free(c.hctx);
+	free(c.hobj);
+	free(c.hname);
+	free(c.gname);
+	free(c.hfirst);
+	free(c.hgroup);
 	free(c.hshape);
 	free(c.order);
 	sched_result_release(&c.sres);
 	json_decref(c.seen);
 	json_decref(c.services_ctx);
 	json_decref(c.file_cache);
+	tmpl_cache_release(&c.tmpls);
 	lr_buf_release(&c.buf);
 	return c.nerr ? LR_EINVAL : 0;
 }
