@@ -75,8 +75,7 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 		json_decref(o);
 		o = hv;
 	}
-	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	fputc('\n', stdout);
+	cmd_print_json(o);
 	json_decref(o);
 	specload_release(&sl);
 	return LR_EXIT_OK;

@@ -237,8 +237,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		    from.label, "commit", from.commit));
 		json_object_set_new(d, "to", json_pack("{s:s, s:s?}", "source",
 		    to.label, "commit", to.commit));
-		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
+		cmd_print_json(d);
 	} else {
 		print_plan(d, &from, &to, show_diff);
 	}

@@ -98,15 +98,12 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 	}
 	if (tasks && json) {
 		o = json_pack("{s:O}", "tasks", sl.comp.tasks);
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
+		cmd_print_json(o);
 		json_decref(o);
 	} else if (tasks) {
 		print_tasks(sl.comp.tasks);
 	} else if (json) {
-		json_dumpf(sl.comp.placement, stdout,
-		    JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
+		cmd_print_json(sl.comp.placement);
 	} else {
 		print_table(sl.comp.placement);
 	}

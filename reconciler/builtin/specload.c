@@ -29,6 +29,19 @@ opt_value(int argc, char **argv, int *i, const char *name)
 	return NULL;
 }
 
+void
+cmd_print_json(const json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS |
+	    JSON_ENCODE_ANY);
+
+	if (s != NULL) {
+		fputs(s, stdout);
+		free(s);
+	}
+	fputc('\n', stdout);
+}
+
 int
 cmd_help_or_bad(const char *arg, const char *usage)
 {

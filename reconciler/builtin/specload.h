@@ -49,6 +49,13 @@ int	specload_cmd(struct specload *sl, const struct lr_ctx *ctx,
  */
 int	cmd_help_or_bad(const char *arg, const char *usage);
 
+/*
+ * Print o on stdout as indented JSON with sorted keys and a newline, the
+ * form every --json output takes.  One buffered write: json_dumpf writes
+ * token by token, which shows on large documents.
+ */
+void	cmd_print_json(const json_t *o);
+
 /* "--name=value" or "--name value": value, advancing *i; NULL if no match. */
 const char *opt_value(int argc, char **argv, int *i, const char *name);
 

@@ -54,8 +54,7 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 		if (sl.commit)
 			json_object_set_new(o, "commit",
 			    json_string(sl.commit));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
+		cmd_print_json(o);
 		json_decref(o);
 	} else {
 		specload_print_diags(&sl, max);
