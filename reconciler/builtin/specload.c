@@ -49,7 +49,11 @@ cmd_help_or_bad(const char *arg, const char *usage)
 		fputs(usage, stdout);
 		return LR_EXIT_OK;
 	}
-	fprintf(stderr, "leura: error: unknown argument '%s'\n%s", arg, usage);
+	fprintf(stderr, "leura: error: unknown argument '%s'\n", arg);
+	if (strncmp(arg, "-C", 2) == 0 || strcmp(arg, "-v") == 0)
+		fprintf(stderr, "hint: global options go before the command: "
+		    "leura %s <command> ...\n", arg);
+	fputs(usage, stderr);
 	return LR_EXIT_USAGE;
 }
 

@@ -79,6 +79,8 @@ run 1 "$LEURA" -C "$T/nonexistent" validate
 expect_in err "cannot open config repo"
 run 64 "$LEURA" -C repo validate --bogus
 run 64 "$LEURA" -C repo validate --max-errors many
+run 64 "$LEURA" validate -C repo
+expect_in err "hint: global options go before the command"
 run 64 "$LEURA" valdate
 expect_in err "did you mean 'leura validate'?"
 done_testing
