@@ -23,10 +23,10 @@ void	spec_load_services(struct spec_repo *, const struct spec_node *root,
 void	spec_load_systems(struct spec_repo *, const struct spec_node *root,
 	    struct spec_diags *);
 /*
- * After sorting: hosts' groups exist, group host lists name hosts,
- * scheduling_group / depends_on / roles / spread_by exist, depends_on and
- * systems have no cycles (the cycle is printed), service defaults
- * (roles: [name] when roles/<name> exists).
+ * check_services.c, after sorting: hosts' groups exist, group host lists
+ * name hosts, scheduling_group / depends_on / roles / spread_by exist,
+ * depends_on and systems have no cycles (the cycle is printed), service
+ * defaults (roles: [name] when roles/<name> exists).
  */
 void	spec_check_services(struct spec_repo *, struct spec_diags *);
 
