@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "prng.h"
 
 #define NZONES	5
 
@@ -73,15 +74,10 @@ struct service {
 
 static uint64_t rng_state;
 
-/* splitmix64: small, fast, and the same on every platform */
 static uint64_t
 rng(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return lr_splitmix64(&rng_state);
 }
 
 /* Uniform in [0, n). */

@@ -82,7 +82,8 @@ for t in gen_repo yaml_floor measure; do
 	libs=
 	[ $t = yaml_floor ] && libs=$yaml_flags
 	# shellcheck disable=SC2086
-	$cc -O2 -std=c11 -Wall -Wextra -o "$work/bin/$t" "$here/$t.c" $libs ||
+	$cc -O2 -std=c11 -Wall -Wextra -I"$src/lib" -o "$work/bin/$t" "$here/$t.c" \
+	    $libs ||
 	    fail "cannot build bench/$t.c"
 done
 
@@ -187,7 +188,7 @@ END {
 echo
 echo "scheduler movement on host removal/addition (bench/sched_movement.c):"
 $cc -O2 -std=c11 -o "$work/bin/sched_movement" "$here/sched_movement.c" \
-    "$src/scheduler/place.c" -I"$src/scheduler" -lm ||
+    "$src/scheduler/place.c" -I"$src/scheduler" -I"$src/lib" -lm ||
     fail "cannot build bench/sched_movement.c"
 "$work/bin/sched_movement" -n 100
 exit "${status:-0}"

@@ -4,7 +4,7 @@
  * (balanced and skewed groups, see random_model); and how long one
  * placement of a large inventory takes, in processor time.
  *
- *	cc -O2 bench/sched_movement.c scheduler/place.c -Ischeduler -lm
+ *	cc -O2 bench/sched_movement.c scheduler/place.c -Ischeduler -Ilib -lm
  *	./a.out [-n inventories] [-d services per host] [-s seed]
  *	    [-h hosts] [-S services] [-r repetitions]
  *
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "scheduler.h"
+#include "prng.h"
 
 struct mhost {
 	char		 name[32];
@@ -66,11 +67,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return lr_splitmix64(&rng_state);
 }
 
 static size_t
