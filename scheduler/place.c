@@ -1073,46 +1073,21 @@ pl_named_init(struct pl_named *v, const char *name, uint32_t idx)
 	}
 }
 
+static int
+pl_name_qcmp(const void *a, const void *b)
+{
+	return pl_name_cmp(a, b);
+}
+
 /*
- * Sort names as strcmp would, comparing 8 bytes at a time first: most
- * names differ there.
+ * Sort names as strcmp would, comparing 8 bytes at a time first (most
+ * names differ there).  Once per placement: libc's qsort is plenty.
  */
 static void
 pl_sort_names(struct pl_named *v, uint32_t n)
 {
-	struct pl_named pivot, t;
-	uint32_t i, j;
-
-	while (n > 12) {
-		pivot = v[n / 2];
-		i = 0;
-		j = n - 1;
-		for (;;) {
-			while (pl_name_cmp(&v[i], &pivot) < 0)
-				i++;
-			while (pl_name_cmp(&pivot, &v[j]) < 0)
-				j--;
-			if (i >= j)
-				break;
-			t = v[i];
-			v[i++] = v[j];
-			v[j--] = t;
-		}
-		if (j + 1 < n - j - 1) {
-			pl_sort_names(v, j + 1);
-			v += j + 1;
-			n -= j + 1;
-		} else {
-			pl_sort_names(v + j + 1, n - j - 1);
-			n = j + 1;
-		}
-	}
-	for (i = 1; i < n; i++) {
-		pivot = v[i];
-		for (j = i; j > 0 && pl_name_cmp(&pivot, &v[j - 1]) < 0; j--)
-			v[j] = v[j - 1];
-		v[j] = pivot;
-	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), pl_name_qcmp);
 }
 
 static void
