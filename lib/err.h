@@ -18,6 +18,14 @@ enum {
 	LR_EUSAGE = -6,		/* command-line usage error */
 	LR_ESCHED = -7,		/* placement impossible */
 	LR_ERANGE = -8,		/* value out of range */
+	LR_EUNREACH = -9,	/* no etcd endpoint answered */
+	LR_EAUTH = -10,		/* etcd refused the credentials or the token */
+	LR_ETLS = -11,		/* TLS handshake or certificate failure */
+	LR_ECONFLICT = -12,	/* a compare failed: someone changed it first */
+	LR_EETCD = -13,		/* etcd answered with an error */
+	LR_ETOOBIG = -14,	/* a value or request over etcd's size limit */
+	LR_ECANCELED = -15,	/* stopped by the caller */
+	LR_EPERM = -16,		/* etcd denied the operation (RBAC) */
 };
 
 struct lr_err {
