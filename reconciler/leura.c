@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "conn.h"
 #include "log.h"
 #include "suggest.h"
 
@@ -20,7 +21,10 @@ static const struct lr_cmd commands[] = {
 	{ "validate",	cmd_validate,	"check the config repo" },
 	{ "schedule",	cmd_schedule,	"show where service instances are placed" },
 	{ "inventory",	cmd_inventory,	"export the inventory (--ansible, --prometheus)" },
-	{ "plan",	cmd_plan,	"show what would change between commits" },
+	{ "plan",	cmd_plan,	"show what an apply would change" },
+	{ "apply",	cmd_apply,	"write a commit's desired state to etcd" },
+	{ "status",	cmd_status,	"per host and service: converged or not" },
+	{ "history",	cmd_history,	"the commits applied, newest first" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -29,7 +33,8 @@ usage(FILE *fp)
 {
 	size_t i;
 
-	fprintf(fp, "usage: leura [-C dir] [-v] <command> [<args>]\n\n"
+	fprintf(fp, "usage: leura [-C dir] [-v] [--etcd url[,url...]] <command> "
+	    "[<args>]\n\n"
 	    "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(fp, "  %-10s %s\n", commands[i].name,
@@ -40,7 +45,7 @@ usage(FILE *fp)
 int
 main(int argc, char **argv)
 {
-	struct lr_ctx ctx = { ".", 0, "leura" };
+	struct lr_ctx ctx = { .repo_dir = ".", .progname = "leura" };
 	const char *names[NCOMMANDS], *s;
 	int i;
 	size_t k;
@@ -50,6 +55,8 @@ main(int argc, char **argv)
 			ctx.repo_dir = argv[++i];
 		else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2])
 			ctx.repo_dir = argv[i] + 2;
+		else if (conn_opt(argc, argv, &i, &ctx))
+			continue;
 		else if (strcmp(argv[i], "-v") == 0)
 			ctx.verbose++;
 		else if (strcmp(argv[i], "-vv") == 0)

@@ -23,11 +23,17 @@ struct lr_ctx {
 	const char *repo_dir;	/* -C DIR; default "." */
 	int	 verbose;	/* -v count */
 	const char *progname;	/* "leura" */
+	/* etcd connection flags (builtin/conn.c merges env and config) */
+	const char *etcd;	/* --etcd URL[,URL...] */
+	const char *etcd_cacert, *etcd_cert, *etcd_key, *etcd_user;
 };
 
 int	cmd_validate(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_schedule(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_inventory(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_plan(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_apply(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_status(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 
 #endif

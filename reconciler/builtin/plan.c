@@ -1,187 +1,103 @@
 /*
- * leura plan --from REF [--ref REF2]: what would change between two
- * commits, or a commit and the working tree: services whose placement
- * moves, and per host the steps added, changed and removed.  This is what a
- * CI job runs on a pull request (--detailed-exitcode: 0 no change, 2
- * changes, 1 error).
+ * leura plan: what an apply would change.  By default the specs (working
+ * tree, or --ref) against what is applied in etcd, plus the hosts whose
+ * agents report something other than converged, listed apart; with
+ * --from REF against another commit, offline.  Services whose placement
+ * moves, and per host the steps added, changed and removed.  This is what
+ * a CI job runs on a pull request (--detailed-exitcode: 0 no change, 2
+ * changes, 1 error); only what an apply would write counts as a change.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "diff.h"
+#include "eplan.h"
+#include "planout.h"
 #include "specload.h"
-#include "textdiff.h"
-#include "xalloc.h"
 
 static const char usage_str[] =
-    "usage: leura plan --from REF [--ref REF] [--json] "
-    "[--detailed-exitcode] [--no-diff]\n";
+    "usage: leura plan [--from REF] [--ref REF] [--json] "
+    "[--detailed-exitcode] [--no-diff] [--etcd URL[,URL...]]\n";
 
-static void
-print_list(const char *mark, const json_t *a)
+/* Hosts whose state is not converged: {host: {"state","reason"}}. */
+static json_t *
+unconverged(struct eplan *p)
 {
-	json_t *v;
-	size_t i;
+	json_t *observed = NULL, *agents = NULL, *st, *out, *v;
+	struct lr_err err;
+	const char *h;
 
-	json_array_foreach((json_t *)a, i, v)
-		printf("  %s %s\n", mark, json_string_value(v));
-}
-
-static void
-print_hosts_inline(const json_t *a)
-{
-	json_t *v;
-	size_t i;
-
-	if (json_array_size(a) == 0)
-		printf(" (none)");
-	json_array_foreach((json_t *)a, i, v)
-		printf(" %s", json_string_value(v));
-}
-
-/* Text of a field's value for a line diff: strings as is, else JSON. */
-static char *
-field_text(const json_t *v)
-{
-	if (v == NULL)
-		return lr_xstrdup("");
-	if (json_is_string(v))
-		return lr_xstrdup(json_string_value(v));
-	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-}
-
-/* The content of a file by its hash in a compiled state, or NULL. */
-static const char *
-file_content(const struct rec_compiled *c, const json_t *sha)
-{
-	return json_string_value(json_object_get(json_object_get(c->files,
-	    json_string_value(sha)), "content"));
-}
-
-/*
- * Show what changed inside one step: a line diff of scripts and file
- * contents, old -> new for other fields.  Templates render per host, so
- * the same edit often reads the same on many hosts: a diff already shown
- * for this step is named, not repeated (shown: step id + diff -> host).
- */
-static void
-print_step_diff(const json_t *chg, const struct rec_compiled *from,
-    const struct rec_compiled *to, const char *host, json_t *shown)
-{
-	const json_t *before = json_object_get(chg, "before");
-	const json_t *after = json_object_get(chg, "after");
-	struct lr_buf b = LR_BUF_INIT;
-	const char *k, *ca, *cb;
-	char *key, *x, *y;
-	json_t *f;
-	size_t i;
-
-	json_array_foreach(json_object_get(chg, "fields"), i, f) {
-		k = json_string_value(f);
-		if (strcmp(k, "size") == 0)
-			continue;	/* shown by the content diff */
-		if (strcmp(k, "sha256") == 0) {
-			ca = file_content(from, json_object_get(before, k));
-			cb = file_content(to, json_object_get(after, k));
-			if (ca && cb) {
-				lr_buf_adds(&b, "      content:\n");
-				rec_textdiff(ca, cb, "        ", &b);
-			} else {
-				lr_buf_printf(&b, "      content: binary, "
-				    "sha256 %.12s -> %.12s\n",
-				    json_string_value(json_object_get(before, k)),
-				    json_string_value(json_object_get(after, k)));
-			}
-			continue;
-		}
-		x = field_text(json_object_get(before, k));
-		y = field_text(json_object_get(after, k));
-		if (strcmp(k, "script") == 0 || strcmp(k, "body") == 0) {
-			lr_buf_printf(&b, "      %s:\n", k);
-			rec_textdiff(x, y, "        ", &b);
-		} else {
-			lr_buf_printf(&b, "      %s: %s -> %s\n", k,
-			    json_object_get(before, k) ? x : "(unset)",
-			    json_object_get(after, k) ? y : "(unset)");
-		}
-		free(x);
-		free(y);
+	lr_err_clear(&err);
+	if (rec_observed_load(p->conn.etcd, p->conn.prefix, &observed, &agents,
+	    &err) < 0) {
+		fprintf(stderr, "leura: warning: cannot read the agents' "
+		    "reports: %s\n", err.msg);
+		return json_object();
 	}
-	key = lr_xasprintf("%s\n%s", json_string_value(json_object_get(chg,
-	    "id")), b.s ? b.s : "");
-	if ((f = json_object_get(shown, key)) != NULL)
-		printf("      (the same change as on host %s)\n",
-		    json_string_value(f));
-	else {
-		json_object_set_new(shown, key, json_string(host));
-		fputs(b.s ? b.s : "", stdout);
-	}
-	free(key);
-	lr_buf_release(&b);
+	/* host states need only each document's generation */
+	st = rec_status(p->applied.hosts, observed, agents,
+	    (int64_t)time(NULL));
+	out = json_object();
+	json_object_foreach(json_object_get(st, "hosts"), h, v)
+		if (strcmp(json_string_value(json_object_get(v, "state")),
+		    "converged") != 0)
+			json_object_set_new(out, h, json_pack("{s:O, s:O*}",
+			    "state", json_object_get(v, "state"), "reason",
+			    json_object_get(v, "reason")));
+	json_decref(st);
+	json_decref(observed);
+	json_decref(agents);
+	return out;
 }
 
-static void
-print_plan(const json_t *d, const struct specload *from,
-    const struct specload *to, bool show_diff)
+static int
+plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
+    bool show_diff)
 {
-	const json_t *svcs = json_object_get(d, "services");
-	const json_t *hosts = json_object_get(d, "hosts");
-	size_t nadd = 0, nchg = 0, nrm = 0, i, j;
-	json_t *v, *c, *f, *shown = json_object();
-	const char *k;
+	struct eplan p;
+	json_t *unc, *v;
+	const char *h;
+	int rc;
 
-	printf("leura plan: %s -> %s\n", from->label, to->label);
-	if (json_integer_value(json_object_get(d, "changes")) == 0) {
-		printf("\nNo changes: the desired state is the same.\n");
-		json_decref(shown);
-		return;
+	if (eplan_run(&p, ctx, ref) != 0) {
+		eplan_release(&p);
+		return LR_EXIT_FAIL;
 	}
-	if (json_object_size(svcs)) {
-		printf("\nPlacement:\n");
-		json_object_foreach((json_t *)svcs, k, v) {
-			printf("  ~ %s:", k);
-			print_hosts_inline(json_object_get(v, "from"));
-			printf(" ->");
-			print_hosts_inline(json_object_get(v, "to"));
-			putchar('\n');
+	unc = unconverged(&p);
+	if (json) {
+		json_object_set_new(p.diff, "from", json_pack("{s:s, s:O?, "
+		    "s:O?, s:I}", "source", p.from_label, "commit",
+		    json_object_get(p.applied.head, "commit"), "deploy",
+		    json_object_get(p.applied.head, "deploy"), "revision",
+		    (json_int_t)p.applied.head_rev));
+		json_object_set_new(p.diff, "to", json_pack("{s:s, s:s?}",
+		    "source", p.to.label, "commit", p.to.commit));
+		json_object_set_new(p.diff, "writes", json_integer(
+		    (json_int_t)p.nchanged));
+		json_object_set(p.diff, "not_converged", unc);
+		cmd_print_json(p.diff);
+	} else {
+		eplan_print(&p, show_diff);
+		if (p.nchanged && json_integer_value(json_object_get(p.diff,
+		    "changes")) == 0)
+			printf("\n%zu host document%s differ outside their "
+			    "steps (service dependencies); an apply rewrites "
+			    "them.\n", p.nchanged, p.nchanged == 1 ? "" : "s");
+		if (json_object_size(unc)) {
+			printf("\nNot converged (reported by the agents; an "
+			    "apply does not change this):\n");
+			json_object_foreach(unc, h, v)
+				printf("  %s: %s: %s\n", h, json_string_value(
+				    json_object_get(v, "state")),
+				    json_string_value(json_object_get(v,
+				    "reason")));
 		}
 	}
-	json_object_foreach((json_t *)hosts, k, v) {
-		printf("\nHost %s%s:\n", k, json_object_get(v, "host_removed") ?
-		    " (removed from the inventory)" : "");
-		print_list("+ service", json_object_get(v, "services_added"));
-		json_array_foreach(json_object_get(v, "services_removed"), i, c)
-			printf("  - service %s%s\n", json_string_value(c),
-			    json_object_get(v, "host_removed") ? "" :
-			    " (its turndown steps run)");
-		print_list("+", json_object_get(v, "added"));
-		json_array_foreach(json_object_get(v, "changed"), i, c) {
-			printf("  ~ %s (", json_string_value(
-			    json_object_get(c, "id")));
-			json_array_foreach(json_object_get(c, "fields"), j, f)
-				printf("%s%s", j ? ", " : "",
-				    json_string_value(f));
-			printf(")\n");
-			if (show_diff)
-				print_step_diff(c, &from->comp, &to->comp, k,
-				    shown);
-		}
-		print_list("-", json_object_get(v, "removed"));
-		if (json_object_get(v, "reordered"))
-			printf("  ~ step order changed\n");
-	}
-	json_object_foreach((json_t *)hosts, k, v) {
-		nadd += json_array_size(json_object_get(v, "added"));
-		nchg += json_array_size(json_object_get(v, "changed"));
-		nrm += json_array_size(json_object_get(v, "removed"));
-	}
-	printf("\nPlan: %lld changes: %zu service%s moved; steps: %zu to add, "
-	    "%zu to change, %zu to remove, on %zu host%s.\n",
-	    (long long)json_integer_value(json_object_get(d, "changes")),
-	    json_object_size(svcs), json_object_size(svcs) == 1 ? "" : "s",
-	    nadd, nchg, nrm, json_object_size(hosts),
-	    json_object_size(hosts) == 1 ? "" : "s");
-	json_decref(shown);
+	rc = detailed && p.nchanged ? LR_EXIT_CHANGES : LR_EXIT_OK;
+	json_decref(unc);
+	eplan_release(&p);
+	return rc;
 }
 
 static int
@@ -217,15 +133,13 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 			detailed = true;
 		else if (strcmp(argv[i], "--no-diff") == 0)
 			show_diff = false;
+		else if (conn_opt(argc, argv, &i, ctx))
+			continue;
 		else
 			return cmd_help_or_bad(argv[i], usage_str);
 	}
-	if (fromref == NULL) {
-		fprintf(stderr, "leura: error: plan needs the commit to compare "
-		    "with\nhint: pass --from REF, e.g. 'leura plan --from "
-		    "origin/main' in a pull request's CI job\n%s", usage_str);
-		return LR_EXIT_USAGE;
-	}
+	if (fromref == NULL)
+		return plan_etcd(ctx, ref, json, detailed, show_diff);
 	memset(&to, 0, sizeof(to));
 	if (load(&from, ctx, fromref, "--from") < 0 ||
 	    load(&to, ctx, ref, ref ? "--ref" : "working tree") < 0)
@@ -239,7 +153,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		    to.label, "commit", to.commit));
 		cmd_print_json(d);
 	} else {
-		print_plan(d, &from, &to, show_diff);
+		plan_print(d, from.label, to.label, &from.comp, &to.comp, show_diff);
 	}
 	json_decref(d);
 	rc = detailed && changes ? LR_EXIT_CHANGES : LR_EXIT_OK;

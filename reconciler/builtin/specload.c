@@ -57,9 +57,8 @@ cmd_help_or_bad(const char *arg, const char *usage)
 	return LR_EXIT_USAGE;
 }
 
-/* The folder of dir inside the work tree root, "" at the root. */
-static int
-subdir_of(const char *root, const char *dir, char **out, struct lr_err *err)
+int
+specload_subdir(const char *root, const char *dir, char **out, struct lr_err *err)
 {
 	char rr[PATH_MAX], rd[PATH_MAX];
 	size_t n;
@@ -88,7 +87,7 @@ open_ref(struct specload *sl, const char *dir, const char *ref,
 	if ((rc = gitsrc_source_new(g, ref, &src, err)) < 0)
 		goto out;
 	if (gitsrc_workdir(g) != NULL &&
-	    (rc = subdir_of(gitsrc_workdir(g), dir, &prefix, err)) < 0)
+	    (rc = specload_subdir(gitsrc_workdir(g), dir, &prefix, err)) < 0)
 		goto out;
 	sl->commit = src->commit ? lr_xstrdup(src->commit) : NULL;
 	sl->src = spec_source_subdir_new(src, prefix);

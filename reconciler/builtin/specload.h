@@ -59,4 +59,8 @@ void	cmd_print_json(const json_t *o);
 /* "--name=value" or "--name value": value, advancing *i; NULL if no match. */
 const char *opt_value(int argc, char **argv, int *i, const char *name);
 
+/* The folder of dir inside the work tree root (owned), "" at the root. */
+int	specload_subdir(const char *root, const char *dir, char **out,
+	    struct lr_err *err);
+
 #endif

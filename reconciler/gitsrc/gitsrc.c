@@ -258,6 +258,67 @@ gitsrc_commit_release(struct gitsrc_commit *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int
+gitsrc_descends(struct gitsrc_repo *r, const char *id, const char *ancestor,
+    struct lr_err *err)
+{
+	git_oid a, b;
+	git_commit *c = NULL;
+	int rc;
+
+	if (git_oid_fromstr(&a, id) < 0 || git_oid_fromstr(&b, ancestor) < 0)
+		return lr_err_set(err, LR_EINVAL, "'%s' or '%s' is not a full "
+		    "commit id", id, ancestor);
+	if (git_oid_equal(&a, &b))
+		return 1;
+	if (git_commit_lookup(&c, r->repo, &b) < 0) {
+		lr_err_set(err, LR_ENOENT, "commit %.12s is not in the "
+		    "repository at '%s'", ancestor, r->where);
+		return lr_err_hint(err, "fetch it first (git fetch), or pass "
+		    "--rollback if replacing it is what you mean");
+	}
+	git_commit_free(c);
+	rc = git_graph_descendant_of(r->repo, &a, &b);
+	if (rc < 0)
+		return lr_err_set(err, LR_EGIT, "cannot compare commits %.12s "
+		    "and %.12s: %s", id, ancestor, last_git_error());
+	return rc;
+}
+
+int
+gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, size_t *n,
+    struct lr_err *err)
+{
+	git_status_options so;
+	git_status_list *list = NULL;
+	char *spec[1];
+	char *pat = NULL;
+
+	*n = 0;
+	if (r->workdir == NULL)
+		return 0;
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+	    GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+	    GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (subdir != NULL && *subdir) {
+		pat = lr_xasprintf("%s/", subdir);
+		spec[0] = pat;
+		so.pathspec.strings = spec;
+		so.pathspec.count = 1;
+	}
+	if (git_status_list_new(&list, r->repo, &so) < 0) {
+		free(pat);
+		return lr_err_set(err, LR_EGIT, "cannot read the status of "
+		    "'%s': %s", r->where, last_git_error());
+	}
+	*n = git_status_list_entrycount(list);
+	git_status_list_free(list);
+	free(pat);
+	return 0;
+}
+
 /* ---- the spec_source of a commit -------------------------------------- */
 
 /*

@@ -81,4 +81,19 @@ int	 gitsrc_describe(struct gitsrc_repo *repo, const char *ref,
 /* Free the owned strings; c is then zeroed.  A zeroed struct is fine. */
 void	 gitsrc_commit_release(struct gitsrc_commit *c);
 
+/*
+ * Whether commit id descends from (or is) commit ancestor, both full hex
+ * ids: 1 yes, 0 no, or LR_ENOENT when ancestor is not in the repository
+ * (a hint says to fetch), LR_EGIT.
+ */
+int	 gitsrc_descends(struct gitsrc_repo *repo, const char *id,
+	    const char *ancestor, struct lr_err *err);
+
+/*
+ * *n: paths under subdir ("" or NULL: all) of the work tree that differ
+ * from HEAD (staged, modified, untracked).  0 for a bare repository.
+ */
+int	 gitsrc_dirty(struct gitsrc_repo *repo, const char *subdir, size_t *n,
+	    struct lr_err *err);
+
 #endif

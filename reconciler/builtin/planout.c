@@ -1,0 +1,196 @@
+/*
+ * Printing a plan (the value rec_diff returns) for people: placement
+ * moves, then per host the services and steps added, changed and removed,
+ * with line diffs of scripts and file contents.  Shared by plan and apply.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "planout.h"
+#include "textdiff.h"
+#include "xalloc.h"
+
+static void
+print_list(const char *mark, const json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach((json_t *)a, i, v)
+		printf("  %s %s\n", mark, json_string_value(v));
+}
+
+static void
+print_hosts_inline(const json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_array_size(a) == 0)
+		printf(" (none)");
+	json_array_foreach((json_t *)a, i, v)
+		printf(" %s", json_string_value(v));
+}
+
+/* Text of a field's value for a line diff: strings as is, else JSON. */
+static char *
+field_text(const json_t *v)
+{
+	if (v == NULL)
+		return lr_xstrdup("");
+	if (json_is_string(v))
+		return lr_xstrdup(json_string_value(v));
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* The content of a file by its hash in a compiled state, or NULL. */
+static const char *
+file_content(const struct rec_compiled *c, const json_t *sha)
+{
+	return json_string_value(json_object_get(json_object_get(c->files,
+	    json_string_value(sha)), "content"));
+}
+
+/*
+ * Show what changed inside one step: a line diff of scripts and file
+ * contents, old -> new for other fields.  Templates render per host, so
+ * the same edit often reads the same on many hosts: a diff already shown
+ * for this step is named, not repeated (shown: step id + diff -> host).
+ */
+static void
+print_step_diff(const json_t *chg, const struct rec_compiled *from,
+    const struct rec_compiled *to, const char *host, json_t *shown)
+{
+	const json_t *before = json_object_get(chg, "before");
+	const json_t *after = json_object_get(chg, "after");
+	struct lr_buf b = LR_BUF_INIT;
+	const char *k, *ca, *cb;
+	char *key, *x, *y;
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(chg, "fields"), i, f) {
+		k = json_string_value(f);
+		if (strcmp(k, "size") == 0)
+			continue;	/* shown by the content diff */
+		if (strcmp(k, "sha256") == 0) {
+			ca = file_content(from, json_object_get(before, k));
+			cb = file_content(to, json_object_get(after, k));
+			if (ca && cb) {
+				lr_buf_adds(&b, "      content:\n");
+				rec_textdiff(ca, cb, "        ", &b);
+			} else {
+				lr_buf_printf(&b, "      content: binary, "
+				    "sha256 %.12s -> %.12s\n",
+				    json_string_value(json_object_get(before, k)),
+				    json_string_value(json_object_get(after, k)));
+			}
+			continue;
+		}
+		x = field_text(json_object_get(before, k));
+		y = field_text(json_object_get(after, k));
+		if (strcmp(k, "script") == 0 || strcmp(k, "body") == 0) {
+			lr_buf_printf(&b, "      %s:\n", k);
+			rec_textdiff(x, y, "        ", &b);
+		} else {
+			lr_buf_printf(&b, "      %s: %s -> %s\n", k,
+			    json_object_get(before, k) ? x : "(unset)",
+			    json_object_get(after, k) ? y : "(unset)");
+		}
+		free(x);
+		free(y);
+	}
+	key = lr_xasprintf("%s\n%s", json_string_value(json_object_get(chg,
+	    "id")), b.s ? b.s : "");
+	if ((f = json_object_get(shown, key)) != NULL)
+		printf("      (the same change as on host %s)\n",
+		    json_string_value(f));
+	else {
+		json_object_set_new(shown, key, json_string(host));
+		fputs(b.s ? b.s : "", stdout);
+	}
+	free(key);
+	lr_buf_release(&b);
+}
+
+void
+plan_print(const json_t *d, const char *from_label, const char *to_label,
+    const struct rec_compiled *from, const struct rec_compiled *to,
+    bool show_diff)
+{
+	const json_t *svcs = json_object_get(d, "services");
+	const json_t *hosts = json_object_get(d, "hosts");
+	size_t nadd = 0, nchg = 0, nrm = 0, i, j;
+	json_t *v, *c, *f, *shown = json_object();
+	const char *k;
+
+	printf("leura plan: %s -> %s\n", from_label, to_label);
+	if (json_integer_value(json_object_get(d, "changes")) == 0) {
+		printf("\nNo changes: the desired state is the same.\n");
+		json_decref(shown);
+		return;
+	}
+	if (json_object_size(svcs)) {
+		printf("\nPlacement:\n");
+		json_object_foreach((json_t *)svcs, k, v) {
+			printf("  ~ %s:", k);
+			print_hosts_inline(json_object_get(v, "from"));
+			printf(" ->");
+			print_hosts_inline(json_object_get(v, "to"));
+			putchar('\n');
+		}
+	}
+	json_object_foreach((json_t *)hosts, k, v) {
+		printf("\nHost %s%s:\n", k, json_object_get(v, "host_removed") ?
+		    " (removed from the inventory)" : "");
+		print_list("+ service", json_object_get(v, "services_added"));
+		json_array_foreach(json_object_get(v, "services_removed"), i, c)
+			printf("  - service %s%s\n", json_string_value(c),
+			    json_object_get(v, "host_removed") ? "" :
+			    " (its turndown steps run)");
+		print_list("+", json_object_get(v, "added"));
+		json_array_foreach(json_object_get(v, "changed"), i, c) {
+			printf("  ~ %s (", json_string_value(
+			    json_object_get(c, "id")));
+			json_array_foreach(json_object_get(c, "fields"), j, f)
+				printf("%s%s", j ? ", " : "",
+				    json_string_value(f));
+			printf(")\n");
+			if (show_diff)
+				print_step_diff(c, from, to, k,
+				    shown);
+		}
+		print_list("-", json_object_get(v, "removed"));
+		if (json_object_get(v, "reordered"))
+			printf("  ~ step order changed\n");
+	}
+	json_object_foreach((json_t *)hosts, k, v) {
+		nadd += json_array_size(json_object_get(v, "added"));
+		nchg += json_array_size(json_object_get(v, "changed"));
+		nrm += json_array_size(json_object_get(v, "removed"));
+	}
+	printf("\nPlan: %lld changes: %zu service%s moved; steps: %zu to add, "
+	    "%zu to change, %zu to remove, on %zu host%s.\n",
+	    (long long)json_integer_value(json_object_get(d, "changes")),
+	    json_object_size(svcs), json_object_size(svcs) == 1 ? "" : "s",
+	    nadd, nchg, nrm, json_object_size(hosts),
+	    json_object_size(hosts) == 1 ? "" : "s");
+	json_decref(shown);
+}
+
+json_t *
+plan_file_hashes(const json_t *d)
+{
+	json_t *out = json_array(), *h, *c, *sha;
+	const char *k;
+	size_t i;
+
+	json_object_foreach(json_object_get(d, "hosts"), k, h)
+		json_array_foreach(json_object_get(h, "changed"), i, c)
+			if ((sha = json_object_get(json_object_get(c, "before"),
+			    "sha256")) != NULL)
+				json_array_append(out, sha);
+	return out;
+}

@@ -1,0 +1,111 @@
+/*
+ * leura status [--json]: per host and per service, converged or not, from
+ * what is applied, what agents reported and which agents are alive
+ * (reconcile/status.c decides; this prints).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "specload.h"
+#include "state.h"
+
+static const char usage_str[] =
+    "usage: leura status [--json] [--etcd URL[,URL...]]\n";
+
+static void
+print_table(const json_t *st, const struct rec_applied *a)
+{
+	json_t *v;
+	const char *k;
+	char gen[48];
+
+	printf("Deploy #%lld, commit %.12s, generation %lld (applied by %s "
+	    "at %s)\n\n", (long long)json_integer_value(json_object_get(
+	    a->head, "deploy")), json_string_value(json_object_get(a->head,
+	    "commit")), (long long)a->generation, json_string_value(
+	    json_object_get(a->head, "by")), json_string_value(
+	    json_object_get(a->head, "at")));
+	printf("%-20s %-6s %-11s %-9s %s\n", "HOST", "AGENT", "STATE",
+	    "GEN", "REASON");
+	json_object_foreach(json_object_get(st, "hosts"), k, v) {
+		if (json_is_null(json_object_get(v, "observed_generation")))
+			snprintf(gen, sizeof(gen), "-/%lld", (long long)
+			    json_integer_value(json_object_get(v,
+			    "generation")));
+		else
+			snprintf(gen, sizeof(gen), "%lld/%lld", (long long)
+			    json_integer_value(json_object_get(v,
+			    "observed_generation")), (long long)
+			    json_integer_value(json_object_get(v,
+			    "generation")));
+		printf("%-20s %-6s %-11s %-9s %s\n", k,
+		    json_is_true(json_object_get(v, "alive")) ? "up" : "down",
+		    json_string_value(json_object_get(v, "state")), gen,
+		    json_object_get(v, "reason") ? json_string_value(
+		    json_object_get(v, "reason")) : "");
+	}
+	printf("\n%-20s %-11s %-6s %s\n", "SERVICE", "STATE", "HOSTS",
+	    "REASON");
+	json_object_foreach(json_object_get(st, "services"), k, v)
+		printf("%-20s %-11s %-6zu %s\n", k, json_string_value(
+		    json_object_get(v, "state")), json_array_size(
+		    json_object_get(v, "hosts")), json_object_get(v, "reason") ?
+		    json_string_value(json_object_get(v, "reason")) : "");
+}
+
+int
+cmd_status(int argc, char **argv, struct lr_ctx *ctx)
+{
+	struct rec_compiled docs = { 0 };
+	struct rec_applied a = { 0 };
+	struct conn c = { 0 };
+	struct lr_err err;
+	json_t *observed = NULL, *agents = NULL, *st = NULL;
+	bool json = false;
+	int i, rc = LR_EXIT_FAIL;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (conn_opt(argc, argv, &i, ctx))
+			continue;
+		else
+			return cmd_help_or_bad(argv[i], usage_str);
+	}
+	lr_err_clear(&err);
+	if (conn_open(&c, ctx) != 0)
+		goto out;
+	if (rec_applied_load(c.etcd, c.prefix, &a, &err) < 0 ||
+	    rec_applied_docs(c.etcd, &a, NULL, &docs, &err) < 0 ||
+	    rec_observed_load(c.etcd, c.prefix, &observed, &agents,
+	    &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	st = rec_status(docs.desired, observed, agents, (int64_t)time(NULL));
+	if (json) {
+		json_object_set_new(st, "deploy", a.head ? json_incref(
+		    json_object_get(a.head, "deploy")) : json_null());
+		json_object_set_new(st, "commit", a.head ? json_incref(
+		    json_object_get(a.head, "commit")) : json_null());
+		json_object_set_new(st, "generation", json_integer(
+		    a.generation));
+		cmd_print_json(st);
+	} else if (a.head == NULL)
+		printf("Nothing applied yet at %s (prefix %s).\nhint: run "
+		    "'leura apply' in the config repo\n", c.endpoints,
+		    c.prefix);
+	else
+		print_table(st, &a);
+	rc = LR_EXIT_OK;
+out:
+	json_decref(st);
+	json_decref(observed);
+	json_decref(agents);
+	rec_compiled_release(&docs);
+	rec_applied_release(&a);
+	conn_release(&c);
+	return rc;
+}

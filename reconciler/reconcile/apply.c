@@ -1,0 +1,469 @@
+/*
+ * Writing a generation of desired state (state.h, rec_apply_write).
+ *
+ * One apply at a time holds P/locks/apply (a key bound to a lease, so a
+ * crashed apply frees it within the lease's TTL).  The documents and file
+ * contents go out in as few transactions as etcd's limits allow (request
+ * bytes, ops per txn); each compares the head's mod_revision with the one
+ * the plan read, so a concurrent apply is detected before anything of ours
+ * lands.  The last transaction writes the head (the commit marker) and the
+ * deploy record; until it lands, readers ignore the new documents.  After
+ * the commit, keys no reader needs any more are deleted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "state.h"
+#include "xalloc.h"
+
+#define LOCK_TTL 30		/* seconds; kept alive between txns */
+#define TXN_SLACK 4096		/* bytes kept free for compares and framing */
+#define DEFAULT_MAX_OPS 128	/* etcd's --max-txn-ops */
+
+struct writer {
+	struct etcd *e;
+	const struct rec_applied *a;
+	struct etcd_txn t;
+	size_t	 max_request, max_ops;
+	int64_t	 lease;
+	struct rec_apply_result *res;
+	char	*head_key;
+};
+
+static void
+now_iso(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The error for a lost compare, naming who applied what. */
+static int
+conflict(struct writer *w, const struct etcd_txn_result *tr,
+    struct lr_err *err)
+{
+	const struct etcd_range_result *r = NULL;
+	json_t *head = NULL;
+	json_error_t je;
+	size_t i;
+
+	for (i = 0; i < tr->nops; i++)
+		if (tr->ops[i].kind == ETCD_OP_RANGE)
+			r = &tr->ops[i].range;
+	if (r && r->nkvs)
+		head = json_loadb(r->kvs[0].value, r->kvs[0].value_len, 0,
+		    &je);
+	if (head == NULL)
+		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
+		    "your plan (it was removed)");
+	else
+		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
+		    "your plan (applied by %s, commit %.12s, deploy #%lld)",
+		    json_string_value(json_object_get(head, "by")),
+		    json_string_value(json_object_get(head, "commit")),
+		    (long long)json_integer_value(json_object_get(head,
+		    "deploy")));
+	json_decref(head);
+	return lr_err_hint(err, "run plan again");
+}
+
+static void
+txn_begin(struct writer *w)
+{
+	struct etcd_range_req q = { 0 };
+
+	etcd_txn_init(&w->t);
+	etcd_txn_cmp_int(&w->t, w->head_key, ETCD_CMP_MOD, ETCD_CMP_EQUAL,
+	    w->a->head_rev);
+	q.key = w->head_key;
+	etcd_txn_range(&w->t, ETCD_ELSE, &q);
+}
+
+/* Commit the current txn (if it has ops) and start a new one. */
+static int
+txn_flush(struct writer *w, bool last, struct lr_err *err)
+{
+	struct etcd_txn_result tr = { 0 };
+	int64_t ttl;
+	int rc;
+
+	if (w->t.nops <= 1 && !last)
+		return 0;
+	if ((rc = etcd_txn_commit(w->e, &w->t, &tr, err)) < 0)
+		return rc;
+	w->res->txns++;
+	w->res->revision = tr.revision;
+	if (!tr.succeeded)
+		rc = conflict(w, &tr, err);
+	etcd_txn_result_release(&tr);
+	etcd_txn_release(&w->t);
+	memset(&w->t, 0, sizeof(w->t));
+	if (rc < 0)
+		return rc;
+	/* a big apply outlives no lease: refresh it between txns */
+	if (!last && (rc = etcd_lease_keepalive(w->e, w->lease, &ttl,
+	    err)) < 0)
+		return rc;
+	if (!last)
+		txn_begin(w);
+	return 0;
+}
+
+/* Request bytes a put of len value bytes needs: base64 grows by 4/3. */
+static size_t
+put_cost(const char *key, size_t len)
+{
+	return (len + 2) / 3 * 4 + (strlen(key) + 2) / 3 * 4 + 64;
+}
+
+static int
+too_big(struct writer *w, const char *what, size_t len, struct lr_err *err)
+{
+	lr_err_set(err, LR_ETOOBIG, "%s is %zu bytes: over etcd's request "
+	    "size limit (%zu bytes once encoded); nothing was written", what,
+	    len, w->max_request);
+	return lr_err_hint(err, "etcd refuses requests over its "
+	    "--max-request-bytes; keep large artifacts out of the config "
+	    "repo and fetch them with an http or script step");
+}
+
+/* Add a put, committing the txn so far first when it would not fit. */
+static int
+add_put(struct writer *w, const char *key, const void *val, size_t len,
+    struct lr_err *err)
+{
+	size_t need = put_cost(key, len);
+	int rc;
+
+	if (w->t.bytes + need + TXN_SLACK > w->max_request ||
+	    w->t.nops + 1 > w->max_ops)
+		if ((rc = txn_flush(w, false, err)) < 0)
+			return rc;
+	etcd_txn_put(&w->t, ETCD_THEN, key, val, len, 0);
+	w->res->bytes += strlen(key) + len;
+	return 0;
+}
+
+/* ---- the lock ---- */
+
+static int
+lock_take(struct writer *w, const struct rec_apply_opts *o,
+    struct lr_err *err)
+{
+	struct etcd_txn_result tr = { 0 };
+	struct etcd_range_req q = { 0 };
+	struct etcd_txn t;
+	char at[32], *key, *val;
+	long waited = 0;
+	json_t *holder;
+	json_error_t je;
+	int rc;
+
+	if ((rc = etcd_lease_grant(w->e, LOCK_TTL, &w->lease, err)) < 0)
+		return rc;
+	key = rec_key(w->a->prefix, "locks/apply");
+	now_iso(at, sizeof(at));
+	val = lr_xasprintf("{\"by\":\"%s\",\"at\":\"%s\",\"pid\":%ld}",
+	    o->by, at, (long)getpid());
+	for (;;) {
+		etcd_txn_init(&t);
+		etcd_txn_cmp_int(&t, key, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, 0);
+		etcd_txn_put(&t, ETCD_THEN, key, val, strlen(val), w->lease);
+		q.key = key;
+		etcd_txn_range(&t, ETCD_ELSE, &q);
+		rc = etcd_txn_commit(w->e, &t, &tr, err);
+		etcd_txn_release(&t);
+		if (rc < 0 || tr.succeeded)
+			break;
+		if (waited >= o->lock_wait_ms) {
+			holder = NULL;
+			if (tr.nops && tr.ops[0].range.nkvs)
+				holder = json_loadb(tr.ops[0].range.kvs[0].value,
+				    tr.ops[0].range.kvs[0].value_len, 0, &je);
+			rc = lr_err_set(err, LR_ECONFLICT, "another apply is "
+			    "running (by %s since %s)",
+			    holder ? json_string_value(json_object_get(holder,
+			    "by")) : "?", holder ? json_string_value(
+			    json_object_get(holder, "at")) : "?");
+			lr_err_hint(err, "wait for it to finish and run plan "
+			    "again; a crashed apply's lock expires within %d s",
+			    LOCK_TTL);
+			json_decref(holder);
+			break;
+		}
+		etcd_txn_result_release(&tr);
+		usleep(200 * 1000);
+		waited += 200;
+	}
+	etcd_txn_result_release(&tr);
+	free(key);
+	free(val);
+	return rc;
+}
+
+static void
+lock_release(struct writer *w)
+{
+	struct lr_err e2;
+
+	if (w->lease)
+		(void)etcd_lease_revoke(w->e, w->lease, &e2);
+	w->lease = 0;
+}
+
+/* ---- the apply ---- */
+
+/* SHA-256s of the file steps of doc. */
+static void
+doc_files(const json_t *doc, json_t *set)
+{
+	json_t *st, *sha;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "steps"), i, st)
+		if ((sha = json_object_get(st, "sha256")) != NULL)
+			json_object_set(set, json_string_value(sha),
+			    json_true());
+}
+
+/* Keys under P/desired/files/ as {sha: true}. */
+static int
+existing_files(struct writer *w, json_t **out, struct lr_err *err)
+{
+	struct etcd_range_result r = { 0 };
+	struct etcd_range_req q = { 0 };
+	json_t *set = json_object();
+	char *key;
+	size_t i, plen;
+	int rc;
+
+	key = rec_key(w->a->prefix, "desired/files/");
+	plen = strlen(key);
+	q.key = key;
+	q.flags = ETCD_PREFIX | ETCD_KEYS_ONLY;
+	if ((rc = etcd_range(w->e, &q, &r, err)) == 0) {
+		for (i = 0; i < r.nkvs; i++)
+			json_object_set_new(set, r.kvs[i].key + plen,
+			    json_true());
+		*out = set;
+		set = NULL;
+	}
+	json_decref(set);
+	free(key);
+	etcd_range_result_release(&r);
+	return rc;
+}
+
+static char *
+doc_value(const json_t *doc, int64_t gen, int64_t deploy, const char *commit)
+{
+	json_t *d = json_deep_copy(doc);
+	char *s;
+
+	json_object_set_new(d, "generation", json_integer(gen));
+	json_object_set_new(d, "deploy", json_integer(deploy));
+	json_object_set_new(d, "commit", json_string(commit));
+	s = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(d);
+	return s;
+}
+
+/* Delete keys no reader needs; failures only leave garbage. */
+static void
+clean_up(struct writer *w, const json_t *stale, size_t *n)
+{
+	struct etcd_txn t;
+	struct etcd_txn_result tr = { 0 };
+	struct lr_err e2;
+	json_t *k;
+	size_t i;
+
+	etcd_txn_init(&t);
+	json_array_foreach((json_t *)stale, i, k) {
+		etcd_txn_delete(&t, ETCD_THEN, json_string_value(k), 0);
+		if (t.nops >= w->max_ops || i + 1 == json_array_size(stale)) {
+			if (etcd_txn_commit(w->e, &t, &tr, &e2) == 0)
+				*n += t.nops;
+			etcd_txn_result_release(&tr);
+			etcd_txn_release(&t);
+			etcd_txn_init(&t);
+		}
+	}
+	etcd_txn_release(&t);
+}
+
+int
+rec_apply_write(struct etcd *e, const struct rec_applied *a,
+    const json_t *docs, const json_t *changes, const struct rec_compiled *c,
+    const struct rec_apply_opts *o, struct rec_apply_result *res,
+    struct lr_err *err)
+{
+	struct writer w = { 0 };
+	json_t *need = json_object(), *have = NULL, *stale, *v, *x, *head;
+	json_t *rec;
+	const char *h, *sha;
+	char at[32], *key = NULL, *val = NULL, *what;
+	int64_t gen = (a->max_generation > a->generation ? a->max_generation :
+	    a->generation) + 1;
+	int64_t deploy = json_integer_value(json_object_get(a->head,
+	    "deploy")) + 1;
+	size_t i;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	w.e = e;
+	w.a = a;
+	w.res = res;
+	w.max_request = o->max_request ? o->max_request :
+	    ETCD_MAX_REQUEST_BYTES;
+	w.max_ops = o->max_ops ? o->max_ops : DEFAULT_MAX_OPS;
+	w.head_key = rec_key(a->prefix, "desired/head");
+	stale = json_deep_copy(a->stale);
+	res->generation = gen;
+	res->deploy = deploy;
+	now_iso(at, sizeof(at));
+
+	/* everything too large is refused before anything is written */
+	json_array_foreach(json_object_get(changes, "changed"), i, v) {
+		h = json_string_value(v);
+		doc_files(json_object_get(json_object_get(docs, h), "doc"),
+		    need);
+		val = doc_value(json_object_get(json_object_get(docs, h), "doc"),
+		    gen, deploy, o->commit);
+		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/%s", h,
+		    (long long)gen, json_string_value(json_object_get(
+		    json_object_get(docs, h), "sha256")));
+		if (put_cost(key, strlen(val)) + TXN_SLACK > w.max_request) {
+			what = lr_xasprintf("the desired state of host '%s'", h);
+			rc = too_big(&w, what, strlen(val), err);
+			free(what);
+			goto out;
+		}
+		free(key);
+		free(val);
+		key = val = NULL;
+	}
+	json_object_foreach(need, sha, v) {
+		x = json_object_get(json_object_get(c->files, sha), "content");
+		key = rec_key(a->prefix, "desired/files/%s", sha);
+		if (put_cost(key, json_string_length(x)) + TXN_SLACK >
+		    w.max_request) {
+			what = lr_xasprintf("file content %.12s", sha);
+			rc = too_big(&w, what, json_string_length(x), err);
+			free(what);
+			goto out;
+		}
+		free(key);
+		key = NULL;
+	}
+
+	if ((rc = lock_take(&w, o, err)) < 0)
+		goto out;
+	if ((rc = existing_files(&w, &have, err)) < 0)
+		goto out;
+	txn_begin(&w);
+	json_object_foreach(need, sha, v) {
+		if (json_object_get(have, sha))
+			continue;
+		x = json_object_get(json_object_get(c->files, sha), "content");
+		key = rec_key(a->prefix, "desired/files/%s", sha);
+		rc = add_put(&w, key, json_string_value(x),
+		    json_string_length(x), err);
+		free(key);
+		key = NULL;
+		if (rc < 0)
+			goto out;
+		res->files_written++;
+	}
+	json_array_foreach(json_object_get(changes, "changed"), i, v) {
+		h = json_string_value(v);
+		val = doc_value(json_object_get(json_object_get(docs, h), "doc"),
+		    gen, deploy, o->commit);
+		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/%s", h,
+		    (long long)gen, json_string_value(json_object_get(
+		    json_object_get(docs, h), "sha256")));
+		if ((rc = add_put(&w, key, val, strlen(val), err)) < 0)
+			goto out;
+		free(key);
+		free(val);
+		key = val = NULL;
+		res->hosts_written++;
+		if ((x = json_object_get(a->hosts, h)) != NULL)
+			json_array_append(stale, json_object_get(x, "key"));
+	}
+	json_array_foreach(json_object_get(changes, "removed"), i, v) {
+		h = json_string_value(v);
+		val = lr_xasprintf("{\"commit\":\"%s\",\"deploy\":%lld,"
+		    "\"depends_on\":{},\"generation\":%lld,\"removed\":true,"
+		    "\"services\":[],\"steps\":[]}", o->commit,
+		    (long long)deploy, (long long)gen);
+		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/removed", h,
+		    (long long)gen);
+		if ((rc = add_put(&w, key, val, strlen(val), err)) < 0)
+			goto out;
+		free(key);
+		free(val);
+		key = val = NULL;
+		res->hosts_written++;
+		json_array_append(stale, json_object_get(json_object_get(
+		    a->hosts, h), "key"));
+	}
+
+	/* the commit marker and the deploy record, last */
+	rec = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s, s:s, s:I, s:b, "
+	    "s:I, s:I}", "deploy", (json_int_t)deploy, "commit", o->commit,
+	    "ref", o->ref, "summary", o->summary, "author", o->author, "by",
+	    o->by, "at", at, "generation", (json_int_t)gen, "rollback",
+	    o->rollback, "hosts_written", (json_int_t)res->hosts_written,
+	    "hosts", (json_int_t)json_object_size(docs));
+	if (a->head)
+		json_object_set_new(rec, "previous", json_pack("{s:O, s:O}",
+		    "deploy", json_object_get(a->head, "deploy"), "commit",
+		    json_object_get(a->head, "commit")));
+	head = json_deep_copy(rec);
+	val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	key = rec_key(a->prefix, "source/deploys/%010lld", (long long)deploy);
+	rc = add_put(&w, key, val, strlen(val), err);
+	free(key);
+	free(val);
+	key = val = NULL;
+	json_decref(rec);
+	if (rc == 0) {
+		val = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
+		rc = add_put(&w, w.head_key, val, strlen(val), err);
+		free(val);
+		val = NULL;
+	}
+	json_decref(head);
+	if (rc < 0 || (rc = txn_flush(&w, true, err)) < 0)
+		goto out;
+
+	/* committed: drop what no reader needs */
+	json_object_foreach(have, sha, v) {
+		if (json_object_get(c->files, sha) != NULL)
+			continue;
+		key = rec_key(a->prefix, "desired/files/%s", sha);
+		json_array_append_new(stale, json_string(key));
+		free(key);
+		key = NULL;
+	}
+	clean_up(&w, stale, &res->cleaned);
+out:
+	lock_release(&w);
+	if (w.t.compare)
+		etcd_txn_release(&w.t);
+	free(key);
+	free(val);
+	free(w.head_key);
+	json_decref(need);
+	json_decref(have);
+	json_decref(stale);
+	return rc;
+}

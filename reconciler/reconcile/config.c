@@ -1,0 +1,124 @@
+/*
+ * The client configuration file (config.h): a small YAML schema read with
+ * the spec parser's node tree and schema helpers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "node.h"
+#include "xalloc.h"
+
+static const char *const top_keys[] = { "etcd", NULL };
+static const char *const etcd_keys[] = { "endpoints", "cacert", "cert",
+	"key", "user", "password_file", "prefix", NULL };
+
+static char *
+expand(const char *s, const char *home)
+{
+	if (home != NULL && strncmp(s, "~/", 2) == 0)
+		return lr_xasprintf("%s/%s", home, s + 2);
+	return lr_xstrdup(s);
+}
+
+static void
+get_path(struct spec_diags *d, const struct spec_node *map, const char *k,
+    const char *home, char **out)
+{
+	const struct spec_node *n = spec_node_get(map, k);
+	const char *s = NULL;
+	char *what;
+
+	if (n == NULL || spec_node_is_null(n))
+		return;
+	what = lr_xasprintf("etcd.%s", k);
+	if (spec_get_str(d, n, what, &s) == 0 && *s == '\0')
+		spec_diag_hint(spec_diag_at(d, n, "etcd.%s is empty", k),
+		    "remove the key or give a value; see leura(1), FILES");
+	else if (s != NULL)
+		*out = expand(s, home);
+	free(what);
+}
+
+static void
+get_endpoints(struct spec_diags *d, const struct spec_node *n,
+    struct rec_config *out)
+{
+	const struct spec_node **items = NULL;
+	struct lr_buf b = LR_BUF_INIT;
+	const char *s;
+	size_t i, nitems = 0;
+
+	if (n == NULL || spec_node_is_null(n))
+		return;
+	if (spec_get_strlist(d, n, "etcd.endpoints", &items, &nitems) < 0)
+		return;
+	for (i = 0; i < nitems; i++) {
+		if (spec_get_str(d, items[i], "an endpoint", &s) < 0)
+			continue;
+		if (strncmp(s, "http://", 7) != 0 &&
+		    strncmp(s, "https://", 8) != 0) {
+			spec_diag_hint(spec_diag_at(d, items[i],
+			    "etcd endpoint '%s' is not an http:// or https:// "
+			    "URL", s), "write it as http://HOST:2379 or "
+			    "https://HOST:2379");
+			continue;
+		}
+		if (b.len)
+			lr_buf_addc(&b, ',');
+		lr_buf_adds(&b, s);
+	}
+	free(items);
+	if (nitems == 0)
+		spec_diag_hint(spec_diag_at(d, n, "etcd.endpoints is empty"),
+		    "list at least one URL, e.g. [http://127.0.0.1:2379]");
+	if (b.len)
+		out->endpoints = lr_buf_detach(&b, NULL);
+	lr_buf_release(&b);
+}
+
+int
+rec_config_parse(const char *path, const char *buf, size_t len,
+    const char *home, struct rec_config *out, struct spec_diags *d)
+{
+	struct spec_file *f = NULL;
+	const struct spec_node *etcd;
+	size_t nerr = d->nerrors;
+
+	memset(out, 0, sizeof(*out));
+	spec_file_parse(path, buf, len, &f, d);
+	if (f->root != NULL && spec_check_map(d, f->root, "the leura client "
+	    "configuration", top_keys, "FILES") &&
+	    (etcd = spec_node_get(f->root, "etcd")) != NULL &&
+	    !spec_node_is_null(etcd) &&
+	    spec_check_map(d, etcd, "etcd", etcd_keys, "FILES")) {
+		get_endpoints(d, spec_node_get(etcd, "endpoints"), out);
+		get_path(d, etcd, "cacert", home, &out->cacert);
+		get_path(d, etcd, "cert", home, &out->cert);
+		get_path(d, etcd, "key", home, &out->key);
+		get_path(d, etcd, "user", NULL, &out->user);
+		get_path(d, etcd, "password_file", home, &out->password_file);
+		get_path(d, etcd, "prefix", NULL, &out->prefix);
+		if (out->prefix && out->prefix[0] != '/')
+			spec_diag_hint(spec_diag_at(d, spec_node_get(etcd,
+			    "prefix"), "etcd.prefix '%s' does not start with "
+			    "'/'", out->prefix), "use an absolute key prefix "
+			    "such as /leura");
+	}
+	spec_file_free(f);
+	return d->nerrors > nerr ? LR_EINVAL : 0;
+}
+
+void
+rec_config_release(struct rec_config *c)
+{
+	free(c->endpoints);
+	free(c->cacert);
+	free(c->cert);
+	free(c->key);
+	free(c->user);
+	free(c->password_file);
+	free(c->prefix);
+	memset(c, 0, sizeof(*c));
+}

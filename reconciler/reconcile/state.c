@@ -1,0 +1,409 @@
+/*
+ * Reading Leura's state from etcd (state.h): the head, the documents'
+ * keys, documents and files on demand, observed reports and heartbeats,
+ * deploy history.  The documents a compiled state asks for are built here
+ * too, so that reading and writing agree on one canonical form.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "hash.h"
+#include "state.h"
+#include "xalloc.h"
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+
+char *
+rec_key(const char *prefix, const char *fmt, ...)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	va_list ap;
+
+	lr_buf_adds(&b, prefix);
+	lr_buf_addc(&b, '/');
+	va_start(ap, fmt);
+	lr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return lr_buf_detach(&b, NULL);
+}
+
+/* Parse a JSON value read from etcd; NULL with err set. */
+static json_t *
+parse_value(const struct etcd_kv *kv, struct lr_err *err)
+{
+	json_error_t je;
+	json_t *v;
+
+	v = json_loadb(kv->value, kv->value_len, 0, &je);
+	if (v == NULL)
+		lr_err_set(err, LR_EETCD, "the value of '%s' in etcd is not "
+		    "JSON: %s", kv->key, je.text);
+	else if (!json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+		lr_err_set(err, LR_EETCD, "the value of '%s' in etcd is not "
+		    "a JSON object", kv->key);
+	}
+	if (v == NULL)
+		lr_err_hint(err, "something other than leura wrote it; "
+		    "delete the key or restore it from a backup");
+	return v;
+}
+
+/*
+ * Split "<host>/<G>/<sha>" (the part after P/desired/hosts/); false when
+ * the key is not of that form (left alone: not ours).
+ */
+static bool
+split_doc_key(const char *rest, char *host, size_t hlen, int64_t *gen,
+    const char **sha)
+{
+	const char *s1, *s2;
+	char *end;
+	long long g;
+
+	if ((s1 = strchr(rest, '/')) == NULL || (size_t)(s1 - rest) >= hlen ||
+	    s1 == rest)
+		return false;
+	if ((s2 = strchr(s1 + 1, '/')) == NULL || s2 - s1 != 13)
+		return false;
+	g = strtoll(s1 + 1, &end, 10);
+	if (end != s2 || g <= 0)
+		return false;
+	memcpy(host, rest, s1 - rest);
+	host[s1 - rest] = '\0';
+	*gen = g;
+	*sha = s2 + 1;
+	return strchr(*sha, '/') == NULL;
+}
+
+int
+rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
+    struct lr_err *err)
+{
+	struct rec_applied a = { 0 };
+	struct etcd_range_result r = { 0 };
+	struct etcd_range_req q = { 0 };
+	struct etcd_kv kv = { 0 };
+	char host[256], *key, *hp = NULL;
+	const char *sha;
+	json_t *cur;
+	int64_t g;
+	size_t i, plen;
+	int rc;
+
+	a.prefix = lr_xstrdup(prefix);
+	a.hosts = json_object();
+	a.stale = json_array();
+	key = rec_key(prefix, "desired/head");
+	rc = etcd_get(e, key, &kv, &a.revision, err);
+	free(key);
+	if (rc == 0) {
+		if ((a.head = parse_value(&kv, err)) == NULL) {
+			rc = LR_EETCD;
+			goto out;
+		}
+		a.head_rev = kv.mod_revision;
+		a.generation = json_integer_value(json_object_get(a.head,
+		    "generation"));
+	} else if (rc != LR_ENOENT)
+		goto out;
+	lr_err_clear(err);
+	hp = rec_key(prefix, "desired/hosts/");
+	plen = strlen(hp);
+	q.key = hp;
+	q.flags = ETCD_PREFIX | ETCD_KEYS_ONLY;
+	q.revision = a.revision;
+	if ((rc = etcd_range(e, &q, &r, err)) < 0)
+		goto out;
+	if (a.revision == 0)
+		a.revision = r.revision;
+	/* keys sort by host then generation: the last one <= head wins */
+	for (i = 0; i < r.nkvs; i++) {
+		if (!split_doc_key(r.kvs[i].key + plen, host, sizeof(host), &g,
+		    &sha))
+			continue;
+		if (g > a.max_generation)
+			a.max_generation = g;
+		if (g > a.generation) {
+			json_array_append_new(a.stale,
+			    json_string(r.kvs[i].key));
+			continue;
+		}
+		if ((cur = json_object_get(a.hosts, host)) != NULL)
+			json_array_append(a.stale, json_object_get(cur, "key"));
+		json_object_set_new(a.hosts, host, json_pack("{s:I, s:s, s:s, "
+		    "s:b}", "generation", (json_int_t)g, "sha256", sha, "key",
+		    r.kvs[i].key, "removed", strcmp(sha, "removed") == 0));
+	}
+	rc = 0;
+	*out = a;
+	memset(&a, 0, sizeof(a));
+out:
+	free(hp);
+	etcd_kv_release(&kv);
+	etcd_range_result_release(&r);
+	rec_applied_release(&a);
+	return rc;
+}
+
+void
+rec_applied_release(struct rec_applied *a)
+{
+	free(a->prefix);
+	json_decref(a->head);
+	json_decref(a->hosts);
+	json_decref(a->stale);
+	memset(a, 0, sizeof(*a));
+}
+
+json_t *
+rec_placement_of(const json_t *desired)
+{
+	json_t *bysvc = json_object(), *byhost = json_object(), *v, *s, *l;
+	const char *h;
+	size_t i;
+
+	json_object_foreach((json_t *)desired, h, v) {
+		json_object_set(byhost, h, json_object_get(v, "services"));
+		json_array_foreach(json_object_get(v, "services"), i, s) {
+			if ((l = json_object_get(bysvc,
+			    json_string_value(s))) == NULL) {
+				l = json_array();
+				json_object_set_new(bysvc,
+				    json_string_value(s), l);
+			}
+			json_array_append_new(l, json_string(h));
+		}
+	}
+	return json_pack("{s:o, s:o}", "services", bysvc, "hosts", byhost);
+}
+
+int
+rec_applied_docs(struct etcd *e, const struct rec_applied *a,
+    const json_t *hosts, struct rec_compiled *out, struct lr_err *err)
+{
+	struct etcd_kv kv = { 0 };
+	json_t *desired = json_object(), *v, *doc;
+	const char *h;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->files = json_object();
+	json_object_foreach(a->hosts, h, v) {
+		if (json_is_true(json_object_get(v, "removed")))
+			continue;
+		if (hosts) {
+			json_t *x;
+			bool want = false;
+
+			json_array_foreach((json_t *)hosts, i, x)
+				if (strcmp(json_string_value(x), h) == 0)
+					want = true;
+			if (!want)
+				continue;
+		}
+		rc = etcd_get(e, json_string_value(json_object_get(v, "key")),
+		    &kv, NULL, err);
+		if (rc == LR_ENOENT)
+			lr_err_hint(err, "the desired state changed while it "
+			    "was read; run the command again");
+		if (rc < 0)
+			goto fail;
+		doc = parse_value(&kv, err);
+		etcd_kv_release(&kv);
+		if (doc == NULL) {
+			rc = LR_EETCD;
+			goto fail;
+		}
+		json_object_set_new(desired, h, doc);
+	}
+	out->desired = desired;
+	if (hosts == NULL)
+		out->placement = rec_placement_of(desired);
+	return 0;
+fail:
+	json_decref(desired);
+	json_decref(out->files);
+	out->files = NULL;
+	return rc;
+}
+
+int
+rec_applied_files(struct etcd *e, const struct rec_applied *a,
+    const json_t *shas, struct rec_compiled *c, struct lr_err *err)
+{
+	struct etcd_kv kv = { 0 };
+	json_t *v;
+	char *key;
+	size_t i;
+	int rc;
+
+	json_array_foreach((json_t *)shas, i, v) {
+		if (json_object_get(c->files, json_string_value(v)))
+			continue;
+		key = rec_key(a->prefix, "desired/files/%s",
+		    json_string_value(v));
+		rc = etcd_get(e, key, &kv, NULL, err);
+		free(key);
+		if (rc == LR_ENOENT)
+			continue;	/* shown as a hash change */
+		if (rc < 0)
+			return rc;
+		json_object_set_new(c->files, json_string_value(v),
+		    json_pack("{s:I, s:s%}", "size", (json_int_t)kv.value_len,
+		    "content", kv.value, kv.value_len));
+		etcd_kv_release(&kv);
+	}
+	return 0;
+}
+
+/* ---- documents from a compiled state ---- */
+
+json_t *
+rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
+{
+	char sha[LR_SHA256_HEX_LEN + 1], *s;
+	const struct spec_service *sv;
+	json_t *docs = json_object(), *v, *doc, *deps, *x, *l;
+	const char *h;
+	size_t i, j;
+
+	json_object_foreach(c->desired, h, v) {
+		doc = json_deep_copy(v);
+		deps = json_object();
+		json_array_foreach(json_object_get(v, "services"), i, x) {
+			sv = spec_repo_find_service(repo, json_string_value(x));
+			if (sv == NULL || sv->ndepends_on == 0)
+				continue;
+			l = json_array();
+			for (j = 0; j < sv->ndepends_on; j++)
+				json_array_append_new(l, json_string(
+				    sv->depends_on[j].name));
+			json_object_set_new(deps, sv->name, l);
+		}
+		json_object_set_new(doc, "depends_on", deps);
+		s = json_dumps(doc, DUMP_FLAGS);
+		lr_sha256_hex(s, strlen(s), sha);
+		free(s);
+		json_object_set_new(docs, h, json_pack("{s:o, s:s}", "doc", doc,
+		    "sha256", sha));
+	}
+	return docs;
+}
+
+json_t *
+rec_docs_changes(const json_t *docs, const struct rec_applied *a)
+{
+	json_t *changed = json_array(), *removed = json_array(), *v, *cur;
+	const char *h;
+
+	json_object_foreach((json_t *)docs, h, v) {
+		cur = json_object_get(a->hosts, h);
+		if (cur == NULL || json_is_true(json_object_get(cur,
+		    "removed")) || strcmp(json_string_value(json_object_get(
+		    cur, "sha256")), json_string_value(json_object_get(v,
+		    "sha256"))) != 0)
+			json_array_append_new(changed, json_string(h));
+	}
+	json_object_foreach(a->hosts, h, v) {
+		if (!json_is_true(json_object_get(v, "removed")) &&
+		    json_object_get(docs, h) == NULL)
+			json_array_append_new(removed, json_string(h));
+	}
+	return json_pack("{s:o, s:o}", "changed", changed, "removed",
+	    removed);
+}
+
+/* ---- observed state, heartbeats, history ---- */
+
+/* {last path component: parsed value} of every key under P/<dir>/. */
+static int
+load_dir(struct etcd *e, const char *prefix, const char *dir, json_t **out,
+    struct lr_err *err)
+{
+	struct etcd_range_result r = { 0 };
+	struct etcd_range_req q = { 0 };
+	json_t *o = json_object(), *v;
+	char *key;
+	size_t i, plen;
+	int rc;
+
+	key = rec_key(prefix, "%s/", dir);
+	plen = strlen(key);
+	q.key = key;
+	q.flags = ETCD_PREFIX;
+	if ((rc = etcd_range(e, &q, &r, err)) < 0)
+		goto out;
+	for (i = 0; i < r.nkvs; i++) {
+		if (strchr(r.kvs[i].key + plen, '/') != NULL)
+			continue;	/* not a host's own key */
+		if ((v = parse_value(&r.kvs[i], err)) == NULL) {
+			rc = LR_EETCD;
+			goto out;
+		}
+		json_object_set_new(o, r.kvs[i].key + plen, v);
+	}
+	*out = o;
+	o = NULL;
+out:
+	json_decref(o);
+	free(key);
+	etcd_range_result_release(&r);
+	return rc;
+}
+
+int
+rec_observed_load(struct etcd *e, const char *prefix, json_t **observed,
+    json_t **agents, struct lr_err *err)
+{
+	json_t *o = NULL;
+	int rc;
+
+	if ((rc = load_dir(e, prefix, "observed", &o, err)) < 0)
+		return rc;
+	if ((rc = load_dir(e, prefix, "agents", agents, err)) < 0) {
+		json_decref(o);
+		return rc;
+	}
+	*observed = o;
+	return 0;
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)b, *(const char *const *)a);
+}
+
+int
+rec_history_load(struct etcd *e, const char *prefix, size_t limit,
+    json_t **out, struct lr_err *err)
+{
+	json_t *all = NULL, *list, *v;
+	const char *k;
+	const char **keys;
+	size_t n, i;
+	int rc;
+
+	if ((rc = load_dir(e, prefix, "source/deploys", &all, err)) < 0)
+		return rc;
+	/* keys are zero-padded deploy numbers: sort, newest first */
+	n = json_object_size(all);
+	keys = lr_xcalloc(n + 1, sizeof(*keys));
+	i = 0;
+	json_object_foreach(all, k, v)
+		keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_desc);
+	list = json_array();
+	for (i = 0; i < n && (limit == 0 || i < limit); i++)
+		json_array_append(list, json_object_get(all, keys[i]));
+	free(keys);
+	json_decref(all);
+	*out = list;
+	return 0;
+}

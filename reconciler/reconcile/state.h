@@ -1,0 +1,158 @@
+/*
+ * Leura's state in etcd: the key layout (docs/etcd-layout.md), reading what
+ * is applied and what agents reported, and writing a new generation.
+ *
+ * Layout under the prefix P (default /leura):
+ *
+ *   P/desired/head                          commit marker: {"generation",
+ *                                           "deploy", "commit", ...}
+ *   P/desired/hosts/<host>/<G:012>/<sha256> a host's desired state at
+ *                                           generation G (immutable)
+ *   P/desired/files/<sha256>                file contents, stored once
+ *   P/source/deploys/<N:010>                deploy #N: commit, who, when
+ *   P/observed/<host>                       what the host's agent reported
+ *   P/agents/<host>                         heartbeat, bound to a lease
+ *   P/locks/apply                           held by a running apply
+ *   P/runs/, P/events/, P/auth/             task runs, timeline, users
+ *
+ * A generation is written by one or more transactions; the last one
+ * writes the head, and readers honour it: a host's desired state is its
+ * document with the greatest G <= head.generation.  Documents above it are
+ * leftovers of an apply that died before its commit, removed by the next.
+ * The key of a document names its content hash, so what is applied can be
+ * compared with the specs from a keys-only read.
+ */
+#ifndef REC_STATE_H
+#define REC_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "compile.h"
+#include "etcd.h"
+#include "spec.h"
+
+/* What is applied, as read from etcd (rec_applied_load). */
+struct rec_applied {
+	char	*prefix;	/* owned, no trailing slash */
+	json_t	*head;		/* P/desired/head; NULL before the first apply */
+	int64_t	 head_rev;	/* its mod_revision; 0 when absent */
+	int64_t	 revision;	/* store revision of the read */
+	int64_t	 generation;	/* head.generation, 0 when absent */
+	/*
+	 * Committed documents: {host: {"generation":G, "sha256":s, "key":k,
+	 * "removed":bool}}; a removed host keeps its tombstone.
+	 */
+	json_t	*hosts;
+	/* Keys no reader needs: superseded documents and leftovers. */
+	json_t	*stale;
+	int64_t	 max_generation;	/* highest G of any document key */
+};
+
+/* P + "/" + formatted rest; owned. */
+char	*rec_key(const char *prefix, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* Read the head and the document keys (keys only). */
+int	rec_applied_load(struct etcd *e, const char *prefix,
+	    struct rec_applied *out, struct lr_err *err);
+void	rec_applied_release(struct rec_applied *a);
+
+/*
+ * Fetch the committed documents of hosts (an array of names; NULL: all
+ * that are not removed) into a compiled-like value: out->desired is
+ * {host: document} and out->placement {"services":{svc:[hosts]}} built
+ * from them (all hosts only).  out->files stays empty: see
+ * rec_applied_files.
+ */
+int	rec_applied_docs(struct etcd *e, const struct rec_applied *a,
+	    const json_t *hosts, struct rec_compiled *out, struct lr_err *err);
+/* Fill c->files[sha] = {"size","content"} for each sha in shas (array). */
+int	rec_applied_files(struct etcd *e, const struct rec_applied *a,
+	    const json_t *shas, struct rec_compiled *c, struct lr_err *err);
+
+/*
+ * The documents a compiled state asks for: {host: {"doc": {...},
+ * "sha256": hex}} where doc is the host's desired state ("services",
+ * "steps", and "depends_on" of its services from repo) and sha256 the hash
+ * of its canonical JSON.  New reference.
+ */
+json_t	*rec_docs_build(const struct spec_repo *repo,
+	    const struct rec_compiled *c);
+
+/*
+ * Hosts whose document differs from what is applied: {"changed":[hosts],
+ * "removed":[hosts]} (sorted).  New reference.
+ */
+json_t	*rec_docs_changes(const json_t *docs, const struct rec_applied *a);
+
+/* {"services":{svc:[hosts]}, "hosts":{host:[svcs]}} of documents. */
+json_t	*rec_placement_of(const json_t *desired);
+
+/* Reported state: {host: observed doc} and {host: heartbeat doc}. */
+int	rec_observed_load(struct etcd *e, const char *prefix,
+	    json_t **observed, json_t **agents, struct lr_err *err);
+
+/* ---- writing a generation (apply.c) ---- */
+
+struct rec_apply_opts {
+	const char *commit;	/* full id */
+	const char *ref;	/* as the user named it */
+	const char *summary;	/* commit summary line */
+	const char *author;	/* commit author */
+	const char *by;		/* who applies: "alice@ws1" */
+	bool	 rollback;	/* the user said the commit may be older */
+	long	 lock_wait_ms;	/* how long to wait for a running apply */
+	size_t	 max_request;	/* bytes per txn; 0: ETCD_MAX_REQUEST_BYTES */
+	size_t	 max_ops;	/* ops per txn; 0: 128 */
+};
+
+struct rec_apply_result {
+	int64_t	 generation;
+	int64_t	 deploy;
+	int64_t	 revision;	/* store revision of the commit */
+	size_t	 hosts_written;
+	size_t	 files_written;
+	size_t	 bytes;		/* keys + values written */
+	size_t	 txns;
+	size_t	 cleaned;	/* stale keys deleted after the commit */
+};
+
+/*
+ * Write docs (rec_docs_build) for the hosts in changes (rec_docs_changes)
+ * and the file contents they need, then the head and deploy record, as
+ * generation a->max_generation + 1, under the apply lock.  Every
+ * transaction compares the head's mod_revision with a->head_rev: if
+ * another apply landed since a was read, LR_ECONFLICT ("desired state
+ * changed since your plan (applied by ..., commit ...)").  Values too
+ * large for etcd: LR_ETOOBIG naming the host or file, before any write.
+ * Stale keys are deleted after the commit (best effort: a failure there
+ * only leaves garbage for the next apply).
+ */
+int	rec_apply_write(struct etcd *e, const struct rec_applied *a,
+	    const json_t *docs, const json_t *changes,
+	    const struct rec_compiled *c, const struct rec_apply_opts *o,
+	    struct rec_apply_result *res, struct lr_err *err);
+
+/* Deploy records, newest first: [record...] (at most limit; 0: all). */
+int	rec_history_load(struct etcd *e, const char *prefix, size_t limit,
+	    json_t **out, struct lr_err *err);
+
+/* ---- status (status.c, pure) ---- */
+
+/*
+ * Per host and service state from the applied documents (rec_applied_docs
+ * of all hosts: {host: doc with "generation"}), observed reports and
+ * heartbeats, at now (Unix seconds).  Shape of `leura status --json`:
+ *   {"hosts":{h:{"alive","state","reason","generation",
+ *                "observed_generation","failed_steps"}},
+ *    "services":{s:{"state","reason","hosts"}}}
+ * States: converged, converging, failed, drifted, unknown; every state
+ * but converged has a reason.  New reference.
+ */
+json_t	*rec_status(const json_t *desired, const json_t *observed,
+	    const json_t *agents, int64_t now);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * Convergence status (state.h, rec_status): a pure function of the applied
+ * documents, the agents' reports (P/observed/<host>) and their heartbeats
+ * (P/agents/<host>), so every rule here is unit-tested without etcd.
+ *
+ * The report an agent writes (docs/etcd-layout.md):
+ *   {"generation": G, "state": "converged"|"converging"|"failed"|"drifted",
+ *    "at": "2026-11-22T10:00:00Z", "at_unix": 1795...,
+ *    "failed_steps": [{"id": "web/nginx/steps/config", "exit": 3,
+ *                      "error": "..."}],
+ *    "drift": [{"id": ..., "detail": ...}],
+ *    "services": {svc: {"validated": bool}}}
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "state.h"
+#include "xalloc.h"
+
+enum st { ST_CONVERGED, ST_CONVERGING, ST_UNKNOWN, ST_DRIFTED, ST_FAILED };
+static const char *const st_names[] = { "converged", "converging",
+	"unknown", "drifted", "failed" };
+
+static void
+fmt_age(int64_t secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(buf, len, "%llds", (long long)secs);
+	else if (secs < 7200)
+		snprintf(buf, len, "%lldm", (long long)secs / 60);
+	else if (secs < 172800)
+		snprintf(buf, len, "%lldh", (long long)secs / 3600);
+	else
+		snprintf(buf, len, "%lldd", (long long)secs / 86400);
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+/* "step 'x' failed: exit 3" (+ " and N more steps") */
+static char *
+failure_reason(const json_t *obs, const char *what, const char *list)
+{
+	const json_t *fs = json_object_get(obs, list);
+	const json_t *f = json_array_get(fs, 0);
+	struct lr_buf b = LR_BUF_INIT;
+
+	if (f == NULL)
+		return lr_xasprintf("the agent reports the host %s", what);
+	lr_buf_printf(&b, "step '%s' %s", jstr(f, "id"), what);
+	if (json_object_get(f, "exit"))
+		lr_buf_printf(&b, ": exit %lld", (long long)json_integer_value(
+		    json_object_get(f, "exit")));
+	else if (*jstr(f, "error"))
+		lr_buf_printf(&b, ": %s", jstr(f, "error"));
+	else if (*jstr(f, "detail"))
+		lr_buf_printf(&b, ": %s", jstr(f, "detail"));
+	if (json_array_size(fs) > 1)
+		lr_buf_printf(&b, " (and %zu more)", json_array_size(fs) - 1);
+	return lr_buf_detach(&b, NULL);
+}
+
+static enum st
+host_state(const json_t *doc, const json_t *obs, const json_t *agent,
+    const char *host, int64_t now, char **reason)
+{
+	int64_t gen = json_integer_value(json_object_get(doc, "generation"));
+	int64_t og = json_integer_value(json_object_get(obs, "generation"));
+	const char *s = jstr(obs, "state");
+	char age[32];
+
+	*reason = NULL;
+	if (agent == NULL) {
+		if (obs == NULL) {
+			*reason = lr_xasprintf("no agent has reported for this "
+			    "host yet; start 'leura-agent --host %s'", host);
+			return ST_UNKNOWN;
+		}
+		fmt_age(now - json_integer_value(json_object_get(obs,
+		    "at_unix")), age, sizeof(age));
+		*reason = lr_xasprintf("agent not seen for %s (its last "
+		    "report: %s at generation %lld)", age, *s ? s : "?",
+		    (long long)og);
+		return ST_UNKNOWN;
+	}
+	if (obs == NULL) {
+		*reason = lr_xstrdup("the agent is up but has not reported "
+		    "yet");
+		return ST_CONVERGING;
+	}
+	if (og < gen) {
+		*reason = lr_xasprintf("applying generation %lld (the agent "
+		    "reported %lld)", (long long)gen, (long long)og);
+		return ST_CONVERGING;
+	}
+	if (strcmp(s, "converged") == 0)
+		return ST_CONVERGED;
+	if (strcmp(s, "failed") == 0) {
+		*reason = failure_reason(obs, "failed", "failed_steps");
+		return ST_FAILED;
+	}
+	if (strcmp(s, "drifted") == 0) {
+		*reason = failure_reason(obs, "drifted", "drift");
+		return ST_DRIFTED;
+	}
+	if (strcmp(s, "converging") == 0) {
+		*reason = lr_xasprintf("the agent is running generation %lld",
+		    (long long)og);
+		return ST_CONVERGING;
+	}
+	*reason = lr_xasprintf("the agent reports an unknown state '%s'", s);
+	return ST_UNKNOWN;
+}
+
+static json_t *
+failed_steps(const json_t *obs)
+{
+	json_t *a = json_array(), *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(obs, "failed_steps"), i, f)
+		json_array_append_new(a, json_string(jstr(f, "id")));
+	return a;
+}
+
+static enum st
+state_of(const json_t *o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(st_names) / sizeof(st_names[0]); i++)
+		if (strcmp(jstr(o, "state"), st_names[i]) == 0)
+			return (enum st)i;
+	return ST_UNKNOWN;
+}
+
+json_t *
+rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
+    int64_t now)
+{
+	json_t *hosts = json_object(), *svcs = json_object(), *doc, *hs, *x;
+	json_t *sv, *dep, *obs;
+	const char *h, *s;
+	char *reason;
+	enum st st, worst;
+	size_t i, nworst;
+
+	/* hosts */
+	json_object_foreach((json_t *)desired, h, doc) {
+		if (json_is_true(json_object_get(doc, "removed")))
+			continue;
+		obs = json_object_get(observed, h);
+		st = host_state(doc, obs, json_object_get(agents, h), h, now,
+		    &reason);
+		hs = json_pack("{s:b, s:s, s:I, s:o, s:o}", "alive",
+		    json_object_get(agents, h) != NULL, "state", st_names[st],
+		    "generation", json_integer_value(json_object_get(doc,
+		    "generation")), "observed_generation", obs ?
+		    json_integer(json_integer_value(json_object_get(obs,
+		    "generation"))) : json_null(), "failed_steps",
+		    failed_steps(obs));
+		if (reason)
+			json_object_set_new(hs, "reason", json_string(reason));
+		free(reason);
+		json_object_set_new(hosts, h, hs);
+		json_array_foreach(json_object_get(doc, "services"), i, x) {
+			s = json_string_value(x);
+			if ((sv = json_object_get(svcs, s)) == NULL) {
+				sv = json_pack("{s:[]}", "hosts");
+				json_object_set_new(svcs, s, sv);
+			}
+			json_array_append_new(json_object_get(sv, "hosts"),
+			    json_string(h));
+		}
+	}
+	/* services: the worst of their hosts */
+	json_object_foreach(svcs, s, sv) {
+		worst = ST_CONVERGED;
+		nworst = 0;
+		reason = NULL;
+		json_array_foreach(json_object_get(sv, "hosts"), i, x) {
+			hs = json_object_get(hosts, json_string_value(x));
+			st = state_of(hs);
+			obs = json_object_get(observed, json_string_value(x));
+			if (st == ST_CONVERGED && json_is_false(json_object_get(
+			    json_object_get(json_object_get(obs, "services"),
+			    s), "validated")))
+				st = ST_FAILED;
+			if (st > worst) {
+				worst = st;
+				nworst = 0;
+				free(reason);
+				reason = lr_xasprintf("%s: %s",
+				    json_string_value(x), st == state_of(hs) ?
+				    jstr(hs, "reason") : "its validate steps "
+				    "failed");
+			}
+			if (st == worst)
+				nworst++;
+		}
+		json_object_set_new(sv, "state", json_string(st_names[worst]));
+		if (reason && nworst > 1) {
+			char *r2 = lr_xasprintf("%s (and %zu more host%s)",
+			    reason, nworst - 1, nworst == 2 ? "" : "s");
+			free(reason);
+			reason = r2;
+		}
+		if (reason)
+			json_object_set_new(sv, "reason", json_string(reason));
+		free(reason);
+	}
+	/* a converging service whose dependency is not converged waits */
+	json_object_foreach(svcs, s, sv) {
+		if (state_of(sv) != ST_CONVERGING)
+			continue;
+		x = json_array_get(json_object_get(sv, "hosts"), 0);
+		doc = json_object_get(desired, json_string_value(x));
+		json_array_foreach(json_object_get(json_object_get(doc,
+		    "depends_on"), s), i, dep) {
+			if (state_of(json_object_get(svcs,
+			    json_string_value(dep))) == ST_CONVERGED)
+				continue;
+			json_object_set_new(sv, "reason", json_sprintf(
+			    "waiting for %s to validate",
+			    json_string_value(dep)));
+			break;
+		}
+	}
+	return json_pack("{s:o, s:o}", "hosts", hosts, "services", svcs);
+}
