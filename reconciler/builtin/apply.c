@@ -86,6 +86,63 @@ check_ancestry(struct gitsrc_repo *g, const struct eplan *p, bool rollback)
 	return -1;
 }
 
+/* The id of the config repo's tree in ref, into tree. */
+static int
+config_tree(struct gitsrc_repo *g, const char *dir, const char *ref,
+    char tree[41])
+{
+	struct lr_err err;
+	char *sub = NULL;
+	int rc;
+
+	lr_err_clear(&err);
+	if (gitsrc_workdir(g) != NULL && specload_subdir(gitsrc_workdir(g),
+	    dir, &sub, &err) < 0) {
+		lr_err_print(&err);
+		return -1;
+	}
+	rc = gitsrc_tree_id(g, ref, sub, tree, &err);
+	free(sub);
+	if (rc < 0)
+		lr_err_print(&err);
+	return rc;
+}
+
+/*
+ * The desired state is a function of the config repo's content and of
+ * leura's version: when the applied head was compiled from the same tree
+ * by the same version, and the documents it wrote are all there, nothing
+ * can differ and no compile is needed.
+ */
+static bool
+same_tree(const struct eplan *p, const char *tree)
+{
+	const json_t *h = p->applied.head;
+	const char *t = json_string_value(json_object_get(h, "tree"));
+	const char *v = json_string_value(json_object_get(h, "leura"));
+	const char *k;
+	json_t *x;
+	json_int_t n = 0;
+
+	if (t == NULL || v == NULL || strcmp(t, tree) != 0 ||
+	    strcmp(v, LEURA_VERSION) != 0)
+		return false;
+	json_object_foreach(p->applied.hosts, k, x)
+		if (!json_is_true(json_object_get(x, "removed")))
+			n++;
+	return n == json_integer_value(json_object_get(h, "hosts"));
+}
+
+static void
+print_json_noop(const struct eplan *p)
+{
+	json_t *j = json_pack("{s:b, s:O?}", "written", 0, "deploy",
+	    json_object_get(p->applied.head, "deploy"));
+
+	cmd_print_json(j);
+	json_decref(j);
+}
+
 int
 cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 {
@@ -98,7 +155,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	const char *ref = "HEAD", *v;
 	bool rollback = false, show_diff = true, json = false;
 	long long expect = -1, lockwait = 60;
-	char *by = NULL, *end;
+	char *by = NULL, *end, tree[41];
 	int i, rc = LR_EXIT_FAIL;
 
 	for (i = 1; i < argc; i++) {
@@ -140,7 +197,20 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		return LR_EXIT_FAIL;
 	}
 	note_dirty(g, ctx->repo_dir);
-	if (eplan_run(&p, ctx, ref) != 0)
+	if (config_tree(g, ctx->repo_dir, ref, tree) < 0 ||
+	    eplan_open(&p, ctx) != 0)
+		goto out;
+	if (same_tree(&p, tree)) {
+		if (json)
+			print_json_noop(&p);
+		else
+			printf("No changes: %s already has the desired state "
+			    "of %s; nothing written.\n", p.from_label, ref);
+		rc = LR_EXIT_OK;
+		goto out;
+	}
+	if (eplan_compile(&p, ctx, ref) != 0 ||
+	    (!json && eplan_diff(&p) != 0))
 		goto out;
 	if (check_ancestry(g, &p, rollback) < 0)
 		goto out;
@@ -152,14 +222,9 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		goto out;
 	}
 	if (p.nchanged == 0) {
-		if (json) {
-			json_t *j = json_pack("{s:b, s:O?}", "written", 0,
-			    "deploy", json_object_get(p.applied.head,
-			    "deploy"));
-
-			cmd_print_json(j);
-			json_decref(j);
-		} else
+		if (json)
+			print_json_noop(&p);
+		else
 			printf("No changes: %s already has the desired state of "
 			    "%s; nothing written.\n", p.from_label, p.to.label);
 		rc = LR_EXIT_OK;
@@ -173,6 +238,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	}
 	by = who();
 	o.commit = p.to.commit;
+	o.tree = tree;
 	o.ref = ref;
 	o.summary = desc.summary;
 	o.author = desc.author;

@@ -40,27 +40,19 @@ build_sides(struct eplan *p, const struct rec_compiled *applied)
 }
 
 int
-eplan_run(struct eplan *p, struct lr_ctx *ctx, const char *ref)
+eplan_open(struct eplan *p, struct lr_ctx *ctx)
 {
-	struct rec_compiled applied = { 0 };
 	struct lr_err err;
-	json_t *want = NULL, *v;
-	size_t i;
-	int rc = LR_EXIT_FAIL;
 
 	memset(p, 0, sizeof(*p));
 	lr_err_clear(&err);
-	if (specload_cmd(&p->to, ctx, ref, REC_COMPILE_DESIRED) != 0)
-		return LR_EXIT_FAIL;
 	if (conn_open(&p->conn, ctx) != 0)
 		return LR_EXIT_FAIL;
 	if (rec_applied_load(p->conn.etcd, p->conn.prefix, &p->applied,
-	    &err) < 0)
-		goto fail;
-	p->docs = rec_docs_build(p->to.repo, &p->to.comp);
-	p->changes = rec_docs_changes(p->docs, &p->applied);
-	p->nchanged = json_array_size(json_object_get(p->changes, "changed")) +
-	    json_array_size(json_object_get(p->changes, "removed"));
+	    &err) < 0) {
+		lr_err_print(&err);
+		return LR_EXIT_FAIL;
+	}
 	if (p->applied.head)
 		p->from_label = lr_xasprintf("deploy #%lld (commit %.12s)",
 		    (long long)json_integer_value(json_object_get(
@@ -68,8 +60,31 @@ eplan_run(struct eplan *p, struct lr_ctx *ctx, const char *ref)
 		    json_object_get(p->applied.head, "commit")));
 	else
 		p->from_label = lr_xstrdup("nothing applied yet");
+	return 0;
+}
 
-	/* fetch the applied documents of the hosts that differ */
+int
+eplan_compile(struct eplan *p, struct lr_ctx *ctx, const char *ref)
+{
+	if (specload_cmd(&p->to, ctx, ref, REC_COMPILE_DESIRED) != 0)
+		return LR_EXIT_FAIL;
+	p->docs = rec_docs_build(p->to.repo, &p->to.comp);
+	p->changes = rec_docs_changes(p->docs, &p->applied);
+	p->nchanged = json_array_size(json_object_get(p->changes, "changed")) +
+	    json_array_size(json_object_get(p->changes, "removed"));
+	return 0;
+}
+
+int
+eplan_diff(struct eplan *p)
+{
+	struct rec_compiled applied = { 0 };
+	struct lr_err err;
+	json_t *want, *v;
+	size_t i;
+	int rc = LR_EXIT_FAIL;
+
+	lr_err_clear(&err);
 	want = json_array();
 	json_array_foreach(json_object_get(p->changes, "changed"), i, v)
 		if (json_object_get(p->applied.hosts, json_string_value(v)))
@@ -77,17 +92,16 @@ eplan_run(struct eplan *p, struct lr_ctx *ctx, const char *ref)
 	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
 		json_array_append(want, v);
 	if (rec_applied_docs(p->conn.etcd, &p->applied, want, &applied,
-	    &err) < 0)
-		goto fail;
+	    &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
 	p->from_sub.desired = json_object();
 	p->from_sub.files = json_incref(applied.files);
 	p->to_sub.desired = json_object();
 	build_sides(p, &applied);
 	p->diff = rec_diff(&p->from_sub, &p->to_sub);
 	rc = 0;
-	goto out;
-fail:
-	lr_err_print(&err);
 out:
 	json_decref(want);
 	rec_compiled_release(&applied);

@@ -27,11 +27,16 @@ struct eplan {
 };
 
 /*
- * Load the specs at ref (NULL: working tree), connect, read what is
- * applied, diff.  Prints errors; returns 0 or LR_EXIT_FAIL.  eplan_release
- * either way.
+ * The steps of a plan; each prints its errors and returns 0 or
+ * LR_EXIT_FAIL, and eplan_release cleans up after any of them.
+ *   eplan_open: connect and read what is applied (keys only);
+ *   eplan_compile: load and compile the specs at ref (NULL: working
+ *     tree), and find the hosts whose documents differ (nchanged);
+ *   eplan_diff: fetch those hosts' applied documents and diff them.
  */
-int	eplan_run(struct eplan *p, struct lr_ctx *ctx, const char *ref);
+int	eplan_open(struct eplan *p, struct lr_ctx *ctx);
+int	eplan_compile(struct eplan *p, struct lr_ctx *ctx, const char *ref);
+int	eplan_diff(struct eplan *p);
 void	eplan_release(struct eplan *p);
 
 /* Print the plan (planout.h) with the contents of changed files. */

@@ -60,7 +60,13 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 	const char *h;
 	int rc;
 
-	if (eplan_run(&p, ctx, ref) != 0) {
+	if (eplan_open(&p, ctx) != 0) {
+		fprintf(stderr, "hint: 'leura plan --from REF' compares two "
+		    "commits without etcd\n");
+		eplan_release(&p);
+		return LR_EXIT_FAIL;
+	}
+	if (eplan_compile(&p, ctx, ref) != 0 || eplan_diff(&p) != 0) {
 		eplan_release(&p);
 		return LR_EXIT_FAIL;
 	}

@@ -286,6 +286,40 @@ gitsrc_descends(struct gitsrc_repo *r, const char *id, const char *ancestor,
 }
 
 int
+gitsrc_tree_id(struct gitsrc_repo *r, const char *ref, const char *subdir,
+    char out[41], struct lr_err *err)
+{
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *ent = NULL;
+	int rc;
+
+	if ((rc = resolve_commit(r, ref, &c, err)) < 0)
+		return rc;
+	if (subdir == NULL || *subdir == '\0') {
+		git_oid_tostr(out, 41, git_commit_tree_id(c));
+		goto out;
+	}
+	if (git_commit_tree(&tree, c) < 0) {
+		rc = lr_err_set(err, LR_EGIT, "cannot read tree of '%s': %s",
+		    ref, last_git_error());
+		goto out;
+	}
+	if (git_tree_entry_bypath(&ent, tree, subdir) < 0 ||
+	    git_tree_entry_type(ent) != GIT_OBJECT_TREE) {
+		rc = lr_err_set(err, LR_ENOENT, "folder '%s' is not in commit "
+		    "'%s'", subdir, ref);
+		goto out;
+	}
+	git_oid_tostr(out, 41, git_tree_entry_id(ent));
+out:
+	git_tree_entry_free(ent);
+	git_tree_free(tree);
+	git_commit_free(c);
+	return rc;
+}
+
+int
 gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, size_t *n,
     struct lr_err *err)
 {

@@ -90,6 +90,13 @@ int	 gitsrc_descends(struct gitsrc_repo *repo, const char *id,
 	    const char *ancestor, struct lr_err *err);
 
 /*
+ * The id of the tree of folder subdir ("" or NULL: the root) in the
+ * commit ref names, into out: what the config repo's content hashes to.
+ */
+int	 gitsrc_tree_id(struct gitsrc_repo *repo, const char *ref,
+	    const char *subdir, char out[41], struct lr_err *err);
+
+/*
  * *n: paths under subdir ("" or NULL: all) of the work tree that differ
  * from HEAD (staged, modified, untracked).  0 for a bare repository.
  */

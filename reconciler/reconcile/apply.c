@@ -261,18 +261,26 @@ existing_files(struct writer *w, json_t **out, struct lr_err *err)
 	return rc;
 }
 
+/*
+ * The value of a host's document key: its canonical text (rec_docs_build)
+ * with the generation, deploy and commit that wrote it in front.
+ */
 static char *
-doc_value(const json_t *doc, int64_t gen, int64_t deploy, const char *commit)
+doc_value(const json_t *d, int64_t gen, int64_t deploy, const char *commit)
 {
-	json_t *d = json_deep_copy(doc);
-	char *s;
+	const char *text = json_string_value(json_object_get(d, "json"));
 
-	json_object_set_new(d, "generation", json_integer(gen));
-	json_object_set_new(d, "deploy", json_integer(deploy));
-	json_object_set_new(d, "commit", json_string(commit));
-	s = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(d);
-	return s;
+	return lr_xasprintf("{\"commit\":\"%s\",\"deploy\":%lld,"
+	    "\"generation\":%lld,%s", commit, (long long)deploy,
+	    (long long)gen, text + 1);
+}
+
+/* Its length, without building it. */
+static size_t
+doc_value_len(const json_t *d, const char *commit)
+{
+	return json_string_length(json_object_get(d, "json")) +
+	    strlen(commit) + 80;
 }
 
 /* Delete keys no reader needs; failures only leave garbage. */
@@ -314,7 +322,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	    a->generation) + 1;
 	int64_t deploy = json_integer_value(json_object_get(a->head,
 	    "deploy")) + 1;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -335,20 +343,18 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		h = json_string_value(v);
 		doc_files(json_object_get(json_object_get(docs, h), "doc"),
 		    need);
-		val = doc_value(json_object_get(json_object_get(docs, h), "doc"),
-		    gen, deploy, o->commit);
+		n = doc_value_len(json_object_get(docs, h), o->commit);
 		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/%s", h,
 		    (long long)gen, json_string_value(json_object_get(
 		    json_object_get(docs, h), "sha256")));
-		if (put_cost(key, strlen(val)) + TXN_SLACK > w.max_request) {
+		if (put_cost(key, n) + TXN_SLACK > w.max_request) {
 			what = lr_xasprintf("the desired state of host '%s'", h);
-			rc = too_big(&w, what, strlen(val), err);
+			rc = too_big(&w, what, n, err);
 			free(what);
 			goto out;
 		}
 		free(key);
-		free(val);
-		key = val = NULL;
+		key = NULL;
 	}
 	json_object_foreach(need, sha, v) {
 		x = json_object_get(json_object_get(c->files, sha), "content");
@@ -384,8 +390,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	}
 	json_array_foreach(json_object_get(changes, "changed"), i, v) {
 		h = json_string_value(v);
-		val = doc_value(json_object_get(json_object_get(docs, h), "doc"),
-		    gen, deploy, o->commit);
+		val = doc_value(json_object_get(docs, h), gen, deploy,
+		    o->commit);
 		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/%s", h,
 		    (long long)gen, json_string_value(json_object_get(
 		    json_object_get(docs, h), "sha256")));
@@ -417,8 +423,9 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	}
 
 	/* the commit marker and the deploy record, last */
-	rec = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s, s:s, s:I, s:b, "
-	    "s:I, s:I}", "deploy", (json_int_t)deploy, "commit", o->commit,
+	rec = json_pack("{s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s, s:s, "
+	    "s:I, s:b, s:I, s:I}", "deploy", (json_int_t)deploy, "commit",
+	    o->commit, "tree", o->tree, "leura", LEURA_VERSION,
 	    "ref", o->ref, "summary", o->summary, "author", o->author, "by",
 	    o->by, "at", at, "generation", (json_int_t)gen, "rollback",
 	    o->rollback, "hosts_written", (json_int_t)res->hosts_written,

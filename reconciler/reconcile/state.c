@@ -182,54 +182,94 @@ rec_placement_of(const json_t *desired)
 	return json_pack("{s:o, s:o}", "services", bysvc, "hosts", byhost);
 }
 
+/* Read the committed document of host h (entry v of a->hosts). */
+static int
+add_doc(json_t *desired, const char *h, const struct etcd_kv *kv,
+    struct lr_err *err)
+{
+	json_t *doc;
+
+	if ((doc = parse_value(kv, err)) == NULL)
+		return LR_EETCD;
+	json_object_set_new(desired, h, doc);
+	return 0;
+}
+
+/* Below this many hosts, one read each; above, one read of them all. */
+#define FEW_HOSTS 16
+
 int
 rec_applied_docs(struct etcd *e, const struct rec_applied *a,
     const json_t *hosts, struct rec_compiled *out, struct lr_err *err)
 {
-	struct etcd_kv kv = { 0 };
-	json_t *desired = json_object(), *v, *doc;
+	struct etcd_range_result r = { 0 };
+	struct etcd_range_req q = { 0 };
+	json_t *desired = json_object(), *want = NULL, *v, *x;
 	const char *h;
-	size_t i;
-	int rc;
+	char *pfx = NULL;
+	size_t i, plen;
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->files = json_object();
-	json_object_foreach(a->hosts, h, v) {
-		if (json_is_true(json_object_get(v, "removed")))
-			continue;
-		if (hosts) {
-			json_t *x;
-			bool want = false;
-
-			json_array_foreach((json_t *)hosts, i, x)
-				if (strcmp(json_string_value(x), h) == 0)
-					want = true;
-			if (!want)
-				continue;
-		}
-		rc = etcd_get(e, json_string_value(json_object_get(v, "key")),
-		    &kv, NULL, err);
-		if (rc == LR_ENOENT)
-			lr_err_hint(err, "the desired state changed while it "
-			    "was read; run the command again");
-		if (rc < 0)
-			goto fail;
-		doc = parse_value(&kv, err);
-		etcd_kv_release(&kv);
-		if (doc == NULL) {
-			rc = LR_EETCD;
-			goto fail;
-		}
-		json_object_set_new(desired, h, doc);
+	/* every read is at the revision the keys were listed at */
+	q.revision = a->revision;
+	if (hosts) {
+		want = json_object();
+		json_array_foreach((json_t *)hosts, i, x)
+			json_object_set(want, json_string_value(x), json_true());
 	}
+	if (hosts == NULL || json_array_size(hosts) > FEW_HOSTS) {
+		pfx = rec_key(a->prefix, "desired/hosts/");
+		plen = strlen(pfx);
+		q.key = pfx;
+		q.flags = ETCD_PREFIX;
+		if ((rc = etcd_range(e, &q, &r, err)) < 0)
+			goto out;
+		for (i = 0; i < r.nkvs && rc == 0; i++) {
+			const char *k = r.kvs[i].key + plen;
+			char host[256];
+			size_t n = strcspn(k, "/");
+
+			if (n >= sizeof(host))
+				continue;
+			memcpy(host, k, n);
+			host[n] = '\0';
+			v = json_object_get(a->hosts, host);
+			if (v == NULL || json_is_true(json_object_get(v,
+			    "removed")) || (want && !json_object_get(want,
+			    host)) || strcmp(json_string_value(
+			    json_object_get(v, "key")), r.kvs[i].key) != 0)
+				continue;
+			rc = add_doc(desired, host, &r.kvs[i], err);
+		}
+	} else {
+		json_object_foreach(want, h, x) {
+			v = json_object_get(a->hosts, h);
+			if (v == NULL || json_is_true(json_object_get(v,
+			    "removed")))
+				continue;
+			q.key = json_string_value(json_object_get(v, "key"));
+			if ((rc = etcd_range(e, &q, &r, err)) < 0)
+				goto out;
+			if (r.nkvs == 1)
+				rc = add_doc(desired, h, &r.kvs[0], err);
+			etcd_range_result_release(&r);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	if (rc < 0)
+		goto out;
 	out->desired = desired;
+	desired = NULL;
+	out->files = json_object();
 	if (hosts == NULL)
-		out->placement = rec_placement_of(desired);
-	return 0;
-fail:
+		out->placement = rec_placement_of(out->desired);
+out:
+	free(pfx);
+	json_decref(want);
 	json_decref(desired);
-	json_decref(out->files);
-	out->files = NULL;
+	etcd_range_result_release(&r);
 	return rc;
 }
 
@@ -269,14 +309,13 @@ rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
 {
 	char sha[LR_SHA256_HEX_LEN + 1], *s;
 	const struct spec_service *sv;
-	json_t *docs = json_object(), *v, *doc, *deps, *x, *l;
+	json_t *docs = json_object(), *doc, *deps, *x, *l;
 	const char *h;
 	size_t i, j;
 
-	json_object_foreach(c->desired, h, v) {
-		doc = json_deep_copy(v);
+	json_object_foreach(c->desired, h, doc) {
 		deps = json_object();
-		json_array_foreach(json_object_get(v, "services"), i, x) {
+		json_array_foreach(json_object_get(doc, "services"), i, x) {
 			sv = spec_repo_find_service(repo, json_string_value(x));
 			if (sv == NULL || sv->ndepends_on == 0)
 				continue;
@@ -286,12 +325,13 @@ rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
 				    sv->depends_on[j].name));
 			json_object_set_new(deps, sv->name, l);
 		}
+		/* in place: the compiled document is the applied one */
 		json_object_set_new(doc, "depends_on", deps);
 		s = json_dumps(doc, DUMP_FLAGS);
 		lr_sha256_hex(s, strlen(s), sha);
+		json_object_set_new(docs, h, json_pack("{s:O, s:s, s:o}", "doc",
+		    doc, "sha256", sha, "json", json_string_nocheck(s)));
 		free(s);
-		json_object_set_new(docs, h, json_pack("{s:o, s:s}", "doc", doc,
-		    "sha256", sha));
 	}
 	return docs;
 }

@@ -75,9 +75,10 @@ int	rec_applied_files(struct etcd *e, const struct rec_applied *a,
 
 /*
  * The documents a compiled state asks for: {host: {"doc": {...},
- * "sha256": hex}} where doc is the host's desired state ("services",
- * "steps", and "depends_on" of its services from repo) and sha256 the hash
- * of its canonical JSON.  New reference.
+ * "sha256": hex, "json": text}} where doc is the host's desired state
+ * ("services", "steps", and "depends_on" of its services from repo; added
+ * to c->desired in place), json its canonical text (compact, keys sorted)
+ * and sha256 the hash of that text.  New reference.
  */
 json_t	*rec_docs_build(const struct spec_repo *repo,
 	    const struct rec_compiled *c);
@@ -99,6 +100,7 @@ int	rec_observed_load(struct etcd *e, const char *prefix,
 
 struct rec_apply_opts {
 	const char *commit;	/* full id */
+	const char *tree;	/* id of the config repo's tree, or NULL */
 	const char *ref;	/* as the user named it */
 	const char *summary;	/* commit summary line */
 	const char *author;	/* commit author */

@@ -50,6 +50,16 @@ run 0 "$LEURA" -C repo apply
 expect_in "$T/out" "No changes: deploy #1"
 [ "$(revision)" = "$r1" ] || fail "no-op apply wrote: revision $r1 -> $(revision)"
 
+# a lost document (someone deleted it) is rewritten by the next apply
+key=$(curl -s -X POST "$ETCD_ENDPOINT/v3/kv/range" -d "{\"key\":\"$(printf /leura/desired/hosts/web1/ | base64 -w0)\",\"range_end\":\"$(printf /leura/desired/hosts/web10 | base64 -w0)\",\"keys_only\":true}" |
+    sed 's/.*"key":"\([^"]*\)".*/\1/')
+curl -s -X POST "$ETCD_ENDPOINT/v3/kv/deleterange" -d "{\"key\":\"$key\"}" >/dev/null
+run 2 "$LEURA" -C repo plan --detailed-exitcode --no-diff
+expect_in "$T/out" "Host web1:"
+run 0 "$LEURA" -C repo apply --no-diff
+expect_in "$T/out" "1 host and 0 files written"
+r1=$(revision)
+
 # uncommitted edits: plan sees them, apply does not
 sed -i 's/size_mb: 64/size_mb: 128/' repo/services.yml
 run 2 "$LEURA" -C repo plan --detailed-exitcode
@@ -63,18 +73,18 @@ expect_in "$T/out" "No changes"
 # commit it: apply writes only the three cache hosts
 commit_all "bigger cache"
 run 0 "$LEURA" -C repo apply --json
-expect_in "$T/out" '"deploy": 2'
+expect_in "$T/out" '"deploy": 3'
 expect_in "$T/out" '"hosts_written": 3'
 expect_in "$T/out" '"files_written": 1'
 run 0 "$LEURA" -C repo plan --detailed-exitcode --json
 expect_in "$T/out" '"writes": 0'
-expect_in "$T/out" '"deploy": 2'
+expect_in "$T/out" '"deploy": 3'
 run 0 "$LEURA" -C repo history
-head -n 1 "$T/out" | grep -q '^#2 .*bigger cache' || fail "history: newest first"
+head -n 1 "$T/out" | grep -q '^#3 .*bigger cache' || fail "history: newest first"
 expect_in "$T/out" "#1 "
 run 0 "$LEURA" -C repo history -n 1 --json
 expect_in "$T/out" '"summary": "bigger cache"'
-expect_not_in "$T/out" '"deploy": 1,'
+expect_not_in "$T/out" '"deploy": 2,'
 
 # a host leaves the inventory: its services move, it is dropped
 sed -i '/^  db2:/d' repo/inventory/hosts.yml
@@ -86,7 +96,7 @@ commit_all "retire db2"
 run 2 "$LEURA" -C repo plan --detailed-exitcode
 expect_in "$T/out" "Host db2 (removed from the inventory)"
 run 0 "$LEURA" -C repo apply --no-diff
-expect_in "$T/out" "Applied deploy #3"
+expect_in "$T/out" "Applied deploy #4"
 run 0 "$LEURA" -C repo status --json
 expect_not_in "$T/out" '"db2"'
 run 0 "$LEURA" -C repo plan --detailed-exitcode

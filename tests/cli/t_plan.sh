@@ -50,6 +50,8 @@ expect_in out "+size_mb=32"
 echo "bad: [" >> repo/services.yml
 run 1 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
 expect_in err "invalid YAML"
-run 64 "$LEURA" -C repo plan
-expect_in err "hint: pass --from REF"
+# without --from, plan asks etcd; none here: exit 1, and the offline way
+run 1 "$LEURA" -C repo plan --etcd http://127.0.0.1:9
+expect_in err "cannot reach etcd: tried 'http://127.0.0.1:9'"
+expect_in err "leura plan --from REF"
 done_testing
