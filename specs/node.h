@@ -81,7 +81,8 @@ json_t	*spec_node_to_json(const struct spec_node *n);
 /*
  * Check n is a map whose keys are all in allowed (NULL-terminated).  what
  * names the object ("service 'web'"), section the leura-spec(5) section
- * for the hint ("SERVICES").  Unknown keys get a did-you-mean hint.
+ * for the hint ("SERVICES"), or another page's ("leura(1), FILES").
+ * Unknown keys get a did-you-mean hint.
  * Returns false when n is not a map (a diagnostic was added).
  */
 bool	spec_check_map(struct spec_diags *d, const struct spec_node *n,

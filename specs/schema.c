@@ -255,6 +255,9 @@ spec_check_map(struct spec_diags *d, const struct spec_node *n,
     const char *what, const char *const *allowed, const char *section)
 {
 	struct spec_diag *dg;
+	/* a section of leura-spec(5), or a full "page(N), SECTION" */
+	const char *page = section && strchr(section, '(') ? "" :
+	    "leura-spec(5), ";
 	const char *s;
 	size_t i, na = 0;
 
@@ -262,7 +265,7 @@ spec_check_map(struct spec_diags *d, const struct spec_node *n,
 		dg = spec_diag_at(d, n, "%s must be a mapping, not %s", what,
 		    spec_node_describe(n));
 		if (section)
-			spec_diag_hint(dg, "see leura-spec(5), %s", section);
+			spec_diag_hint(dg, "see %s%s", page, section);
 		return false;
 	}
 	while (allowed[na])
@@ -281,12 +284,12 @@ spec_check_map(struct spec_diags *d, const struct spec_node *n,
 		s = lr_suggest(k, allowed, na);
 		if (s && section)
 			spec_diag_hint(dg, "did you mean '%s'? keys are listed "
-			    "in leura-spec(5), %s", s, section);
+			    "in %s%s", s, page, section);
 		else if (s)
 			spec_diag_hint(dg, "did you mean '%s'?", s);
 		else if (section)
-			spec_diag_hint(dg, "keys are listed in leura-spec(5), "
-			    "%s", section);
+			spec_diag_hint(dg, "keys are listed in %s%s", page,
+			    section);
 	}
 	return true;
 }

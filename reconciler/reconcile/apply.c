@@ -220,7 +220,7 @@ lock_release(struct writer *w)
 
 /* ---- the apply ---- */
 
-/* SHA-256s of the file steps of doc. */
+/* SHA-256s of the file steps of doc: {sha: "step 'id' (file 'src')"}. */
 static void
 doc_files(const json_t *doc, json_t *set)
 {
@@ -228,9 +228,14 @@ doc_files(const json_t *doc, json_t *set)
 	size_t i;
 
 	json_array_foreach(json_object_get(doc, "steps"), i, st)
-		if ((sha = json_object_get(st, "sha256")) != NULL)
-			json_object_set(set, json_string_value(sha),
-			    json_true());
+		if ((sha = json_object_get(st, "sha256")) != NULL &&
+		    json_object_get(set, json_string_value(sha)) == NULL)
+			json_object_set_new(set, json_string_value(sha),
+			    json_sprintf("file step '%s' (src '%s')",
+			    json_string_value(json_object_get(st, "id")),
+			    json_string_value(json_object_get(st, "src")) ?
+			    json_string_value(json_object_get(st, "src")) :
+			    "?"));
 }
 
 /* Keys under P/desired/files/ as {sha: true}. */
@@ -361,7 +366,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		key = rec_key(a->prefix, "desired/files/%s", sha);
 		if (put_cost(key, json_string_length(x)) + TXN_SLACK >
 		    w.max_request) {
-			what = lr_xasprintf("file content %.12s", sha);
+			what = lr_xasprintf("the content of %s", json_string_value(
+			    json_object_get(need, sha)));
 			rc = too_big(&w, what, json_string_length(x), err);
 			free(what);
 			goto out;

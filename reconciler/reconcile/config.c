@@ -89,10 +89,10 @@ rec_config_parse(const char *path, const char *buf, size_t len,
 	memset(out, 0, sizeof(*out));
 	spec_file_parse(path, buf, len, &f, d);
 	if (f->root != NULL && spec_check_map(d, f->root, "the leura client "
-	    "configuration", top_keys, "FILES") &&
+	    "configuration", top_keys, "leura(1), FILES") &&
 	    (etcd = spec_node_get(f->root, "etcd")) != NULL &&
 	    !spec_node_is_null(etcd) &&
-	    spec_check_map(d, etcd, "etcd", etcd_keys, "FILES")) {
+	    spec_check_map(d, etcd, "etcd", etcd_keys, "leura(1), FILES")) {
 		get_endpoints(d, spec_node_get(etcd, "endpoints"), out);
 		get_path(d, etcd, "cacert", home, &out->cacert);
 		get_path(d, etcd, "cert", home, &out->cert);

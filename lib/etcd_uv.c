@@ -1,0 +1,1538 @@
+/*
+ * The libuv face of the etcd client (etcd.h, "the libuv client"): calls,
+ * watches and leases driven by one curl multi handle on the caller's loop.
+ * What to send, how to read answers and what errors mean comes from the
+ * shared core (etcd-int.h); this file only moves bytes and keeps state.
+ *
+ * Plumbing (curl's multi-socket API on libuv): CURLMOPT_SOCKETFUNCTION keeps
+ * one uv_poll per socket (its context is attached with curl_multi_assign and
+ * closed on CURL_POLL_REMOVE); CURLMOPT_TIMERFUNCTION drives one uv_timer.
+ * After every curl_multi_socket_action the finished transfers are drained
+ * from curl_multi_info_read into our own "ready" queue, and only then is
+ * user code run (pump()), never from inside a curl callback: a callback may
+ * start calls, stop watches or free the client, all of which touch the
+ * multi handle.  Results that are known before any I/O (an allocation or
+ * auth failure) go through the same queue, woken by a 0 ms timer, so a
+ * callback never runs from inside the function that was given it.
+ *
+ * Design decisions (see also etcd.h):
+ *   - etcd_uv_call fails over to the next endpoint on a connection error
+ *     (etcd_curl_classify NEXT) or an "unavailable" answer (code 14), starting
+ *     at the endpoint that answered last; when every endpoint failed the
+ *     callback gets LR_EUNREACH naming each endpoint and why.  A timeout after
+ *     connecting is not retried (the request may have been applied).
+ *   - Authentication is one shared authenticate call; every request that
+ *     needs a token waits for it.  A 401/code 16 answer forgets the token
+ *     and retries the request once after authenticating again.
+ *   - etcd_uv_call and the convenience wrappers return an error (and never
+ *     call the callback) only for bad arguments, a client being freed
+ *     (LR_ECANCELED) or, for etcd_uv_txn, a transaction over
+ *     ETCD_MAX_REQUEST_BYTES or ETCD_MAX_TXN_OPS (LR_ETOOBIG, returned
+ *     directly).  Everything else reaches the callback.
+ *   - Watches: one streaming request per watch, re-opened from the last
+ *     revision + 1 after a back-off (100 ms doubling to 5 s, jittered, on
+ *     the next endpoint).  Every failed attempt delivers one
+ *     ETCD_WATCH_DISCONNECTED batch, so a long outage gives at most one
+ *     every ~5 s.  Compaction: the stream is closed, the watched range is
+ *     re-listed and delivered as ETCD_WATCH_RESYNC, then watched from the
+ *     listing's revision + 1.
+ *   - A watch that etcd denies (LR_EPERM) or whose credentials are refused
+ *     (LR_EAUTH) first gets a fresh token and one more try (an expired token
+ *     shows up as "permission denied" on a watch); if that is refused too,
+ *     the DISCONNECTED batch carries LR_EPERM/LR_EAUTH and the watch is
+ *     dead: no more callbacks, no retries (retrying a refusal forever would
+ *     hide a configuration error).  The holder still calls
+ *     etcd_uv_watch_stop, and may start a new watch when it knows better.
+ *   - Leases: a keep-alive every ttl/3.  A failed keep-alive is retried with
+ *     back-off; cb(0) is called once only when the lease cannot be alive any
+ *     more (ttl passed since the last good keep-alive) or a grant failed.
+ *     When etcd answers again: a live lease gives cb(same id) if cb(0) was
+ *     called; a gone one is replaced by a new grant and cb(new id).
+ *   - Memory: calls are freed when their callback returns; watches, leases,
+ *     socket contexts and the client itself own uv handles and are freed in
+ *     the close callbacks, so the client outlives its last handle.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "err.h"
+#include "etcd-int.h"
+#include "etcd.h"
+#include "prng.h"
+#include "xalloc.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+
+/* ---- intrusive lists -------------------------------------------------- */
+
+struct lnode {
+	struct lnode *prev, *next;
+};
+
+#define CONTAINER(p, type, field) \
+	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
+static void
+l_init(struct lnode *n)
+{
+	n->prev = n->next = n;
+}
+
+static bool
+l_empty(const struct lnode *h)
+{
+	return h->next == h;
+}
+
+static void
+l_push(struct lnode *h, struct lnode *n)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+
+/* Unlink n (a no-op when it is not linked). */
+static void
+l_del(struct lnode *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	l_init(n);
+}
+
+static struct lnode *
+l_pop(struct lnode *h)
+{
+	struct lnode *n;
+
+	if (l_empty(h))
+		return NULL;
+	n = h->next;
+	l_del(n);
+	return n;
+}
+
+/* ---- types ------------------------------------------------------------ */
+
+enum xfer_kind { XF_CALL, XF_WATCH };
+
+/* One curl transfer: the part calls and watch streams share. */
+struct xfer {
+	enum xfer_kind kind;
+	struct lnode ready;	/* in eu->ready: finished, or watch data */
+	CURL	*h;
+	struct curl_slist *hdrs;
+	char	 errbuf[CURL_ERROR_SIZE];
+	bool	 in_multi;
+	bool	 done;		/* the transfer ended with rc */
+	CURLcode rc;
+	size_t	 ep;		/* endpoint index in use */
+	unsigned token_gen;	/* eu->token_gen when it was sent */
+};
+
+/* Something waiting for a token (a call or a watch). */
+struct waiter {
+	struct lnode link;	/* in eu->auth_wait */
+	void	(*ready)(struct waiter *, int status, const struct lr_err *);
+};
+
+struct call {
+	struct xfer x;		/* first: CURLOPT_PRIVATE points here */
+	struct waiter w;
+	struct etcd_uv *eu;
+	struct lnode link;	/* in eu->calls */
+	char	*path, *body, *what;
+	size_t	 bodylen;
+	unsigned flags;		/* ETCD_REQ_* */
+	bool	 internal;	/* ours: no callback when canceled */
+	etcd_uv_cb *cb;
+	void	*arg;
+	struct lr_buf resp;
+	struct lr_buf tried;	/* endpoints that failed, for the message */
+	size_t	 ntried;
+	bool	 reauthed;
+	bool	 has_result;	/* finished before any I/O: status, err */
+	int	 status;
+	struct lr_err err;
+};
+
+struct sock {
+	uv_poll_t poll;
+	struct etcd_uv *eu;
+	curl_socket_t fd;
+	struct lnode link;	/* in eu->socks */
+};
+
+struct etcd_uv {
+	uv_loop_t *loop;
+	CURLM	*multi;
+	uv_timer_t curl_timer;	/* CURLMOPT_TIMERFUNCTION */
+	uv_timer_t defer;	/* runs pump() for results known early */
+	struct etcd_conf conf;
+	unsigned token_gen;	/* bumped whenever the token changes */
+	struct call *auth_call;
+	struct lnode auth_wait;	/* waiters for a token */
+	struct lnode calls;	/* every live call */
+	struct lnode ready;	/* xfers to look at in pump() */
+	struct lnode watches;
+	struct lnode leases;
+	struct lnode socks;
+	int	 refs;		/* uv handles not closed yet */
+	bool	 freeing;
+	uint64_t rng;
+};
+
+enum wstate {
+	W_IDLE,		/* back-off timer running */
+	W_AUTH,		/* waiting for a token */
+	W_STREAM,	/* stream open (or opening) */
+	W_RANGE,	/* re-listing after compaction */
+	W_DEAD		/* refused for good; only stop is left */
+};
+
+struct etcd_uv_watch {
+	struct xfer x;		/* first: CURLOPT_PRIVATE points here */
+	struct waiter w;
+	struct etcd_uv *eu;
+	struct lnode link;	/* in eu->watches */
+	struct etcd_watch_req req;	/* req.key is key */
+	char	*key, *what;
+	etcd_uv_watch_cb *cb;
+	void	*arg;
+	enum wstate state;
+	int64_t	 next_rev;	/* where the next stream starts; 0: now */
+	struct lr_buf raw;	/* bytes received, not yet split */
+	struct lr_buf acc;	/* unfinished line */
+	struct etcd_events ev;
+	uv_timer_t timer;	/* back-off */
+	unsigned backoff_ms;
+	bool	 resync;	/* re-list before watching again */
+	int64_t	 compact_rev;
+	bool	 reauthed;	/* fresh token already tried */
+	bool	 created;	/* this stream said "created" */
+	bool	 stopped;
+	struct call *range;	/* the resync listing in flight */
+	struct lr_err fail;	/* set by watch_line on WL_FAIL */
+};
+
+struct etcd_uv_lease {
+	struct etcd_uv *eu;
+	struct lnode link;	/* in eu->leases */
+	int64_t	 ttl_s;
+	int64_t	 id;		/* 0: none */
+	etcd_uv_lease_cb *cb;
+	void	*arg;
+	uv_timer_t timer;	/* next keep-alive or retry */
+	struct call *call;	/* grant or keep-alive in flight */
+	uint64_t last_ok;	/* uv_now() of the last grant/keep-alive */
+	unsigned backoff_ms;
+	bool	 lost;		/* cb(0) delivered, no lease since */
+	bool	 stopped;
+};
+
+static void pump(struct etcd_uv *eu);
+static void call_send(struct call *c);
+static void watch_open(struct etcd_uv_watch *w);
+static void watch_reopen(struct etcd_uv_watch *w);
+
+/* ---- the client's handles --------------------------------------------- */
+
+static void
+eu_unref(struct etcd_uv *eu)
+{
+	if (--eu->refs > 0 || !eu->freeing)
+		return;
+	etcd_conf_release(&eu->conf);
+	free(eu);
+}
+
+static void
+eu_timer_closed(uv_handle_t *h)
+{
+	eu_unref(h->data);
+}
+
+static unsigned
+jitter(struct etcd_uv *eu, unsigned ms)
+{
+	/* [ms/2, ms]: retries of many clients spread out */
+	return ms / 2 + (unsigned)(lr_splitmix64(&eu->rng) % (ms / 2 + 1));
+}
+
+static const char *
+ep_url(const struct etcd_uv *eu, size_t ep)
+{
+	return eu->conf.endpoints[ep];
+}
+
+/* ---- curl on libuv ---------------------------------------------------- */
+
+static void
+sock_closed(uv_handle_t *h)
+{
+	struct sock *s = h->data;
+	struct etcd_uv *eu = s->eu;
+
+	free(s);
+	eu_unref(eu);
+}
+
+static void
+sock_close(struct sock *s)
+{
+	l_del(&s->link);
+	uv_poll_stop(&s->poll);
+	uv_close((uv_handle_t *)&s->poll, sock_closed);
+}
+
+static void
+poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct sock *s = p->data;
+	struct etcd_uv *eu = s->eu;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	else {
+		if (events & UV_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (events & UV_WRITABLE)
+			flags |= CURL_CSELECT_OUT;
+	}
+	/* s may be closed (CURL_POLL_REMOVE) inside; eu stays */
+	curl_multi_socket_action(eu->multi, s->fd, flags, &running);
+	pump(eu);
+}
+
+static int
+sock_cb(CURL *h, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct etcd_uv *eu = userp;
+	struct sock *s = socketp;
+	int events = 0;
+
+	(void)h;
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			sock_close(s);
+			if (!eu->freeing)
+				curl_multi_assign(eu->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (eu->freeing)
+		return 0;
+	if (s == NULL) {
+		s = lr_xcalloc(1, sizeof(*s));
+		s->eu = eu;
+		s->fd = fd;
+		if (uv_poll_init_socket(eu->loop, &s->poll, fd) < 0) {
+			free(s);
+			return -1;
+		}
+		s->poll.data = s;
+		eu->refs++;
+		l_push(&eu->socks, &s->link);
+		curl_multi_assign(eu->multi, fd, s);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	uv_poll_start(&s->poll, events, poll_cb);
+	return 0;
+}
+
+static void
+curl_timer_cb(uv_timer_t *t)
+{
+	struct etcd_uv *eu = t->data;
+	int running;
+
+	curl_multi_socket_action(eu->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	pump(eu);
+}
+
+static int
+timer_fn(CURLM *m, long ms, void *userp)
+{
+	struct etcd_uv *eu = userp;
+
+	(void)m;
+	if (eu->freeing)
+		return 0;
+	if (ms < 0)
+		uv_timer_stop(&eu->curl_timer);
+	else	/* 0: "now"; socket_action may not be called from here */
+		uv_timer_start(&eu->curl_timer, curl_timer_cb,
+		    ms == 0 ? 1 : (uint64_t)ms, 0);
+	return 0;
+}
+
+static void
+defer_cb(uv_timer_t *t)
+{
+	pump(t->data);
+}
+
+static void
+xfer_detach(struct etcd_uv *eu, struct xfer *x)
+{
+	if (x->in_multi) {
+		curl_multi_remove_handle(eu->multi, x->h);
+		x->in_multi = false;
+	}
+	l_del(&x->ready);
+}
+
+/* Prepare x->h for one request to endpoint x->ep. */
+static int
+xfer_setup(struct etcd_uv *eu, struct xfer *x, const char *path,
+    const char *body, size_t len, unsigned flags)
+{
+	if (x->h == NULL) {
+		if ((x->h = curl_easy_init()) == NULL)
+			return LR_ENOMEM;
+	} else
+		curl_easy_reset(x->h);
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	x->errbuf[0] = '\0';
+	etcd_curl_setup(x->h, &eu->conf, x->ep, path, body, len, flags,
+	    &x->hdrs, x->errbuf);
+	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	x->done = false;
+	x->rc = CURLE_OK;
+	x->token_gen = eu->token_gen;
+	return 0;
+}
+
+/* Move finished transfers from curl's queue to ours. */
+static void
+drain(struct etcd_uv *eu)
+{
+	CURLMsg *m;
+	struct xfer *x;
+	char *p;
+	int left;
+
+	while ((m = curl_multi_info_read(eu->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		p = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
+		x = (struct xfer *)(void *)p;
+		x->rc = m->data.result;
+		curl_multi_remove_handle(eu->multi, x->h);	/* m is gone */
+		x->in_multi = false;
+		x->done = true;
+		if (l_empty(&x->ready))
+			l_push(&eu->ready, &x->ready);
+	}
+}
+
+static void call_process(struct call *c);
+static void watch_process(struct etcd_uv_watch *w);
+
+/*
+ * Run everything that is ready.  User callbacks run from here (or from
+ * etcd_uv_free); after each one the client may be freeing.
+ */
+static void
+pump(struct etcd_uv *eu)
+{
+	struct lnode *n;
+	struct xfer *x;
+
+	if (eu->freeing)
+		return;
+	drain(eu);
+	while (!eu->freeing && (n = l_pop(&eu->ready)) != NULL) {
+		x = CONTAINER(n, struct xfer, ready);
+		if (x->kind == XF_CALL)
+			call_process((struct call *)x);
+		else
+			watch_process((struct etcd_uv_watch *)x);
+	}
+}
+
+/* ---- authentication --------------------------------------------------- */
+
+static struct call *call_new(struct etcd_uv *eu, const char *path,
+    json_t *body, const char *what, unsigned flags, bool internal,
+    etcd_uv_cb *cb, void *arg);
+static void call_start(struct call *c);
+
+/* The token used by x was refused: forget it unless renewed since. */
+static void
+forget_token(struct etcd_uv *eu, const struct xfer *x)
+{
+	if (x->token_gen != eu->token_gen)
+		return;
+	etcd_conf_set_token(&eu->conf, NULL);
+	eu->token_gen++;
+}
+
+static void
+auth_done(int status, const json_t *resp, const struct lr_err *err,
+    void *arg)
+{
+	struct etcd_uv *eu = arg;
+	struct lnode local, *n;
+	struct waiter *wt;
+	struct lr_err e;
+	char *tok = NULL;
+
+	eu->auth_call = NULL;
+	if (status == 0 && !eu->conf.auth_off) {
+		lr_err_clear(&e);
+		if ((status = etcd_auth_decode(resp, &tok, &e)) < 0)
+			err = &e;
+		else {
+			etcd_conf_set_token(&eu->conf, tok);
+			eu->token_gen++;
+			free(tok);
+		}
+	}
+	/* a waiter's failure may free the client or stop other waiters */
+	l_init(&local);
+	while ((n = l_pop(&eu->auth_wait)) != NULL)
+		l_push(&local, n);
+	while (!eu->freeing && (n = l_pop(&local)) != NULL) {
+		wt = CONTAINER(n, struct waiter, link);
+		wt->ready(wt, status, err);
+	}
+	while ((n = l_pop(&local)) != NULL)	/* freeing: just unlink */
+		;
+}
+
+/* Run wt->ready once there is a token (now, if there is one). */
+static void
+auth_wait(struct etcd_uv *eu, struct waiter *wt)
+{
+	struct call *c;
+	char *what;
+
+	l_del(&wt->link);
+	l_push(&eu->auth_wait, &wt->link);
+	if (eu->auth_call != NULL)
+		return;
+	what = etcd_what("authenticate as", eu->conf.user);
+	c = call_new(eu, ETCD_PATH_AUTH, etcd_auth_encode(&eu->conf), what,
+	    ETCD_REQ_NOAUTH, true, auth_done, eu);
+	free(what);
+	eu->auth_call = c;
+	call_send(c);
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+static size_t
+call_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct call *c = arg;
+
+	lr_buf_add(&c->resp, p, sz * n);
+	return sz * n;
+}
+
+static void
+call_free(struct call *c)
+{
+	if (c->x.h != NULL)
+		curl_easy_cleanup(c->x.h);
+	curl_slist_free_all(c->x.hdrs);
+	lr_buf_release(&c->resp);
+	lr_buf_release(&c->tried);
+	free(c->path);
+	if (c->flags & ETCD_REQ_NOAUTH)	/* the password */
+		explicit_bzero(c->body, c->bodylen);
+	free(c->body);
+	free(c->what);
+	free(c);
+}
+
+static void
+call_unlink(struct call *c)
+{
+	xfer_detach(c->eu, &c->x);
+	l_del(&c->link);
+	l_del(&c->w.link);
+}
+
+/* Drop c without its callback (its owner is gone). */
+static void
+call_cancel(struct call *c)
+{
+	if (c->eu->auth_call == c)
+		c->eu->auth_call = NULL;
+	call_unlink(c);
+	call_free(c);
+}
+
+static void
+call_finish(struct call *c, int status, const json_t *resp,
+    const struct lr_err *err)
+{
+	call_unlink(c);
+	if (c->cb != NULL)
+		c->cb(status, status < 0 ? NULL : resp,
+		    status < 0 ? err : NULL, c->arg);
+	call_free(c);
+}
+
+/* Deliver status/err through pump(), never from the caller's stack. */
+static void
+call_result_later(struct call *c, int status, const struct lr_err *err)
+{
+	struct etcd_uv *eu = c->eu;
+
+	xfer_detach(eu, &c->x);
+	c->has_result = true;
+	c->status = status;
+	c->err = *err;
+	l_push(&eu->ready, &c->x.ready);
+	uv_timer_start(&eu->defer, defer_cb, 0, 0);
+}
+
+static void
+call_auth_ready(struct waiter *wt, int status, const struct lr_err *err)
+{
+	struct call *c = CONTAINER(wt, struct call, w);
+	struct lr_err e;
+
+	if (status == 0) {
+		call_send(c);
+		return;
+	}
+	lr_err_set(&e, status, "%s: %s", c->what, err->msg);
+	if (err->hint[0] != '\0')
+		lr_err_hint(&e, "%s", err->hint);
+	call_result_later(c, status, &e);
+}
+
+static void
+call_send(struct call *c)
+{
+	struct etcd_uv *eu = c->eu;
+	struct lr_err e;
+	int rc;
+
+	lr_buf_reset(&c->resp);
+	if ((rc = xfer_setup(eu, &c->x, c->path, c->body, c->bodylen,
+	    c->flags)) == 0) {
+		curl_easy_setopt(c->x.h, CURLOPT_WRITEFUNCTION, call_write);
+		curl_easy_setopt(c->x.h, CURLOPT_WRITEDATA, c);
+		if (curl_multi_add_handle(eu->multi, c->x.h) == CURLM_OK) {
+			c->x.in_multi = true;
+			return;
+		}
+		rc = LR_EIO;
+	}
+	lr_err_set(&e, rc, "etcd %s: cannot start the request", c->what);
+	call_result_later(c, rc, &e);
+}
+
+static void
+call_start(struct call *c)
+{
+	if (!(c->flags & ETCD_REQ_NOAUTH) &&
+	    etcd_conf_needs_auth(&c->eu->conf))
+		auth_wait(c->eu, &c->w);
+	else
+		call_send(c);
+}
+
+static struct call *
+call_new(struct etcd_uv *eu, const char *path, json_t *body,
+    const char *what, unsigned flags, bool internal, etcd_uv_cb *cb,
+    void *arg)
+{
+	struct call *c = lr_xcalloc(1, sizeof(*c));
+
+	c->x.kind = XF_CALL;
+	l_init(&c->x.ready);
+	l_init(&c->w.link);
+	c->w.ready = call_auth_ready;
+	c->eu = eu;
+	c->path = lr_xstrdup(path);
+	c->body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (c->body == NULL)
+		c->body = lr_xstrdup("{}");
+	c->bodylen = strlen(c->body);
+	json_decref(body);
+	c->what = lr_xstrdup(what != NULL ? what : path);
+	c->flags = flags;
+	c->internal = internal;
+	c->cb = cb;
+	c->arg = arg;
+	c->x.ep = eu->conf.cur;
+	lr_buf_init(&c->resp);
+	lr_buf_init(&c->tried);
+	l_push(&eu->calls, &c->link);
+	return c;
+}
+
+/* This endpoint could not serve c: the next one, or give up. */
+static void
+call_next(struct call *c, const char *reason)
+{
+	struct etcd_uv *eu = c->eu;
+	struct lr_err e;
+
+	etcd_tried_add(&c->tried, ep_url(eu, c->x.ep), reason);
+	if (++c->ntried >= eu->conf.nendpoints) {
+		etcd_unreach_error(&e, &c->tried);
+		call_finish(c, e.code, NULL, &e);
+		return;
+	}
+	c->x.ep = (c->x.ep + 1) % eu->conf.nendpoints;
+	call_send(c);
+}
+
+static void
+call_process(struct call *c)
+{
+	struct etcd_uv *eu = c->eu;
+	enum etcd_curl_class cls;
+	enum etcd_http_action act;
+	const char *ep = ep_url(eu, c->x.ep);
+	char reason[CURL_ERROR_SIZE + 64];
+	struct lr_err e;
+	json_t *resp;
+	long status = 0;
+	int rc;
+
+	if (c->has_result) {
+		call_finish(c, c->status, NULL, &c->err);
+		return;
+	}
+	lr_err_clear(&e);
+	reason[0] = '\0';
+	cls = etcd_curl_classify(c->x.h, c->x.rc, c->x.errbuf, reason,
+	    sizeof(reason));
+	if (cls == ETCD_CURL_NEXT) {
+		call_next(c, reason);
+		return;
+	}
+	if (cls != ETCD_CURL_OK) {
+		rc = etcd_curl_error(&e, cls, c->what, ep, reason);
+		call_finish(c, rc, NULL, &e);
+		return;
+	}
+	curl_easy_getinfo(c->x.h, CURLINFO_RESPONSE_CODE, &status);
+	resp = etcd_json_parse(c->resp.s != NULL ? c->resp.s : "",
+	    c->resp.len);
+	if ((c->flags & ETCD_REQ_NOAUTH) && etcd_auth_disabled(status, resp)) {
+		/* etcd runs without authentication: go on without a token */
+		eu->conf.auth_off = true;
+		eu->conf.cur = c->x.ep;
+		call_finish(c, 0, resp, NULL);
+		json_decref(resp);
+		return;
+	}
+	act = etcd_http_check(status, resp, c->resp.s, c->resp.len, c->what,
+	    ep, &e);
+	if (act == ETCD_HTTP_OK && resp == NULL) {
+		lr_err_set(&e, LR_EETCD, "etcd %s at '%s': the answer is not "
+		    "JSON", c->what, ep);
+		act = ETCD_HTTP_FAIL;
+	}
+	switch (act) {
+	case ETCD_HTTP_OK:
+		eu->conf.cur = c->x.ep;
+		call_finish(c, 0, resp, NULL);
+		break;
+	case ETCD_HTTP_REAUTH:
+		if (c->reauthed || eu->conf.user == NULL ||
+		    (c->flags & ETCD_REQ_NOAUTH)) {
+			call_finish(c, e.code, NULL, &e);
+			break;
+		}
+		c->reauthed = true;
+		forget_token(eu, &c->x);
+		call_start(c);
+		break;
+	case ETCD_HTTP_NEXT:
+		call_next(c, "no leader or not ready");
+		break;
+	default:
+		call_finish(c, e.code < 0 ? e.code : LR_EETCD, NULL, &e);
+		break;
+	}
+	json_decref(resp);
+}
+
+/* ---- public: client and calls ----------------------------------------- */
+
+int
+etcd_uv_new(uv_loop_t *loop, const struct etcd_config *cfg,
+    struct etcd_uv **out, struct lr_err *err)
+{
+	struct etcd_uv *eu;
+	int rc;
+
+	if (loop == NULL || cfg == NULL || out == NULL)
+		return lr_err_set(err, LR_EINVAL,
+		    "etcd: no loop or no configuration");
+	etcd_curl_global_init();
+	eu = lr_xcalloc(1, sizeof(*eu));
+	if ((rc = etcd_conf_parse(cfg, &eu->conf, err)) < 0) {
+		free(eu);
+		return rc;
+	}
+	if ((eu->multi = curl_multi_init()) == NULL) {
+		etcd_conf_release(&eu->conf);
+		free(eu);
+		return lr_err_set(err, LR_ENOMEM, "etcd: cannot make a curl "
+		    "multi handle");
+	}
+	eu->loop = loop;
+	l_init(&eu->auth_wait);
+	l_init(&eu->calls);
+	l_init(&eu->ready);
+	l_init(&eu->watches);
+	l_init(&eu->leases);
+	l_init(&eu->socks);
+	eu->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)eu;
+	curl_multi_setopt(eu->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(eu->multi, CURLMOPT_SOCKETDATA, eu);
+	curl_multi_setopt(eu->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
+	curl_multi_setopt(eu->multi, CURLMOPT_TIMERDATA, eu);
+	uv_timer_init(loop, &eu->curl_timer);
+	uv_timer_init(loop, &eu->defer);
+	eu->curl_timer.data = eu;
+	eu->defer.data = eu;
+	eu->refs = 2;
+	*out = eu;
+	return 0;
+}
+
+int
+etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
+    const char *what, etcd_uv_cb *cb, void *arg)
+{
+	if (eu == NULL || path == NULL || cb == NULL) {
+		json_decref(body);
+		return LR_EINVAL;
+	}
+	if (eu->freeing) {
+		json_decref(body);
+		return LR_ECANCELED;
+	}
+	call_start(call_new(eu, path, body, what, 0, false, cb, arg));
+	return 0;
+}
+
+int
+etcd_uv_range(struct etcd_uv *eu, const struct etcd_range_req *req,
+    etcd_uv_cb *cb, void *arg)
+{
+	char *what;
+	int rc;
+
+	if (req == NULL || req->key == NULL)
+		return LR_EINVAL;
+	what = etcd_what("range", req->key);
+	rc = etcd_uv_call(eu, ETCD_PATH_RANGE, etcd_range_encode(req), what,
+	    cb, arg);
+	free(what);
+	return rc;
+}
+
+int
+etcd_uv_put(struct etcd_uv *eu, const char *key, const void *val,
+    size_t len, int64_t lease, etcd_uv_cb *cb, void *arg)
+{
+	char *what;
+	int rc;
+
+	if (key == NULL || (val == NULL && len > 0))
+		return LR_EINVAL;
+	if (len > ETCD_MAX_REQUEST_BYTES)
+		return LR_ETOOBIG;
+	what = etcd_what("put", key);
+	rc = etcd_uv_call(eu, ETCD_PATH_PUT,
+	    etcd_put_encode(key, val != NULL ? val : "", len, lease, 0), what,
+	    cb, arg);
+	free(what);
+	return rc;
+}
+
+int
+etcd_uv_txn(struct etcd_uv *eu, const struct etcd_txn *t, etcd_uv_cb *cb,
+    void *arg)
+{
+	if (t == NULL)
+		return LR_EINVAL;
+	if (t->bytes > ETCD_MAX_REQUEST_BYTES || t->nops > ETCD_MAX_TXN_OPS)
+		return LR_ETOOBIG;
+	return etcd_uv_call(eu, ETCD_PATH_TXN, etcd_txn_encode(t), "txn", cb,
+	    arg);
+}
+
+/* ---- watches ---------------------------------------------------------- */
+
+enum { WL_GO, WL_STOPPED, WL_COMPACTED, WL_FAIL };
+
+static void
+watch_closed(uv_handle_t *h)
+{
+	struct etcd_uv_watch *w = h->data;
+	struct etcd_uv *eu = w->eu;
+
+	if (w->x.h != NULL)
+		curl_easy_cleanup(w->x.h);
+	curl_slist_free_all(w->x.hdrs);
+	lr_buf_release(&w->raw);
+	lr_buf_release(&w->acc);
+	etcd_events_release(&w->ev);
+	free(w->key);
+	free(w->what);
+	free(w);
+	eu_unref(eu);
+}
+
+void
+etcd_uv_watch_stop(struct etcd_uv_watch *w)
+{
+	if (w == NULL || w->stopped)
+		return;
+	w->stopped = true;
+	xfer_detach(w->eu, &w->x);
+	l_del(&w->w.link);
+	l_del(&w->link);
+	if (w->range != NULL) {
+		call_cancel(w->range);
+		w->range = NULL;
+	}
+	uv_timer_stop(&w->timer);
+	/* the memory goes in watch_closed, after any callback returned */
+	uv_close((uv_handle_t *)&w->timer, watch_closed);
+}
+
+/* Hand b to the holder; false when the watch was stopped meanwhile. */
+static bool
+watch_deliver(struct etcd_uv_watch *w, const struct etcd_watch_batch *b)
+{
+	if (w->stopped)
+		return false;
+	w->cb(b, w->arg);
+	return !w->stopped;
+}
+
+static void
+watch_timer_cb(uv_timer_t *t)
+{
+	watch_reopen(t->data);
+}
+
+/*
+ * The stream (or the listing, or authentication) failed with err: tell the
+ * holder and try again later, or give up on a refusal.
+ */
+static void
+watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
+{
+	struct etcd_uv *eu = w->eu;
+	struct etcd_watch_batch b;
+	bool refused = err->code == LR_EPERM || err->code == LR_EAUTH;
+
+	xfer_detach(eu, &w->x);
+	w->state = W_IDLE;
+	if (refused && eu->conf.user != NULL && !w->reauthed) {
+		/* an expired token looks like "permission denied" */
+		w->reauthed = true;
+		forget_token(eu, &w->x);
+		watch_reopen(w);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	b.kind = ETCD_WATCH_DISCONNECTED;
+	b.revision = w->next_rev > 0 ? w->next_rev - 1 : 0;
+	b.err = err;
+	if (refused)
+		w->state = W_DEAD;
+	if (!watch_deliver(w, &b) || refused || eu->freeing)
+		return;
+	if (w->backoff_ms == 0)
+		w->backoff_ms = BACKOFF_MIN_MS;
+	else if ((w->backoff_ms *= 2) > BACKOFF_MAX_MS)
+		w->backoff_ms = BACKOFF_MAX_MS;
+	w->x.ep = (w->x.ep + 1) % eu->conf.nendpoints;
+	uv_timer_start(&w->timer, watch_timer_cb,
+	    jitter(eu, w->backoff_ms), 0);
+}
+
+static size_t
+watch_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct etcd_uv_watch *w = arg;
+
+	/* no user code here: pump() splits and delivers */
+	lr_buf_add(&w->raw, p, sz * n);
+	if (l_empty(&w->x.ready))
+		l_push(&w->eu->ready, &w->x.ready);
+	return sz * n;
+}
+
+/* Open the stream at next_rev; 0 or LR_E* (err set). */
+static int
+watch_open_now(struct etcd_uv_watch *w, struct lr_err *err)
+{
+	struct etcd_uv *eu = w->eu;
+	struct etcd_watch_req req = w->req;
+	json_t *j;
+	char *body;
+	int rc;
+
+	req.start_revision = w->next_rev;
+	j = etcd_watch_encode(&req);
+	body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (body == NULL)
+		return lr_err_set(err, LR_ENOMEM, "etcd %s: cannot encode "
+		    "the request", w->what);
+	rc = xfer_setup(eu, &w->x, ETCD_PATH_WATCH, body, strlen(body),
+	    ETCD_REQ_WATCH);
+	free(body);
+	if (rc < 0)
+		return lr_err_set(err, rc, "etcd %s: cannot start the "
+		    "request", w->what);
+	curl_easy_setopt(w->x.h, CURLOPT_WRITEFUNCTION, watch_write);
+	curl_easy_setopt(w->x.h, CURLOPT_WRITEDATA, w);
+	/* TCP keep-alive (set by etcd_curl_setup) notices a dead peer */
+	lr_buf_reset(&w->raw);
+	w->created = false;
+	lr_buf_reset(&w->acc);
+	if (curl_multi_add_handle(eu->multi, w->x.h) != CURLM_OK)
+		return lr_err_set(err, LR_EIO, "etcd %s: cannot start the "
+		    "request", w->what);
+	w->x.in_multi = true;
+	w->state = W_STREAM;
+	return 0;
+}
+
+static void
+watch_auth_ready(struct waiter *wt, int status, const struct lr_err *err)
+{
+	struct etcd_uv_watch *w = CONTAINER(wt, struct etcd_uv_watch, w);
+	struct lr_err e;
+
+	if (status < 0) {
+		/* the authenticate call itself was refused: no second try */
+		w->reauthed = true;
+		lr_err_set(&e, status, "%s: %s", w->what, err->msg);
+		if (err->hint[0] != '\0')
+			lr_err_hint(&e, "%s", err->hint);
+		watch_fail(w, &e);
+		return;
+	}
+	lr_err_clear(&e);
+	if (watch_open_now(w, &e) < 0)
+		watch_fail(w, &e);
+}
+
+/* Open the stream once there is a token. */
+static void
+watch_open(struct etcd_uv_watch *w)
+{
+	struct lr_err e;
+
+	if (etcd_conf_needs_auth(&w->eu->conf)) {
+		w->state = W_AUTH;
+		auth_wait(w->eu, &w->w);
+		return;
+	}
+	lr_err_clear(&e);
+	if (watch_open_now(w, &e) < 0)
+		watch_fail(w, &e);
+}
+
+static void
+watch_range_done(int status, const json_t *resp, const struct lr_err *err,
+    void *arg)
+{
+	struct etcd_uv_watch *w = arg;
+	struct etcd_range_result r;
+	struct etcd_watch_batch b;
+	struct lr_err e;
+
+	w->range = NULL;
+	memset(&r, 0, sizeof(r));
+	if (status == 0) {
+		lr_err_clear(&e);
+		if ((status = etcd_range_decode(resp, &r, &e)) < 0)
+			err = &e;
+	}
+	if (status < 0) {
+		watch_fail(w, err);	/* resync stays set: list again */
+		return;
+	}
+	w->resync = false;
+	w->next_rev = r.revision + 1;
+	memset(&b, 0, sizeof(b));
+	b.kind = ETCD_WATCH_RESYNC;
+	b.revision = r.revision;
+	b.kvs = r.kvs;
+	b.nkvs = r.nkvs;
+	b.compact_revision = w->compact_rev;
+	if (!watch_deliver(w, &b)) {
+		etcd_range_result_release(&r);
+		return;
+	}
+	etcd_range_result_release(&r);
+	if (!w->eu->freeing)
+		watch_open(w);
+}
+
+/* List the watched range again (after compaction). */
+static void
+watch_resync(struct etcd_uv_watch *w)
+{
+	struct etcd_range_req rr;
+	char *what;
+
+	w->resync = true;
+	w->state = W_RANGE;
+	etcd_watch_resync_req(&w->req, &rr);
+	what = etcd_what("range", w->key);
+	w->range = call_new(w->eu, ETCD_PATH_RANGE, etcd_range_encode(&rr),
+	    what, 0, true, watch_range_done, w);
+	free(what);
+	call_start(w->range);
+}
+
+static void
+watch_reopen(struct etcd_uv_watch *w)
+{
+	if (w->stopped || w->eu->freeing)
+		return;
+	if (w->resync)
+		watch_resync(w);
+	else
+		watch_open(w);
+}
+
+static int
+watch_line(const char *line, size_t len, void *arg)
+{
+	struct etcd_uv_watch *w = arg;
+	struct etcd_watch_batch b;
+	struct etcd_watch_info info;
+	const char *ep = ep_url(w->eu, w->x.ep);
+	size_t i;
+
+	memset(&b, 0, sizeof(b));
+	memset(&info, 0, sizeof(info));
+	lr_err_clear(&w->fail);
+	if (etcd_watch_decode_line(line, len, &w->ev, &b, &info, w->what, ep,
+	    &w->fail) < 0)
+		return WL_FAIL;
+	if (info.canceled) {
+		if (info.compact_revision > 0) {
+			w->compact_rev = info.compact_revision;
+			return WL_COMPACTED;
+		}
+		etcd_watch_cancel_error(&info, w->what, ep, &w->fail);
+		return WL_FAIL;
+	}
+	if (info.created) {
+		/* the stream works: the next failure starts the back-off */
+		w->backoff_ms = 0;
+		w->reauthed = false;
+		w->created = true;
+		if (w->next_rev == 0)
+			w->next_rev = b.revision + 1;
+	}
+	if (b.kind == ETCD_WATCH_EVENTS) {
+		for (i = 0; i < b.nevents; i++)
+			if (b.events[i].kv.mod_revision >= w->next_rev)
+				w->next_rev = b.events[i].kv.mod_revision + 1;
+		return watch_deliver(w, &b) ? WL_GO : WL_STOPPED;
+	}
+	if (info.created || info.fragment)
+		return WL_GO;
+	/* a progress notification: everything up to b.revision was sent */
+	if (b.revision >= w->next_rev)
+		w->next_rev = b.revision + 1;
+	if (!(w->req.flags & ETCD_PROGRESS_NOTIFY))
+		return WL_GO;
+	b.kind = ETCD_WATCH_PROGRESS;
+	return watch_deliver(w, &b) ? WL_GO : WL_STOPPED;
+}
+
+/* The stream ended (x.done): why, as an error for DISCONNECTED. */
+static void
+watch_ended(struct etcd_uv_watch *w, long status)
+{
+	struct etcd_uv *eu = w->eu;
+	const char *ep = ep_url(eu, w->x.ep);
+	char reason[CURL_ERROR_SIZE + 64];
+	enum etcd_curl_class cls;
+	enum etcd_http_action act;
+	struct lr_err e;
+	json_t *j;
+
+	lr_err_clear(&e);
+	reason[0] = '\0';
+	cls = etcd_curl_classify(w->x.h, w->x.rc, w->x.errbuf, reason,
+	    sizeof(reason));
+	if (cls == ETCD_CURL_OK && status != 200) {
+		j = etcd_json_parse(w->raw.s != NULL ? w->raw.s : "",
+		    w->raw.len);
+		act = etcd_http_check(status, j, w->raw.s, w->raw.len,
+		    w->what, ep, &e);
+		json_decref(j);
+		if (act == ETCD_HTTP_REAUTH && e.code != LR_EAUTH)
+			e.code = LR_EAUTH;
+		if (act != ETCD_HTTP_OK) {
+			watch_fail(w, &e);
+			return;
+		}
+	}
+	if (cls == ETCD_CURL_TLS) {
+		etcd_curl_error(&e, cls, w->what, ep, reason);
+		watch_fail(w, &e);
+		return;
+	}
+	if (cls == ETCD_CURL_OK)
+		snprintf(reason, sizeof(reason), "closed by etcd");
+	if (w->next_rev > 0)
+		lr_err_set(&e, LR_EUNREACH, "etcd %s at '%s': %s: %s; "
+		    "resuming at revision %" PRId64, w->what, ep,
+		    w->created ? "stream lost" : "cannot open the stream",
+		    reason, w->next_rev);
+	else
+		lr_err_set(&e, LR_EUNREACH, "etcd %s at '%s': %s: %s; "
+		    "retrying", w->what, ep,
+		    w->created ? "stream lost" : "cannot open the stream",
+		    reason);
+	lr_err_hint(&e, "check that etcd is running; the watch goes on by "
+	    "itself when it is back");
+	watch_fail(w, &e);
+}
+
+static void
+watch_process(struct etcd_uv_watch *w)
+{
+	long status = 0;
+	int act = WL_GO;
+
+	if (w->stopped || w->state != W_STREAM)
+		return;
+	curl_easy_getinfo(w->x.h, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 && w->raw.len > 0) {
+		act = etcd_lines_feed(&w->acc, w->raw.s, w->raw.len,
+		    watch_line, w);
+		lr_buf_reset(&w->raw);
+	}
+	if (w->stopped || w->eu->freeing)
+		return;
+	switch (act) {
+	case WL_STOPPED:
+		return;
+	case WL_COMPACTED:
+		/* the stream stays open after a cancel: close it */
+		xfer_detach(w->eu, &w->x);
+		watch_resync(w);
+		return;
+	case WL_FAIL:
+		watch_fail(w, &w->fail);
+		return;
+	}
+	if (w->x.done)
+		watch_ended(w, status);
+}
+
+int
+etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
+    etcd_uv_watch_cb *cb, void *arg, struct etcd_uv_watch **out,
+    struct lr_err *err)
+{
+	struct etcd_uv_watch *w;
+	int rc;
+
+	if (eu == NULL || req == NULL || req->key == NULL || cb == NULL ||
+	    out == NULL)
+		return lr_err_set(err, LR_EINVAL, "etcd watch: no client, key "
+		    "or callback");
+	if (eu->freeing)
+		return lr_err_set(err, LR_ECANCELED, "etcd watch '%s': the "
+		    "client is being closed", req->key);
+	w = lr_xcalloc(1, sizeof(*w));
+	w->x.kind = XF_WATCH;
+	l_init(&w->x.ready);
+	l_init(&w->w.link);
+	w->w.ready = watch_auth_ready;
+	w->eu = eu;
+	w->key = lr_xstrdup(req->key);
+	w->req = *req;
+	w->req.key = w->key;
+	w->what = etcd_what("watch", w->key);
+	w->cb = cb;
+	w->arg = arg;
+	w->next_rev = req->start_revision;
+	w->x.ep = eu->conf.cur;
+	lr_buf_init(&w->raw);
+	lr_buf_init(&w->acc);
+	etcd_events_init(&w->ev);
+	uv_timer_init(eu->loop, &w->timer);
+	w->timer.data = w;
+	eu->refs++;
+	l_push(&eu->watches, &w->link);
+	if (etcd_conf_needs_auth(&eu->conf)) {
+		w->state = W_AUTH;
+		auth_wait(eu, &w->w);
+	} else if ((rc = watch_open_now(w, err)) < 0) {
+		etcd_uv_watch_stop(w);	/* never calls cb */
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* ---- leases ----------------------------------------------------------- */
+
+static void lease_tick(uv_timer_t *t);
+
+static uint64_t
+lease_interval(const struct etcd_uv_lease *l)
+{
+	uint64_t ms = (uint64_t)l->ttl_s * 1000 / 3;
+
+	return ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : ms;
+}
+
+static void
+lease_closed(uv_handle_t *h)
+{
+	struct etcd_uv_lease *l = h->data;
+	struct etcd_uv *eu = l->eu;
+
+	free(l);
+	eu_unref(eu);
+}
+
+static void
+lease_notify(struct etcd_uv_lease *l, int64_t id)
+{
+	if (!l->stopped)
+		l->cb(id, l->arg);
+}
+
+/* A grant or keep-alive failed: report a lost lease once, retry. */
+static void
+lease_trouble(struct etcd_uv_lease *l)
+{
+	struct etcd_uv *eu = l->eu;
+	uint64_t cap = lease_interval(l);
+
+	if (!l->lost && (l->id == 0 ||
+	    uv_now(eu->loop) - l->last_ok >= (uint64_t)l->ttl_s * 1000)) {
+		l->lost = true;
+		lease_notify(l, 0);
+		if (l->stopped || eu->freeing)
+			return;
+	}
+	if (cap > BACKOFF_MAX_MS)
+		cap = BACKOFF_MAX_MS;
+	if (l->backoff_ms == 0)
+		l->backoff_ms = BACKOFF_MIN_MS;
+	else if ((l->backoff_ms *= 2) > cap)
+		l->backoff_ms = (unsigned)cap;
+	uv_timer_start(&l->timer, lease_tick, jitter(eu, l->backoff_ms), 0);
+}
+
+static void
+lease_grant_done(int status, const json_t *resp, const struct lr_err *err,
+    void *arg)
+{
+	struct etcd_uv_lease *l = arg;
+	int64_t id = 0, ttl = 0;
+	struct lr_err e;
+
+	(void)err;
+	l->call = NULL;
+	if (status == 0)
+		status = etcd_lease_grant_decode(resp, &id, &ttl, &e);
+	if (status < 0) {
+		lease_trouble(l);
+		return;
+	}
+	l->id = id;
+	l->last_ok = uv_now(l->eu->loop);
+	l->lost = false;
+	l->backoff_ms = 0;
+	uv_timer_start(&l->timer, lease_tick, lease_interval(l), 0);
+	lease_notify(l, id);
+}
+
+static void
+lease_grant(struct etcd_uv_lease *l)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "grant lease (ttl %" PRId64 " s)",
+	    l->ttl_s);
+	l->call = call_new(l->eu, ETCD_PATH_GRANT,
+	    etcd_lease_grant_encode(l->ttl_s), what, 0, true,
+	    lease_grant_done, l);
+	call_start(l->call);
+}
+
+static void
+lease_ka_done(int status, const json_t *resp, const struct lr_err *err,
+    void *arg)
+{
+	struct etcd_uv_lease *l = arg;
+	int64_t ttl = 0;
+	struct lr_err e;
+
+	l->call = NULL;
+	if (status == 0)
+		status = etcd_lease_keepalive_decode(resp, &ttl, &e);
+	else if (err != NULL && err->code == LR_ENOENT)
+		status = 0;	/* "lease not found": gone, ttl 0 */
+	if (status < 0) {
+		lease_trouble(l);
+		return;
+	}
+	if (ttl <= 0) {
+		/* expired or revoked behind our back: a new one */
+		l->id = 0;
+		lease_grant(l);
+		return;
+	}
+	l->last_ok = uv_now(l->eu->loop);
+	l->backoff_ms = 0;
+	uv_timer_start(&l->timer, lease_tick, lease_interval(l), 0);
+	if (l->lost) {
+		l->lost = false;
+		lease_notify(l, l->id);
+	}
+}
+
+static void
+lease_tick(uv_timer_t *t)
+{
+	struct etcd_uv_lease *l = t->data;
+	char what[64];
+
+	if (l->stopped || l->call != NULL)
+		return;
+	if (l->id == 0) {
+		lease_grant(l);
+		return;
+	}
+	snprintf(what, sizeof(what), "keep-alive of lease %" PRId64, l->id);
+	l->call = call_new(l->eu, ETCD_PATH_KEEPALIVE,
+	    etcd_lease_id_encode(l->id), what, 0, true, lease_ka_done, l);
+	call_start(l->call);
+}
+
+int
+etcd_uv_lease_start(struct etcd_uv *eu, int64_t ttl_s, etcd_uv_lease_cb *cb,
+    void *arg, struct etcd_uv_lease **out, struct lr_err *err)
+{
+	struct etcd_uv_lease *l;
+
+	if (eu == NULL || cb == NULL || out == NULL)
+		return lr_err_set(err, LR_EINVAL, "etcd lease: no client or "
+		    "callback");
+	if (ttl_s <= 0)
+		return lr_err_set(err, LR_EINVAL, "etcd lease: ttl %" PRId64
+		    " s is not positive", ttl_s);
+	if (eu->freeing)
+		return lr_err_set(err, LR_ECANCELED, "etcd lease: the client "
+		    "is being closed");
+	l = lr_xcalloc(1, sizeof(*l));
+	l->eu = eu;
+	l->ttl_s = ttl_s;
+	l->cb = cb;
+	l->arg = arg;
+	uv_timer_init(eu->loop, &l->timer);
+	l->timer.data = l;
+	eu->refs++;
+	l_push(&eu->leases, &l->link);
+	lease_grant(l);
+	*out = l;
+	return 0;
+}
+
+void
+etcd_uv_lease_stop(struct etcd_uv_lease *l, bool revoke)
+{
+	struct etcd_uv *eu;
+	char what[64];
+
+	if (l == NULL || l->stopped)
+		return;
+	eu = l->eu;
+	l->stopped = true;
+	if (l->call != NULL) {
+		/* a grant in flight may still create a lease: it expires */
+		call_cancel(l->call);
+		l->call = NULL;
+	}
+	if (revoke && l->id != 0 && !eu->freeing) {
+		/* fire and forget; etcd_uv_free cancels it */
+		snprintf(what, sizeof(what), "revoke lease %" PRId64, l->id);
+		call_start(call_new(eu, ETCD_PATH_REVOKE,
+		    etcd_lease_id_encode(l->id), what, 0, true, NULL, NULL));
+	}
+	l_del(&l->link);
+	uv_timer_stop(&l->timer);
+	uv_close((uv_handle_t *)&l->timer, lease_closed);
+}
+
+/* ---- freeing ---------------------------------------------------------- */
+
+void
+etcd_uv_free(struct etcd_uv *eu)
+{
+	struct lnode *n;
+	struct call *c;
+	struct lr_err e;
+
+	if (eu == NULL || eu->freeing)
+		return;
+	eu->freeing = true;
+	while (!l_empty(&eu->watches))
+		etcd_uv_watch_stop(CONTAINER(eu->watches.next,
+		    struct etcd_uv_watch, link));
+	while (!l_empty(&eu->leases))
+		etcd_uv_lease_stop(CONTAINER(eu->leases.next,
+		    struct etcd_uv_lease, link), false);
+	/* a callback may not start anything new: eu->freeing */
+	while ((n = l_pop(&eu->calls)) != NULL) {
+		c = CONTAINER(n, struct call, link);
+		call_unlink(c);
+		if (!c->internal && c->cb != NULL) {
+			lr_err_set(&e, LR_ECANCELED, "etcd %s: canceled: the "
+			    "client was closed", c->what);
+			c->cb(LR_ECANCELED, NULL, &e, c->arg);
+		}
+		call_free(c);
+	}
+	eu->auth_call = NULL;
+	uv_timer_stop(&eu->curl_timer);
+	curl_multi_cleanup(eu->multi);	/* may close sockets: sock_cb */
+	eu->multi = NULL;
+	while (!l_empty(&eu->socks))
+		sock_close(CONTAINER(eu->socks.next, struct sock, link));
+	uv_close((uv_handle_t *)&eu->curl_timer, eu_timer_closed);
+	uv_close((uv_handle_t *)&eu->defer, eu_timer_closed);
+}
