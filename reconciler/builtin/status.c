@@ -4,22 +4,47 @@
  * (reconcile/status.c decides; this prints).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "conn.h"
 #include "specload.h"
 #include "state.h"
+#include "xalloc.h"
 
 static const char usage_str[] =
     "usage: leura status [--json] [--etcd URL[,URL...]]\n";
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of o, sorted; the array is the caller's, the keys borrowed. */
+static const char **
+sorted_keys(const json_t *o, size_t *n)
+{
+	const char **keys = lr_xcalloc(json_object_size(o) + 1,
+	    sizeof(*keys));
+	const char *k;
+	json_t *v;
+
+	*n = 0;
+	json_object_foreach((json_t *)o, k, v)
+		keys[(*n)++] = k;
+	qsort(keys, *n, sizeof(*keys), cmp_str);
+	return keys;
+}
+
 static void
 print_table(const json_t *st, const struct rec_applied *a)
 {
+	const char **keys, *k;
 	json_t *v;
-	const char *k;
 	char gen[48];
+	size_t i, n;
 
 	printf("Deploy #%lld, commit %.12s, generation %lld (applied by %s "
 	    "at %s)\n\n", (long long)json_integer_value(json_object_get(
@@ -29,7 +54,10 @@ print_table(const json_t *st, const struct rec_applied *a)
 	    json_object_get(a->head, "at")));
 	printf("%-20s %-6s %-11s %-9s %s\n", "HOST", "AGENT", "STATE",
 	    "GEN", "REASON");
-	json_object_foreach(json_object_get(st, "hosts"), k, v) {
+	keys = sorted_keys(json_object_get(st, "hosts"), &n);
+	for (i = 0; i < n; i++) {
+		k = keys[i];
+		v = json_object_get(json_object_get(st, "hosts"), k);
 		if (json_is_null(json_object_get(v, "observed_generation")))
 			snprintf(gen, sizeof(gen), "-/%lld", (long long)
 			    json_integer_value(json_object_get(v,
@@ -48,11 +76,17 @@ print_table(const json_t *st, const struct rec_applied *a)
 	}
 	printf("\n%-20s %-11s %-6s %s\n", "SERVICE", "STATE", "HOSTS",
 	    "REASON");
-	json_object_foreach(json_object_get(st, "services"), k, v)
+	free(keys);
+	keys = sorted_keys(json_object_get(st, "services"), &n);
+	for (i = 0; i < n; i++) {
+		k = keys[i];
+		v = json_object_get(json_object_get(st, "services"), k);
 		printf("%-20s %-11s %-6zu %s\n", k, json_string_value(
 		    json_object_get(v, "state")), json_array_size(
 		    json_object_get(v, "hosts")), json_object_get(v, "reason") ?
 		    json_string_value(json_object_get(v, "reason")) : "");
+	}
+	free(keys);
 }
 
 int
