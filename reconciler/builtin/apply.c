@@ -43,19 +43,21 @@ static void
 note_dirty(struct gitsrc_repo *g, const char *dir)
 {
 	struct lr_err err;
-	char *sub = NULL;
+	char *sub = NULL, *first = NULL;
 	size_t n = 0;
 
 	lr_err_clear(&err);
 	if (gitsrc_workdir(g) == NULL ||
 	    specload_subdir(gitsrc_workdir(g), dir, &sub, &err) < 0 ||
-	    gitsrc_dirty(g, sub, &n, &err) < 0 || n == 0) {
+	    gitsrc_dirty(g, sub, &n, &first, &err) < 0 || n == 0) {
 		free(sub);
 		return;
 	}
 	fprintf(stderr, "note: %zu uncommitted change%s in the working tree "
-	    "%s not applied: apply deploys commits; commit %s first\n", n,
-	    n == 1 ? "" : "s", n == 1 ? "is" : "are", n == 1 ? "it" : "them");
+	    "(%s%s) %s not applied: apply deploys commits; commit %s first\n",
+	    n, n == 1 ? "" : "s", first ? first : "?", n > 1 ? ", ..." : "",
+	    n == 1 ? "is" : "are", n == 1 ? "it" : "them");
+	free(first);
 	free(sub);
 }
 

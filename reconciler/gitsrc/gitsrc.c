@@ -321,8 +321,10 @@ out:
 
 int
 gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, size_t *n,
-    struct lr_err *err)
+    char **first, struct lr_err *err)
 {
+	const git_status_entry *ent;
+	const git_diff_delta *dd;
 	git_status_options so;
 	git_status_list *list = NULL;
 	char *spec[1];
@@ -348,6 +350,13 @@ gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, size_t *n,
 		    "'%s': %s", r->where, last_git_error());
 	}
 	*n = git_status_list_entrycount(list);
+	*first = NULL;
+	if (*n && (ent = git_status_byindex(list, 0)) != NULL) {
+		dd = ent->index_to_workdir ? ent->index_to_workdir :
+		    ent->head_to_index;
+		if (dd && dd->new_file.path)
+			*first = lr_xstrdup(dd->new_file.path);
+	}
 	git_status_list_free(list);
 	free(pat);
 	return 0;

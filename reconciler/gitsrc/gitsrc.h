@@ -98,9 +98,10 @@ int	 gitsrc_tree_id(struct gitsrc_repo *repo, const char *ref,
 
 /*
  * *n: paths under subdir ("" or NULL: all) of the work tree that differ
- * from HEAD (staged, modified, untracked).  0 for a bare repository.
+ * from HEAD (staged, modified, untracked), and *first the first of them
+ * (owned, repository-relative; NULL when none).  0 for a bare repository.
  */
 int	 gitsrc_dirty(struct gitsrc_repo *repo, const char *subdir, size_t *n,
-	    struct lr_err *err);
+	    char **first, struct lr_err *err);
 
 #endif

@@ -66,7 +66,7 @@ run 2 "$LEURA" -C repo plan --detailed-exitcode
 expect_in "$T/out" "+size_mb=128"
 expect_in "$T/out" "Plan: 3 changes"
 run 0 "$LEURA" -C repo apply
-expect_in "$T/err" "uncommitted change in the working tree is not applied"
+expect_in "$T/err" "1 uncommitted change in the working tree (services.yml) is not applied"
 expect_in "$T/out" "No changes"
 [ "$(revision)" = "$r1" ] || fail "apply of HEAD wrote the working tree"
 
