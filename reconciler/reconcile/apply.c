@@ -32,6 +32,7 @@ struct writer {
 	int64_t	 lease;
 	struct rec_apply_result *res;
 	char	*head_key;
+	char	*head_val;	/* the head this apply writes, once known */
 };
 
 static void
@@ -57,6 +58,15 @@ conflict(struct writer *w, const struct etcd_txn_result *tr,
 	for (i = 0; i < tr->nops; i++)
 		if (tr->ops[i].kind == ETCD_OP_RANGE)
 			r = &tr->ops[i].range;
+	/*
+	 * The client moves to the next endpoint when a connection breaks,
+	 * so a txn that landed but whose answer was lost runs twice: the
+	 * second loses the compare to our own head.  That is a success.
+	 */
+	if (r && r->nkvs && w->head_val &&
+	    r->kvs[0].value_len == strlen(w->head_val) &&
+	    memcmp(r->kvs[0].value, w->head_val, r->kvs[0].value_len) == 0)
+		return 0;
 	if (r && r->nkvs)
 		head = json_loadb(r->kvs[0].value, r->kvs[0].value_len, 0,
 		    &je);
@@ -312,6 +322,18 @@ clean_up(struct writer *w, const json_t *stale, size_t *n)
 	etcd_txn_release(&t);
 }
 
+/* An id no other apply has: it tells our own head from another's. */
+static const char *
+apply_id(char *buf, size_t len)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(buf, len, "%lx-%lx-%lx", (unsigned long)getpid(),
+	    (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
+	return buf;
+}
+
 int
 rec_apply_write(struct etcd *e, const struct rec_applied *a,
     const json_t *docs, const json_t *changes, const struct rec_compiled *c,
@@ -322,7 +344,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	json_t *need = json_object(), *have = NULL, *stale, *v, *x, *head;
 	json_t *rec;
 	const char *h, *sha;
-	char at[32], *key = NULL, *val = NULL, *what;
+	char at[32], idbuf[40], *key = NULL, *val = NULL, *what;
 	int64_t gen = (a->max_generation > a->generation ? a->max_generation :
 	    a->generation) + 1;
 	int64_t deploy = json_integer_value(json_object_get(a->head,
@@ -429,8 +451,9 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	}
 
 	/* the commit marker and the deploy record, last */
-	rec = json_pack("{s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s, s:s, "
-	    "s:I, s:b, s:I, s:I}", "deploy", (json_int_t)deploy, "commit",
+	rec = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s, "
+	    "s:s, s:I, s:b, s:I, s:I}", "apply_id", apply_id(idbuf,
+	    sizeof(idbuf)), "deploy", (json_int_t)deploy, "commit",
 	    o->commit, "tree", o->tree, "leura", LEURA_VERSION,
 	    "ref", o->ref, "summary", o->summary, "author", o->author, "by",
 	    o->by, "at", at, "generation", (json_int_t)gen, "rollback",
@@ -449,10 +472,9 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	key = val = NULL;
 	json_decref(rec);
 	if (rc == 0) {
-		val = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
-		rc = add_put(&w, w.head_key, val, strlen(val), err);
-		free(val);
-		val = NULL;
+		w.head_val = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
+		rc = add_put(&w, w.head_key, w.head_val, strlen(w.head_val),
+		    err);
 	}
 	json_decref(head);
 	if (rc < 0 || (rc = txn_flush(&w, true, err)) < 0)
@@ -475,6 +497,7 @@ out:
 	free(key);
 	free(val);
 	free(w.head_key);
+	free(w.head_val);
 	json_decref(need);
 	json_decref(have);
 	json_decref(stale);
