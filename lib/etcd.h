@@ -253,6 +253,9 @@ struct etcd_uv_lease;
  * etcd_uv_free cancels every pending call (their callbacks run with
  * LR_ECANCELED), stops watches and leases, and closes its handles; the
  * memory goes in the last close callback, so run the loop until it is dry.
+ * The canceled callbacks run inside etcd_uv_free; watches and leases still
+ * running stop without callbacks (and without revoking) and their
+ * pointers become invalid.  etcd_uv_free may be called from a callback.
  */
 int	etcd_uv_new(uv_loop_t *loop, const struct etcd_config *cfg,
 	    struct etcd_uv **out, struct lr_err *err);
@@ -272,7 +275,11 @@ typedef void etcd_uv_cb(int status, const json_t *resp,
  */
 int	etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
 	    const char *what, etcd_uv_cb *cb, void *arg);
-/* Convenience: the same encoders as the blocking calls. */
+/*
+ * Convenience: the same encoders as the blocking calls.  Errors returned
+ * directly (no callback): LR_EINVAL, LR_ECANCELED (client being freed),
+ * LR_ETOOBIG (etcd_uv_txn over ETCD_MAX_REQUEST_BYTES or 128 ops).
+ */
 int	etcd_uv_range(struct etcd_uv *eu, const struct etcd_range_req *req,
 	    etcd_uv_cb *cb, void *arg);
 int	etcd_uv_put(struct etcd_uv *eu, const char *key, const void *val,
@@ -285,7 +292,10 @@ typedef void etcd_uv_watch_cb(const struct etcd_watch_batch *b, void *arg);
 /*
  * Watch on the loop; semantics of etcd_watch (resume from the last
  * revision, RESYNC on compaction, DISCONNECTED while retrying).  *out is
- * stopped (and freed) with etcd_uv_watch_stop; cb never runs after that.
+ * stopped (and freed) with etcd_uv_watch_stop; cb never runs after that,
+ * also when stopped from inside cb.  A DISCONNECTED batch whose err->code
+ * is LR_EPERM or LR_EAUTH is final: etcd refused the watch even with a
+ * fresh token, nothing is retried and cb does not run again (stop it).
  */
 int	etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
 	    etcd_uv_watch_cb *cb, void *arg, struct etcd_uv_watch **out,
@@ -303,7 +313,13 @@ typedef void etcd_uv_lease_cb(int64_t id, void *arg);
 int	etcd_uv_lease_start(struct etcd_uv *eu, int64_t ttl_s,
 	    etcd_uv_lease_cb *cb, void *arg, struct etcd_uv_lease **out,
 	    struct lr_err *err);
-/* Stop keeping it alive; revoke it too when revoke (its keys go now). */
+/*
+ * cb(0) comes once a lease can no longer be alive (ttl passed since the
+ * last good keep-alive, or a grant failed); when etcd answers again cb gets
+ * the id kept or newly granted.  Stop keeping it alive; revoke it too when
+ * revoke (its keys go now; the revoke is sent on the loop, cb never runs
+ * again).
+ */
 void	etcd_uv_lease_stop(struct etcd_uv_lease *l, bool revoke);
 
 /* ---- encoders and decoders (shared by both faces; pure) --------------- */

@@ -48,6 +48,12 @@
  *     more (ttl passed since the last good keep-alive) or a grant failed.
  *     When etcd answers again: a live lease gives cb(same id) if cb(0) was
  *     called; a gone one is replaced by a new grant and cb(new id).
+ *   - etcd_uv_free runs the LR_ECANCELED callbacks of pending calls before
+ *     it returns (they may not start anything new: LR_ECANCELED); watches
+ *     and leases stop without callbacks and without revoking (to revoke,
+ *     etcd_uv_lease_stop(l, true) and let the loop run before freeing).
+ *     Their pointers are invalid afterwards.  It may be called from inside
+ *     any callback.
  *   - Memory: calls are freed when their callback returns; watches, leases,
  *     socket contexts and the client itself own uv handles and are freed in
  *     the close callbacks, so the client outlives its last handle.
