@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "etcd-int.h"
 #include "xalloc.h"
 
@@ -71,28 +72,6 @@ const char *
 etcd_endpoint(const struct etcd *e)
 {
 	return e->last_ep ? e->last_ep : e->conf.endpoints[e->conf.cur];
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static size_t
@@ -614,7 +593,7 @@ watch_stream(struct wstream *w, size_t ep, long deadline, bool *timedout)
 			break;
 		wait = 1000;
 		if (deadline > 0) {
-			rest = deadline - now_ms();
+			rest = deadline - lr_now_ms();
 			if (rest <= 0) {
 				*timedout = true;
 				break;
@@ -685,7 +664,7 @@ etcd_watch(struct etcd *e, const struct etcd_watch_req *req,
 	w.err = err;
 	w.what = etcd_what("watch", req->key);
 	etcd_events_init(&w.ev);
-	deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	deadline = timeout_ms > 0 ? lr_now_ms() + timeout_ms : 0;
 	ep = c->cur;
 	for (;;) {
 		w.created = false;
@@ -788,16 +767,16 @@ dropped:
 		if ((rc = cb(&b, arg)) != 0)
 			break;
 		if (deadline > 0) {
-			rest = deadline - now_ms();
+			rest = deadline - lr_now_ms();
 			if (rest <= 0) {
 				rc = lr_err_set(err, LR_ECANCELED, "etcd %s: "
 				    "no more events in %ld ms (%s)", w.what,
 				    timeout_ms, derr.msg);
 				break;
 			}
-			sleep_ms(backoff < rest ? backoff : rest);
+			lr_sleep_ms(backoff < rest ? backoff : rest);
 		} else {
-			sleep_ms(backoff);
+			lr_sleep_ms(backoff);
 		}
 		backoff = backoff * 2 > WATCH_BACKOFF_MAX_MS ?
 		    WATCH_BACKOFF_MAX_MS : backoff * 2;

@@ -504,6 +504,16 @@ embedded_error(const json_t *resp, struct lr_err *err)
 	    msg ? msg : "(no message)");
 }
 
+/* A decodable answer: a JSON object without an embedded error. */
+static int
+answer_check(const json_t *resp, struct lr_err *err)
+{
+	if (!json_is_object(resp))
+		return lr_err_set(err, LR_EETCD,
+		    "malformed answer from etcd: not a JSON object");
+	return embedded_error(resp, err);
+}
+
 int
 etcd_range_decode(const json_t *resp, struct etcd_range_result *out,
     struct lr_err *err)
@@ -513,10 +523,7 @@ etcd_range_decode(const json_t *resp, struct etcd_range_result *out,
 	size_t i;
 	int rc;
 
-	if (!json_is_object(resp))
-		return lr_err_set(err, LR_EETCD,
-		    "malformed answer from etcd: not a JSON object");
-	if ((rc = embedded_error(resp, err)) < 0)
+	if ((rc = answer_check(resp, err)) < 0)
 		return rc;
 	memset(&r, 0, sizeof(r));
 	kvs = json_object_get(resp, "kvs");
@@ -546,10 +553,7 @@ etcd_delete_decode(const json_t *resp, int64_t *deleted, struct lr_err *err)
 {
 	int rc;
 
-	if (!json_is_object(resp))
-		return lr_err_set(err, LR_EETCD,
-		    "malformed answer from etcd: not a JSON object");
-	if ((rc = embedded_error(resp, err)) < 0)
+	if ((rc = answer_check(resp, err)) < 0)
 		return rc;
 	if (deleted)
 		*deleted = etcd_json_int64(resp, "deleted");
@@ -579,10 +583,7 @@ etcd_txn_decode(const json_t *resp, struct etcd_txn_result *out,
 	size_t i;
 	int rc;
 
-	if (!json_is_object(resp))
-		return lr_err_set(err, LR_EETCD,
-		    "malformed answer from etcd: not a JSON object");
-	if ((rc = embedded_error(resp, err)) < 0)
+	if ((rc = answer_check(resp, err)) < 0)
 		return rc;
 	memset(&r, 0, sizeof(r));
 	r.succeeded = json_flag(resp, "succeeded");
@@ -673,10 +674,7 @@ etcd_lease_keepalive_decode(const json_t *resp, int64_t *ttl,
 	int64_t t;
 	int rc;
 
-	if (!json_is_object(resp))
-		return lr_err_set(err, LR_EETCD,
-		    "malformed answer from etcd: not a JSON object");
-	if ((rc = embedded_error(resp, err)) < 0)
+	if ((rc = answer_check(resp, err)) < 0)
 		return rc;
 	if ((r = json_object_get(resp, "result")) == NULL)
 		r = resp;
@@ -692,10 +690,7 @@ etcd_lease_ttl_decode(const json_t *resp, int64_t *ttl, int64_t *granted,
 	int64_t t;
 	int rc;
 
-	if (!json_is_object(resp))
-		return lr_err_set(err, LR_EETCD,
-		    "malformed answer from etcd: not a JSON object");
-	if ((rc = embedded_error(resp, err)) < 0)
+	if ((rc = answer_check(resp, err)) < 0)
 		return rc;
 	/* a gone lease says "TTL":"-1" */
 	t = etcd_json_int64(resp, "TTL");

@@ -42,6 +42,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "etcd.h"
 #include "etcd_harness.h"
 #include "xalloc.h"
@@ -65,24 +66,6 @@ struct res {
 };
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 static char *
 slurp(const char *path)
@@ -250,7 +233,7 @@ start(struct res *r, const char *const *env, char *const *argv)
 static void
 finish(struct res *r, pid_t pid, long timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = lr_now_ms() + timeout_ms;
 	pid_t w;
 	int st;
 
@@ -262,13 +245,13 @@ finish(struct res *r, pid_t pid, long timeout_ms)
 			st = -1;
 			break;
 		}
-		if (now_ms() > deadline) {
+		if (lr_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			st = -1;
 			break;
 		}
-		sleep_ms(5);
+		lr_sleep_ms(5);
 	}
 	if (st == -1)
 		r->status = -1;
@@ -574,7 +557,7 @@ test_cli_faults__unreachable(void **state)
 	snprintf(ep, sizeof(ep), "http://%s,http://%s", a, b);
 	snprintf(env0, sizeof(env0), "LEURA_ETCD=%s", ep);
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
-		t0 = now_ms();
+		t0 = lr_now_ms();
 		leura(&r, env, "-C", shared_repo, cmds[k], NULL);
 		EXPECT_EXIT(&r, 1);
 		EXPECT_ERR(&r, "leura: error: cannot reach etcd");
@@ -583,10 +566,10 @@ test_cli_faults__unreachable(void **state)
 		EXPECT_ERR(&r, "hint: ");
 		EXPECT_ERR(&r, "LEURA_ETCD");
 		/* refused connections fail fast, not after timeouts */
-		if (now_ms() - t0 > 10000) {
+		if (lr_now_ms() - t0 > 10000) {
 			dump(&r);
 			fail_msg("'%s' took %ld ms against closed ports", r.cmd,
-			    now_ms() - t0);
+			    lr_now_ms() - t0);
 		}
 		res_release(&r);
 	}
@@ -747,16 +730,16 @@ test_cli_faults__tls(void **state)
 static void
 wait_leader(struct th_etcd *h, int i)
 {
-	long deadline = now_ms() + 10000, st = 0;
+	long deadline = lr_now_ms() + 10000, st = 0;
 	char *ans;
 
-	while (now_ms() < deadline) {
+	while (lr_now_ms() < deadline) {
 		ans = th_etcd_post(h, i, "/v3/kv/range", "{\"key\":\"AA==\"}",
 		    &st);
 		free(ans);
 		if (st == 200)
 			return;
-		sleep_ms(20);
+		lr_sleep_ms(20);
 	}
 	fail_msg("member %d has no leader after 10 s", i);
 }
@@ -940,9 +923,9 @@ test_cli_faults__concurrent_locked(void **state)
 	    "--expect-revision", revs, NULL);
 	pb = leura_start(&b, env, "-C", repo, "apply", "--no-diff",
 	    "--expect-revision", revs, NULL);
-	deadline = now_ms() + 15000;
-	while (count_leases(&shared) < base + 2 && now_ms() < deadline)
-		sleep_ms(20);
+	deadline = lr_now_ms() + 15000;
+	while (count_leases(&shared) < base + 2 && lr_now_ms() < deadline)
+		lr_sleep_ms(20);
 	if (count_leases(&shared) < base + 2) {
 		/* one of them did not get to the lock: see why */
 		kill(pa, SIGKILL);
@@ -1236,10 +1219,10 @@ test_cli_faults__lock_held(void **state)
 		etcd_free(e);
 		fail_msg("cannot take the lock: %s", err.msg);
 	}
-	t0 = now_ms();
+	t0 = lr_now_ms();
 	leura(&r, env, "-C", shared_repo, "apply", "--no-diff",
 	    "--lock-timeout", "1", NULL);
-	took = now_ms() - t0;
+	took = lr_now_ms() - t0;
 	EXPECT_EXIT(&r, 1);
 	EXPECT_ERR(&r, "leura: error: another apply is running");
 	EXPECT_ERR(&r, "someone@elsewhere");

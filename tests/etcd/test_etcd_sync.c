@@ -21,21 +21,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "etcd-int.h"
 #include "etcd.h"
 #include "etcd_harness.h"
 #include "xalloc.h"
 
 static struct th_etcd shared;
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct etcd *
 client_cfg(const struct etcd_config *cfg)
@@ -850,11 +842,11 @@ test_watch(void **state)
 	memset(&s, 0, sizeof(s));
 	s.want = 1;
 	wr.start_revision = 0;
-	t0 = now_ms();
+	t0 = lr_now_ms();
 	assert_int_equal(etcd_watch(e, &wr, 300, collect_cb, &s, &err),
 	    LR_ECANCELED);
-	assert_true(now_ms() - t0 >= 290);
-	assert_true(now_ms() - t0 < 1500);
+	assert_true(lr_now_ms() - t0 >= 290);
+	assert_true(lr_now_ms() - t0 < 1500);
 	assert_int_equal(s.n, 0);
 	seen_release(&s);
 

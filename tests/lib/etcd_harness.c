@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "etcd_harness.h"
 #include "xalloc.h"
@@ -114,24 +115,6 @@ live_forget(const char *dir)
 
 	if ((l = live_find(dir)) != NULL)
 		memset(l, 0, sizeof(*l));
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 bool
@@ -467,8 +450,8 @@ wait_ready(struct th_etcd *h, int i)
 	char *ans;
 	int wst;
 
-	deadline = now_ms() + READY_TIMEOUT_MS;
-	while (now_ms() < deadline) {
+	deadline = lr_now_ms() + READY_TIMEOUT_MS;
+	while (lr_now_ms() < deadline) {
 		if (waitpid(h->m[i].pid, &wst, WNOHANG) == h->m[i].pid) {
 			fprintf(stderr, "th_etcd: member %s exited early\n",
 			    h->m[i].name);
@@ -482,7 +465,7 @@ wait_ready(struct th_etcd *h, int i)
 		/* 200, or the auth errors of a member that serves */
 		if (ans && (st == 200 || st == 400 || st == 401 || st == 403))
 			return 0;
-		sleep_ms(10);
+		lr_sleep_ms(10);
 	}
 	fprintf(stderr, "th_etcd: member %s not ready in %d ms\n",
 	    h->m[i].name, READY_TIMEOUT_MS);
@@ -527,17 +510,17 @@ reap(struct th_member *m, bool kill9)
 	if (m->pid <= 0)
 		return;
 	kill(m->pid, kill9 ? SIGKILL : SIGTERM);
-	deadline = now_ms() + STOP_TIMEOUT_MS;
+	deadline = lr_now_ms() + STOP_TIMEOUT_MS;
 	for (;;) {
 		r = waitpid(m->pid, &st, WNOHANG);
 		if (r == m->pid || (r < 0 && errno != EINTR))
 			break;
-		if (now_ms() > deadline) {
+		if (lr_now_ms() > deadline) {
 			kill(m->pid, SIGKILL);
 			waitpid(m->pid, &st, 0);
 			break;
 		}
-		sleep_ms(5);
+		lr_sleep_ms(5);
 	}
 	m->pid = 0;
 }
