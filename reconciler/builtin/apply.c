@@ -63,17 +63,18 @@ note_dirty(struct gitsrc_repo *g, const char *dir)
 
 /* 0 when the new commit may replace the applied one, else prints why. */
 static int
-check_ancestry(struct gitsrc_repo *g, const struct eplan *p, bool rollback)
+check_ancestry(struct gitsrc_repo *g, const struct eplan *p,
+    const char *commit, bool rollback)
 {
 	const char *old = json_string_value(json_object_get(p->applied.head,
 	    "commit"));
 	struct lr_err err;
 	int rc;
 
-	if (old == NULL || strcmp(old, p->to.commit) == 0)
+	if (old == NULL || strcmp(old, commit) == 0)
 		return 0;
 	lr_err_clear(&err);
-	rc = gitsrc_descends(g, p->to.commit, old, &err);
+	rc = gitsrc_descends(g, commit, old, &err);
 	if (rc == 1 || rollback)
 		return 0;
 	if (rc < 0) {
@@ -83,7 +84,7 @@ check_ancestry(struct gitsrc_repo *g, const struct eplan *p, bool rollback)
 	fprintf(stderr, "leura: error: commit %.12s does not descend from "
 	    "the applied commit %.12s (%s)\nhint: apply a commit that "
 	    "contains the applied one (git pull, or rebase your branch), or "
-	    "pass --rollback if going back is what you mean\n", p->to.commit,
+	    "pass --rollback if going back is what you mean\n", commit,
 	    old, p->from_label);
 	return -1;
 }
@@ -157,7 +158,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	const char *ref = "HEAD", *v;
 	bool rollback = false, show_diff = true, json = false;
 	long long expect = -1, lockwait = 60;
-	char *by = NULL, *end, tree[41];
+	char *by = NULL, *end, tree[41], label[80];
 	int i, rc = LR_EXIT_FAIL;
 
 	for (i = 1; i < argc; i++) {
@@ -194,27 +195,19 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	if (gitsrc_open(ctx->repo_dir, &g, &err) < 0) {
 		lr_err_print(&err);
 		fprintf(stderr, "hint: apply deploys a commit of the config "
-		    "repo; 'leura plan --from' and 'validate' work without "
-		    "git\n");
+		    "repo: commit it to git first ('leura validate' checks "
+		    "any directory)\n");
 		return LR_EXIT_FAIL;
 	}
 	note_dirty(g, ctx->repo_dir);
-	if (config_tree(g, ctx->repo_dir, ref, tree) < 0 ||
-	    eplan_open(&p, ctx) != 0)
-		goto out;
-	if (same_tree(&p, tree)) {
-		if (json)
-			print_json_noop(&p);
-		else
-			printf("No changes: %s already has the desired state "
-			    "of %s; nothing written.\n", p.from_label, ref);
-		rc = LR_EXIT_OK;
+	if (gitsrc_describe(g, ref, &desc, &err) < 0) {
+		lr_err_print(&err);
 		goto out;
 	}
-	if (eplan_compile(&p, ctx, ref) != 0 ||
-	    (!json && eplan_diff(&p) != 0))
-		goto out;
-	if (check_ancestry(g, &p, rollback) < 0)
+	snprintf(label, sizeof(label), "commit %.12s (%s)", desc.id, ref);
+	if (config_tree(g, ctx->repo_dir, ref, tree) < 0 ||
+	    eplan_open(&p, ctx) != 0 ||
+	    check_ancestry(g, &p, desc.id, rollback) < 0)
 		goto out;
 	if (expect >= 0 && expect != p.applied.head_rev) {
 		fprintf(stderr, "leura: error: desired state changed since your "
@@ -223,23 +216,24 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		    p.from_label);
 		goto out;
 	}
+	if (!same_tree(&p, tree)) {
+		if (eplan_compile(&p, ctx, ref) != 0 ||
+		    (p.nchanged && !json && eplan_diff(&p) != 0))
+			goto out;
+	}
 	if (p.nchanged == 0) {
 		if (json)
 			print_json_noop(&p);
 		else
 			printf("No changes: %s already has the desired state of "
-			    "%s; nothing written.\n", p.from_label, p.to.label);
+			    "%s; nothing written.\n", p.from_label, label);
 		rc = LR_EXIT_OK;
 		goto out;
 	}
 	if (!json)
 		eplan_print(&p, show_diff);
-	if (gitsrc_describe(g, p.to.commit, &desc, &err) < 0) {
-		lr_err_print(&err);
-		goto out;
-	}
 	by = who();
-	o.commit = p.to.commit;
+	o.commit = desc.id;
 	o.tree = tree;
 	o.ref = ref;
 	o.summary = desc.summary;
@@ -256,7 +250,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, "
 		    "s:I, s:I}", "written", 1, "deploy", (json_int_t)res.deploy,
 		    "generation", (json_int_t)res.generation, "revision",
-		    (json_int_t)res.revision, "commit", p.to.commit,
+		    (json_int_t)res.revision, "commit", desc.id,
 		    "hosts_written", (json_int_t)res.hosts_written,
 		    "files_written", (json_int_t)res.files_written, "bytes",
 		    (json_int_t)res.bytes, "transactions",
@@ -267,7 +261,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	} else
 		printf("\nApplied deploy #%lld: commit %.12s (%s), generation "
 		    "%lld: %zu host%s and %zu file%s written, %zu bytes in %zu "
-		    "transaction%s.\n", (long long)res.deploy, p.to.commit, ref,
+		    "transaction%s.\n", (long long)res.deploy, desc.id, ref,
 		    (long long)res.generation, res.hosts_written,
 		    res.hosts_written == 1 ? "" : "s", res.files_written,
 		    res.files_written == 1 ? "" : "s", res.bytes, res.txns,

@@ -88,15 +88,14 @@ conn_open(struct conn *c, const struct lr_ctx *ctx)
 	lr_err_clear(&err);
 	spec_diags_init(&d);
 	path = config_path(&home);
-	if (path && (buf = slurp(path, &len, true, &err)) == NULL &&
-	    err.code) {
+	/* a file named by LEURA_CONFIG must exist; the default may not */
+	if (path && (buf = slurp(path, &len, getenv("LEURA_CONFIG") == NULL ||
+	    *getenv("LEURA_CONFIG") == '\0', &err)) == NULL && err.code) {
 		lr_err_print(&err);
 		goto out;
 	}
 	if (buf && rec_config_parse(path, buf, len, home, &rc, &d) < 0) {
 		spec_diags_print(&d, stderr, 20);
-		fprintf(stderr, "hint: the leura client configuration is "
-		    "described in leura(1), FILES\n");
 		goto out;
 	}
 	cfg.endpoints = pick(ctx->etcd, "LEURA_ETCD", rc.endpoints);
@@ -129,6 +128,12 @@ conn_open(struct conn *c, const struct lr_ctx *ctx)
 	}
 	c->endpoints = lr_xstrdup(cfg.endpoints);
 	pw = pick(NULL, "LEURA_ETCD_PREFIX", rc.prefix);
+	if (pw && pw[0] != '/') {
+		fprintf(stderr, "leura: error: LEURA_ETCD_PREFIX '%s' does not "
+		    "start with '/'\nhint: use an absolute key prefix such as "
+		    "/leura\n", pw);
+		goto out;
+	}
 	c->prefix = lr_xstrdup(pw ? pw : DEFAULT_PREFIX);
 	len = strlen(c->prefix);
 	while (len > 1 && c->prefix[len - 1] == '/')

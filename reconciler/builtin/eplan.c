@@ -108,6 +108,28 @@ out:
 	return rc;
 }
 
+/*
+ * Documents to write with no step or placement change: a host with no
+ * services yet, or a change of service dependencies (which the agents'
+ * rollout order reads).
+ */
+static void
+print_rewrites(const struct eplan *p)
+{
+	json_t *v;
+	size_t i;
+
+	printf("leura plan: %s -> %s\n\nNo step changes; the documents of "
+	    "%zu host%s change (a host without services, or service "
+	    "dependencies) and an apply writes them:\n", p->from_label,
+	    p->to.label, p->nchanged, p->nchanged == 1 ? "" : "s");
+	json_array_foreach(json_object_get(p->changes, "changed"), i, v)
+		printf("  ~ %s\n", json_string_value(v));
+	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
+		printf("  - %s (removed from the inventory)\n",
+		    json_string_value(v));
+}
+
 void
 eplan_print(struct eplan *p, bool show_diff)
 {
@@ -124,6 +146,11 @@ eplan_print(struct eplan *p, bool show_diff)
 			    "file contents: %s\n", err.msg);
 		}
 		json_decref(shas);
+	}
+	if (json_integer_value(json_object_get(p->diff, "changes")) == 0 &&
+	    p->nchanged) {
+		print_rewrites(p);
+		return;
 	}
 	plan_print(p->diff, p->from_label, p->to.label, &p->from_sub,
 	    &p->to_sub, show_diff);

@@ -85,11 +85,6 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 		cmd_print_json(p.diff);
 	} else {
 		eplan_print(&p, show_diff);
-		if (p.nchanged && json_integer_value(json_object_get(p.diff,
-		    "changes")) == 0)
-			printf("\n%zu host document%s differ outside their "
-			    "steps (service dependencies); an apply rewrites "
-			    "them.\n", p.nchanged, p.nchanged == 1 ? "" : "s");
 		if (json_object_size(unc)) {
 			printf("\nNot converged (reported by the agents; an "
 			    "apply does not change this):\n");

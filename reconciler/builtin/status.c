@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "conn.h"
 #include "specload.h"
 #include "state.h"
@@ -38,9 +39,19 @@ sorted_keys(const json_t *o, size_t *n)
 	return keys;
 }
 
+/* Print b without its trailing blanks (an empty last column). */
+static void
+print_line(struct lr_buf *b)
+{
+	while (b->len && b->s[b->len - 1] == ' ')
+		b->s[--b->len] = '\0';
+	printf("%s\n", b->s);
+}
+
 static void
 print_table(const json_t *st, const struct rec_applied *a)
 {
+	struct lr_buf b = LR_BUF_INIT;
 	const char **keys, *k;
 	json_t *v;
 	char gen[48];
@@ -68,11 +79,13 @@ print_table(const json_t *st, const struct rec_applied *a)
 			    "observed_generation")), (long long)
 			    json_integer_value(json_object_get(v,
 			    "generation")));
-		printf("%-20s %-6s %-11s %-9s %s\n", k,
+		lr_buf_reset(&b);
+		lr_buf_printf(&b, "%-20s %-6s %-11s %-9s %s", k,
 		    json_is_true(json_object_get(v, "alive")) ? "up" : "down",
 		    json_string_value(json_object_get(v, "state")), gen,
 		    json_object_get(v, "reason") ? json_string_value(
 		    json_object_get(v, "reason")) : "");
+		print_line(&b);
 	}
 	printf("\n%-20s %-11s %-6s %s\n", "SERVICE", "STATE", "HOSTS",
 	    "REASON");
@@ -81,12 +94,15 @@ print_table(const json_t *st, const struct rec_applied *a)
 	for (i = 0; i < n; i++) {
 		k = keys[i];
 		v = json_object_get(json_object_get(st, "services"), k);
-		printf("%-20s %-11s %-6zu %s\n", k, json_string_value(
+		lr_buf_reset(&b);
+		lr_buf_printf(&b, "%-20s %-11s %-6zu %s", k, json_string_value(
 		    json_object_get(v, "state")), json_array_size(
 		    json_object_get(v, "hosts")), json_object_get(v, "reason") ?
 		    json_string_value(json_object_get(v, "reason")) : "");
+		print_line(&b);
 	}
 	free(keys);
+	lr_buf_release(&b);
 }
 
 int

@@ -136,9 +136,9 @@ put_cost(const char *key, size_t len)
 static int
 too_big(struct writer *w, const char *what, size_t len, struct lr_err *err)
 {
-	lr_err_set(err, LR_ETOOBIG, "%s is %zu bytes: over etcd's request "
-	    "size limit (%zu bytes once encoded); nothing was written", what,
-	    len, w->max_request);
+	lr_err_set(err, LR_ETOOBIG, "%s is %zu bytes, %zu once base64-encoded "
+	    "for etcd: over its request size limit of %zu bytes; nothing was "
+	    "written", what, len, (len + 2) / 3 * 4, w->max_request);
 	return lr_err_hint(err, "etcd refuses requests over its "
 	    "--max-request-bytes; keep large artifacts out of the config "
 	    "repo and fetch them with an http or script step");
@@ -180,8 +180,10 @@ lock_take(struct writer *w, const struct rec_apply_opts *o,
 		return rc;
 	key = rec_key(w->a->prefix, "locks/apply");
 	now_iso(at, sizeof(at));
-	val = lr_xasprintf("{\"by\":\"%s\",\"at\":\"%s\",\"pid\":%ld}",
-	    o->by, at, (long)getpid());
+	holder = json_pack("{s:s, s:s, s:I}", "by", o->by, "at", at, "pid",
+	    (json_int_t)getpid());
+	val = json_dumps(holder, JSON_COMPACT);
+	json_decref(holder);
 	for (;;) {
 		etcd_txn_init(&t);
 		etcd_txn_cmp_int(&t, key, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, 0);
@@ -466,6 +468,14 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	head = json_deep_copy(rec);
 	val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	key = rec_key(a->prefix, "source/deploys/%010lld", (long long)deploy);
+	/* the record and the head land in the same, last txn */
+	n = 2 * put_cost(key, strlen(val)) + put_cost(w.head_key, 0);
+	if ((w.t.bytes + n + TXN_SLACK > w.max_request ||
+	    w.t.nops + 2 > w.max_ops) && (rc = txn_flush(&w, false, err)) < 0) {
+		json_decref(rec);
+		json_decref(head);
+		goto out;
+	}
 	rc = add_put(&w, key, val, strlen(val), err);
 	free(key);
 	free(val);

@@ -160,6 +160,29 @@ rec_applied_release(struct rec_applied *a)
 	memset(a, 0, sizeof(*a));
 }
 
+static int
+cmp_json_str(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a),
+	    json_string_value(*(json_t *const *)b));
+}
+
+/* Sort an array of strings in place. */
+static void
+sort_strings(json_t *a)
+{
+	size_t i, n = json_array_size(a);
+	json_t **v = lr_xcalloc(n + 1, sizeof(*v));
+
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(a, i));
+	qsort(v, n, sizeof(*v), cmp_json_str);
+	json_array_clear(a);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, v[i]);
+	free(v);
+}
+
 json_t *
 rec_placement_of(const json_t *desired)
 {
@@ -179,6 +202,9 @@ rec_placement_of(const json_t *desired)
 			json_array_append_new(l, json_string(h));
 		}
 	}
+	/* sorted, as the compiled placement is: the diff compares lists */
+	json_object_foreach(bysvc, h, l)
+		sort_strings(l);
 	return json_pack("{s:o, s:o}", "services", bysvc, "hosts", byhost);
 }
 

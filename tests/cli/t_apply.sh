@@ -65,6 +65,7 @@ sed -i 's/size_mb: 64/size_mb: 128/' repo/services.yml
 run 2 "$LEURA" -C repo plan --detailed-exitcode
 expect_in "$T/out" "+size_mb=128"
 expect_in "$T/out" "Plan: 3 changes"
+expect_not_in "$T/out" "Placement:"
 run 0 "$LEURA" -C repo apply
 expect_in "$T/err" "1 uncommitted change in the working tree (services.yml) is not applied"
 expect_in "$T/out" "No changes"
@@ -100,6 +101,16 @@ expect_in "$T/out" "Applied deploy #4"
 run 0 "$LEURA" -C repo status --json
 expect_not_in "$T/out" '"db2"'
 run 0 "$LEURA" -C repo plan --detailed-exitcode
+
+# an apply whose plan saw another revision is refused, even with nothing
+# to write
+run 1 "$LEURA" -C repo apply --expect-revision 1
+expect_in "$T/err" "desired state changed since your plan (it saw revision 1"
+# connection settings that cannot be right
+run 1 env LEURA_ETCD_PREFIX=leura "$LEURA" -C repo status
+expect_in "$T/err" "does not start with '/'"
+run 1 env LEURA_CONFIG="$T/no-such-config" "$LEURA" -C repo status
+expect_in "$T/err" "no-such-config"
 
 # usage errors and bad values
 run 64 "$LEURA" -C repo apply --bogus
