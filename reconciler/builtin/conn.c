@@ -79,7 +79,7 @@ conn_open(struct conn *c, const struct lr_ctx *ctx)
 	struct spec_diags d;
 	struct etcd_config cfg = { 0 };
 	struct lr_err err;
-	const char *home, *pw;
+	const char *home, *pw, *pfx;
 	char *path, *buf = NULL, *pwbuf = NULL;
 	size_t len = 0;
 	int ret = LR_EXIT_FAIL;
@@ -127,14 +127,14 @@ conn_open(struct conn *c, const struct lr_ctx *ctx)
 		goto out;
 	}
 	c->endpoints = lr_xstrdup(cfg.endpoints);
-	pw = pick(NULL, "LEURA_ETCD_PREFIX", rc.prefix);
-	if (pw && pw[0] != '/') {
+	pfx = pick(NULL, "LEURA_ETCD_PREFIX", rc.prefix);
+	if (pfx && pfx[0] != '/') {
 		fprintf(stderr, "leura: error: LEURA_ETCD_PREFIX '%s' does not "
 		    "start with '/'\nhint: use an absolute key prefix such as "
-		    "/leura\n", pw);
+		    "/leura\n", pfx);
 		goto out;
 	}
-	c->prefix = lr_xstrdup(pw ? pw : DEFAULT_PREFIX);
+	c->prefix = lr_xstrdup(pfx ? pfx : DEFAULT_PREFIX);
 	len = strlen(c->prefix);
 	while (len > 1 && c->prefix[len - 1] == '/')
 		c->prefix[--len] = '\0';

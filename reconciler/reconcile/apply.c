@@ -161,6 +161,31 @@ add_put(struct writer *w, const char *key, const void *val, size_t len,
 	return 0;
 }
 
+/*
+ * Put the document val (taken) of host h at generation gen under the name
+ * (content hash, or "removed"); the host's previous document goes stale.
+ */
+static int
+put_doc(struct writer *w, const char *h, int64_t gen, const char *name,
+    char *val, json_t *stale, struct lr_err *err)
+{
+	const json_t *old = json_object_get(w->a->hosts, h);
+	char *key;
+	int rc;
+
+	key = rec_key(w->a->prefix, "desired/hosts/%s/%012lld/%s", h,
+	    (long long)gen, name);
+	rc = add_put(w, key, val, strlen(val), err);
+	free(key);
+	free(val);
+	if (rc < 0)
+		return rc;
+	w->res->hosts_written++;
+	if (old != NULL)
+		json_array_append(stale, json_object_get(old, "key"));
+	return 0;
+}
+
 /* ---- the lock ---- */
 
 static int
@@ -343,7 +368,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
     struct lr_err *err)
 {
 	struct writer w = { 0 };
-	json_t *need = json_object(), *have = NULL, *stale, *v, *x, *head;
+	json_t *need = json_object(), *have = NULL, *stale, *v, *x;
 	json_t *rec;
 	const char *h, *sha;
 	char at[32], idbuf[40], *key = NULL, *val = NULL, *what;
@@ -420,36 +445,19 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	}
 	json_array_foreach(json_object_get(changes, "changed"), i, v) {
 		h = json_string_value(v);
-		val = doc_value(json_object_get(docs, h), gen, deploy,
-		    o->commit);
-		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/%s", h,
-		    (long long)gen, json_string_value(json_object_get(
-		    json_object_get(docs, h), "sha256")));
-		if ((rc = add_put(&w, key, val, strlen(val), err)) < 0)
+		if ((rc = put_doc(&w, h, gen, json_string_value(json_object_get(
+		    json_object_get(docs, h), "sha256")), doc_value(
+		    json_object_get(docs, h), gen, deploy, o->commit), stale,
+		    err)) < 0)
 			goto out;
-		free(key);
-		free(val);
-		key = val = NULL;
-		res->hosts_written++;
-		if ((x = json_object_get(a->hosts, h)) != NULL)
-			json_array_append(stale, json_object_get(x, "key"));
 	}
 	json_array_foreach(json_object_get(changes, "removed"), i, v) {
-		h = json_string_value(v);
-		val = lr_xasprintf("{\"commit\":\"%s\",\"deploy\":%lld,"
+		if ((rc = put_doc(&w, json_string_value(v), gen, "removed",
+		    lr_xasprintf("{\"commit\":\"%s\",\"deploy\":%lld,"
 		    "\"depends_on\":{},\"generation\":%lld,\"removed\":true,"
 		    "\"services\":[],\"steps\":[]}", o->commit,
-		    (long long)deploy, (long long)gen);
-		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/removed", h,
-		    (long long)gen);
-		if ((rc = add_put(&w, key, val, strlen(val), err)) < 0)
+		    (long long)deploy, (long long)gen), stale, err)) < 0)
 			goto out;
-		free(key);
-		free(val);
-		key = val = NULL;
-		res->hosts_written++;
-		json_array_append(stale, json_object_get(json_object_get(
-		    a->hosts, h), "key"));
 	}
 
 	/* the commit marker and the deploy record, last */
@@ -465,28 +473,19 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		json_object_set_new(rec, "previous", json_pack("{s:O, s:O}",
 		    "deploy", json_object_get(a->head, "deploy"), "commit",
 		    json_object_get(a->head, "commit")));
-	head = json_deep_copy(rec);
-	val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	/* the head is the deploy record, under its own key */
+	w.head_val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(rec);
 	key = rec_key(a->prefix, "source/deploys/%010lld", (long long)deploy);
 	/* the record and the head land in the same, last txn */
-	n = 2 * put_cost(key, strlen(val)) + put_cost(w.head_key, 0);
+	n = put_cost(key, strlen(w.head_val)) +
+	    put_cost(w.head_key, strlen(w.head_val));
 	if ((w.t.bytes + n + TXN_SLACK > w.max_request ||
-	    w.t.nops + 2 > w.max_ops) && (rc = txn_flush(&w, false, err)) < 0) {
-		json_decref(rec);
-		json_decref(head);
+	    w.t.nops + 2 > w.max_ops) && (rc = txn_flush(&w, false, err)) < 0)
 		goto out;
-	}
-	rc = add_put(&w, key, val, strlen(val), err);
-	free(key);
-	free(val);
-	key = val = NULL;
-	json_decref(rec);
-	if (rc == 0) {
-		w.head_val = json_dumps(head, JSON_COMPACT | JSON_SORT_KEYS);
+	if ((rc = add_put(&w, key, w.head_val, strlen(w.head_val), err)) == 0)
 		rc = add_put(&w, w.head_key, w.head_val, strlen(w.head_val),
 		    err);
-	}
-	json_decref(head);
 	if (rc < 0 || (rc = txn_flush(&w, true, err)) < 0)
 		goto out;
 

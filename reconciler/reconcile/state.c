@@ -252,14 +252,13 @@ rec_applied_docs(struct etcd *e, const struct rec_applied *a,
 		if ((rc = etcd_range(e, &q, &r, err)) < 0)
 			goto out;
 		for (i = 0; i < r.nkvs && rc == 0; i++) {
-			const char *k = r.kvs[i].key + plen;
 			char host[256];
-			size_t n = strcspn(k, "/");
+			const char *sha;
+			int64_t g;
 
-			if (n >= sizeof(host))
+			if (!split_doc_key(r.kvs[i].key + plen, host,
+			    sizeof(host), &g, &sha))
 				continue;
-			memcpy(host, k, n);
-			host[n] = '\0';
 			v = json_object_get(a->hosts, host);
 			if (v == NULL || json_is_true(json_object_get(v,
 			    "removed")) || (want && !json_object_get(want,
