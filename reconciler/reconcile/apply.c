@@ -486,6 +486,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	if ((rc = add_put(&w, key, w.head_val, strlen(w.head_val), err)) == 0)
 		rc = add_put(&w, w.head_key, w.head_val, strlen(w.head_val),
 		    err);
+	free(key);
+	key = NULL;
 	if (rc < 0 || (rc = txn_flush(&w, true, err)) < 0)
 		goto out;
 
