@@ -257,22 +257,32 @@ lock_release(struct writer *w)
 
 /* ---- the apply ---- */
 
-/* SHA-256s of the file steps of doc: {sha: "step 'id' (file 'src')"}. */
+/*
+ * SHA-256s of the contents doc's steps need (file steps' content, custom
+ * step types' executable): {sha: "step 'id' (file 'src')"}.
+ */
 static void
 doc_files(const json_t *doc, json_t *set)
 {
 	json_t *st, *sha;
+	const char *id, *src;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "steps"), i, st)
+	json_array_foreach(json_object_get(doc, "steps"), i, st) {
+		id = json_string_value(json_object_get(st, "id"));
 		if ((sha = json_object_get(st, "sha256")) != NULL &&
+		    json_object_get(set, json_string_value(sha)) == NULL) {
+			src = json_string_value(json_object_get(st, "src"));
+			json_object_set_new(set, json_string_value(sha),
+			    json_sprintf("file step '%s' (src '%s')", id,
+			    src ? src : "?"));
+		}
+		if ((sha = json_object_get(st, "exec_sha256")) != NULL &&
 		    json_object_get(set, json_string_value(sha)) == NULL)
 			json_object_set_new(set, json_string_value(sha),
-			    json_sprintf("file step '%s' (src '%s')",
-			    json_string_value(json_object_get(st, "id")),
-			    json_string_value(json_object_get(st, "src")) ?
-			    json_string_value(json_object_get(st, "src")) :
-			    "?"));
+			    json_sprintf("step '%s' (file 'steps/%s')", id,
+			    json_string_value(json_object_get(st, "use"))));
+	}
 }
 
 /* Keys under P/desired/files/ as {sha: true}. */

@@ -1153,9 +1153,26 @@ compile_step(struct compile *c, const struct spec_step *st,
 		break;
 	case SPEC_STEP_USE:
 		if (o) {
+			json_t *ex, *ct;
+			char *path = lr_xasprintf("steps/%s", st->use);
+
 			json_object_set_new(o, "use", json_string(st->use));
 			if (st->with)
 				json_object_set(o, "with", st->with);
+			/* the agent runs the executable from desired/files/ */
+			ex = (json_t *)file_raw(c, path);
+			if (json_is_object(ex)) {
+				json_object_set(o, "exec_sha256",
+				    file_sha256(ex));
+				ct = json_object_get(ex, "content");
+				if (c->out->files && ct)
+					json_object_set_new(c->out->files,
+					    json_string_value(file_sha256(ex)),
+					    json_pack("{s:O, s:O}", "size",
+					    json_object_get(ex, "size"),
+					    "content", ct));
+			}
+			free(path);
 		}
 		break;
 	case SPEC_STEP_APPROVAL:

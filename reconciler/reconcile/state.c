@@ -329,6 +329,103 @@ rec_applied_files(struct etcd *e, const struct rec_applied *a,
 
 /* ---- documents from a compiled state ---- */
 
+/*
+ * The hosts of sv that host h waits for under sv's rollout (hosts: sv's
+ * sorted placement): with max_parallel N, the host N places before h, so
+ * that the hosts form N chains converging one host at a time; with
+ * batches, every host of the batch before h's.  Batches are cumulative
+ * targets: [1, 10%, 100%] is the first host, then up to 10% of them,
+ * then all; the last batch takes the hosts beyond the last target.
+ * New reference, an empty array when h waits for none.
+ */
+static json_t *
+rollout_preds(const struct spec_service *sv, const json_t *hosts,
+    const char *h)
+{
+	json_t *out = json_array();
+	size_t n = json_array_size(hosts), i, k, lo, start = 0, prev = 0, t;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(json_string_value(json_array_get(hosts, i)), h) ==
+		    0)
+			break;
+	if (i == n)
+		return out;
+	if (sv->max_parallel > 0) {
+		if (i >= (size_t)sv->max_parallel)
+			json_array_append(out, json_array_get(hosts,
+			    i - (size_t)sv->max_parallel));
+		return out;
+	}
+	if (sv->nbatches == 0)
+		return out;
+	/* [start, t) is batch k; prev is where the batch before it began */
+	for (k = 0; k < sv->nbatches; k++) {
+		t = sv->batches[k].percent ? (n * (size_t)
+		    sv->batches[k].value + 99) / 100 :
+		    (size_t)sv->batches[k].value;
+		if (t > n)
+			t = n;
+		if (t <= start)
+			continue;	/* an empty batch */
+		if (i < t)
+			break;
+		prev = start;
+		start = t;
+	}
+	for (lo = prev; start > 0 && lo < start; lo++)
+		json_array_append(out, json_array_get(hosts, lo));
+	return out;
+}
+
+/*
+ * doc["gates"]: {svc: [{"service", "hosts", "why"}]} for the host's
+ * services that wait for other hosts: the instances of each dependency
+ * ("depends_on") and the hosts before it in the service's rollout
+ * ("rollout").  doc["drift"]: {svc: "repair"|"report"} and
+ * doc["drift_interval_ms"].  The agent reads them (agent/converge.c).
+ */
+static void
+doc_rollout(const struct spec_repo *repo, const struct rec_compiled *c,
+    const char *h, json_t *doc)
+{
+	const json_t *placed = json_object_get(c->placement, "services");
+	const struct spec_service *sv;
+	json_t *gates = json_object(), *drift = json_object(), *g, *x, *l;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(doc, "services"), i, x) {
+		sv = spec_repo_find_service(repo, json_string_value(x));
+		if (sv == NULL)
+			continue;
+		json_object_set_new(drift, sv->name, json_string(
+		    sv->drift == SPEC_DRIFT_REPORT ? "report" : "repair"));
+		g = json_array();
+		for (j = 0; j < sv->ndepends_on; j++) {
+			l = json_object_get(placed, sv->depends_on[j].name);
+			if (json_array_size(l) > 0)
+				json_array_append_new(g, json_pack(
+				    "{s:s, s:O, s:s}", "service",
+				    sv->depends_on[j].name, "hosts", l, "why",
+				    "depends_on"));
+		}
+		l = rollout_preds(sv, json_object_get(placed, sv->name), h);
+		if (json_array_size(l) > 0)
+			json_array_append_new(g, json_pack("{s:s, s:O, s:s}",
+			    "service", sv->name, "hosts", l, "why",
+			    "rollout"));
+		json_decref(l);
+		if (json_array_size(g) > 0)
+			json_object_set_new(gates, sv->name, g);
+		else
+			json_decref(g);
+	}
+	json_object_set_new(doc, "gates", gates);
+	json_object_set_new(doc, "drift", drift);
+	json_object_set_new(doc, "drift_interval_ms", json_integer(
+	    repo->settings.defaults.drift_interval_ms));
+}
+
 json_t *
 rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
 {
@@ -352,6 +449,7 @@ rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
 		}
 		/* in place: the compiled document is the applied one */
 		json_object_set_new(doc, "depends_on", deps);
+		doc_rollout(repo, c, h, doc);
 		s = json_dumps(doc, DUMP_FLAGS);
 		lr_sha256_hex(s, strlen(s), sha);
 		json_object_set_new(docs, h, json_pack("{s:O, s:s, s:o}", "doc",

@@ -1,0 +1,141 @@
+/*
+ * Running one step of a host's desired state (docs/etcd-layout.md: the
+ * fields of a step) on the agent's libuv loop.
+ *
+ * A step is the JSON object of the document, borrowed for the run.  Its
+ * "kind" decides what runs:
+ *
+ *   script    "script" (text), "shell" (default /bin/sh): the script runs
+ *             as `shell -c SCRIPT`, or from a temporary file in work_dir
+ *             when it is over 64 KiB.  Success counts as a change.
+ *   file      "dest", "sha256", "size", "mode" ("0644"), "owner", "group":
+ *             the content is files_dir/<sha256>.  When dest already has that
+ *             content, mode and owner, the step is AGENT_STEP_OK (nothing
+ *             changed); otherwise the content goes to a temporary file in
+ *             dest's folder (created with its parents, 0755, if missing),
+ *             fchmod/fchown, fsync, rename over dest, fsync of the folder:
+ *             AGENT_STEP_CHANGED.  Done on the libuv thread pool.
+ *   http      "url", "method", "headers", "body", "expect_status" (default:
+ *             any 2xx): libcurl, on the thread pool; success is a change.
+ *   use       "use" (type), "with", "exec_sha256": runs files_dir/<sha>
+ *             with the step as JSON on stdin; it prints
+ *             {"changed": bool, "message": "..."} on stdout.
+ *
+ * Common fields: "env" (added to the agent's environment, with LEURA_HOST,
+ * LEURA_STEP_ID and LEURA_GENERATION), "cwd", "run_as" (see below),
+ * "timeout_ms" (per attempt; the process group gets SIGTERM, then SIGKILL
+ * 5 s later), "retries" (further attempts after a failure, with back-off
+ * retry_base_ms * 2^n, at most 60 s), and the guards: "creates" (skip when
+ * that path exists) then "unless" (a command run like the script: skip when
+ * it exits 0).  A skipped step is AGENT_STEP_SKIPPED.  "when_changed" is the
+ * caller's business (agent/converge.c), as are "phase" and "id".
+ *
+ * Processes: every command runs in its own session and process group
+ * (uv_spawn with UV_PROCESS_DETACHED), stdin from /dev/null (or the JSON of
+ * a use step), stdout and stderr together into log_path (appended) and into
+ * a 4 KiB tail kept for the result.  Never system().
+ *
+ * run_as: when the step names a user other than the agent's, the agent
+ * must run as root, and the command is started through the agent itself
+ * (`leura-agent --exec-as USER -- ARGV...`, see agent_step_exec_as_main),
+ * which takes the user's groups (initgroups), gid and uid and HOME, USER,
+ * LOGNAME before exec.  Not root: the step fails with an error that says so.
+ *
+ * AGENT_STEP_CHECK (drift checks): a file step only compares (OK when dest
+ * matches, AGENT_STEP_CHANGED with error "content differs" / "missing" /
+ * "mode 0644, want 0600" / "owner ..." when not, and never writes); other
+ * kinds run as usual.
+ */
+#ifndef AGENT_STEP_H
+#define AGENT_STEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "err.h"
+
+#define AGENT_STEP_TAIL	4096	/* bytes of output kept in a result */
+
+enum agent_step_status {
+	AGENT_STEP_OK,		/* ran (or compared), nothing changed */
+	AGENT_STEP_CHANGED,	/* ran and changed something (check: drifted) */
+	AGENT_STEP_SKIPPED,	/* a guard said it is done */
+	AGENT_STEP_FAILED,	/* exit status, signal, timeout or error */
+	AGENT_STEP_ABORTED	/* agent_step_abort */
+};
+
+/* "ok", "changed", "skipped", "failed", "aborted" */
+const char	*agent_step_status_name(enum agent_step_status s);
+
+enum agent_step_mode {
+	AGENT_STEP_RUN,
+	AGENT_STEP_CHECK
+};
+
+struct agent_step_ctx {
+	uv_loop_t	*loop;
+	const json_t	*step;		/* borrowed until the callback */
+	enum agent_step_mode mode;
+	const char	*files_dir;	/* contents by sha256 */
+	const char	*work_dir;	/* for temporary scripts */
+	const char	*log_path;	/* output appended here (0600) */
+	const char	*self_exe;	/* leura-agent, for run_as */
+	const char	*host;		/* LEURA_HOST */
+	int64_t		 generation;	/* LEURA_GENERATION */
+	long		 retry_base_ms;	/* 0: 1000 */
+	long		 kill_grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
+};
+
+struct agent_step_result {
+	enum agent_step_status status;
+	int	 exit_code;	/* of the last command; -1 when none or killed */
+	int	 term_signal;	/* signal that ended it, 0 when none */
+	bool	 timed_out;
+	int	 attempts;	/* commands started for the step itself */
+	int64_t	 started_ms;	/* Unix ms */
+	int64_t	 duration_ms;
+	char	 error[512];	/* why it failed, skipped or drifted; "" if ok */
+	char	*tail;		/* last AGENT_STEP_TAIL bytes of output, NUL-
+				 * terminated; owned by the runner, valid
+				 * during the callback */
+	json_t	*message;	/* use steps: their "message", borrowed; NULL */
+};
+
+struct agent_step_run;
+
+/* Called once, when the step is done; run is freed after it returns. */
+typedef void agent_step_done_cb(struct agent_step_run *run,
+    const struct agent_step_result *res, void *arg);
+
+/*
+ * Start the step.  On success *out is the run (valid until cb returns).
+ * Errors that mean the step cannot start at all (bad step object, log file
+ * not writable) return <0 with err set and no callback.
+ */
+int	agent_step_start(const struct agent_step_ctx *ctx,
+	    agent_step_done_cb *cb, void *arg, struct agent_step_run **out,
+	    struct lr_err *err);
+
+/*
+ * Stop the step: SIGTERM to its process group, SIGKILL after
+ * kill_grace_ms; no further retry.  The callback follows with
+ * AGENT_STEP_ABORTED (or the step's real result when it had just ended).
+ * Work on the thread pool (file, http) is not interrupted; it finishes.
+ */
+void	agent_step_abort(struct agent_step_run *run);
+
+/*
+ * The `leura-agent --exec-as USER -- PROG ARGS...` trampoline: switch to
+ * USER (initgroups, setgid, setuid, HOME/USER/LOGNAME) and exec PROG.
+ * argv starts after "--exec-as".  Returns only on failure (exit status 127
+ * for the caller, with the reason on stderr).
+ */
+int	agent_step_exec_as_main(int argc, char **argv);
+
+/* The SHA-256 (hex) of the step's canonical JSON, for change detection. */
+void	agent_step_hash(const json_t *step, char out[65]);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * The agent's state directory: what it must remember across restarts and
+ * while etcd is unreachable.  Synchronous and small: called from the loop
+ * for files of a few KiB, except agent_store_logs_pack, which the caller
+ * runs on the thread pool.
+ *
+ *   DIR/lock                flock()ed by the running agent: one per dir
+ *   DIR/desired.json        the last desired state accepted (see below)
+ *   DIR/files/<sha256>      contents of file steps and custom step types
+ *   DIR/steps.json          per step id, what was last done (records)
+ *   DIR/running.json        the step being run right now; left behind by
+ *                           a crash, it names the interrupted step
+ *   DIR/work/               temporary scripts
+ *   DIR/logs/<run>/         output of the steps of a run being made
+ *   DIR/logs/<run>.tar.gz   a finished run: its logs and manifest.json
+ *
+ * Every file is written whole to a temporary file, fsync()ed and renamed,
+ * so a crash leaves the old or the new version, never half of one.
+ */
+#ifndef AGENT_STORE_H
+#define AGENT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct agent_store;
+
+/*
+ * Open DIR, creating it (0700) and its subfolders as needed, and lock it.
+ * Another process holding the lock: LR_EBUSY, "another leura-agent (pid N)
+ * uses DIR".  Reads running.json (see agent_store_running_take).
+ */
+int	agent_store_open(const char *dir, struct agent_store **out,
+	    struct lr_err *err);
+void	agent_store_close(struct agent_store *s);	/* NULL is fine */
+
+const char *agent_store_dir(const struct agent_store *s);	/* borrowed */
+const char *agent_store_files_dir(const struct agent_store *s);
+const char *agent_store_work_dir(const struct agent_store *s);
+
+/*
+ * desired.json: any JSON object the agent chooses (it keeps the document,
+ * its key and the head).  Load: *out is a new reference, NULL when there
+ * is none; a corrupt file is LR_EINVAL naming it (the caller starts
+ * empty).
+ */
+int	agent_store_desired_load(struct agent_store *s, json_t **out,
+	    struct lr_err *err);
+int	agent_store_desired_save(struct agent_store *s, const json_t *v,
+	    struct lr_err *err);
+
+/* Contents, checked against their SHA-256 when put. */
+bool	agent_store_file_has(const struct agent_store *s, const char *sha256);
+int	agent_store_file_put(struct agent_store *s, const char *sha256,
+	    const void *data, size_t len, bool executable, struct lr_err *err);
+/* Remove every content not named in keep (an array of sha256 strings). */
+void	agent_store_files_gc(struct agent_store *s, const json_t *keep);
+
+/*
+ * Step records: {step id: {...}}, loaded at open, the caller's to change
+ * (borrowed object, valid until close), saved with agent_store_records_save.
+ */
+json_t	*agent_store_records(struct agent_store *s);
+int	agent_store_records_save(struct agent_store *s, struct lr_err *err);
+
+/*
+ * running.json: set it (an object) before a step starts and clear it
+ * (NULL) when it ends.  agent_store_running_take returns what was found at
+ * open (a step a crash interrupted), once; new reference or NULL.
+ */
+int	agent_store_running_set(struct agent_store *s, const json_t *entry,
+	    struct lr_err *err);
+json_t	*agent_store_running_take(struct agent_store *s);
+
+/*
+ * Logs of a run named RUN (letters, digits, '-', '.'): the path of the
+ * log file of step number idx (owned; creates logs/RUN/), e.g.
+ * logs/RUN/003.log.
+ */
+char	*agent_store_log_path(struct agent_store *s, const char *run,
+	    size_t idx);
+
+/*
+ * Pack logs/RUN/ into logs/RUN.tar.gz (libarchive, gzip): the log files
+ * and manifest.json (the manifest given: a JSON value describing the run
+ * and its steps, written as is).  Then remove logs/RUN/, and keep only the
+ * newest `keep` archives (by name order, so runs should be named to sort
+ * by time).  Thread-safe with respect to the other calls (it only touches
+ * logs/); meant for uv_queue_work.
+ */
+int	agent_store_logs_pack(const char *dir, const char *run,
+	    const json_t *manifest, size_t keep, struct lr_err *err);
+
+#endif
