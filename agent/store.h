@@ -33,7 +33,12 @@ struct agent_store;
 /*
  * Open DIR, creating it (0700) and its subfolders as needed, and lock it.
  * Another process holding the lock: LR_EBUSY, "another leura-agent (pid N)
- * uses DIR".  Reads running.json (see agent_store_running_take).
+ * uses DIR".
+ * Only DIR itself is created, not its parents.  With the lock held, it
+ * removes what a crash left: temporary files and everything in work/.
+ * Reads steps.json (a corrupt one is renamed steps.json.corrupt-TIME, with
+ * a warning on stderr, and the records start empty) and running.json (see
+ * agent_store_running_take; a corrupt one is ignored with a warning).
  */
 int	agent_store_open(const char *dir, struct agent_store **out,
 	    struct lr_err *err);
@@ -54,11 +59,18 @@ int	agent_store_desired_load(struct agent_store *s, json_t **out,
 int	agent_store_desired_save(struct agent_store *s, const json_t *v,
 	    struct lr_err *err);
 
-/* Contents, checked against their SHA-256 when put. */
+/*
+ * Contents, checked against their SHA-256 when put (a wrong or malformed
+ * name, anything but 64 lowercase hex digits, is LR_EINVAL).  Executable
+ * contents are 0700, others 0600; once 0700, a content stays so.
+ */
 bool	agent_store_file_has(const struct agent_store *s, const char *sha256);
 int	agent_store_file_put(struct agent_store *s, const char *sha256,
 	    const void *data, size_t len, bool executable, struct lr_err *err);
-/* Remove every content not named in keep (an array of sha256 strings). */
+/*
+ * Remove every content not named in keep (an array of sha256 strings),
+ * and anything else in files/.  keep not an array: removes nothing.
+ */
 void	agent_store_files_gc(struct agent_store *s, const json_t *keep);
 
 /*
@@ -78,9 +90,9 @@ int	agent_store_running_set(struct agent_store *s, const json_t *entry,
 json_t	*agent_store_running_take(struct agent_store *s);
 
 /*
- * Logs of a run named RUN (letters, digits, '-', '.'): the path of the
- * log file of step number idx (owned; creates logs/RUN/), e.g.
- * logs/RUN/003.log.
+ * Logs of a run named RUN (letters, digits, '-', '.', not first; at most
+ * 128): the path of the log file of step number idx (owned; creates
+ * logs/RUN/), e.g. logs/RUN/003.log.  NULL when RUN is not such a name.
  */
 char	*agent_store_log_path(struct agent_store *s, const char *run,
 	    size_t idx);
@@ -88,10 +100,12 @@ char	*agent_store_log_path(struct agent_store *s, const char *run,
 /*
  * Pack logs/RUN/ into logs/RUN.tar.gz (libarchive, gzip): the log files
  * and manifest.json (the manifest given: a JSON value describing the run
- * and its steps, written as is).  Then remove logs/RUN/, and keep only the
- * newest `keep` archives (by name order, so runs should be named to sort
- * by time).  Thread-safe with respect to the other calls (it only touches
- * logs/); meant for uv_queue_work.
+ * and its steps, written as is; not NULL).  Then remove logs/RUN/, and
+ * keep only the newest `keep` archives (by name order, so runs should be
+ * named to sort by time; 0 keeps them all).  Every *.log in logs/RUN/ is
+ * packed; a run with no logs/RUN/ gets an archive with only the manifest.
+ * A bad RUN is LR_EINVAL.  Thread-safe with respect to the other calls
+ * (it only touches logs/); meant for uv_queue_work.
  */
 int	agent_store_logs_pack(const char *dir, const char *run,
 	    const json_t *manifest, size_t keep, struct lr_err *err);

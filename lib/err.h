@@ -26,6 +26,7 @@ enum {
 	LR_ETOOBIG = -14,	/* a value or request over etcd's size limit */
 	LR_ECANCELED = -15,	/* stopped by the caller */
 	LR_EPERM = -16,		/* etcd denied the operation (RBAC) */
+	LR_EBUSY = -17,		/* held by another process (a lock) */
 };
 
 struct lr_err {

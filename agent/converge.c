@@ -1,0 +1,1020 @@
+/*
+ * Runs: converging the desired state in force, and re-checking it for
+ * drift.
+ *
+ * A converge run goes through, in order: the turndown steps of services
+ * that left the host, then for each service of the document (dependencies
+ * first) its converge steps and its validate steps.  Before a service's
+ * first step, its rollout gates (doc["gates"], built by `leura apply`)
+ * must be open: every host they name reports the service they name
+ * validated, at a head no older than this document's generation.  A
+ * closed gate holds the run (state "converging", "waiting" says why)
+ * until another host's report or a new head reopens the question.
+ *
+ * Which steps run (the records in steps.json remember, per step id, the
+ * hash of the step as last done and its outcome):
+ *
+ *   file steps       always: they compare the checksum and write only when
+ *                    it differs;
+ *   validate steps   always, after the service's converge steps;
+ *   turndown steps   once, for a service that left;
+ *   when_changed     only when a step it names changed something (in this
+ *                    run, or in one a crash cut short: the trigger is
+ *                    saved in the records before the step runs);
+ *   other steps      when their hash differs from the record, or the
+ *                    record says they did not succeed.
+ *
+ * A failed step fails its service: the service's later steps are skipped
+ * and the services that depend on it on this host fail too; other
+ * services go on.  A check run (every drift interval, after a converged
+ * run) compares file steps, re-runs validate steps and looks for the paths
+ * of `creates` guards; what it finds is reported as drift and, for
+ * services with `drift: repair`, converged again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define LR_LOG_COMPONENT "agent"
+#include "agent.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define FAIL_OUTPUT	1024	/* output kept in a report's failed_steps */
+
+enum run_kind { RUN_CONVERGE, RUN_CHECK };
+
+struct agent_run {
+	struct agent	*a;
+	enum run_kind	 kind;
+	json_t		*doc;		/* reference to a->cur's document */
+	json_t		*plan;		/* steps to go through, in order */
+	int64_t		 gen;
+	char		 id[64];	/* names the run's logs */
+	size_t		 idx;
+	const char	*svc;		/* service of the step at idx */
+	json_t		*results;	/* [result] */
+	json_t		*services;	/* {svc: {"validated", "failed"}} */
+	json_t		*changed;	/* {step id: true} */
+	json_t		*failed;	/* failed_steps of the report */
+	json_t		*drift;		/* check runs: [{"id","detail"}] */
+	json_t		*turned_down;	/* turndown step ids that succeeded */
+	struct agent_step_run *step;	/* running */
+	char		*waiting;
+	bool		 aborting;
+	bool		 repair;	/* converging again after drift */
+	uint64_t	 t0;
+	int64_t		 started_ms;
+};
+
+static void	run_next(struct agent_run *r);
+static void	check_start(struct agent *a);
+
+/* ---- small helpers ---- */
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static int64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+agent_cur_generation(const struct agent *a)
+{
+	return a->cur ? json_integer_value(json_object_get(json_object_get(
+	    a->cur, "doc"), "generation")) : 0;
+}
+
+void
+agent_report_stamp(struct agent *a, const char *state)
+{
+	char at[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(a->report, "generation",
+	    json_integer(agent_cur_generation(a)));
+	json_object_set_new(a->report, "head", json_integer(a->head_gen ?
+	    a->head_gen : json_integer_value(json_object_get(a->cur,
+	    "head"))));
+	json_object_set_new(a->report, "deploy", json_integer(
+	    a->head_deploy));
+	if (state)
+		json_object_set_new(a->report, "state", json_string(state));
+	json_object_set_new(a->report, "at", json_string(at));
+	json_object_set_new(a->report, "at_unix", json_integer(now));
+	json_object_set_new(a->report, "agent", json_string(LEURA_VERSION));
+	if (a->interrupted)
+		json_object_set_new(a->report, "interrupted",
+		    json_pack("[s]", a->interrupted));
+}
+
+/* Service svc's entry in the run, created validated false. */
+static json_t *
+svc_state(struct agent_run *r, const char *svc)
+{
+	json_t *s = json_object_get(r->services, svc);
+
+	if (s == NULL) {
+		s = json_pack("{s:b, s:b}", "validated", 0, "failed", 0);
+		json_object_set_new(r->services, svc, s);
+	}
+	return s;
+}
+
+/* {svc: {"validated": bool}} for the report. */
+static json_t *
+report_services(const struct agent_run *r)
+{
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(r->services, k, v)
+		json_object_set_new(out, k, json_pack("{s:O}", "validated",
+		    json_object_get(v, "validated")));
+	return out;
+}
+
+static void
+report_progress(struct agent_run *r, const char *current)
+{
+	struct agent *a = r->a;
+
+	if (r->kind == RUN_CHECK)
+		return;		/* checks report when they find something */
+	agent_report_stamp(a, "converging");
+	json_object_set_new(a->report, "run", json_pack("{s:s, s:I, s:I, "
+	    "s:I}", "id", r->id, "started_unix_ms", (json_int_t)r->started_ms,
+	    "steps", (json_int_t)json_array_size(r->plan), "done",
+	    (json_int_t)r->idx));
+	if (current)
+		json_object_set_new(a->report, "current", json_string(current));
+	else
+		json_object_del(a->report, "current");
+	if (r->waiting)
+		json_object_set_new(a->report, "waiting",
+		    json_string(r->waiting));
+	else
+		json_object_del(a->report, "waiting");
+	if (r->kind == RUN_CONVERGE)
+		json_object_set_new(a->report, "services",
+		    report_services(r));
+	agent_report_put(a);
+}
+
+/* ---- rollout gates ---- */
+
+enum gate { GATE_OPEN, GATE_WAIT, GATE_FAIL };
+
+/*
+ * Whether service svc may start in run r (see the top of this file).  On
+ * GATE_WAIT and GATE_FAIL *why says why (owned).
+ */
+static enum gate
+gate_check(struct agent_run *r, const char *svc, char **why)
+{
+	struct agent *a = r->a;
+	json_t *gates = json_object_get(json_object_get(r->doc, "gates"), svc);
+	json_t *g, *hv, *rep, *st;
+	const char *d, *h, *x;
+	size_t i, j;
+
+	*why = NULL;
+	json_array_foreach(gates, i, g) {
+		d = jstr(g, "service");
+		json_array_foreach(json_object_get(g, "hosts"), j, hv) {
+			h = json_string_value(hv);
+			if (h == NULL)
+				continue;
+			if (strcmp(h, a->o.host) == 0) {
+				st = json_object_get(r->services, d);
+				if (json_is_true(json_object_get(st,
+				    "failed"))) {
+					*why = lr_xasprintf("%s depends on %s, "
+					    "which failed on this host", svc,
+					    d);
+					return GATE_FAIL;
+				}
+				continue;
+			}
+			if (a->observed == NULL) {
+				agent_observe_start(a);
+				*why = lr_xasprintf("%s waits for %s to "
+				    "validate on %s (reading its report)", svc,
+				    d, h);
+				return GATE_WAIT;
+			}
+			rep = json_object_get(a->observed, h);
+			if (rep == NULL) {
+				*why = lr_xasprintf("%s waits for %s to "
+				    "validate on %s (no report from its agent "
+				    "yet)", svc, d, h);
+				return GATE_WAIT;
+			}
+			if (json_integer_value(json_object_get(rep, "head")) <
+			    r->gen) {
+				*why = lr_xasprintf("%s waits for %s to "
+				    "validate on %s (its agent is at "
+				    "generation %lld, this deploy is %lld)",
+				    svc, d, h, (long long)json_integer_value(
+				    json_object_get(rep, "head")),
+				    (long long)r->gen);
+				return GATE_WAIT;
+			}
+			if (!json_is_true(json_object_get(json_object_get(
+			    json_object_get(rep, "services"), d),
+			    "validated"))) {
+				*why = lr_xasprintf("%s waits for %s to "
+				    "validate on %s (%s)", svc, d, h,
+				    *jstr(rep, "state") ? jstr(rep, "state") :
+				    "no state");
+				return GATE_WAIT;
+			}
+		}
+		if (strcmp(jstr(g, "why"), "rollout") != 0 || a->observed ==
+		    NULL)
+			continue;
+		/* a failure anywhere in this rollout stops it */
+		json_object_foreach(a->observed, x, rep) {
+			if (strcmp(x, a->o.host) == 0 ||
+			    json_integer_value(json_object_get(rep,
+			    "generation")) < r->gen ||
+			    strcmp(jstr(rep, "state"), "failed") != 0)
+				continue;
+			st = json_object_get(json_object_get(rep, "services"),
+			    svc);
+			if (st && !json_is_true(json_object_get(st,
+			    "validated"))) {
+				*why = lr_xasprintf("the rollout of %s stopped: "
+				    "it failed on %s", svc, x);
+				return GATE_WAIT;
+			}
+		}
+	}
+	return GATE_OPEN;
+}
+
+/* ---- records ---- */
+
+static json_t *
+record(struct agent *a, const char *id)
+{
+	return json_object_get(agent_store_records(a->store), id);
+}
+
+static void
+records_save(struct agent *a)
+{
+	struct lr_err err;
+
+	if (agent_store_records_save(a->store, &err) < 0)
+		lr_log_error("%s", err.msg);
+}
+
+/* Steps of the plan after idx whose when_changed names step st. */
+static void
+trigger_dependents(struct agent_run *r, const json_t *st)
+{
+	json_t *o, *n, *rec, *recs = agent_store_records(r->a->store);
+	size_t i, j;
+
+	for (i = r->idx + 1; i < json_array_size(r->plan); i++) {
+		o = json_array_get(r->plan, i);
+		if (strcmp(jstr(o, "service"), jstr(st, "service")) != 0 ||
+		    strcmp(jstr(o, "role"), jstr(st, "role")) != 0)
+			continue;
+		json_array_foreach(json_object_get(o, "when_changed"), j, n) {
+			if (strcmp(json_string_value(n), jstr(st, "name")))
+				continue;
+			if ((rec = json_object_get(recs, jstr(o, "id"))) ==
+			    NULL) {
+				rec = json_object();
+				json_object_set_new(recs, jstr(o, "id"), rec);
+			}
+			json_object_set_new(rec, "triggered", json_true());
+		}
+	}
+}
+
+/*
+ * Whether step st must run in a converge run, and if not the reason put
+ * in *why ("unchanged", "not triggered").
+ */
+static bool
+must_run(struct agent_run *r, const json_t *st, const char **why)
+{
+	const char *kind = jstr(st, "kind"), *phase = jstr(st, "phase");
+	const char *status;
+	json_t *rec = record(r->a, jstr(st, "id"));
+	char hash[65];
+
+	if (strcmp(kind, "file") == 0 || strcmp(phase, "converge") != 0)
+		return true;
+	if (json_array_size(json_object_get(st, "when_changed")) > 0) {
+		if (json_is_true(json_object_get(rec, "triggered")))
+			return true;
+		*why = "not triggered: the steps it names did not change";
+		return false;
+	}
+	status = jstr(rec, "status");
+	agent_step_hash(st, hash);
+	if (strcmp(jstr(rec, "hash"), hash) == 0 && (strcmp(status, "ok") ==
+	    0 || strcmp(status, "changed") == 0 || strcmp(status, "skipped") ==
+	    0)) {
+		*why = "unchanged since it last ran";
+		return false;
+	}
+	return true;
+}
+
+/* ---- results ---- */
+
+static json_t *
+result_json(const json_t *st, const struct agent_step_result *res,
+    bool ran)
+{
+	json_t *out, *o = json_pack("{s:s, s:s, s:b}", "id", jstr(st, "id"),
+	    "status", agent_step_status_name(res->status), "changed",
+	    res->status == AGENT_STEP_CHANGED);
+
+	if (!ran) {
+		json_object_set_new(o, "ran", json_false());
+		if (res->error[0])
+			json_object_set_new(o, "reason",
+			    json_string(res->error));
+		return o;
+	}
+	json_object_set_new(o, "started_unix_ms",
+	    json_integer(res->started_ms));
+	json_object_set_new(o, "duration_ms", json_integer(res->duration_ms));
+	if (res->attempts > 0)
+		json_object_set_new(o, "attempts", json_integer(res->attempts));
+	if (res->exit_code >= 0)
+		json_object_set_new(o, "exit", json_integer(res->exit_code));
+	if (res->term_signal)
+		json_object_set_new(o, "signal",
+		    json_integer(res->term_signal));
+	if (res->timed_out)
+		json_object_set_new(o, "timed_out", json_true());
+	if (res->error[0])
+		json_object_set_new(o, "error", json_string(res->error));
+	if (res->tail && res->tail[0]) {
+		if ((out = json_string(res->tail)) == NULL)
+			out = json_string("(the output is not UTF-8: see the "
+			    "step's log)");
+		json_object_set_new(o, "output", out);
+	}
+	return o;
+}
+
+/* Last n bytes of s, starting at a line when one begins in them. */
+static json_t *
+output_end(const char *s, size_t n)
+{
+	size_t len = s ? strlen(s) : 0;
+	const char *p;
+
+	if (len == 0)
+		return NULL;
+	if (len > n) {
+		p = s + len - n;
+		if (strchr(p, '\n') && strchr(p, '\n')[1])
+			p = strchr(p, '\n') + 1;
+		s = p;
+	}
+	return json_string(s);
+}
+
+static void
+note_failure(struct agent_run *r, const json_t *st,
+    const struct agent_step_result *res)
+{
+	json_t *f = json_pack("{s:s}", "id", jstr(st, "id")), *out;
+
+	if (res->exit_code > 0 && !res->timed_out)
+		json_object_set_new(f, "exit", json_integer(res->exit_code));
+	else
+		json_object_set_new(f, "error", json_string(res->error[0] ?
+		    res->error : agent_step_status_name(res->status)));
+	if ((out = output_end(res->tail, FAIL_OUTPUT)) != NULL)
+		json_object_set_new(f, "output", out);
+	json_array_append_new(r->failed, f);
+}
+
+/* ---- log packing, on the thread pool ---- */
+
+struct pack {
+	uv_work_t w;
+	char	*dir, *run;
+	json_t	*manifest;
+	size_t	 keep;
+	struct lr_err err;
+	int	 rc;
+};
+
+static void
+pack_work(uv_work_t *w)
+{
+	struct pack *p = w->data;
+
+	p->rc = agent_store_logs_pack(p->dir, p->run, p->manifest, p->keep,
+	    &p->err);
+}
+
+static void
+pack_done(uv_work_t *w, int status)
+{
+	struct pack *p = w->data;
+
+	if (status == 0 && p->rc < 0)
+		lr_log_warn("%s", p->err.msg);
+	free(p->dir);
+	free(p->run);
+	json_decref(p->manifest);
+	free(p);
+}
+
+static void
+pack_logs(struct agent_run *r)
+{
+	struct agent *a = r->a;
+	struct pack *p = lr_xcalloc(1, sizeof(*p));
+	json_t *steps = json_array(), *v, *c;
+	size_t i;
+
+	/* the manifest names each log: NNN.log is plan step NNN */
+	json_array_foreach(r->results, i, v) {
+		c = json_deep_copy(v);
+		json_object_del(c, "output");
+		json_array_append_new(steps, c);
+	}
+	p->dir = lr_xstrdup(agent_store_dir(a->store));
+	p->run = lr_xstrdup(r->id);
+	p->keep = a->o.keep_logs ? a->o.keep_logs : 50;
+	p->manifest = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "host",
+	    a->o.host, "run", r->id, "kind", r->kind == RUN_CHECK ? "check" :
+	    "converge", "generation", (json_int_t)r->gen, "started_unix_ms",
+	    (json_int_t)r->started_ms, "steps", steps);
+	p->w.data = p;
+	if (uv_queue_work(a->loop, &p->w, pack_work, pack_done) < 0) {
+		p->rc = 0;
+		pack_done(&p->w, 0);
+	}
+}
+
+/* ---- the run ---- */
+
+static void
+run_free(struct agent_run *r)
+{
+	json_decref(r->doc);
+	json_decref(r->plan);
+	json_decref(r->results);
+	json_decref(r->services);
+	json_decref(r->changed);
+	json_decref(r->failed);
+	json_decref(r->drift);
+	json_decref(r->turned_down);
+	free(r->waiting);
+	free(r);
+}
+
+static struct agent_run *
+run_new(struct agent *a, enum run_kind kind)
+{
+	struct agent_run *r = lr_xcalloc(1, sizeof(*r));
+	json_t *doc = json_object_get(a->cur, "doc"), *st, *s;
+	size_t i;
+
+	r->a = a;
+	r->kind = kind;
+	r->doc = json_incref(doc);
+	r->gen = json_integer_value(json_object_get(doc, "generation"));
+	r->plan = json_array();
+	r->results = json_array();
+	r->services = json_object();
+	r->changed = json_object();
+	r->failed = json_array();
+	r->drift = json_array();
+	r->turned_down = json_array();
+	r->t0 = uv_now(a->loop);
+	r->started_ms = unix_ms();
+	snprintf(r->id, sizeof(r->id), "%012lld-%lld%s", (long long)r->gen,
+	    (long long)r->started_ms, kind == RUN_CHECK ? "-check" : "");
+	if (kind == RUN_CONVERGE)
+		json_array_extend(r->plan, json_object_get(a->cur,
+		    "turndown"));
+	json_array_foreach(json_object_get(doc, "steps"), i, st) {
+		if (strcmp(jstr(st, "phase"), "turndown") == 0)
+			continue;
+		if (kind == RUN_CHECK && strcmp(jstr(st, "phase"),
+		    "validate") != 0 && strcmp(jstr(st, "kind"), "file") !=
+		    0 && json_object_get(st, "creates") == NULL)
+			continue;
+		json_array_append(r->plan, st);
+	}
+	/* services with nothing to do are as good as validated */
+	json_array_foreach(json_object_get(doc, "services"), i, s)
+		json_object_set_new(r->services, json_string_value(s),
+		    json_pack("{s:b, s:b}", "validated", 1, "failed", 0));
+	json_array_foreach(r->plan, i, st)
+		if (strcmp(jstr(st, "phase"), "turndown") != 0)
+			json_object_set_new(svc_state(r, jstr(st, "service")),
+			    "validated", json_false());
+	return r;
+}
+
+static void
+drift_cb(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	if (a->run == NULL && !a->stopping && a->cur)
+		check_start(a);
+}
+
+static void
+drift_arm(struct agent *a)
+{
+	int64_t ms = a->o.drift_interval_ms;
+
+	if (ms <= 0)
+		ms = json_integer_value(json_object_get(json_object_get(a->cur,
+		    "doc"), "drift_interval_ms"));
+	if (ms <= 0)
+		ms = 15 * 60 * 1000;
+	uv_timer_start(&a->t_drift, drift_cb, (uint64_t)ms, 0);
+}
+
+/* Contents the desired state in force still needs. */
+static void
+files_gc(struct agent *a)
+{
+	json_t *keep = json_array(), *st;
+	const char *sha;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(a->cur, "doc"),
+	    "steps"), i, st) {
+		if ((sha = json_string_value(json_object_get(st, "sha256"))))
+			json_array_append_new(keep, json_string(sha));
+		if ((sha = json_string_value(json_object_get(st,
+		    "exec_sha256"))))
+			json_array_append_new(keep, json_string(sha));
+	}
+	json_array_foreach(json_object_get(a->cur, "turndown"), i, st)
+		if ((sha = json_string_value(json_object_get(st,
+		    "exec_sha256"))))
+			json_array_append_new(keep, json_string(sha));
+	agent_store_files_gc(a->store, keep);
+	json_decref(keep);
+}
+
+/* Drop the turndown steps that ran, from a->cur and desired.json. */
+static void
+turndown_done(struct agent_run *r)
+{
+	json_t *td = json_object_get(r->a->cur, "turndown"), *v;
+	struct lr_err err;
+	size_t i, j;
+	bool changed = false;
+
+	for (i = json_array_size(td); i-- > 0;)
+		json_array_foreach(r->turned_down, j, v)
+			if (strcmp(jstr(json_array_get(td, i), "id"),
+			    json_string_value(v)) == 0) {
+				json_array_remove(td, i);
+				changed = true;
+				break;
+			}
+	if (changed && agent_store_desired_save(r->a->store, r->a->cur,
+	    &err) < 0)
+		lr_log_error("%s", err.msg);
+}
+
+static void
+check_finish(struct agent_run *r)
+{
+	struct agent *a = r->a;
+	json_t *d, *recs = agent_store_records(a->store), *st, *svcs;
+	const char *id, *svc, *mode;
+	size_t i, j;
+	bool repair = false;
+
+	json_object_set_new(a->report, "checked_unix_ms",
+	    json_integer(unix_ms()));
+	if (json_array_size(r->drift) == 0) {
+		if (strcmp(jstr(a->report, "state"), "drifted") == 0)
+			agent_report_stamp(a, "converged");
+		json_object_set_new(a->report, "drift", json_array());
+		agent_report_put(a);
+		drift_arm(a);
+		return;
+	}
+	/* services with drift: repair converge again */
+	svcs = json_object_get(r->doc, "drift");
+	json_array_foreach(r->drift, i, d) {
+		id = jstr(d, "id");
+		svc = jstr(d, "service");
+		mode = jstr(svcs, svc);
+		lr_log_warn("drift: %s: %s%s", id, jstr(d, "detail"),
+		    strcmp(mode, "report") ? " (repairing)" : "");
+		if (strcmp(mode, "report") == 0)
+			continue;
+		repair = true;
+		json_object_del(recs, id);
+		/* a failed validation converges its whole service again */
+		if (strcmp(jstr(d, "phase"), "validate") != 0)
+			continue;
+		json_array_foreach(json_object_get(r->doc, "steps"), j, st)
+			if (strcmp(jstr(st, "service"), svc) == 0)
+				json_object_del(recs, jstr(st, "id"));
+	}
+	records_save(a);
+	json_array_foreach(r->drift, i, d) {
+		json_object_del(d, "service");
+		json_object_del(d, "phase");
+	}
+	agent_report_stamp(a, "drifted");
+	json_object_set(a->report, "drift", r->drift);
+	agent_report_put(a);
+	if (repair)
+		a->rerun = true;
+	else
+		drift_arm(a);
+}
+
+static void
+run_finish(struct agent_run *r)
+{
+	struct agent *a = r->a;
+	bool failed = json_array_size(r->failed) > 0;
+	int64_t took = (int64_t)(uv_now(a->loop) - r->t0);
+
+	a->run = NULL;
+	agent_observe_stop(a);
+	if (r->aborting) {
+		/* stopped or superseded: the next run reports */
+	} else if (r->kind == RUN_CHECK) {
+		check_finish(r);
+	} else {
+		turndown_done(r);
+		agent_report_stamp(a, failed ? "failed" : "converged");
+		json_object_set_new(a->report, "run", json_pack("{s:s, s:I, "
+		    "s:I, s:I, s:I}", "id", r->id, "started_unix_ms",
+		    (json_int_t)r->started_ms, "duration_ms", (json_int_t)took,
+		    "steps", (json_int_t)json_array_size(r->plan), "done",
+		    (json_int_t)r->idx));
+		json_object_del(a->report, "current");
+		json_object_del(a->report, "waiting");
+		json_object_set(a->report, "failed_steps", r->failed);
+		json_object_set_new(a->report, "services",
+		    report_services(r));
+		if (!r->repair)
+			json_object_set_new(a->report, "drift", json_array());
+		json_decref(a->results);
+		a->results = json_pack("{s:I, s:s, s:O}", "generation",
+		    (json_int_t)r->gen, "run", r->id, "steps", r->results);
+		a->results_dirty = true;
+		agent_report_put(a);
+		files_gc(a);
+		a->last_ok = failed ? 0 : 1;
+		lr_log_notice("generation %lld: %s in %lld ms (%zu steps, %zu "
+		    "changed%s%s)", (long long)r->gen, failed ? "failed" :
+		    "converged", (long long)took, json_array_size(r->plan),
+		    json_object_size(r->changed), failed ? ", first failure: " :
+		    "", failed ? jstr(json_array_get(r->failed, 0), "id") : "");
+		free(a->interrupted);
+		a->interrupted = NULL;
+		a->runs++;
+	}
+	if (json_array_size(r->results) > 0)
+		pack_logs(r);
+	run_free(r);
+	if (a->stopping) {
+		agent_stop(a, a->exit_code);
+		return;
+	}
+	if (a->o.once && !a->rerun) {
+		agent_stop(a, a->last_ok == 1 ? 0 : 1);
+		return;
+	}
+	if (a->rerun) {
+		a->rerun = false;
+		agent_converge(a);
+		return;
+	}
+	if (a->last_ok == 1 || strcmp(jstr(a->report, "state"), "drifted") ==
+	    0)
+		drift_arm(a);
+}
+
+static void
+step_done(struct agent_step_run *sr, const struct agent_step_result *res,
+    void *arg)
+{
+	struct agent_run *r = arg;
+	struct agent *a = r->a;
+	json_t *st = json_array_get(r->plan, r->idx), *recs, *rec;
+	const char *id = jstr(st, "id"), *phase = jstr(st, "phase");
+	struct lr_err err;
+	char hash[65];
+	bool file = strcmp(jstr(st, "kind"), "file") == 0;
+
+	r->step = NULL;
+	json_array_append_new(r->results, result_json(st, res, true));
+	if (!file && agent_store_running_set(a->store, NULL, &err) < 0)
+		lr_log_error("%s", err.msg);
+	if (res->status == AGENT_STEP_ABORTED) {
+		r->aborting = true;
+		run_finish(r);
+		return;
+	}
+	if (r->kind == RUN_CHECK) {
+		if (file && res->status == AGENT_STEP_CHANGED)
+			json_array_append_new(r->drift, json_pack("{s:s, s:s, "
+			    "s:s, s:s}", "id", id, "detail", res->error[0] ?
+			    res->error : "content differs", "service",
+			    jstr(st, "service"), "phase", phase));
+		else if (res->status == AGENT_STEP_FAILED)
+			json_array_append_new(r->drift, json_pack("{s:s, s:s, "
+			    "s:s, s:s}", "id", id, "detail", res->error[0] ?
+			    res->error : "validation failed", "service",
+			    jstr(st, "service"), "phase", phase));
+		r->idx++;
+		run_next(r);
+		return;
+	}
+	recs = agent_store_records(a->store);
+	if (res->status == AGENT_STEP_FAILED) {
+		note_failure(r, st, res);
+		if (strcmp(phase, "turndown") != 0)
+			json_object_set_new(svc_state(r, jstr(st, "service")),
+			    "failed", json_true());
+		if (!file)
+			json_object_del(recs, id);
+		lr_log_warn("step '%s' failed: %s", id, res->error[0] ?
+		    res->error : "see its log");
+	} else {
+		if (res->status == AGENT_STEP_CHANGED) {
+			json_object_set_new(r->changed, id, json_true());
+			trigger_dependents(r, st);
+		}
+		if (strcmp(phase, "turndown") == 0)
+			json_array_append_new(r->turned_down, json_string(id));
+		else if (!file && strcmp(phase, "converge") == 0) {
+			agent_step_hash(st, hash);
+			rec = json_pack("{s:s, s:s, s:I, s:I}", "hash", hash,
+			    "status", agent_step_status_name(res->status),
+			    "generation", (json_int_t)r->gen, "at_unix_ms",
+			    (json_int_t)(res->started_ms + res->duration_ms));
+			json_object_set_new(recs, id, rec);
+		}
+	}
+	if (!file || res->status == AGENT_STEP_CHANGED)
+		records_save(a);
+	r->idx++;
+	run_next(r);
+}
+
+/* The service of the step at idx is done: it validated unless it failed. */
+static void
+service_end(struct agent_run *r)
+{
+	json_t *s;
+
+	if (r->svc == NULL)
+		return;
+	s = svc_state(r, r->svc);
+	json_object_set_new(s, "validated", json_boolean(!json_is_true(
+	    json_object_get(s, "failed"))));
+	r->svc = NULL;
+}
+
+/* A step that does not run: its result says why. */
+static void
+not_run(struct agent_run *r, const json_t *st, enum agent_step_status s,
+    const char *why)
+{
+	struct agent_step_result res;
+
+	memset(&res, 0, sizeof(res));
+	res.status = s;
+	res.exit_code = -1;
+	snprintf(res.error, sizeof(res.error), "%s", why);
+	json_array_append_new(r->results, result_json(st, &res, false));
+}
+
+/* Check runs: a `creates` guard's path should still be there. */
+static void
+check_creates(struct agent_run *r, const json_t *st)
+{
+	struct stat sb;
+	json_t *rec = record(r->a, jstr(st, "id"));
+	const char *p = jstr(st, "creates");
+
+	if (rec == NULL || strcmp(jstr(rec, "status"), "failed") == 0 ||
+	    stat(p, &sb) == 0)
+		return;
+	json_array_append_new(r->drift, json_pack("{s:s, s:o, s:s, s:s}",
+	    "id", jstr(st, "id"), "detail", json_sprintf("'%s' (creates) is "
+	    "missing", p), "service", jstr(st, "service"), "phase",
+	    jstr(st, "phase")));
+}
+
+static void
+run_next(struct agent_run *r)
+{
+	struct agent *a = r->a;
+	struct agent_step_ctx ctx;
+	struct lr_err err;
+	json_t *st, *entry;
+	const char *svc, *why = NULL;
+	char *gwhy, *log;
+	enum gate g;
+	int rc;
+
+	for (; r->idx < json_array_size(r->plan); r->idx++) {
+		if (r->aborting || a->rerun) {
+			/* stopping, or superseded by a newer desired state */
+			r->aborting = true;
+			break;
+		}
+		st = json_array_get(r->plan, r->idx);
+		svc = jstr(st, "service");
+		if (strcmp(jstr(st, "phase"), "turndown") == 0) {
+			service_end(r);
+		} else if (r->svc == NULL || strcmp(r->svc, svc) != 0) {
+			service_end(r);
+			if (r->kind == RUN_CONVERGE) {
+				g = gate_check(r, svc, &gwhy);
+				if (g == GATE_WAIT) {
+					if (r->waiting == NULL ||
+					    strcmp(r->waiting, gwhy) != 0) {
+						lr_log_info("%s", gwhy);
+						free(r->waiting);
+						r->waiting = gwhy;
+						report_progress(r, NULL);
+					} else
+						free(gwhy);
+					return;	/* agent_run_kick goes on */
+				}
+				if (r->waiting) {
+					free(r->waiting);
+					r->waiting = NULL;
+				}
+				if (g == GATE_FAIL) {
+					json_object_set_new(svc_state(r, svc),
+					    "failed", json_true());
+					json_array_append_new(r->failed,
+					    json_pack("{s:s, s:s}", "id", jstr(
+					    st, "id"), "error", gwhy));
+					free(gwhy);
+				}
+			}
+			r->svc = svc;
+			report_progress(r, NULL);
+		}
+		if (r->kind == RUN_CONVERGE && json_is_true(json_object_get(
+		    svc_state(r, svc), "failed")) && strcmp(jstr(st,
+		    "phase"), "turndown") != 0) {
+			not_run(r, st, AGENT_STEP_SKIPPED, "an earlier step "
+			    "of the service failed");
+			continue;
+		}
+		if (r->kind == RUN_CONVERGE && !must_run(r, st, &why)) {
+			not_run(r, st, AGENT_STEP_OK, why);
+			continue;
+		}
+		if (r->kind == RUN_CHECK && strcmp(jstr(st, "kind"), "file") &&
+		    strcmp(jstr(st, "phase"), "validate")) {
+			check_creates(r, st);
+			continue;
+		}
+		break;
+	}
+	if (r->idx >= json_array_size(r->plan) || r->aborting) {
+		service_end(r);
+		run_finish(r);
+		return;
+	}
+	st = json_array_get(r->plan, r->idx);
+	log = agent_store_log_path(a->store, r->id, r->idx);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.loop = a->loop;
+	ctx.step = st;
+	ctx.mode = r->kind == RUN_CHECK && strcmp(jstr(st, "kind"), "file") ==
+	    0 ? AGENT_STEP_CHECK : AGENT_STEP_RUN;
+	ctx.files_dir = agent_store_files_dir(a->store);
+	ctx.work_dir = agent_store_work_dir(a->store);
+	ctx.log_path = log;
+	ctx.self_exe = a->self_exe;
+	ctx.host = a->o.host;
+	ctx.generation = r->gen;
+	ctx.retry_base_ms = a->o.retry_base_ms;
+	if (strcmp(jstr(st, "kind"), "file") != 0) {
+		entry = json_pack("{s:s, s:I, s:s, s:I}", "id", jstr(st, "id"),
+		    "generation", (json_int_t)r->gen, "run", r->id,
+		    "started_unix_ms", (json_int_t)unix_ms());
+		if (agent_store_running_set(a->store, entry, &err) < 0)
+			lr_log_error("%s", err.msg);
+		json_decref(entry);
+		report_progress(r, jstr(st, "id"));
+	}
+	lr_log_debug("step '%s'", jstr(st, "id"));
+	rc = agent_step_start(&ctx, step_done, r, &r->step, &err);
+	free(log);
+	if (rc < 0) {
+		struct agent_step_result res;
+
+		memset(&res, 0, sizeof(res));
+		res.status = AGENT_STEP_FAILED;
+		res.exit_code = -1;
+		res.started_ms = unix_ms();
+		snprintf(res.error, sizeof(res.error), "%s", err.msg);
+		step_done(NULL, &res, r);
+	}
+}
+
+/* ---- entry points ---- */
+
+static void
+start(struct agent *a, enum run_kind kind, bool repair)
+{
+	struct agent_run *r;
+
+	uv_timer_stop(&a->t_drift);
+	r = run_new(a, kind);
+	r->repair = repair;
+	a->run = r;
+	if (kind == RUN_CONVERGE)
+		lr_log_info("run %s: %zu steps", r->id,
+		    json_array_size(r->plan));
+	run_next(r);
+}
+
+static void
+check_start(struct agent *a)
+{
+	start(a, RUN_CHECK, false);
+}
+
+void
+agent_converge(struct agent *a)
+{
+	bool repair = strcmp(jstr(a->report, "state"), "drifted") == 0;
+
+	if (a->cur == NULL || a->stopping)
+		return;
+	if (a->run != NULL) {
+		a->rerun = true;
+		/* a run held by a gate, or a check, can go at once */
+		if (a->run->step == NULL)
+			run_next(a->run);
+		return;
+	}
+	start(a, RUN_CONVERGE, repair);
+}
+
+void
+agent_run_kick(struct agent *a)
+{
+	if (a->run != NULL && a->run->step == NULL && a->run->waiting)
+		run_next(a->run);
+}
+
+bool
+agent_run_abort(struct agent *a)
+{
+	struct agent_run *r = a->run;
+
+	if (r == NULL)
+		return false;
+	r->aborting = true;
+	if (r->step) {
+		/* step_done comes with AGENT_STEP_ABORTED, then agent_stop */
+		agent_step_abort(r->step);
+		return true;
+	}
+	a->run = NULL;
+	agent_observe_stop(a);
+	if (json_array_size(r->results) > 0)
+		pack_logs(r);
+	run_free(r);
+	return false;
+}

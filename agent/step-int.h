@@ -1,0 +1,79 @@
+/*
+ * Private to agent/step*.c: the parsed fields of file and http steps and
+ * the request that carries one attempt of them to the libuv thread pool.
+ *
+ * step.c parses the step object on the loop thread (agent_step_start) into
+ * a step_file_spec or step_http_spec owned by the run; the spec is never
+ * modified afterwards, so the work callback may read it while the loop
+ * thread goes on.  Everything else the work callback touches is in its own
+ * struct step_work; step.c reads the results in the after-work callback.
+ */
+#ifndef AGENT_STEP_INT_H
+#define AGENT_STEP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "err.h"
+#include "step.h"
+
+struct step_file_spec {
+	char	*dest;		/* absolute path */
+	char	*sha256;	/* 64 lowercase hex digits */
+	char	*owner;		/* NULL: keep (or the agent's, when new) */
+	char	*group;		/* NULL: likewise */
+	int	 mode;		/* -1: keep (0644 when new) */
+	int64_t	 size;		/* -1: not given */
+};
+
+struct step_http_spec {
+	char	*url;
+	char	*method;	/* "GET" when absent */
+	char	*body;		/* NULL: none */
+	size_t	 body_len;
+	char	**headers;	/* "Name: value", NULL-terminated */
+	long	 expect_status;	/* 0: any 2xx */
+	long	 timeout_ms;	/* 0: none */
+};
+
+struct step_work {
+	uv_work_t		 req;
+	void			*run;		/* owner; not for the worker */
+	const char		*files_dir;	/* borrowed from the run */
+	bool			 check;		/* AGENT_STEP_CHECK */
+	const struct step_file_spec *file;	/* borrowed; NULL for http */
+	const struct step_http_spec *http;	/* borrowed; NULL for file */
+
+	/* filled by the worker */
+	enum agent_step_status	 status;
+	char			 error[512];
+	struct lr_buf		 log;	/* notes for the log file only */
+	struct lr_buf		 out;	/* for the log file and the tail */
+};
+
+/* Parse the fields of a file step; 0, or LR_EINVAL with err set. */
+int	step_file_parse(const json_t *step, struct step_file_spec *fs,
+	    struct lr_err *err);
+void	step_file_release(struct step_file_spec *fs);	/* zeroed is fine */
+/* The worker: compare, and write unless w->check.  Thread pool only. */
+void	step_file_work(struct step_work *w);
+
+int	step_http_parse(const json_t *step, struct step_http_spec *hs,
+	    struct lr_err *err);
+void	step_http_release(struct step_http_spec *hs);
+/* The request, with curl's easy API.  Thread pool only. */
+void	step_http_work(struct step_work *w);
+
+/* write(2) all of it, again after EINTR; 0 or -1 with errno. */
+int	step_write_all(int fd, const void *p, size_t n);
+
+/* printf into w->error (truncating); returns AGENT_STEP_FAILED. */
+enum agent_step_status step_work_fail(struct step_work *w, const char *fmt,
+	    ...) __attribute__((format(printf, 2, 3)));
+
+#endif

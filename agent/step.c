@@ -1,0 +1,1205 @@
+/*
+ * Running one step on the agent's libuv loop: the guards, the attempts and
+ * their retries, the processes of script and use steps, and the hand-off of
+ * file and http steps to the thread pool (step_file.c, step_http.c).
+ *
+ * A run is a small state machine driven by callbacks: a zero timer starts
+ * it (so agent_step_start never calls back), then "creates", the "unless"
+ * command, the attempts with their back-off, and finish(), which calls the
+ * caller back and closes the run's timer; the run is freed in that close
+ * callback.  Each command is a struct step_cmd with its own handles (the
+ * process, one or two pipes, a timer for the deadline, the kill grace and
+ * the drain); it ends when every one of them is closed, and only then does
+ * the run look at the outcome, so a new command never meets an old handle.
+ *
+ * Commands run in their own session (UV_PROCESS_DETACHED), so a timeout or
+ * an abort signals the whole process group with kill(-pid).  Their output
+ * goes to the log file (plain write(2): a local file, a few KiB at a time)
+ * and to a 4 KiB ring that becomes the result's tail.  Lines from the
+ * agent itself ("[leura] ...") go to the log only.
+ */
+#define LR_LOG_COMPONENT "step"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+#include "log.h"
+#include "step-int.h"
+#include "step.h"
+#include "xalloc.h"
+
+extern char **environ;
+
+#define BIG_SCRIPT	(64 * 1024)	/* larger scripts go through a file */
+#define DRAIN_KILLED_MS	200	/* output grace after a killed command */
+#define DRAIN_EXITED_MS	1000	/* ... after one that exited by itself */
+#define BACKOFF_MAX_MS	60000
+#define USE_KEEP	(64 * 1024)	/* stdout of a use step kept to parse */
+
+enum step_kind { KIND_SCRIPT, KIND_FILE, KIND_HTTP, KIND_USE };
+enum run_phase { PH_START, PH_UNLESS, PH_MAIN, PH_WAIT, PH_DONE };
+enum cmd_stage { CMD_RUNNING, CMD_TERM, CMD_KILLED };
+
+struct step_cmd {
+	struct agent_step_run *run;
+	uv_process_t	 proc;
+	uv_pipe_t	 out[2];	/* stdout (and stderr); stderr of use */
+	bool		 out_open[2];
+	uv_timer_t	 timer;		/* deadline, kill grace, then drain */
+	int		 handles;	/* not yet closed */
+	int		 npipes;
+	int		 pipes_open;
+	bool		 timer_closing;
+	int		 pid;
+	enum cmd_stage	 stage;
+	bool		 exited;
+	bool		 timed_out;
+	bool		 aborted;	/* signalled by agent_step_abort */
+	int64_t		 exit_status;
+	int		 term_signal;
+	char		*spawn_error;	/* uv_spawn failed */
+	bool		 capture;	/* keep stdout (use steps) */
+	struct lr_buf	 captured;
+	char		 rbuf[65536];
+};
+
+struct agent_step_run {
+	uv_loop_t	*loop;
+	agent_step_done_cb *cb;
+	void		*arg;
+	enum agent_step_mode mode;
+	enum step_kind	 kind;
+	char		*id;
+	char		*files_dir;
+	char		*work_dir;
+	char		*self_exe;
+	char		*shell;
+	char		*script;
+	char		*unless;
+	char		*creates;
+	char		*cwd;
+	char		*run_as;
+	char		*use_exec;	/* files_dir/<exec_sha256> */
+	char		*use_input;	/* the step as JSON, for stdin */
+	char		**env;		/* NULL-terminated, owned */
+	long		 timeout_ms;	/* 0: none */
+	long		 retry_base_ms;
+	long		 kill_grace_ms;
+	int		 retries;
+	bool		 as_other;	/* through self_exe --exec-as */
+	uid_t		 run_uid;
+	gid_t		 run_gid;
+	struct step_file_spec file;
+	struct step_http_spec http;
+
+	int		 log_fd;	/* -1: no log */
+	bool		 log_nl;	/* the log ends a line */
+	char		 ring[AGENT_STEP_TAIL];
+	uint64_t	 ring_total;
+
+	uv_timer_t	 timer;		/* start, back-off, deferred finish */
+	enum run_phase	 phase;
+	struct step_cmd	*cmd;
+	struct step_work *work;
+	bool		 aborted;
+	bool		 deferred;	/* the timer finishes with these: */
+	enum agent_step_status deferred_status;
+	char		 deferred_error[512];
+	uint64_t	 t0;		/* uv_hrtime() at start */
+	json_t		*use_result;
+	struct agent_step_result res;
+};
+
+static void	attempt(struct agent_step_run *);
+static void	on_run_timer(uv_timer_t *);
+
+const char *
+agent_step_status_name(enum agent_step_status s)
+{
+	switch (s) {
+	case AGENT_STEP_OK:
+		return "ok";
+	case AGENT_STEP_CHANGED:
+		return "changed";
+	case AGENT_STEP_SKIPPED:
+		return "skipped";
+	case AGENT_STEP_FAILED:
+		return "failed";
+	case AGENT_STEP_ABORTED:
+		return "aborted";
+	}
+	return "?";
+}
+
+void
+agent_step_hash(const json_t *step, char out[65])
+{
+	char *s = json_dumps(step, JSON_COMPACT | JSON_SORT_KEYS);
+
+	lr_sha256_hex(s ? s : "", s ? strlen(s) : 0, out);
+	free(s);
+}
+
+enum agent_step_status
+step_work_fail(struct step_work *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	va_end(ap);
+	w->status = AGENT_STEP_FAILED;
+	return w->status;
+}
+
+/* ---- output: log file and tail ---- */
+
+static void
+log_write(struct agent_step_run *run, const char *p, size_t n)
+{
+	ssize_t w;
+
+	if (n)
+		run->log_nl = p[n - 1] == '\n';
+	while (run->log_fd >= 0 && n > 0) {
+		w = write(run->log_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			lr_log_warn("cannot write the log of step '%s': %s",
+			    run->id, strerror(errno));
+			close(run->log_fd);
+			run->log_fd = -1;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Output of a command (or an http answer): log and tail. */
+static void
+run_output(struct agent_step_run *run, const char *p, size_t n)
+{
+	size_t pos, k;
+
+	log_write(run, p, n);
+	if (n > AGENT_STEP_TAIL) {
+		run->ring_total += n - AGENT_STEP_TAIL;
+		p += n - AGENT_STEP_TAIL;
+		n = AGENT_STEP_TAIL;
+	}
+	while (n > 0) {
+		pos = run->ring_total % AGENT_STEP_TAIL;
+		k = AGENT_STEP_TAIL - pos < n ? AGENT_STEP_TAIL - pos : n;
+		memcpy(run->ring + pos, p, k);
+		run->ring_total += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* A line of the agent's own in the log: "[leura] ...". */
+static void
+run_note(struct agent_step_run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+run_note(struct agent_step_run *run, const char *fmt, ...)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	va_list ap;
+
+	if (run->log_fd < 0)
+		return;
+	if (!run->log_nl)
+		lr_buf_addc(&b, '\n');
+	lr_buf_adds(&b, "[leura] ");
+	va_start(ap, fmt);
+	lr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	lr_buf_addc(&b, '\n');
+	log_write(run, b.s, b.len);
+	lr_buf_release(&b);
+}
+
+static char *
+ring_text(const struct agent_step_run *run)
+{
+	size_t n, pos;
+	char *s;
+
+	n = run->ring_total < AGENT_STEP_TAIL ? (size_t)run->ring_total :
+	    AGENT_STEP_TAIL;
+	s = lr_xmalloc(n + 1);
+	if (run->ring_total <= AGENT_STEP_TAIL)
+		memcpy(s, run->ring, n);
+	else {
+		pos = run->ring_total % AGENT_STEP_TAIL;
+		memcpy(s, run->ring + pos, AGENT_STEP_TAIL - pos);
+		memcpy(s + AGENT_STEP_TAIL - pos, run->ring, pos);
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* ---- the end of a run ---- */
+
+static void
+run_free(struct agent_step_run *run)
+{
+	char **e;
+
+	if (run->log_fd >= 0)
+		close(run->log_fd);
+	for (e = run->env; e && *e; e++)
+		free(*e);
+	free(run->env);
+	free(run->id);
+	free(run->files_dir);
+	free(run->work_dir);
+	free(run->self_exe);
+	free(run->shell);
+	free(run->script);
+	free(run->unless);
+	free(run->creates);
+	free(run->cwd);
+	free(run->run_as);
+	free(run->use_exec);
+	free(run->use_input);
+	step_file_release(&run->file);
+	step_http_release(&run->http);
+	json_decref(run->use_result);
+	free(run->res.tail);
+	free(run);
+}
+
+static void
+run_closed(uv_handle_t *h)
+{
+	run_free(h->data);
+}
+
+static void
+finish(struct agent_step_run *run, enum agent_step_status status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Call back and free the run; nothing of it may be in flight. */
+static void
+finish(struct agent_step_run *run, enum agent_step_status status,
+    const char *fmt, ...)
+{
+	struct agent_step_result *res = &run->res;
+	va_list ap;
+
+	if (run->cmd || run->work || run->phase == PH_DONE)
+		LR_BUG("step '%s' finished while busy", run->id);
+	run->phase = PH_DONE;
+	res->status = status;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+	res->duration_ms = (int64_t)((uv_hrtime() - run->t0) / 1000000);
+	res->tail = ring_text(run);
+	if (run->use_result)
+		res->message = json_object_get(run->use_result, "message");
+	if (res->error[0])
+		run_note(run, "%s: %s (%lld ms)", agent_step_status_name(
+		    status), res->error, (long long)res->duration_ms);
+	else
+		run_note(run, "%s (%lld ms)", agent_step_status_name(status),
+		    (long long)res->duration_ms);
+	run->cb(run, res, run->arg);
+	uv_close((uv_handle_t *)&run->timer, run_closed);
+}
+
+
+/* Finish from the run's timer, so that the caller is never re-entered. */
+static void
+finish_later(struct agent_step_run *run, enum agent_step_status status,
+    const char *error)
+{
+	run->deferred = true;
+	run->deferred_status = status;
+	snprintf(run->deferred_error, sizeof(run->deferred_error), "%s",
+	    error);
+	uv_timer_stop(&run->timer);
+	uv_timer_start(&run->timer, on_run_timer, 0, 0);
+}
+
+/*
+ * An attempt ended: retry after a failure, or finish.  An abort stops the
+ * retries; the attempt's own result stands when it was the last anyway.
+ */
+static void
+attempt_done(struct agent_step_run *run, enum agent_step_status status,
+    const char *error)
+{
+	long delay;
+	int i;
+
+	if (status != AGENT_STEP_FAILED || run->res.attempts > run->retries) {
+		finish(run, status, "%s", error);
+		return;
+	}
+	if (run->aborted) {
+		finish(run, AGENT_STEP_ABORTED, "aborted after attempt %d: %s",
+		    run->res.attempts, error);
+		return;
+	}
+	delay = run->retry_base_ms;
+	for (i = 1; i < run->res.attempts && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	run_note(run, "attempt %d failed: %s; retrying in %ld ms",
+	    run->res.attempts, error, delay);
+	run->phase = PH_WAIT;
+	uv_timer_start(&run->timer, on_run_timer, (uint64_t)delay, 0);
+}
+
+/* ---- commands ---- */
+
+static void	cmd_closed(uv_handle_t *);
+static void	on_deadline(uv_timer_t *);
+
+static void
+cmd_signal(struct step_cmd *cmd, int sig)
+{
+	if (cmd->pid > 0 && kill(-cmd->pid, sig) < 0 && errno != ESRCH)
+		lr_log_warn("cannot signal process group %d of step '%s': %s",
+		    cmd->pid, cmd->run->id, strerror(errno));
+}
+
+/* SIGTERM to the group now, SIGKILL after the grace. */
+static void
+cmd_stop(struct step_cmd *cmd)
+{
+	cmd_signal(cmd, SIGTERM);
+	cmd->stage = CMD_TERM;
+	uv_timer_stop(&cmd->timer);
+	uv_timer_start(&cmd->timer, on_deadline,
+	    (uint64_t)cmd->run->kill_grace_ms, 0);
+}
+
+/* The process is gone and its output read: close the last handle. */
+static void
+cmd_maybe_end(struct step_cmd *cmd)
+{
+	if (!cmd->exited || cmd->pipes_open > 0 || cmd->timer_closing)
+		return;
+	cmd->timer_closing = true;
+	uv_timer_stop(&cmd->timer);
+	uv_close((uv_handle_t *)&cmd->timer, cmd_closed);
+}
+
+static void
+pipe_done(struct step_cmd *cmd, int i)
+{
+	if (!cmd->out_open[i])
+		return;
+	cmd->out_open[i] = false;
+	cmd->pipes_open--;
+	uv_close((uv_handle_t *)&cmd->out[i], cmd_closed);
+	cmd_maybe_end(cmd);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct step_cmd *cmd = h->data;
+
+	buf->base = cmd->rbuf;
+	buf->len = sizeof(cmd->rbuf);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct step_cmd *cmd = s->data;
+	int i = s == (uv_stream_t *)&cmd->out[1];
+	struct lr_buf *c = &cmd->captured;
+
+	if (n < 0) {
+		pipe_done(cmd, i);
+		return;
+	}
+	run_output(cmd->run, buf->base, (size_t)n);
+	if (cmd->capture && i == 0) {
+		lr_buf_add(c, buf->base, (size_t)n);
+		if (c->len > 2 * USE_KEEP) {
+			memmove(c->s, c->s + c->len - USE_KEEP, USE_KEEP);
+			c->len = USE_KEEP;
+			c->s[c->len] = '\0';
+		}
+	}
+}
+
+static void
+on_drained(uv_timer_t *t)
+{
+	struct step_cmd *cmd = t->data;
+
+	run_note(cmd->run, "output still open after the command ended "
+	    "(a background process?); stopped reading it");
+	pipe_done(cmd, 0);
+	pipe_done(cmd, 1);
+}
+
+static void
+on_exited(uv_process_t *p, int64_t status, int sig)
+{
+	struct step_cmd *cmd = p->data;
+
+	cmd->exited = true;
+	cmd->exit_status = status;
+	cmd->term_signal = sig;
+	uv_close((uv_handle_t *)p, cmd_closed);
+	/* what is left of a group told to stop gets no more grace */
+	if (cmd->stage != CMD_RUNNING)
+		cmd_signal(cmd, SIGKILL);
+	uv_timer_stop(&cmd->timer);
+	if (cmd->pipes_open > 0)
+		uv_timer_start(&cmd->timer, on_drained,
+		    cmd->stage != CMD_RUNNING ? DRAIN_KILLED_MS :
+		    DRAIN_EXITED_MS, 0);
+	cmd_maybe_end(cmd);
+}
+
+/* The step's timeout, then the end of the kill grace. */
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct step_cmd *cmd = t->data;
+
+	if (cmd->exited)
+		return;
+	if (cmd->stage == CMD_RUNNING) {
+		cmd->timed_out = true;
+		run_note(cmd->run, "timed out after %ld ms: SIGTERM to "
+		    "process group %d", cmd->run->timeout_ms, cmd->pid);
+		cmd_stop(cmd);
+	} else if (cmd->stage == CMD_TERM) {
+		run_note(cmd->run, "still running %ld ms after SIGTERM: "
+		    "SIGKILL", cmd->run->kill_grace_ms);
+		cmd_signal(cmd, SIGKILL);
+		cmd->stage = CMD_KILLED;
+	}
+}
+
+/*
+ * Start argv as the run's command: stdout and stderr into one pipe (two
+ * when capturing stdout, for use steps), stdin from in_fd or /dev/null,
+ * fd 3 from fd3 when >= 0; in_fd and fd3 are closed here.  With run_as,
+ * argv goes through `self_exe --exec-as USER --`.  0 when the command's
+ * end will come through cmd_ended (even when uv_spawn failed), or -1 and
+ * *why (owned) when nothing was set up.
+ */
+static int
+cmd_start(struct agent_step_run *run, char *const *argv, bool capture,
+    int in_fd, int fd3, char **why)
+{
+	uv_process_options_t opts;
+	uv_stdio_container_t io[4];
+	struct step_cmd *cmd;
+	char *full[64];
+	int fds[2][2] = { { -1, -1 }, { -1, -1 } };
+	int i, n = 0, rc;
+
+	for (i = 0; i < (capture ? 2 : 1); i++) {
+		if (pipe2(fds[i], O_CLOEXEC) < 0) {
+			*why = lr_xasprintf("cannot make a pipe: %s",
+			    strerror(errno));
+			if (i)
+				close(fds[0][0]), close(fds[0][1]);
+			if (in_fd >= 0)
+				close(in_fd);
+			if (fd3 >= 0)
+				close(fd3);
+			return -1;
+		}
+	}
+	if (run->as_other) {
+		full[n++] = run->self_exe;
+		full[n++] = "--exec-as";
+		full[n++] = run->run_as;
+		full[n++] = "--";
+	}
+	for (i = 0; argv[i] && n < 63; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+
+	cmd = lr_xcalloc(1, sizeof(*cmd));
+	cmd->run = run;
+	cmd->capture = capture;
+	cmd->npipes = capture ? 2 : 1;
+	cmd->proc.data = cmd->timer.data = cmd;
+	uv_timer_init(run->loop, &cmd->timer);
+	cmd->handles = 2;			/* timer, process */
+	for (i = 0; i < cmd->npipes; i++) {
+		cmd->out[i].data = cmd;
+		uv_pipe_init(run->loop, &cmd->out[i], 0);
+		cmd->handles++;
+		cmd->out_open[i] = true;
+		cmd->pipes_open++;
+		if (uv_pipe_open(&cmd->out[i], fds[i][0]) < 0)
+			close(fds[i][0]);
+	}
+	run->cmd = cmd;
+
+	memset(&opts, 0, sizeof(opts));
+	memset(io, 0, sizeof(io));
+	opts.exit_cb = on_exited;
+	opts.file = full[0];
+	opts.args = full;
+	opts.env = run->env;
+	opts.cwd = run->cwd;
+	opts.flags = UV_PROCESS_DETACHED;
+	opts.stdio = io;
+	opts.stdio_count = fd3 >= 0 ? 4 : 3;
+	io[0].flags = in_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+	io[0].data.fd = in_fd;
+	io[1].flags = io[2].flags = io[3].flags = UV_INHERIT_FD;
+	io[1].data.fd = fds[0][1];
+	io[2].data.fd = capture ? fds[1][1] : fds[0][1];
+	io[3].data.fd = fd3;
+	rc = uv_spawn(run->loop, &cmd->proc, &opts);
+	/* the child has its copies: without ours, EOF comes when it ends */
+	for (i = 0; i < cmd->npipes; i++)
+		close(fds[i][1]);
+	if (in_fd >= 0)
+		close(in_fd);
+	if (fd3 >= 0)
+		close(fd3);
+	if (rc < 0) {
+		cmd->spawn_error = run->cwd ? lr_xasprintf("cannot run "
+		    "'%s' in '%s': %s", full[0], run->cwd, uv_strerror(rc)) :
+		    lr_xasprintf("cannot run '%s': %s", full[0],
+		    uv_strerror(rc));
+		cmd->exited = true;
+		uv_close((uv_handle_t *)&cmd->proc, cmd_closed);
+		for (i = 0; i < cmd->npipes; i++)
+			pipe_done(cmd, i);
+		cmd_maybe_end(cmd);
+		return 0;
+	}
+	cmd->pid = cmd->proc.pid;
+	for (i = 0; i < cmd->npipes; i++)
+		if (uv_read_start((uv_stream_t *)&cmd->out[i], on_alloc,
+		    on_read) < 0)
+			pipe_done(cmd, i);
+	if (run->timeout_ms > 0)
+		uv_timer_start(&cmd->timer, on_deadline,
+		    (uint64_t)run->timeout_ms, 0);
+	return 0;
+}
+
+/* The last JSON object of a use step's stdout, kept in the run. */
+static enum agent_step_status
+use_outcome(struct agent_step_run *run, const struct lr_buf *out,
+    char *why, size_t whysz)
+{
+	json_error_t je;
+	json_t *o = NULL, *ch;
+	size_t i, k;
+
+	for (i = out->len; i-- > 0;) {
+		if (out->s[i] != '{')
+			continue;
+		o = json_loadb(out->s + i, out->len - i,
+		    JSON_DISABLE_EOF_CHECK, &je);
+		if (o == NULL)
+			continue;
+		for (k = i + (size_t)je.position; k < out->len && strchr(
+		    " \t\r\n", out->s[k]); k++)
+			;
+		if (k == out->len && json_is_object(o))
+			break;
+		json_decref(o);
+		o = NULL;
+	}
+	ch = json_object_get(o, "changed");
+	if (!json_is_boolean(ch)) {
+		snprintf(why, whysz, "'%s' printed no JSON object with "
+		    "\"changed\" (true or false) at the end of its output",
+		    run->use_exec);
+		json_decref(o);
+		return AGENT_STEP_FAILED;
+	}
+	json_decref(run->use_result);
+	run->use_result = o;
+	return json_is_true(ch) ? AGENT_STEP_CHANGED : AGENT_STEP_OK;
+}
+
+/* Every handle of the command is closed: look at how it went. */
+static void
+cmd_ended(struct step_cmd *cmd)
+{
+	struct agent_step_run *run = cmd->run;
+	enum agent_step_status st;
+	char why[512] = "";
+	bool ok = false;
+
+	run->cmd = NULL;
+	run->res.exit_code = cmd->spawn_error || cmd->term_signal ||
+	    cmd->stage == CMD_KILLED ? -1 : (int)cmd->exit_status;
+	run->res.term_signal = cmd->term_signal;
+	run->res.timed_out = cmd->timed_out;
+	if (cmd->spawn_error)
+		snprintf(why, sizeof(why), "%s", cmd->spawn_error);
+	else if (cmd->timed_out)
+		snprintf(why, sizeof(why), "timed out after %ld ms",
+		    run->timeout_ms);
+	else if (cmd->term_signal)
+		snprintf(why, sizeof(why), "killed by signal %d (%s)",
+		    cmd->term_signal, strsignal(cmd->term_signal));
+	else if (cmd->exit_status != 0)
+		snprintf(why, sizeof(why), "exited with status %lld",
+		    (long long)cmd->exit_status);
+	else
+		ok = true;
+
+	if (run->phase == PH_UNLESS) {
+		if (cmd->aborted || run->aborted)
+			finish(run, AGENT_STEP_ABORTED, "aborted");
+		else if (ok)
+			finish(run, AGENT_STEP_SKIPPED, "unless: '%s' exited 0",
+			    run->unless);
+		else if (cmd->spawn_error || cmd->timed_out)
+			finish(run, AGENT_STEP_FAILED, "unless command: %s",
+			    why);
+		else
+			attempt(run);
+	} else if (cmd->aborted)
+		finish(run, AGENT_STEP_ABORTED, "aborted");
+	else if (!ok)
+		attempt_done(run, AGENT_STEP_FAILED, why);
+	else if (run->kind == KIND_USE) {
+		st = use_outcome(run, &cmd->captured, why, sizeof(why));
+		attempt_done(run, st, why);
+	} else
+		attempt_done(run, AGENT_STEP_CHANGED, "");
+	free(cmd->spawn_error);
+	lr_buf_release(&cmd->captured);
+	free(cmd);
+}
+
+static void
+cmd_closed(uv_handle_t *h)
+{
+	struct step_cmd *cmd = h->data;
+
+	if (--cmd->handles == 0)
+		cmd_ended(cmd);
+}
+
+/* ---- the phases of a run ---- */
+
+/*
+ * An unlinked temporary file in work_dir holding data, at offset 0, the
+ * run_as user's: for scripts too big for an argument (read through
+ * /dev/fd/3, so the user needs no access to work_dir) and stdin too big
+ * for a pipe.  The fd, or -1 and *why.
+ */
+static int
+temp_fd(struct agent_step_run *run, const char *data, size_t len,
+    char **why)
+{
+	char *path;
+	int fd;
+
+	if (run->work_dir == NULL) {
+		*why = lr_xstrdup("no work_dir for a temporary file");
+		return -1;
+	}
+	path = lr_xasprintf("%s/.leura-step-XXXXXX", run->work_dir);
+	if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
+		*why = lr_xasprintf("cannot create a temporary file in '%s': "
+		    "%s", run->work_dir, strerror(errno));
+		free(path);
+		return -1;
+	}
+	unlink(path);
+	if (step_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	    (run->as_other && fchown(fd, run->run_uid, run->run_gid) < 0)) {
+		*why = lr_xasprintf("cannot write a temporary file in '%s': "
+		    "%s", run->work_dir, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
+/*
+ * stdin holding data: a pipe filled before the child starts (so no write
+ * can meet a closed reader and SIGPIPE), or a temporary file when data
+ * does not fit in a pipe.  The fd to give the child, or -1 and *why.
+ */
+static int
+stdin_fd(struct agent_step_run *run, const char *data, size_t len,
+    char **why)
+{
+	int fds[2], fl;
+	ssize_t w;
+	size_t off = 0;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return temp_fd(run, data, len, why);
+	if (len > 65536)
+		(void)fcntl(fds[1], F_SETPIPE_SZ, (int)len);
+	fl = fcntl(fds[1], F_GETFL);
+	(void)fcntl(fds[1], F_SETFL, fl | O_NONBLOCK);
+	while (off < len) {
+		w = write(fds[1], data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(fds[1]);
+	if (off == len)
+		return fds[0];
+	close(fds[0]);
+	return temp_fd(run, data, len, why);
+}
+
+static void
+on_work(uv_work_t *req)
+{
+	struct step_work *w = req->data;
+
+	if (w->file)
+		step_file_work(w);
+	else
+		step_http_work(w);
+}
+
+static void
+on_work_done(uv_work_t *req, int status)
+{
+	struct step_work *w = req->data;
+	struct agent_step_run *run = w->run;
+	const char *line;
+	size_t len;
+
+	run->work = NULL;
+	for (line = w->log.s; line && *line; line += len + (line[len] != 0)) {
+		len = strcspn(line, "\n");
+		run_note(run, "%.*s", (int)len, line);
+	}
+	if (w->out.len)
+		run_output(run, w->out.s, w->out.len);
+	if (status < 0)
+		step_work_fail(w, "%s", uv_strerror(status));
+	attempt_done(run, w->status, w->error);
+	lr_buf_release(&w->log);
+	lr_buf_release(&w->out);
+	free(w);
+}
+
+static void
+work_start(struct agent_step_run *run)
+{
+	struct step_work *w;
+	int rc;
+
+	w = lr_xcalloc(1, sizeof(*w));
+	w->req.data = w;
+	w->run = run;
+	w->files_dir = run->files_dir;
+	w->check = run->mode == AGENT_STEP_CHECK;
+	w->status = AGENT_STEP_FAILED;
+	if (run->kind == KIND_FILE)
+		w->file = &run->file;
+	else
+		w->http = &run->http;
+	run->work = w;
+	if ((rc = uv_queue_work(run->loop, &w->req, on_work,
+	    on_work_done)) < 0) {
+		run->work = NULL;
+		free(w);
+		attempt_done(run, AGENT_STEP_FAILED, uv_strerror(rc));
+	}
+}
+
+/* One attempt of the step itself. */
+static void
+attempt(struct agent_step_run *run)
+{
+	char *argv[4] = { NULL }, *why = NULL;
+	int fd = -1;
+
+	run->phase = PH_MAIN;
+	run->res.attempts++;
+	run->res.exit_code = -1;
+	run->res.term_signal = 0;
+	run->res.timed_out = false;
+	if (run->retries > 0)
+		run_note(run, "attempt %d of %d", run->res.attempts,
+		    run->retries + 1);
+	switch (run->kind) {
+	case KIND_FILE:
+	case KIND_HTTP:
+		work_start(run);
+		return;
+	case KIND_SCRIPT:
+		argv[0] = run->shell;
+		if (strlen(run->script) > BIG_SCRIPT) {
+			argv[1] = "/dev/fd/3";
+			fd = temp_fd(run, run->script, strlen(run->script),
+			    &why);
+		} else {
+			argv[1] = "-c";
+			argv[2] = run->script;
+		}
+		if (why == NULL && cmd_start(run, argv, false, -1, fd,
+		    &why) == 0)
+			return;
+		break;
+	case KIND_USE:
+		argv[0] = run->use_exec;
+		fd = stdin_fd(run, run->use_input, strlen(run->use_input),
+		    &why);
+		if (why == NULL && cmd_start(run, argv, true, fd, -1,
+		    &why) == 0)
+			return;
+		break;
+	}
+	attempt_done(run, AGENT_STEP_FAILED, why);
+	free(why);
+}
+
+/* The guards, then the first attempt. */
+static void
+begin(struct agent_step_run *run)
+{
+	struct stat st;
+	char *argv[4], *why = NULL;
+
+	if (run->creates && stat(run->creates, &st) == 0) {
+		finish(run, AGENT_STEP_SKIPPED, "creates: '%s' exists",
+		    run->creates);
+		return;
+	}
+	if (run->unless == NULL) {
+		attempt(run);
+		return;
+	}
+	run->phase = PH_UNLESS;
+	run_note(run, "unless: %s", run->unless);
+	argv[0] = run->shell;
+	argv[1] = "-c";
+	argv[2] = run->unless;
+	argv[3] = NULL;
+	if (cmd_start(run, argv, false, -1, -1, &why) < 0) {
+		finish(run, AGENT_STEP_FAILED, "unless command: %s", why);
+		free(why);
+	}
+}
+
+static void
+on_run_timer(uv_timer_t *t)
+{
+	struct agent_step_run *run = t->data;
+
+	if (run->deferred)
+		finish(run, run->deferred_status, "%s", run->deferred_error);
+	else if (run->phase == PH_START)
+		begin(run);
+	else
+		attempt(run);
+}
+
+/* ---- starting and stopping ---- */
+
+static int
+opt_str(const json_t *step, const char *key, bool empty_ok, char **out,
+    struct lr_err *err)
+{
+	const json_t *v = json_object_get(step, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || (!empty_ok && json_string_length(v) == 0))
+		return lr_err_set(err, LR_EINVAL, "'%s' must be a%s string",
+		    key, empty_ok ? "" : " non-empty");
+	*out = lr_xstrdup(json_string_value(v));
+	return 0;
+}
+
+static void
+env_put(char ***env, size_t *n, size_t *cap, const char *key,
+    const char *val)
+{
+	size_t i, klen = strlen(key);
+
+	for (i = 0; i < *n; i++) {
+		if (strncmp((*env)[i], key, klen) == 0 &&
+		    (*env)[i][klen] == '=') {
+			free((*env)[i]);
+			memmove(*env + i, *env + i + 1,
+			    (*n - i - 1) * sizeof(char *));
+			(*n)--;
+			i--;
+		}
+	}
+	*LR_ARRAY_PUSH(*env, *n, *cap) = lr_xasprintf("%s=%s", key, val);
+}
+
+/* The agent's environment, the step's "env", then LEURA_*. */
+static int
+build_env(struct agent_step_run *run, const json_t *step,
+    const struct agent_step_ctx *ctx, struct lr_err *err)
+{
+	const json_t *envo = json_object_get(step, "env"), *v;
+	char **env = NULL, **e, num[64];
+	size_t n = 0, cap = 0;
+	const char *k, *s;
+
+	if (envo && !json_is_null(envo) && !json_is_object(envo))
+		return lr_err_set(err, LR_EINVAL, "'env' must be an object");
+	for (e = environ; e && *e; e++)
+		*LR_ARRAY_PUSH(env, n, cap) = lr_xstrdup(*e);
+	run->env = env;		/* freed with the run, even on error */
+	json_object_foreach((json_t *)envo, k, v) {
+		if (*k == '\0' || strchr(k, '='))
+			return lr_err_set(err, LR_EINVAL, "'env' has a bad "
+			    "variable name '%s'", k);
+		if (json_is_string(v))
+			s = json_string_value(v);
+		else if (json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(v));
+			s = num;
+		} else if (json_is_boolean(v))
+			s = json_is_true(v) ? "true" : "false";
+		else
+			return lr_err_set(err, LR_EINVAL, "'env' variable '%s' "
+			    "must be a string", k);
+		env_put(&env, &n, &cap, k, s);
+		run->env = env;
+	}
+	env_put(&env, &n, &cap, "LEURA_HOST", ctx->host ? ctx->host : "");
+	env_put(&env, &n, &cap, "LEURA_STEP_ID", run->id);
+	snprintf(num, sizeof(num), "%lld", (long long)ctx->generation);
+	env_put(&env, &n, &cap, "LEURA_GENERATION", num);
+	*LR_ARRAY_PUSH(env, n, cap) = NULL;
+	run->env = env;
+	return 0;
+}
+
+/*
+ * Whether the step runs as another user: 0 (run->as_other set or not), or
+ * -1 with the reason in why, for a step that must fail.
+ */
+static int
+resolve_run_as(struct agent_step_run *run, char *why, size_t whysz)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[16384];
+
+	if (run->run_as == NULL)
+		return 0;
+	getpwnam_r(run->run_as, &pw, buf, sizeof(buf), &pwp);
+	if (pwp == NULL) {
+		snprintf(why, whysz, "run_as user '%s' does not exist on this "
+		    "host", run->run_as);
+		return -1;
+	}
+	if (pw.pw_uid == geteuid())
+		return 0;
+	if (geteuid() != 0) {
+		snprintf(why, whysz, "run_as '%s' needs leura-agent to run as "
+		    "root; it runs as uid %u", run->run_as,
+		    (unsigned)geteuid());
+		return -1;
+	}
+	if (run->self_exe == NULL) {
+		snprintf(why, whysz, "run_as '%s': the agent's own executable "
+		    "is not known", run->run_as);
+		return -1;
+	}
+	run->as_other = true;
+	run->run_uid = pw.pw_uid;
+	run->run_gid = pw.pw_gid;
+	return 0;
+}
+
+static int
+parse_step(struct agent_step_run *run, const json_t *step,
+    const struct agent_step_ctx *ctx, struct lr_err *err)
+{
+	const char *kind = json_string_value(json_object_get(step, "kind"));
+	const json_t *v;
+	const char *sha;
+
+	if (kind == NULL)
+		return lr_err_set(err, LR_EINVAL, "no 'kind'");
+	if (strcmp(kind, "script") == 0)
+		run->kind = KIND_SCRIPT;
+	else if (strcmp(kind, "file") == 0)
+		run->kind = KIND_FILE;
+	else if (strcmp(kind, "http") == 0)
+		run->kind = KIND_HTTP;
+	else if (strcmp(kind, "use") == 0)
+		run->kind = KIND_USE;
+	else
+		return lr_err_set(err, LR_EINVAL, "unknown kind '%s'", kind);
+	if (opt_str(step, "shell", false, &run->shell, err) < 0 ||
+	    opt_str(step, "cwd", false, &run->cwd, err) < 0 ||
+	    opt_str(step, "run_as", false, &run->run_as, err) < 0 ||
+	    opt_str(step, "creates", false, &run->creates, err) < 0 ||
+	    opt_str(step, "unless", false, &run->unless, err) < 0)
+		return LR_EINVAL;
+	if (run->shell == NULL)
+		run->shell = lr_xstrdup("/bin/sh");
+	v = json_object_get(step, "timeout_ms");
+	if (v && !json_is_null(v) && !json_is_integer(v))
+		return lr_err_set(err, LR_EINVAL, "'timeout_ms' must be an "
+		    "integer");
+	if (json_integer_value(v) > 0)
+		run->timeout_ms = (long)json_integer_value(v);
+	v = json_object_get(step, "retries");
+	if (v && !json_is_null(v) && (!json_is_integer(v) ||
+	    json_integer_value(v) < 0 || json_integer_value(v) > 1000))
+		return lr_err_set(err, LR_EINVAL, "'retries' must be an "
+		    "integer from 0 to 1000");
+	run->retries = (int)json_integer_value(v);
+
+	switch (run->kind) {
+	case KIND_SCRIPT:
+		if (opt_str(step, "script", true, &run->script, err) < 0)
+			return LR_EINVAL;
+		if (run->script == NULL)
+			return lr_err_set(err, LR_EINVAL, "no 'script'");
+		break;
+	case KIND_FILE:
+		if (ctx->files_dir == NULL)
+			return lr_err_set(err, LR_EINVAL, "no files_dir");
+		return step_file_parse(step, &run->file, err);
+	case KIND_HTTP:
+		return step_http_parse(step, &run->http, err);
+	case KIND_USE:
+		sha = json_string_value(json_object_get(step, "exec_sha256"));
+		if (sha == NULL || strlen(sha) != LR_SHA256_HEX_LEN ||
+		    strspn(sha, "0123456789abcdef") != LR_SHA256_HEX_LEN)
+			return lr_err_set(err, LR_EINVAL, "no 'exec_sha256' of "
+			    "64 lowercase hex digits");
+		if (ctx->files_dir == NULL)
+			return lr_err_set(err, LR_EINVAL, "no files_dir");
+		run->use_exec = lr_xasprintf("%s/%s", ctx->files_dir, sha);
+		run->use_input = json_dumps(step, JSON_COMPACT);
+		if (run->use_input == NULL)
+			LR_BUG("json_dumps of a step failed");
+		break;
+	}
+	return 0;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? lr_xstrdup(s) : NULL;
+}
+
+int
+agent_step_start(const struct agent_step_ctx *ctx, agent_step_done_cb *cb,
+    void *arg, struct agent_step_run **out, struct lr_err *err)
+{
+	struct agent_step_run *run;
+	struct lr_err perr = { 0 };
+	struct timespec ts;
+	const char *id;
+	char why[512] = "";
+	int rc;
+
+	if (ctx == NULL || ctx->loop == NULL || cb == NULL ||
+	    !json_is_object(ctx->step))
+		return lr_err_set(err, LR_EINVAL, "cannot run a step: no "
+		    "loop, callback or step object");
+	run = lr_xcalloc(1, sizeof(*run));
+	run->log_fd = -1;
+	run->log_nl = true;
+	run->file.mode = -1;
+	run->loop = ctx->loop;
+	run->cb = cb;
+	run->arg = arg;
+	run->mode = ctx->mode;
+	id = json_string_value(json_object_get(ctx->step, "id"));
+	run->id = lr_xstrdup(id ? id : "");
+	run->files_dir = dup_or_null(ctx->files_dir);
+	run->work_dir = dup_or_null(ctx->work_dir);
+	run->self_exe = dup_or_null(ctx->self_exe);
+	run->retry_base_ms = ctx->retry_base_ms > 0 ? ctx->retry_base_ms :
+	    1000;
+	run->kill_grace_ms = ctx->kill_grace_ms > 0 ? ctx->kill_grace_ms :
+	    5000;
+	run->res.exit_code = -1;
+
+	if ((rc = parse_step(run, ctx->step, ctx, &perr)) < 0 ||
+	    (rc = build_env(run, ctx->step, ctx, &perr)) < 0) {
+		lr_err_set(err, rc, "cannot run step '%s': %s", run->id,
+		    perr.msg);
+		goto fail;
+	}
+	if (ctx->log_path && (run->log_fd = open(ctx->log_path, O_WRONLY |
+	    O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600)) < 0) {
+		rc = lr_err_set(err, LR_EIO, "cannot open the log '%s' of "
+		    "step '%s': %s", ctx->log_path, run->id, strerror(errno));
+		goto fail;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	run->res.started_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	run->t0 = uv_hrtime();
+	run->timer.data = run;
+	uv_timer_init(run->loop, &run->timer);
+	run->phase = PH_START;
+	run_note(run, "step '%s' (%s%s)", run->id, json_string_value(
+	    json_object_get(ctx->step, "kind")), run->mode == AGENT_STEP_CHECK ?
+	    ", check" : "");
+	if (resolve_run_as(run, why, sizeof(why)) < 0)
+		finish_later(run, AGENT_STEP_FAILED, why);
+	else
+		uv_timer_start(&run->timer, on_run_timer, 0, 0);
+	*out = run;
+	return 0;
+fail:
+	run_free(run);
+	return rc;
+}
+
+void
+agent_step_abort(struct agent_step_run *run)
+{
+	struct step_cmd *cmd;
+
+	if (run == NULL || run->phase == PH_DONE || run->aborted)
+		return;
+	run->aborted = true;
+	if ((cmd = run->cmd) != NULL) {
+		if (cmd->exited)
+			return;		/* its real result is on the way */
+		cmd->aborted = true;
+		run_note(run, "aborted: SIGTERM to process group %d",
+		    cmd->pid);
+		if (cmd->stage == CMD_RUNNING)
+			cmd_stop(cmd);
+	} else if (run->work == NULL && !run->deferred)
+		finish_later(run, AGENT_STEP_ABORTED, "aborted");
+}

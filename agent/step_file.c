@@ -1,0 +1,473 @@
+/*
+ * File steps: put the content files_dir/<sha256> at dest with the mode and
+ * owner asked for, or (AGENT_STEP_CHECK) only say how dest differs.
+ *
+ * step_file_work runs on the libuv thread pool and touches nothing but its
+ * struct step_work and the immutable spec it points to; that is why user
+ * and group names are looked up with the _r functions.  The write is
+ * atomic: a temporary file in dest's folder, fchown, fchmod, fsync, rename
+ * over dest, fsync of the folder, so a crash leaves the old or the new
+ * file, never half of one.  Mode and owner not given are kept from the file
+ * being replaced (0644 and the agent's user for a new one).
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+#include "step-int.h"
+#include "xalloc.h"
+
+/* ---- parsing (loop thread) ---- */
+
+static int
+opt_str(const json_t *step, const char *key, char **out, struct lr_err *err)
+{
+	const json_t *v = json_object_get(step, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return lr_err_set(err, LR_EINVAL, "'%s' of file step must be "
+		    "a non-empty string", key);
+	*out = lr_xstrdup(json_string_value(v));
+	return 0;
+}
+
+int
+step_file_parse(const json_t *step, struct step_file_spec *fs,
+    struct lr_err *err)
+{
+	const json_t *v;
+	const char *s;
+	char *end;
+	long m;
+	size_t i;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->mode = -1;
+	fs->size = -1;
+	v = json_object_get(step, "dest");
+	if (!json_is_string(v) || json_string_value(v)[0] != '/')
+		return lr_err_set(err, LR_EINVAL,
+		    "file step has no absolute 'dest'");
+	fs->dest = lr_xstrdup(json_string_value(v));
+	v = json_object_get(step, "sha256");
+	s = json_string_value(v);
+	if (s == NULL || strlen(s) != LR_SHA256_HEX_LEN)
+		return lr_err_set(err, LR_EINVAL, "file step '%s' has no "
+		    "'sha256' of 64 hex digits", fs->dest);
+	fs->sha256 = lr_xstrdup(s);
+	for (i = 0; i < LR_SHA256_HEX_LEN; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return lr_err_set(err, LR_EINVAL, "file step '%s' "
+			    "has no 'sha256' of 64 hex digits", fs->dest);
+		fs->sha256[i] = (char)tolower((unsigned char)s[i]);
+	}
+	if ((v = json_object_get(step, "size")) != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return lr_err_set(err, LR_EINVAL, "'size' of file "
+			    "step '%s' must be a number of bytes", fs->dest);
+		fs->size = json_integer_value(v);
+	}
+	if ((v = json_object_get(step, "mode")) != NULL && !json_is_null(v)) {
+		s = json_string_value(v);
+		errno = 0;
+		m = s && *s ? strtol(s, &end, 8) : -1;
+		if (s == NULL || *s == '\0' || *end != '\0' || errno ||
+		    m < 0 || m > 07777)
+			return lr_err_set(err, LR_EINVAL, "'mode' of file step "
+			    "'%s' must be octal digits such as \"0644\"",
+			    fs->dest);
+		fs->mode = (int)m;
+	}
+	if (opt_str(step, "owner", &fs->owner, err) < 0 ||
+	    opt_str(step, "group", &fs->group, err) < 0)
+		return LR_EINVAL;
+	return 0;
+}
+
+void
+step_file_release(struct step_file_spec *fs)
+{
+	if (fs == NULL)
+		return;
+	free(fs->dest);
+	free(fs->sha256);
+	free(fs->owner);
+	free(fs->group);
+	memset(fs, 0, sizeof(*fs));
+	fs->mode = -1;
+	fs->size = -1;
+}
+
+/* ---- users and groups (thread-safe) ---- */
+
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* 0 and *id, or -1: no such user (group).  Digits name an id. */
+static int
+lookup_id(const char *name, bool group, unsigned *id)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	size_t len = 4096;
+	char *buf = NULL;
+	int rc;
+
+	for (;;) {
+		buf = lr_xrealloc(buf, len);
+		if (group)
+			rc = getgrnam_r(name, &gr, buf, len, &grp);
+		else
+			rc = getpwnam_r(name, &pw, buf, len, &pwp);
+		if (rc != ERANGE || len > (1 << 20))
+			break;
+		len *= 2;
+	}
+	if (pwp)
+		*id = pwp->pw_uid;
+	else if (grp)
+		*id = grp->gr_gid;
+	free(buf);
+	if (pwp || grp)
+		return 0;
+	if (all_digits(name)) {
+		*id = (unsigned)strtoul(name, NULL, 10);
+		return 0;
+	}
+	return -1;
+}
+
+/* The name of a uid (gid), or its number. */
+static void
+id_name(unsigned id, bool group, char *out, size_t outsz)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[4096];
+
+	if (group)
+		getgrgid_r(id, &gr, buf, sizeof(buf), &grp);
+	else
+		getpwuid_r(id, &pw, buf, sizeof(buf), &pwp);
+	if (pwp)
+		snprintf(out, outsz, "%s", pwp->pw_name);
+	else if (grp)
+		snprintf(out, outsz, "%s", grp->gr_name);
+	else
+		snprintf(out, outsz, "%u", id);
+}
+
+/* ---- files ---- */
+
+/* Read fd to its end into b; 0 or -1 with errno. */
+static int
+read_all(int fd, struct lr_buf *b)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		lr_buf_add(b, chunk, (size_t)n);
+	}
+}
+
+int
+step_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* mkdir -p of dir (absolute), each new folder 0755. */
+static int
+make_dirs(struct step_work *w, const char *dir)
+{
+	struct stat st;
+	char *p, *s, c;
+	int rc = 0;
+
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	p = lr_xstrdup(dir);
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0755) == 0) {
+			chmod(p, 0755);		/* whatever the umask */
+			lr_buf_printf(&w->log, "created folder '%s'\n", p);
+		} else if (errno != EEXIST) {
+			step_work_fail(w, "cannot create folder '%s': %s", p,
+			    strerror(errno));
+			rc = -1;
+			break;
+		}
+		if ((*s = c) == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+/*
+ * The atomic write of content to fs->dest with mode and owner; the folder
+ * exists.  0, or -1 with w->error set.
+ */
+static int
+write_dest(struct step_work *w, const struct lr_buf *content, int mode,
+    uid_t uid, gid_t gid, const struct stat *old)
+{
+	const struct step_file_spec *fs = w->file;
+	const char *slash = strrchr(fs->dest, '/');
+	char *dir, *tmp;
+	int fd, dfd, rc = -1;
+
+	dir = slash == fs->dest ? lr_xstrdup("/") :
+	    lr_xstrndup(fs->dest, (size_t)(slash - fs->dest));
+	tmp = lr_xasprintf("%s/.%s.leura-XXXXXX", slash == fs->dest ? "" :
+	    dir, slash + 1);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		step_work_fail(w, "cannot create a temporary file in '%s': %s",
+		    dir, strerror(errno));
+		goto out;
+	}
+	if (step_write_all(fd, content->s ? content->s : "",
+	    content->len) < 0) {
+		step_work_fail(w, "cannot write '%s': %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	/*
+	 * chown first: it may clear set-id bits that fchmod then sets.  The
+	 * owner of the file replaced is kept when none is given, if we may.
+	 */
+	if (old && fchown(fd, fs->owner ? (uid_t)-1 : old->st_uid,
+	    fs->group ? (gid_t)-1 : old->st_gid) < 0 && errno != EPERM) {
+		step_work_fail(w, "cannot change the owner of '%s': %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchown(fd, uid, gid) < 0) {
+		step_work_fail(w, "cannot give '%s' to %s%s%s: %s", fs->dest,
+		    fs->owner ? fs->owner : "", fs->owner && fs->group ? ":" :
+		    "", fs->group ? fs->group : "", strerror(errno));
+		goto fail;
+	}
+	if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
+		step_work_fail(w, "cannot write '%s': %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		step_work_fail(w, "cannot write '%s': %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, fs->dest) < 0) {
+		step_work_fail(w, "cannot rename '%s' to '%s': %s", tmp,
+		    fs->dest, strerror(errno));
+		goto fail;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);	/* best effort: the file is in place */
+		close(dfd);
+	}
+	rc = 0;
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+static void
+add_diff(struct lr_buf *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+add_diff(struct lr_buf *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->len)
+		lr_buf_adds(d, "; ");
+	va_start(ap, fmt);
+	lr_buf_vprintf(d, fmt, ap);
+	va_end(ap);
+}
+
+void
+step_file_work(struct step_work *w)
+{
+	const struct step_file_spec *fs = w->file;
+	struct lr_buf content = LR_BUF_INIT, cur = LR_BUF_INIT;
+	struct lr_buf diff = LR_BUF_INIT;
+	char sha[LR_SHA256_HEX_LEN + 1], have[64], *path, *dir;
+	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
+	struct stat st;
+	bool exists;
+	int fd, mode;
+
+	w->status = AGENT_STEP_FAILED;
+	if (fs->owner && lookup_id(fs->owner, false, &uid) < 0) {
+		step_work_fail(w, "owner '%s' of '%s' is not a user on this "
+		    "host", fs->owner, fs->dest);
+		return;
+	}
+	if (fs->group && lookup_id(fs->group, true, &gid) < 0) {
+		step_work_fail(w, "group '%s' of '%s' is not a group on this "
+		    "host", fs->group, fs->dest);
+		return;
+	}
+
+	path = lr_xasprintf("%s/%s", w->files_dir, fs->sha256);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    read_all(fd, &content) < 0) {
+		step_work_fail(w, "cannot read the content of '%s' at '%s': "
+		    "%s", fs->dest, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		goto out;
+	}
+	close(fd);
+	free(path);
+	lr_sha256_hex(content.s ? content.s : "", content.len, sha);
+	if (strcmp(sha, fs->sha256) != 0) {
+		step_work_fail(w, "stored content of sha256 %s is corrupt (its "
+		    "SHA-256 is %s)", fs->sha256, sha);
+		goto out;
+	}
+	if (fs->size >= 0 && (uint64_t)fs->size != content.len) {
+		step_work_fail(w, "file step '%s' says %lld bytes, its content "
+		    "has %zu", fs->dest, (long long)fs->size, content.len);
+		goto out;
+	}
+
+	/* compare with dest */
+	exists = lstat(fs->dest, &st) == 0;
+	if (!exists && errno != ENOENT) {
+		step_work_fail(w, "cannot stat '%s': %s", fs->dest,
+		    strerror(errno));
+		goto out;
+	}
+	if (exists && S_ISDIR(st.st_mode)) {
+		step_work_fail(w, "'%s' is a folder, not a file", fs->dest);
+		goto out;
+	}
+	if (!exists)
+		add_diff(&diff, "missing");
+	else if (!S_ISREG(st.st_mode))
+		add_diff(&diff, "not a regular file");
+	else {
+		if ((size_t)st.st_size != content.len)
+			add_diff(&diff, "content differs");
+		else if ((fd = open(fs->dest, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW)) < 0 || read_all(fd, &cur) < 0) {
+			step_work_fail(w, "cannot read '%s': %s", fs->dest,
+			    strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		} else {
+			close(fd);
+			if (cur.len != content.len || (cur.len &&
+			    memcmp(cur.s, content.s, cur.len) != 0))
+				add_diff(&diff, "content differs");
+		}
+		if (fs->mode >= 0 && (int)(st.st_mode & 07777) != fs->mode)
+			add_diff(&diff, "mode %04o, want %04o",
+			    (unsigned)(st.st_mode & 07777), (unsigned)fs->mode);
+		if (fs->owner && st.st_uid != uid) {
+			id_name(st.st_uid, false, have, sizeof(have));
+			add_diff(&diff, "owner %s, want %s", have, fs->owner);
+		}
+		if (fs->group && st.st_gid != gid) {
+			id_name(st.st_gid, true, have, sizeof(have));
+			add_diff(&diff, "group %s, want %s", have, fs->group);
+		}
+	}
+	if (diff.len == 0) {
+		w->status = AGENT_STEP_OK;
+		lr_buf_printf(&w->log, "'%s' is up to date\n", fs->dest);
+		goto out;
+	}
+	if (w->check) {
+		w->status = AGENT_STEP_CHANGED;
+		snprintf(w->error, sizeof(w->error), "%s", diff.s);
+		lr_buf_printf(&w->log, "'%s' drifted: %s\n", fs->dest, diff.s);
+		goto out;
+	}
+
+	/* write */
+	dir = strrchr(fs->dest, '/') == fs->dest ? lr_xstrdup("/") :
+	    lr_xstrndup(fs->dest, (size_t)(strrchr(fs->dest, '/') -
+	    fs->dest));
+	if (make_dirs(w, dir) < 0) {
+		free(dir);
+		goto out;
+	}
+	free(dir);
+	mode = fs->mode >= 0 ? fs->mode : exists && S_ISREG(st.st_mode) ?
+	    (int)(st.st_mode & 07777) : 0644;
+	if (write_dest(w, &content, mode, (uid_t)uid, (gid_t)gid,
+	    exists && S_ISREG(st.st_mode) ? &st : NULL) < 0)
+		goto out;
+	w->status = AGENT_STEP_CHANGED;
+	lr_buf_printf(&w->log, "wrote '%s' (%zu bytes, mode %04o): was %s\n",
+	    fs->dest, content.len, (unsigned)mode, diff.s);
+out:
+	lr_buf_release(&diff);
+	lr_buf_release(&cur);
+	lr_buf_release(&content);
+}
