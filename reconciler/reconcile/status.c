@@ -9,7 +9,8 @@
  *    "failed_steps": [{"id": "web/nginx/steps/config", "exit": 3,
  *                      "error": "..."}],
  *    "drift": [{"id": ..., "detail": ...}],
- *    "services": {svc: {"validated": bool}}}
+ *    "services": {svc: {"validated": bool}},
+ *    "waiting": "web waits for db to validate on db1", "current": step id}
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,8 +114,15 @@ host_state(const json_t *doc, const json_t *obs, const json_t *agent,
 		return ST_DRIFTED;
 	}
 	if (strcmp(s, "converging") == 0) {
-		*reason = lr_xasprintf("the agent is running generation %lld",
-		    (long long)og);
+		if (*jstr(obs, "waiting"))
+			*reason = lr_xasprintf("%s", jstr(obs, "waiting"));
+		else if (*jstr(obs, "current"))
+			*reason = lr_xasprintf("running step '%s' of "
+			    "generation %lld", jstr(obs, "current"),
+			    (long long)og);
+		else
+			*reason = lr_xasprintf("the agent is running "
+			    "generation %lld", (long long)og);
 		return ST_CONVERGING;
 	}
 	*reason = lr_xasprintf("the agent reports an unknown state '%s'", s);

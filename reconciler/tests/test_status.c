@@ -142,6 +142,28 @@ test_rec_status__converging_waits_for_dependency(void **state)
 }
 
 static void
+test_rec_status__converging_says_what_it_waits_for(void **state)
+{
+	json_t *d = desired(), *st;
+	json_t *a = J("{\"db1\":{},\"web1\":{},\"web2\":{}}");
+	json_t *o = J("{\"web1\":{\"generation\":3,\"state\":"
+	    "\"converging\",\"waiting\":\"web waits for db to validate on "
+	    "db1 (converging)\"},\"web2\":{\"generation\":3,\"state\":"
+	    "\"converging\",\"current\":\"web/web/converge/config\"}}");
+
+	(void)state;
+	st = rec_status(d, o, a, NOW);
+	assert_string_equal(get(st, "hosts", "web1", "reason"),
+	    "web waits for db to validate on db1 (converging)");
+	assert_string_equal(get(st, "hosts", "web2", "reason"),
+	    "running step 'web/web/converge/config' of generation 3");
+	json_decref(st);
+	json_decref(d);
+	json_decref(o);
+	json_decref(a);
+}
+
+static void
 test_rec_status__dead_agent_and_failed_validate(void **state)
 {
 	json_t *d = desired(), *st;
@@ -174,6 +196,8 @@ main(void)
 		cmocka_unit_test(test_rec_status__converged_failed_drifted),
 		cmocka_unit_test(
 		    test_rec_status__converging_waits_for_dependency),
+		cmocka_unit_test(
+		    test_rec_status__converging_says_what_it_waits_for),
 		cmocka_unit_test(test_rec_status__dead_agent_and_failed_validate),
 	};
 
