@@ -521,6 +521,12 @@ agent_store_open(const char *dir, struct agent_store **out,
 	    (rc = make_dir(s->work_dir, err)) < 0 ||
 	    (rc = make_dir(s->logs_dir, err)) < 0)
 		goto out;
+	/*
+	 * Traversable, not listable: a step run_as another user can run a
+	 * custom step type (0755) by its path; contents stay 0600.
+	 */
+	(void)chmod(s->dir, 0711);
+	(void)chmod(s->files_dir, 0711);
 	/* we hold the lock: nothing else is writing here */
 	sweep(s->dir, false);
 	sweep(s->files_dir, false);
@@ -642,11 +648,11 @@ agent_store_file_put(struct agent_store *s, const char *sha256,
 		return lr_err_hint(err, "the copy in etcd is damaged or "
 		    "incomplete; apply the desired state again");
 	}
-	/* a content may serve a file step and a step type: 0700 sticks */
-	mode = executable ? 0700 : 0600;
+	/* a content may serve a file step and a step type: 0755 sticks */
+	mode = executable ? 0755 : 0600;
 	path = lr_xasprintf("%s/%s", s->files_dir, sha256);
 	if (!executable && stat(path, &st) == 0 && (st.st_mode & S_IXUSR))
-		mode = 0700;
+		mode = 0755;
 	free(path);
 	iov.iov_base = (void *)data;
 	iov.iov_len = len;

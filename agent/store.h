@@ -31,7 +31,8 @@
 struct agent_store;
 
 /*
- * Open DIR, creating it (0700) and its subfolders as needed, and lock it.
+ * Open DIR, creating it and its subfolders as needed, and lock it.  DIR
+ * and files/ are 0711 (traversable, not listable), the others 0700.
  * Another process holding the lock: LR_EBUSY, "another leura-agent (pid N)
  * uses DIR".
  * Only DIR itself is created, not its parents.  With the lock held, it
@@ -62,7 +63,8 @@ int	agent_store_desired_save(struct agent_store *s, const json_t *v,
 /*
  * Contents, checked against their SHA-256 when put (a wrong or malformed
  * name, anything but 64 lowercase hex digits, is LR_EINVAL).  Executable
- * contents are 0700, others 0600; once 0700, a content stays so.
+ * contents are 0755 (a step's run_as user may run them), others 0600;
+ * once 0755, a content stays so.
  */
 bool	agent_store_file_has(const struct agent_store *s, const char *sha256);
 int	agent_store_file_put(struct agent_store *s, const char *sha256,

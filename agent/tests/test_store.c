@@ -170,8 +170,8 @@ test_agent_store_open__creates_layout(void **state)
 	assert_true(exists(fx->dir, "files"));
 	assert_true(exists(fx->dir, "work"));
 	assert_true(exists(fx->dir, "logs"));
-	assert_int_equal(mode_of(fx->dir, "."), 0700);
-	assert_int_equal(mode_of(fx->dir, "files"), 0700);
+	assert_int_equal(mode_of(fx->dir, "."), 0711);
+	assert_int_equal(mode_of(fx->dir, "files"), 0711);
 	assert_int_equal(mode_of(fx->dir, "lock"), 0600);
 	/* the lock file names the holder */
 	pid = lr_xasprintf("%ld\n", (long)getpid());
@@ -387,13 +387,13 @@ test_agent_store_file_put__checks_sha(void **state)
 	free(text);
 	free(path);
 
-	/* executable: 0700, and it sticks when put again as a plain file */
+	/* executable: 0755, and it sticks when put again as a plain file */
 	assert_int_equal(agent_store_file_put(s, sha, data, strlen(data),
 	    true, &err), 0);
-	assert_int_equal(mode_of(agent_store_files_dir(s), sha), 0700);
+	assert_int_equal(mode_of(agent_store_files_dir(s), sha), 0755);
 	assert_int_equal(agent_store_file_put(s, sha, data, strlen(data),
 	    false, &err), 0);
-	assert_int_equal(mode_of(agent_store_files_dir(s), sha), 0700);
+	assert_int_equal(mode_of(agent_store_files_dir(s), sha), 0755);
 
 	/* empty content is content too */
 	lr_sha256_hex("", 0, other);
