@@ -367,6 +367,7 @@ main(int argc, char **argv)
 	a.loop = &loop;
 	a.self_exe = self_exe(argv[0]);
 	a.started_unix = (int64_t)time(NULL);
+	srandom((unsigned)getpid() ^ (unsigned)a.started_unix);	/* jitter */
 	a.last_ok = -1;
 	a.docs = json_object();
 	a.report = json_object();

@@ -33,7 +33,7 @@
 
 #define FETCH_BATCH	64
 #define FACTS_EVERY_MS	60000
-#define BACKOFF_MAX_MS	30000
+#define BACKOFF_MAX_MS	10000
 
 static void	sync_read(struct agent *a);
 static void	evaluate(struct agent *a);
@@ -73,13 +73,21 @@ key_generation(const struct agent *a, const char *key)
 	return g;
 }
 
+/*
+ * Retry later: 0.5 s doubling to BACKOFF_MAX_MS, with +-25% jitter so
+ * that a fleet coming back from an etcd outage does not knock at once.
+ */
 static void
 backoff(struct agent *a, uv_timer_cb cb)
 {
+	long ms;
+
 	a->sync_backoff_ms = a->sync_backoff_ms ? a->sync_backoff_ms * 2 : 500;
 	if (a->sync_backoff_ms > BACKOFF_MAX_MS)
 		a->sync_backoff_ms = BACKOFF_MAX_MS;
-	uv_timer_start(&a->t_sync, cb, (uint64_t)a->sync_backoff_ms, 0);
+	ms = a->sync_backoff_ms * 3 / 4 + random() % (a->sync_backoff_ms / 2 +
+	    1);
+	uv_timer_start(&a->t_sync, cb, (uint64_t)ms, 0);
 }
 
 static void
