@@ -43,6 +43,7 @@
 #include "xalloc.h"
 
 #define FAIL_OUTPUT	1024	/* output kept in a report's failed_steps */
+#define RESULTS_MAX	(1024 * 1024)	/* bytes of P/results/HOST */
 
 enum run_kind { RUN_CONVERGE, RUN_CHECK };
 
@@ -416,6 +417,37 @@ note_failure(struct agent_run *r, const json_t *st,
 	json_array_append_new(r->failed, f);
 }
 
+/*
+ * Keep P/results/HOST within one etcd request: drop the output of steps
+ * that succeeded, then shorten the rest, then say how many were left out
+ * (the full output is in the run's log archive either way).
+ */
+static void
+results_fit(json_t *res)
+{
+	json_t *steps = json_object_get(res, "steps"), *st, *out;
+	size_t i, len, pass;
+	char *s;
+
+	for (pass = 0; pass < 3; pass++) {
+		s = json_dumps(res, JSON_COMPACT);
+		len = strlen(s);
+		free(s);
+		if (len <= RESULTS_MAX)
+			return;
+		json_array_foreach(steps, i, st) {
+			if (pass == 0 && strcmp(jstr(st, "status"), "failed"))
+				json_object_del(st, "output");
+			if (pass == 1 && (out = output_end(jstr(st, "output"),
+			    FAIL_OUTPUT)) != NULL)
+				json_object_set_new(st, "output", out);
+		}
+	}
+	json_object_set_new(res, "steps_left_out", json_integer((json_int_t)
+	    json_array_size(steps)));
+	json_array_clear(steps);
+}
+
 /* ---- log packing, on the thread pool ---- */
 
 struct pack {
@@ -690,6 +722,7 @@ run_finish(struct agent_run *r)
 		json_decref(a->results);
 		a->results = json_pack("{s:I, s:s, s:O}", "generation",
 		    (json_int_t)r->gen, "run", r->id, "steps", r->results);
+		results_fit(a->results);
 		a->results_dirty = true;
 		agent_report_put(a);
 		files_gc(a);
@@ -703,7 +736,7 @@ run_finish(struct agent_run *r)
 		a->interrupted = NULL;
 		a->runs++;
 	}
-	if (json_array_size(r->results) > 0)
+	if (r->kind == RUN_CONVERGE && json_array_size(r->results) > 0)
 		pack_logs(r);
 	run_free(r);
 	if (a->stopping) {
@@ -766,7 +799,12 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 		if (strcmp(phase, "turndown") != 0)
 			json_object_set_new(svc_state(r, jstr(st, "service")),
 			    "failed", json_true());
-		if (!file)
+		/* it runs again next time; a pending trigger stays */
+		if (!file && json_is_true(json_object_get(record(a, id),
+		    "triggered")))
+			json_object_set_new(recs, id, json_pack("{s:b}",
+			    "triggered", 1));
+		else if (!file)
 			json_object_del(recs, id);
 		lr_log_warn("step '%s' failed: %s", id, res->error[0] ?
 		    res->error : "see its log");
@@ -914,7 +952,12 @@ run_next(struct agent_run *r)
 		return;
 	}
 	st = json_array_get(r->plan, r->idx);
-	log = agent_store_log_path(a->store, r->id, r->idx);
+	/*
+	 * Logs are for commands of converge runs: file steps and checks
+	 * keep what they say in their result
+	 */
+	log = r->kind == RUN_CHECK || strcmp(jstr(st, "kind"), "file") == 0 ?
+	    NULL : agent_store_log_path(a->store, r->id, r->idx);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = a->loop;
 	ctx.step = st;
@@ -1013,7 +1056,7 @@ agent_run_abort(struct agent *a)
 	}
 	a->run = NULL;
 	agent_observe_stop(a);
-	if (json_array_size(r->results) > 0)
+	if (r->kind == RUN_CONVERGE && json_array_size(r->results) > 0)
 		pack_logs(r);
 	run_free(r);
 	return false;
