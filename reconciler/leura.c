@@ -1,6 +1,11 @@
 /*
  * leura: global options, then the subcommand from the table below, in the
  * manner of git's builtins.  Each subcommand lives in builtin/<name>.c.
+ *
+ * New subcommand checklist: builtin/<name>.c with cmd_<name>() declared in
+ * builtin/builtin.h, a row in the table below, docs/man/leura-<name>.1.md
+ * (its SYNOPSIS holds the usage line) and the list in leura.1.md, tests in
+ * tests/cli/t_<name>.sh.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@ static const struct lr_cmd commands[] = {
 	{ "apply",	cmd_apply,	"write a commit's desired state to etcd" },
 	{ "status",	cmd_status,	"per host and service: converged or not" },
 	{ "history",	cmd_history,	"the commits applied, newest first" },
+	{ "up",		cmd_up,		"local etcd and agents, apply, wait: one machine" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -51,10 +57,13 @@ main(int argc, char **argv)
 	size_t k;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
 			ctx.repo_dir = argv[++i];
-		else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2])
+			ctx.repo_dir_set = true;
+		} else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2]) {
 			ctx.repo_dir = argv[i] + 2;
+			ctx.repo_dir_set = true;
+		}
 		else if (conn_opt(argc, argv, &i, &ctx))
 			continue;
 		else if (strcmp(argv[i], "-v") == 0)

@@ -1,0 +1,359 @@
+/*
+ * Unit tests of the pure half of builtin/wait.c: a host's state toward the
+ * generation a deploy wrote, from reports and heartbeats; the progress
+ * line; durations.  No etcd (tests/cli/t_wait.sh runs the rest).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wait.h"
+
+static json_t *
+J(const char *s)
+{
+	json_error_t e;
+	json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
+
+	if (v == NULL) {
+		fprintf(stderr, "bad test JSON: %s: %s\n", e.text, s);
+		fail();
+	}
+	return v;
+}
+
+/*
+ * Decide host toward gen with observed and agents as JSON texts and the
+ * targets {web1:5, web2:5, db1:5}; the detail into buf ("" when none).
+ */
+static enum cmd_wait_state
+decide(const char *host, int64_t gen, const char *observed,
+    const char *agents, char *buf, size_t len)
+{
+	json_t *o = J(observed), *a = J(agents);
+	json_t *t = J("{\"web1\":5,\"web2\":5,\"db1\":5}");
+	enum cmd_wait_state s;
+	char *detail;
+
+	s = cmd_wait_decide(host, gen, o, a, t, &detail);
+	snprintf(buf, len, "%s", detail ? detail : "");
+	free(detail);
+	json_decref(o);
+	json_decref(a);
+	json_decref(t);
+	return s;
+}
+
+#define UP "{\"web1\":{},\"web2\":{},\"db1\":{}}"
+
+static void
+test_cmd_wait_decide__no_agent_is_down(void **state)
+{
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("web1", 5, "{}", "{}", d, sizeof(d)),
+	    CMD_WAIT_DOWN);
+	/* an old report does not make a dead agent anything else */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":4,"
+	    "\"state\":\"converged\"}}", "{}", d, sizeof(d)), CMD_WAIT_DOWN);
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\"}}", "{}", d, sizeof(d)),
+	    CMD_WAIT_DOWN);
+	assert_false(cmd_wait_state_done(CMD_WAIT_DOWN));
+	assert_string_equal(cmd_wait_state_name(CMD_WAIT_DOWN), "down");
+}
+
+static void
+test_cmd_wait_decide__pending_until_the_generation(void **state)
+{
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("web1", 5, "{}", UP, d, sizeof(d)),
+	    CMD_WAIT_CONVERGING);
+	assert_string_equal(d, "no report yet");
+	/* converged, but at the previous generation: still to do */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":4,"
+	    "\"state\":\"converged\"}}", UP, d, sizeof(d)),
+	    CMD_WAIT_CONVERGING);
+	assert_string_equal(d, "still at generation 4");
+	/* a failure of the previous generation is not this deploy's */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":4,"
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_CONVERGING);
+	/* a report without generation counts as generation 0 */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"state\":"
+	    "\"converged\"}}", UP, d, sizeof(d)), CMD_WAIT_CONVERGING);
+}
+
+static void
+test_cmd_wait_decide__converging_names_the_step(void **state)
+{
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"current\":"
+	    "\"web/web/converge/site config\"}}", UP, d, sizeof(d)),
+	    CMD_WAIT_CONVERGING);
+	assert_string_equal(d, "site config");
+	/* a name with slashes stays whole; an odd id is shown as is */
+	decide("web1", 5, "{\"web1\":{\"generation\":5,\"state\":"
+	    "\"converging\",\"current\":\"s/r/converge/a/b\"}}", UP, d,
+	    sizeof(d));
+	assert_string_equal(d, "a/b");
+	decide("web1", 5, "{\"web1\":{\"generation\":5,\"state\":"
+	    "\"converging\",\"current\":\"odd\"}}", UP, d, sizeof(d));
+	assert_string_equal(d, "odd");
+	decide("web1", 5, "{\"web1\":{\"generation\":5,\"state\":"
+	    "\"converging\"}}", UP, d, sizeof(d));
+	assert_string_equal(d, "");
+}
+
+static void
+test_cmd_wait_decide__final_states(void **state)
+{
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converged\"}}", UP, d, sizeof(d)),
+	    CMD_WAIT_CONVERGED);
+	assert_string_equal(d, "");
+	/* a later generation counts too (another deploy landed since) */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":7,"
+	    "\"state\":\"converged\"}}", UP, d, sizeof(d)),
+	    CMD_WAIT_CONVERGED);
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"failed\",\"failed_steps\":[{\"id\":"
+	    "\"web/web/converge/x\",\"exit\":3,\"output\":\"boom\"},"
+	    "{\"id\":\"web/web/converge/y\",\"error\":\"timeout\"}]}}", UP,
+	    d, sizeof(d)), CMD_WAIT_FAILED);
+	assert_string_equal(d, "step 'web/web/converge/x' failed: exit 3 "
+	    "(and 1 more)");
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"failed\",\"failed_steps\":[{\"id\":\"a/b/c/d\","
+	    "\"error\":\"cannot run\"}]}}", UP, d, sizeof(d)),
+	    CMD_WAIT_FAILED);
+	assert_string_equal(d, "step 'a/b/c/d' failed: cannot run");
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_FAILED);
+	assert_string_equal(d, "the agent reports the host failed");
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"drifted\",\"drift\":[{\"id\":\"a/b/c/d\","
+	    "\"detail\":\"content differs\"}]}}", UP, d, sizeof(d)),
+	    CMD_WAIT_DRIFTED);
+	assert_string_equal(d, "step 'a/b/c/d' drifted: content differs");
+	/* converged but a service did not validate: failed */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converged\",\"services\":{\"web\":{\"validated\":"
+	    "false}}}}", UP, d, sizeof(d)), CMD_WAIT_FAILED);
+	assert_string_equal(d, "the validate steps of service 'web' failed");
+	assert_true(cmd_wait_state_done(CMD_WAIT_CONVERGED));
+	assert_true(cmd_wait_state_done(CMD_WAIT_FAILED));
+}
+
+static void
+test_cmd_wait_decide__final_report_of_a_dead_agent_counts(void **state)
+{
+	char d[256];
+
+	(void)state;
+	/* the agent said it; that it stopped since changes nothing */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converged\"}}", "{}", d, sizeof(d)),
+	    CMD_WAIT_CONVERGED);
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"failed\"}}", "{}", d, sizeof(d)), CMD_WAIT_FAILED);
+}
+
+static void
+test_cmd_wait_decide__unknown_and_unreadable(void **state)
+{
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"sleeping\"}}", UP, d, sizeof(d)), CMD_WAIT_UNKNOWN);
+	assert_string_equal(d, "the agent reports an unknown state "
+	    "'sleeping'");
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5}}",
+	    UP, d, sizeof(d)), CMD_WAIT_UNKNOWN);
+	assert_string_equal(d, "the agent's report has no state");
+	assert_int_equal(decide("web1", 5, "{\"web1\":false}", UP, d,
+	    sizeof(d)), CMD_WAIT_UNKNOWN);
+	assert_string_equal(d, "its report in etcd is not a JSON object");
+}
+
+static void
+test_cmd_wait_decide__waiting_and_blocked(void **state)
+{
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1\"}, \"db1\":{\"generation\":5,\"state\":"
+	    "\"converging\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	assert_string_equal(d, "web waits for db to validate on db1");
+	/* what it waits for failed at its target: it will never go on */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1\"}, \"db1\":{\"generation\":5,\"state\":"
+	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	assert_string_equal(d, "web waits for db to validate on db1; db1 "
+	    "failed");
+	assert_true(cmd_wait_state_done(CMD_WAIT_BLOCKED));
+	/* an old failure of db1 (below its target) may still be retried */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1\"}, \"db1\":{\"generation\":4,\"state\":"
+	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	/* a host outside the deploy blocks with any failure */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db9\"}, \"db9\":{\"generation\":2,\"state\":"
+	    "\"drifted\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	/* the agent's words: a reason in parentheses after the host */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1 (failed)\"}, \"db1\":{\"generation\":5,"
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	assert_string_equal(d, "web waits for db to validate on db1 "
+	    "(failed); db1 failed");
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"the rollout of web "
+	    "stopped: it failed on web2\"}, \"web2\":{\"generation\":5,"
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1 (no report from its agent yet)\"}}", UP, d,
+	    sizeof(d)), CMD_WAIT_WAITING);
+	/* a text without a host: plain waiting */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"max_parallel reached\"}}",
+	    UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	/* waiting with a dead agent: down */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"x on db1\"}}", "{}", d,
+	    sizeof(d)), CMD_WAIT_DOWN);
+}
+
+static void
+set_host(struct cmd_wait_host *h, const char *name, enum cmd_wait_state s,
+    const char *detail)
+{
+	memset(h, 0, sizeof(*h));
+	h->name = (char *)name;
+	h->state = s;
+	h->detail = (char *)detail;
+	h->took_ms = -1;
+}
+
+static void
+test_cmd_wait_progress__line(void **state)
+{
+	struct cmd_wait_host h[5];
+	struct lr_buf b = LR_BUF_INIT;
+
+	(void)state;
+	set_host(&h[0], "db1", CMD_WAIT_CONVERGED, NULL);
+	set_host(&h[1], "db2", CMD_WAIT_CONVERGED, NULL);
+	set_host(&h[2], "web1", CMD_WAIT_CONVERGING, "site config");
+	set_host(&h[3], "web2", CMD_WAIT_WAITING, "web waits for db to "
+	    "validate on db1");
+	set_host(&h[4], "web3", CMD_WAIT_CONVERGED, NULL);
+	cmd_wait_progress(h, 5, 5, 12300, &b);
+	assert_string_equal(b.s, "deploy #5: 3/5 converged, 1 converging "
+	    "(web1: site config), 1 waiting (web2: web waits for db to "
+	    "validate on db1), 0 failed  12s");
+	lr_buf_reset(&b);
+	set_host(&h[0], "db1", CMD_WAIT_DOWN, NULL);
+	set_host(&h[1], "db2", CMD_WAIT_FAILED, "step 'x' failed: exit 1");
+	set_host(&h[3], "web2", CMD_WAIT_FAILED, "step 'y' failed: exit 2");
+	set_host(&h[4], "web3", CMD_WAIT_CONVERGING, NULL);
+	cmd_wait_progress(h, 5, 7, 125000, &b);
+	assert_string_equal(b.s, "deploy #7: 0/5 converged, 2 converging "
+	    "(web1: site config, +1), 1 agent down (db1), 2 failed (db2, +1)"
+	    "  2m05s");
+	lr_buf_release(&b);
+}
+
+static void
+test_cmd_wait_fmt_ms__units(void **state)
+{
+	char t[32];
+
+	(void)state;
+	cmd_wait_fmt_ms(1400, true, t, sizeof(t));
+	assert_string_equal(t, "1.4s");
+	cmd_wait_fmt_ms(44, true, t, sizeof(t));
+	assert_string_equal(t, "44ms");
+	cmd_wait_fmt_ms(1400, false, t, sizeof(t));
+	assert_string_equal(t, "1s");
+	cmd_wait_fmt_ms(59999, false, t, sizeof(t));
+	assert_string_equal(t, "59s");
+	cmd_wait_fmt_ms(61000, true, t, sizeof(t));
+	assert_string_equal(t, "1m01s");
+	cmd_wait_fmt_ms(30 * 60000L, false, t, sizeof(t));
+	assert_string_equal(t, "30m");
+	cmd_wait_fmt_ms(2 * 3600000L, false, t, sizeof(t));
+	assert_string_equal(t, "2h");
+	cmd_wait_fmt_ms(3720000, false, t, sizeof(t));
+	assert_string_equal(t, "1h02m");
+	cmd_wait_fmt_ms(-5, false, t, sizeof(t));
+	assert_string_equal(t, "0s");
+}
+
+static void
+test_cmd_wait_parse_duration__forms(void **state)
+{
+	long ms;
+
+	(void)state;
+	assert_int_equal(cmd_wait_parse_duration("90s", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(cmd_wait_parse_duration("10m", &ms), 0);
+	assert_int_equal(ms, 600000);
+	assert_int_equal(cmd_wait_parse_duration("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(cmd_wait_parse_duration("1h30m", &ms), 0);
+	assert_int_equal(ms, 5400000);
+	assert_int_equal(cmd_wait_parse_duration("45", &ms), 0);
+	assert_int_equal(ms, 45000);
+	assert_int_equal(cmd_wait_parse_duration("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(cmd_wait_parse_duration("", &ms), -1);
+	assert_int_equal(cmd_wait_parse_duration("0s", &ms), -1);
+	assert_int_equal(cmd_wait_parse_duration("-1s", &ms), -1);
+	assert_int_equal(cmd_wait_parse_duration("10x", &ms), -1);
+	assert_int_equal(cmd_wait_parse_duration("m", &ms), -1);
+	assert_int_equal(cmd_wait_parse_duration("99999999999h", &ms), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmd_wait_decide__no_agent_is_down),
+		cmocka_unit_test(
+		    test_cmd_wait_decide__pending_until_the_generation),
+		cmocka_unit_test(
+		    test_cmd_wait_decide__converging_names_the_step),
+		cmocka_unit_test(test_cmd_wait_decide__final_states),
+		cmocka_unit_test(
+		    test_cmd_wait_decide__final_report_of_a_dead_agent_counts),
+		cmocka_unit_test(test_cmd_wait_decide__unknown_and_unreadable),
+		cmocka_unit_test(test_cmd_wait_decide__waiting_and_blocked),
+		cmocka_unit_test(test_cmd_wait_progress__line),
+		cmocka_unit_test(test_cmd_wait_fmt_ms__units),
+		cmocka_unit_test(test_cmd_wait_parse_duration__forms),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,246 @@
+# leura up: a real etcd and real agents started by leura up itself, on a
+# small test repo whose steps write under $T.  Checks that it converges,
+# that a second run is a no-op on the same data, that Ctrl-C during the
+# rollout and after it stops everything, that SIGKILL leaves nothing
+# behind (PR_SET_PDEATHSIG), and the errors.  Needs leura-agent
+# (LEURA_AGENT) and etcd: exits 77 (skipped) without them.
+. "$LEURA_SRC/tests/cli/lib.sh"
+ETCD_TRAP='[ -z "${bg:-}" ] || kill -KILL "$bg" 2>/dev/null; sleep 0.2; rm -rf "$T"'
+. "$LEURA_SRC/tests/lib/etcd.sh"
+bg=
+if [ -z "${LEURA_AGENT:-}" ] || [ ! -x "$LEURA_AGENT" ]; then
+	echo "SKIP: no leura-agent (LEURA_AGENT)" >&2
+	exit 77
+fi
+if ! _etcd_find; then
+	echo "SKIP: no etcd binary (install etcd-server)" >&2
+	exit 77
+fi
+trap 'eval "$ETCD_TRAP"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# leura up looks next to leura, then in PATH
+PATH="$(dirname "$LEURA_AGENT"):$(dirname "$ETCD_BIN"):$PATH"
+export PATH
+unset LEURA_ETCD LEURA_ETCD_PREFIX
+S=$T/state
+OUT=$T/files
+
+# survivors: processes whose command line names the state dir
+survivors() {
+	pgrep -f -- "$S" 2>/dev/null | grep -vx "$$" || :
+}
+
+# no_survivors WHAT: within 12 s no etcd or agent of ours is left
+no_survivors() {
+	i=0
+	while [ -n "$(survivors)" ]; do
+		i=$((i + 1))
+		if [ $i -gt 120 ]; then
+			fail "$1: processes left: $(survivors | tr '\n' ' ')"
+			ps -o pid,args -p "$(survivors | tr '\n' ',' |
+			    sed 's/,$//')" >&2 || :
+			kill -KILL $(survivors) 2>/dev/null || :
+			return 0
+		fi
+		sleep 0.1
+	done
+}
+
+# wait_for FILE TEXT: until FILE has TEXT (60 s at most)
+wait_for() {
+	i=0
+	while ! grep -qF -- "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 600 ]; then
+			fail "timed out waiting for '$2' in $1"
+			sed 's/^/  | /' "$1" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# start_bg ARGS...: leura up ARGS in the background, output in $T/bg.*
+start_bg() {
+	"$LEURA" up "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	bg=$!
+}
+
+# end_bg STATUS: the background leura up exits with STATUS (bounded)
+end_bg() {
+	i=0
+	while kill -0 "$bg" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 300 ]; then
+			fail "leura up did not stop within 30 s"
+			kill -KILL "$bg"
+			break
+		fi
+		sleep 0.1
+	done
+	set +e
+	wait "$bg"
+	got=$?
+	set -e
+	bg=
+	if [ "$got" -ne "$1" ]; then
+		fail "leura up exited $got, expected $1"
+		sed 's/^/  out: /' "$T/bg.out" >&2
+		sed 's/^/  err: /' "$T/bg.err" >&2
+	fi
+}
+
+# the test repo: two hosts on this machine, one elsewhere
+mkdir -p repo/inventory repo/roles/note
+cat >repo/inventory/hosts.yml <<EOF
+hosts:
+  h1: {address: 127.0.0.1}
+  h2: {address: localhost}
+  far: {address: 192.0.2.1}
+groups:
+  all:
+    vars: {root: "$OUT"}
+EOF
+cat >repo/services.yml <<'EOF'
+note:
+  params: {text: hello}
+EOF
+cat >repo/roles/note/role.yml <<'EOF'
+description: writes a note
+params: {text: hi}
+converge:
+  - name: note
+    file:
+      content: "{{ params.text }} from {{ host.name }}\n"
+      dest: "{{ host.vars.root }}/{{ host.name }}/note.txt"
+      mode: "0644"
+      template: true
+validate:
+  - name: note present
+    script: test -s {{ host.vars.root }}/{{ host.name }}/note.txt
+EOF
+(cd repo && git init -q -b main . && git add -A && git commit -q -m init)
+
+# (1) up --once: etcd, two agents, apply, converged, stopped
+run 0 "$LEURA" up --once --state-dir "$S" -C repo --wait-timeout 60s
+expect_in "$T/out" "Starting etcd (data in $S/etcd)"
+expect_in "$T/out" "starting 2 agents"
+expect_in "$T/out" "Applied deploy #1"
+expect_in "$T/out" "note: not on this machine, so not waited for: far"
+expect_in "$T/out" "deploy #1: all 2 hosts converged in"
+expect_in "$T/out" "HOST                 AGENT  STATE"
+expect_in "$T/out" "Stopped 2 agents and etcd."
+expect_not_in "$T/out" "Leura is up"
+[ "$(cat "$OUT/h1/note.txt" 2>/dev/null)" = "hello from h1" ] ||
+    fail "h1's note was not written"
+[ "$(cat "$OUT/h2/note.txt" 2>/dev/null)" = "hello from h2" ] ||
+    fail "h2's note was not written"
+[ ! -e "$OUT/far" ] || fail "far's steps ran here"
+for f in etcd.log config up.json agents/h1.log agents/h2.log; do
+	[ -f "$S/$f" ] || fail "no $S/$f"
+done
+no_survivors "up --once"
+
+# (2) again, on the same etcd data: nothing to write, the new agents
+# report, done
+run 0 "$LEURA" up --once --state-dir "$S" -C repo --wait-timeout 60s
+expect_in "$T/out" "No changes: deploy #1"
+expect_in "$T/out" "deploy #1: all 2 hosts converged in"
+no_survivors "second up --once"
+
+# (3) without --once: up until Ctrl-C, which stops everything (exit 0);
+# meanwhile the state dir is taken and its client config works
+start_bg --state-dir "$S" -C repo
+wait_for "$T/bg.out" "Leura is up: etcd http://127.0.0.1:"
+expect_in "$T/bg.out" "2 agents, state in $S. Ctrl-C stops everything."
+run 1 "$LEURA" up --once --state-dir "$S" -C repo
+expect_in "$T/err" "another leura up (pid $bg) is running with the state dir"
+run 0 env LEURA_CONFIG="$S/config" "$LEURA" status
+expect_in "$T/out" "h1                   up     converged"
+port=$(sed -n 's/.*"client_port": \([0-9]*\).*/\1/p' "$S/up.json")
+run 1 "$LEURA" up --once --state-dir "$T/s3" --port "$port" -C repo
+expect_in "$T/err" "leura: error: port $port of 127.0.0.1 is in use"
+expect_in "$T/err" "hint: port $port is taken; pick another with --port"
+kill -INT "$bg"
+end_bg 0
+expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+no_survivors "up after Ctrl-C"
+
+# (4) SIGKILL: the children die with it
+start_bg --state-dir "$S" -C repo
+wait_for "$T/bg.out" "Leura is up"
+kill -KILL "$bg"
+wait "$bg" 2>/dev/null || :
+bg=
+no_survivors "up killed with SIGKILL"
+
+# (5) a step that fails: up --once says which and exits 1
+cat >>repo/roles/note/role.yml <<'EOF'
+  - name: broken
+    script: echo "cannot do it" >&2; exit 3
+EOF
+(cd repo && git commit -qam "a broken validate step")
+run 1 "$LEURA" up --once --state-dir "$S" -C repo --wait-timeout 60s
+expect_in "$T/out" "Applied deploy #2"
+expect_in "$T/out" "h1: failed: step 'note/note/validate/broken' failed: exit 3"
+expect_in "$T/err" "deploy #2 did not converge"
+expect_in "$T/err" "hint: the agents' logs are in $S/agents/"
+no_survivors "up --once that failed"
+
+# (6) Ctrl-C during the rollout: exit 130, everything stopped
+(cd repo && git revert --no-edit HEAD >/dev/null)
+cat >>repo/roles/note/role.yml <<'EOF'
+  - name: slow
+    script: sleep 60
+EOF
+(cd repo && git commit -qam "a slow validate step")
+start_bg --state-dir "$S" -C repo
+wait_for "$T/bg.out" "Applied deploy #3"
+wait_for "$T/bg.out" "h1: converging"
+kill -INT "$bg"
+end_bg 130
+expect_in "$T/bg.err" "interrupted: stopping the agents and etcd"
+expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+no_survivors "up interrupted during the rollout"
+
+# (7) etcd dies during the rollout: up says so, stops the agents, exit 1
+start_bg --state-dir "$S" -C repo
+wait_for "$T/bg.out" "No changes: deploy #3"
+wait_for "$T/bg.out" "h1: converging"
+pkill -KILL -f -- "--data-dir $S/etcd"
+end_bg 1
+expect_in "$T/bg.err" "leura: error: etcd was killed by signal 9; its log"
+expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+no_survivors "up whose etcd died"
+
+# errors, before anything starts
+run 0 "$LEURA" up -h
+line=$(head -n 1 "$T/out")
+awk '/^## SYNOPSIS/ { on = 1; next } on && /^## / { exit } on' \
+    "$LEURA_SRC/docs/man/leura-up.1.md" | grep -qxF -- "$line" ||
+    fail "SYNOPSIS of leura-up.1.md lacks: $line"
+run 64 "$LEURA" up --port 0
+run 64 "$LEURA" up --etcd http://127.0.0.1:2379
+expect_in "$T/err" "starts its own etcd"
+mkdir -p far/inventory
+cat >far/inventory/hosts.yml <<'EOF'
+hosts:
+  a: {address: 192.0.2.10}
+EOF
+echo '{}' >far/services.yml
+(cd far && git init -q -b main . && git add -A && git commit -q -m init)
+run 1 "$LEURA" up --once --state-dir "$T/s2" -C far
+expect_in "$T/err" "no host of the inventory lives on this machine: a (192.0.2.10)"
+expect_in "$T/err" "hint: leura up starts an agent for each host whose address is a loopback one"
+mkdir -p nogit
+cp -R repo/inventory repo/services.yml repo/roles nogit/
+run 1 "$LEURA" up --once --state-dir "$T/s2" -C nogit
+expect_in "$T/err" "commit '"
+mkdir -p bin
+cp "$LEURA" bin/leura
+run 1 env PATH=/usr/bin:/bin bin/leura up --once --state-dir "$T/s2" -C repo
+expect_in "$T/err" "cannot find leura-agent next to leura (in '$T/bin') or in PATH"
+[ ! -e "$T/s2/etcd" ] || fail "etcd was started without an agent to run"
+[ -z "$(survivors)" ] || fail "processes left at the end"
+done_testing
