@@ -64,6 +64,7 @@ struct agent_run {
 	json_t		*turned_down;	/* turndown step ids that succeeded */
 	struct agent_step_run *step;	/* running */
 	char		*waiting;
+	json_t		*waiting_for;	/* {"service", "host"} */
 	bool		 aborting;
 	bool		 repair;	/* converging again after drift */
 	uint64_t	 t0;
@@ -167,11 +168,14 @@ report_progress(struct agent_run *r, const char *current)
 		json_object_set_new(a->report, "current", json_string(current));
 	else
 		json_object_del(a->report, "current");
-	if (r->waiting)
+	if (r->waiting) {
 		json_object_set_new(a->report, "waiting",
 		    json_string(r->waiting));
-	else
+		json_object_set(a->report, "waiting_for", r->waiting_for);
+	} else {
 		json_object_del(a->report, "waiting");
+		json_object_del(a->report, "waiting_for");
+	}
 	if (r->kind == RUN_CONVERGE)
 		json_object_set_new(a->report, "services",
 		    report_services(r));
@@ -182,12 +186,19 @@ report_progress(struct agent_run *r, const char *current)
 
 enum gate { GATE_OPEN, GATE_WAIT, GATE_FAIL };
 
+static json_t *
+waiting_for(const char *svc, const char *host)
+{
+	return json_pack("{s:s, s:s}", "service", svc, "host", host);
+}
+
 /*
  * Whether service svc may start in run r (see the top of this file).  On
- * GATE_WAIT and GATE_FAIL *why says why (owned).
+ * GATE_WAIT and GATE_FAIL *why says why (owned) and *on is
+ * {"service", "host"}: what it waits for (new reference).
  */
 static enum gate
-gate_check(struct agent_run *r, const char *svc, char **why)
+gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 {
 	struct agent *a = r->a;
 	json_t *gates = json_object_get(json_object_get(r->doc, "gates"), svc);
@@ -196,6 +207,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 	size_t i, j;
 
 	*why = NULL;
+	*on = NULL;
 	json_array_foreach(gates, i, g) {
 		d = jstr(g, "service");
 		json_array_foreach(json_object_get(g, "hosts"), j, hv) {
@@ -209,6 +221,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 					*why = lr_xasprintf("%s depends on %s, "
 					    "which failed on this host", svc,
 					    d);
+					*on = waiting_for(d, h);
 					return GATE_FAIL;
 				}
 				continue;
@@ -218,6 +231,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (reading its report)", svc,
 				    d, h);
+				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 			rep = json_object_get(a->observed, h);
@@ -225,6 +239,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (no report from its agent "
 				    "yet)", svc, d, h);
+				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 			if (json_integer_value(json_object_get(rep, "head")) <
@@ -235,6 +250,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 				    svc, d, h, (long long)json_integer_value(
 				    json_object_get(rep, "head")),
 				    (long long)r->gen);
+				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 			if (!json_is_true(json_object_get(json_object_get(
@@ -244,6 +260,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 				    "validate on %s (%s)", svc, d, h,
 				    *jstr(rep, "state") ? jstr(rep, "state") :
 				    "no state");
+				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 		}
@@ -263,6 +280,7 @@ gate_check(struct agent_run *r, const char *svc, char **why)
 			    "validated"))) {
 				*why = lr_xasprintf("the rollout of %s stopped: "
 				    "it failed on %s", svc, x);
+				*on = waiting_for(svc, x);
 				return GATE_WAIT;
 			}
 		}
@@ -523,6 +541,7 @@ run_free(struct agent_run *r)
 	json_decref(r->drift);
 	json_decref(r->turned_down);
 	free(r->waiting);
+	json_decref(r->waiting_for);
 	free(r);
 }
 
@@ -714,6 +733,7 @@ run_finish(struct agent_run *r)
 		    (json_int_t)r->idx));
 		json_object_del(a->report, "current");
 		json_object_del(a->report, "waiting");
+		json_object_del(a->report, "waiting_for");
 		json_object_set(a->report, "failed_steps", r->failed);
 		json_object_set_new(a->report, "services",
 		    report_services(r));
@@ -884,6 +904,7 @@ run_next(struct agent_run *r)
 	json_t *st, *entry;
 	const char *svc, *why = NULL;
 	char *gwhy, *log;
+	json_t *gon;
 	enum gate g;
 	int rc;
 
@@ -900,22 +921,27 @@ run_next(struct agent_run *r)
 		} else if (r->svc == NULL || strcmp(r->svc, svc) != 0) {
 			service_end(r);
 			if (r->kind == RUN_CONVERGE) {
-				g = gate_check(r, svc, &gwhy);
+				g = gate_check(r, svc, &gwhy, &gon);
 				if (g == GATE_WAIT) {
 					if (r->waiting == NULL ||
 					    strcmp(r->waiting, gwhy) != 0) {
 						lr_log_info("%s", gwhy);
 						free(r->waiting);
 						r->waiting = gwhy;
+						json_decref(r->waiting_for);
+						r->waiting_for = gon;
 						report_progress(r, NULL);
-					} else
+					} else {
 						free(gwhy);
+						json_decref(gon);
+					}
 					return;	/* agent_run_kick goes on */
 				}
-				if (r->waiting) {
-					free(r->waiting);
-					r->waiting = NULL;
-				}
+				json_decref(gon);
+				free(r->waiting);
+				r->waiting = NULL;
+				json_decref(r->waiting_for);
+				r->waiting_for = NULL;
 				if (g == GATE_FAIL) {
 					json_object_set_new(svc_state(r, svc),
 					    "failed", json_true());

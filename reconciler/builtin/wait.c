@@ -29,7 +29,7 @@
 #include "xalloc.h"
 
 #define TICK_MS		1000
-#define OUTPUT_LINES	5	/* of a failed step's output */
+#define OUTPUT_LINES	5	/* the end of a failed step's output */
 #define LIST_MAX	5	/* hosts named in an error */
 
 /* etcd_watch callback results (positive: never an LR_E* code) */
@@ -125,30 +125,6 @@ unvalidated(const json_t *report)
 	return NULL;
 }
 
-/*
- * HOST of a waiting text "... on HOST" or "... on HOST (why)", copied into
- * buf; NULL when it names none.
- */
-static const char *
-waited_host(const char *waiting, char *buf, size_t len)
-{
-	const char *p = NULL, *q, *end;
-	size_t n;
-
-	end = waiting + strlen(waiting);
-	if (end > waiting && end[-1] == ')' && (q = strrchr(waiting,
-	    '(')) != NULL && q > waiting && q[-1] == ' ')
-		end = q - 1;
-	for (q = strstr(waiting, " on "); q && q < end; q = strstr(q + 1,
-	    " on "))
-		p = q + 4;
-	if (p == NULL || p >= end || (n = (size_t)(end - p)) >= len)
-		return NULL;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	return strpbrk(buf, " \t/") == NULL ? buf : NULL;
-}
-
 /* Whether host's report says it failed (or drifted) at its target. */
 static bool
 has_failed(const char *host, const json_t *observed, const json_t *targets)
@@ -168,7 +144,6 @@ cmd_wait_decide(const char *host, int64_t gen, const json_t *observed,
 {
 	const json_t *r = json_object_get(observed, host);
 	const char *s, *w, *cur, *svc, *on;
-	char hb[256];
 	int64_t og;
 
 	*detail = NULL;
@@ -213,8 +188,9 @@ cmd_wait_decide(const char *host, int64_t gen, const json_t *observed,
 		return CMD_WAIT_CONVERGING;
 	}
 	if (*(w = jstr(r, "waiting"))) {
-		if ((on = waited_host(w, hb, sizeof(hb))) != NULL &&
-		    strcmp(on, host) != 0 && has_failed(on, observed,
+		/* the agent names the host it waits for */
+		on = jstr(json_object_get(r, "waiting_for"), "host");
+		if (*on && strcmp(on, host) != 0 && has_failed(on, observed,
 		    targets)) {
 			*detail = lr_xasprintf("%s; %s %s", w, on, jstr(
 			    json_object_get(observed, on), "state"));
@@ -421,23 +397,33 @@ draw_progress(struct waiter *w)
 	w->drawn = true;
 }
 
-/* The first lines of the failed step's output, indented. */
+/*
+ * The last lines of the failed step's output (the report keeps its
+ * end), indented.
+ */
 static void
 print_output(const json_t *report, enum cmd_wait_state s)
 {
 	const json_t *f = json_array_get(json_object_get(report,
 	    s == CMD_WAIT_DRIFTED ? "drift" : "failed_steps"), 0);
-	const char *out = jstr(f, "output"), *nl;
-	int i;
+	const char *out = jstr(f, "output"), *p;
+	size_t len = strlen(out);
+	int n = 0;
 
-	for (i = 0; *out && i < OUTPUT_LINES; i++) {
-		nl = strchr(out, '\n');
-		printf("    %.*s\n", (int)(nl ? (size_t)(nl - out) :
-		    strlen(out)), out);
-		out = nl ? nl + 1 : "";
-	}
-	if (*out)
+	while (len > 0 && out[len - 1] == '\n')
+		len--;
+	for (p = out + len; p > out; p--)
+		if (p[-1] == '\n' && ++n == OUTPUT_LINES)
+			break;
+	if (p > out)
 		printf("    ...\n");
+	while (p < out + len) {
+		const char *nl = memchr(p, '\n', (size_t)(out + len - p));
+		size_t k = nl ? (size_t)(nl - p) : (size_t)(out + len - p);
+
+		printf("    %.*s\n", (int)k, p);
+		p += k + (nl != NULL);
+	}
 }
 
 static void

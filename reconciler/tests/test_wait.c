@@ -198,13 +198,15 @@ test_cmd_wait_decide__waiting_and_blocked(void **state)
 	(void)state;
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
-	    "validate on db1\"}, \"db1\":{\"generation\":5,\"state\":"
+	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
+	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":5,\"state\":"
 	    "\"converging\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
 	assert_string_equal(d, "web waits for db to validate on db1");
 	/* what it waits for failed at its target: it will never go on */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
-	    "validate on db1\"}, \"db1\":{\"generation\":5,\"state\":"
+	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
+	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":5,\"state\":"
 	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
 	assert_string_equal(d, "web waits for db to validate on db1; db1 "
 	    "failed");
@@ -212,28 +214,37 @@ test_cmd_wait_decide__waiting_and_blocked(void **state)
 	/* an old failure of db1 (below its target) may still be retried */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
-	    "validate on db1\"}, \"db1\":{\"generation\":4,\"state\":"
+	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
+	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":4,\"state\":"
 	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
 	/* a host outside the deploy blocks with any failure */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
-	    "validate on db9\"}, \"db9\":{\"generation\":2,\"state\":"
+	    "validate on db9\",\"waiting_for\":{\"service\":\"db\","
+	    "\"host\":\"db9\"}}, \"db9\":{\"generation\":2,\"state\":"
 	    "\"drifted\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
 	/* the agent's words: a reason in parentheses after the host */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
-	    "validate on db1 (failed)\"}, \"db1\":{\"generation\":5,"
+	    "validate on db1 (failed)\",\"waiting_for\":{\"service\":"
+	    "\"db\",\"host\":\"db1\"}}, \"db1\":{\"generation\":5,"
 	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
 	assert_string_equal(d, "web waits for db to validate on db1 "
 	    "(failed); db1 failed");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"the rollout of web "
-	    "stopped: it failed on web2\"}, \"web2\":{\"generation\":5,"
+	    "stopped: it failed on web2\",\"waiting_for\":{\"service\":"
+	    "\"web\",\"host\":\"web2\"}}, \"web2\":{\"generation\":5,"
 	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1 (no report from its agent yet)\"}}", UP, d,
 	    sizeof(d)), CMD_WAIT_WAITING);
+	/* the text alone does not block: the agent names the host */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1\"}, \"db1\":{\"generation\":5,\"state\":"
+	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
 	/* a text without a host: plain waiting */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"max_parallel reached\"}}",
