@@ -56,7 +56,10 @@ struct agent {
 	bool	 synced;	/* the initial read is done */
 	int64_t	 head_gen;	/* head.generation; 0: none */
 	int64_t	 head_deploy;
+	int64_t	 head_rev;	/* its mod_revision */
 	json_t	*docs;		/* {key: document} under k_docs */
+	int64_t	 docs_rev;	/* docs is known up to this revision */
+	bool	 docs_reading;
 	struct etcd_uv_watch *w_head, *w_docs, *w_obs;
 	struct etcd_uv_lease *lease;
 	int64_t	 lease_id;
@@ -90,7 +93,7 @@ struct agent {
 	int	 last_ok;	/* last run converged: 1, failed: 0, -1 none */
 
 	/* ---- lifetime (main.c) ---- */
-	uv_signal_t sig_term, sig_int;
+	uv_signal_t sig_term, sig_int, sig_hup;
 	bool	 stopping;
 	int	 exit_code;
 	int	 closing;	/* handles still closing */

@@ -111,9 +111,12 @@ agent_report_stamp(struct agent *a, const char *state)
 	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	json_object_set_new(a->report, "generation",
 	    json_integer(agent_cur_generation(a)));
-	json_object_set_new(a->report, "head", json_integer(a->head_gen ?
-	    a->head_gen : json_integer_value(json_object_get(a->cur,
-	    "head"))));
+	/*
+	 * The head this desired state was found current at: other hosts'
+	 * rollout gates read it, so it must not run ahead of the document
+	 */
+	json_object_set_new(a->report, "head", json_integer(
+	    json_integer_value(json_object_get(a->cur, "head"))));
 	json_object_set_new(a->report, "deploy", json_integer(
 	    a->head_deploy));
 	if (state)
@@ -124,6 +127,8 @@ agent_report_stamp(struct agent *a, const char *state)
 	if (a->interrupted)
 		json_object_set_new(a->report, "interrupted",
 		    json_pack("[s]", a->interrupted));
+	else
+		json_object_del(a->report, "interrupted");
 }
 
 /* Service svc's entry in the run, created validated false. */
@@ -392,6 +397,8 @@ result_json(const json_t *st, const struct agent_step_result *res,
 		json_object_set_new(o, "timed_out", json_true());
 	if (res->error[0])
 		json_object_set_new(o, "error", json_string(res->error));
+	if (res->message)
+		json_object_set(o, "message", res->message);
 	if (res->tail && res->tail[0]) {
 		if ((out = json_string(res->tail)) == NULL)
 			out = json_string("(the output is not UTF-8: see the "
@@ -590,12 +597,21 @@ run_new(struct agent *a, enum run_kind kind)
 	return r;
 }
 
+/*
+ * Every drift interval: check a converged host; converge a failed one
+ * again (its failed steps run again, the others are skipped).
+ */
 static void
 drift_cb(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 
-	if (a->run == NULL && !a->stopping && a->cur)
+	if (a->run != NULL || a->stopping || a->cur == NULL)
+		return;
+	if (a->last_ok == 0) {
+		lr_log_notice("the last run failed: converging again");
+		agent_converge(a);
+	} else
 		check_start(a);
 }
 
@@ -628,10 +644,13 @@ files_gc(struct agent *a)
 		    "exec_sha256"))))
 			json_array_append_new(keep, json_string(sha));
 	}
-	json_array_foreach(json_object_get(a->cur, "turndown"), i, st)
+	json_array_foreach(json_object_get(a->cur, "turndown"), i, st) {
+		if ((sha = json_string_value(json_object_get(st, "sha256"))))
+			json_array_append_new(keep, json_string(sha));
 		if ((sha = json_string_value(json_object_get(st,
 		    "exec_sha256"))))
 			json_array_append_new(keep, json_string(sha));
+	}
 	agent_store_files_gc(a->store, keep);
 	json_decref(keep);
 }
@@ -772,9 +791,7 @@ run_finish(struct agent_run *r)
 		agent_converge(a);
 		return;
 	}
-	if (a->last_ok == 1 || strcmp(jstr(a->report, "state"), "drifted") ==
-	    0)
-		drift_arm(a);
+	drift_arm(a);
 }
 
 static void

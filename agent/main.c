@@ -62,7 +62,7 @@ pick(const char *flag, const char *env, const char *def)
 	return def;
 }
 
-/* "90s", "15m", "1h", "500ms" or plain milliseconds; -1 when invalid. */
+/* "90s", "15m", "1h", "500ms" or plain seconds; -1 when invalid. */
 static long
 parse_duration(const char *s)
 {
@@ -73,9 +73,9 @@ parse_duration(const char *s)
 	v = strtol(s, &end, 10);
 	if (errno || v < 0 || end == s)
 		return -1;
-	if (strcmp(end, "ms") == 0 || *end == '\0')
+	if (strcmp(end, "ms") == 0)
 		return v;
-	if (strcmp(end, "s") == 0)
+	if (strcmp(end, "s") == 0 || *end == '\0')
 		return v * 1000;
 	if (strcmp(end, "m") == 0)
 		return v * 60000;
@@ -172,6 +172,7 @@ agent_stop(struct agent *a, int code)
 	uv_close((uv_handle_t *)&a->t_drift, closed_cb);
 	uv_close((uv_handle_t *)&a->sig_term, closed_cb);
 	uv_close((uv_handle_t *)&a->sig_int, closed_cb);
+	uv_close((uv_handle_t *)&a->sig_hup, closed_cb);
 	agent_sync_stop(a);
 	/* t_sync and t_facts serve the last report; closed after the loop */
 	uv_unref((uv_handle_t *)&a->t_sync);
@@ -183,6 +184,12 @@ signal_cb(uv_signal_t *s, int signum)
 {
 	struct agent *a = s->data;
 
+	if (signum == SIGHUP) {
+		/* an operator's "converge now" */
+		lr_log_notice("SIGHUP received: converging again");
+		agent_converge(a);
+		return;
+	}
 	lr_log_notice("%s received", signum == SIGTERM ? "SIGTERM" :
 	    "SIGINT");
 	agent_stop(a, 0);
@@ -266,7 +273,7 @@ main(int argc, char **argv)
 	const char *f_etcd = NULL, *f_prefix = NULL, *f_cacert = NULL;
 	const char *f_cert = NULL, *f_key = NULL, *f_user = NULL;
 	const char *f_pwfile = NULL, *pw;
-	char *state_dir = NULL, *pwbuf = NULL;
+	char *state_dir = NULL, *pwbuf = NULL, *prefix = NULL;
 	struct agent a;
 	struct lr_err err;
 	uv_loop_t loop;
@@ -278,6 +285,7 @@ main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	lr_err_clear(&err);
+	lr_progname = "leura-agent";
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': a.o.host = optarg; break;
@@ -325,30 +333,43 @@ main(int argc, char **argv)
 	}
 	lr_log_set_level(LR_LOG_NOTICE + verbose);
 
-	a.o.prefix = pick(f_prefix, "LEURA_ETCD_PREFIX", "/leura");
-	if (a.o.prefix[0] != '/') {
-		fprintf(stderr, "leura-agent: error: the etcd prefix '%s' must "
-		    "start with '/'\n", a.o.prefix);
+	prefix = lr_xstrdup(pick(f_prefix, "LEURA_ETCD_PREFIX", "/leura"));
+	while (strlen(prefix) > 1 && prefix[strlen(prefix) - 1] == '/')
+		prefix[strlen(prefix) - 1] = '\0';
+	if (prefix[0] != '/' || strcmp(prefix, "/") == 0) {
+		fprintf(stderr, "leura-agent: error: invalid etcd prefix '%s'"
+		    "\nhint: a path like /leura (the same as leura apply's)\n",
+		    prefix);
+		free(prefix);
 		return EXIT_USAGE;
 	}
+	a.o.prefix = prefix;
 	a.o.etcd.endpoints = pick(f_etcd, "LEURA_ETCD",
 	    "http://127.0.0.1:2379");
 	a.o.etcd.cacert = pick(f_cacert, "LEURA_ETCD_CACERT", NULL);
 	a.o.etcd.cert = pick(f_cert, "LEURA_ETCD_CERT", NULL);
 	a.o.etcd.key = pick(f_key, "LEURA_ETCD_KEY", NULL);
 	a.o.etcd.user = pick(f_user, "LEURA_ETCD_USER", NULL);
-	pw = getenv("LEURA_ETCD_PASSWORD");
-	if (f_pwfile && (pwbuf = read_secret(f_pwfile, &err)) == NULL) {
-		lr_err_print(&err);
-		return 1;
+	if ((pw = getenv("LEURA_ETCD_PASSWORD")) != NULL)
+		pwbuf = lr_xstrdup(pw);
+	/* steps inherit the environment: not the agent's etcd password */
+	unsetenv("LEURA_ETCD_PASSWORD");
+	if (f_pwfile) {
+		free(pwbuf);
+		if ((pwbuf = read_secret(f_pwfile, &err)) == NULL) {
+			lr_err_print(&err);
+			free(prefix);
+			return 1;
+		}
 	}
-	a.o.etcd.password = pwbuf ? pwbuf : pw;
+	a.o.etcd.password = pwbuf;
 	if (a.o.etcd.user && (a.o.etcd.password == NULL ||
 	    *a.o.etcd.password == '\0')) {
 		fprintf(stderr, "leura-agent: error: etcd user '%s' has no "
 		    "password\nhint: set LEURA_ETCD_PASSWORD or "
 		    "--etcd-password-file\n", a.o.etcd.user);
 		free(pwbuf);
+		free(prefix);
 		return 1;
 	}
 	if (state_dir == NULL)
@@ -361,6 +382,7 @@ main(int argc, char **argv)
 		lr_err_print(&err);
 		free(state_dir);
 		free(pwbuf);
+		free(prefix);
 		return 1;
 	}
 	uv_loop_init(&loop);
@@ -384,9 +406,11 @@ main(int argc, char **argv)
 	a.t_sync.data = a.t_facts.data = a.t_drift.data = &a;
 	uv_signal_init(&loop, &a.sig_term);
 	uv_signal_init(&loop, &a.sig_int);
-	a.sig_term.data = a.sig_int.data = &a;
+	uv_signal_init(&loop, &a.sig_hup);
+	a.sig_term.data = a.sig_int.data = a.sig_hup.data = &a;
 	uv_signal_start(&a.sig_term, signal_cb, SIGTERM);
 	uv_signal_start(&a.sig_int, signal_cb, SIGINT);
+	uv_signal_start(&a.sig_hup, signal_cb, SIGHUP);
 
 	load_cache(&a);
 	lr_log_notice("leura-agent %s for host %s: etcd %s, prefix %s, state "
@@ -427,6 +451,7 @@ main(int argc, char **argv)
 	free(a.self_exe);
 	free(state_dir);
 	free(pwbuf);
+	free(prefix);
 	curl_global_cleanup();
 	return code;
 }

@@ -37,6 +37,7 @@
 
 static void	sync_read(struct agent *a);
 static void	evaluate(struct agent *a);
+static void	fetch_retry_cb(uv_timer_t *t);
 
 /* ---- helpers ---- */
 
@@ -99,6 +100,7 @@ set_head(struct agent *a, const struct etcd_kv *kv)
 		return;
 	a->head_gen = json_integer_value(json_object_get(h, "generation"));
 	a->head_deploy = json_integer_value(json_object_get(h, "deploy"));
+	a->head_rev = kv->mod_revision;
 	json_decref(h);
 }
 
@@ -148,6 +150,8 @@ docs_cb(const struct etcd_watch_batch *b, void *arg)
 
 	switch (b->kind) {
 	case ETCD_WATCH_EVENTS:
+		if (b->revision > a->docs_rev)
+			a->docs_rev = b->revision;
 		for (i = 0; i < b->nevents; i++) {
 			kv = &b->events[i].kv;
 			if (b->events[i].type == ETCD_EV_DELETE)
@@ -163,6 +167,12 @@ docs_cb(const struct etcd_watch_batch *b, void *arg)
 			if (key_generation(a, b->kvs[i].key) >= 0 &&
 			    (v = parse_obj(&b->kvs[i])) != NULL)
 				json_object_set_new(a->docs, b->kvs[i].key, v);
+		if (b->revision > a->docs_rev)
+			a->docs_rev = b->revision;
+		break;
+	case ETCD_WATCH_PROGRESS:
+		if (b->revision > a->docs_rev)
+			a->docs_rev = b->revision;
 		break;
 	case ETCD_WATCH_DISCONNECTED:
 		lr_log_info("watch of %s: %s", a->k_docs, b->err->msg);
@@ -230,9 +240,9 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 		return;
 	if (status < 0 || etcd_txn_decode(resp, &r, &e2) < 0 || r.nops != 2) {
 		if (status < 0 && !a->synced && a->sync_backoff_ms == 0)
-			lr_log_warn("cannot read the desired state: %s; "
-			    "working from %s/desired.json, retrying",
-			    err->msg, agent_store_dir(a->store));
+			lr_log_warn("cannot read the desired state: %s; %s, "
+			    "retrying", err->msg, a->cur ? "working from the "
+			    "cached desired state" : "nothing is cached yet");
 		else if (status < 0)
 			lr_log_info("cannot read the desired state: %s",
 			    err->msg);
@@ -252,6 +262,7 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 		    (v = parse_obj(&r.ops[1].range.kvs[i])) != NULL)
 			json_object_set_new(a->docs, r.ops[1].range.kvs[i].key,
 			    v);
+	a->docs_rev = r.revision;
 	watches_stop(a);
 	wq.start_revision = r.revision + 1;
 	wq.flags = ETCD_PROGRESS_NOTIFY;
@@ -418,7 +429,7 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	const char *sha;
 	json_t *doc;
 	size_t i;
-	bool gone = false;
+	bool gone = false, bad = false;
 
 	a->sync_busy--;
 	if (a->stopping)
@@ -441,10 +452,19 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 		kv = &r.ops[i].range.kvs[0];
 		sha = kv->key + strlen(a->k_files);
 		if (agent_store_file_put(a->store, sha, kv->value,
-		    kv->value_len, exec_sha(doc, sha), &e2) < 0)
+		    kv->value_len, exec_sha(doc, sha), &e2) < 0) {
 			lr_log_error("%s", e2.msg);
+			bad = true;
+		}
 	}
 	etcd_txn_result_release(&r);
+	if (bad && !gone) {
+		/* damaged in etcd: try again later, not in a loop */
+		free(a->fetching);
+		a->fetching = NULL;
+		backoff(a, fetch_retry_cb);
+		return;
+	}
 	if (gone) {
 		/*
 		 * garbage-collected by a newer apply: this document is no
@@ -508,6 +528,62 @@ fetch_next(struct agent *a)
 		a->sync_busy++;
 }
 
+static void
+confirm_cb(int status, const json_t *resp, const struct lr_err *err,
+    void *arg)
+{
+	struct agent *a = arg;
+	struct etcd_range_result r = { 0 };
+	struct lr_err e2;
+	json_t *v;
+	size_t i;
+
+	a->sync_busy--;
+	a->docs_reading = false;
+	if (a->stopping)
+		return;
+	if (status < 0 || etcd_range_decode(resp, &r, &e2) < 0) {
+		if (status < 0)
+			lr_log_info("cannot read %s: %s", a->k_docs, err->msg);
+		etcd_range_result_release(&r);
+		backoff(a, fetch_retry_cb);
+		return;
+	}
+	json_object_clear(a->docs);
+	for (i = 0; i < r.nkvs; i++)
+		if (key_generation(a, r.kvs[i].key) >= 0 &&
+		    (v = parse_obj(&r.kvs[i])) != NULL)
+			json_object_set_new(a->docs, r.kvs[i].key, v);
+	if (r.revision > a->docs_rev)
+		a->docs_rev = r.revision;
+	etcd_range_result_release(&r);
+	evaluate(a);
+}
+
+/*
+ * The head and the documents come on two watch streams, in no set order
+ * between them: a new head may arrive before the documents it commits.
+ * Until the documents are known up to the head's revision, read them.
+ */
+static bool
+docs_behind(struct agent *a)
+{
+	struct etcd_range_req q = { 0 };
+
+	if (a->docs_rev >= a->head_rev)
+		return false;
+	if (!a->docs_reading) {
+		q.key = a->k_docs;
+		q.flags = ETCD_PREFIX;
+		if (etcd_uv_range(a->eu, &q, confirm_cb, a) == 0) {
+			a->docs_reading = true;
+			a->sync_busy++;
+		} else
+			backoff(a, fetch_retry_cb);
+	}
+	return true;
+}
+
 /* The head or the documents changed: act on the document in force. */
 static void
 evaluate(struct agent *a)
@@ -516,7 +592,7 @@ evaluate(struct agent *a)
 	int64_t g, bg = -1;
 	json_t *v;
 
-	if (a->stopping || a->fetching)
+	if (a->stopping || a->fetching || docs_behind(a))
 		return;
 	json_object_foreach(a->docs, key, v) {
 		g = key_generation(a, key);

@@ -45,10 +45,12 @@ lr_err_clear(struct lr_err *err)
 	err->hint[0] = '\0';
 }
 
+const char *lr_progname = "leura";
+
 void
 lr_err_print(const struct lr_err *err)
 {
-	fprintf(stderr, "leura: error: %s\n",
+	fprintf(stderr, "%s: error: %s\n", lr_progname,
 	    err->msg[0] ? err->msg : "unknown error");
 	if (err->hint[0])
 		fprintf(stderr, "hint: %s\n", err->hint);

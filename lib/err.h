@@ -43,7 +43,9 @@ int	lr_err_hint(struct lr_err *err, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	lr_err_clear(struct lr_err *err);
 /* Print "leura: error: msg" and "hint: ..." to stderr. */
+/* "PROG: error: MSG" and "hint: HINT" on stderr; PROG is lr_progname. */
 void	lr_err_print(const struct lr_err *err);
+extern const char *lr_progname;	/* "leura" unless main() says otherwise */
 
 /* Log file:line and abort: impossible states only. */
 #define LR_BUG(...) lr_bug(__FILE__, __LINE__, __VA_ARGS__)
