@@ -31,6 +31,7 @@
  * of `creates` guards; what it finds is reported as drift and, for
  * services with `drift: repair`, converged again.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,12 +311,16 @@ records_save(struct agent *a)
 		lr_log_error("%s", err.msg);
 }
 
-/* Steps of the plan after idx whose when_changed names step st. */
-static void
+/*
+ * Mark the steps of the plan after idx whose when_changed names step st;
+ * true when a record changed.
+ */
+static bool
 trigger_dependents(struct agent_run *r, const json_t *st)
 {
 	json_t *o, *n, *rec, *recs = agent_store_records(r->a->store);
 	size_t i, j;
+	bool changed = false;
 
 	for (i = r->idx + 1; i < json_array_size(r->plan); i++) {
 		o = json_array_get(r->plan, i);
@@ -331,8 +336,10 @@ trigger_dependents(struct agent_run *r, const json_t *st)
 				json_object_set_new(recs, jstr(o, "id"), rec);
 			}
 			json_object_set_new(rec, "triggered", json_true());
+			changed = true;
 		}
 	}
+	return changed;
 }
 
 /*
@@ -778,6 +785,7 @@ run_finish(struct agent_run *r)
 	if (r->kind == RUN_CONVERGE && json_array_size(r->results) > 0)
 		pack_logs(r);
 	run_free(r);
+	malloc_trim(0);		/* idle from here on: give the heap back */
 	if (a->stopping) {
 		agent_stop(a, a->exit_code);
 		return;
@@ -804,7 +812,7 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	const char *id = jstr(st, "id"), *phase = jstr(st, "phase");
 	struct lr_err err;
 	char hash[65];
-	bool file = strcmp(jstr(st, "kind"), "file") == 0;
+	bool file = strcmp(jstr(st, "kind"), "file") == 0, save = false;
 
 	r->step = NULL;
 	json_array_append_new(r->results, result_json(st, res, true));
@@ -843,12 +851,13 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 			    "triggered", 1));
 		else if (!file)
 			json_object_del(recs, id);
+		save = !file;
 		lr_log_warn("step '%s' failed: %s", id, res->error[0] ?
 		    res->error : "see its log");
 	} else {
 		if (res->status == AGENT_STEP_CHANGED) {
 			json_object_set_new(r->changed, id, json_true());
-			trigger_dependents(r, st);
+			save = trigger_dependents(r, st);
 		}
 		if (strcmp(phase, "turndown") == 0)
 			json_array_append_new(r->turned_down, json_string(id));
@@ -859,9 +868,10 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 			    "generation", (json_int_t)r->gen, "at_unix_ms",
 			    (json_int_t)(res->started_ms + res->duration_ms));
 			json_object_set_new(recs, id, rec);
+			save = true;
 		}
 	}
-	if (!file || res->status == AGENT_STEP_CHANGED)
+	if (save)
 		records_save(a);
 	r->idx++;
 	run_next(r);

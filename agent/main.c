@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +378,8 @@ main(int argc, char **argv)
 	a.o.state_dir = state_dir;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* one malloc arena: the pool's rare work needs none of its own */
+	mallopt(M_ARENA_MAX, 1);
 	mkdir_parents(state_dir);
 	if (agent_store_open(state_dir, &a.store, &err) < 0) {
 		lr_err_print(&err);

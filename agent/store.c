@@ -169,11 +169,14 @@ fsync_dir(const char *path)
 
 /*
  * Replace DIR/NAME with the concatenation of iov[0..n), mode `mode`: a
- * crash leaves the old file or the new one.
+ * crash of the agent leaves the old file or the new one.  durable: also
+ * fsync the file and the folder, so that a power loss does too; without,
+ * the caller syncs later (contents) or can lose the file (the crash
+ * journal, which only says what to report).
  */
 static int
 write_atomic(const char *dir, const char *name, const struct iovec *iov,
-    int n, mode_t mode, struct lr_err *err)
+    int n, mode_t mode, bool durable, struct lr_err *err)
 {
 	char *path, *tmp;
 	int fd, i, rc = 0;
@@ -197,7 +200,7 @@ write_atomic(const char *dir, const char *name, const struct iovec *iov,
 			close(fd);
 			goto out;
 		}
-	if (fsync(fd) == -1) {
+	if (durable && fsync(fd) == -1) {
 		rc = io_fail(err, errno, "cannot write", path);
 		close(fd);
 		goto out;
@@ -212,7 +215,7 @@ write_atomic(const char *dir, const char *name, const struct iovec *iov,
 	}
 	free(tmp);
 	tmp = NULL;			/* it is path now */
-	if (fsync_dir(dir) == -1)
+	if (durable && fsync_dir(dir) == -1)
 		rc = io_fail(err, errno, "cannot sync the folder", dir);
 out:
 	if (tmp != NULL) {
@@ -226,7 +229,7 @@ out:
 /* Encode v, then write_atomic it with a final newline. */
 static int
 write_json(const char *dir, const char *name, const json_t *v, size_t flags,
-    struct lr_err *err)
+    bool durable, struct lr_err *err)
 {
 	struct iovec iov[2];
 	char *text;
@@ -239,7 +242,7 @@ write_json(const char *dir, const char *name, const json_t *v, size_t flags,
 	iov[0].iov_len = strlen(text);
 	iov[1].iov_base = (void *)"\n";
 	iov[1].iov_len = 1;
-	rc = write_atomic(dir, name, iov, 2, 0600, err);
+	rc = write_atomic(dir, name, iov, 2, 0600, durable, err);
 	free(text);
 	return rc;
 }
@@ -606,7 +609,7 @@ agent_store_desired_save(struct agent_store *s, const json_t *v,
 	if (!json_is_object(v))
 		return lr_err_set(err, LR_EINVAL, "cannot save the desired "
 		    "state in '%s': not a JSON object", s->dir);
-	return write_json(s->dir, "desired.json", v, JSON_COMPACT, err);
+	return write_json(s->dir, "desired.json", v, JSON_COMPACT, true, err);
 }
 
 /* ---- files/<sha256> ---- */
@@ -656,7 +659,23 @@ agent_store_file_put(struct agent_store *s, const char *sha256,
 	free(path);
 	iov.iov_base = (void *)data;
 	iov.iov_len = len;
-	return write_atomic(s->files_dir, sha256, &iov, 1, mode, err);
+	/* made durable in batches by agent_store_files_sync */
+	return write_atomic(s->files_dir, sha256, &iov, 1, mode, false, err);
+}
+
+int
+agent_store_files_sync(struct agent_store *s, struct lr_err *err)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(s->files_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return io_fail(err, errno, "cannot open", s->files_dir);
+	/* one syncfs for a batch of contents instead of two fsyncs each */
+	if (syncfs(fd) == -1)
+		rc = io_fail(err, errno, "cannot sync", s->files_dir);
+	close(fd);
+	return rc;
 }
 
 void
@@ -707,7 +726,7 @@ agent_store_records(struct agent_store *s)
 int
 agent_store_records_save(struct agent_store *s, struct lr_err *err)
 {
-	return write_json(s->dir, "steps.json", s->records, JSON_COMPACT,
+	return write_json(s->dir, "steps.json", s->records, JSON_COMPACT, true,
 	    err);
 }
 
@@ -725,14 +744,16 @@ agent_store_running_set(struct agent_store *s, const json_t *entry,
 			return lr_err_set(err, LR_EINVAL, "cannot save the "
 			    "running step in '%s': not a JSON object", s->dir);
 		return write_json(s->dir, "running.json", entry, JSON_COMPACT,
-		    err);
+		    false, err);
 	}
+	/*
+	 * Not synced: the journal survives the agent's death, and a power
+	 * loss that eats it only loses the word "interrupted" (the step
+	 * runs again anyway, its record not being written)
+	 */
 	path = lr_xasprintf("%s/running.json", s->dir);
-	if (unlink(path) == -1) {
-		if (errno != ENOENT)
-			rc = io_fail(err, errno, "cannot remove", path);
-	} else if (fsync_dir(s->dir) == -1)
-		rc = io_fail(err, errno, "cannot sync the folder", s->dir);
+	if (unlink(path) == -1 && errno != ENOENT)
+		rc = io_fail(err, errno, "cannot remove", path);
 	free(path);
 	return rc;
 }

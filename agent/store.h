@@ -14,8 +14,12 @@
  *   DIR/logs/<run>/         output of the steps of a run being made
  *   DIR/logs/<run>.tar.gz   a finished run: its logs and manifest.json
  *
- * Every file is written whole to a temporary file, fsync()ed and renamed,
- * so a crash leaves the old or the new version, never half of one.
+ * Every file is written whole to a temporary file and renamed, so a crash
+ * of the agent leaves the old or the new version, never half of one.
+ * desired.json and steps.json are also fsync()ed (with their folder)
+ * against power loss; contents are synced in batches
+ * (agent_store_files_sync); running.json is not (losing it only loses the
+ * word "interrupted": the step runs again anyway).
  */
 #ifndef AGENT_STORE_H
 #define AGENT_STORE_H
@@ -69,6 +73,11 @@ int	agent_store_desired_save(struct agent_store *s, const json_t *v,
 bool	agent_store_file_has(const struct agent_store *s, const char *sha256);
 int	agent_store_file_put(struct agent_store *s, const char *sha256,
 	    const void *data, size_t len, bool executable, struct lr_err *err);
+/*
+ * Make the contents put so far durable: they are written without fsync,
+ * for speed; call this once after a batch of puts, before relying on them.
+ */
+int	agent_store_files_sync(struct agent_store *s, struct lr_err *err);
 /*
  * Remove every content not named in keep (an array of sha256 strings),
  * and anything else in files/.  keep not an array: removes nothing.

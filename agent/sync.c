@@ -458,6 +458,8 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 		}
 	}
 	etcd_txn_result_release(&r);
+	if (agent_store_files_sync(a->store, &e2) < 0)
+		lr_log_warn("%s", e2.msg);
 	if (bad && !gone) {
 		/* damaged in etcd: try again later, not in a loop */
 		free(a->fetching);
@@ -635,6 +637,7 @@ put_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	if (status < 0) {
 		lr_log_info("cannot report: %s", err->msg);
 		a->put_dirty = true;
+		a->results_dirty = a->results != NULL;	/* may be lost too */
 		if (!a->stopping)
 			uv_timer_start(&a->t_facts, report_retry_cb, 2000, 0);
 		else
@@ -694,8 +697,8 @@ report_retry_cb(uv_timer_t *t)
 void
 agent_report_put(struct agent *a)
 {
-	const char *key = a->k_observed;
-	char *s;
+	struct etcd_txn t;
+	char *rep, *res;
 	int rc;
 
 	if (a->eu == NULL)
@@ -704,24 +707,27 @@ agent_report_put(struct agent *a)
 		a->put_dirty = true;
 		return;
 	}
-	/* the results first: a reader of the report finds them */
+	rep = json_dumps(a->report, JSON_COMPACT | JSON_SORT_KEYS);
 	if (a->results_dirty && a->results) {
-		key = a->k_results;
-		s = json_dumps(a->results, JSON_COMPACT);
-		a->results_dirty = false;
-	} else {
-		s = json_dumps(a->report, JSON_COMPACT | JSON_SORT_KEYS);
-		a->put_dirty = false;
-	}
-	rc = etcd_uv_put(a->eu, key, s, strlen(s), 0, put_cb, a);
-	free(s);
+		/* one round trip: the results and the report that names them */
+		res = json_dumps(a->results, JSON_COMPACT);
+		etcd_txn_init(&t);
+		etcd_txn_put(&t, ETCD_THEN, a->k_results, res, strlen(res), 0);
+		etcd_txn_put(&t, ETCD_THEN, a->k_observed, rep, strlen(rep), 0);
+		rc = etcd_uv_txn(a->eu, &t, put_cb, a);
+		etcd_txn_release(&t);
+		free(res);
+	} else
+		rc = etcd_uv_put(a->eu, a->k_observed, rep, strlen(rep), 0,
+		    put_cb, a);
+	free(rep);
 	if (rc < 0) {
+		lr_log_info("cannot report: error %d", rc);
 		a->put_dirty = true;
 		return;
 	}
 	a->put_busy = true;
-	if (key == a->k_results)
-		a->put_dirty = true;	/* the report follows */
+	a->put_dirty = a->results_dirty = false;
 }
 
 /* ---- other hosts' reports (rollout gates) ---- */
