@@ -88,6 +88,7 @@ struct agent {
 	/* ---- runs (converge.c) ---- */
 	struct agent_run *run;
 	bool	 rerun;		/* converge again when the run ends */
+	bool	 repair;	/* that run repairs drift a check found */
 	uv_timer_t t_drift;
 	int64_t	 runs;		/* runs finished */
 	int	 last_ok;	/* last run converged: 1, failed: 0, -1 none */

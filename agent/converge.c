@@ -731,7 +731,7 @@ check_finish(struct agent_run *r)
 	json_object_set(a->report, "drift", r->drift);
 	agent_report_put(a);
 	if (repair)
-		a->rerun = true;
+		a->rerun = a->repair = true;
 	else
 		drift_arm(a);
 }
@@ -981,11 +981,18 @@ run_next(struct agent_run *r)
 			r->svc = svc;
 			report_progress(r, NULL);
 		}
-		if (r->kind == RUN_CONVERGE && json_is_true(json_object_get(
-		    svc_state(r, svc), "failed")) && strcmp(jstr(st,
-		    "phase"), "turndown") != 0) {
+		if (r->kind == RUN_CONVERGE && strcmp(jstr(st, "phase"),
+		    "turndown") != 0 && json_is_true(json_object_get(
+		    svc_state(r, svc), "failed"))) {
 			not_run(r, st, AGENT_STEP_SKIPPED, "an earlier step "
 			    "of the service failed");
+			continue;
+		}
+		if (r->repair && strcmp(jstr(json_object_get(r->doc, "drift"),
+		    svc), "report") == 0) {
+			/* drift: report: what drifted stays as it is */
+			not_run(r, st, AGENT_STEP_OK, "not repaired: the "
+			    "service has drift: report");
 			continue;
 		}
 		if (r->kind == RUN_CONVERGE && !must_run(r, st, &why)) {
@@ -1073,7 +1080,7 @@ check_start(struct agent *a)
 void
 agent_converge(struct agent *a)
 {
-	bool repair = strcmp(jstr(a->report, "state"), "drifted") == 0;
+	bool repair = a->repair;
 
 	if (a->cur == NULL || a->stopping)
 		return;
@@ -1084,6 +1091,7 @@ agent_converge(struct agent *a)
 			run_next(a->run);
 		return;
 	}
+	a->repair = false;
 	start(a, RUN_CONVERGE, repair);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -253,6 +254,33 @@ make_dirs(struct step_work *w, const char *dir)
 }
 
 /*
+ * Remove the temporary files an agent killed in the middle of writing
+ * dest left beside it (".NAME.leura-XXXXXX"): one agent writes a dest at
+ * a time, so they are nobody's.
+ */
+static void
+sweep_tmp(const char *dir, const char *name)
+{
+	char *prefix = lr_xasprintf(".%s.leura-", name);
+	size_t n = strlen(prefix);
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if ((d = opendir(dir)) == NULL) {
+		free(prefix);
+		return;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, n) == 0 &&
+		    strlen(de->d_name) == n + 6)
+			(void)unlinkat(dfd, de->d_name, 0);
+	closedir(d);
+	free(prefix);
+}
+
+/*
  * The atomic write of content to fs->dest with mode and owner; the folder
  * exists.  0, or -1 with w->error set.
  */
@@ -267,6 +295,7 @@ write_dest(struct step_work *w, const struct lr_buf *content, int mode,
 
 	dir = slash == fs->dest ? lr_xstrdup("/") :
 	    lr_xstrndup(fs->dest, (size_t)(slash - fs->dest));
+	sweep_tmp(dir, slash + 1);
 	tmp = lr_xasprintf("%s/.%s.leura-XXXXXX", slash == fs->dest ? "" :
 	    dir, slash + 1);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {

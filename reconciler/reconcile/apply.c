@@ -285,6 +285,17 @@ doc_files(const json_t *doc, json_t *set)
 	}
 }
 
+/* A content to store: its text, or its bytes when it is not UTF-8. */
+static json_t *
+file_bytes(const struct rec_compiled *c, const char *sha)
+{
+	json_t *f = json_object_get(c->files, sha), *x;
+
+	if ((x = json_object_get(f, "content")) == NULL)
+		x = json_object_get(f, "bytes");
+	return x;
+}
+
 /* Keys under P/desired/files/ as {sha: true}. */
 static int
 existing_files(struct writer *w, json_t **out, struct lr_err *err)
@@ -421,7 +432,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		key = NULL;
 	}
 	json_object_foreach(need, sha, v) {
-		x = json_object_get(json_object_get(c->files, sha), "content");
+		x = file_bytes(c, sha);
 		key = rec_key(a->prefix, "desired/files/%s", sha);
 		if (put_cost(key, json_string_length(x)) + TXN_SLACK >
 		    w.max_request) {
@@ -443,7 +454,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	json_object_foreach(need, sha, v) {
 		if (json_object_get(have, sha))
 			continue;
-		x = json_object_get(json_object_get(c->files, sha), "content");
+		x = file_bytes(c, sha);
 		key = rec_key(a->prefix, "desired/files/%s", sha);
 		rc = add_put(&w, key, json_string_value(x),
 		    json_string_length(x), err);

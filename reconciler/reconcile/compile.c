@@ -925,8 +925,10 @@ check_abs(struct compile *c, const char *s, struct where w,
 
 /*
  * The raw content of a repo file, cached: {"content","size"} and
- * "sha256" once file_sha256() was asked, or {"sha256","size","binary"}
- * when it is not UTF-8; null when it cannot be read (reported).
+ * "sha256" once file_sha256() was asked, or {"sha256","size","binary",
+ * "bytes"} when it is not UTF-8 ("bytes" holds them in a string made with
+ * json_stringn_nocheck: never dump it); null when it cannot be read
+ * (reported).
  */
 static const json_t *
 file_raw(struct compile *c, const char *path)
@@ -946,10 +948,11 @@ file_raw(struct compile *c, const char *path)
 	} else {
 		o = json_pack("{s:s%, s:I}", "content", buf, len, "size",
 		    (json_int_t)len);
-		if (o == NULL) {	/* not UTF-8: keep hash and size */
+		if (o == NULL) {	/* not UTF-8: the bytes, apart */
 			lr_sha256_hex(buf, len, sha);
-			o = json_pack("{s:s, s:I, s:b}", "sha256", sha,
-			    "size", (json_int_t)len, "binary", 1);
+			o = json_pack("{s:s, s:I, s:b, s:o}", "sha256", sha,
+			    "size", (json_int_t)len, "binary", 1, "bytes",
+			    json_stringn_nocheck(buf, len));
 		}
 		free(buf);
 	}
@@ -1085,7 +1088,10 @@ compile_step(struct compile *c, const struct spec_step *st,
 				if (s && o)
 					add_file(c, o, s, strlen(s));
 			} else if (o) {
-				json_t *ct = json_object_get(raw, "content");
+				/* text as "content", binary as "bytes" */
+				const char *kind = json_object_get(raw,
+				    "content") ? "content" : "bytes";
+				json_t *ct = json_object_get(raw, kind);
 
 				json_object_set(o, "sha256",
 				    file_sha256(raw));
@@ -1094,10 +1100,9 @@ compile_step(struct compile *c, const struct spec_step *st,
 				if (c->out->files && ct)
 					json_object_set_new(c->out->files,
 					    json_string_value(file_sha256(raw)),
-					    json_pack(
-					    "{s:O, s:O}", "size",
-					    json_object_get(raw, "size"),
-					    "content", ct));
+					    json_pack("{s:O, s:O}", "size",
+					    json_object_get(raw, "size"), kind,
+					    ct));
 			}
 			if (o)
 				json_object_set_new(o, "src",

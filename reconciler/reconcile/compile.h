@@ -34,7 +34,11 @@ struct rec_compiled {
 	 * "<service>/<role>/<phase>/<name>".
 	 */
 	json_t	*desired;
-	/* With REC_COMPILE_DESIRED: {sha256: {"size":n, "content": text}} */
+	/*
+	 * With REC_COMPILE_DESIRED: {sha256: {"size":n, "content": text}}, or
+	 * {"size":n, "bytes": b} for content that is not UTF-8 (b made with
+	 * json_stringn_nocheck: never dump it)
+	 */
 	json_t	*files;
 	/* With REC_COMPILE_TASKS: {task: {"cron"|"at": s, "next":[iso...]}} */
 	json_t	*tasks;
