@@ -81,7 +81,7 @@ section() {
 }
 
 # (2) each command's usage line is in its page's SYNOPSIS
-for cmd in validate schedule inventory plan apply status history; do
+for cmd in validate schedule inventory plan apply status history up; do
 	page="$MAN/leura-$cmd.1.md"
 	if [ ! -f "$page" ]; then
 		fail "no $page"
@@ -94,6 +94,15 @@ for cmd in validate schedule inventory plan apply status history; do
 	    fail "SYNOPSIS of leura-$cmd.1.md lacks the line: $line"
 	expect_in "$MAN/leura.1.md" "leura-$cmd(1)"
 done
+# leura-agent(8): its whole usage, line by line
+if [ -n "${LEURA_AGENT:-}" ] && [ -x "$LEURA_AGENT" ]; then
+	"$LEURA_AGENT" -h >"$T/usage" 2>&1 || fail "leura-agent -h failed"
+	section SYNOPSIS "$MAN/leura-agent.8.md" >"$T/synopsis"
+	while IFS= read -r line; do
+		grep -qxF -- "$line" "$T/synopsis" ||
+		    fail "SYNOPSIS of leura-agent.8.md lacks the line: $line"
+	done <"$T/usage"
+fi
 "$LEURA" --help | head -n 1 >"$T/usage"
 section SYNOPSIS "$MAN/leura.1.md" >"$T/synopsis"
 grep -qxF -- "$(cat "$T/usage")" "$T/synopsis" ||
