@@ -78,6 +78,20 @@ key_generation(const struct agent *a, const char *key)
  * Retry later: 0.5 s doubling to BACKOFF_MAX_MS, with +-25% jitter so
  * that a fleet coming back from an etcd outage does not knock at once.
  */
+/* Replace what a->docs holds with the documents among kvs. */
+static void
+docs_replace(struct agent *a, const struct etcd_kv *kvs, size_t n)
+{
+	json_t *v;
+	size_t i;
+
+	json_object_clear(a->docs);
+	for (i = 0; i < n; i++)
+		if (key_generation(a, kvs[i].key) >= 0 &&
+		    (v = parse_obj(&kvs[i])) != NULL)
+			json_object_set_new(a->docs, kvs[i].key, v);
+}
+
 static void
 backoff(struct agent *a, uv_timer_cb cb)
 {
@@ -162,11 +176,7 @@ docs_cb(const struct etcd_watch_batch *b, void *arg)
 		}
 		break;
 	case ETCD_WATCH_RESYNC:
-		json_object_clear(a->docs);
-		for (i = 0; i < b->nkvs; i++)
-			if (key_generation(a, b->kvs[i].key) >= 0 &&
-			    (v = parse_obj(&b->kvs[i])) != NULL)
-				json_object_set_new(a->docs, b->kvs[i].key, v);
+		docs_replace(a, b->kvs, b->nkvs);
 		if (b->revision > a->docs_rev)
 			a->docs_rev = b->revision;
 		break;
@@ -233,7 +243,6 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	struct etcd_watch_req wq = { 0 };
 	struct lr_err e2;
 	size_t i;
-	json_t *v;
 
 	a->sync_busy--;
 	if (a->stopping)
@@ -256,12 +265,7 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	a->head_gen = a->head_deploy = 0;
 	for (i = 0; i < r.ops[0].range.nkvs; i++)
 		set_head(a, &r.ops[0].range.kvs[i]);
-	json_object_clear(a->docs);
-	for (i = 0; i < r.ops[1].range.nkvs; i++)
-		if (key_generation(a, r.ops[1].range.kvs[i].key) >= 0 &&
-		    (v = parse_obj(&r.ops[1].range.kvs[i])) != NULL)
-			json_object_set_new(a->docs, r.ops[1].range.kvs[i].key,
-			    v);
+	docs_replace(a, r.ops[1].range.kvs, r.ops[1].range.nkvs);
 	a->docs_rev = r.revision;
 	watches_stop(a);
 	wq.start_revision = r.revision + 1;
@@ -537,8 +541,6 @@ confirm_cb(int status, const json_t *resp, const struct lr_err *err,
 	struct agent *a = arg;
 	struct etcd_range_result r = { 0 };
 	struct lr_err e2;
-	json_t *v;
-	size_t i;
 
 	a->sync_busy--;
 	a->docs_reading = false;
@@ -551,11 +553,7 @@ confirm_cb(int status, const json_t *resp, const struct lr_err *err,
 		backoff(a, fetch_retry_cb);
 		return;
 	}
-	json_object_clear(a->docs);
-	for (i = 0; i < r.nkvs; i++)
-		if (key_generation(a, r.kvs[i].key) >= 0 &&
-		    (v = parse_obj(&r.kvs[i])) != NULL)
-			json_object_set_new(a->docs, r.kvs[i].key, v);
+	docs_replace(a, r.kvs, r.nkvs);
 	if (r.revision > a->docs_rev)
 		a->docs_rev = r.revision;
 	etcd_range_result_release(&r);
