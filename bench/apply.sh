@@ -67,19 +67,9 @@ command -v curl >/dev/null 2>&1 ||
     { echo "bench: error: no curl" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/leura-bench-apply.XXXXXX")
-etcd_pid=
-
-# Stop our etcd (by its pid only), waiting at most 5 s before SIGKILL.
+. "$here/etcd.sh"		# start_etcd, stop_pid; sets etcd_pid=
 stop_etcd() {
-	[ -n "$etcd_pid" ] || return 0
-	kill "$etcd_pid" 2>/dev/null || { etcd_pid=; return 0; }
-	t=0
-	while kill -0 "$etcd_pid" 2>/dev/null && [ $t -lt 50 ]; do
-		sleep 0.1
-		t=$((t + 1))
-	done
-	kill -9 "$etcd_pid" 2>/dev/null || :
-	wait "$etcd_pid" 2>/dev/null || :
+	[ -z "$etcd_pid" ] || stop_pid "$etcd_pid"
 	etcd_pid=
 }
 # shellcheck disable=SC2317	# called by the trap
@@ -126,52 +116,6 @@ $cc -O2 -std=c11 -Wall -Wextra -I"$src/lib" -o "$work/bin/etcd_floor" \
     fail "cannot build bench/etcd_floor.c"
 
 # ---- the private etcd: random free ports, retried if one was taken
-free_port() {
-	while :; do
-		p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000 + 20000 ))
-		if command -v ss >/dev/null 2>&1 &&
-		   ss -Htln "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null |
-		   grep -q .; then
-			continue
-		fi
-		echo "$p"
-		return
-	done
-}
-start_etcd() {
-	tries=0
-	while [ $tries -lt 5 ]; do
-		tries=$((tries + 1))
-		cport=$(free_port)
-		pport=$((cport + 1))
-		rm -rf "$work/etcd-data"
-		"$etcd" --name bench --data-dir "$work/etcd-data" \
-		    --listen-client-urls "http://127.0.0.1:$cport" \
-		    --advertise-client-urls "http://127.0.0.1:$cport" \
-		    --listen-peer-urls "http://127.0.0.1:$pport" \
-		    --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-		    --initial-cluster "bench=http://127.0.0.1:$pport" \
-		    --heartbeat-interval 10 --election-timeout 100 \
-		    --max-request-bytes 67108864 --max-txn-ops 100000 \
-		    >"$work/etcd.log" 2>&1 &
-		etcd_pid=$!
-		# ours once its own log says so (a port taken by another etcd
-		# would answer curl, but ours would have died)
-		t=0
-		while [ $t -lt 100 ] && kill -0 "$etcd_pid" 2>/dev/null; do
-			if grep -q 'ready to serve client requests' \
-			    "$work/etcd.log"; then
-				endpoint=http://127.0.0.1:$cport
-				return 0
-			fi
-			sleep 0.1
-			t=$((t + 1))
-		done
-		stop_etcd
-	done
-	tail -n 20 "$work/etcd.log" >&2
-	fail "cannot start etcd"
-}
 
 # etcd's current revision: the header of a count-only range.
 revision() {
@@ -251,7 +195,7 @@ svc_hosts "$work/sched-b.json" | sort -k2,2nr -k1,1 >"$work/svc-b"
 cmp -s "$work/svc-a" "$work/svc-b" ||
     echo "bench: warning: the params change moved placements"
 
-start_etcd
+start_etcd --max-request-bytes 67108864 --max-txn-ops 100000
 export LEURA_ETCD="$endpoint"
 
 # Warm-up, and the sizes the floors write: an apply that fails would
