@@ -33,6 +33,7 @@
 
 #define LR_LOG_COMPONENT "agent"
 #include "agent.h"
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -61,28 +62,6 @@ pick(const char *flag, const char *env, const char *def)
 	if ((v = getenv(env)) != NULL && *v)
 		return v;
 	return def;
-}
-
-/* "90s", "15m", "1h", "500ms" or plain seconds; -1 when invalid. */
-static long
-parse_duration(const char *s)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || v < 0 || end == s)
-		return -1;
-	if (strcmp(end, "ms") == 0)
-		return v;
-	if (strcmp(end, "s") == 0 || *end == '\0')
-		return v * 1000;
-	if (strcmp(end, "m") == 0)
-		return v * 60000;
-	if (strcmp(end, "h") == 0)
-		return v * 3600000;
-	return -1;
 }
 
 static bool
@@ -301,8 +280,8 @@ main(int argc, char **argv)
 		case 'P': f_pwfile = optarg; break;
 		case 'o': a.o.once = true; break;
 		case 'd':
-			if ((a.o.drift_interval_ms = parse_duration(optarg)) <
-			    1) {
+			if (lr_duration_parse(optarg,
+			    &a.o.drift_interval_ms) < 0) {
 				fprintf(stderr, "leura-agent: error: invalid "
 				    "--drift-interval '%s'\nhint: a duration "
 				    "like 30s, 15m or 1h\n", optarg);

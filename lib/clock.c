@@ -1,7 +1,10 @@
 /*
- * Monotonic time and sleeping (clock.h).
+ * Monotonic time, sleeping and durations (clock.h).
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "clock.h"
@@ -26,4 +29,45 @@ lr_sleep_ms(long ms)
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+int
+lr_duration_parse(const char *s, long *ms)
+{
+	long long total = 0, n, unit;
+	const char *p = s;
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	while (*p) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		errno = 0;
+		n = strtoll(p, &end, 10);
+		if (errno || n > 1000000000LL)
+			return -1;
+		p = end;
+		if (strncmp(p, "ms", 2) == 0) {
+			unit = 1;
+			p += 2;
+		} else if (*p == 's' || *p == '\0') {
+			unit = 1000;
+			p += *p != '\0';
+		} else if (*p == 'm') {
+			unit = 60000;
+			p++;
+		} else if (*p == 'h') {
+			unit = 3600000;
+			p++;
+		} else
+			return -1;
+		total += n * unit;
+		if (total > LONG_MAX / 2 || total > 366LL * 86400000)
+			return -1;
+	}
+	if (total <= 0)
+		return -1;
+	*ms = (long)total;
+	return 0;
 }

@@ -11,4 +11,10 @@ long	lr_now_ms(void);
 /* Sleep ms milliseconds (nothing when ms <= 0), resuming after signals. */
 void	lr_sleep_ms(long ms);
 
+/*
+ * Parse a duration: "90s", "10m", "1h", "1h30m", "500ms", a bare number of
+ * seconds; more than 0 and at most a year.  0 and *ms set, or -1.
+ */
+int	lr_duration_parse(const char *s, long *ms);
+
 #endif

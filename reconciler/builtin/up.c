@@ -1039,7 +1039,7 @@ parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
 			u->port_given = true;
 		} else if ((v = opt_value(argc, argv, &i,
 		    "--wait-timeout")) != NULL) {
-			if (cmd_wait_parse_duration(v, wait_ms) < 0) {
+			if (lr_duration_parse(v, wait_ms) < 0) {
 				fprintf(stderr, "leura: error: --wait-timeout "
 				    "wants a duration such as 90s, 10m or 1h, "
 				    "not '%s'\n", v);

@@ -15,7 +15,6 @@
  * ms on the same stream) and a range end in etcd_watch_req (P/agents/ and
  * P/observed/ without the rest) would make the slices and the filter go.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,47 +225,6 @@ cmd_wait_fmt_ms(long ms, bool precise, char *buf, size_t len)
 		snprintf(buf, len, "%ldh", s / 3600);
 	else
 		snprintf(buf, len, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
-}
-
-int
-cmd_wait_parse_duration(const char *s, long *ms)
-{
-	long long total = 0, n, unit;
-	const char *p = s;
-	char *end;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	while (*p) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		errno = 0;
-		n = strtoll(p, &end, 10);
-		if (errno || n > 1000000000LL)
-			return -1;
-		p = end;
-		if (strncmp(p, "ms", 2) == 0) {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's' || *p == '\0') {
-			unit = 1000;
-			p += *p != '\0';
-		} else if (*p == 'm') {
-			unit = 60000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600000;
-			p++;
-		} else
-			return -1;
-		total += n * unit;
-		if (total > LONG_MAX / 2 || total > 366LL * 86400000)
-			return -1;
-	}
-	if (total <= 0)
-		return -1;
-	*ms = (long)total;
-	return 0;
 }
 
 /* The order states are listed in, in the progress and summary lines. */

@@ -95,11 +95,6 @@ void	cmd_wait_progress(const struct cmd_wait_host *hosts, size_t n,
  */
 void	cmd_wait_fmt_ms(long ms, bool precise, char *buf, size_t len);
 
-/*
- * Parse a duration: "90s", "10m", "1h", "1h30m", a bare number of seconds.
- * 0 and *ms set, or -1.
- */
-int	cmd_wait_parse_duration(const char *s, long *ms);
 
 enum cmd_wait_output {
 	CMD_WAIT_LINES,		/* one line per host state change */

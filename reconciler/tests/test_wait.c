@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "wait.h"
 
 static json_t *
@@ -327,24 +328,24 @@ test_cmd_wait_parse_duration__forms(void **state)
 	long ms;
 
 	(void)state;
-	assert_int_equal(cmd_wait_parse_duration("90s", &ms), 0);
+	assert_int_equal(lr_duration_parse("90s", &ms), 0);
 	assert_int_equal(ms, 90000);
-	assert_int_equal(cmd_wait_parse_duration("10m", &ms), 0);
+	assert_int_equal(lr_duration_parse("10m", &ms), 0);
 	assert_int_equal(ms, 600000);
-	assert_int_equal(cmd_wait_parse_duration("1h", &ms), 0);
+	assert_int_equal(lr_duration_parse("1h", &ms), 0);
 	assert_int_equal(ms, 3600000);
-	assert_int_equal(cmd_wait_parse_duration("1h30m", &ms), 0);
+	assert_int_equal(lr_duration_parse("1h30m", &ms), 0);
 	assert_int_equal(ms, 5400000);
-	assert_int_equal(cmd_wait_parse_duration("45", &ms), 0);
+	assert_int_equal(lr_duration_parse("45", &ms), 0);
 	assert_int_equal(ms, 45000);
-	assert_int_equal(cmd_wait_parse_duration("500ms", &ms), 0);
+	assert_int_equal(lr_duration_parse("500ms", &ms), 0);
 	assert_int_equal(ms, 500);
-	assert_int_equal(cmd_wait_parse_duration("", &ms), -1);
-	assert_int_equal(cmd_wait_parse_duration("0s", &ms), -1);
-	assert_int_equal(cmd_wait_parse_duration("-1s", &ms), -1);
-	assert_int_equal(cmd_wait_parse_duration("10x", &ms), -1);
-	assert_int_equal(cmd_wait_parse_duration("m", &ms), -1);
-	assert_int_equal(cmd_wait_parse_duration("99999999999h", &ms), -1);
+	assert_int_equal(lr_duration_parse("", &ms), -1);
+	assert_int_equal(lr_duration_parse("0s", &ms), -1);
+	assert_int_equal(lr_duration_parse("-1s", &ms), -1);
+	assert_int_equal(lr_duration_parse("10x", &ms), -1);
+	assert_int_equal(lr_duration_parse("m", &ms), -1);
+	assert_int_equal(lr_duration_parse("99999999999h", &ms), -1);
 }
 
 int
