@@ -65,7 +65,6 @@ struct agent {
 	int64_t	 lease_id;
 	uv_timer_t t_sync;	/* retry of the initial read, fetches */
 	uv_timer_t t_facts;	/* heartbeat refresh */
-	int	 sync_busy;	/* initial read or fetch in flight */
 	long	 sync_backoff_ms;
 	char	*fetching;	/* key of the document whose files come */
 	/* other hosts' reports, while a rollout gate waits on them */
@@ -97,7 +96,7 @@ struct agent {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool	 stopping;
 	int	 exit_code;
-	int	 closing;	/* handles still closing */
+	int	 closing;	/* agent_stop has closed our handles */
 };
 
 /* main.c */

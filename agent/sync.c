@@ -244,7 +244,6 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	struct lr_err e2;
 	size_t i;
 
-	a->sync_busy--;
 	if (a->stopping)
 		return;
 	if (status < 0 || etcd_txn_decode(resp, &r, &e2) < 0 || r.nops != 2) {
@@ -309,8 +308,6 @@ sync_read(struct agent *a)
 	etcd_txn_release(&t);
 	if (rc < 0)
 		backoff(a, retry_cb);
-	else
-		a->sync_busy++;
 }
 
 /* ---- the document in force, and its contents ---- */
@@ -435,7 +432,6 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	size_t i;
 	bool gone = false, bad = false;
 
-	a->sync_busy--;
 	if (a->stopping)
 		return;
 	doc = a->fetching ? json_object_get(a->docs, a->fetching) : NULL;
@@ -530,8 +526,7 @@ fetch_next(struct agent *a)
 		free(a->fetching);
 		a->fetching = NULL;
 		backoff(a, fetch_retry_cb);
-	} else
-		a->sync_busy++;
+	}
 }
 
 static void
@@ -542,7 +537,6 @@ confirm_cb(int status, const json_t *resp, const struct lr_err *err,
 	struct etcd_range_result r = { 0 };
 	struct lr_err e2;
 
-	a->sync_busy--;
 	a->docs_reading = false;
 	if (a->stopping)
 		return;
@@ -575,10 +569,9 @@ docs_behind(struct agent *a)
 	if (!a->docs_reading) {
 		q.key = a->k_docs;
 		q.flags = ETCD_PREFIX;
-		if (etcd_uv_range(a->eu, &q, confirm_cb, a) == 0) {
+		if (etcd_uv_range(a->eu, &q, confirm_cb, a) == 0)
 			a->docs_reading = true;
-			a->sync_busy++;
-		} else
+		else
 			backoff(a, fetch_retry_cb);
 	}
 	return true;
