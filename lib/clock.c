@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,4 +71,21 @@ lr_duration_parse(const char *s, long *ms)
 		return -1;
 	*ms = (long)total;
 	return 0;
+}
+
+void
+lr_time_iso(int64_t t, char buf[LR_TIME_ISO_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, LR_TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, LR_TIME_ISO_LEN, "1970-01-01T00:00:00Z");
+}
+
+void
+lr_time_iso_now(char buf[LR_TIME_ISO_LEN])
+{
+	lr_time_iso((int64_t)time(NULL), buf);
 }

@@ -1,10 +1,13 @@
 /*
  * Monotonic milliseconds and sleeping, for deadlines and back-off outside
- * an event loop (the blocking etcd client, tests).  On a libuv loop use
- * uv_now() and timers instead.
+ * an event loop (the blocking etcd client, tests); on a libuv loop use
+ * uv_now() and timers instead.  Wall-clock times in the one format every
+ * document, record and log line uses.
  */
 #ifndef LR_CLOCK_H
 #define LR_CLOCK_H
+
+#include <stdint.h>
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 long	lr_now_ms(void);
@@ -16,5 +19,11 @@ void	lr_sleep_ms(long ms);
  * seconds; more than 0 and at most a year.  0 and *ms set, or -1.
  */
 int	lr_duration_parse(const char *s, long *ms);
+
+/* Unix seconds t as "2026-12-07T14:13:19Z" (UTC) into buf. */
+#define LR_TIME_ISO_LEN 32
+void	lr_time_iso(int64_t t, char buf[LR_TIME_ISO_LEN]);
+/* Now, as lr_time_iso. */
+void	lr_time_iso_now(char buf[LR_TIME_ISO_LEN]);
 
 #endif

@@ -3,8 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
-
+#include "clock.h"
 #include "log.h"
 
 int lr_log_level_cur = LR_LOG_WARN;
@@ -24,14 +23,10 @@ lr_log_set_level(int level)
 void
 lr_log_emit(int level, const char *component, const char *fmt, ...)
 {
-	char ts[32];
-	struct tm tm;
-	time_t now;
+	char ts[LR_TIME_ISO_LEN];
 	va_list ap;
 
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	lr_time_iso_now(ts);
 	fprintf(stderr, "%s %s %s: ", ts, names[level], component);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

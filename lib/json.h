@@ -1,0 +1,23 @@
+/*
+ * Typed getters for jansson objects: the reads every document codec and
+ * report reader does.  All borrow from o and never fail: a missing key or
+ * a value of another type reads as the zero value.
+ */
+#ifndef LR_JSON_H
+#define LR_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* o[k] as a string; "" when absent or not a string (borrowed from o). */
+const char	*lr_json_str(const json_t *o, const char *k);
+/* o[k] as a string; NULL when absent or not a string (borrowed from o). */
+const char	*lr_json_strn(const json_t *o, const char *k);
+/* o[k] as an integer; 0 when absent or not an integer. */
+int64_t		 lr_json_int(const json_t *o, const char *k);
+/* o[k] is JSON true. */
+bool		 lr_json_bool(const json_t *o, const char *k);
+
+#endif
