@@ -1,13 +1,13 @@
 /*
- * Roles (roles/<r>/role.yml), tasks (tasks/<t>.yml) and the steps they hold:
- * YAML nodes -> struct spec_role, spec_task and spec_step.
+ * Roles (roles/<r>/role.yml) and the steps of roles and tasks: YAML nodes
+ * -> struct spec_role and spec_step.
  *
  * This file checks the shape of every key, reads script_file contents,
  * resolves file sources inside the repo and checks step names and
- * when_changed within each list.  It leaves cron/at syntax, template names
- * and placement to the reconciler, and services' references to roles to
- * load_services.c.  Task targets are checked in spec_check_roles(), once
- * every list is loaded and sorted.
+ * when_changed within each list.  It leaves template names and placement
+ * to the reconciler, services' references to roles to load_services.c,
+ * and a task's own keys (targets, schedule ...) to load_tasks.c, which
+ * hands its steps here (spec_load_task_steps()).
  *
  * Design rule: one mistake, one diagnostic.  A step with any error is left
  * out of the model (a half-read step is never handed to a consumer), but its
@@ -43,14 +43,6 @@
 static const char *const role_keys[] = {
 	"description", "params", "converge", "validate", "turndown", NULL
 };
-static const char *const task_keys[] = {
-	"description", "targets", "run_as", "schedule", "parallel", "params",
-	"timeout", "steps", NULL
-};
-static const char *const target_keys[] = {
-	"services", "hosts", "groups", NULL
-};
-static const char *const schedule_keys[] = { "cron", "at", NULL };
 
 static const char *const script_keys[] = {
 	"script", "shell", COMMON_KEYS, NULL
@@ -188,15 +180,6 @@ kw(struct pctx *p, struct item *it, const char *key)
 
 /* ---- small helpers ---- */
 
-/* Value of an optional key: NULL when absent or null. */
-static const struct spec_node *
-opt(const struct spec_node *map, const char *key)
-{
-	const struct spec_node *v = spec_node_get(map, key);
-
-	return spec_node_is_null(v) ? NULL : v;
-}
-
 static bool
 is_blank(const char *s)
 {
@@ -204,41 +187,6 @@ is_blank(const char *s)
 		if (!isspace((unsigned char)*s))
 			return false;
 	return true;
-}
-
-static int
-dup_str(struct spec_diags *d, const struct spec_node *n, const char *what,
-    char **out)
-{
-	const char *s;
-
-	if (spec_get_str(d, n, what, &s) < 0)
-		return -1;
-	*out = lr_xstrdup(s);
-	return 0;
-}
-
-/* A list of names (or a single name) into refs; *out is the caller's. */
-static int
-get_refs(struct spec_diags *d, const struct spec_node *n, const char *what,
-    struct spec_ref **out, size_t *nout)
-{
-	const struct spec_node **items;
-	struct spec_ref *r = NULL;
-	size_t ni, i;
-
-	if (spec_get_strlist(d, n, what, &items, &ni) < 0)
-		return -1;
-	if (ni)
-		r = lr_xcalloc(ni, sizeof(*r));
-	for (i = 0; i < ni; i++) {
-		r[i].name = lr_xstrdup(items[i]->str);
-		r[i].node = items[i];
-	}
-	free(items);
-	*out = r;
-	*nout = ni;
-	return 0;
 }
 
 /*
@@ -296,7 +244,7 @@ step_refs(struct pctx *p, struct item *it, const struct spec_node *v,
     const char *key, struct spec_ref **out, size_t *nout)
 {
 	/* the message is only needed when the list is wrong */
-	return get_refs(p->diags, v, spec_node_is_strlist(v) ? NULL :
+	return spec_get_refs(p->diags, v, spec_node_is_strlist(v) ? NULL :
 	    kw(p, it, key), out, nout);
 }
 
@@ -308,22 +256,6 @@ step_check_map(struct pctx *p, struct item *it, const struct spec_node *n,
 	if (spec_map_has_only(n, allowed))
 		return true;
 	return spec_check_map(p->diags, n, kw(p, it, key), allowed, "STEPS");
-}
-
-/* A free-form mapping as a JSON object; null gives an empty object. */
-static json_t *
-get_object(struct spec_diags *d, const struct spec_node *n, const char *what,
-    const char *section)
-{
-	if (spec_node_is_null(n))
-		return json_object();
-	if (n->kind != SPEC_NODE_MAP) {
-		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not "
-		    "%s", what, spec_node_describe(n)), "write it as "
-		    "'key: value' lines, see leura-spec(5), %s", section);
-		return NULL;
-	}
-	return spec_node_to_json(n);
 }
 
 /*
@@ -389,17 +321,6 @@ get_strmap(struct spec_diags *d, const struct spec_node *n, const char *what,
 		return NULL;
 	}
 	return o;
-}
-
-/* The key, of the two keys ka and kb of map, that was written last. */
-static const struct spec_node *
-later_key(const struct spec_node *map, const char *ka, const char *kb)
-{
-	const struct spec_node *a = spec_node_key(map, ka);
-	const struct spec_node *b = spec_node_key(map, kb);
-
-	return a->line > b->line || (a->line == b->line && a->col > b->col) ?
-	    a : b;
 }
 
 /* An absolute path, or a template that renders to one later. */
@@ -542,10 +463,10 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 
 	if (!step_check_map(p, it, f, "file", file_keys))
 		return -1;
-	src = opt(f, "src");
+	src = spec_opt(f, "src");
 	content = spec_node_get(f, "content");
 	if (src && content) {
-		k = later_key(f, "src", "content");
+		k = spec_later_key(f, "src", "content");
 		spec_diag_hint(spec_diag_at(p->diags, k, "%s has both 'src' "
 		    "and 'content'", kw(p, it, "file")), "send a file from "
 		    "the repo with src, or write it inline with content, not "
@@ -566,13 +487,13 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 		spec_diag_hint(spec_diag_at(p->diags, dest, "'dest' of %s must "
 		    "be an absolute path, not '%s'", label(p, it), st->dest),
 		    "write the full path on the host, e.g. /%s", st->dest);
-	if ((v = opt(f, "mode")) != NULL)
+	if ((v = spec_opt(f, "mode")) != NULL)
 		spec_get_mode(p->diags, v, kw(p, it, "mode"), &st->mode);
-	if ((v = opt(f, "owner")) != NULL)
+	if ((v = spec_opt(f, "owner")) != NULL)
 		step_dup(p, it, v, "owner", &st->owner);
-	if ((v = opt(f, "group")) != NULL)
+	if ((v = spec_opt(f, "group")) != NULL)
 		step_dup(p, it, v, "group", &st->group);
-	if ((v = opt(f, "template")) != NULL)
+	if ((v = spec_opt(f, "template")) != NULL)
 		spec_get_bool(p->diags, v, kw(p, it, "template"),
 		    &st->template);
 	return p->diags->nerrors > nerr ? -1 : 0;
@@ -602,7 +523,7 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 		    st->url), strstr(st->url, "://") ? "http steps speak "
 		    "HTTP and HTTPS only; run other clients from a script "
 		    "step" : "write the full URL, e.g. https://%s", st->url);
-	if ((v = opt(h, "method")) == NULL)
+	if ((v = spec_opt(h, "method")) == NULL)
 		st->method = lr_xstrdup("GET");
 	else if (step_dup(p, it, v, "method", &up) == 0) {
 		for (i = 0; up[i]; i++)
@@ -623,7 +544,7 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 			free(up);
 		}
 	}
-	if ((v = opt(h, "body")) != NULL) {
+	if ((v = spec_opt(h, "body")) != NULL) {
 		if (v->kind == SPEC_NODE_SCALAR)
 			st->body = lr_xstrdup(v->str);
 		else {
@@ -635,10 +556,10 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 			json_decref(j);
 		}
 	}
-	if ((v = opt(h, "headers")) != NULL)
+	if ((v = spec_opt(h, "headers")) != NULL)
 		st->headers = get_strmap(p->diags, v, kw(p, it, "headers"),
 		    false);
-	if ((v = opt(h, "expect_status")) != NULL &&
+	if ((v = spec_opt(h, "expect_status")) != NULL &&
 	    step_int(p, it, v, "expect_status", 100, 599,
 	    &code) == 0)
 		st->expect_status = (int)code;
@@ -727,8 +648,8 @@ parse_use(struct pctx *p, struct item *it, const struct spec_node *key,
 		st->use = lr_xstrdup(s);
 	free(real);
 	free(path);
-	if ((w = opt(it->step.node, "with")) != NULL) {
-		st->with = get_object(p->diags, w, kw(p, it, "with"),
+	if ((w = spec_opt(it->step.node, "with")) != NULL) {
+		st->with = spec_get_object(p->diags, w, kw(p, it, "with"),
 		    "STEPS");
 	}
 	return p->diags->nerrors > nerr ? -1 : 0;
@@ -768,7 +689,7 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 	int64_t iv;
 
 	if (st->kind == SPEC_STEP_SCRIPT) {
-		if ((v = opt(n, "shell")) != NULL &&
+		if ((v = spec_opt(n, "shell")) != NULL &&
 		    step_dup(p, it, v, "shell", &st->interpreter) == 0 &&
 		    st->interpreter[0] != '/')
 			spec_diag_hint(spec_diag_at(p->diags, v, "'shell' of "
@@ -778,9 +699,9 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 		if (st->interpreter == NULL)
 			st->interpreter = lr_xstrdup("/bin/sh");
 	}
-	if ((v = opt(n, "run_as")) != NULL)
+	if ((v = spec_opt(n, "run_as")) != NULL)
 		step_dup(p, it, v, "run_as", &st->run_as);
-	if ((v = opt(n, "timeout")) != NULL &&
+	if ((v = spec_opt(n, "timeout")) != NULL &&
 	    step_duration(p, it, v, "timeout", &st->timeout_ms) == 0 &&
 	    st->timeout_ms == 0) {
 		spec_diag_hint(spec_diag_at(p->diags, v, "'timeout' of %s must "
@@ -788,31 +709,31 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 		    "default from leura.yml, or give a duration such as 30s");
 		st->timeout_ms = -1;
 	}
-	if ((v = opt(n, "retries")) != NULL &&
+	if ((v = spec_opt(n, "retries")) != NULL &&
 	    step_int(p, it, v, "retries", 0, 100, &iv) == 0)
 		st->retries = (int)iv;
-	if ((v = opt(n, "env")) != NULL)
+	if ((v = spec_opt(n, "env")) != NULL)
 		st->env = get_strmap(p->diags, v, kw(p, it, "env"), true);
-	if ((v = opt(n, "cwd")) != NULL &&
+	if ((v = spec_opt(n, "cwd")) != NULL &&
 	    step_dup(p, it, v, "cwd", &st->cwd) == 0 &&
 	    !abs_or_template(st->cwd))
 		spec_diag_hint(spec_diag_at(p->diags, v, "'cwd' of %s must be "
 		    "an absolute path, not '%s'", label(p, it), st->cwd),
 		    "write the full path of the directory on the host");
-	if ((v = opt(n, "creates")) != NULL &&
+	if ((v = spec_opt(n, "creates")) != NULL &&
 	    step_dup(p, it, v, "creates", &st->creates) == 0 &&
 	    !abs_or_template(st->creates))
 		spec_diag_hint(spec_diag_at(p->diags, v, "'creates' of %s must "
 		    "be an absolute path, not '%s'", label(p, it),
 		    st->creates), "the step is skipped when this path exists "
 		    "on the host: write its full path");
-	if ((v = opt(n, "unless")) != NULL &&
+	if ((v = spec_opt(n, "unless")) != NULL &&
 	    step_dup(p, it, v, "unless", &st->unless) == 0 &&
 	    is_blank(st->unless))
 		spec_diag_hint(spec_diag_at(p->diags, v, "'unless' of %s is "
 		    "empty", label(p, it)), "write a command: the step is "
 		    "skipped when it exits 0");
-	if ((v = opt(n, "when_changed")) != NULL)
+	if ((v = spec_opt(n, "when_changed")) != NULL)
 		step_refs(p, it, v, "when_changed", &st->when_changed,
 		    &st->nwhen_changed);
 }
@@ -1140,6 +1061,24 @@ parse_steps(struct pctx *p, const struct spec_node *seq,
 	*nout = nv;
 }
 
+void
+spec_load_task_steps(struct spec_repo *repo, const char *name,
+    const struct spec_node *seq, struct spec_step **out, size_t *nout,
+    struct spec_diags *diags)
+{
+	struct pctx p;
+
+	memset(&p, 0, sizeof(p));
+	p.repo = repo;
+	p.diags = diags;
+	p.kind = "task";
+	p.name = name;
+	p.dir = "tasks";
+	p_set_list(&p, NULL, SPEC_PHASE_TASK);
+	parse_steps(&p, seq, out, nout);
+	p_release(&p);
+}
+
 /* ---- roles ---- */
 
 static const struct {
@@ -1186,17 +1125,17 @@ spec_load_role(struct spec_repo *repo, const char *name,
 		p_release(&p);
 		return;
 	}
-	if ((v = opt(root, "description")) != NULL) {
+	if ((v = spec_opt(root, "description")) != NULL) {
 		if (spec_node_is_str(v))
 			r->description = lr_xstrdup(v->str);
 		else {
 			what = lr_xasprintf("'description' of %s",
 			    p_owner(&p));
-			dup_str(diags, v, what, &r->description);
+			spec_dup_str(diags, v, what, &r->description);
 			free(what);
 		}
 	}
-	/* get_object(), naming the params only when they are wrong */
+	/* spec_get_object(), naming the params only when they are wrong */
 	v = spec_node_get(root, "params");
 	if (spec_node_is_null(v))
 		r->params = json_object();
@@ -1204,7 +1143,8 @@ spec_load_role(struct spec_repo *repo, const char *name,
 		r->params = spec_node_to_json(v);
 	else {
 		what = lr_xasprintf("'params' of %s", p_owner(&p));
-		if ((r->params = get_object(diags, v, what, "ROLES")) == NULL)
+		if ((r->params = spec_get_object(diags, v, what,
+		    "ROLES")) == NULL)
 			r->params = json_object();
 		free(what);
 	}
@@ -1218,271 +1158,6 @@ spec_load_role(struct spec_repo *repo, const char *name,
 		    lists[i], nlists[i]);
 	}
 	p_release(&p);
-}
-
-/* ---- tasks ---- */
-
-static bool
-has_diag_for(const struct spec_diags *diags, const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < diags->n; i++)
-		if (strcmp(diags->v[i].path, path) == 0)
-			return true;
-	return false;
-}
-
-static void
-load_targets(struct spec_task *t, const struct spec_node *v,
-    const char *owner, struct spec_diags *diags)
-{
-	struct {
-		const char *key;
-		struct spec_ref **refs;
-		size_t *n;
-	} tl[] = {
-		{ "services", &t->t_services, &t->nt_services },
-		{ "hosts", &t->t_hosts, &t->nt_hosts },
-		{ "groups", &t->t_groups, &t->nt_groups },
-	};
-	const struct spec_node *l;
-	size_t i, nerr = diags->nerrors;
-	char *what;
-
-	what = lr_xasprintf("'targets' of %s", owner);
-	if (!spec_check_map(diags, v, what, target_keys, "TASKS")) {
-		free(what);
-		return;
-	}
-	for (i = 0; i < 3; i++) {
-		char *w;
-
-		if ((l = opt(v, tl[i].key)) == NULL)
-			continue;
-		w = lr_xasprintf("'%s' in %s", tl[i].key, what);
-		get_refs(diags, l, w, tl[i].refs, tl[i].n);
-		free(w);
-	}
-	if (diags->nerrors == nerr && t->nt_services + t->nt_hosts +
-	    t->nt_groups == 0)
-		spec_diag_hint(spec_diag_at(diags, v, "%s names no services, "
-		    "hosts or groups", what), "say where the task runs, e.g. "
-		    "targets: {services: [web]} or targets: {groups: [all]}");
-	free(what);
-}
-
-static void
-load_schedule(struct spec_task *t, const struct spec_node *v,
-    const char *owner, struct spec_diags *diags)
-{
-	const struct spec_node *cron, *at, *k;
-	char *what;
-
-	what = lr_xasprintf("'schedule' of %s", owner);
-	if (!spec_check_map(diags, v, what, schedule_keys, "TASKS")) {
-		free(what);
-		return;
-	}
-	cron = opt(v, "cron");
-	at = opt(v, "at");
-	if (cron && at) {
-		k = later_key(v, "cron", "at");
-		spec_diag_hint(spec_diag_at(diags, k, "%s has both 'cron' and "
-		    "'at'", what), "use cron for a repeating schedule or at "
-		    "for a single run, not both");
-	} else if (cron == NULL && at == NULL) {
-		spec_diag_hint(spec_diag_at(diags, v, "%s needs 'cron' or "
-		    "'at'", what), "write schedule: {cron: \"0 3 * * *\"} or "
-		    "{at: \"2026-12-01T03:00:00Z\"}, or remove 'schedule' to "
-		    "run the task on demand only");
-	} else if (cron) {
-		free(what);
-		what = lr_xasprintf("'cron' of %s", owner);
-		if (dup_str(diags, cron, what, &t->cron) == 0)
-			t->cron_node = cron;
-	} else {
-		free(what);
-		what = lr_xasprintf("'at' of %s", owner);
-		if (dup_str(diags, at, what, &t->at) == 0)
-			t->at_node = at;
-	}
-	free(what);
-}
-
-void
-spec_load_task(struct spec_repo *repo, const char *name, const char *path,
-    const struct spec_node *root, struct spec_diags *diags)
-{
-	struct spec_task task, *t = &task;
-	const struct spec_node *v;
-	struct pctx p;
-	char *owner, *what;
-	int64_t iv;
-	size_t i;
-	bool dup = false;
-
-	for (i = 0; i < repo->ntasks && !dup; i++) {
-		if (strcmp(repo->tasks[i].name, name) != 0)
-			continue;
-		/* still checked below, then dropped */
-		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
-		    "task '%s' is defined twice, in %s and %s", name,
-		    repo->tasks[i].path, path), "rename or remove one of the "
-		    "two files");
-		dup = true;
-	}
-	if (!spec_name_valid(name))
-		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
-		    "invalid task name '%s'", name), "rename %s: task names "
-		    "use letters, digits, '.', '-' and '_'", path);
-	if (root == NULL) {
-		/* a syntax error was reported already; an empty file not */
-		if (!has_diag_for(diags, path))
-			spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0,
-			    1, "task file '%s' is empty", path), "a task needs "
-			    "targets and steps, see leura-spec(5), TASKS");
-		return;
-	}
-	owner = lr_xasprintf("task '%s'", name);
-	if (!spec_check_map(diags, root, owner, task_keys, "TASKS")) {
-		free(owner);
-		return;
-	}
-	memset(t, 0, sizeof(*t));
-	t->timeout_ms = -1;
-	t->name = lr_xstrdup(name);
-	t->path = lr_xstrdup(path);
-	t->node = root;
-
-	if ((v = opt(root, "description")) != NULL) {
-		what = lr_xasprintf("'description' of %s", owner);
-		dup_str(diags, v, what, &t->description);
-		free(what);
-	}
-	if ((v = spec_require(diags, root, "targets", owner)) != NULL)
-		load_targets(t, v, owner, diags);
-	if ((v = opt(root, "run_as")) != NULL) {
-		what = lr_xasprintf("'run_as' of %s", owner);
-		dup_str(diags, v, what, &t->run_as);
-		free(what);
-	}
-	if ((v = opt(root, "schedule")) != NULL)
-		load_schedule(t, v, owner, diags);
-	if ((v = opt(root, "parallel")) != NULL) {
-		what = lr_xasprintf("'parallel' of %s", owner);
-		if (spec_get_int(diags, v, what, 0, INT_MAX, &iv) == 0)
-			t->parallel = (int)iv;
-		free(what);
-	}
-	what = lr_xasprintf("'params' of %s", owner);
-	if ((t->params = get_object(diags, spec_node_get(root, "params"),
-	    what, "TASKS")) == NULL)
-		t->params = json_object();
-	free(what);
-	if ((v = opt(root, "timeout")) != NULL) {
-		what = lr_xasprintf("'timeout' of %s", owner);
-		if (spec_get_duration(diags, v, what, &iv) < 0)
-			;
-		else if (iv > 0)
-			t->timeout_ms = iv;
-		else
-			spec_diag_hint(spec_diag_at(diags, v, "%s must be "
-			    "longer than 0", what), "remove it to let the run "
-			    "take as long as its steps, or give a duration "
-			    "such as 1h");
-		free(what);
-	}
-	if ((v = spec_require(diags, root, "steps", owner)) != NULL) {
-		if (spec_node_is_null(v) || (v->kind == SPEC_NODE_SEQ &&
-		    v->n == 0)) {
-			spec_diag_hint(spec_diag_at(diags, v, "%s has no steps",
-			    owner), "add at least one step under 'steps:', see "
-			    "leura-spec(5), STEPS");
-		} else {
-			memset(&p, 0, sizeof(p));
-			p.repo = repo;
-			p.diags = diags;
-			p.kind = "task";
-			p.name = name;
-			p.dir = "tasks";
-			p_set_list(&p, NULL, SPEC_PHASE_TASK);
-			parse_steps(&p, v, &t->steps, &t->nsteps);
-			p_release(&p);
-		}
-	}
-	free(owner);
-	if (dup) {
-		spec_task_release(t);
-		return;
-	}
-	*SPEC_PUSH(repo->tasks, repo->ntasks) = task;
-}
-
-/* ---- cross-references ---- */
-
-static void
-check_refs(const struct spec_ref *refs, size_t n, const char *kind,
-    const char *from, const char *const *names, size_t nnames,
-    const char *where, struct spec_diags *diags)
-{
-	struct spec_diag *dg;
-	const char *sug;
-	size_t i, j;
-
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < nnames; j++)
-			if (strcmp(refs[i].name, names[j]) == 0)
-				break;
-		if (j < nnames)
-			continue;
-		dg = spec_diag_at(diags, refs[i].node, "unknown %s '%s' in "
-		    "targets of %s", kind, refs[i].name, from);
-		if ((sug = lr_suggest(refs[i].name, names, nnames)) != NULL)
-			spec_diag_hint(dg, "did you mean '%s'? %ss %s", sug,
-			    kind, where);
-		else
-			spec_diag_hint(dg, "%ss %s", kind, where);
-	}
-}
-
-void
-spec_check_roles(struct spec_repo *repo, struct spec_diags *diags)
-{
-	const char **svcs, **hosts, **groups;
-	size_t i, ngroups = 0;
-	char *from;
-	bool all = false;
-
-	svcs = lr_xmalloc((repo->nservices + 1) * sizeof(*svcs));
-	hosts = lr_xmalloc((repo->nhosts + 1) * sizeof(*hosts));
-	groups = lr_xmalloc((repo->ngroups + 1) * sizeof(*groups));
-	for (i = 0; i < repo->nservices; i++)
-		svcs[i] = repo->services[i].name;
-	for (i = 0; i < repo->nhosts; i++)
-		hosts[i] = repo->hosts[i].name;
-	for (i = 0; i < repo->ngroups; i++) {
-		groups[ngroups++] = repo->groups[i].name;
-		all = all || strcmp(repo->groups[i].name, "all") == 0;
-	}
-	if (!all)
-		groups[ngroups++] = "all";	/* implicit: every host */
-	for (i = 0; i < repo->ntasks; i++) {
-		const struct spec_task *t = &repo->tasks[i];
-
-		from = lr_xasprintf("task '%s'", t->name);
-		check_refs(t->t_services, t->nt_services, "service", from,
-		    svcs, repo->nservices, "are defined in services.yml",
-		    diags);
-		check_refs(t->t_hosts, t->nt_hosts, "host", from, hosts,
-		    repo->nhosts, "come from inventory/*.yml", diags);
-		check_refs(t->t_groups, t->nt_groups, "group", from, groups,
-		    ngroups, "come from inventory/*.yml", diags);
-		free(from);
-	}
-	free(svcs);
-	free(hosts);
-	free(groups);
 }
 
 /* ---- release ---- */
@@ -1517,8 +1192,8 @@ spec_step_release(struct spec_step *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static void
-steps_free(struct spec_step *v, size_t n)
+void
+spec_steps_free(struct spec_step *v, size_t n)
 {
 	size_t i;
 
@@ -1536,27 +1211,9 @@ spec_role_release(struct spec_role *r)
 	free(r->dir);
 	free(r->description);
 	json_decref(r->params);
-	steps_free(r->converge, r->nconverge);
-	steps_free(r->validate, r->nvalidate);
-	steps_free(r->turndown, r->nturndown);
+	spec_steps_free(r->converge, r->nconverge);
+	spec_steps_free(r->validate, r->nvalidate);
+	spec_steps_free(r->turndown, r->nturndown);
 	memset(r, 0, sizeof(*r));
 }
 
-void
-spec_task_release(struct spec_task *t)
-{
-	if (t == NULL)
-		return;
-	free(t->name);
-	free(t->path);
-	free(t->description);
-	spec_refs_free(t->t_services, t->nt_services);
-	spec_refs_free(t->t_hosts, t->nt_hosts);
-	spec_refs_free(t->t_groups, t->nt_groups);
-	free(t->run_as);
-	free(t->cron);
-	free(t->at);
-	json_decref(t->params);
-	steps_free(t->steps, t->nsteps);
-	memset(t, 0, sizeof(*t));
-}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "node.h"
+#include "spec-int.h"
 #include "suggest.h"
 #include "xalloc.h"
 
@@ -536,4 +537,73 @@ spec_get_strlist(struct spec_diags *d, const struct spec_node *n,
 	*items = v;
 	*nitems = n->n;
 	return 0;
+}
+
+/* ---- the loaders' shared reads (spec-int.h) ---- */
+
+const struct spec_node *
+spec_opt(const struct spec_node *map, const char *key)
+{
+	const struct spec_node *v = spec_node_get(map, key);
+
+	return spec_node_is_null(v) ? NULL : v;
+}
+
+int
+spec_dup_str(struct spec_diags *d, const struct spec_node *n,
+    const char *what, char **out)
+{
+	const char *s;
+
+	if (spec_get_str(d, n, what, &s) < 0)
+		return -1;
+	*out = lr_xstrdup(s);
+	return 0;
+}
+
+int
+spec_get_refs(struct spec_diags *d, const struct spec_node *n,
+    const char *what, struct spec_ref **out, size_t *nout)
+{
+	const struct spec_node **items;
+	struct spec_ref *r = NULL;
+	size_t ni, i;
+
+	if (spec_get_strlist(d, n, what, &items, &ni) < 0)
+		return -1;
+	if (ni)
+		r = lr_xcalloc(ni, sizeof(*r));
+	for (i = 0; i < ni; i++) {
+		r[i].name = lr_xstrdup(items[i]->str);
+		r[i].node = items[i];
+	}
+	free(items);
+	*out = r;
+	*nout = ni;
+	return 0;
+}
+
+json_t *
+spec_get_object(struct spec_diags *d, const struct spec_node *n,
+    const char *what, const char *section)
+{
+	if (spec_node_is_null(n))
+		return json_object();
+	if (n->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not "
+		    "%s", what, spec_node_describe(n)), "write it as "
+		    "'key: value' lines, see leura-spec(5), %s", section);
+		return NULL;
+	}
+	return spec_node_to_json(n);
+}
+
+const struct spec_node *
+spec_later_key(const struct spec_node *map, const char *ka, const char *kb)
+{
+	const struct spec_node *a = spec_node_key(map, ka);
+	const struct spec_node *b = spec_node_key(map, kb);
+
+	return a->line > b->line || (a->line == b->line && a->col > b->col) ?
+	    a : b;
 }

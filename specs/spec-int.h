@@ -30,14 +30,50 @@ void	spec_load_systems(struct spec_repo *, const struct spec_node *root,
  */
 void	spec_check_services(struct spec_repo *, struct spec_diags *);
 
-/* load_roles.c: roles/<r>/role.yml, tasks/<t>.yml, steps */
+/* load_roles.c: roles/<r>/role.yml and the steps of roles and tasks */
 /* name = "<r>", root = parsed role.yml (may be NULL when it failed). */
 void	spec_load_role(struct spec_repo *, const char *name,
 	    const struct spec_node *root, struct spec_diags *);
+/*
+ * The steps of task `name`, the list node seq (null: none), into *out and
+ * *nout (the caller's, freed with spec_steps_free()); a step with an
+ * error is reported and left out.
+ */
+void	spec_load_task_steps(struct spec_repo *, const char *name,
+	    const struct spec_node *seq, struct spec_step **out, size_t *nout,
+	    struct spec_diags *);
+/* Release n steps and free the array. */
+void	spec_steps_free(struct spec_step *v, size_t n);
+
+/* load_tasks.c: tasks/<t>.yml */
 void	spec_load_task(struct spec_repo *, const char *name, const char *path,
 	    const struct spec_node *root, struct spec_diags *);
-/* After sorting: task targets, approval groups, when_changed names. */
+/* After sorting: task targets name services, hosts and groups that exist. */
 void	spec_check_roles(struct spec_repo *, struct spec_diags *);
+
+/*
+ * schema.c: reads the loaders share, on top of node.h's.  Each adds a
+ * positioned diagnostic when the value has the wrong shape.
+ */
+/* Value of an optional key: NULL when absent or null. */
+const struct spec_node *spec_opt(const struct spec_node *map,
+	    const char *key);
+/* A string, copied into *out (the caller's). */
+int	spec_dup_str(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, char **out);
+/* A list of names (or a single name) into refs; *out is the caller's. */
+int	spec_get_refs(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, struct spec_ref **out, size_t *nout);
+/*
+ * A free-form mapping as a JSON object (the caller's); null gives an empty
+ * object; NULL when n is not a mapping (the hint cites leura-spec(5)'s
+ * `section`).
+ */
+json_t	*spec_get_object(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, const char *section);
+/* The key, of the two keys ka and kb of map, that was written last. */
+const struct spec_node *spec_later_key(const struct spec_node *map,
+	    const char *ka, const char *kb);
 
 /*
  * Names of hosts, groups, services, systems, roles and tasks: letters,
