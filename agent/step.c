@@ -1,22 +1,21 @@
 /*
  * Running one step on the agent's libuv loop: the guards, the attempts and
- * their retries, the processes of script and use steps, and the hand-off of
+ * their retries, the commands of script and use steps, and the hand-off of
  * file and http steps to the thread pool (step_file.c, step_http.c).
  *
  * A run is a small state machine driven by callbacks: a zero timer starts
  * it (so agent_step_start never calls back), then "creates", the "unless"
  * command, the attempts with their back-off, and finish(), which calls the
  * caller back and closes the run's timer; the run is freed in that close
- * callback.  Each command is a struct step_cmd with its own handles (the
- * process, one or two pipes, a timer for the deadline, the kill grace and
- * the drain); it ends when every one of them is closed, and only then does
- * the run look at the outcome, so a new command never meets an old handle.
+ * callback.  Each command is a process of the runner in lib/proc.c (its
+ * own session and process group, its deadline, SIGTERM then SIGKILL); the
+ * run looks at the outcome only once every handle of it is closed, so a
+ * new command never meets an old handle.
  *
- * Commands run in their own session (UV_PROCESS_DETACHED), so a timeout or
- * an abort signals the whole process group with kill(-pid).  Their output
- * goes to the log file (plain write(2): a local file, a few KiB at a time)
- * and to a 4 KiB ring that becomes the result's tail.  Lines from the
- * agent itself ("[leura] ...") go to the log only.
+ * The output of commands goes to the log file (plain write(2): a local
+ * file, a few KiB at a time) and to a 4 KiB ring that becomes the
+ * result's tail.  Lines from the agent itself ("[leura] ...") go to the
+ * log only.
  */
 #define LR_LOG_COMPONENT "step"
 
@@ -26,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +36,7 @@
 #include "err.h"
 #include "hash.h"
 #include "log.h"
+#include "proc.h"
 #include "step-int.h"
 #include "step.h"
 #include "xalloc.h"
@@ -45,37 +44,11 @@
 extern char **environ;
 
 #define BIG_SCRIPT	(64 * 1024)	/* larger scripts go through a file */
-#define DRAIN_KILLED_MS	200	/* output grace after a killed command */
-#define DRAIN_EXITED_MS	1000	/* ... after one that exited by itself */
 #define BACKOFF_MAX_MS	60000
 #define USE_KEEP	(64 * 1024)	/* stdout of a use step kept to parse */
 
 enum step_kind { KIND_SCRIPT, KIND_FILE, KIND_HTTP, KIND_USE };
 enum run_phase { PH_START, PH_UNLESS, PH_MAIN, PH_WAIT, PH_DONE };
-enum cmd_stage { CMD_RUNNING, CMD_TERM, CMD_KILLED };
-
-struct step_cmd {
-	struct agent_step_run *run;
-	uv_process_t	 proc;
-	uv_pipe_t	 out[2];	/* stdout (and stderr); stderr of use */
-	bool		 out_open[2];
-	uv_timer_t	 timer;		/* deadline, kill grace, then drain */
-	int		 handles;	/* not yet closed */
-	int		 npipes;
-	int		 pipes_open;
-	bool		 timer_closing;
-	int		 pid;
-	enum cmd_stage	 stage;
-	bool		 exited;
-	bool		 timed_out;
-	bool		 aborted;	/* signalled by agent_step_abort */
-	int64_t		 exit_status;
-	int		 term_signal;
-	char		*spawn_error;	/* uv_spawn failed */
-	bool		 capture;	/* keep stdout (use steps) */
-	struct lr_buf	 captured;
-	char		 rbuf[65536];
-};
 
 struct agent_step_run {
 	uv_loop_t	*loop;
@@ -113,7 +86,7 @@ struct agent_step_run {
 
 	uv_timer_t	 timer;		/* start, back-off, deferred finish */
 	enum run_phase	 phase;
-	struct step_cmd	*cmd;
+	struct lr_proc	*proc;		/* the command running; NULL */
 	struct step_work *work;
 	bool		 aborted;
 	bool		 deferred;	/* the timer finishes with these: */
@@ -306,7 +279,7 @@ finish(struct agent_step_run *run, enum agent_step_status status,
 	struct agent_step_result *res = &run->res;
 	va_list ap;
 
-	if (run->cmd || run->work || run->phase == PH_DONE)
+	if (run->proc || run->work || run->phase == PH_DONE)
 		LR_BUG("step '%s' finished while busy", run->id);
 	run->phase = PH_DONE;
 	res->status = status;
@@ -374,165 +347,56 @@ attempt_done(struct agent_step_run *run, enum agent_step_status status,
 
 /* ---- commands ---- */
 
-static void	cmd_closed(uv_handle_t *);
-static void	on_deadline(uv_timer_t *);
-
+/* Output of the command, both streams: log and tail. */
 static void
-cmd_signal(struct step_cmd *cmd, int sig)
+cmd_output(struct lr_proc *p, enum lr_proc_stream s, const char *data,
+    size_t len, void *arg)
 {
-	if (cmd->pid > 0 && kill(-cmd->pid, sig) < 0 && errno != ESRCH)
-		lr_log_warn("cannot signal process group %d of step '%s': %s",
-		    cmd->pid, cmd->run->id, strerror(errno));
+	run_output(arg, data, len);
 }
 
-/* SIGTERM to the group now, SIGKILL after the grace. */
+/* What the runner did on its own, noted in the log. */
 static void
-cmd_stop(struct step_cmd *cmd)
+cmd_event(struct lr_proc *p, enum lr_proc_event ev, void *arg)
 {
-	cmd_signal(cmd, SIGTERM);
-	cmd->stage = CMD_TERM;
-	uv_timer_stop(&cmd->timer);
-	uv_timer_start(&cmd->timer, on_deadline,
-	    (uint64_t)cmd->run->kill_grace_ms, 0);
-}
+	struct agent_step_run *run = arg;
 
-/* The process is gone and its output read: close the last handle. */
-static void
-cmd_maybe_end(struct step_cmd *cmd)
-{
-	if (!cmd->exited || cmd->pipes_open > 0 || cmd->timer_closing)
-		return;
-	cmd->timer_closing = true;
-	uv_timer_stop(&cmd->timer);
-	uv_close((uv_handle_t *)&cmd->timer, cmd_closed);
-}
-
-static void
-pipe_done(struct step_cmd *cmd, int i)
-{
-	if (!cmd->out_open[i])
-		return;
-	cmd->out_open[i] = false;
-	cmd->pipes_open--;
-	uv_close((uv_handle_t *)&cmd->out[i], cmd_closed);
-	cmd_maybe_end(cmd);
-}
-
-static void
-on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct step_cmd *cmd = h->data;
-
-	buf->base = cmd->rbuf;
-	buf->len = sizeof(cmd->rbuf);
-}
-
-static void
-on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct step_cmd *cmd = s->data;
-	int i = s == (uv_stream_t *)&cmd->out[1];
-	struct lr_buf *c = &cmd->captured;
-
-	if (n < 0) {
-		pipe_done(cmd, i);
-		return;
-	}
-	run_output(cmd->run, buf->base, (size_t)n);
-	if (cmd->capture && i == 0) {
-		lr_buf_add(c, buf->base, (size_t)n);
-		if (c->len > 2 * USE_KEEP) {
-			memmove(c->s, c->s + c->len - USE_KEEP, USE_KEEP);
-			c->len = USE_KEEP;
-			c->s[c->len] = '\0';
-		}
+	switch (ev) {
+	case LR_PROC_EV_TIMED_OUT:
+		run_note(run, "timed out after %ld ms: SIGTERM to process "
+		    "group %d", run->timeout_ms, lr_proc_pid(p));
+		break;
+	case LR_PROC_EV_KILLED:
+		run_note(run, "still running %ld ms after SIGTERM: SIGKILL",
+		    run->kill_grace_ms);
+		break;
+	case LR_PROC_EV_DRAIN_GAVE_UP:
+		run_note(run, "output still open after the command ended (a "
+		    "background process?); stopped reading it");
+		break;
 	}
 }
 
-static void
-on_drained(uv_timer_t *t)
-{
-	struct step_cmd *cmd = t->data;
-
-	run_note(cmd->run, "output still open after the command ended "
-	    "(a background process?); stopped reading it");
-	pipe_done(cmd, 0);
-	pipe_done(cmd, 1);
-}
-
-static void
-on_exited(uv_process_t *p, int64_t status, int sig)
-{
-	struct step_cmd *cmd = p->data;
-
-	cmd->exited = true;
-	cmd->exit_status = status;
-	cmd->term_signal = sig;
-	uv_close((uv_handle_t *)p, cmd_closed);
-	/* what is left of a group told to stop gets no more grace */
-	if (cmd->stage != CMD_RUNNING)
-		cmd_signal(cmd, SIGKILL);
-	uv_timer_stop(&cmd->timer);
-	if (cmd->pipes_open > 0)
-		uv_timer_start(&cmd->timer, on_drained,
-		    cmd->stage != CMD_RUNNING ? DRAIN_KILLED_MS :
-		    DRAIN_EXITED_MS, 0);
-	cmd_maybe_end(cmd);
-}
-
-/* The step's timeout, then the end of the kill grace. */
-static void
-on_deadline(uv_timer_t *t)
-{
-	struct step_cmd *cmd = t->data;
-
-	if (cmd->exited)
-		return;
-	if (cmd->stage == CMD_RUNNING) {
-		cmd->timed_out = true;
-		run_note(cmd->run, "timed out after %ld ms: SIGTERM to "
-		    "process group %d", cmd->run->timeout_ms, cmd->pid);
-		cmd_stop(cmd);
-	} else if (cmd->stage == CMD_TERM) {
-		run_note(cmd->run, "still running %ld ms after SIGTERM: "
-		    "SIGKILL", cmd->run->kill_grace_ms);
-		cmd_signal(cmd, SIGKILL);
-		cmd->stage = CMD_KILLED;
-	}
-}
+static void	cmd_ended(struct lr_proc *, const struct lr_proc_status *,
+		    void *);
 
 /*
- * Start argv as the run's command: stdout and stderr into one pipe (two
- * when capturing stdout, for use steps), stdin from in_fd or /dev/null,
- * fd 3 from fd3 when >= 0; in_fd and fd3 are closed here.  With run_as,
- * argv goes through `self_exe --exec-as USER --`.  0 when the command's
- * end will come through cmd_ended (even when uv_spawn failed), or -1 and
- * *why (owned) when nothing was set up.
+ * Start argv as the run's command (lib/proc.c): stdout and stderr into
+ * the log and the tail, on one pipe (two when capturing stdout, for use
+ * steps), stdin from in_fd or /dev/null, fd 3 from fd3 when >= 0; in_fd
+ * and fd3 are closed here.  With run_as, argv goes through `self_exe
+ * --exec-as USER --`.  0 when the command's end will come through
+ * cmd_ended, or -1 and *why (owned) when it could not start.
  */
 static int
 cmd_start(struct agent_step_run *run, char *const *argv, bool capture,
     int in_fd, int fd3, char **why)
 {
-	uv_process_options_t opts;
-	uv_stdio_container_t io[4];
-	struct step_cmd *cmd;
+	struct lr_proc_opts o = LR_PROC_OPTS_INIT;
+	struct lr_err err = { 0 };
 	char *full[64];
-	int fds[2][2] = { { -1, -1 }, { -1, -1 } };
-	int i, n = 0, rc;
+	int i, n = 0;
 
-	for (i = 0; i < (capture ? 2 : 1); i++) {
-		if (pipe2(fds[i], O_CLOEXEC) < 0) {
-			*why = lr_xasprintf("cannot make a pipe: %s",
-			    strerror(errno));
-			if (i)
-				close(fds[0][0]), close(fds[0][1]);
-			if (in_fd >= 0)
-				close(in_fd);
-			if (fd3 >= 0)
-				close(fd3);
-			return -1;
-		}
-	}
 	if (run->as_other) {
 		full[n++] = run->self_exe;
 		full[n++] = "--exec-as";
@@ -543,91 +407,45 @@ cmd_start(struct agent_step_run *run, char *const *argv, bool capture,
 		full[n++] = argv[i];
 	full[n] = NULL;
 
-	cmd = lr_xcalloc(1, sizeof(*cmd));
-	cmd->run = run;
-	cmd->capture = capture;
-	cmd->npipes = capture ? 2 : 1;
-	cmd->proc.data = cmd->timer.data = cmd;
-	uv_timer_init(run->loop, &cmd->timer);
-	cmd->handles = 2;			/* timer, process */
-	for (i = 0; i < cmd->npipes; i++) {
-		cmd->out[i].data = cmd;
-		uv_pipe_init(run->loop, &cmd->out[i], 0);
-		cmd->handles++;
-		cmd->out_open[i] = true;
-		cmd->pipes_open++;
-		if (uv_pipe_open(&cmd->out[i], fds[i][0]) < 0)
-			close(fds[i][0]);
+	o.argv = full;
+	o.env = run->env;
+	o.cwd = run->cwd;
+	o.stdin_fd = in_fd;
+	o.fd3 = fd3;
+	o.split_stderr = capture;
+	o.capture_max = capture ? USE_KEEP : 0;
+	o.timeout_ms = run->timeout_ms;
+	o.kill_grace_ms = run->kill_grace_ms;
+	o.on_output = cmd_output;
+	o.on_event = cmd_event;
+	o.on_exit = cmd_ended;
+	o.arg = run;
+	if (lr_proc_start(run->loop, &o, &run->proc, &err) < 0) {
+		*why = lr_xstrdup(err.msg);
+		return -1;
 	}
-	run->cmd = cmd;
-
-	memset(&opts, 0, sizeof(opts));
-	memset(io, 0, sizeof(io));
-	opts.exit_cb = on_exited;
-	opts.file = full[0];
-	opts.args = full;
-	opts.env = run->env;
-	opts.cwd = run->cwd;
-	opts.flags = UV_PROCESS_DETACHED;
-	opts.stdio = io;
-	opts.stdio_count = fd3 >= 0 ? 4 : 3;
-	io[0].flags = in_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
-	io[0].data.fd = in_fd;
-	io[1].flags = io[2].flags = io[3].flags = UV_INHERIT_FD;
-	io[1].data.fd = fds[0][1];
-	io[2].data.fd = capture ? fds[1][1] : fds[0][1];
-	io[3].data.fd = fd3;
-	rc = uv_spawn(run->loop, &cmd->proc, &opts);
-	/* the child has its copies: without ours, EOF comes when it ends */
-	for (i = 0; i < cmd->npipes; i++)
-		close(fds[i][1]);
-	if (in_fd >= 0)
-		close(in_fd);
-	if (fd3 >= 0)
-		close(fd3);
-	if (rc < 0) {
-		cmd->spawn_error = run->cwd ? lr_xasprintf("cannot run "
-		    "'%s' in '%s': %s", full[0], run->cwd, uv_strerror(rc)) :
-		    lr_xasprintf("cannot run '%s': %s", full[0],
-		    uv_strerror(rc));
-		cmd->exited = true;
-		uv_close((uv_handle_t *)&cmd->proc, cmd_closed);
-		for (i = 0; i < cmd->npipes; i++)
-			pipe_done(cmd, i);
-		cmd_maybe_end(cmd);
-		return 0;
-	}
-	cmd->pid = cmd->proc.pid;
-	for (i = 0; i < cmd->npipes; i++)
-		if (uv_read_start((uv_stream_t *)&cmd->out[i], on_alloc,
-		    on_read) < 0)
-			pipe_done(cmd, i);
-	if (run->timeout_ms > 0)
-		uv_timer_start(&cmd->timer, on_deadline,
-		    (uint64_t)run->timeout_ms, 0);
 	return 0;
 }
 
 /* The last JSON object of a use step's stdout, kept in the run. */
 static enum agent_step_status
-use_outcome(struct agent_step_run *run, const struct lr_buf *out,
+use_outcome(struct agent_step_run *run, const char *out, size_t len,
     char *why, size_t whysz)
 {
 	json_error_t je;
 	json_t *o = NULL, *ch;
 	size_t i, k;
 
-	for (i = out->len; i-- > 0;) {
-		if (out->s[i] != '{')
+	for (i = len; i-- > 0;) {
+		if (out[i] != '{')
 			continue;
-		o = json_loadb(out->s + i, out->len - i,
-		    JSON_DISABLE_EOF_CHECK, &je);
+		o = json_loadb(out + i, len - i, JSON_DISABLE_EOF_CHECK, &je);
 		if (o == NULL)
 			continue;
-		for (k = i + (size_t)je.position; k < out->len && strchr(
-		    " \t\r\n", out->s[k]); k++)
+		for (k = i + (size_t)je.position; k < len && strchr(" \t\r\n",
+		    out[k]); k++)
 			;
-		if (k == out->len && json_is_object(o))
+		if (k == len && json_is_object(o))
 			break;
 		json_decref(o);
 		o = NULL;
@@ -645,66 +463,52 @@ use_outcome(struct agent_step_run *run, const struct lr_buf *out,
 	return json_is_true(ch) ? AGENT_STEP_CHANGED : AGENT_STEP_OK;
 }
 
-/* Every handle of the command is closed: look at how it went. */
+/* The command has ended, every handle of it closed: how did it go? */
 static void
-cmd_ended(struct step_cmd *cmd)
+cmd_ended(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
 {
-	struct agent_step_run *run = cmd->run;
-	enum agent_step_status st;
+	struct agent_step_run *run = arg;
+	enum agent_step_status s;
 	char why[512] = "";
 	bool ok = false;
 
-	run->cmd = NULL;
-	run->res.exit_code = cmd->spawn_error || cmd->term_signal ||
-	    cmd->stage == CMD_KILLED ? -1 : (int)cmd->exit_status;
-	run->res.term_signal = cmd->term_signal;
-	run->res.timed_out = cmd->timed_out;
-	if (cmd->spawn_error)
-		snprintf(why, sizeof(why), "%s", cmd->spawn_error);
-	else if (cmd->timed_out)
+	run->proc = NULL;
+	run->res.exit_code = st->term_signal || st->killed ? -1 :
+	    (int)st->exit_status;
+	run->res.term_signal = st->term_signal;
+	run->res.timed_out = st->timed_out;
+	if (st->timed_out)
 		snprintf(why, sizeof(why), "timed out after %ld ms",
 		    run->timeout_ms);
-	else if (cmd->term_signal)
+	else if (st->term_signal)
 		snprintf(why, sizeof(why), "killed by signal %d (%s)",
-		    cmd->term_signal, strsignal(cmd->term_signal));
-	else if (cmd->exit_status != 0)
+		    st->term_signal, strsignal(st->term_signal));
+	else if (st->exit_status != 0)
 		snprintf(why, sizeof(why), "exited with status %lld",
-		    (long long)cmd->exit_status);
+		    (long long)st->exit_status);
 	else
 		ok = true;
 
 	if (run->phase == PH_UNLESS) {
-		if (cmd->aborted || run->aborted)
+		if (st->aborted || run->aborted)
 			finish(run, AGENT_STEP_ABORTED, "aborted");
 		else if (ok)
 			finish(run, AGENT_STEP_SKIPPED, "unless: '%s' exited 0",
 			    run->unless);
-		else if (cmd->spawn_error || cmd->timed_out)
+		else if (st->timed_out)
 			finish(run, AGENT_STEP_FAILED, "unless command: %s",
 			    why);
 		else
 			attempt(run);
-	} else if (cmd->aborted)
+	} else if (st->aborted)
 		finish(run, AGENT_STEP_ABORTED, "aborted");
 	else if (!ok)
 		attempt_done(run, AGENT_STEP_FAILED, why);
 	else if (run->kind == KIND_USE) {
-		st = use_outcome(run, &cmd->captured, why, sizeof(why));
-		attempt_done(run, st, why);
+		s = use_outcome(run, st->out, st->out_len, why, sizeof(why));
+		attempt_done(run, s, why);
 	} else
 		attempt_done(run, AGENT_STEP_CHANGED, "");
-	free(cmd->spawn_error);
-	lr_buf_release(&cmd->captured);
-	free(cmd);
-}
-
-static void
-cmd_closed(uv_handle_t *h)
-{
-	struct step_cmd *cmd = h->data;
-
-	if (--cmd->handles == 0)
-		cmd_ended(cmd);
 }
 
 /* ---- the phases of a run ---- */
@@ -1187,19 +991,14 @@ fail:
 void
 agent_step_abort(struct agent_step_run *run)
 {
-	struct step_cmd *cmd;
-
 	if (run == NULL || run->phase == PH_DONE || run->aborted)
 		return;
 	run->aborted = true;
-	if ((cmd = run->cmd) != NULL) {
-		if (cmd->exited)
-			return;		/* its real result is on the way */
-		cmd->aborted = true;
-		run_note(run, "aborted: SIGTERM to process group %d",
-		    cmd->pid);
-		if (cmd->stage == CMD_RUNNING)
-			cmd_stop(cmd);
+	if (run->proc != NULL) {
+		/* false: it has exited, its real result is on the way */
+		if (lr_proc_stop(run->proc))
+			run_note(run, "aborted: SIGTERM to process group %d",
+			    lr_proc_pid(run->proc));
 	} else if (run->work == NULL && !run->deferred)
 		finish_later(run, AGENT_STEP_ABORTED, "aborted");
 }
