@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "etcd.h"
+#include "etcd_uv.h"
 #include "step.h"
 #include "store.h"
 

@@ -157,7 +157,8 @@ $cc -O2 -std=c11 -Wall -Wextra -o "$work/bin/measure" "$here/measure.c" ||
 libs=$(pkg-config --libs libcurl jansson libcrypto libuv) ||
     fail "pkg-config knows no libcurl, jansson, libcrypto or libuv"
 # shellcheck disable=SC2086
-$cc -O2 -std=c11 -Wall -Wextra -I"$src/lib" -o "$work/bin/agent_watch" \
+$cc -O2 -std=c11 -Wall -Wextra -I"$src/lib" -I"$src/lib/etcd" \
+    -o "$work/bin/agent_watch" \
     "$here/agent_watch.c" "$build/lib/libleura_etcd.a" \
     "$build/lib/libleura_common.a" $libs -lpthread ||
     fail "cannot build bench/agent_watch.c"

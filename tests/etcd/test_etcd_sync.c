@@ -143,8 +143,8 @@ static void
 test_encoders(void **state)
 {
 	struct etcd_range_req rr = { "/svc/", ETCD_PREFIX | ETCD_KEYS_ONLY,
-	    7, 2 };
-	struct etcd_watch_req wr = { "", ETCD_PREFIX | ETCD_PREV_KV, 12 };
+	    7, 2, NULL };
+	struct etcd_watch_req wr = { "", ETCD_PREFIX | ETCD_PREV_KV, 12, NULL };
 	struct etcd_txn t;
 	json_t *j;
 	char *s;
@@ -604,7 +604,7 @@ txn_cmp(struct etcd *e, const char *key, enum etcd_cmp_target tg,
     enum etcd_cmp_result res, int64_t v, const char *val,
     struct etcd_txn_result *out)
 {
-	struct etcd_range_req rr = { key, 0, 0, 0 };
+	struct etcd_range_req rr = { key, 0, 0, 0, NULL };
 	struct etcd_txn t;
 	struct lr_err err;
 
@@ -983,7 +983,7 @@ test_auth(void **state)
 	struct th_etcd h;
 	struct etcd *e;
 	struct etcd_kv kv;
-	struct etcd_watch_req wr = { "/t/secret/", ETCD_PREFIX, 0 };
+	struct etcd_watch_req wr = { "/t/secret/", ETCD_PREFIX, 0, NULL };
 	struct seen s;
 	struct lr_err err;
 	char *ans, *body, *k1, *k2;

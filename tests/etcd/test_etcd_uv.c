@@ -20,7 +20,7 @@
 #include <uv.h>
 
 #include "err.h"
-#include "etcd.h"
+#include "etcd_uv.h"
 #include "etcd_harness.h"
 
 static struct th_etcd h1;	/* one member, shared by most tests */
@@ -180,7 +180,7 @@ static void
 range_sync(uv_loop_t *loop, struct etcd_uv *eu, const char *key,
     unsigned flags, struct etcd_range_result *out)
 {
-	struct etcd_range_req req = { key, flags, 0, 0 };
+	struct etcd_range_req req = { key, flags, 0, 0, NULL };
 	struct lr_err err;
 	struct res r = { 0 };
 
@@ -340,7 +340,7 @@ wcol_resync(void *arg)
 static void
 watch(struct etcd_uv *eu, struct wcol *c, const char *key, int64_t rev)
 {
-	struct etcd_watch_req req = { key, ETCD_PREFIX, rev };
+	struct etcd_watch_req req = { key, ETCD_PREFIX, rev, NULL };
 	struct lr_err err;
 
 	in_call = true;
@@ -385,7 +385,7 @@ test_etcd_uv__put_range_txn(void **state)
 	etcd_txn_cmp_int(&t, "/t1/a", ETCD_CMP_MOD, ETCD_CMP_EQUAL, rev);
 	etcd_txn_put(&t, ETCD_THEN, "/t1/a", "2", 1, 0);
 	etcd_txn_range(&t, ETCD_ELSE,
-	    &(struct etcd_range_req){ "/t1/a", 0, 0, 0 });
+	    &(struct etcd_range_req){ "/t1/a", 0, 0, 0, NULL });
 	in_call = true;
 	assert_int_equal(etcd_uv_txn(eu, &t, res_cb, &r), 0);
 	in_call = false;
@@ -1058,7 +1058,7 @@ test_etcd_uv__progress_notify(void **state)
 	static struct th_etcd hp;
 	static struct wcol c;
 	struct etcd_watch_req req = { "/t11/", ETCD_PREFIX |
-	    ETCD_PROGRESS_NOTIFY, 0 };
+	    ETCD_PROGRESS_NOTIFY, 0, NULL };
 	struct etcd_uv *eu;
 	struct lr_err err;
 	uv_loop_t loop;

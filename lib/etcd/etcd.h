@@ -1,17 +1,22 @@
 /*
  * etcd v3 client over etcd's JSON gateway (POST /v3/..., base64 keys and
  * values, int64s as strings): libcurl for HTTP, jansson for JSON, OpenSSL's
- * EVP for base64.  Two faces on one core:
+ * EVP for base64.  One engine, two faces:
  *
- *   - struct etcd: blocking calls for the CLI (curl easy handles);
- *   - struct etcd_uv: the same operations driven by a libuv loop through
- *     curl's multi-socket API, for the daemons (agent, leurad).
+ *   - struct etcd_uv (etcd_uv.h): the engine, every operation driven by a
+ *     libuv loop through curl's multi-socket API, for the daemons (agent,
+ *     leurad);
+ *   - struct etcd (here): blocking calls for the CLI, a thin face over the
+ *     same engine run on a private loop that the struct etcd owns: each
+ *     call starts the operation and runs that loop until it is done.
  *
- * Both share the request encoders and response decoders below, the endpoint
- * list with fail-over (a connection error moves on to the next endpoint;
- * an answer from etcd, even an error, does not), authentication (user and
- * password -> token, sent bare in Authorization, renewed on 401) and TLS
- * (CA, client certificate and key).
+ * So the endpoint list with fail-over (a connection error moves on to the
+ * next endpoint; an answer from etcd, even an error, does not),
+ * authentication (user and password -> token, sent bare in Authorization,
+ * renewed on 401), TLS (CA, client certificate and key) and watch resume,
+ * back-off and compaction re-list exist once, in the engine.  This header
+ * holds the types, the pure encoders and decoders both faces share and the
+ * blocking face; it does not pull <uv.h>.
  *
  * Keys are NUL-terminated strings (Leura's keys are text); values carry a
  * length and are NUL-terminated as well for convenience.  Every revision,
@@ -21,18 +26,19 @@
  *   request is too large (code 3)
  * and say what to do next in the hint.  Nothing here prints.
  *
- * Threads: a struct etcd is used by one thread at a time; a struct etcd_uv
- * only on its loop's thread.
+ * Threads: a struct etcd is used by one thread at a time (its loop is its
+ * own, so several threads may each use their own); a struct etcd_uv only
+ * on its loop's thread.
  */
 #ifndef LR_ETCD_H
 #define LR_ETCD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
-#include <uv.h>
 
 #include "err.h"
 
@@ -80,6 +86,11 @@ struct etcd_range_req {
 	unsigned flags;		/* ETCD_PREFIX, _KEYS_ONLY, _COUNT_ONLY, ... */
 	int64_t	 revision;	/* read at this revision; 0: latest */
 	int64_t	 limit;		/* 0: no limit */
+	/*
+	 * NULL: key alone, or with ETCD_PREFIX every key under it; else the
+	 * keys in [key, range_end), and ETCD_PREFIX is ignored.
+	 */
+	const char *range_end;
 };
 
 struct etcd_range_result {
@@ -187,6 +198,13 @@ struct etcd_watch_req {
 	const char *key;
 	unsigned flags;		/* ETCD_PREFIX, _PREV_KV, _PROGRESS_NOTIFY */
 	int64_t	 start_revision;	/* 0: from now */
+	/*
+	 * NULL: key alone, or with ETCD_PREFIX every key under it; else the
+	 * keys in [key, range_end) ("P/agents/" to "P/observed0" watches
+	 * both prefixes and what sorts between them), ETCD_PREFIX ignored.
+	 * A compaction re-lists the same range.
+	 */
+	const char *range_end;
 };
 
 /* ---- the blocking client ---------------------------------------------- */
@@ -229,100 +247,51 @@ int	etcd_lease_ttl(struct etcd *e, int64_t id, int64_t *ttl,
 
 /*
  * Called for each batch; return 0 to go on, anything else to stop the
- * watch (etcd_watch then returns that value).
+ * watch (etcd_watch then returns that value).  The callback may use other
+ * clients, not e itself (its loop is running the watch).
  */
 typedef int etcd_watch_cb(const struct etcd_watch_batch *b, void *arg);
 
 /*
- * Blocking watch: streams batches to cb until cb stops it, timeout_ms
- * passes (0: none; returns LR_ECANCELED) or the watch cannot go on (auth
- * denied: LR_EPERM).  A dropped stream resumes from the last revision seen;
- * compaction gives an ETCD_WATCH_RESYNC batch.
+ * Called every tick_ms while the watch runs, between batches (same thread,
+ * same arg as the batch callback).  connected: the watch stream is open
+ * now (false while the client retries after a DISCONNECTED batch).
+ * Return 0 to go on, anything else to stop (etcd_watch_run returns it).
  */
+typedef int etcd_watch_tick_cb(bool connected, void *arg);
+
+/*
+ * When a blocking watch ends besides its callbacks.  Zeroed: never.
+ *
+ * stop is polled every 100 ms by a timer on the client's loop: a signal
+ * does not interrupt the loop's wait for etcd (libuv restarts it), so a
+ * flag set by a signal handler, the one thing a handler may safely do, is
+ * what ends the watch within a tenth of a second.
+ */
+struct etcd_watch_opts {
+	long	 timeout_ms;	/* > 0: end with LR_ECANCELED after it */
+	volatile sig_atomic_t *stop;	/* set: end with LR_ECANCELED */
+	long	 tick_ms;	/* > 0: call tick every tick_ms */
+	etcd_watch_tick_cb *tick;
+};
+
+/*
+ * Blocking watch: streams batches to cb on one stream until cb or tick
+ * stops it (their value is returned), the deadline passes or *stop is set
+ * (LR_ECANCELED, err says which), or the watch cannot go on (auth denied:
+ * LR_EPERM; any failure but etcd unreachable ends it).  A dropped stream
+ * resumes from the last revision seen, with back-off, and cb gets an
+ * ETCD_WATCH_DISCONNECTED batch per failed attempt; compaction gives an
+ * ETCD_WATCH_RESYNC batch.  o may be NULL.
+ */
+int	etcd_watch_run(struct etcd *e, const struct etcd_watch_req *req,
+	    const struct etcd_watch_opts *o, etcd_watch_cb *cb, void *arg,
+	    struct lr_err *err);
+/* etcd_watch_run with only a deadline (timeout_ms, 0: none). */
 int	etcd_watch(struct etcd *e, const struct etcd_watch_req *req,
 	    long timeout_ms, etcd_watch_cb *cb, void *arg, struct lr_err *err);
 
-/* ---- the libuv client ------------------------------------------------- */
-
-struct etcd_uv;
-struct etcd_uv_watch;
-struct etcd_uv_lease;
-
-/*
- * Make a client on loop (curl multi-socket driven by uv_poll/uv_timer).
- * etcd_uv_free cancels every pending call (their callbacks run with
- * LR_ECANCELED), stops watches and leases, and closes its handles; the
- * memory goes in the last close callback, so run the loop until it is dry.
- * The canceled callbacks run inside etcd_uv_free; watches and leases still
- * running stop without callbacks (and without revoking) and their
- * pointers become invalid.  etcd_uv_free may be called from a callback.
- */
-int	etcd_uv_new(uv_loop_t *loop, const struct etcd_config *cfg,
-	    struct etcd_uv **out, struct lr_err *err);
-void	etcd_uv_free(struct etcd_uv *eu);
-
-/*
- * Result of one call: status 0 and resp the decoded JSON answer (borrowed
- * for the call; decode it with etcd_*_decode), or status < 0 and err.
- */
-typedef void etcd_uv_cb(int status, const json_t *resp,
-	    const struct lr_err *err, void *arg);
-
-/*
- * POST body (stolen) to path ("/v3/kv/put") with fail-over, auth and
- * retries as the blocking client.  what names the operation in errors
- * ("put '/leura/agents/web1'").  cb runs later on the loop, exactly once.
- */
-int	etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
-	    const char *what, etcd_uv_cb *cb, void *arg);
-/*
- * Convenience: the same encoders as the blocking calls.  Errors returned
- * directly (no callback): LR_EINVAL, LR_ECANCELED (client being freed),
- * LR_ETOOBIG (etcd_uv_txn over ETCD_MAX_REQUEST_BYTES or 128 ops).
- */
-int	etcd_uv_range(struct etcd_uv *eu, const struct etcd_range_req *req,
-	    etcd_uv_cb *cb, void *arg);
-int	etcd_uv_put(struct etcd_uv *eu, const char *key, const void *val,
-	    size_t len, int64_t lease, etcd_uv_cb *cb, void *arg);
-int	etcd_uv_txn(struct etcd_uv *eu, const struct etcd_txn *t,
-	    etcd_uv_cb *cb, void *arg);
-
-typedef void etcd_uv_watch_cb(const struct etcd_watch_batch *b, void *arg);
-
-/*
- * Watch on the loop; semantics of etcd_watch (resume from the last
- * revision, RESYNC on compaction, DISCONNECTED while retrying).  *out is
- * stopped (and freed) with etcd_uv_watch_stop; cb never runs after that,
- * also when stopped from inside cb.  A DISCONNECTED batch whose err->code
- * is LR_EPERM or LR_EAUTH is final: etcd refused the watch even with a
- * fresh token, nothing is retried and cb does not run again (stop it).
- */
-int	etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
-	    etcd_uv_watch_cb *cb, void *arg, struct etcd_uv_watch **out,
-	    struct lr_err *err);
-void	etcd_uv_watch_stop(struct etcd_uv_watch *w);
-
-/*
- * Lease held alive on the loop: grants ttl_s, keeps it alive every ttl/3.
- * cb(id, arg) runs when a lease is granted: first, and again whenever etcd
- * lost the lease (expired while unreachable) and a new one was granted;
- * the holder then re-puts the keys bound to it.  cb(0, arg) when the lease
- * is lost and no new one could be granted yet (retrying).
- */
-typedef void etcd_uv_lease_cb(int64_t id, void *arg);
-int	etcd_uv_lease_start(struct etcd_uv *eu, int64_t ttl_s,
-	    etcd_uv_lease_cb *cb, void *arg, struct etcd_uv_lease **out,
-	    struct lr_err *err);
-/*
- * cb(0) comes once a lease can no longer be alive (ttl passed since the
- * last good keep-alive, or a grant failed); when etcd answers again cb gets
- * the id kept or newly granted.  Stop keeping it alive; revoke it too when
- * revoke (its keys go now; the revoke is sent on the loop, cb never runs
- * again).
- */
-void	etcd_uv_lease_stop(struct etcd_uv_lease *l, bool revoke);
-
-/* ---- encoders and decoders (shared by both faces; pure) --------------- */
+/* ---- encoders and decoders (pure) ------------------------------------- */
 
 /* New JSON request bodies. */
 json_t	*etcd_range_encode(const struct etcd_range_req *req);
@@ -337,6 +306,22 @@ int	etcd_range_decode(const json_t *resp, struct etcd_range_result *out,
 	    struct lr_err *err);
 int	etcd_txn_decode(const json_t *resp, struct etcd_txn_result *out,
 	    struct lr_err *err);
+/* Delete answer: the number of keys deleted. */
+int	etcd_delete_decode(const json_t *resp, int64_t *deleted,
+	    struct lr_err *err);
+/* Grant answer: ID (nonzero) and TTL (ttl may be NULL), or LR_EETCD. */
+int	etcd_lease_grant_decode(const json_t *resp, int64_t *id,
+	    int64_t *ttl, struct lr_err *err);
+/*
+ * Keep-alive answer ({"result":{...}} or bare): *ttl the remaining TTL,
+ * 0 when the lease is gone (TTL absent or <= 0).  An {"error":...} inside
+ * the answer gives LR_EETCD.
+ */
+int	etcd_lease_keepalive_decode(const json_t *resp, int64_t *ttl,
+	    struct lr_err *err);
+/* Time-to-live answer: *ttl -1 when gone; *granted grantedTTL. */
+int	etcd_lease_ttl_decode(const json_t *resp, int64_t *ttl,
+	    int64_t *granted, struct lr_err *err);
 /* "revision" of a response header, 0 when absent. */
 int64_t	etcd_header_revision(const json_t *resp);
 

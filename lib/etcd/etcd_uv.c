@@ -1,8 +1,9 @@
 /*
- * The libuv face of the etcd client (etcd.h, "the libuv client"): calls,
- * watches and leases driven by one curl multi handle on the caller's loop.
- * What to send, how to read answers and what errors mean comes from the
- * shared core (etcd-int.h); this file only moves bytes and keeps state.
+ * The etcd client's engine (etcd_uv.h): calls, watches and leases driven by
+ * one curl multi handle on a libuv loop, the caller's (agent, leurad) or
+ * the private one of a blocking struct etcd (etcd.c).  What to send, how to
+ * read answers and what errors mean comes from the transport-free core
+ * (etcd-int.h); this file only moves bytes and keeps state.
  *
  * Plumbing (curl's multi-socket API on libuv): CURLMOPT_SOCKETFUNCTION keeps
  * one uv_poll per socket (its context is attached with curl_multi_assign and
@@ -61,6 +62,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +73,7 @@
 #include "buf.h"
 #include "err.h"
 #include "etcd-int.h"
-#include "etcd.h"
+#include "etcd_uv.h"
 #include "prng.h"
 #include "xalloc.h"
 
@@ -212,8 +214,8 @@ struct etcd_uv_watch {
 	struct waiter w;
 	struct etcd_uv *eu;
 	struct lnode link;	/* in eu->watches */
-	struct etcd_watch_req req;	/* req.key is key */
-	char	*key, *what;
+	struct etcd_watch_req req;	/* req.key is key, .range_end end */
+	char	*key, *end, *what;
 	etcd_uv_watch_cb *cb;
 	void	*arg;
 	enum wstate state;
@@ -889,6 +891,84 @@ etcd_uv_txn(struct etcd_uv *eu, const struct etcd_txn *t, etcd_uv_cb *cb,
 	    arg);
 }
 
+int
+etcd_uv_delete(struct etcd_uv *eu, const char *key, unsigned flags,
+    etcd_uv_cb *cb, void *arg)
+{
+	char *what;
+	int rc;
+
+	if (key == NULL)
+		return LR_EINVAL;
+	what = etcd_what("delete", key);
+	rc = etcd_uv_call(eu, ETCD_PATH_DELETE, etcd_delete_encode(key, flags),
+	    what, cb, arg);
+	free(what);
+	return rc;
+}
+
+int
+etcd_uv_compact(struct etcd_uv *eu, int64_t revision, etcd_uv_cb *cb,
+    void *arg)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "compact at revision %" PRId64,
+	    revision);
+	return etcd_uv_call(eu, ETCD_PATH_COMPACT, json_pack("{sIsb}",
+	    "revision", (json_int_t)revision, "physical", 1), what, cb, arg);
+}
+
+int
+etcd_uv_lease_grant(struct etcd_uv *eu, int64_t ttl_s, etcd_uv_cb *cb,
+    void *arg)
+{
+	return etcd_uv_call(eu, ETCD_PATH_GRANT, etcd_lease_grant_encode(ttl_s),
+	    "lease grant", cb, arg);
+}
+
+/* A call about lease id: "lease <op> '<id in hex>'" in errors. */
+static int
+lease_call(struct etcd_uv *eu, const char *path, const char *op, int64_t id,
+    etcd_uv_cb *cb, void *arg)
+{
+	json_t *body;
+	char what[64];
+
+	snprintf(what, sizeof(what), "lease %s '%llx'", op,
+	    (unsigned long long)id);
+	body = etcd_lease_id_encode(id);
+	if (strcmp(path, ETCD_PATH_TTL) == 0)
+		json_object_set_new(body, "keys", json_false());
+	return etcd_uv_call(eu, path, body, what, cb, arg);
+}
+
+int
+etcd_uv_lease_keepalive(struct etcd_uv *eu, int64_t id, etcd_uv_cb *cb,
+    void *arg)
+{
+	return lease_call(eu, ETCD_PATH_KEEPALIVE, "keepalive", id, cb, arg);
+}
+
+int
+etcd_uv_lease_revoke(struct etcd_uv *eu, int64_t id, etcd_uv_cb *cb,
+    void *arg)
+{
+	return lease_call(eu, ETCD_PATH_REVOKE, "revoke", id, cb, arg);
+}
+
+int
+etcd_uv_lease_ttl(struct etcd_uv *eu, int64_t id, etcd_uv_cb *cb, void *arg)
+{
+	return lease_call(eu, ETCD_PATH_TTL, "ttl", id, cb, arg);
+}
+
+const char *
+etcd_uv_endpoint(const struct etcd_uv *eu)
+{
+	return eu->conf.endpoints[eu->conf.cur];
+}
+
 /* ---- watches ---------------------------------------------------------- */
 
 enum { WL_GO, WL_STOPPED, WL_COMPACTED, WL_FAIL };
@@ -906,6 +986,7 @@ watch_closed(uv_handle_t *h)
 	lr_buf_release(&w->acc);
 	etcd_events_release(&w->ev);
 	free(w->key);
+	free(w->end);
 	free(w->what);
 	free(w);
 	eu_unref(eu);
@@ -1160,6 +1241,7 @@ watch_line(const char *line, size_t len, void *arg)
 		w->backoff_ms = 0;
 		w->reauthed = false;
 		w->created = true;
+		w->eu->conf.cur = w->x.ep;	/* calls start here too */
 		if (w->next_rev == 0)
 			w->next_rev = b.revision + 1;
 	}
@@ -1287,6 +1369,8 @@ etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
 	w->key = lr_xstrdup(req->key);
 	w->req = *req;
 	w->req.key = w->key;
+	w->end = req->range_end != NULL ? lr_xstrdup(req->range_end) : NULL;
+	w->req.range_end = w->end;
 	w->what = etcd_what("watch", w->key);
 	w->cb = cb;
 	w->arg = arg;
@@ -1308,6 +1392,13 @@ etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
 	}
 	*out = w;
 	return 0;
+}
+
+bool
+etcd_uv_watch_is_open(const struct etcd_uv_watch *w)
+{
+	return w != NULL && !w->stopped && w->state == W_STREAM &&
+	    w->created;
 }
 
 /* ---- leases ----------------------------------------------------------- */

@@ -1,8 +1,8 @@
 /*
- * Private to the etcd client: the pieces both faces share (etcd_core.c).
- * The blocking face (etcd.c) and the libuv face (etcd_uv.c) differ only in
- * how they move bytes; everything about what to send, how to read the
- * answer and what an error means lives here, free of any transport:
+ * Private to the etcd client: the engine's transport-free half
+ * (etcd_core.c), used by the engine (etcd_uv.c) and tested on its own;
+ * everything about what to send, how to read the answer and what an error
+ * means lives here, free of any transport:
  *
  *   - the parsed configuration with the endpoint list and the auth token;
  *   - setting up a curl easy handle for one request to one endpoint;
@@ -60,7 +60,7 @@
 
 /*
  * struct etcd_config checked and copied (every string owned), plus the
- * state both faces keep across requests: the auth token and the endpoint
+ * state the engine keeps across requests: the auth token and the endpoint
  * that answered last (fail-over starts there).
  */
 struct etcd_conf {
@@ -97,7 +97,7 @@ bool	etcd_conf_needs_auth(const struct etcd_conf *c);
 
 /* ---- curl ------------------------------------------------------------- */
 
-/* curl_global_init once per process, thread-safe; both faces call it. */
+/* curl_global_init once per process, thread-safe (etcd_uv_new). */
 void	etcd_curl_global_init(void);
 
 enum etcd_req_flags {
@@ -203,10 +203,6 @@ int64_t	etcd_json_int64(const json_t *o, const char *name);
  */
 int	etcd_kv_decode(const json_t *j, struct etcd_kv *kv, struct lr_err *err);
 
-/* Put/delete answers: revision, deleted count, optional prev kv. */
-int	etcd_delete_decode(const json_t *resp, int64_t *deleted,
-	    struct lr_err *err);
-
 /* ---- authentication --------------------------------------------------- */
 
 /* {"name":user,"password":password}; c->user must be set. */
@@ -224,19 +220,6 @@ bool	etcd_auth_disabled(long status, const json_t *body);
 
 json_t	*etcd_lease_grant_encode(int64_t ttl_s);	/* {"TTL":"n"} */
 json_t	*etcd_lease_id_encode(int64_t id);		/* {"ID":"n"} */
-/* Grant answer: ID (nonzero) and TTL, or LR_EETCD ("error" set in it). */
-int	etcd_lease_grant_decode(const json_t *resp, int64_t *id,
-	    int64_t *ttl, struct lr_err *err);
-/*
- * Keep-alive answer ({"result":{...}} or bare): *ttl the remaining TTL,
- * 0 when the lease is gone (TTL absent or <= 0).  An {"error":...} inside
- * the answer gives LR_EETCD.
- */
-int	etcd_lease_keepalive_decode(const json_t *resp, int64_t *ttl,
-	    struct lr_err *err);
-/* Time-to-live answer: *ttl -1 when gone; *granted grantedTTL. */
-int	etcd_lease_ttl_decode(const json_t *resp, int64_t *ttl,
-	    int64_t *granted, struct lr_err *err);
 
 /* ---- streams and watches ---------------------------------------------- */
 
@@ -297,13 +280,19 @@ int	etcd_watch_cancel_error(const struct etcd_watch_info *info,
 	    const char *what, const char *endpoint, struct lr_err *err);
 
 /*
- * The range that re-lists a watched range for RESYNC: key and ETCD_PREFIX
- * of w, latest revision.
+ * The range that re-lists a watched range for RESYNC: key, ETCD_PREFIX and
+ * range_end of w, latest revision.
  */
 void	etcd_watch_resync_req(const struct etcd_watch_req *w,
 	    struct etcd_range_req *out);
 
 /* "watch '/k'" style description of an operation on key (owned). */
 char	*etcd_what(const char *op, const char *key);
+
+/* ---- between the engine and the blocking face (etcd_uv.c) ------------- */
+
+struct etcd_uv_watch;
+/* The watch's stream is open: etcd said "created" and it has not failed. */
+bool	etcd_uv_watch_is_open(const struct etcd_uv_watch *w);
 
 #endif

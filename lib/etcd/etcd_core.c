@@ -127,14 +127,16 @@ key_json(const char *key)
 	return b64_json(key, strlen(key));
 }
 
-/* key and range_end for key with ETCD_PREFIX in flags */
+/* key and range_end: end when given, else the prefix's with ETCD_PREFIX */
 static void
-set_key_range(json_t *o, const char *key, unsigned flags)
+set_key_range(json_t *o, const char *key, unsigned flags, const char *to)
 {
 	char *end;
 
 	json_object_set_new(o, "key", key_json(key));
-	if (flags & ETCD_PREFIX) {
+	if (to != NULL)
+		json_object_set_new(o, "range_end", key_json(to));
+	else if (flags & ETCD_PREFIX) {
 		end = etcd_prefix_end(key);
 		json_object_set_new(o, "range_end", key_json(end));
 		free(end);
@@ -206,7 +208,7 @@ etcd_range_encode(const struct etcd_range_req *req)
 	json_t *o;
 
 	o = json_object();
-	set_key_range(o, req->key, req->flags);
+	set_key_range(o, req->key, req->flags, req->range_end);
 	if (req->flags & ETCD_KEYS_ONLY)
 		json_object_set_new(o, "keys_only", json_true());
 	if (req->flags & ETCD_COUNT_ONLY)
@@ -242,7 +244,7 @@ etcd_delete_encode(const char *key, unsigned flags)
 	json_t *o;
 
 	o = json_object();
-	set_key_range(o, key, flags);
+	set_key_range(o, key, flags, NULL);
 	if (flags & ETCD_PREV_KV)
 		json_object_set_new(o, "prev_kv", json_true());
 	return o;
@@ -254,7 +256,7 @@ etcd_watch_encode(const struct etcd_watch_req *req)
 	json_t *o;
 
 	o = json_object();
-	set_key_range(o, req->key, req->flags);
+	set_key_range(o, req->key, req->flags, req->range_end);
 	if (req->start_revision > 0)
 		json_object_set_new(o, "start_revision",
 		    int64_json(req->start_revision));
@@ -1375,4 +1377,5 @@ etcd_watch_resync_req(const struct etcd_watch_req *w,
 	memset(out, 0, sizeof(*out));
 	out->key = w->key;
 	out->flags = w->flags & ETCD_PREFIX;
+	out->range_end = w->range_end;
 }
