@@ -2,18 +2,12 @@
  * wait: follow a deploy until its hosts are done (wait.h).
  *
  * The reports and heartbeats are read once under P/observed/ and
- * P/agents/, then followed with one blocking watch on the prefix P/: the
- * client's watch takes one key or prefix, and P/ is the one range holding
- * both (desired/ and the rest are filtered out; they change only when
- * someone applies meanwhile).
- *
- * NEEDSWORK: etcd_watch calls back only when etcd sends something, and
- * does not return on a signal, so the watch runs in slices of TICK_MS
- * (each a watch from the next revision, so nothing is missed): between
- * slices the wait redraws its clock, checks the caller's stop flag (Ctrl-C)
- * and its deadline.  A tick callback in etcd_watch (an idle batch every N
- * ms on the same stream) and a range end in etcd_watch_req (P/agents/ and
- * P/observed/ without the rest) would make the slices and the filter go.
+ * P/agents/, then followed with one blocking watch on the range from
+ * P/agents/ to the end of P/observed/ (what sorts between them, desired/
+ * and the rest, is filtered out; it changes only when someone applies
+ * meanwhile).  One stream for the whole wait: the watch's tick redraws
+ * the clock and notices etcd coming back, its stop flag (Ctrl-C) and
+ * deadline end it.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -27,7 +21,7 @@
 #include "wait.h"
 #include "xalloc.h"
 
-#define TICK_MS		1000
+#define TICK_MS		1000	/* redraw the clock */
 #define OUTPUT_LINES	5	/* the end of a failed step's output */
 #define LIST_MAX	5	/* hosts named in an error */
 
@@ -295,7 +289,6 @@ struct waiter {
 	long	 start_ms;
 	bool	 drawn;		/* a progress line is on the screen */
 	bool	 disconnected;	/* etcd is away */
-	bool	 slice_lost;	/* ... as this slice found */
 	struct lr_buf line;
 };
 
@@ -542,7 +535,7 @@ on_batch(const struct etcd_watch_batch *b, void *arg)
 		if (!w->disconnected && w->o->output == CMD_WAIT_LINES)
 			fprintf(stderr, "leura: warning: %s; retrying\n",
 			    b->err ? b->err->msg : "etcd unreachable");
-		w->disconnected = w->slice_lost = true;
+		w->disconnected = true;
 		draw_progress(w);
 		return w->o->stop && *w->o->stop ? WATCH_STOP : 0;
 	}
@@ -579,24 +572,16 @@ load_prefix(struct waiter *w, struct etcd *e, const char *pfx, int64_t *rev,
 	return 0;
 }
 
-/*
- * A slice that ended without losing etcd may not have reached it either
- * (a connect that outlasts the slice): ask it something small.
- */
-static void
-probe(struct waiter *w, struct etcd *e)
+/* Every TICK_MS on the watch: the clock, and etcd coming back. */
+static int
+on_tick(bool connected, void *arg)
 {
-	struct etcd_range_req rq = { .key = w->agt_pfx, .flags = ETCD_PREFIX |
-		ETCD_COUNT_ONLY };
-	struct etcd_range_result r;
-	struct lr_err err;
+	struct waiter *w = arg;
 
-	lr_err_clear(&err);
-	if (etcd_range(e, &rq, &r, &err) < 0)
-		return;
-	etcd_range_result_release(&r);
-	reconnected(w);
+	if (connected && w->disconnected)
+		reconnected(w);
 	draw_progress(w);
+	return 0;
 }
 
 static int
@@ -721,13 +706,13 @@ cmd_wait_run(struct etcd *e, const char *prefix, const json_t *targets,
 {
 	struct waiter w;
 	struct etcd_watch_req rq = { 0 };
+	struct etcd_watch_opts wo = { 0 };
 	struct lr_err err;
 	enum cmd_wait_result res;
-	char *all_pfx;
+	char *obs_end = NULL;
 	const char *k;
 	json_t *v;
 	int64_t rev;
-	long rest;
 	size_t i;
 	int rc;
 
@@ -739,7 +724,6 @@ cmd_wait_run(struct etcd *e, const char *prefix, const json_t *targets,
 	w.start_ms = lr_now_ms();
 	w.obs_pfx = lr_xasprintf("%s/observed/", prefix);
 	w.agt_pfx = lr_xasprintf("%s/agents/", prefix);
-	all_pfx = lr_xasprintf("%s/", prefix);
 	w.observed = json_object();
 	w.agents = json_object();
 	w.hosts = lr_xcalloc(json_object_size(targets) + 1, sizeof(*w.hosts));
@@ -759,37 +743,25 @@ cmd_wait_run(struct etcd *e, const char *prefix, const json_t *targets,
 		goto out;
 	}
 	w.next_rev = rev + 1;
-	rq.key = all_pfx;
-	rq.flags = ETCD_PREFIX;
+	obs_end = etcd_prefix_end(w.obs_pfx);
+	rq.key = w.agt_pfx;
+	rq.range_end = obs_end;
 	res = CMD_WAIT_ALL_CONVERGED;
 	if (!evaluate(&w)) {
-		for (;;) {
-			draw_progress(&w);
-			if (o->stop && *o->stop) {
-				res = CMD_WAIT_STOPPED;
-				break;
-			}
-			rest = o->timeout_ms - (lr_now_ms() - w.start_ms);
-			if (rest <= 0) {
-				res = CMD_WAIT_TIMED_OUT;
-				break;
-			}
-			rq.start_revision = w.next_rev;
-			w.slice_lost = false;
-			rc = etcd_watch(e, &rq, rest < TICK_MS ? rest : TICK_MS,
-			    on_batch, &w, &err);
-			if (rc == LR_ECANCELED || rc == 0) {
-				/* a slice ended; is etcd back? */
-				if (w.disconnected && !w.slice_lost)
-					probe(&w, e);
-				continue;
-			}
-			if (rc == WATCH_STOP) {
-				res = CMD_WAIT_STOPPED;
-				break;
-			}
-			if (rc == WATCH_ALL_DONE)
-				break;
+		draw_progress(&w);
+		wo.timeout_ms = o->timeout_ms - (lr_now_ms() - w.start_ms);
+		wo.stop = o->stop;
+		wo.tick_ms = TICK_MS;
+		wo.tick = on_tick;
+		rq.start_revision = w.next_rev;
+		rc = wo.timeout_ms > 0 ? etcd_watch_run(e, &rq, &wo, on_batch,
+		    &w, &err) : LR_ECANCELED;
+		if (rc == WATCH_STOP || (rc == LR_ECANCELED && o->stop &&
+		    *o->stop))
+			res = CMD_WAIT_STOPPED;
+		else if (rc == LR_ECANCELED)
+			res = CMD_WAIT_TIMED_OUT;
+		else if (rc != WATCH_ALL_DONE) {
 			erase_progress(&w);
 			lr_err_print(&err);
 			res = CMD_WAIT_ERROR;
@@ -821,6 +793,6 @@ out:
 	lr_buf_release(&w.line);
 	free(w.obs_pfx);
 	free(w.agt_pfx);
-	free(all_pfx);
+	free(obs_end);
 	return res;
 }
