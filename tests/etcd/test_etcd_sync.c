@@ -6,6 +6,7 @@
  * or cluster etcd start their own.  No etcd installed: exit 77.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -907,6 +908,169 @@ test_watch__compacted_resync(void **state)
 	etcd_free(w);
 }
 
+/* ---- watch: deadline, stop flag, tick, range end --------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct ticks {
+	int	 n;		/* ticks seen */
+	int	 nconnected;	/* ... with the stream open */
+	int	 raise_at;	/* raise SIGUSR1 at this tick (0: never) */
+	long	 raised_ms;	/* when it did */
+	struct seen *s;
+};
+
+static int
+tick_cb(bool connected, void *arg)
+{
+	struct ticks *t = arg;
+
+	t->n++;
+	t->nconnected += connected;
+	if (t->n == t->raise_at) {
+		t->raised_ms = lr_now_ms();
+		raise(SIGUSR1);		/* the handler sets stop_flag */
+	}
+	return 0;
+}
+
+/* the batches of a watch whose tick shares arg: struct ticks */
+static int
+tick_collect_cb(const struct etcd_watch_batch *b, void *arg)
+{
+	return collect_cb(b, ((struct ticks *)arg)->s);
+}
+
+static void
+test_watch__deadline_stop_tick(void **state)
+{
+	struct etcd *e = client(shared.endpoints);
+	struct etcd_watch_req wr = { "/t/stop/", ETCD_PREFIX, 0, NULL };
+	struct etcd_watch_opts o;
+	struct sigaction sa, old;
+	struct seen s;
+	struct ticks t;
+	struct lr_err err;
+	long t0, took;
+
+	/* quiet prefix: the deadline ends it, on time, ticking meanwhile */
+	memset(&s, 0, sizeof(s));
+	memset(&t, 0, sizeof(t));
+	s.want = 1;
+	t.s = &s;
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = 400;
+	o.tick_ms = 50;
+	o.tick = tick_cb;
+	lr_err_clear(&err);
+	t0 = lr_now_ms();
+	assert_int_equal(etcd_watch_run(e, &wr, &o, tick_collect_cb, &t,
+	    &err), LR_ECANCELED);
+	took = lr_now_ms() - t0;
+	assert_true(took >= 390);
+	assert_true(took < 1500);
+	assert_non_null(strstr(err.msg, "watch '/t/stop/'"));
+	assert_non_null(strstr(err.msg, "no more events in 400 ms"));
+	assert_true(t.n >= 3);
+	assert_true(t.nconnected >= 1);	/* the stream opened */
+	assert_int_equal(s.n, 0);
+	seen_release(&s);
+
+	/* a signal handler sets the flag: the watch ends within ~100 ms */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	stop_flag = 0;
+	memset(&s, 0, sizeof(s));
+	memset(&t, 0, sizeof(t));
+	s.want = 1;
+	t.s = &s;
+	t.raise_at = 2;
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = 10000;	/* a bound, not the way out */
+	o.stop = &stop_flag;
+	o.tick_ms = 50;
+	o.tick = tick_cb;
+	lr_err_clear(&err);
+	assert_int_equal(etcd_watch_run(e, &wr, &o, tick_collect_cb, &t,
+	    &err), LR_ECANCELED);
+	took = lr_now_ms() - t.raised_ms;
+	assert_true(t.raised_ms > 0);
+	assert_true(took < 1000);
+	assert_non_null(strstr(err.msg, "stopped"));
+	seen_release(&s);
+
+	/* a flag set before the watch: it does not start */
+	assert_int_equal(etcd_watch_run(e, &wr, &o, tick_collect_cb, &t,
+	    &err), LR_ECANCELED);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	stop_flag = 0;
+
+	/* the client still works after both */
+	put(e, "/t/stop/after", "ok");
+	etcd_free(e);
+}
+
+static int
+stop_at_resync_cb(const struct etcd_watch_batch *b, void *arg)
+{
+	collect_cb(b, arg);
+	return b->kind == ETCD_WATCH_RESYNC ? 1 : 0;
+}
+
+static void
+test_watch__range_end(void **state)
+{
+	struct etcd *e = client(shared.endpoints);
+	struct etcd_watch_req wr;
+	struct seen s;
+	struct lr_err err;
+	int64_t r1, last;
+
+	/* watch [/t/re/a/, /t/re/b0): a/ and b/, not c/ nor /t/re/0 */
+	r1 = put(e, "/t/re/a/1", "1");
+	put(e, "/t/re/c/1", "out");
+	put(e, "/t/re/0", "out");
+	put(e, "/t/re/b/1", "2");
+	put(e, "/t/re/a", "3");		/* sorts before /t/re/a/: out */
+	last = put(e, "/t/re/a/1", "4");
+
+	memset(&s, 0, sizeof(s));
+	s.want = 3;
+	memset(&wr, 0, sizeof(wr));
+	wr.key = "/t/re/a/";
+	wr.range_end = "/t/re/b0";
+	wr.start_revision = r1;
+	assert_int_equal(etcd_watch(e, &wr, 5000, collect_cb, &s, &err), 1);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.keys[0], "/t/re/a/1");
+	assert_string_equal(s.keys[1], "/t/re/b/1");
+	assert_string_equal(s.keys[2], "/t/re/a/1");
+	assert_int_equal(s.revs[2], last);
+	seen_release(&s);
+
+	/* compacted: the re-list covers the same range */
+	assert_int_equal(etcd_compact(e, last, &err), 0);
+	memset(&s, 0, sizeof(s));
+	s.want = 1;
+	assert_int_equal(etcd_watch(e, &wr, 5000, stop_at_resync_cb, &s,
+	    &err), 1);
+	assert_int_equal(s.nresync, 1);
+	assert_int_equal(s.nresync_kvs, 2);
+	assert_string_equal(s.resync[0], "/t/re/a/1=4");
+	assert_string_equal(s.resync[1], "/t/re/b/1=2");
+	seen_release(&s);
+	etcd_free(e);
+}
+
 /* stops the member after 3 events; brings it back while disconnected */
 static int
 resume_cb(const struct etcd_watch_batch *b, void *arg)
@@ -1298,6 +1462,8 @@ main(void)
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_watch__compacted_resync),
+		cmocka_unit_test(test_watch__deadline_stop_tick),
+		cmocka_unit_test(test_watch__range_end),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_watch__resume_after_restart),
 		cmocka_unit_test(test_auth),
