@@ -2,8 +2,8 @@
 # etcd, real leura-agent processes, steps that write under $T only.
 #
 #   . "$LEURA_SRC/tests/agent/lib.sh"   # $T, fail/run/expect_in (cli/lib.sh)
-#   etcd_start                         # exits 77 without etcd
-#   repo_init; cat >"$R/services.yml" <<EOF ... EOF; commit_all init
+#   agent_test_start                   # etcd (exits 77 without), empty $R
+#   cat >"$R/services.yml" <<EOF ... EOF; commit_all init
 #   apply                               # leura apply; $GEN = head generation
 #   agent_start web1 --drift-interval 1s
 #   wait_state web1 converged "$GEN"
@@ -180,6 +180,14 @@ repo_init() {
 	rm -rf "$R"
 	mkdir -p "$R/inventory" "$R/roles"
 	(cd "$R" && git init -q -b main .)
+}
+
+# agent_test_start: the set-up every t_*.sh shares, after its own skips: a
+# private etcd (exit 77 without an etcd binary; stopped with the rest at
+# exit) and an empty config repo in $R
+agent_test_start() {
+	etcd_start
+	repo_init
 }
 
 # apply: leura apply of HEAD; GEN is the head's generation afterwards

@@ -5,9 +5,8 @@
 # changed script runs again by itself, and a step that failed runs again
 # on the next deploy even though its text did not change.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}

@@ -4,7 +4,7 @@
 # whose content is not UTF-8 text (any bytes may be sent: leura-spec(5),
 # file) arrives byte for byte.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
 b64() { printf %s "$1" | base64 -w0; }
 # etcd_put_file KEY FILE: put FILE's bytes at KEY
@@ -14,7 +14,6 @@ etcd_put_file() {
 	    >/dev/null
 }
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {groups: [one], vars: {root: $ROOT}}

@@ -4,9 +4,8 @@
 # SIGTERM (exit 0, heartbeat gone), a restart that writes nothing again,
 # --once, and --once for a host with no desired state (exit 1).
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {zone: a}}

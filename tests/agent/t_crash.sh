@@ -7,9 +7,8 @@
 # kernel's SIGXFSZ kills the agent inside the write, as a kill -9 there
 # would) leaves no temporary file once the next agent has converged.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {groups: [one], vars: {root: $ROOT, pids: $PIDS}}

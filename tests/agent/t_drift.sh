@@ -5,9 +5,8 @@
 # reported drifted (state, drift[], `leura status`) and left alone, until
 # the file is put back by hand.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}

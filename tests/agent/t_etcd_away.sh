@@ -4,9 +4,8 @@
 # and its drift checks repair an edit.  When etcd comes back the agent
 # reports and heartbeats again, and converges the next deploy.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}

@@ -3,7 +3,7 @@
 # one host at a time), `leura status` says every host and service is
 # converged, and the files are where the example says.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
 rm -rf "$R"
 cp -R "$LEURA_SRC/examples/basic" "$R"

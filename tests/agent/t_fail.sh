@@ -5,9 +5,8 @@
 # converged; a retried step that fails once succeeds on its second
 # attempt; a fix commit converges the host and runs the failed step again.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}

@@ -8,9 +8,8 @@
 #     r3 waiting ("the rollout of ... stopped: it failed on r2") though
 #     its own gate (r1) is open; the fix lets it go on.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   d1: {groups: [dbs]}

@@ -4,9 +4,8 @@
 # failed until it gets SIGHUP.  SIGHUP on a converged host starts a new
 # run, which runs nothing that is done already.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}

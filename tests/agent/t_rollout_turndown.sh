@@ -3,9 +3,8 @@
 # service fails on a1; a3, whose gate (a2) is open, must converge: a1's
 # failure is not a failure of web, which a1 no longer runs.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 write_inventory() {	# HOSTS_OF_webs
 	{
 		echo "hosts:"

@@ -9,7 +9,7 @@ if ! id nobody >/dev/null 2>&1; then
 	echo "SKIP: no user 'nobody'" >&2
 	exit 77
 fi
-etcd_start
+agent_test_start
 me=$(id -u)
 nobody_uid=$(id -u nobody)
 nobody_group=$(id -gn nobody)
@@ -20,7 +20,6 @@ chmod 0711 "$T"
 chmod 0755 "$ROOT"
 mkdir -m 1777 "$ROOT/shared"
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}

@@ -4,9 +4,8 @@
 # step runs again when the agent starts next.  A step that ignores
 # SIGTERM gets SIGKILL 5 s later, and the agent still exits 0.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {groups: [one]}

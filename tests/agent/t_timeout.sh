@@ -4,9 +4,8 @@
 # background child keeps its output open ends when its shell does (the
 # output is read 1 s more, then left), not at its timeout.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT, pids: $PIDS}}

@@ -3,9 +3,8 @@
 # there, once; the host where it lands converges it; a host removed from
 # the inventory (a tombstone) turns down everything it ran.
 . "$LEURA_SRC/tests/agent/lib.sh"
-etcd_start
+agent_test_start
 
-repo_init
 write_inventory() {	# HOSTS_OF_g HOSTS...
 	g=$1
 	shift

@@ -13,9 +13,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	echo "SKIP: no valgrind" >&2
 	exit 77
 fi
-etcd_start
+agent_test_start
 
-repo_init
 cat >"$R/inventory/hosts.yml" <<EOF
 hosts:
   h1: {vars: {root: $ROOT}}
