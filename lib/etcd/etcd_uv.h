@@ -41,13 +41,14 @@ typedef void etcd_uv_cb(int status, const json_t *resp,
 
 /*
  * POST body (stolen) to path ("/v3/kv/put") with fail-over, auth and
- * retries (the blocking client's calls are these).  what names the operation in errors
- * ("put '/leura/agents/web1'").  cb runs later on the loop, exactly once.
+ * retries (every call of the blocking client is one of these).  what
+ * names the operation in errors ("put '/leura/agents/web1'").  cb runs
+ * later on the loop, exactly once.
  */
 int	etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
 	    const char *what, etcd_uv_cb *cb, void *arg);
 /*
- * Convenience: the same encoders as the blocking calls.  Errors returned
+ * Convenience: etcd_uv_call with the encoders of etcd.h.  Errors returned
  * directly (no callback): LR_EINVAL, LR_ECANCELED (client being freed),
  * LR_ETOOBIG (etcd_uv_txn over ETCD_MAX_REQUEST_BYTES or 128 ops).
  */
