@@ -1,0 +1,212 @@
+/*
+ * The host document, tombstone and head codecs (doc.h).  Everything is
+ * built with jansson and dumped with PROTO_DUMP_FLAGS; the one join of
+ * two texts, the stamp in front of a document's canonical text, joins two
+ * jansson dumps so that the hashed text is stored as it was hashed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "doc.h"
+#include "json.h"
+#include "xalloc.h"
+
+char *
+proto_dumps(const json_t *doc)
+{
+	char *s = json_dumps(doc, PROTO_DUMP_FLAGS);
+
+	if (s == NULL)
+		LR_BUG("not a JSON document");
+	return s;
+}
+
+json_t *
+proto_value_parse(const char *key, const char *val, size_t len,
+    struct lr_err *err)
+{
+	json_error_t je;
+	json_t *v;
+
+	v = json_loadb(val, len, 0, &je);
+	if (v == NULL)
+		lr_err_set(err, LR_EETCD, "the value of '%s' in etcd is not "
+		    "JSON: %s", key, je.text);
+	else if (!json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+		lr_err_set(err, LR_EETCD, "the value of '%s' in etcd is not "
+		    "a JSON object", key);
+	}
+	if (v == NULL)
+		lr_err_hint(err, "something other than leura wrote it; "
+		    "delete the key or restore it from a backup");
+	return v;
+}
+
+/* ---- a host's desired state ---- */
+
+char *
+proto_doc_canonical(const json_t *doc, char sha[LR_SHA256_HEX_LEN + 1])
+{
+	char *s = proto_dumps(doc);
+
+	lr_sha256_hex(s, strlen(s), sha);
+	return s;
+}
+
+/* {"commit","deploy","generation"}: new reference */
+static json_t *
+stamp(int64_t gen, int64_t deploy, const char *commit)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, PROTO_DOC_COMMIT, json_string(commit));
+	json_object_set_new(o, PROTO_DOC_DEPLOY,
+	    json_integer((json_int_t)deploy));
+	json_object_set_new(o, PROTO_DOC_GENERATION,
+	    json_integer((json_int_t)gen));
+	return o;
+}
+
+char *
+proto_doc_value(const char *canonical, int64_t gen, int64_t deploy,
+    const char *commit)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	json_t *st = stamp(gen, deploy, commit);
+	char *s = proto_dumps(st);
+
+	/* '{' stamp ',' members '}': the canonical text keeps its bytes */
+	if (canonical[0] != '{' || canonical[1] == '}')
+		LR_BUG("canonical text of an empty document");
+	lr_buf_add(&b, s, strlen(s) - 1);
+	lr_buf_addc(&b, ',');
+	lr_buf_adds(&b, canonical + 1);
+	free(s);
+	json_decref(st);
+	return lr_buf_detach(&b, NULL);
+}
+
+size_t
+proto_doc_value_max(size_t canonical_len, const char *commit)
+{
+	/* the stamp's names, two 19-digit numbers and punctuation */
+	return canonical_len + strlen(commit) + 80;
+}
+
+/*
+ * Not sorted: "deploy" comes before "depends_on", as tombstones have
+ * always been written.  jansson keeps the order members were set in.
+ */
+char *
+proto_tombstone_value(int64_t gen, int64_t deploy, const char *commit)
+{
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, PROTO_DOC_COMMIT, json_string(commit));
+	json_object_set_new(o, PROTO_DOC_DEPLOY,
+	    json_integer((json_int_t)deploy));
+	json_object_set_new(o, PROTO_DOC_DEPENDS_ON, json_object());
+	json_object_set_new(o, PROTO_DOC_GENERATION,
+	    json_integer((json_int_t)gen));
+	json_object_set_new(o, PROTO_DOC_REMOVED, json_true());
+	json_object_set_new(o, PROTO_DOC_SERVICES, json_array());
+	json_object_set_new(o, PROTO_DOC_STEPS, json_array());
+	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+		LR_BUG("not a JSON document");
+	json_decref(o);
+	return s;
+}
+
+void
+proto_doc_stamp_decode(const json_t *doc, struct proto_doc_stamp *out)
+{
+	out->generation = lr_json_int(doc, PROTO_DOC_GENERATION);
+	out->deploy = lr_json_int(doc, PROTO_DOC_DEPLOY);
+	out->commit = lr_json_strn(doc, PROTO_DOC_COMMIT);
+	out->removed = lr_json_bool(doc, PROTO_DOC_REMOVED);
+}
+
+json_t *
+proto_doc_unstamp(const json_t *doc)
+{
+	json_t *o = json_deep_copy(doc);
+
+	json_object_del(o, PROTO_DOC_COMMIT);
+	json_object_del(o, PROTO_DOC_DEPLOY);
+	json_object_del(o, PROTO_DOC_GENERATION);
+	return o;
+}
+
+/* ---- the head and the deploy records ---- */
+
+static void
+set_str(json_t *o, const char *k, const char *s)
+{
+	if (s != NULL)
+		json_object_set_new(o, k, json_string(s));
+}
+
+static void
+set_int(json_t *o, const char *k, int64_t v)
+{
+	json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+json_t *
+proto_head_encode(const struct proto_head *h)
+{
+	json_t *o = json_object(), *prev;
+
+	set_str(o, PROTO_HEAD_APPLY_ID, h->apply_id);
+	set_int(o, PROTO_HEAD_DEPLOY, h->deploy);
+	set_str(o, PROTO_HEAD_COMMIT, h->commit);
+	set_str(o, PROTO_HEAD_TREE, h->tree);
+	set_str(o, PROTO_HEAD_LEURA, h->leura);
+	set_str(o, PROTO_HEAD_REF, h->ref);
+	set_str(o, PROTO_HEAD_SUMMARY, h->summary);
+	set_str(o, PROTO_HEAD_AUTHOR, h->author);
+	set_str(o, PROTO_HEAD_BY, h->by);
+	set_str(o, PROTO_HEAD_AT, h->at);
+	set_int(o, PROTO_HEAD_GENERATION, h->generation);
+	json_object_set_new(o, PROTO_HEAD_ROLLBACK,
+	    json_boolean(h->rollback));
+	set_int(o, PROTO_HEAD_HOSTS_WRITTEN, h->hosts_written);
+	set_int(o, PROTO_HEAD_HOSTS, h->hosts);
+	if (h->previous_commit != NULL) {
+		prev = json_object();
+		set_int(prev, PROTO_HEAD_DEPLOY, h->previous_deploy);
+		set_str(prev, PROTO_HEAD_COMMIT, h->previous_commit);
+		json_object_set_new(o, PROTO_HEAD_PREVIOUS, prev);
+	}
+	return o;
+}
+
+void
+proto_head_decode(const json_t *head, struct proto_head *out)
+{
+	const json_t *prev = json_object_get(head, PROTO_HEAD_PREVIOUS);
+
+	memset(out, 0, sizeof(*out));
+	out->deploy = lr_json_int(head, PROTO_HEAD_DEPLOY);
+	out->generation = lr_json_int(head, PROTO_HEAD_GENERATION);
+	out->commit = lr_json_strn(head, PROTO_HEAD_COMMIT);
+	out->tree = lr_json_strn(head, PROTO_HEAD_TREE);
+	out->ref = lr_json_strn(head, PROTO_HEAD_REF);
+	out->summary = lr_json_strn(head, PROTO_HEAD_SUMMARY);
+	out->author = lr_json_strn(head, PROTO_HEAD_AUTHOR);
+	out->by = lr_json_strn(head, PROTO_HEAD_BY);
+	out->at = lr_json_strn(head, PROTO_HEAD_AT);
+	out->rollback = lr_json_bool(head, PROTO_HEAD_ROLLBACK);
+	out->hosts = lr_json_int(head, PROTO_HEAD_HOSTS);
+	out->hosts_written = lr_json_int(head, PROTO_HEAD_HOSTS_WRITTEN);
+	out->leura = lr_json_strn(head, PROTO_HEAD_LEURA);
+	out->apply_id = lr_json_strn(head, PROTO_HEAD_APPLY_ID);
+	if (json_is_object(prev)) {
+		out->previous_deploy = lr_json_int(prev, PROTO_HEAD_DEPLOY);
+		out->previous_commit = lr_json_strn(prev, PROTO_HEAD_COMMIT);
+	}
+}
