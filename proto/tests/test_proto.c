@@ -279,7 +279,7 @@ test_proto_doc__round_trips(void **state)
 }
 
 static void
-test_proto_value_parse__refuses_what_is_no_object(void **state)
+test_proto_value_parse__refuses_no_object(void **state)
 {
 	struct lr_err err;
 
@@ -587,7 +587,7 @@ main(void)
 		cmocka_unit_test(test_proto_key__not_ours),
 		cmocka_unit_test(test_proto_doc__bytes_are_pinned),
 		cmocka_unit_test(test_proto_doc__round_trips),
-		cmocka_unit_test(test_proto_value_parse__refuses_what_is_no_object),
+		cmocka_unit_test(test_proto_value_parse__refuses_no_object),
 		cmocka_unit_test(test_proto_head__round_trips),
 		cmocka_unit_test(test_proto_report__round_trips),
 		cmocka_unit_test(test_proto_results__round_trip),

@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
+#include "doc.h"
+#include "json.h"
+#include "keys.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -51,6 +55,7 @@ conflict(struct writer *w, const struct etcd_txn_result *tr,
     struct lr_err *err)
 {
 	const struct etcd_range_result *r = NULL;
+	struct proto_head hd;
 	json_t *head = NULL;
 	json_error_t je;
 	size_t i;
@@ -73,13 +78,12 @@ conflict(struct writer *w, const struct etcd_txn_result *tr,
 	if (head == NULL)
 		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
 		    "your plan (it was removed)");
-	else
+	else {
+		proto_head_decode(head, &hd);
 		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
 		    "your plan (applied by %s, commit %.12s, deploy #%lld)",
-		    json_string_value(json_object_get(head, "by")),
-		    json_string_value(json_object_get(head, "commit")),
-		    (long long)json_integer_value(json_object_get(head,
-		    "deploy")));
+		    hd.by, hd.commit, (long long)hd.deploy);
+	}
 	json_decref(head);
 	return lr_err_hint(err, "run plan again");
 }
@@ -173,8 +177,7 @@ put_doc(struct writer *w, const char *h, int64_t gen, const char *name,
 	char *key;
 	int rc;
 
-	key = rec_key(w->a->prefix, "desired/hosts/%s/%012lld/%s", h,
-	    (long long)gen, name);
+	key = proto_key_doc(w->a->prefix, h, gen, name);
 	rc = add_put(w, key, val, strlen(val), err);
 	free(key);
 	free(val);
@@ -268,20 +271,21 @@ doc_files(const json_t *doc, json_t *set)
 	const char *id, *src;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "steps"), i, st) {
-		id = json_string_value(json_object_get(st, "id"));
-		if ((sha = json_object_get(st, "sha256")) != NULL &&
+	json_array_foreach(json_object_get(doc, PROTO_DOC_STEPS), i, st) {
+		id = lr_json_strn(st, PROTO_STEP_ID);
+		if ((sha = json_object_get(st, PROTO_STEP_SHA256)) != NULL &&
 		    json_object_get(set, json_string_value(sha)) == NULL) {
-			src = json_string_value(json_object_get(st, "src"));
+			src = lr_json_strn(st, PROTO_STEP_SRC);
 			json_object_set_new(set, json_string_value(sha),
 			    json_sprintf("file step '%s' (src '%s')", id,
 			    src ? src : "?"));
 		}
-		if ((sha = json_object_get(st, "exec_sha256")) != NULL &&
-		    json_object_get(set, json_string_value(sha)) == NULL)
+		if ((sha = json_object_get(st, PROTO_STEP_EXEC_SHA256)) !=
+		    NULL && json_object_get(set, json_string_value(sha)) ==
+		    NULL)
 			json_object_set_new(set, json_string_value(sha),
 			    json_sprintf("step '%s' (file 'steps/%s')", id,
-			    json_string_value(json_object_get(st, "use"))));
+			    lr_json_strn(st, PROTO_STEP_USE)));
 	}
 }
 
@@ -307,7 +311,7 @@ existing_files(struct writer *w, json_t **out, struct lr_err *err)
 	size_t i, plen;
 	int rc;
 
-	key = rec_key(w->a->prefix, "desired/files/");
+	key = proto_key_files_dir(w->a->prefix);
 	plen = strlen(key);
 	q.key = key;
 	q.flags = ETCD_PREFIX | ETCD_KEYS_ONLY;
@@ -325,25 +329,23 @@ existing_files(struct writer *w, json_t **out, struct lr_err *err)
 }
 
 /*
- * The value of a host's document key: its canonical text (rec_docs_build)
- * with the generation, deploy and commit that wrote it in front.
+ * The value of a host's document key (proto_doc_value): its canonical
+ * text (rec_docs_build) with the generation, deploy and commit that wrote
+ * it in front.
  */
 static char *
 doc_value(const json_t *d, int64_t gen, int64_t deploy, const char *commit)
 {
-	const char *text = json_string_value(json_object_get(d, "json"));
-
-	return lr_xasprintf("{\"commit\":\"%s\",\"deploy\":%lld,"
-	    "\"generation\":%lld,%s", commit, (long long)deploy,
-	    (long long)gen, text + 1);
+	return proto_doc_value(json_string_value(json_object_get(d, "json")),
+	    gen, deploy, commit);
 }
 
-/* Its length, without building it. */
+/* Its length at most, without building it. */
 static size_t
 doc_value_len(const json_t *d, const char *commit)
 {
-	return json_string_length(json_object_get(d, "json")) +
-	    strlen(commit) + 80;
+	return proto_doc_value_max(json_string_length(json_object_get(d,
+	    "json")), commit);
 }
 
 /* Delete keys no reader needs; failures only leave garbage. */
@@ -391,27 +393,29 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	struct writer w = { 0 };
 	json_t *need = json_object(), *have = NULL, *stale, *v, *x;
 	json_t *rec;
+	struct proto_head head, old;
 	const char *h, *sha;
-	char at[32], idbuf[40], *key = NULL, *val = NULL, *what;
+	char at[LR_TIME_ISO_LEN], idbuf[40], *key = NULL, *val = NULL, *what;
 	int64_t gen = (a->max_generation > a->generation ? a->max_generation :
 	    a->generation) + 1;
-	int64_t deploy = json_integer_value(json_object_get(a->head,
-	    "deploy")) + 1;
+	int64_t deploy;
 	size_t i, n;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	proto_head_decode(a->head, &old);
+	deploy = old.deploy + 1;
 	w.e = e;
 	w.a = a;
 	w.res = res;
 	w.max_request = o->max_request ? o->max_request :
 	    ETCD_MAX_REQUEST_BYTES;
 	w.max_ops = o->max_ops ? o->max_ops : DEFAULT_MAX_OPS;
-	w.head_key = rec_key(a->prefix, "desired/head");
+	w.head_key = proto_key_head(a->prefix);
 	stale = json_deep_copy(a->stale);
 	res->generation = gen;
 	res->deploy = deploy;
-	now_iso(at, sizeof(at));
+	lr_time_iso_now(at);
 
 	/* everything too large is refused before anything is written */
 	json_array_foreach(json_object_get(changes, "changed"), i, v) {
@@ -419,9 +423,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		doc_files(json_object_get(json_object_get(docs, h), "doc"),
 		    need);
 		n = doc_value_len(json_object_get(docs, h), o->commit);
-		key = rec_key(a->prefix, "desired/hosts/%s/%012lld/%s", h,
-		    (long long)gen, json_string_value(json_object_get(
-		    json_object_get(docs, h), "sha256")));
+		key = proto_key_doc(a->prefix, h, gen, json_string_value(
+		    json_object_get(json_object_get(docs, h), "sha256")));
 		if (put_cost(key, n) + TXN_SLACK > w.max_request) {
 			what = lr_xasprintf("the desired state of host '%s'", h);
 			rc = too_big(&w, what, n, err);
@@ -433,7 +436,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	}
 	json_object_foreach(need, sha, v) {
 		x = file_bytes(c, sha);
-		key = rec_key(a->prefix, "desired/files/%s", sha);
+		key = proto_key_file(a->prefix, sha);
 		if (put_cost(key, json_string_length(x)) + TXN_SLACK >
 		    w.max_request) {
 			what = lr_xasprintf("the content of %s", json_string_value(
@@ -455,7 +458,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		if (json_object_get(have, sha))
 			continue;
 		x = file_bytes(c, sha);
-		key = rec_key(a->prefix, "desired/files/%s", sha);
+		key = proto_key_file(a->prefix, sha);
 		rc = add_put(&w, key, json_string_value(x),
 		    json_string_length(x), err);
 		free(key);
@@ -473,31 +476,37 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 			goto out;
 	}
 	json_array_foreach(json_object_get(changes, "removed"), i, v) {
-		if ((rc = put_doc(&w, json_string_value(v), gen, "removed",
-		    lr_xasprintf("{\"commit\":\"%s\",\"deploy\":%lld,"
-		    "\"depends_on\":{},\"generation\":%lld,\"removed\":true,"
-		    "\"services\":[],\"steps\":[]}", o->commit,
-		    (long long)deploy, (long long)gen), stale, err)) < 0)
+		if ((rc = put_doc(&w, json_string_value(v), gen,
+		    PROTO_TOMBSTONE, proto_tombstone_value(gen, deploy,
+		    o->commit), stale, err)) < 0)
 			goto out;
 	}
 
 	/* the commit marker and the deploy record, last */
-	rec = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s, "
-	    "s:s, s:I, s:b, s:I, s:I}", "apply_id", apply_id(idbuf,
-	    sizeof(idbuf)), "deploy", (json_int_t)deploy, "commit",
-	    o->commit, "tree", o->tree, "leura", LEURA_VERSION,
-	    "ref", o->ref, "summary", o->summary, "author", o->author, "by",
-	    o->by, "at", at, "generation", (json_int_t)gen, "rollback",
-	    o->rollback, "hosts_written", (json_int_t)res->hosts_written,
-	    "hosts", (json_int_t)json_object_size(docs));
-	if (a->head)
-		json_object_set_new(rec, "previous", json_pack("{s:O, s:O}",
-		    "deploy", json_object_get(a->head, "deploy"), "commit",
-		    json_object_get(a->head, "commit")));
+	memset(&head, 0, sizeof(head));
+	head.apply_id = apply_id(idbuf, sizeof(idbuf));
+	head.deploy = deploy;
+	head.commit = o->commit;
+	head.tree = o->tree;
+	head.leura = LEURA_VERSION;
+	head.ref = o->ref;
+	head.summary = o->summary;
+	head.author = o->author;
+	head.by = o->by;
+	head.at = at;
+	head.generation = gen;
+	head.rollback = o->rollback;
+	head.hosts_written = (int64_t)res->hosts_written;
+	head.hosts = (int64_t)json_object_size(docs);
+	if (a->head) {
+		head.previous_deploy = old.deploy;
+		head.previous_commit = old.commit;
+	}
+	rec = proto_head_encode(&head);
 	/* the head is the deploy record, under its own key */
-	w.head_val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	w.head_val = proto_dumps(rec);
 	json_decref(rec);
-	key = rec_key(a->prefix, "source/deploys/%010lld", (long long)deploy);
+	key = proto_key_deploy(a->prefix, deploy);
 	/* the record and the head land in the same, last txn */
 	n = put_cost(key, strlen(w.head_val)) +
 	    put_cost(w.head_key, strlen(w.head_val));
@@ -516,7 +525,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	json_object_foreach(have, sha, v) {
 		if (json_object_get(c->files, sha) != NULL)
 			continue;
-		key = rec_key(a->prefix, "desired/files/%s", sha);
+		key = proto_key_file(a->prefix, sha);
 		json_array_append_new(stale, json_string(key));
 		free(key);
 		key = NULL;

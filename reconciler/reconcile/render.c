@@ -15,6 +15,7 @@
 
 #include "compile-int.h"
 #include "err.h"
+#include "fields.h"
 #include "hash.h"
 #include "xalloc.h"
 
@@ -549,8 +550,9 @@ rec_add_file(struct compile *c, json_t *step, const char *content, size_t len)
 	char sha[LR_SHA256_HEX_LEN + 1];
 
 	lr_sha256_hex(content, len, sha);
-	json_object_set_new(step, "sha256", json_string(sha));
-	json_object_set_new(step, "size", json_integer((json_int_t)len));
+	json_object_set_new(step, PROTO_STEP_SHA256, json_string(sha));
+	json_object_set_new(step, PROTO_STEP_SIZE,
+	    json_integer((json_int_t)len));
 	if (c->out->files && json_object_get(c->out->files, sha) == NULL)
 		json_object_set_new(c->out->files, sha, json_pack("{s:I, s:s%}",
 		    "size", (json_int_t)len, "content", content, len));

@@ -2,7 +2,8 @@
  * Reading Leura's state from etcd (state.h): the head, the documents'
  * keys, documents and files on demand, observed reports and heartbeats,
  * deploy history.  The documents a compiled state asks for are built here
- * too, so that reading and writing agree on one canonical form.
+ * too.  Keys and the documents' form are proto/'s (keys.h, doc.h), so
+ * that reading and writing, here and in the agent, agree on one form.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +11,11 @@
 #include <string.h>
 
 #include "buf.h"
-#include "hash.h"
+#include "doc.h"
+#include "json.h"
+#include "keys.h"
 #include "state.h"
 #include "xalloc.h"
-
-#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
 
 char *
 rec_key(const char *prefix, const char *fmt, ...)
@@ -34,50 +35,7 @@ rec_key(const char *prefix, const char *fmt, ...)
 static json_t *
 parse_value(const struct etcd_kv *kv, struct lr_err *err)
 {
-	json_error_t je;
-	json_t *v;
-
-	v = json_loadb(kv->value, kv->value_len, 0, &je);
-	if (v == NULL)
-		lr_err_set(err, LR_EETCD, "the value of '%s' in etcd is not "
-		    "JSON: %s", kv->key, je.text);
-	else if (!json_is_object(v)) {
-		json_decref(v);
-		v = NULL;
-		lr_err_set(err, LR_EETCD, "the value of '%s' in etcd is not "
-		    "a JSON object", kv->key);
-	}
-	if (v == NULL)
-		lr_err_hint(err, "something other than leura wrote it; "
-		    "delete the key or restore it from a backup");
-	return v;
-}
-
-/*
- * Split "<host>/<G>/<sha>" (the part after P/desired/hosts/); false when
- * the key is not of that form (left alone: not ours).
- */
-static bool
-split_doc_key(const char *rest, char *host, size_t hlen, int64_t *gen,
-    const char **sha)
-{
-	const char *s1, *s2;
-	char *end;
-	long long g;
-
-	if ((s1 = strchr(rest, '/')) == NULL || (size_t)(s1 - rest) >= hlen ||
-	    s1 == rest)
-		return false;
-	if ((s2 = strchr(s1 + 1, '/')) == NULL || s2 - s1 != 13)
-		return false;
-	g = strtoll(s1 + 1, &end, 10);
-	if (end != s2 || g <= 0)
-		return false;
-	memcpy(host, rest, s1 - rest);
-	host[s1 - rest] = '\0';
-	*gen = g;
-	*sha = s2 + 1;
-	return strchr(*sha, '/') == NULL;
+	return proto_value_parse(kv->key, kv->value, kv->value_len, err);
 }
 
 int
@@ -98,7 +56,7 @@ rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
 	a.prefix = lr_xstrdup(prefix);
 	a.hosts = json_object();
 	a.stale = json_array();
-	key = rec_key(prefix, "desired/head");
+	key = proto_key_head(prefix);
 	rc = etcd_get(e, key, &kv, &a.revision, err);
 	free(key);
 	if (rc == 0) {
@@ -107,12 +65,11 @@ rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
 			goto out;
 		}
 		a.head_rev = kv.mod_revision;
-		a.generation = json_integer_value(json_object_get(a.head,
-		    "generation"));
+		a.generation = lr_json_int(a.head, PROTO_HEAD_GENERATION);
 	} else if (rc != LR_ENOENT)
 		goto out;
 	lr_err_clear(err);
-	hp = rec_key(prefix, "desired/hosts/");
+	hp = proto_key_docs_dir(prefix);
 	plen = strlen(hp);
 	q.key = hp;
 	q.flags = ETCD_PREFIX | ETCD_KEYS_ONLY;
@@ -123,8 +80,8 @@ rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
 		a.revision = r.revision;
 	/* keys sort by host then generation: the last one <= head wins */
 	for (i = 0; i < r.nkvs; i++) {
-		if (!split_doc_key(r.kvs[i].key + plen, host, sizeof(host), &g,
-		    &sha))
+		if (!proto_doc_key_split(r.kvs[i].key + plen, host,
+		    sizeof(host), &g, &sha))
 			continue;
 		if (g > a.max_generation)
 			a.max_generation = g;
@@ -137,7 +94,8 @@ rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
 			json_array_append(a.stale, json_object_get(cur, "key"));
 		json_object_set_new(a.hosts, host, json_pack("{s:I, s:s, s:s, "
 		    "s:b}", "generation", (json_int_t)g, "sha256", sha, "key",
-		    r.kvs[i].key, "removed", strcmp(sha, "removed") == 0));
+		    r.kvs[i].key, "removed",
+		    strcmp(sha, PROTO_TOMBSTONE) == 0));
 	}
 	rc = 0;
 	*out = a;
@@ -191,8 +149,10 @@ rec_placement_of(const json_t *desired)
 	size_t i;
 
 	json_object_foreach((json_t *)desired, h, v) {
-		json_object_set(byhost, h, json_object_get(v, "services"));
-		json_array_foreach(json_object_get(v, "services"), i, s) {
+		json_object_set(byhost, h, json_object_get(v,
+		    PROTO_DOC_SERVICES));
+		json_array_foreach(json_object_get(v, PROTO_DOC_SERVICES), i,
+		    s) {
 			if ((l = json_object_get(bysvc,
 			    json_string_value(s))) == NULL) {
 				l = json_array();
@@ -245,7 +205,7 @@ rec_applied_docs(struct etcd *e, const struct rec_applied *a,
 			json_object_set(want, json_string_value(x), json_true());
 	}
 	if (hosts == NULL || json_array_size(hosts) > FEW_HOSTS) {
-		pfx = rec_key(a->prefix, "desired/hosts/");
+		pfx = proto_key_docs_dir(a->prefix);
 		plen = strlen(pfx);
 		q.key = pfx;
 		q.flags = ETCD_PREFIX;
@@ -256,7 +216,7 @@ rec_applied_docs(struct etcd *e, const struct rec_applied *a,
 			const char *sha;
 			int64_t g;
 
-			if (!split_doc_key(r.kvs[i].key + plen, host,
+			if (!proto_doc_key_split(r.kvs[i].key + plen, host,
 			    sizeof(host), &g, &sha))
 				continue;
 			v = json_object_get(a->hosts, host);
@@ -311,8 +271,7 @@ rec_applied_files(struct etcd *e, const struct rec_applied *a,
 	json_array_foreach((json_t *)shas, i, v) {
 		if (json_object_get(c->files, json_string_value(v)))
 			continue;
-		key = rec_key(a->prefix, "desired/files/%s",
-		    json_string_value(v));
+		key = proto_key_file(a->prefix, json_string_value(v));
 		rc = etcd_get(e, key, &kv, NULL, err);
 		free(key);
 		if (rc == LR_ENOENT)
@@ -394,35 +353,37 @@ doc_rollout(const struct spec_repo *repo, const struct rec_compiled *c,
 	json_t *gates = json_object(), *drift = json_object(), *g, *x, *l;
 	size_t i, j;
 
-	json_array_foreach(json_object_get(doc, "services"), i, x) {
+	json_array_foreach(json_object_get(doc, PROTO_DOC_SERVICES), i, x) {
 		sv = spec_repo_find_service(repo, json_string_value(x));
 		if (sv == NULL)
 			continue;
 		json_object_set_new(drift, sv->name, json_string(
-		    sv->drift == SPEC_DRIFT_REPORT ? "report" : "repair"));
+		    sv->drift == SPEC_DRIFT_REPORT ? PROTO_DRIFT_REPORT :
+		    PROTO_DRIFT_REPAIR));
 		g = json_array();
 		for (j = 0; j < sv->ndepends_on; j++) {
 			l = json_object_get(placed, sv->depends_on[j].name);
 			if (json_array_size(l) > 0)
 				json_array_append_new(g, json_pack(
-				    "{s:s, s:O, s:s}", "service",
-				    sv->depends_on[j].name, "hosts", l, "why",
-				    "depends_on"));
+				    "{s:s, s:O, s:s}", PROTO_GATE_SERVICE,
+				    sv->depends_on[j].name, PROTO_GATE_HOSTS,
+				    l, PROTO_GATE_WHY,
+				    PROTO_GATE_WHY_DEPENDS_ON));
 		}
 		l = rollout_preds(sv, json_object_get(placed, sv->name), h);
 		if (json_array_size(l) > 0)
 			json_array_append_new(g, json_pack("{s:s, s:O, s:s}",
-			    "service", sv->name, "hosts", l, "why",
-			    "rollout"));
+			    PROTO_GATE_SERVICE, sv->name, PROTO_GATE_HOSTS, l,
+			    PROTO_GATE_WHY, PROTO_GATE_WHY_ROLLOUT));
 		json_decref(l);
 		if (json_array_size(g) > 0)
 			json_object_set_new(gates, sv->name, g);
 		else
 			json_decref(g);
 	}
-	json_object_set_new(doc, "gates", gates);
-	json_object_set_new(doc, "drift", drift);
-	json_object_set_new(doc, "drift_interval_ms", json_integer(
+	json_object_set_new(doc, PROTO_DOC_GATES, gates);
+	json_object_set_new(doc, PROTO_DOC_DRIFT, drift);
+	json_object_set_new(doc, PROTO_DOC_DRIFT_INTERVAL_MS, json_integer(
 	    repo->settings.defaults.drift_interval_ms));
 }
 
@@ -437,7 +398,8 @@ rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
 
 	json_object_foreach(c->desired, h, doc) {
 		deps = json_object();
-		json_array_foreach(json_object_get(doc, "services"), i, x) {
+		json_array_foreach(json_object_get(doc, PROTO_DOC_SERVICES), i,
+		    x) {
 			sv = spec_repo_find_service(repo, json_string_value(x));
 			if (sv == NULL || sv->ndepends_on == 0)
 				continue;
@@ -448,10 +410,9 @@ rec_docs_build(const struct spec_repo *repo, const struct rec_compiled *c)
 			json_object_set_new(deps, sv->name, l);
 		}
 		/* in place: the compiled document is the applied one */
-		json_object_set_new(doc, "depends_on", deps);
+		json_object_set_new(doc, PROTO_DOC_DEPENDS_ON, deps);
 		doc_rollout(repo, c, h, doc);
-		s = json_dumps(doc, DUMP_FLAGS);
-		lr_sha256_hex(s, strlen(s), sha);
+		s = proto_doc_canonical(doc, sha);
 		json_object_set_new(docs, h, json_pack("{s:O, s:s, s:o}", "doc",
 		    doc, "sha256", sha, "json", json_string_nocheck(s)));
 		free(s);
@@ -484,38 +445,35 @@ rec_docs_changes(const json_t *docs, const struct rec_applied *a)
 
 /* ---- observed state, heartbeats, history ---- */
 
-/* {last path component: parsed value} of every key under P/<dir>/. */
+/* {last path component: parsed value} of every key under dir (taken). */
 static int
-load_dir(struct etcd *e, const char *prefix, const char *dir, json_t **out,
-    struct lr_err *err)
+load_dir(struct etcd *e, char *dir, json_t **out, struct lr_err *err)
 {
 	struct etcd_range_result r = { 0 };
 	struct etcd_range_req q = { 0 };
 	json_t *o = json_object(), *v;
-	char *key;
-	size_t i, plen;
+	const char *name;
+	size_t i;
 	int rc;
 
-	key = rec_key(prefix, "%s/", dir);
-	plen = strlen(key);
-	q.key = key;
+	q.key = dir;
 	q.flags = ETCD_PREFIX;
 	if ((rc = etcd_range(e, &q, &r, err)) < 0)
 		goto out;
 	for (i = 0; i < r.nkvs; i++) {
-		if (strchr(r.kvs[i].key + plen, '/') != NULL)
+		if ((name = proto_key_host_in(r.kvs[i].key, dir)) == NULL)
 			continue;	/* not a host's own key */
 		if ((v = parse_value(&r.kvs[i], err)) == NULL) {
 			rc = LR_EETCD;
 			goto out;
 		}
-		json_object_set_new(o, r.kvs[i].key + plen, v);
+		json_object_set_new(o, name, v);
 	}
 	*out = o;
 	o = NULL;
 out:
 	json_decref(o);
-	free(key);
+	free(dir);
 	etcd_range_result_release(&r);
 	return rc;
 }
@@ -527,9 +485,10 @@ rec_observed_load(struct etcd *e, const char *prefix, json_t **observed,
 	json_t *o = NULL;
 	int rc;
 
-	if ((rc = load_dir(e, prefix, "observed", &o, err)) < 0)
+	if ((rc = load_dir(e, proto_key_observed_dir(prefix), &o, err)) < 0)
 		return rc;
-	if ((rc = load_dir(e, prefix, "agents", agents, err)) < 0) {
+	if ((rc = load_dir(e, proto_key_agents_dir(prefix), agents,
+	    err)) < 0) {
 		json_decref(o);
 		return rc;
 	}
@@ -553,7 +512,7 @@ rec_history_load(struct etcd *e, const char *prefix, size_t limit,
 	size_t n, i;
 	int rc;
 
-	if ((rc = load_dir(e, prefix, "source/deploys", &all, err)) < 0)
+	if ((rc = load_dir(e, proto_key_deploys_dir(prefix), &all, err)) < 0)
 		return rc;
 	/* keys are zero-padded deploy numbers: sort, newest first */
 	n = json_object_size(all);

@@ -3,20 +3,17 @@
  * documents, the agents' reports (P/observed/<host>) and their heartbeats
  * (P/agents/<host>), so every rule here is unit-tested without etcd.
  *
- * The report an agent writes (docs/etcd-layout.md):
- *   {"generation": G, "state": "converged"|"converging"|"failed"|"drifted",
- *    "at": "2026-11-22T10:00:00Z", "at_unix": 1795...,
- *    "failed_steps": [{"id": "web/nginx/steps/config", "exit": 3,
- *                      "error": "..."}],
- *    "drift": [{"id": ..., "detail": ...}],
- *    "services": {svc: {"validated": bool}},
- *    "waiting": "web waits for db to validate on db1", "current": step id}
+ * The report an agent writes is read with proto/report.h
+ * (proto_report_decode); its fields are described in docs/etcd-layout.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "doc.h"
+#include "json.h"
+#include "report.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -39,32 +36,28 @@ fmt_age(int64_t secs, char *buf, size_t len)
 		snprintf(buf, len, "%lldd", (long long)secs / 86400);
 }
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-/* "step 'x' failed: exit 3" (+ " and N more steps") */
+/*
+ * "step 'x' failed: exit 3" (+ " and N more steps"), from the report's
+ * failed_steps or drift (fs)
+ */
 static char *
-failure_reason(const json_t *obs, const char *what, const char *list)
+failure_reason(const json_t *fs, const char *what)
 {
-	const json_t *fs = json_object_get(obs, list);
 	const json_t *f = json_array_get(fs, 0);
 	struct lr_buf b = LR_BUF_INIT;
 
 	if (f == NULL)
 		return lr_xasprintf("the agent reports the host %s", what);
-	lr_buf_printf(&b, "step '%s' %s", jstr(f, "id"), what);
-	if (json_object_get(f, "exit"))
-		lr_buf_printf(&b, ": exit %lld", (long long)json_integer_value(
-		    json_object_get(f, "exit")));
-	else if (*jstr(f, "error"))
-		lr_buf_printf(&b, ": %s", jstr(f, "error"));
-	else if (*jstr(f, "detail"))
-		lr_buf_printf(&b, ": %s", jstr(f, "detail"));
+	lr_buf_printf(&b, "step '%s' %s", lr_json_str(f, PROTO_FAILED_ID),
+	    what);
+	if (json_object_get(f, PROTO_FAILED_EXIT))
+		lr_buf_printf(&b, ": exit %lld", (long long)lr_json_int(f,
+		    PROTO_FAILED_EXIT));
+	else if (*lr_json_str(f, PROTO_FAILED_ERROR))
+		lr_buf_printf(&b, ": %s", lr_json_str(f, PROTO_FAILED_ERROR));
+	else if (*lr_json_str(f, PROTO_DRIFTED_DETAIL))
+		lr_buf_printf(&b, ": %s", lr_json_str(f,
+		    PROTO_DRIFTED_DETAIL));
 	if (json_array_size(fs) > 1)
 		lr_buf_printf(&b, " (and %zu more)", json_array_size(fs) - 1);
 	return lr_buf_detach(&b, NULL);
@@ -74,11 +67,14 @@ static enum st
 host_state(const json_t *doc, const json_t *obs, const json_t *agent,
     const char *host, int64_t now, char **reason)
 {
-	int64_t gen = json_integer_value(json_object_get(doc, "generation"));
-	int64_t og = json_integer_value(json_object_get(obs, "generation"));
-	const char *s = jstr(obs, "state");
+	struct proto_report r;
+	int64_t gen = lr_json_int(doc, PROTO_DOC_GENERATION), og;
+	const char *s;
 	char age[32];
 
+	proto_report_decode(obs, &r);
+	og = r.generation;
+	s = r.state;
 	*reason = NULL;
 	if (agent == NULL) {
 		if (obs == NULL) {
@@ -86,8 +82,7 @@ host_state(const json_t *doc, const json_t *obs, const json_t *agent,
 			    "host yet; start 'leura-agent --host %s'", host);
 			return ST_UNKNOWN;
 		}
-		fmt_age(now - json_integer_value(json_object_get(obs,
-		    "at_unix")), age, sizeof(age));
+		fmt_age(now - r.at_unix, age, sizeof(age));
 		*reason = lr_xasprintf("agent not seen for %s (its last "
 		    "report: %s at generation %lld)", age, *s ? s : "?",
 		    (long long)og);
@@ -103,23 +98,22 @@ host_state(const json_t *doc, const json_t *obs, const json_t *agent,
 		    "reported %lld)", (long long)gen, (long long)og);
 		return ST_CONVERGING;
 	}
-	if (strcmp(s, "converged") == 0)
+	if (strcmp(s, PROTO_STATE_CONVERGED) == 0)
 		return ST_CONVERGED;
-	if (strcmp(s, "failed") == 0) {
-		*reason = failure_reason(obs, "failed", "failed_steps");
+	if (strcmp(s, PROTO_STATE_FAILED) == 0) {
+		*reason = failure_reason(r.failed_steps, "failed");
 		return ST_FAILED;
 	}
-	if (strcmp(s, "drifted") == 0) {
-		*reason = failure_reason(obs, "drifted", "drift");
+	if (strcmp(s, PROTO_STATE_DRIFTED) == 0) {
+		*reason = failure_reason(r.drift, "drifted");
 		return ST_DRIFTED;
 	}
-	if (strcmp(s, "converging") == 0) {
-		if (*jstr(obs, "waiting"))
-			*reason = lr_xasprintf("%s", jstr(obs, "waiting"));
-		else if (*jstr(obs, "current"))
+	if (strcmp(s, PROTO_STATE_CONVERGING) == 0) {
+		if (*r.waiting)
+			*reason = lr_xasprintf("%s", r.waiting);
+		else if (*r.current)
 			*reason = lr_xasprintf("running step '%s' of "
-			    "generation %lld", jstr(obs, "current"),
-			    (long long)og);
+			    "generation %lld", r.current, (long long)og);
 		else
 			*reason = lr_xasprintf("the agent is running "
 			    "generation %lld", (long long)og);
@@ -135,8 +129,10 @@ failed_steps(const json_t *obs)
 	json_t *a = json_array(), *f;
 	size_t i;
 
-	json_array_foreach(json_object_get(obs, "failed_steps"), i, f)
-		json_array_append_new(a, json_string(jstr(f, "id")));
+	json_array_foreach(json_object_get(obs, PROTO_REPORT_FAILED_STEPS), i,
+	    f)
+		json_array_append_new(a, json_string(lr_json_str(f,
+		    PROTO_FAILED_ID)));
 	return a;
 }
 
@@ -146,7 +142,7 @@ state_of(const json_t *o)
 	size_t i;
 
 	for (i = 0; i < sizeof(st_names) / sizeof(st_names[0]); i++)
-		if (strcmp(jstr(o, "state"), st_names[i]) == 0)
+		if (strcmp(lr_json_str(o, "state"), st_names[i]) == 0)
 			return (enum st)i;
 	return ST_UNKNOWN;
 }
@@ -164,23 +160,23 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 
 	/* hosts */
 	json_object_foreach((json_t *)desired, h, doc) {
-		if (json_is_true(json_object_get(doc, "removed")))
+		if (lr_json_bool(doc, PROTO_DOC_REMOVED))
 			continue;
 		obs = json_object_get(observed, h);
 		st = host_state(doc, obs, json_object_get(agents, h), h, now,
 		    &reason);
 		hs = json_pack("{s:b, s:s, s:I, s:o, s:o}", "alive",
 		    json_object_get(agents, h) != NULL, "state", st_names[st],
-		    "generation", json_integer_value(json_object_get(doc,
-		    "generation")), "observed_generation", obs ?
-		    json_integer(json_integer_value(json_object_get(obs,
-		    "generation"))) : json_null(), "failed_steps",
+		    "generation", lr_json_int(doc, PROTO_DOC_GENERATION),
+		    "observed_generation", obs ? json_integer(lr_json_int(obs,
+		    PROTO_REPORT_GENERATION)) : json_null(), "failed_steps",
 		    failed_steps(obs));
 		if (reason)
 			json_object_set_new(hs, "reason", json_string(reason));
 		free(reason);
 		json_object_set_new(hosts, h, hs);
-		json_array_foreach(json_object_get(doc, "services"), i, x) {
+		json_array_foreach(json_object_get(doc, PROTO_DOC_SERVICES), i,
+		    x) {
 			s = json_string_value(x);
 			if ((sv = json_object_get(svcs, s)) == NULL) {
 				sv = json_pack("{s:[]}", "hosts");
@@ -200,8 +196,9 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 			st = state_of(hs);
 			obs = json_object_get(observed, json_string_value(x));
 			if (st == ST_CONVERGED && json_is_false(json_object_get(
-			    json_object_get(json_object_get(obs, "services"),
-			    s), "validated")))
+			    json_object_get(json_object_get(obs,
+			    PROTO_REPORT_SERVICES), s),
+			    PROTO_SERVICE_VALIDATED)))
 				st = ST_FAILED;
 			if (st > worst) {
 				worst = st;
@@ -209,8 +206,8 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 				free(reason);
 				reason = lr_xasprintf("%s: %s",
 				    json_string_value(x), st == state_of(hs) ?
-				    jstr(hs, "reason") : "its validate steps "
-				    "failed");
+				    lr_json_str(hs, "reason") : "its validate "
+				    "steps failed");
 			}
 			if (st == worst)
 				nworst++;
@@ -233,7 +230,7 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 		x = json_array_get(json_object_get(sv, "hosts"), 0);
 		doc = json_object_get(desired, json_string_value(x));
 		json_array_foreach(json_object_get(json_object_get(doc,
-		    "depends_on"), s), i, dep) {
+		    PROTO_DOC_DEPENDS_ON), s), i, dep) {
 			if (state_of(json_object_get(svcs,
 			    json_string_value(dep))) == ST_CONVERGED)
 				continue;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "compile-int.h"
+#include "fields.h"
 #include "xalloc.h"
 
 /* st->node[k1][k2] (k2 may be NULL) */
@@ -80,14 +81,14 @@ compile_step(struct compile *c, const struct spec_step *st,
 		o = json_object();
 		id = lr_xasprintf("%s/%s/%s/%s", svc, role,
 		    spec_phase_name(st->phase), st->name);
-		set_str(o, "id", id);
+		set_str(o, PROTO_STEP_ID, id);
 		free(id);
-		json_object_set_new(o, "service", json_string(svc));
-		json_object_set_new(o, "role", json_string(role));
-		json_object_set_new(o, "phase",
+		json_object_set_new(o, PROTO_STEP_SERVICE, json_string(svc));
+		json_object_set_new(o, PROTO_STEP_ROLE, json_string(role));
+		json_object_set_new(o, PROTO_STEP_PHASE,
 		    json_string(spec_phase_name(st->phase)));
-		json_object_set_new(o, "name", json_string(st->name));
-		json_object_set_new(o, "kind",
+		json_object_set_new(o, PROTO_STEP_NAME, json_string(st->name));
+		json_object_set_new(o, PROTO_STEP_KIND,
 		    json_string(spec_step_kind_name(st->kind)));
 	}
 	switch (st->kind) {
@@ -96,11 +97,11 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    st->script_file ? nowhere : at(st, "script", NULL),
 		    st->script_file, ctx, host);
 		if (o) {
-			set_str(o, "script", s);
-			json_object_set_new(o, "shell", json_string(
+			set_str(o, PROTO_STEP_SCRIPT, s);
+			json_object_set_new(o, PROTO_STEP_SHELL, json_string(
 			    st->interpreter ? st->interpreter : "/bin/sh"));
 			if (st->script_file)
-				json_object_set_new(o, "script_file",
+				json_object_set_new(o, PROTO_STEP_SCRIPT_FILE,
 				    json_string(st->script_file));
 		}
 		break;
@@ -109,7 +110,7 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    at(st, "file", "dest"), NULL, ctx, host),
 		    at(st, "file", "dest"), "dest", host);
 		if (o)
-			set_str(o, "dest", s);
+			set_str(o, PROTO_STEP_DEST, s);
 		if (st->src) {
 			raw = (json_t *)rec_file_raw(c, st->src);
 			if (!json_is_object(raw))
@@ -126,9 +127,9 @@ compile_step(struct compile *c, const struct spec_step *st,
 				    "content") ? "content" : "bytes";
 				json_t *ct = json_object_get(raw, kind);
 
-				json_object_set(o, "sha256",
+				json_object_set(o, PROTO_STEP_SHA256,
 				    rec_file_sha256(raw));
-				json_object_set(o, "size",
+				json_object_set(o, PROTO_STEP_SIZE,
 				    json_object_get(raw, "size"));
 				if (c->out->files && ct)
 					json_object_set_new(c->out->files,
@@ -139,7 +140,7 @@ compile_step(struct compile *c, const struct spec_step *st,
 					    ct));
 			}
 			if (o)
-				json_object_set_new(o, "src",
+				json_object_set_new(o, PROTO_STEP_SRC,
 				    json_string(st->src));
 		} else if (st->content) {
 			s = st->template ? rec_render(c, st->content,
@@ -151,14 +152,14 @@ compile_step(struct compile *c, const struct spec_step *st,
 		if (o) {
 			if (st->mode >= 0) {
 				snprintf(mode, sizeof(mode), "%04o", st->mode);
-				json_object_set_new(o, "mode",
+				json_object_set_new(o, PROTO_STEP_MODE,
 				    json_string(mode));
 			}
 			if (st->owner)
-				json_object_set_new(o, "owner",
+				json_object_set_new(o, PROTO_STEP_OWNER,
 				    json_string(st->owner));
 			if (st->group)
-				json_object_set_new(o, "group",
+				json_object_set_new(o, PROTO_STEP_GROUP,
 				    json_string(st->group));
 		}
 		break;
@@ -166,27 +167,27 @@ compile_step(struct compile *c, const struct spec_step *st,
 		s = rec_render(c, st->url ? st->url : "", at(st, "http", "url"),
 		    NULL, ctx, host);
 		if (o)
-			set_str(o, "url", s);
+			set_str(o, PROTO_STEP_URL, s);
 		if (st->body) {
 			s = rec_render(c, st->body, at(st, "http", "body"),
 			    NULL, ctx, host);
 			if (o)
-				set_str(o, "body", s);
+				set_str(o, PROTO_STEP_BODY, s);
 		}
 		if (st->headers) {
 			json_t *hd = render_obj(c, st->headers,
 			    at(st, "http", "headers"), ctx, host);
 
 			if (o)
-				json_object_set_new(o, "headers", hd);
+				json_object_set_new(o, PROTO_STEP_HEADERS, hd);
 			else
 				json_decref(hd);
 		}
 		if (o) {
-			json_object_set_new(o, "method", json_string(
+			json_object_set_new(o, PROTO_STEP_METHOD, json_string(
 			    st->method ? st->method : "GET"));
 			if (st->expect_status)
-				json_object_set_new(o, "expect_status",
+				json_object_set_new(o, PROTO_STEP_EXPECT_STATUS,
 				    json_integer(st->expect_status));
 		}
 		break;
@@ -195,13 +196,14 @@ compile_step(struct compile *c, const struct spec_step *st,
 			json_t *ex, *ct;
 			char *path = lr_xasprintf("steps/%s", st->use);
 
-			json_object_set_new(o, "use", json_string(st->use));
+			json_object_set_new(o, PROTO_STEP_USE,
+			    json_string(st->use));
 			if (st->with)
-				json_object_set(o, "with", st->with);
+				json_object_set(o, PROTO_STEP_WITH, st->with);
 			/* the agent runs the executable from desired/files/ */
 			ex = (json_t *)rec_file_raw(c, path);
 			if (json_is_object(ex)) {
-				json_object_set(o, "exec_sha256",
+				json_object_set(o, PROTO_STEP_EXEC_SHA256,
 				    rec_file_sha256(ex));
 				ct = json_object_get(ex, "content");
 				if (c->out->files && ct)
@@ -223,7 +225,7 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    host);
 
 		if (o)
-			json_object_set_new(o, "env", env);
+			json_object_set_new(o, PROTO_STEP_ENV, env);
 		else
 			json_decref(env);
 	}
@@ -232,37 +234,38 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    at(st, "creates", NULL), NULL, ctx, host),
 		    at(st, "creates", NULL), "creates", host);
 		if (o)
-			set_str(o, "creates", s);
+			set_str(o, PROTO_STEP_CREATES, s);
 	}
 	if (st->unless) {
 		s = rec_render(c, st->unless, at(st, "unless", NULL), NULL, ctx,
 		    host);
 		if (o)
-			set_str(o, "unless", s);
+			set_str(o, PROTO_STEP_UNLESS, s);
 	}
 	if (st->cwd) {
 		s = rec_check_abs(c, rec_render(c, st->cwd,
 		    at(st, "cwd", NULL), NULL, ctx, host),
 		    at(st, "cwd", NULL), "cwd", host);
 		if (o)
-			set_str(o, "cwd", s);
+			set_str(o, PROTO_STEP_CWD, s);
 	}
 	if (o == NULL)
 		return NULL;
 	if (st->run_as || df->run_as)
-		json_object_set_new(o, "run_as", json_string(st->run_as ?
-		    st->run_as : df->run_as));
-	json_object_set_new(o, "timeout_ms", json_integer(st->timeout_ms >= 0 ?
-	    st->timeout_ms : df->timeout_ms));
-	json_object_set_new(o, "retries", json_integer(st->retries >= 0 ?
-	    st->retries : df->retries));
+		json_object_set_new(o, PROTO_STEP_RUN_AS,
+		    json_string(st->run_as ? st->run_as : df->run_as));
+	json_object_set_new(o, PROTO_STEP_TIMEOUT_MS,
+	    json_integer(st->timeout_ms >= 0 ? st->timeout_ms :
+	    df->timeout_ms));
+	json_object_set_new(o, PROTO_STEP_RETRIES,
+	    json_integer(st->retries >= 0 ? st->retries : df->retries));
 	if (st->nwhen_changed) {
 		json_t *wc = json_array();
 
 		for (i = 0; i < st->nwhen_changed; i++)
 			json_array_append_new(wc,
 			    json_string(st->when_changed[i].name));
-		json_object_set_new(o, "when_changed", wc);
+		json_object_set_new(o, PROTO_STEP_WHEN_CHANGED, wc);
 	}
 	return o;
 }
@@ -361,7 +364,7 @@ compile_role(struct compile *c, const struct spec_service *sv,
 		json_object_iter_set(c->ctx, c->ctx_host, rec_host_obj(c, h));
 		if (want)
 			list = json_object_get(json_object_get(c->out->desired,
-			    r->hosts[h].name), "steps");
+			    r->hosts[h].name), PROTO_DOC_STEPS);
 		for (p = 0, k = 0; p < 3; p++) {
 			for (s = 0; s < nsteps[p]; s++, k++) {
 				if (!want && i > 0 && (!per_host[k] ||
@@ -407,7 +410,8 @@ rec_compile_services(struct compile *c)
 		c->out->desired = json_object();
 		for (h = 0; h < r->nhosts; h++)
 			json_object_set_new(c->out->desired, r->hosts[h].name,
-			    json_pack("{s:[], s:[]}", "services", "steps"));
+			    json_pack("{s:[], s:[]}", PROTO_DOC_SERVICES,
+			    PROTO_DOC_STEPS));
 	}
 	for (k = 0; k < r->nservices; k++) {
 		const struct spec_service *sv = &r->services[c->order[k]];
@@ -421,8 +425,8 @@ rec_compile_services(struct compile *c)
 			for (i = 0; i < pl->n; i++)
 				json_array_append_new(json_object_get(
 				    json_object_get(c->out->desired,
-				    r->hosts[pl->hosts[i]].name), "services"),
-				    json_string(sv->name));
+				    r->hosts[pl->hosts[i]].name),
+				    PROTO_DOC_SERVICES), json_string(sv->name));
 		for (ri = 0; ri < sv->nroles; ri++)
 			if ((role = spec_repo_find_role(r,
 			    sv->roles[ri].name)) != NULL)
