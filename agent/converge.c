@@ -1,6 +1,8 @@
 /*
- * Runs: converging the desired state in force, and re-checking it for
- * drift.
+ * The run side's runs (converge.h): converging the desired state in force
+ * (desired.c keeps it), and re-checking it for drift.  What a run reports
+ * goes out through the sync side (agent_sync_publish); what a rollout
+ * gate needs of other hosts comes from it (agent_sync_observed).
  *
  * A converge run goes through, in order: the turndown steps of services
  * that left the host, then for each service of the document (dependencies
@@ -39,8 +41,11 @@
 #include <time.h>
 
 #define LR_LOG_COMPONENT "agent"
-#include "agent.h"
+#include "clock.h"
+#include "converge-int.h"
+#include "json.h"
 #include "log.h"
+#include "step.h"
 #include "xalloc.h"
 
 #define FAIL_OUTPUT	1024	/* output kept in a report's failed_steps */
@@ -49,9 +54,9 @@
 enum run_kind { RUN_CONVERGE, RUN_CHECK };
 
 struct agent_run {
-	struct agent	*a;
+	struct agent_conv *cv;
 	enum run_kind	 kind;
-	json_t		*doc;		/* reference to a->cur's document */
+	json_t		*doc;		/* reference to cv->cur's document */
 	json_t		*plan;		/* steps to go through, in order */
 	int64_t		 gen;
 	char		 id[64];	/* names the run's logs */
@@ -73,17 +78,9 @@ struct agent_run {
 };
 
 static void	run_next(struct agent_run *r);
-static void	check_start(struct agent *a);
+static void	check_start(struct agent_conv *cv);
 
 /* ---- small helpers ---- */
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
 
 static int64_t
 unix_ms(void)
@@ -94,42 +91,33 @@ unix_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t
-agent_cur_generation(const struct agent *a)
-{
-	return a->cur ? json_integer_value(json_object_get(json_object_get(
-	    a->cur, "doc"), "generation")) : 0;
-}
-
 void
-agent_report_stamp(struct agent *a, const char *state)
+conv_report_stamp(struct agent_conv *cv, const char *state)
 {
-	char at[32];
+	char at[LR_TIME_ISO_LEN];
 	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_set_new(a->report, "generation",
-	    json_integer(agent_cur_generation(a)));
+	lr_time_iso((int64_t)now, at);
+	json_object_set_new(cv->report, "generation",
+	    json_integer(conv_cur_generation(cv)));
 	/*
 	 * The head this desired state was found current at: other hosts'
 	 * rollout gates read it, so it must not run ahead of the document
 	 */
-	json_object_set_new(a->report, "head", json_integer(
-	    json_integer_value(json_object_get(a->cur, "head"))));
-	json_object_set_new(a->report, "deploy", json_integer(
-	    a->head_deploy));
+	json_object_set_new(cv->report, "head", json_integer(
+	    json_integer_value(json_object_get(cv->cur, "head"))));
+	json_object_set_new(cv->report, "deploy", json_integer(
+	    agent_sync_head_deploy(cv->sync)));
 	if (state)
-		json_object_set_new(a->report, "state", json_string(state));
-	json_object_set_new(a->report, "at", json_string(at));
-	json_object_set_new(a->report, "at_unix", json_integer(now));
-	json_object_set_new(a->report, "agent", json_string(LEURA_VERSION));
-	if (a->interrupted)
-		json_object_set_new(a->report, "interrupted",
-		    json_pack("[s]", a->interrupted));
+		json_object_set_new(cv->report, "state", json_string(state));
+	json_object_set_new(cv->report, "at", json_string(at));
+	json_object_set_new(cv->report, "at_unix", json_integer(now));
+	json_object_set_new(cv->report, "agent", json_string(LEURA_VERSION));
+	if (cv->interrupted)
+		json_object_set_new(cv->report, "interrupted",
+		    json_pack("[s]", cv->interrupted));
 	else
-		json_object_del(a->report, "interrupted");
+		json_object_del(cv->report, "interrupted");
 }
 
 /* Service svc's entry in the run, created validated false. */
@@ -161,31 +149,31 @@ report_services(const struct agent_run *r)
 static void
 report_progress(struct agent_run *r, const char *current)
 {
-	struct agent *a = r->a;
+	struct agent_conv *cv = r->cv;
 
 	if (r->kind == RUN_CHECK)
 		return;		/* checks report when they find something */
-	agent_report_stamp(a, "converging");
-	json_object_set_new(a->report, "run", json_pack("{s:s, s:I, s:I, "
+	conv_report_stamp(cv, "converging");
+	json_object_set_new(cv->report, "run", json_pack("{s:s, s:I, s:I, "
 	    "s:I}", "id", r->id, "started_unix_ms", (json_int_t)r->started_ms,
 	    "steps", (json_int_t)json_array_size(r->plan), "done",
 	    (json_int_t)r->idx));
 	if (current)
-		json_object_set_new(a->report, "current", json_string(current));
+		json_object_set_new(cv->report, "current", json_string(current));
 	else
-		json_object_del(a->report, "current");
+		json_object_del(cv->report, "current");
 	if (r->waiting) {
-		json_object_set_new(a->report, "waiting",
+		json_object_set_new(cv->report, "waiting",
 		    json_string(r->waiting));
-		json_object_set(a->report, "waiting_for", r->waiting_for);
+		json_object_set(cv->report, "waiting_for", r->waiting_for);
 	} else {
-		json_object_del(a->report, "waiting");
-		json_object_del(a->report, "waiting_for");
+		json_object_del(cv->report, "waiting");
+		json_object_del(cv->report, "waiting_for");
 	}
 	if (r->kind == RUN_CONVERGE)
-		json_object_set_new(a->report, "services",
+		json_object_set_new(cv->report, "services",
 		    report_services(r));
-	agent_report_put(a);
+	agent_sync_publish(cv->sync, cv->report, NULL);
 }
 
 /* ---- rollout gates ---- */
@@ -206,8 +194,9 @@ waiting_for(const char *svc, const char *host)
 static enum gate
 gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 {
-	struct agent *a = r->a;
+	struct agent_conv *cv = r->cv;
 	json_t *gates = json_object_get(json_object_get(r->doc, "gates"), svc);
+	const json_t *obs = agent_sync_observed(cv->sync);
 	json_t *g, *hv, *rep, *st;
 	const char *d, *h, *x;
 	size_t i, j;
@@ -215,12 +204,12 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 	*why = NULL;
 	*on = NULL;
 	json_array_foreach(gates, i, g) {
-		d = jstr(g, "service");
+		d = lr_json_str(g, "service");
 		json_array_foreach(json_object_get(g, "hosts"), j, hv) {
 			h = json_string_value(hv);
 			if (h == NULL)
 				continue;
-			if (strcmp(h, a->o.host) == 0) {
+			if (strcmp(h, cv->host) == 0) {
 				st = json_object_get(r->services, d);
 				if (json_is_true(json_object_get(st,
 				    "failed"))) {
@@ -232,15 +221,15 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				}
 				continue;
 			}
-			if (a->observed == NULL) {
-				agent_observe_start(a);
+			if ((obs = agent_sync_observed(cv->sync)) == NULL) {
+				agent_sync_observe_start(cv->sync);
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (reading its report)", svc,
 				    d, h);
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
-			rep = json_object_get(a->observed, h);
+			rep = json_object_get(obs, h);
 			if (rep == NULL) {
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (no report from its agent "
@@ -264,21 +253,20 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 			    "validated"))) {
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (%s)", svc, d, h,
-				    *jstr(rep, "state") ? jstr(rep, "state") :
+				    *lr_json_str(rep, "state") ? lr_json_str(rep, "state") :
 				    "no state");
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 		}
-		if (strcmp(jstr(g, "why"), "rollout") != 0 || a->observed ==
-		    NULL)
+		if (strcmp(lr_json_str(g, "why"), "rollout") != 0 || obs == NULL)
 			continue;
 		/* a failure anywhere in this rollout stops it */
-		json_object_foreach(a->observed, x, rep) {
-			if (strcmp(x, a->o.host) == 0 ||
+		json_object_foreach((json_t *)obs, x, rep) {
+			if (strcmp(x, cv->host) == 0 ||
 			    json_integer_value(json_object_get(rep,
 			    "generation")) < r->gen ||
-			    strcmp(jstr(rep, "state"), "failed") != 0)
+			    strcmp(lr_json_str(rep, "state"), "failed") != 0)
 				continue;
 			st = json_object_get(json_object_get(rep, "services"),
 			    svc);
@@ -297,17 +285,17 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 /* ---- records ---- */
 
 static json_t *
-record(struct agent *a, const char *id)
+record(struct agent_conv *cv, const char *id)
 {
-	return json_object_get(agent_store_records(a->store), id);
+	return json_object_get(agent_store_records(cv->store), id);
 }
 
 static void
-records_save(struct agent *a)
+records_save(struct agent_conv *cv)
 {
 	struct lr_err err;
 
-	if (agent_store_records_save(a->store, &err) < 0)
+	if (agent_store_records_save(cv->store, &err) < 0)
 		lr_log_error("%s", err.msg);
 }
 
@@ -318,22 +306,22 @@ records_save(struct agent *a)
 static bool
 trigger_dependents(struct agent_run *r, const json_t *st)
 {
-	json_t *o, *n, *rec, *recs = agent_store_records(r->a->store);
+	json_t *o, *n, *rec, *recs = agent_store_records(r->cv->store);
 	size_t i, j;
 	bool changed = false;
 
 	for (i = r->idx + 1; i < json_array_size(r->plan); i++) {
 		o = json_array_get(r->plan, i);
-		if (strcmp(jstr(o, "service"), jstr(st, "service")) != 0 ||
-		    strcmp(jstr(o, "role"), jstr(st, "role")) != 0)
+		if (strcmp(lr_json_str(o, "service"), lr_json_str(st, "service")) != 0 ||
+		    strcmp(lr_json_str(o, "role"), lr_json_str(st, "role")) != 0)
 			continue;
 		json_array_foreach(json_object_get(o, "when_changed"), j, n) {
-			if (strcmp(json_string_value(n), jstr(st, "name")))
+			if (strcmp(json_string_value(n), lr_json_str(st, "name")))
 				continue;
-			if ((rec = json_object_get(recs, jstr(o, "id"))) ==
+			if ((rec = json_object_get(recs, lr_json_str(o, "id"))) ==
 			    NULL) {
 				rec = json_object();
-				json_object_set_new(recs, jstr(o, "id"), rec);
+				json_object_set_new(recs, lr_json_str(o, "id"), rec);
 			}
 			json_object_set_new(rec, "triggered", json_true());
 			changed = true;
@@ -349,9 +337,9 @@ trigger_dependents(struct agent_run *r, const json_t *st)
 static bool
 must_run(struct agent_run *r, const json_t *st, const char **why)
 {
-	const char *kind = jstr(st, "kind"), *phase = jstr(st, "phase");
+	const char *kind = lr_json_str(st, "kind"), *phase = lr_json_str(st, "phase");
 	const char *status;
-	json_t *rec = record(r->a, jstr(st, "id"));
+	json_t *rec = record(r->cv, lr_json_str(st, "id"));
 	char hash[65];
 
 	if (strcmp(kind, "file") == 0 || strcmp(phase, "converge") != 0)
@@ -362,9 +350,9 @@ must_run(struct agent_run *r, const json_t *st, const char **why)
 		*why = "not triggered: the steps it names did not change";
 		return false;
 	}
-	status = jstr(rec, "status");
+	status = lr_json_str(rec, "status");
 	agent_step_hash(st, hash);
-	if (strcmp(jstr(rec, "hash"), hash) == 0 && (strcmp(status, "ok") ==
+	if (strcmp(lr_json_str(rec, "hash"), hash) == 0 && (strcmp(status, "ok") ==
 	    0 || strcmp(status, "changed") == 0 || strcmp(status, "skipped") ==
 	    0)) {
 		*why = "unchanged since it last ran";
@@ -379,7 +367,7 @@ static json_t *
 result_json(const json_t *st, const struct agent_step_result *res,
     bool ran)
 {
-	json_t *out, *o = json_pack("{s:s, s:s, s:b}", "id", jstr(st, "id"),
+	json_t *out, *o = json_pack("{s:s, s:s, s:b}", "id", lr_json_str(st, "id"),
 	    "status", agent_step_status_name(res->status), "changed",
 	    res->status == AGENT_STEP_CHANGED);
 
@@ -437,7 +425,7 @@ static void
 note_failure(struct agent_run *r, const json_t *st,
     const struct agent_step_result *res)
 {
-	json_t *f = json_pack("{s:s}", "id", jstr(st, "id")), *out;
+	json_t *f = json_pack("{s:s}", "id", lr_json_str(st, "id")), *out;
 
 	if (res->exit_code > 0 && !res->timed_out)
 		json_object_set_new(f, "exit", json_integer(res->exit_code));
@@ -468,9 +456,9 @@ results_fit(json_t *res)
 		if (len <= RESULTS_MAX)
 			return;
 		json_array_foreach(steps, i, st) {
-			if (pass == 0 && strcmp(jstr(st, "status"), "failed"))
+			if (pass == 0 && strcmp(lr_json_str(st, "status"), "failed"))
 				json_object_del(st, "output");
-			if (pass == 1 && (out = output_end(jstr(st, "output"),
+			if (pass == 1 && (out = output_end(lr_json_str(st, "output"),
 			    FAIL_OUTPUT)) != NULL)
 				json_object_set_new(st, "output", out);
 		}
@@ -516,7 +504,7 @@ pack_done(uv_work_t *w, int status)
 static void
 pack_logs(struct agent_run *r)
 {
-	struct agent *a = r->a;
+	struct agent_conv *cv = r->cv;
 	struct pack *p = lr_xcalloc(1, sizeof(*p));
 	json_t *steps = json_array(), *v, *c;
 	size_t i;
@@ -527,15 +515,15 @@ pack_logs(struct agent_run *r)
 		json_object_del(c, "output");
 		json_array_append_new(steps, c);
 	}
-	p->dir = lr_xstrdup(agent_store_dir(a->store));
+	p->dir = lr_xstrdup(agent_store_dir(cv->store));
 	p->run = lr_xstrdup(r->id);
-	p->keep = a->o.keep_logs ? a->o.keep_logs : 50;
+	p->keep = cv->keep_logs ? cv->keep_logs : 50;
 	p->manifest = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "host",
-	    a->o.host, "run", r->id, "kind", r->kind == RUN_CHECK ? "check" :
+	    cv->host, "run", r->id, "kind", r->kind == RUN_CHECK ? "check" :
 	    "converge", "generation", (json_int_t)r->gen, "started_unix_ms",
 	    (json_int_t)r->started_ms, "steps", steps);
 	p->w.data = p;
-	if (uv_queue_work(a->loop, &p->w, pack_work, pack_done) < 0) {
+	if (uv_queue_work(cv->loop, &p->w, pack_work, pack_done) < 0) {
 		p->rc = 0;
 		pack_done(&p->w, 0);
 	}
@@ -560,13 +548,13 @@ run_free(struct agent_run *r)
 }
 
 static struct agent_run *
-run_new(struct agent *a, enum run_kind kind)
+run_new(struct agent_conv *cv, enum run_kind kind)
 {
 	struct agent_run *r = lr_xcalloc(1, sizeof(*r));
-	json_t *doc = json_object_get(a->cur, "doc"), *st, *s;
+	json_t *doc = json_object_get(cv->cur, "doc"), *st, *s;
 	size_t i;
 
-	r->a = a;
+	r->cv = cv;
 	r->kind = kind;
 	r->doc = json_incref(doc);
 	r->gen = json_integer_value(json_object_get(doc, "generation"));
@@ -577,18 +565,18 @@ run_new(struct agent *a, enum run_kind kind)
 	r->failed = json_array();
 	r->drift = json_array();
 	r->turned_down = json_array();
-	r->t0 = uv_now(a->loop);
+	r->t0 = uv_now(cv->loop);
 	r->started_ms = unix_ms();
 	snprintf(r->id, sizeof(r->id), "%012lld-%lld%s", (long long)r->gen,
 	    (long long)r->started_ms, kind == RUN_CHECK ? "-check" : "");
 	if (kind == RUN_CONVERGE)
-		json_array_extend(r->plan, json_object_get(a->cur,
+		json_array_extend(r->plan, json_object_get(cv->cur,
 		    "turndown"));
 	json_array_foreach(json_object_get(doc, "steps"), i, st) {
-		if (strcmp(jstr(st, "phase"), "turndown") == 0)
+		if (strcmp(lr_json_str(st, "phase"), "turndown") == 0)
 			continue;
-		if (kind == RUN_CHECK && strcmp(jstr(st, "phase"),
-		    "validate") != 0 && strcmp(jstr(st, "kind"), "file") !=
+		if (kind == RUN_CHECK && strcmp(lr_json_str(st, "phase"),
+		    "validate") != 0 && strcmp(lr_json_str(st, "kind"), "file") !=
 		    0 && json_object_get(st, "creates") == NULL)
 			continue;
 		json_array_append(r->plan, st);
@@ -598,8 +586,8 @@ run_new(struct agent *a, enum run_kind kind)
 		json_object_set_new(r->services, json_string_value(s),
 		    json_pack("{s:b, s:b}", "validated", 1, "failed", 0));
 	json_array_foreach(r->plan, i, st)
-		if (strcmp(jstr(st, "phase"), "turndown") != 0)
-			json_object_set_new(svc_state(r, jstr(st, "service")),
+		if (strcmp(lr_json_str(st, "phase"), "turndown") != 0)
+			json_object_set_new(svc_state(r, lr_json_str(st, "service")),
 			    "validated", json_false());
 	return r;
 }
@@ -611,195 +599,147 @@ run_new(struct agent *a, enum run_kind kind)
 static void
 drift_cb(uv_timer_t *t)
 {
-	struct agent *a = t->data;
+	struct agent_conv *cv = t->data;
 
-	if (a->run != NULL || a->stopping || a->cur == NULL)
+	if (cv->run != NULL || cv->stopping || cv->cur == NULL)
 		return;
-	if (a->last_ok == 0) {
+	if (cv->last_ok == 0) {
 		lr_log_notice("the last run failed: converging again");
-		agent_converge(a);
+		agent_conv_converge(cv);
 	} else
-		check_start(a);
+		check_start(cv);
 }
 
 static void
-drift_arm(struct agent *a)
+drift_arm(struct agent_conv *cv)
 {
-	int64_t ms = a->o.drift_interval_ms;
+	int64_t ms = cv->drift_interval_ms;
 
 	if (ms <= 0)
-		ms = json_integer_value(json_object_get(json_object_get(a->cur,
+		ms = json_integer_value(json_object_get(json_object_get(cv->cur,
 		    "doc"), "drift_interval_ms"));
 	if (ms <= 0)
 		ms = 15 * 60 * 1000;
-	uv_timer_start(&a->t_drift, drift_cb, (uint64_t)ms, 0);
-}
-
-/* Contents the desired state in force still needs. */
-static void
-files_gc(struct agent *a)
-{
-	json_t *keep = json_array(), *st;
-	const char *sha;
-	size_t i;
-
-	json_array_foreach(json_object_get(json_object_get(a->cur, "doc"),
-	    "steps"), i, st) {
-		if ((sha = json_string_value(json_object_get(st, "sha256"))))
-			json_array_append_new(keep, json_string(sha));
-		if ((sha = json_string_value(json_object_get(st,
-		    "exec_sha256"))))
-			json_array_append_new(keep, json_string(sha));
-	}
-	json_array_foreach(json_object_get(a->cur, "turndown"), i, st) {
-		if ((sha = json_string_value(json_object_get(st, "sha256"))))
-			json_array_append_new(keep, json_string(sha));
-		if ((sha = json_string_value(json_object_get(st,
-		    "exec_sha256"))))
-			json_array_append_new(keep, json_string(sha));
-	}
-	agent_store_files_gc(a->store, keep);
-	json_decref(keep);
-}
-
-/* Drop the turndown steps that ran, from a->cur and desired.json. */
-static void
-turndown_done(struct agent_run *r)
-{
-	json_t *td = json_object_get(r->a->cur, "turndown"), *v;
-	struct lr_err err;
-	size_t i, j;
-	bool changed = false;
-
-	for (i = json_array_size(td); i-- > 0;)
-		json_array_foreach(r->turned_down, j, v)
-			if (strcmp(jstr(json_array_get(td, i), "id"),
-			    json_string_value(v)) == 0) {
-				json_array_remove(td, i);
-				changed = true;
-				break;
-			}
-	if (changed && agent_store_desired_save(r->a->store, r->a->cur,
-	    &err) < 0)
-		lr_log_error("%s", err.msg);
+	uv_timer_start(&cv->t_drift, drift_cb, (uint64_t)ms, 0);
 }
 
 static void
 check_finish(struct agent_run *r)
 {
-	struct agent *a = r->a;
-	json_t *d, *recs = agent_store_records(a->store), *st, *svcs;
+	struct agent_conv *cv = r->cv;
+	json_t *d, *recs = agent_store_records(cv->store), *st, *svcs;
 	const char *id, *svc, *mode;
 	size_t i, j;
 	bool repair = false;
 
-	json_object_set_new(a->report, "checked_unix_ms",
+	json_object_set_new(cv->report, "checked_unix_ms",
 	    json_integer(unix_ms()));
 	if (json_array_size(r->drift) == 0) {
-		if (strcmp(jstr(a->report, "state"), "drifted") == 0)
-			agent_report_stamp(a, "converged");
-		json_object_set_new(a->report, "drift", json_array());
-		agent_report_put(a);
-		drift_arm(a);
+		if (strcmp(lr_json_str(cv->report, "state"), "drifted") == 0)
+			conv_report_stamp(cv, "converged");
+		json_object_set_new(cv->report, "drift", json_array());
+		agent_sync_publish(cv->sync, cv->report, NULL);
+		drift_arm(cv);
 		return;
 	}
 	/* services with drift: repair converge again */
 	svcs = json_object_get(r->doc, "drift");
 	json_array_foreach(r->drift, i, d) {
-		id = jstr(d, "id");
-		svc = jstr(d, "service");
-		mode = jstr(svcs, svc);
-		lr_log_warn("drift: %s: %s%s", id, jstr(d, "detail"),
+		id = lr_json_str(d, "id");
+		svc = lr_json_str(d, "service");
+		mode = lr_json_str(svcs, svc);
+		lr_log_warn("drift: %s: %s%s", id, lr_json_str(d, "detail"),
 		    strcmp(mode, "report") ? " (repairing)" : "");
 		if (strcmp(mode, "report") == 0)
 			continue;
 		repair = true;
 		json_object_del(recs, id);
 		/* a failed validation converges its whole service again */
-		if (strcmp(jstr(d, "phase"), "validate") != 0)
+		if (strcmp(lr_json_str(d, "phase"), "validate") != 0)
 			continue;
 		json_array_foreach(json_object_get(r->doc, "steps"), j, st)
-			if (strcmp(jstr(st, "service"), svc) == 0)
-				json_object_del(recs, jstr(st, "id"));
+			if (strcmp(lr_json_str(st, "service"), svc) == 0)
+				json_object_del(recs, lr_json_str(st, "id"));
 	}
-	records_save(a);
+	records_save(cv);
 	json_array_foreach(r->drift, i, d) {
 		json_object_del(d, "service");
 		json_object_del(d, "phase");
 	}
-	agent_report_stamp(a, "drifted");
-	json_object_set(a->report, "drift", r->drift);
-	agent_report_put(a);
+	conv_report_stamp(cv, "drifted");
+	json_object_set(cv->report, "drift", r->drift);
+	agent_sync_publish(cv->sync, cv->report, NULL);
 	if (repair)
-		a->rerun = a->repair = true;
+		cv->rerun = cv->repair = true;
 	else
-		drift_arm(a);
+		drift_arm(cv);
 }
 
 static void
 run_finish(struct agent_run *r)
 {
-	struct agent *a = r->a;
+	struct agent_conv *cv = r->cv;
 	bool failed = json_array_size(r->failed) > 0;
-	int64_t took = (int64_t)(uv_now(a->loop) - r->t0);
+	int64_t took = (int64_t)(uv_now(cv->loop) - r->t0);
+	json_t *results;
 
-	a->run = NULL;
-	agent_observe_stop(a);
+	cv->run = NULL;
+	agent_sync_observe_stop(cv->sync);
 	if (r->aborting) {
 		/* stopped or superseded: the next run reports */
 	} else if (r->kind == RUN_CHECK) {
 		check_finish(r);
 	} else {
-		turndown_done(r);
-		agent_report_stamp(a, failed ? "failed" : "converged");
-		json_object_set_new(a->report, "run", json_pack("{s:s, s:I, "
+		conv_turndown_done(cv, r->turned_down);
+		conv_report_stamp(cv, failed ? "failed" : "converged");
+		json_object_set_new(cv->report, "run", json_pack("{s:s, s:I, "
 		    "s:I, s:I, s:I}", "id", r->id, "started_unix_ms",
 		    (json_int_t)r->started_ms, "duration_ms", (json_int_t)took,
 		    "steps", (json_int_t)json_array_size(r->plan), "done",
 		    (json_int_t)r->idx));
-		json_object_del(a->report, "current");
-		json_object_del(a->report, "waiting");
-		json_object_del(a->report, "waiting_for");
-		json_object_set(a->report, "failed_steps", r->failed);
-		json_object_set_new(a->report, "services",
+		json_object_del(cv->report, "current");
+		json_object_del(cv->report, "waiting");
+		json_object_del(cv->report, "waiting_for");
+		json_object_set(cv->report, "failed_steps", r->failed);
+		json_object_set_new(cv->report, "services",
 		    report_services(r));
 		if (!r->repair)
-			json_object_set_new(a->report, "drift", json_array());
-		json_decref(a->results);
-		a->results = json_pack("{s:I, s:s, s:O}", "generation",
+			json_object_set_new(cv->report, "drift", json_array());
+		results = json_pack("{s:I, s:s, s:O}", "generation",
 		    (json_int_t)r->gen, "run", r->id, "steps", r->results);
-		results_fit(a->results);
-		a->results_dirty = true;
-		agent_report_put(a);
-		files_gc(a);
-		a->last_ok = failed ? 0 : 1;
+		results_fit(results);
+		agent_sync_publish(cv->sync, cv->report, results);
+		json_decref(results);
+		conv_files_gc(cv);
+		cv->last_ok = failed ? 0 : 1;
 		lr_log_notice("generation %lld: %s in %lld ms (%zu steps, %zu "
 		    "changed%s%s)", (long long)r->gen, failed ? "failed" :
 		    "converged", (long long)took, json_array_size(r->plan),
 		    json_object_size(r->changed), failed ? ", first failure: " :
-		    "", failed ? jstr(json_array_get(r->failed, 0), "id") : "");
-		free(a->interrupted);
-		a->interrupted = NULL;
-		a->runs++;
+		    "", failed ? lr_json_str(json_array_get(r->failed, 0),
+		    "id") : "");
+		free(cv->interrupted);
+		cv->interrupted = NULL;
+		cv->runs++;
 	}
 	if (r->kind == RUN_CONVERGE && json_array_size(r->results) > 0)
 		pack_logs(r);
 	run_free(r);
 	malloc_trim(0);		/* idle from here on: give the heap back */
-	if (a->stopping) {
-		agent_stop(a, a->exit_code);
+	if (cv->stopping) {
+		cv->stop_cb(cv->arg, 0);	/* the owner is stopping */
 		return;
 	}
-	if (a->o.once && !a->rerun) {
-		agent_stop(a, a->last_ok == 1 ? 0 : 1);
+	if (cv->once && !cv->rerun) {
+		cv->stop_cb(cv->arg, cv->last_ok == 1 ? 0 : 1);
 		return;
 	}
-	if (a->rerun) {
-		a->rerun = false;
-		agent_converge(a);
+	if (cv->rerun) {
+		cv->rerun = false;
+		agent_conv_converge(cv);
 		return;
 	}
-	drift_arm(a);
+	drift_arm(cv);
 }
 
 static void
@@ -807,16 +747,16 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
     void *arg)
 {
 	struct agent_run *r = arg;
-	struct agent *a = r->a;
+	struct agent_conv *cv = r->cv;
 	json_t *st = json_array_get(r->plan, r->idx), *recs, *rec;
-	const char *id = jstr(st, "id"), *phase = jstr(st, "phase");
+	const char *id = lr_json_str(st, "id"), *phase = lr_json_str(st, "phase");
 	struct lr_err err;
 	char hash[65];
-	bool file = strcmp(jstr(st, "kind"), "file") == 0, save = false;
+	bool file = strcmp(lr_json_str(st, "kind"), "file") == 0, save = false;
 
 	r->step = NULL;
 	json_array_append_new(r->results, result_json(st, res, true));
-	if (!file && agent_store_running_set(a->store, NULL, &err) < 0)
+	if (!file && agent_store_running_set(cv->store, NULL, &err) < 0)
 		lr_log_error("%s", err.msg);
 	if (res->status == AGENT_STEP_ABORTED) {
 		r->aborting = true;
@@ -828,24 +768,24 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 			json_array_append_new(r->drift, json_pack("{s:s, s:s, "
 			    "s:s, s:s}", "id", id, "detail", res->error[0] ?
 			    res->error : "content differs", "service",
-			    jstr(st, "service"), "phase", phase));
+			    lr_json_str(st, "service"), "phase", phase));
 		else if (res->status == AGENT_STEP_FAILED)
 			json_array_append_new(r->drift, json_pack("{s:s, s:s, "
 			    "s:s, s:s}", "id", id, "detail", res->error[0] ?
 			    res->error : "validation failed", "service",
-			    jstr(st, "service"), "phase", phase));
+			    lr_json_str(st, "service"), "phase", phase));
 		r->idx++;
 		run_next(r);
 		return;
 	}
-	recs = agent_store_records(a->store);
+	recs = agent_store_records(cv->store);
 	if (res->status == AGENT_STEP_FAILED) {
 		note_failure(r, st, res);
 		if (strcmp(phase, "turndown") != 0)
-			json_object_set_new(svc_state(r, jstr(st, "service")),
+			json_object_set_new(svc_state(r, lr_json_str(st, "service")),
 			    "failed", json_true());
 		/* it runs again next time; a pending trigger stays */
-		if (!file && json_is_true(json_object_get(record(a, id),
+		if (!file && json_is_true(json_object_get(record(cv, id),
 		    "triggered")))
 			json_object_set_new(recs, id, json_pack("{s:b}",
 			    "triggered", 1));
@@ -872,7 +812,7 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 		}
 	}
 	if (save)
-		records_save(a);
+		records_save(cv);
 	r->idx++;
 	run_next(r);
 }
@@ -910,22 +850,22 @@ static void
 check_creates(struct agent_run *r, const json_t *st)
 {
 	struct stat sb;
-	json_t *rec = record(r->a, jstr(st, "id"));
-	const char *p = jstr(st, "creates");
+	json_t *rec = record(r->cv, lr_json_str(st, "id"));
+	const char *p = lr_json_str(st, "creates");
 
-	if (rec == NULL || strcmp(jstr(rec, "status"), "failed") == 0 ||
+	if (rec == NULL || strcmp(lr_json_str(rec, "status"), "failed") == 0 ||
 	    stat(p, &sb) == 0)
 		return;
 	json_array_append_new(r->drift, json_pack("{s:s, s:o, s:s, s:s}",
-	    "id", jstr(st, "id"), "detail", json_sprintf("'%s' (creates) is "
-	    "missing", p), "service", jstr(st, "service"), "phase",
-	    jstr(st, "phase")));
+	    "id", lr_json_str(st, "id"), "detail", json_sprintf("'%s' (creates) is "
+	    "missing", p), "service", lr_json_str(st, "service"), "phase",
+	    lr_json_str(st, "phase")));
 }
 
 static void
 run_next(struct agent_run *r)
 {
-	struct agent *a = r->a;
+	struct agent_conv *cv = r->cv;
 	struct agent_step_ctx ctx;
 	struct lr_err err;
 	json_t *st, *entry;
@@ -936,14 +876,14 @@ run_next(struct agent_run *r)
 	int rc;
 
 	for (; r->idx < json_array_size(r->plan); r->idx++) {
-		if (r->aborting || a->rerun) {
+		if (r->aborting || cv->rerun) {
 			/* stopping, or superseded by a newer desired state */
 			r->aborting = true;
 			break;
 		}
 		st = json_array_get(r->plan, r->idx);
-		svc = jstr(st, "service");
-		if (strcmp(jstr(st, "phase"), "turndown") == 0) {
+		svc = lr_json_str(st, "service");
+		if (strcmp(lr_json_str(st, "phase"), "turndown") == 0) {
 			service_end(r);
 		} else if (r->svc == NULL || strcmp(r->svc, svc) != 0) {
 			service_end(r);
@@ -962,7 +902,7 @@ run_next(struct agent_run *r)
 						free(gwhy);
 						json_decref(gon);
 					}
-					return;	/* agent_run_kick goes on */
+					return;	/* agent_conv_kick goes on */
 				}
 				json_decref(gon);
 				free(r->waiting);
@@ -973,7 +913,7 @@ run_next(struct agent_run *r)
 					json_object_set_new(svc_state(r, svc),
 					    "failed", json_true());
 					json_array_append_new(r->failed,
-					    json_pack("{s:s, s:s}", "id", jstr(
+					    json_pack("{s:s, s:s}", "id", lr_json_str(
 					    st, "id"), "error", gwhy));
 					free(gwhy);
 				}
@@ -981,14 +921,14 @@ run_next(struct agent_run *r)
 			r->svc = svc;
 			report_progress(r, NULL);
 		}
-		if (r->kind == RUN_CONVERGE && strcmp(jstr(st, "phase"),
+		if (r->kind == RUN_CONVERGE && strcmp(lr_json_str(st, "phase"),
 		    "turndown") != 0 && json_is_true(json_object_get(
 		    svc_state(r, svc), "failed"))) {
 			not_run(r, st, AGENT_STEP_SKIPPED, "an earlier step "
 			    "of the service failed");
 			continue;
 		}
-		if (r->repair && strcmp(jstr(json_object_get(r->doc, "drift"),
+		if (r->repair && strcmp(lr_json_str(json_object_get(r->doc, "drift"),
 		    svc), "report") == 0) {
 			/* drift: report: what drifted stays as it is */
 			not_run(r, st, AGENT_STEP_OK, "not repaired: the "
@@ -999,8 +939,8 @@ run_next(struct agent_run *r)
 			not_run(r, st, AGENT_STEP_OK, why);
 			continue;
 		}
-		if (r->kind == RUN_CHECK && strcmp(jstr(st, "kind"), "file") &&
-		    strcmp(jstr(st, "phase"), "validate")) {
+		if (r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"), "file") &&
+		    strcmp(lr_json_str(st, "phase"), "validate")) {
 			check_creates(r, st);
 			continue;
 		}
@@ -1016,30 +956,30 @@ run_next(struct agent_run *r)
 	 * Logs are for commands of converge runs: file steps and checks
 	 * keep what they say in their result
 	 */
-	log = r->kind == RUN_CHECK || strcmp(jstr(st, "kind"), "file") == 0 ?
-	    NULL : agent_store_log_path(a->store, r->id, r->idx);
+	log = r->kind == RUN_CHECK || strcmp(lr_json_str(st, "kind"), "file") == 0 ?
+	    NULL : agent_store_log_path(cv->store, r->id, r->idx);
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.loop = a->loop;
+	ctx.loop = cv->loop;
 	ctx.step = st;
-	ctx.mode = r->kind == RUN_CHECK && strcmp(jstr(st, "kind"), "file") ==
+	ctx.mode = r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"), "file") ==
 	    0 ? AGENT_STEP_CHECK : AGENT_STEP_RUN;
-	ctx.files_dir = agent_store_files_dir(a->store);
-	ctx.work_dir = agent_store_work_dir(a->store);
+	ctx.files_dir = agent_store_files_dir(cv->store);
+	ctx.work_dir = agent_store_work_dir(cv->store);
 	ctx.log_path = log;
-	ctx.self_exe = a->self_exe;
-	ctx.host = a->o.host;
+	ctx.self_exe = cv->self_exe;
+	ctx.host = cv->host;
 	ctx.generation = r->gen;
-	ctx.retry_base_ms = a->o.retry_base_ms;
-	if (strcmp(jstr(st, "kind"), "file") != 0) {
-		entry = json_pack("{s:s, s:I, s:s, s:I}", "id", jstr(st, "id"),
+	ctx.retry_base_ms = cv->retry_base_ms;
+	if (strcmp(lr_json_str(st, "kind"), "file") != 0) {
+		entry = json_pack("{s:s, s:I, s:s, s:I}", "id", lr_json_str(st, "id"),
 		    "generation", (json_int_t)r->gen, "run", r->id,
 		    "started_unix_ms", (json_int_t)unix_ms());
-		if (agent_store_running_set(a->store, entry, &err) < 0)
+		if (agent_store_running_set(cv->store, entry, &err) < 0)
 			lr_log_error("%s", err.msg);
 		json_decref(entry);
-		report_progress(r, jstr(st, "id"));
+		report_progress(r, lr_json_str(st, "id"));
 	}
-	lr_log_debug("step '%s'", jstr(st, "id"));
+	lr_log_debug("step '%s'", lr_json_str(st, "id"));
 	rc = agent_step_start(&ctx, step_done, r, &r->step, &err);
 	free(log);
 	if (rc < 0) {
@@ -1057,14 +997,14 @@ run_next(struct agent_run *r)
 /* ---- entry points ---- */
 
 static void
-start(struct agent *a, enum run_kind kind, bool repair)
+start(struct agent_conv *cv, enum run_kind kind, bool repair)
 {
 	struct agent_run *r;
 
-	uv_timer_stop(&a->t_drift);
-	r = run_new(a, kind);
+	uv_timer_stop(&cv->t_drift);
+	r = run_new(cv, kind);
 	r->repair = repair;
-	a->run = r;
+	cv->run = r;
 	if (kind == RUN_CONVERGE)
 		lr_log_info("run %s: %zu steps", r->id,
 		    json_array_size(r->plan));
@@ -1072,53 +1012,122 @@ start(struct agent *a, enum run_kind kind, bool repair)
 }
 
 static void
-check_start(struct agent *a)
+check_start(struct agent_conv *cv)
 {
-	start(a, RUN_CHECK, false);
+	start(cv, RUN_CHECK, false);
 }
 
 void
-agent_converge(struct agent *a)
+agent_conv_converge(struct agent_conv *cv)
 {
-	bool repair = a->repair;
+	bool repair = cv->repair;
 
-	if (a->cur == NULL || a->stopping)
+	if (cv->cur == NULL || cv->stopping)
 		return;
-	if (a->run != NULL) {
-		a->rerun = true;
+	if (cv->run != NULL) {
+		cv->rerun = true;
 		/* a run held by a gate, or a check, can go at once */
-		if (a->run->step == NULL)
-			run_next(a->run);
+		if (cv->run->step == NULL)
+			run_next(cv->run);
 		return;
 	}
-	a->repair = false;
-	start(a, RUN_CONVERGE, repair);
+	cv->repair = false;
+	start(cv, RUN_CONVERGE, repair);
 }
 
 void
-agent_run_kick(struct agent *a)
+agent_conv_kick(struct agent_conv *cv)
 {
-	if (a->run != NULL && a->run->step == NULL && a->run->waiting)
-		run_next(a->run);
+	if (cv->run != NULL && cv->run->step == NULL && cv->run->waiting)
+		run_next(cv->run);
 }
 
 bool
-agent_run_abort(struct agent *a)
+agent_conv_stop(struct agent_conv *cv)
 {
-	struct agent_run *r = a->run;
+	struct agent_run *r = cv->run;
 
-	if (r == NULL)
-		return false;
-	r->aborting = true;
-	if (r->step) {
-		/* step_done comes with AGENT_STEP_ABORTED, then agent_stop */
-		agent_step_abort(r->step);
-		return true;
+	cv->stopping = true;
+	if (r != NULL) {
+		r->aborting = true;
+		if (r->step) {
+			/* step_done comes with AGENT_STEP_ABORTED, then the
+			 * stop hook */
+			agent_step_abort(r->step);
+			return true;
+		}
+		cv->run = NULL;
+		agent_sync_observe_stop(cv->sync);
+		if (r->kind == RUN_CONVERGE && json_array_size(r->results) > 0)
+			pack_logs(r);
+		run_free(r);
 	}
-	a->run = NULL;
-	agent_observe_stop(a);
-	if (r->kind == RUN_CONVERGE && json_array_size(r->results) > 0)
-		pack_logs(r);
-	run_free(r);
+	if (!cv->t_drift_closed) {
+		cv->t_drift_closed = true;
+		uv_timer_stop(&cv->t_drift);
+		uv_close((uv_handle_t *)&cv->t_drift, NULL);
+	}
 	return false;
+}
+
+bool
+agent_conv_busy(const struct agent_conv *cv)
+{
+	return cv->run != NULL || cv->runs > 0;
+}
+
+struct agent_conv *
+agent_conv_new(const struct agent_conv_config *c)
+{
+	struct agent_conv *cv = lr_xcalloc(1, sizeof(*cv));
+
+	cv->loop = c->loop;
+	cv->store = c->store;
+	cv->sync = c->sync;
+	cv->host = lr_xstrdup(c->host);
+	cv->self_exe = lr_xstrdup(c->self_exe);
+	cv->once = c->once;
+	cv->drift_interval_ms = c->drift_interval_ms;
+	cv->retry_base_ms = c->retry_base_ms;
+	cv->keep_logs = c->keep_logs;
+	cv->stop_cb = c->stop;
+	cv->arg = c->arg;
+	cv->last_ok = -1;
+	cv->report = json_object();
+	uv_timer_init(cv->loop, &cv->t_drift);
+	cv->t_drift.data = cv;
+	conv_desired_load(cv);
+	return cv;
+}
+
+static void
+conv_release(struct agent_conv *cv)
+{
+	json_decref(cv->cur);
+	json_decref(cv->report);
+	free(cv->interrupted);
+	free(cv->host);
+	free(cv->self_exe);
+	free(cv);
+}
+
+static void
+conv_closed(uv_handle_t *h)
+{
+	conv_release(h->data);
+}
+
+void
+agent_conv_free(struct agent_conv *cv)
+{
+	if (cv == NULL)
+		return;
+	if (cv->run)
+		LR_BUG("agent_conv_free with a run going on");
+	if (cv->t_drift_closed) {
+		conv_release(cv);
+		return;
+	}
+	cv->t_drift_closed = true;
+	uv_close((uv_handle_t *)&cv->t_drift, conv_closed);
 }

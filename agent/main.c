@@ -11,23 +11,22 @@
  * LEURA_ETCD_PASSWORD (the agent reads no configuration file: it is
  * meant for a unit file or a container's environment).
  *
- * Lifetime: open (and lock) the state dir, take the desired state cached
- * there and enforce it at once, connect to etcd in the background, run the
- * loop until SIGTERM/SIGINT (or, with --once, until one run is done).
+ * This file turns argv and the environment into struct agent_opts; the
+ * agent's lifetime is agent.c's (agent_new, agent_run, agent_free): open
+ * (and lock) the state dir, take the desired state cached there and
+ * enforce it at once, connect to etcd in the background, run the loop
+ * until SIGTERM/SIGINT (or, with --once, until one run is done).
  * Stopping aborts the running step (its process group gets SIGTERM, then
  * SIGKILL), sends the last report, revokes the heartbeat and exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -35,6 +34,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "step.h"
 #include "xalloc.h"
 
 #define EXIT_USAGE	64
@@ -113,125 +113,27 @@ read_secret(const char *path, struct lr_err *err)
 	return lr_xstrdup(buf);
 }
 
-/* Create the folders that lead to path (0755), like mkdir -p. */
-static void
-mkdir_parents(const char *path)
-{
-	char *p = lr_xstrdup(path), *q;
-
-	for (q = p + 1; (q = strchr(q, '/')) != NULL; q++) {
-		*q = '\0';
-		(void)mkdir(p, 0755);
-		*q = '/';
-	}
-	free(p);
-}
-
-/* ---- stopping ---- */
+/* What the options point to that is ours to free. */
+struct opts_mem {
+	char	*state_dir;
+	char	*password;
+	char	*prefix;
+};
 
 static void
-closed_cb(uv_handle_t *h)
+opts_mem_release(struct opts_mem *m)
 {
-	(void)h;
+	free(m->state_dir);
+	free(m->password);
+	free(m->prefix);
 }
 
-void
-agent_stop(struct agent *a, int code)
-{
-	if (!a->stopping) {
-		a->stopping = true;
-		a->exit_code = code;
-		lr_log_notice("stopping");
-	}
-	if (agent_run_abort(a))
-		return;		/* the step's end calls again */
-	if (a->closing)
-		return;
-	a->closing = 1;
-	uv_timer_stop(&a->t_drift);
-	uv_close((uv_handle_t *)&a->t_drift, closed_cb);
-	uv_close((uv_handle_t *)&a->sig_term, closed_cb);
-	uv_close((uv_handle_t *)&a->sig_int, closed_cb);
-	uv_close((uv_handle_t *)&a->sig_hup, closed_cb);
-	agent_sync_stop(a);
-	/* t_sync and t_facts serve the last report; closed after the loop */
-	uv_unref((uv_handle_t *)&a->t_sync);
-	uv_unref((uv_handle_t *)&a->t_facts);
-}
-
-static void
-signal_cb(uv_signal_t *s, int signum)
-{
-	struct agent *a = s->data;
-
-	if (signum == SIGHUP) {
-		/* an operator's "converge now" */
-		lr_log_notice("SIGHUP received: converging again");
-		agent_converge(a);
-		return;
-	}
-	lr_log_notice("%s received", signum == SIGTERM ? "SIGTERM" :
-	    "SIGINT");
-	agent_stop(a, 0);
-}
-
-/* ---- start ---- */
-
+/*
+ * argv and the environment into o (its strings in m or argv).  -1 to go
+ * on, or the exit status (usage, --help, --version, an error).
+ */
 static int
-load_cache(struct agent *a)
-{
-	struct lr_err err;
-	json_t *cur, *run, *recs;
-	const char *id;
-
-	if (agent_store_desired_load(a->store, &cur, &err) < 0) {
-		lr_log_warn("%s; starting without a cached desired state",
-		    err.msg);
-		cur = NULL;
-	}
-	if (cur && (!json_is_object(json_object_get(cur, "doc")) ||
-	    !json_is_string(json_object_get(cur, "key")))) {
-		lr_log_warn("%s/desired.json is not a desired state; ignored",
-		    agent_store_dir(a->store));
-		json_decref(cur);
-		cur = NULL;
-	}
-	if (cur && !json_is_array(json_object_get(cur, "turndown")))
-		json_object_set_new(cur, "turndown", json_array());
-	a->cur = cur;
-	if ((run = agent_store_running_take(a->store)) != NULL) {
-		id = json_string_value(json_object_get(run, "id"));
-		if (id) {
-			lr_log_warn("step '%s' was interrupted (the agent "
-			    "stopped while it ran); it runs again", id);
-			a->interrupted = lr_xstrdup(id);
-			recs = agent_store_records(a->store);
-			/* keep a pending trigger: the step must run again */
-			if (!json_is_true(json_object_get(json_object_get(recs,
-			    id), "triggered")))
-				json_object_del(recs, id);
-			if (agent_store_records_save(a->store, &err) < 0)
-				lr_log_error("%s", err.msg);
-		}
-		json_decref(run);
-	}
-	return 0;
-}
-
-static char *
-self_exe(const char *argv0)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-	if (n <= 0)
-		return lr_xstrdup(argv0);
-	buf[n] = '\0';
-	return lr_xstrdup(buf);
-}
-
-int
-main(int argc, char **argv)
+opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 {
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -253,35 +155,27 @@ main(int argc, char **argv)
 	const char *f_etcd = NULL, *f_prefix = NULL, *f_cacert = NULL;
 	const char *f_cert = NULL, *f_key = NULL, *f_user = NULL;
 	const char *f_pwfile = NULL, *pw;
-	char *state_dir = NULL, *pwbuf = NULL, *prefix = NULL;
-	struct agent a;
 	struct lr_err err;
-	uv_loop_t loop;
-	int c, verbose = 0, code;
+	char *prefix;
+	int c, verbose = 0;
 
-	/* the run_as trampoline: nothing else of the agent runs there */
-	if (argc > 1 && strcmp(argv[1], "--exec-as") == 0)
-		return agent_step_exec_as_main(argc - 2, argv + 2);
-
-	memset(&a, 0, sizeof(a));
 	lr_err_clear(&err);
-	lr_progname = "leura-agent";
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'H': a.o.host = optarg; break;
+		case 'H': o->host = optarg; break;
 		case 'e': f_etcd = optarg; break;
 		case 'p': f_prefix = optarg; break;
-		case 's': free(state_dir); state_dir = lr_xstrdup(optarg);
+		case 's': free(m->state_dir); m->state_dir = lr_xstrdup(optarg);
 			break;
 		case 'A': f_cacert = optarg; break;
 		case 'C': f_cert = optarg; break;
 		case 'K': f_key = optarg; break;
 		case 'U': f_user = optarg; break;
 		case 'P': f_pwfile = optarg; break;
-		case 'o': a.o.once = true; break;
+		case 'o': o->once = true; break;
 		case 'd':
 			if (lr_duration_parse(optarg,
-			    &a.o.drift_interval_ms) < 0) {
+			    &o->drift_interval_ms) < 0) {
 				fprintf(stderr, "leura-agent: error: invalid "
 				    "--drift-interval '%s'\nhint: a duration "
 				    "like 30s, 15m or 1h\n", optarg);
@@ -294,8 +188,8 @@ main(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || a.o.host == NULL) {
-		if (a.o.host == NULL)
+	if (optind != argc || o->host == NULL) {
+		if (o->host == NULL)
 			fprintf(stderr, "leura-agent: error: --host is "
 			    "required\nhint: the host's name in the "
 			    "inventory, e.g. --host web1\n");
@@ -305,135 +199,91 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!host_valid(a.o.host)) {
+	if (!host_valid(o->host)) {
 		fprintf(stderr, "leura-agent: error: invalid host name '%s'\n"
 		    "hint: inventory host names use letters, digits, '-', "
-		    "'_' and '.'\n", a.o.host);
+		    "'_' and '.'\n", o->host);
 		return EXIT_USAGE;
 	}
 	lr_log_set_level(LR_LOG_NOTICE + verbose);
 
-	prefix = lr_xstrdup(pick(f_prefix, "LEURA_ETCD_PREFIX", "/leura"));
+	prefix = m->prefix = lr_xstrdup(pick(f_prefix, "LEURA_ETCD_PREFIX",
+	    "/leura"));
 	while (strlen(prefix) > 1 && prefix[strlen(prefix) - 1] == '/')
 		prefix[strlen(prefix) - 1] = '\0';
 	if (prefix[0] != '/' || strcmp(prefix, "/") == 0) {
 		fprintf(stderr, "leura-agent: error: invalid etcd prefix '%s'"
 		    "\nhint: a path like /leura (the same as leura apply's)\n",
 		    prefix);
-		free(prefix);
 		return EXIT_USAGE;
 	}
-	a.o.prefix = prefix;
-	a.o.etcd.endpoints = pick(f_etcd, "LEURA_ETCD",
+	o->prefix = prefix;
+	o->etcd.endpoints = pick(f_etcd, "LEURA_ETCD",
 	    "http://127.0.0.1:2379");
-	a.o.etcd.cacert = pick(f_cacert, "LEURA_ETCD_CACERT", NULL);
-	a.o.etcd.cert = pick(f_cert, "LEURA_ETCD_CERT", NULL);
-	a.o.etcd.key = pick(f_key, "LEURA_ETCD_KEY", NULL);
-	a.o.etcd.user = pick(f_user, "LEURA_ETCD_USER", NULL);
+	o->etcd.cacert = pick(f_cacert, "LEURA_ETCD_CACERT", NULL);
+	o->etcd.cert = pick(f_cert, "LEURA_ETCD_CERT", NULL);
+	o->etcd.key = pick(f_key, "LEURA_ETCD_KEY", NULL);
+	o->etcd.user = pick(f_user, "LEURA_ETCD_USER", NULL);
 	if ((pw = getenv("LEURA_ETCD_PASSWORD")) != NULL)
-		pwbuf = lr_xstrdup(pw);
+		m->password = lr_xstrdup(pw);
 	/* steps inherit the environment: not the agent's etcd password */
 	unsetenv("LEURA_ETCD_PASSWORD");
 	if (f_pwfile) {
-		free(pwbuf);
-		if ((pwbuf = read_secret(f_pwfile, &err)) == NULL) {
+		free(m->password);
+		if ((m->password = read_secret(f_pwfile, &err)) == NULL) {
 			lr_err_print(&err);
-			free(prefix);
 			return 1;
 		}
 	}
-	a.o.etcd.password = pwbuf;
-	if (a.o.etcd.user && (a.o.etcd.password == NULL ||
-	    *a.o.etcd.password == '\0')) {
+	o->etcd.password = m->password;
+	if (o->etcd.user && (o->etcd.password == NULL ||
+	    *o->etcd.password == '\0')) {
 		fprintf(stderr, "leura-agent: error: etcd user '%s' has no "
 		    "password\nhint: set LEURA_ETCD_PASSWORD or "
-		    "--etcd-password-file\n", a.o.etcd.user);
-		free(pwbuf);
-		free(prefix);
+		    "--etcd-password-file\n", o->etcd.user);
 		return 1;
 	}
-	if (state_dir == NULL)
-		state_dir = default_state_dir(a.o.host);
-	a.o.state_dir = state_dir;
+	if (m->state_dir == NULL)
+		m->state_dir = default_state_dir(o->host);
+	o->state_dir = m->state_dir;
+	return -1;
+}
 
+int
+main(int argc, char **argv)
+{
+	struct agent_opts o;
+	struct opts_mem m = { 0 };
+	struct agent *a;
+	struct lr_err err;
+	uv_loop_t loop;
+	int code;
+
+	/* the run_as trampoline: nothing else of the agent runs there */
+	if (argc > 1 && strcmp(argv[1], "--exec-as") == 0)
+		return agent_step_exec_as_main(argc - 2, argv + 2);
+
+	memset(&o, 0, sizeof(o));
+	lr_err_clear(&err);
+	lr_progname = "leura-agent";
+	if ((code = opts_parse(argc, argv, &o, &m)) >= 0) {
+		opts_mem_release(&m);
+		return code;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* one malloc arena: the pool's rare work needs none of its own */
 	mallopt(M_ARENA_MAX, 1);
-	mkdir_parents(state_dir);
-	if (agent_store_open(state_dir, &a.store, &err) < 0) {
-		lr_err_print(&err);
-		free(state_dir);
-		free(pwbuf);
-		free(prefix);
-		return 1;
-	}
 	uv_loop_init(&loop);
-	a.loop = &loop;
-	a.self_exe = self_exe(argv[0]);
-	a.started_unix = (int64_t)time(NULL);
-	srandom((unsigned)getpid() ^ (unsigned)a.started_unix);	/* jitter */
-	a.last_ok = -1;
-	a.docs = json_object();
-	a.report = json_object();
-	a.k_head = lr_xasprintf("%s/desired/head", a.o.prefix);
-	a.k_docs = lr_xasprintf("%s/desired/hosts/%s/", a.o.prefix, a.o.host);
-	a.k_files = lr_xasprintf("%s/desired/files/", a.o.prefix);
-	a.k_observed = lr_xasprintf("%s/observed/%s", a.o.prefix, a.o.host);
-	a.k_results = lr_xasprintf("%s/results/%s", a.o.prefix, a.o.host);
-	a.k_agent = lr_xasprintf("%s/agents/%s", a.o.prefix, a.o.host);
-	a.k_obs_dir = lr_xasprintf("%s/observed/", a.o.prefix);
-	uv_timer_init(&loop, &a.t_sync);
-	uv_timer_init(&loop, &a.t_facts);
-	uv_timer_init(&loop, &a.t_drift);
-	a.t_sync.data = a.t_facts.data = a.t_drift.data = &a;
-	uv_signal_init(&loop, &a.sig_term);
-	uv_signal_init(&loop, &a.sig_int);
-	uv_signal_init(&loop, &a.sig_hup);
-	a.sig_term.data = a.sig_int.data = a.sig_hup.data = &a;
-	uv_signal_start(&a.sig_term, signal_cb, SIGTERM);
-	uv_signal_start(&a.sig_int, signal_cb, SIGINT);
-	uv_signal_start(&a.sig_hup, signal_cb, SIGHUP);
-
-	load_cache(&a);
-	lr_log_notice("leura-agent %s for host %s: etcd %s, prefix %s, state "
-	    "in %s%s", LEURA_VERSION, a.o.host, a.o.etcd.endpoints,
-	    a.o.prefix, state_dir, a.cur ? " (with a cached desired state)" :
-	    "");
-	if (agent_sync_start(&a, &err) < 0) {
+	if (agent_new(&loop, &o, argv[0], &a, &err) < 0) {
 		lr_err_print(&err);
-		a.exit_code = 1;
-		agent_stop(&a, 1);
-	} else if (a.cur && !a.o.once) {
-		/* enforce what we last knew, while etcd is asked */
-		agent_converge(&a);
+		code = 1;
+	} else {
+		code = agent_run(a);
+		agent_free(a);
 	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-
-	uv_close((uv_handle_t *)&a.t_sync, closed_cb);
-	uv_close((uv_handle_t *)&a.t_facts, closed_cb);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	code = a.exit_code;
 	if (uv_loop_close(&loop) != 0)
 		lr_log_warn("the event loop still had handles at exit");
-	agent_store_close(a.store);
-	json_decref(a.cur);
-	json_decref(a.docs);
-	json_decref(a.report);
-	json_decref(a.results);
-	json_decref(a.observed);
-	free(a.fetching);
-	free(a.interrupted);
-	free(a.k_head);
-	free(a.k_docs);
-	free(a.k_files);
-	free(a.k_observed);
-	free(a.k_results);
-	free(a.k_agent);
-	free(a.k_obs_dir);
-	free(a.self_exe);
-	free(state_dir);
-	free(pwbuf);
-	free(prefix);
+	opts_mem_release(&m);
 	curl_global_cleanup();
 	return code;
 }

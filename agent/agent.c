@@ -1,0 +1,289 @@
+/*
+ * The agent's lifetime (agent.h): it makes the two sides, passes the sync
+ * side's news to the run side, handles signals and --once, and stops in
+ * order.
+ *
+ * Who owns what: this file, the state dir (struct agent_store, which both
+ * sides use: the sync side for contents, the run side for the rest), the
+ * signals and the exit status; sync.c, its etcd client, timers, watches
+ * and what etcd said; converge.c and desired.c, the desired state in
+ * force, the runs, the drift timer and the report.  Neither side calls the
+ * other or this file directly: the sync side's hooks and the run side's
+ * stop hook land here.
+ *
+ * Stopping (SIGTERM, SIGINT, the end of a --once run): the sync side
+ * holds (it acts on nothing etcd says any more), the run side aborts the
+ * running step (its process group gets SIGTERM, then SIGKILL) and calls
+ * back when it has ended; then the signals close and the sync side sends
+ * the last report, revokes the heartbeat and lets go of etcd, and the loop
+ * runs out.
+ */
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LR_LOG_COMPONENT "agent"
+#include "agent.h"
+#include "converge.h"
+#include "file.h"
+#include "log.h"
+#include "store.h"
+#include "sync.h"
+#include "xalloc.h"
+
+struct agent {
+	uv_loop_t	*loop;		/* main's */
+	struct agent_opts o;		/* strings borrowed from main */
+	char		*self_exe;	/* owned: /proc/self/exe */
+	struct agent_store *store;	/* owned, lent to both sides */
+	struct agent_sync *sync;	/* owned: the sync side */
+	struct agent_conv *conv;	/* owned: the run side */
+	uv_signal_t	 sig_term, sig_int, sig_hup;
+	bool		 signals_closed;
+	bool		 stopping;
+	int		 exit_code;
+};
+
+/* ---- stopping ---- */
+
+static void
+agent_stop(struct agent *a, int code)
+{
+	if (!a->stopping) {
+		a->stopping = true;
+		a->exit_code = code;
+		lr_log_notice("stopping");
+		agent_sync_hold(a->sync);
+	}
+	if (agent_conv_stop(a->conv))
+		return;		/* the step's end calls again */
+	if (a->signals_closed)
+		return;
+	a->signals_closed = true;
+	uv_close((uv_handle_t *)&a->sig_term, NULL);
+	uv_close((uv_handle_t *)&a->sig_int, NULL);
+	uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	agent_sync_stop(a->sync);
+}
+
+static void
+signal_cb(uv_signal_t *s, int signum)
+{
+	struct agent *a = s->data;
+
+	if (signum == SIGHUP) {
+		/* an operator's "converge now" */
+		lr_log_notice("SIGHUP received: converging again");
+		agent_conv_converge(a->conv);
+		return;
+	}
+	lr_log_notice("%s received", signum == SIGTERM ? "SIGTERM" :
+	    "SIGINT");
+	agent_stop(a, 0);
+}
+
+/* ---- the sync side's hooks, and the run side's ---- */
+
+static const char *
+hook_in_force(void *arg, int64_t *head)
+{
+	struct agent *a = arg;
+
+	return agent_conv_in_force(a->conv, head);
+}
+
+static void
+hook_desired(void *arg, const char *key, json_t *doc, int64_t head_gen)
+{
+	struct agent *a = arg;
+
+	agent_conv_desired(a->conv, key, doc, head_gen);
+}
+
+static void
+hook_head(void *arg, int64_t head_gen, int64_t head_deploy)
+{
+	struct agent *a = arg;
+
+	agent_conv_head(a->conv, head_gen, head_deploy);
+}
+
+static void
+hook_kick(void *arg)
+{
+	struct agent *a = arg;
+
+	agent_conv_kick(a->conv);
+}
+
+/*
+ * --once: after the first read (or its failure: from the cache), converge
+ * once, or stop when there is nothing to converge.  true when it acted.
+ */
+static bool
+hook_read_done(void *arg, const char *failure)
+{
+	struct agent *a = arg;
+
+	if (!a->o.once || a->stopping || agent_conv_busy(a->conv))
+		return false;
+	if (agent_conv_has_desired(a->conv)) {
+		if (failure)
+			lr_log_warn("etcd: %s; converging the cached desired "
+			    "state", failure);
+		agent_conv_converge(a->conv);
+		return true;
+	}
+	if (failure)
+		lr_log_error("cannot read the desired state: %s, and none is "
+		    "cached in %s", failure, agent_store_dir(a->store));
+	else
+		lr_log_error("no desired state for host %s under %s: run "
+		    "'leura apply' with this host in the inventory",
+		    a->o.host, a->o.prefix);
+	agent_stop(a, 1);
+	return true;
+}
+
+static void
+conv_stopped(void *arg, int code)
+{
+	agent_stop(arg, code);
+}
+
+/* ---- lifetime ---- */
+
+static char *
+self_exe(const char *argv0)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return lr_xstrdup(argv0);
+	buf[n] = '\0';
+	return lr_xstrdup(buf);
+}
+
+/* Create the folders that lead to path (0755), not path itself. */
+static void
+mkdir_parents(const char *path)
+{
+	char *p = lr_xstrdup(path), *slash = strrchr(p, '/');
+
+	if (slash && slash != p) {
+		*slash = '\0';
+		(void)lr_mkdir_p(p, 0755);
+	}
+	free(p);
+}
+
+int
+agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
+    struct agent **out, struct lr_err *err)
+{
+	static const struct agent_sync_hooks hooks = {
+		.in_force = hook_in_force,
+		.desired = hook_desired,
+		.head = hook_head,
+		.kick = hook_kick,
+		.read_done = hook_read_done,
+	};
+	struct agent_sync_hooks h = hooks;
+	struct agent_sync_config sc = { 0 };
+	struct agent_conv_config cc = { 0 };
+	struct agent_store *store;
+	struct agent *a;
+	int64_t started;
+	int rc;
+
+	mkdir_parents(o->state_dir);
+	if ((rc = agent_store_open(o->state_dir, &store, err)) < 0)
+		return rc;
+	a = lr_xcalloc(1, sizeof(*a));
+	a->loop = loop;
+	a->o = *o;
+	a->store = store;
+	a->self_exe = self_exe(argv0);
+	started = (int64_t)time(NULL);
+	srandom((unsigned)getpid() ^ (unsigned)started);	/* jitter */
+
+	h.arg = a;
+	sc.loop = loop;
+	sc.store = store;
+	sc.host = o->host;
+	sc.prefix = o->prefix;
+	sc.etcd = &a->o.etcd;
+	sc.lease_ttl_s = o->lease_ttl_s;
+	sc.started_unix = started;
+	a->sync = agent_sync_new(&sc, &h);
+
+	cc.loop = loop;
+	cc.store = store;
+	cc.sync = a->sync;
+	cc.host = o->host;
+	cc.self_exe = a->self_exe;
+	cc.once = o->once;
+	cc.drift_interval_ms = o->drift_interval_ms;
+	cc.retry_base_ms = o->retry_base_ms;
+	cc.keep_logs = o->keep_logs;
+	cc.stop = conv_stopped;
+	cc.arg = a;
+
+	uv_signal_init(loop, &a->sig_term);
+	uv_signal_init(loop, &a->sig_int);
+	uv_signal_init(loop, &a->sig_hup);
+	a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
+	uv_signal_start(&a->sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&a->sig_int, signal_cb, SIGINT);
+	uv_signal_start(&a->sig_hup, signal_cb, SIGHUP);
+
+	a->conv = agent_conv_new(&cc);		/* reads the cache */
+	*out = a;
+	return 0;
+}
+
+int
+agent_run(struct agent *a)
+{
+	struct lr_err err;
+
+	lr_err_clear(&err);
+	lr_log_notice("leura-agent %s for host %s: etcd %s, prefix %s, state "
+	    "in %s%s", LEURA_VERSION, a->o.host, a->o.etcd.endpoints,
+	    a->o.prefix, a->o.state_dir, agent_conv_has_desired(a->conv) ?
+	    " (with a cached desired state)" : "");
+	if (agent_sync_start(a->sync, &err) < 0) {
+		lr_err_print(&err);
+		a->exit_code = 1;
+		agent_stop(a, 1);
+	} else if (agent_conv_has_desired(a->conv) && !a->o.once) {
+		/* enforce what we last knew, while etcd is asked */
+		agent_conv_converge(a->conv);
+	}
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	return a->exit_code;
+}
+
+void
+agent_free(struct agent *a)
+{
+	if (a == NULL)
+		return;
+	if (!a->signals_closed) {
+		a->signals_closed = true;
+		uv_close((uv_handle_t *)&a->sig_term, NULL);
+		uv_close((uv_handle_t *)&a->sig_int, NULL);
+		uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	}
+	agent_conv_free(a->conv);
+	agent_sync_free(a->sync);
+	uv_run(a->loop, UV_RUN_DEFAULT);	/* the close callbacks */
+	agent_store_close(a->store);
+	free(a->self_exe);
+	free(a);
+}
