@@ -46,7 +46,7 @@ struct agent_conv {
 	/* ---- runs (converge.c) ---- */
 	struct agent_run *run;
 	bool		 rerun;		/* converge again when the run ends */
-	bool		 repair;	/* that run repairs drift a check found */
+	bool		 repair;	/* that run repairs drift found */
 	uv_timer_t	 t_drift;
 	bool		 t_drift_closed;
 	int64_t		 runs;		/* runs finished */

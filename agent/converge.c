@@ -105,7 +105,7 @@ conv_report_stamp(struct agent_conv *cv, const char *state)
 	 * rollout gates read it, so it must not run ahead of the document
 	 */
 	json_object_set_new(cv->report, "head", json_integer(
-	    json_integer_value(json_object_get(cv->cur, "head"))));
+	    lr_json_int(cv->cur, "head")));
 	json_object_set_new(cv->report, "deploy", json_integer(
 	    agent_sync_head_deploy(cv->sync)));
 	if (state)
@@ -159,7 +159,8 @@ report_progress(struct agent_run *r, const char *current)
 	    "steps", (json_int_t)json_array_size(r->plan), "done",
 	    (json_int_t)r->idx));
 	if (current)
-		json_object_set_new(cv->report, "current", json_string(current));
+		json_object_set_new(cv->report, "current",
+		    json_string(current));
 	else
 		json_object_del(cv->report, "current");
 	if (r->waiting) {
@@ -211,8 +212,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				continue;
 			if (strcmp(h, cv->host) == 0) {
 				st = json_object_get(r->services, d);
-				if (json_is_true(json_object_get(st,
-				    "failed"))) {
+				if (lr_json_bool(st, "failed")) {
 					*why = lr_xasprintf("%s depends on %s, "
 					    "which failed on this host", svc,
 					    d);
@@ -237,8 +237,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
-			if (json_integer_value(json_object_get(rep, "head")) <
-			    r->gen) {
+			if (lr_json_int(rep, "head") < r->gen) {
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (its agent is at "
 				    "generation %lld, this deploy is %lld)",
@@ -253,27 +252,26 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 			    "validated"))) {
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (%s)", svc, d, h,
-				    *lr_json_str(rep, "state") ? lr_json_str(rep, "state") :
-				    "no state");
+				    *lr_json_str(rep, "state") ?
+				    lr_json_str(rep, "state") : "no state");
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 		}
-		if (strcmp(lr_json_str(g, "why"), "rollout") != 0 || obs == NULL)
+		if (strcmp(lr_json_str(g, "why"), "rollout") != 0 ||
+		    obs == NULL)
 			continue;
 		/* a failure anywhere in this rollout stops it */
 		json_object_foreach((json_t *)obs, x, rep) {
 			if (strcmp(x, cv->host) == 0 ||
-			    json_integer_value(json_object_get(rep,
-			    "generation")) < r->gen ||
+			    lr_json_int(rep, "generation") < r->gen ||
 			    strcmp(lr_json_str(rep, "state"), "failed") != 0)
 				continue;
 			st = json_object_get(json_object_get(rep, "services"),
 			    svc);
-			if (st && !json_is_true(json_object_get(st,
-			    "validated"))) {
-				*why = lr_xasprintf("the rollout of %s stopped: "
-				    "it failed on %s", svc, x);
+			if (st && !lr_json_bool(st, "validated")) {
+				*why = lr_xasprintf("the rollout of %s "
+				    "stopped: it failed on %s", svc, x);
 				*on = waiting_for(svc, x);
 				return GATE_WAIT;
 			}
@@ -312,16 +310,20 @@ trigger_dependents(struct agent_run *r, const json_t *st)
 
 	for (i = r->idx + 1; i < json_array_size(r->plan); i++) {
 		o = json_array_get(r->plan, i);
-		if (strcmp(lr_json_str(o, "service"), lr_json_str(st, "service")) != 0 ||
-		    strcmp(lr_json_str(o, "role"), lr_json_str(st, "role")) != 0)
+		if (strcmp(lr_json_str(o, "service"),
+		    lr_json_str(st, "service")) != 0 ||
+		    strcmp(lr_json_str(o, "role"),
+		    lr_json_str(st, "role")) != 0)
 			continue;
 		json_array_foreach(json_object_get(o, "when_changed"), j, n) {
-			if (strcmp(json_string_value(n), lr_json_str(st, "name")))
+			if (strcmp(json_string_value(n),
+			    lr_json_str(st, "name")))
 				continue;
-			if ((rec = json_object_get(recs, lr_json_str(o, "id"))) ==
-			    NULL) {
+			if ((rec = json_object_get(recs,
+			    lr_json_str(o, "id"))) == NULL) {
 				rec = json_object();
-				json_object_set_new(recs, lr_json_str(o, "id"), rec);
+				json_object_set_new(recs, lr_json_str(o, "id"),
+				    rec);
 			}
 			json_object_set_new(rec, "triggered", json_true());
 			changed = true;
@@ -337,7 +339,8 @@ trigger_dependents(struct agent_run *r, const json_t *st)
 static bool
 must_run(struct agent_run *r, const json_t *st, const char **why)
 {
-	const char *kind = lr_json_str(st, "kind"), *phase = lr_json_str(st, "phase");
+	const char *kind = lr_json_str(st, "kind");
+	const char *phase = lr_json_str(st, "phase");
 	const char *status;
 	json_t *rec = record(r->cv, lr_json_str(st, "id"));
 	char hash[65];
@@ -345,16 +348,16 @@ must_run(struct agent_run *r, const json_t *st, const char **why)
 	if (strcmp(kind, "file") == 0 || strcmp(phase, "converge") != 0)
 		return true;
 	if (json_array_size(json_object_get(st, "when_changed")) > 0) {
-		if (json_is_true(json_object_get(rec, "triggered")))
+		if (lr_json_bool(rec, "triggered"))
 			return true;
 		*why = "not triggered: the steps it names did not change";
 		return false;
 	}
 	status = lr_json_str(rec, "status");
 	agent_step_hash(st, hash);
-	if (strcmp(lr_json_str(rec, "hash"), hash) == 0 && (strcmp(status, "ok") ==
-	    0 || strcmp(status, "changed") == 0 || strcmp(status, "skipped") ==
-	    0)) {
+	if (strcmp(lr_json_str(rec, "hash"), hash) == 0 && (strcmp(status,
+	    "ok") == 0 || strcmp(status, "changed") == 0 || strcmp(status,
+	    "skipped") == 0)) {
 		*why = "unchanged since it last ran";
 		return false;
 	}
@@ -367,8 +370,9 @@ static json_t *
 result_json(const json_t *st, const struct agent_step_result *res,
     bool ran)
 {
-	json_t *out, *o = json_pack("{s:s, s:s, s:b}", "id", lr_json_str(st, "id"),
-	    "status", agent_step_status_name(res->status), "changed",
+	json_t *out, *o = json_pack("{s:s, s:s, s:b}", "id",
+	    lr_json_str(st, "id"), "status",
+	    agent_step_status_name(res->status), "changed",
 	    res->status == AGENT_STEP_CHANGED);
 
 	if (!ran) {
@@ -456,10 +460,11 @@ results_fit(json_t *res)
 		if (len <= RESULTS_MAX)
 			return;
 		json_array_foreach(steps, i, st) {
-			if (pass == 0 && strcmp(lr_json_str(st, "status"), "failed"))
+			if (pass == 0 && strcmp(lr_json_str(st, "status"),
+			    "failed"))
 				json_object_del(st, "output");
-			if (pass == 1 && (out = output_end(lr_json_str(st, "output"),
-			    FAIL_OUTPUT)) != NULL)
+			if (pass == 1 && (out = output_end(lr_json_str(st,
+			    "output"), FAIL_OUTPUT)) != NULL)
 				json_object_set_new(st, "output", out);
 		}
 	}
@@ -557,7 +562,7 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 	r->cv = cv;
 	r->kind = kind;
 	r->doc = json_incref(doc);
-	r->gen = json_integer_value(json_object_get(doc, "generation"));
+	r->gen = lr_json_int(doc, "generation");
 	r->plan = json_array();
 	r->results = json_array();
 	r->services = json_object();
@@ -576,8 +581,8 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 		if (strcmp(lr_json_str(st, "phase"), "turndown") == 0)
 			continue;
 		if (kind == RUN_CHECK && strcmp(lr_json_str(st, "phase"),
-		    "validate") != 0 && strcmp(lr_json_str(st, "kind"), "file") !=
-		    0 && json_object_get(st, "creates") == NULL)
+		    "validate") != 0 && strcmp(lr_json_str(st, "kind"),
+		    "file") != 0 && json_object_get(st, "creates") == NULL)
 			continue;
 		json_array_append(r->plan, st);
 	}
@@ -587,8 +592,8 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 		    json_pack("{s:b, s:b}", "validated", 1, "failed", 0));
 	json_array_foreach(r->plan, i, st)
 		if (strcmp(lr_json_str(st, "phase"), "turndown") != 0)
-			json_object_set_new(svc_state(r, lr_json_str(st, "service")),
-			    "validated", json_false());
+			json_object_set_new(svc_state(r, lr_json_str(st,
+			    "service")), "validated", json_false());
 	return r;
 }
 
@@ -616,8 +621,8 @@ drift_arm(struct agent_conv *cv)
 	int64_t ms = cv->drift_interval_ms;
 
 	if (ms <= 0)
-		ms = json_integer_value(json_object_get(json_object_get(cv->cur,
-		    "doc"), "drift_interval_ms"));
+		ms = lr_json_int(json_object_get(cv->cur, "doc"),
+		    "drift_interval_ms");
 	if (ms <= 0)
 		ms = 15 * 60 * 1000;
 	uv_timer_start(&cv->t_drift, drift_cb, (uint64_t)ms, 0);
@@ -749,7 +754,8 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	struct agent_run *r = arg;
 	struct agent_conv *cv = r->cv;
 	json_t *st = json_array_get(r->plan, r->idx), *recs, *rec;
-	const char *id = lr_json_str(st, "id"), *phase = lr_json_str(st, "phase");
+	const char *id = lr_json_str(st, "id");
+	const char *phase = lr_json_str(st, "phase");
 	struct lr_err err;
 	char hash[65];
 	bool file = strcmp(lr_json_str(st, "kind"), "file") == 0, save = false;
@@ -782,11 +788,10 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	if (res->status == AGENT_STEP_FAILED) {
 		note_failure(r, st, res);
 		if (strcmp(phase, "turndown") != 0)
-			json_object_set_new(svc_state(r, lr_json_str(st, "service")),
-			    "failed", json_true());
+			json_object_set_new(svc_state(r, lr_json_str(st,
+			    "service")), "failed", json_true());
 		/* it runs again next time; a pending trigger stays */
-		if (!file && json_is_true(json_object_get(record(cv, id),
-		    "triggered")))
+		if (!file && lr_json_bool(record(cv, id), "triggered"))
 			json_object_set_new(recs, id, json_pack("{s:b}",
 			    "triggered", 1));
 		else if (!file)
@@ -857,8 +862,9 @@ check_creates(struct agent_run *r, const json_t *st)
 	    stat(p, &sb) == 0)
 		return;
 	json_array_append_new(r->drift, json_pack("{s:s, s:o, s:s, s:s}",
-	    "id", lr_json_str(st, "id"), "detail", json_sprintf("'%s' (creates) is "
-	    "missing", p), "service", lr_json_str(st, "service"), "phase",
+	    "id", lr_json_str(st, "id"), "detail", json_sprintf("'%s' "
+	    "(creates) is missing", p), "service", lr_json_str(st,
+	    "service"), "phase",
 	    lr_json_str(st, "phase")));
 }
 
@@ -913,8 +919,9 @@ run_next(struct agent_run *r)
 					json_object_set_new(svc_state(r, svc),
 					    "failed", json_true());
 					json_array_append_new(r->failed,
-					    json_pack("{s:s, s:s}", "id", lr_json_str(
-					    st, "id"), "error", gwhy));
+					    json_pack("{s:s, s:s}", "id",
+					    lr_json_str(st, "id"), "error",
+					    gwhy));
 					free(gwhy);
 				}
 			}
@@ -922,14 +929,14 @@ run_next(struct agent_run *r)
 			report_progress(r, NULL);
 		}
 		if (r->kind == RUN_CONVERGE && strcmp(lr_json_str(st, "phase"),
-		    "turndown") != 0 && json_is_true(json_object_get(
-		    svc_state(r, svc), "failed"))) {
+		    "turndown") != 0 && lr_json_bool(svc_state(r, svc),
+		    "failed")) {
 			not_run(r, st, AGENT_STEP_SKIPPED, "an earlier step "
 			    "of the service failed");
 			continue;
 		}
-		if (r->repair && strcmp(lr_json_str(json_object_get(r->doc, "drift"),
-		    svc), "report") == 0) {
+		if (r->repair && strcmp(lr_json_str(json_object_get(r->doc,
+		    "drift"), svc), "report") == 0) {
 			/* drift: report: what drifted stays as it is */
 			not_run(r, st, AGENT_STEP_OK, "not repaired: the "
 			    "service has drift: report");
@@ -939,8 +946,8 @@ run_next(struct agent_run *r)
 			not_run(r, st, AGENT_STEP_OK, why);
 			continue;
 		}
-		if (r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"), "file") &&
-		    strcmp(lr_json_str(st, "phase"), "validate")) {
+		if (r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"),
+		    "file") && strcmp(lr_json_str(st, "phase"), "validate")) {
 			check_creates(r, st);
 			continue;
 		}
@@ -956,13 +963,14 @@ run_next(struct agent_run *r)
 	 * Logs are for commands of converge runs: file steps and checks
 	 * keep what they say in their result
 	 */
-	log = r->kind == RUN_CHECK || strcmp(lr_json_str(st, "kind"), "file") == 0 ?
-	    NULL : agent_store_log_path(cv->store, r->id, r->idx);
+	log = r->kind == RUN_CHECK || strcmp(lr_json_str(st, "kind"),
+	    "file") == 0 ? NULL : agent_store_log_path(cv->store, r->id,
+	    r->idx);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = cv->loop;
 	ctx.step = st;
-	ctx.mode = r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"), "file") ==
-	    0 ? AGENT_STEP_CHECK : AGENT_STEP_RUN;
+	ctx.mode = r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"),
+	    "file") == 0 ? AGENT_STEP_CHECK : AGENT_STEP_RUN;
 	ctx.files_dir = agent_store_files_dir(cv->store);
 	ctx.work_dir = agent_store_work_dir(cv->store);
 	ctx.log_path = log;
@@ -971,9 +979,9 @@ run_next(struct agent_run *r)
 	ctx.generation = r->gen;
 	ctx.retry_base_ms = cv->retry_base_ms;
 	if (strcmp(lr_json_str(st, "kind"), "file") != 0) {
-		entry = json_pack("{s:s, s:I, s:s, s:I}", "id", lr_json_str(st, "id"),
-		    "generation", (json_int_t)r->gen, "run", r->id,
-		    "started_unix_ms", (json_int_t)unix_ms());
+		entry = json_pack("{s:s, s:I, s:s, s:I}", "id",
+		    lr_json_str(st, "id"), "generation", (json_int_t)r->gen,
+		    "run", r->id, "started_unix_ms", (json_int_t)unix_ms());
 		if (agent_store_running_set(cv->store, entry, &err) < 0)
 			lr_log_error("%s", err.msg);
 		json_decref(entry);

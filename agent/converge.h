@@ -33,7 +33,7 @@ struct agent_conv_config {
 	const char	*host;		/* the strings are copied */
 	const char	*self_exe;	/* for run_as steps */
 	bool		 once;		/* converge once, then stop */
-	long		 drift_interval_ms;	/* override; 0: the document's */
+	long		 drift_interval_ms; /* 0: the document's */
 	long		 retry_base_ms;	/* step retries; 0: 1000 */
 	size_t		 keep_logs;	/* packed runs kept; 0: 50 */
 	/*

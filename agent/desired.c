@@ -48,8 +48,8 @@ conv_desired_load(struct agent_conv *cv)
 			cv->interrupted = lr_xstrdup(id);
 			recs = agent_store_records(cv->store);
 			/* keep a pending trigger: the step must run again */
-			if (!json_is_true(json_object_get(json_object_get(recs,
-			    id), "triggered")))
+			if (!lr_json_bool(json_object_get(recs, id),
+			    "triggered"))
 				json_object_del(recs, id);
 			if (agent_store_records_save(cv->store, &err) < 0)
 				lr_log_error("%s", err.msg);
@@ -91,8 +91,8 @@ add_turndown(json_t *cur, const json_t *old, const json_t *next)
 
 	json_array_foreach(json_object_get(old, "steps"), i, st) {
 		svc = lr_json_strn(st, "service");
-		if (svc == NULL || strcmp(json_string_value(json_object_get(
-		    st, "phase")), "turndown") != 0)
+		if (svc == NULL || strcmp(lr_json_strn(st, "phase"),
+		    "turndown") != 0)
 			continue;
 		kept = false;
 		json_array_foreach(json_object_get(next, "services"), j, s)

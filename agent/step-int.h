@@ -69,9 +69,6 @@ void	step_http_release(struct step_http_spec *hs);
 /* The request, with curl's easy API.  Thread pool only. */
 void	step_http_work(struct step_work *w);
 
-/* write(2) all of it, again after EINTR; 0 or -1 with errno. */
-int	step_write_all(int fd, const void *p, size_t n);
-
 /* printf into w->error (truncating); returns AGENT_STEP_FAILED. */
 enum agent_step_status step_work_fail(struct step_work *w, const char *fmt,
 	    ...) __attribute__((format(printf, 2, 3)));

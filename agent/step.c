@@ -34,7 +34,9 @@
 
 #include "buf.h"
 #include "err.h"
+#include "file.h"
 #include "hash.h"
+#include "json.h"
 #include "log.h"
 #include "proc.h"
 #include "step-int.h"
@@ -538,7 +540,7 @@ temp_fd(struct agent_step_run *run, const char *data, size_t len,
 		return -1;
 	}
 	unlink(path);
-	if (step_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	if (lr_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
 	    (run->as_other && fchown(fd, run->run_uid, run->run_gid) < 0)) {
 		*why = lr_xasprintf("cannot write a temporary file in '%s': "
 		    "%s", run->work_dir, strerror(errno));
@@ -849,7 +851,7 @@ static int
 parse_step(struct agent_step_run *run, const json_t *step,
     const struct agent_step_ctx *ctx, struct lr_err *err)
 {
-	const char *kind = json_string_value(json_object_get(step, "kind"));
+	const char *kind = lr_json_strn(step, "kind");
 	const json_t *v;
 	const char *sha;
 
@@ -900,7 +902,7 @@ parse_step(struct agent_step_run *run, const json_t *step,
 	case KIND_HTTP:
 		return step_http_parse(step, &run->http, err);
 	case KIND_USE:
-		sha = json_string_value(json_object_get(step, "exec_sha256"));
+		sha = lr_json_strn(step, "exec_sha256");
 		if (sha == NULL || strlen(sha) != LR_SHA256_HEX_LEN ||
 		    strspn(sha, "0123456789abcdef") != LR_SHA256_HEX_LEN)
 			return lr_err_set(err, LR_EINVAL, "no 'exec_sha256' of "
@@ -945,7 +947,7 @@ agent_step_start(const struct agent_step_ctx *ctx, agent_step_done_cb *cb,
 	run->cb = cb;
 	run->arg = arg;
 	run->mode = ctx->mode;
-	id = json_string_value(json_object_get(ctx->step, "id"));
+	id = lr_json_strn(ctx->step, "id");
 	run->id = lr_xstrdup(id ? id : "");
 	run->files_dir = dup_or_null(ctx->files_dir);
 	run->work_dir = dup_or_null(ctx->work_dir);

@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "file.h"
 #include "hash.h"
 #include "step-int.h"
 #include "xalloc.h"
@@ -203,24 +204,6 @@ read_all(int fd, struct lr_buf *b)
 	}
 }
 
-int
-step_write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* mkdir -p of dir (absolute), each new folder 0755. */
 static int
 make_dirs(struct step_work *w, const char *dir)
@@ -303,7 +286,7 @@ write_dest(struct step_work *w, const struct lr_buf *content, int mode,
 		    dir, strerror(errno));
 		goto out;
 	}
-	if (step_write_all(fd, content->s ? content->s : "",
+	if (lr_write_all(fd, content->s ? content->s : "",
 	    content->len) < 0) {
 		step_work_fail(w, "cannot write '%s': %s", tmp,
 		    strerror(errno));

@@ -35,6 +35,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "file.h"
 #include "hash.h"
 #include "log.h"
 #include "store.h"
@@ -131,24 +132,6 @@ io_fail(struct lr_err *err, int e, const char *what, const char *path)
 
 /* ---- whole-file reads and writes ---- */
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, c, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* 0 or -1 with errno; file systems that cannot sync folders are fine. */
 static int
 fsync_dir(const char *path)
@@ -195,7 +178,7 @@ write_atomic(const char *dir, const char *name, const struct iovec *iov,
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if (write_all(fd, iov[i].iov_base, iov[i].iov_len) == -1) {
+		if (lr_write_all(fd, iov[i].iov_base, iov[i].iov_len) == -1) {
 			rc = io_fail(err, errno, "cannot write", path);
 			close(fd);
 			goto out;

@@ -31,6 +31,7 @@
 #define LR_LOG_COMPONENT "agent"
 #include "etcd_uv.h"
 #include "facts.h"
+#include "json.h"
 #include "log.h"
 #include "sync.h"
 #include "xalloc.h"
@@ -165,8 +166,8 @@ set_head(struct agent_sync *s, const struct etcd_kv *kv)
 
 	if (kv == NULL || (h = parse_obj(kv)) == NULL)
 		return;
-	s->head_gen = json_integer_value(json_object_get(h, "generation"));
-	s->head_deploy = json_integer_value(json_object_get(h, "deploy"));
+	s->head_gen = lr_json_int(h, "generation");
+	s->head_deploy = lr_json_int(h, "deploy");
 	s->head_rev = kv->mod_revision;
 	json_decref(h);
 }
@@ -386,9 +387,8 @@ exec_sha(const json_t *doc, const char *sha)
 	size_t i;
 
 	json_array_foreach(json_object_get(doc, "steps"), i, st)
-		if (json_string_value(json_object_get(st, "exec_sha256")) &&
-		    strcmp(json_string_value(json_object_get(st,
-		    "exec_sha256")), sha) == 0)
+		if (lr_json_strn(st, "exec_sha256") &&
+		    strcmp(lr_json_strn(st, "exec_sha256"), sha) == 0)
 			return true;
 	return false;
 }

@@ -89,7 +89,7 @@ struct lr_proc_opts {
 	bool		 split_stderr;	/* pipes: stderr on a pipe of its own */
 	size_t		 capture_max;	/* pipes: keep the end of stdout; 0:
 					 * none */
-	long		 timeout_ms;	/* deadline from the start; <= 0: none */
+	long		 timeout_ms;	/* from the start; <= 0: none */
 	long		 kill_grace_ms;	/* SIGTERM to SIGKILL; <= 0: 5000 */
 	lr_proc_output_cb *on_output;	/* may be NULL */
 	lr_proc_event_cb *on_event;	/* may be NULL */
