@@ -33,6 +33,7 @@
 #define LR_LOG_COMPONENT "agent"
 #include "agent.h"
 #include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "step.h"
 #include "xalloc.h"
@@ -50,18 +51,6 @@ usage(FILE *f)
 	    "                   [--etcd-user USER] [--etcd-password-file "
 	    "FILE] [--once]\n"
 	    "                   [--drift-interval DURATION] [-v]\n");
-}
-
-static const char *
-pick(const char *flag, const char *env, const char *def)
-{
-	const char *v;
-
-	if (flag != NULL && *flag)
-		return flag;
-	if ((v = getenv(env)) != NULL && *v)
-		return v;
-	return def;
 }
 
 static bool
@@ -94,38 +83,17 @@ default_state_dir(const char *host)
 	return lr_xasprintf("/tmp/leura-agent-%d/%s", (int)geteuid(), host);
 }
 
-static char *
-read_secret(const char *path, struct lr_err *err)
-{
-	char buf[1024];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL) {
-		lr_err_set(err, LR_EIO, "cannot read the etcd password file "
-		    "'%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return lr_xstrdup(buf);
-}
-
 /* What the options point to that is ours to free. */
 struct opts_mem {
 	char	*state_dir;
-	char	*password;
-	char	*prefix;
+	struct lr_conn conn;	/* the connection settings (lib/conn.h) */
 };
 
 static void
 opts_mem_release(struct opts_mem *m)
 {
 	free(m->state_dir);
-	free(m->password);
-	free(m->prefix);
+	lr_conn_release(&m->conn);
 }
 
 /*
@@ -154,10 +122,10 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 	};
 	const char *f_etcd = NULL, *f_prefix = NULL, *f_cacert = NULL;
 	const char *f_cert = NULL, *f_key = NULL, *f_user = NULL;
-	const char *f_pwfile = NULL, *pw;
+	const char *f_pwfile = NULL;
+	struct lr_conn_settings flags = { 0 };
 	struct lr_err err;
-	char *prefix;
-	int c, verbose = 0;
+	int c, rc, verbose = 0;
 
 	lr_err_clear(&err);
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -207,42 +175,35 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 	}
 	lr_log_set_level(LR_LOG_NOTICE + verbose);
 
-	prefix = m->prefix = lr_xstrdup(pick(f_prefix, "LEURA_ETCD_PREFIX",
-	    "/leura"));
-	while (strlen(prefix) > 1 && prefix[strlen(prefix) - 1] == '/')
-		prefix[strlen(prefix) - 1] = '\0';
-	if (prefix[0] != '/' || strcmp(prefix, "/") == 0) {
-		fprintf(stderr, "leura-agent: error: invalid etcd prefix '%s'"
-		    "\nhint: a path like /leura (the same as leura apply's)\n",
-		    prefix);
-		return EXIT_USAGE;
-	}
-	o->prefix = prefix;
-	o->etcd.endpoints = pick(f_etcd, "LEURA_ETCD",
-	    "http://127.0.0.1:2379");
-	o->etcd.cacert = pick(f_cacert, "LEURA_ETCD_CACERT", NULL);
-	o->etcd.cert = pick(f_cert, "LEURA_ETCD_CERT", NULL);
-	o->etcd.key = pick(f_key, "LEURA_ETCD_KEY", NULL);
-	o->etcd.user = pick(f_user, "LEURA_ETCD_USER", NULL);
-	if ((pw = getenv("LEURA_ETCD_PASSWORD")) != NULL)
-		m->password = lr_xstrdup(pw);
+	flags.endpoints = f_etcd;
+	flags.prefix = f_prefix;
+	flags.cacert = f_cacert;
+	flags.cert = f_cert;
+	flags.key = f_key;
+	flags.user = f_user;
+	flags.password_file = f_pwfile;
+	rc = lr_conn_resolve(&flags, NULL, &m->conn, &err);
 	/* steps inherit the environment: not the agent's etcd password */
 	unsetenv("LEURA_ETCD_PASSWORD");
-	if (f_pwfile) {
-		free(m->password);
-		if ((m->password = read_secret(f_pwfile, &err)) == NULL) {
-			lr_err_print(&err);
-			return 1;
-		}
+	if (rc == 0 && strcmp(m->conn.prefix, "/") == 0)
+		rc = lr_err_set(&err, LR_EINVAL, "invalid etcd prefix '/'");
+	if (rc < 0) {
+		if (rc == LR_EINVAL)
+			lr_err_hint(&err, "a path like /leura (the same as "
+			    "leura apply's)");
+		else if (rc == LR_EAUTH)
+			lr_err_hint(&err, "set LEURA_ETCD_PASSWORD or "
+			    "--etcd-password-file");
+		lr_err_print(&err);
+		return rc == LR_EINVAL ? EXIT_USAGE : 1;
 	}
-	o->etcd.password = m->password;
-	if (o->etcd.user && (o->etcd.password == NULL ||
-	    *o->etcd.password == '\0')) {
-		fprintf(stderr, "leura-agent: error: etcd user '%s' has no "
-		    "password\nhint: set LEURA_ETCD_PASSWORD or "
-		    "--etcd-password-file\n", o->etcd.user);
-		return 1;
-	}
+	o->prefix = m->conn.prefix;
+	o->etcd.endpoints = m->conn.endpoints;
+	o->etcd.cacert = m->conn.cacert;
+	o->etcd.cert = m->conn.cert;
+	o->etcd.key = m->conn.key;
+	o->etcd.user = m->conn.user;
+	o->etcd.password = m->conn.password;
 	if (m->state_dir == NULL)
 		m->state_dir = default_state_dir(o->host);
 	o->state_dir = m->state_dir;

@@ -7,12 +7,12 @@
  * (its SYNOPSIS holds the usage line) and the list in leura.1.md, tests in
  * tests/cli/t_<name>.sh.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builtin.h"
-#include "conn.h"
 #include "log.h"
 #include "suggest.h"
 
@@ -51,39 +51,49 @@ usage(FILE *fp)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CONN_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct lr_ctx ctx = { .repo_dir = ".", .progname = "leura" };
 	const char *names[NCOMMANDS], *s;
-	int i;
+	char opt[3] = { '-', 0, 0 };
+	int c, i;
 	size_t k;
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
-			ctx.repo_dir = argv[++i];
+	/* options up to the subcommand, which parses its own (git-style) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:C:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			ctx.repo_dir = optarg;
 			ctx.repo_dir_set = true;
-		} else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2]) {
-			ctx.repo_dir = argv[i] + 2;
-			ctx.repo_dir_set = true;
-		}
-		else if (conn_opt(argc, argv, &i, &ctx))
-			continue;
-		else if (strcmp(argv[i], "-v") == 0)
+			break;
+		case 'v':
 			ctx.verbose++;
-		else if (strcmp(argv[i], "-vv") == 0)
-			ctx.verbose += 2;
-		else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
+			break;
+		case 'h':
 			usage(stdout);
 			return LR_EXIT_OK;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		case 'V':
 			printf("leura %s\n", LEURA_VERSION);
 			return LR_EXIT_OK;
-		} else {
+		default:
+			if (conn_getopt(c, optarg, &ctx))
+				break;
+			opt[1] = (char)optopt;
 			fprintf(stderr, "leura: error: unknown option '%s'\n",
-			    argv[i]);
+			    c == '?' && optopt > 0 && optopt < 0x100 ? opt :
+			    argv[optind - 1]);
 			usage(stderr);
 			return LR_EXIT_USAGE;
 		}
 	}
+	i = optind;
+	/* each subcommand's getopt_long starts afresh at its argv[1] */
+	optind = 0;
 	lr_log_set_level(LR_LOG_WARN + ctx.verbose);
 	if (i >= argc) {
 		usage(stderr);

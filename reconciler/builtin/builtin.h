@@ -1,5 +1,7 @@
 /*
- * Subcommands of `leura`, one file each in builtin/.
+ * Subcommands of `leura`, one file each in builtin/: the command line
+ * (getopt_long) and the printing; the work is the library's
+ * (reconcile/).  cli.c holds what they share.
  *
  * New subcommand checklist: builtin/<name>.c with cmd_<name>(), a row in
  * the table in leura.c, docs/man/leura-<name>.1.md, and tests in
@@ -8,10 +10,14 @@
 #ifndef LEURA_BUILTIN_H
 #define LEURA_BUILTIN_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "etcd.h"
+#include "load.h"
 
 /* Exit statuses (DESIGN.md §3). */
 enum {
@@ -42,9 +48,79 @@ int	cmd_status(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_up(int argc, char **argv, struct lr_ctx *ctx);
 
-/* ---- apply without its command line (apply.c), for `leura up` ---- */
+/* ---- shared by the builtins (cli.c) ---- */
 
-struct conn;
+/*
+ * The etcd connection of a subcommand: flags (struct lr_ctx), then the
+ * LEURA_ETCD* variables, then the config file, then the default
+ * http://127.0.0.1:2379 (rec_config_conn, reconcile/config.h, over
+ * lr_conn_resolve, lib/conn.h); here only what goes wrong is printed.
+ */
+struct conn {
+	struct etcd *etcd;	/* owned */
+	char	*prefix;	/* owned: key prefix, "/leura" by default */
+	char	*endpoints;	/* owned: what was used, for messages */
+};
+
+/*
+ * Resolve the settings and make the client (no network yet).  On failure
+ * prints the error and returns LR_EXIT_FAIL.  conn_release either way.
+ */
+int	conn_open(struct conn *c, const struct lr_ctx *ctx);
+void	conn_release(struct conn *c);
+
+/*
+ * The connection flags as a fragment of a getopt_long table, for the
+ * global options and every command that talks to etcd: --etcd,
+ * --etcd-cacert, --etcd-cert, --etcd-key, --etcd-user (each with "=" or a
+ * separate value).  conn_getopt stores getopt_long's answer c (with
+ * optarg) in ctx: true when c was one of them.
+ */
+enum {
+	CONN_OPT_ETCD = 0x100, CONN_OPT_CACERT, CONN_OPT_CERT, CONN_OPT_KEY,
+	CONN_OPT_USER
+};
+#define CONN_LONGOPTS \
+	{ "etcd", required_argument, NULL, CONN_OPT_ETCD }, \
+	{ "etcd-cacert", required_argument, NULL, CONN_OPT_CACERT }, \
+	{ "etcd-cert", required_argument, NULL, CONN_OPT_CERT }, \
+	{ "etcd-key", required_argument, NULL, CONN_OPT_KEY }, \
+	{ "etcd-user", required_argument, NULL, CONN_OPT_USER }
+
+bool	conn_getopt(int c, const char *arg, struct lr_ctx *ctx);
+
+
+/*
+ * getopt_long gave c for an option no case took: -h (usage on stdout,
+ * LR_EXIT_OK), '?' (unknown) or ':' (no value): the error and the usage
+ * on stderr, LR_EXIT_USAGE.  Builtins' optstrings start with ':'.
+ */
+int	cmd_bad_option(int c, char **argv, const char *usage);
+/*
+ * After the options: 0 when nothing is left, else the first argument is
+ * a usage error as cmd_bad_option says it (LR_EXIT_USAGE).
+ */
+int	cmd_no_args(int argc, char **argv, const char *usage);
+
+/*
+ * Print o on stdout as indented JSON with sorted keys and a newline, the
+ * form every --json output takes.  One buffered write: json_dumpf writes
+ * token by token, which shows on large documents.
+ */
+void	cmd_print_json(const json_t *o);
+
+/* Print l's diagnostics to stderr (up to max; 0 = all). */
+void	cmd_print_diags(const struct rec_load *l, size_t max);
+
+/*
+ * rec_load of -C DIR for a command that needs valid specs: on failure
+ * print the diagnostics (or the error) on stderr and return
+ * LR_EXIT_FAIL; 0 when valid.  rec_load_release l either way.
+ */
+int	cmd_load(struct rec_load *l, const struct lr_ctx *ctx,
+	    const char *ref, unsigned flags);
+
+/* ---- apply without its command line (apply.c), for `leura up` ---- */
 
 struct cmd_apply_opts {
 	const char *ref;	/* NULL: HEAD */

@@ -2,12 +2,12 @@
  * leura history [--json] [-n N]: the deploys recorded by apply, newest
  * first (P/source/deploys/).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "specload.h"
+#include "builtin.h"
 #include "state.h"
 
 static const char usage_str[] =
@@ -16,6 +16,12 @@ static const char usage_str[] =
 int
 cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		CONN_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct conn c = { 0 };
 	struct lr_err err;
 	json_t *list = NULL, *d;
@@ -26,21 +32,29 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	size_t i;
 	int k, rc = LR_EXIT_FAIL;
 
-	for (k = 1; k < argc; k++) {
-		if (strcmp(argv[k], "--json") == 0)
+	while ((k = getopt_long(argc, argv, ":hn:", longopts, NULL)) != -1) {
+		switch (k) {
+		case 'j':
 			json = true;
-		else if ((v = opt_value(argc, argv, &k, "-n")) != NULL) {
+			break;
+		case 'n':
+			/* "-n=5" as well as "-n 5" and "-n5" */
+			v = optarg[0] == '=' ? optarg + 1 : optarg;
 			limit = strtol(v, &end, 10);
 			if (*v == '\0' || *end || limit <= 0) {
 				fprintf(stderr, "leura: error: -n wants a "
 				    "positive number, not '%s'\n", v);
 				return LR_EXIT_USAGE;
 			}
-		} else if (conn_opt(argc, argv, &k, ctx))
-			continue;
-		else
-			return cmd_help_or_bad(argv[k], usage_str);
+			break;
+		default:
+			if (!conn_getopt(k, optarg, ctx))
+				return cmd_bad_option(k, argv, usage_str);
+		}
 	}
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
+	rc = LR_EXIT_FAIL;
 	lr_err_clear(&err);
 	if (conn_open(&c, ctx) != 0)
 		goto out;

@@ -3,11 +3,12 @@
  * Ansible dynamic inventory (--ansible, speaking Ansible's --list / --host
  * protocol) or Prometheus static targets (--prometheus).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "inventory.h"
-#include "specload.h"
+#include "builtin.h"
 
 static const char usage_str[] =
     "usage: leura inventory (--ansible [--list | --host HOST] | "
@@ -16,33 +17,40 @@ static const char usage_str[] =
 int
 cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 {
-	struct specload sl;
+	static const struct option longopts[] = {
+		{ "ref", required_argument, NULL, 'r' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "ansible", no_argument, NULL, 'a' },
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rec_load sl;
 	struct lr_err err;
-	const char *ref = NULL, *host = NULL, *v;
-	int i, rc, mode = 0;
+	const char *ref = NULL, *host = NULL;
+	int c, rc, mode = 0;
 	json_t *o, *hv;
 
-	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
-			ref = v;
-		else if ((v = opt_value(argc, argv, &i, "--host")) != NULL)
-			host = v;
-		else if (strcmp(argv[i], "--ansible") == 0)
-			mode = 1;
-		else if (strcmp(argv[i], "--prometheus") == 0)
-			mode = 2;
-		else if (strcmp(argv[i], "--list") == 0)
-			;	/* Ansible's default request */
-		else
-			return cmd_help_or_bad(argv[i], usage_str);
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': ref = optarg; break;
+		case 'H': host = optarg; break;
+		case 'a': mode = 1; break;
+		case 'p': mode = 2; break;
+		case 'l': break;	/* Ansible's default request */
+		default: return cmd_bad_option(c, argv, usage_str);
+		}
 	}
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
 	if (mode == 0) {
 		fprintf(stderr, "leura: error: say which format: --ansible or "
 		    "--prometheus\n%s", usage_str);
 		return LR_EXIT_USAGE;
 	}
-	if (specload_cmd(&sl, ctx, ref, 0) != 0) {
-		specload_release(&sl);
+	if (cmd_load(&sl, ctx, ref, 0) != 0) {
+		rec_load_release(&sl);
 		return LR_EXIT_FAIL;
 	}
 	if (mode == 1 && host == NULL) {
@@ -54,7 +62,7 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 			    "inventory to stdout");
 		if (rc < 0)
 			lr_err_print(&err);
-		specload_release(&sl);
+		rec_load_release(&sl);
 		return rc < 0 ? LR_EXIT_FAIL : LR_EXIT_OK;
 	}
 	if (mode == 2)
@@ -68,7 +76,7 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 			fprintf(stderr, "leura: error: unknown host '%s'\n",
 			    host);
 			json_decref(o);
-			specload_release(&sl);
+			rec_load_release(&sl);
 			return LR_EXIT_FAIL;
 		}
 		json_incref(hv);
@@ -77,6 +85,6 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 	}
 	cmd_print_json(o);
 	json_decref(o);
-	specload_release(&sl);
+	rec_load_release(&sl);
 	return LR_EXIT_OK;
 }

@@ -7,14 +7,15 @@
  * a CI job runs on a pull request (--detailed-exitcode: 0 no change, 2
  * changes, 1 error); only what an apply would write counts as a change.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "builtin.h"
+#include "deploy.h"
 #include "diff.h"
-#include "eplan.h"
 #include "planout.h"
-#include "specload.h"
 
 static const char usage_str[] =
     "usage: leura plan [--from REF] [--ref REF] [--json] "
@@ -22,14 +23,14 @@ static const char usage_str[] =
 
 /* Hosts whose state is not converged: {host: {"state","reason"}}. */
 static json_t *
-unconverged(struct eplan *p)
+unconverged(struct rec_plan *p, const struct conn *c)
 {
 	json_t *observed = NULL, *agents = NULL, *st, *out, *v;
 	struct lr_err err;
 	const char *h;
 
 	lr_err_clear(&err);
-	if (rec_observed_load(p->conn.etcd, p->conn.prefix, &observed, &agents,
+	if (rec_observed_load(c->etcd, c->prefix, &observed, &agents,
 	    &err) < 0) {
 		fprintf(stderr, "leura: warning: cannot read the agents' "
 		    "reports: %s\n", err.msg);
@@ -55,22 +56,35 @@ static int
 plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
     bool show_diff)
 {
-	struct eplan p;
-	json_t *unc, *v;
+	struct rec_plan p = { 0 };
+	struct conn c;
+	struct lr_err err;
+	json_t *unc = NULL, *v;
 	const char *h;
-	int rc;
+	int rc = LR_EXIT_FAIL;
 
-	if (eplan_open(&p, ctx) != 0) {
+	lr_err_clear(&err);
+	spec_diags_init(&p.to.diags);
+	if (conn_open(&c, ctx) != 0 ||
+	    rec_plan_open(&p, c.etcd, c.prefix, &err) < 0) {
+		if (err.code)
+			lr_err_print(&err);
 		fprintf(stderr, "hint: 'leura plan --from REF' compares two "
 		    "commits without etcd\n");
-		eplan_release(&p);
-		return LR_EXIT_FAIL;
+		goto out;
 	}
-	if (eplan_compile(&p, ctx, ref) != 0 || eplan_diff(&p) != 0) {
-		eplan_release(&p);
-		return LR_EXIT_FAIL;
+	if (rec_plan_compile(&p, ctx->repo_dir, NULL, ref, &err) < 0) {
+		if (err.code == 0)
+			cmd_print_diags(&p.to, 20);
+		else
+			lr_err_print(&err);
+		goto out;
 	}
-	unc = unconverged(&p);
+	if (rec_plan_diff(&p, &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	unc = unconverged(&p, &c);
 	if (json) {
 		json_object_set_new(p.diff, "from", json_pack("{s:s, s:O?, "
 		    "s:O?, s:I}", "source", p.from_label, "commit",
@@ -84,7 +98,12 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 		json_object_set(p.diff, "not_converged", unc);
 		cmd_print_json(p.diff);
 	} else {
-		eplan_print(&p, show_diff);
+		if (show_diff && rec_plan_files(&p, &err) < 0) {
+			/* the plan stands without the old contents */
+			fprintf(stderr, "leura: warning: cannot read applied "
+			    "file contents: %s\n", err.msg);
+		}
+		cmd_plan_print(&p, show_diff);
 		if (json_object_size(unc)) {
 			printf("\nNot converged (reported by the agents; an "
 			    "apply does not change this):\n");
@@ -96,16 +115,18 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 		}
 	}
 	rc = detailed && p.nchanged ? LR_EXIT_CHANGES : LR_EXIT_OK;
+out:
 	json_decref(unc);
-	eplan_release(&p);
+	rec_plan_release(&p);
+	conn_release(&c);
 	return rc;
 }
 
 static int
-load(struct specload *sl, const struct lr_ctx *ctx, const char *ref,
+load(struct rec_load *sl, const struct lr_ctx *ctx, const char *ref,
     const char *what)
 {
-	if (specload_cmd(sl, ctx, ref, REC_COMPILE_DESIRED) == 0)
+	if (cmd_load(sl, ctx, ref, REC_COMPILE_DESIRED) == 0)
 		return 0;
 	if (sl->diags.nerrors)
 		fprintf(stderr, "hint: the %s side of the plan (%s) has errors; "
@@ -113,35 +134,49 @@ load(struct specload *sl, const struct lr_ctx *ctx, const char *ref,
 	return -1;
 }
 
+enum {
+	OPT_REF = 0x200, OPT_FROM, OPT_JSON, OPT_DETAILED, OPT_NO_DIFF
+};
+
 int
 cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 {
-	struct specload from, to;
-	const char *ref = NULL, *fromref = NULL, *v;
+	static const struct option longopts[] = {
+		{ "ref", required_argument, NULL, OPT_REF },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
+		{ "no-diff", no_argument, NULL, OPT_NO_DIFF },
+		CONN_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rec_load from, to;
+	const char *ref = NULL, *fromref = NULL;
 	bool json = false, detailed = false, show_diff = true;
 	json_t *d;
-	int i, rc = LR_EXIT_FAIL;
+	int c, rc = LR_EXIT_FAIL;
 	json_int_t changes;
 
-	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
-			ref = v;
-		else if ((v = opt_value(argc, argv, &i, "--from")) != NULL)
-			fromref = v;
-		else if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "--detailed-exitcode") == 0)
-			detailed = true;
-		else if (strcmp(argv[i], "--no-diff") == 0)
-			show_diff = false;
-		else if (conn_opt(argc, argv, &i, ctx))
-			continue;
-		else
-			return cmd_help_or_bad(argv[i], usage_str);
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_REF: ref = optarg; break;
+		case OPT_FROM: fromref = optarg; break;
+		case OPT_JSON: json = true; break;
+		case OPT_DETAILED: detailed = true; break;
+		case OPT_NO_DIFF: show_diff = false; break;
+		default:
+			if (!conn_getopt(c, optarg, ctx))
+				return cmd_bad_option(c, argv, usage_str);
+		}
 	}
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
+	rc = LR_EXIT_FAIL;
 	if (fromref == NULL)
 		return plan_etcd(ctx, ref, json, detailed, show_diff);
 	memset(&to, 0, sizeof(to));
+	spec_diags_init(&to.diags);
 	if (load(&from, ctx, fromref, "--from") < 0 ||
 	    load(&to, ctx, ref, ref ? "--ref" : "working tree") < 0)
 		goto out;
@@ -159,7 +194,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 	json_decref(d);
 	rc = detailed && changes ? LR_EXIT_CHANGES : LR_EXIT_OK;
 out:
-	specload_release(&from);
-	specload_release(&to);
+	rec_load_release(&from);
+	rec_load_release(&to);
 	return rc;
 }

@@ -180,17 +180,34 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 	json_decref(shown);
 }
 
-json_t *
-plan_file_hashes(const json_t *d)
+/*
+ * Documents to write with no step or placement change: a host with no
+ * services yet, or a change of service dependencies (which the agents'
+ * rollout order reads).
+ */
+static void
+print_rewrites(const struct rec_plan *p)
 {
-	json_t *out = json_array(), *h, *c, *sha;
-	const char *k;
+	json_t *v;
 	size_t i;
 
-	json_object_foreach(json_object_get(d, "hosts"), k, h)
-		json_array_foreach(json_object_get(h, "changed"), i, c)
-			if ((sha = json_object_get(json_object_get(c, "before"),
-			    "sha256")) != NULL)
-				json_array_append(out, sha);
-	return out;
+	printf("leura plan: %s -> %s\n\nNo step changes; the documents of "
+	    "%zu host%s change (a host without services, or service "
+	    "dependencies) and an apply writes them:\n", p->from_label,
+	    p->to.label, p->nchanged, p->nchanged == 1 ? "" : "s");
+	json_array_foreach(json_object_get(p->changes, "changed"), i, v)
+		printf("  ~ %s\n", json_string_value(v));
+	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
+		printf("  - %s (removed from the inventory)\n",
+		    json_string_value(v));
+}
+
+void
+cmd_plan_print(const struct rec_plan *p, bool show_diff)
+{
+	if (rec_plan_rewrites_only(p))
+		print_rewrites(p);
+	else
+		plan_print(p->diff, p->from_label, p->to.label, &p->from_sub,
+		    &p->to_sub, show_diff);
 }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "compile.h"
+#include "deploy.h"
 
 /*
  * Print d (rec_diff of from -> to) on stdout; with show_diff, line diffs
@@ -18,7 +19,10 @@ void	plan_print(const json_t *d, const char *from_label,
 	    const char *to_label, const struct rec_compiled *from,
 	    const struct rec_compiled *to, bool show_diff);
 
-/* The "before" sha256 of every changed file step in d: a new array. */
-json_t	*plan_file_hashes(const json_t *d);
+/*
+ * Print a plan against the cluster (deploy.h): the diff as plan_print
+ * does, or the hosts whose documents alone change.
+ */
+void	cmd_plan_print(const struct rec_plan *p, bool show_diff);
 
 #endif

@@ -2,10 +2,11 @@
  * leura schedule: where each service's instances are placed, and with
  * --tasks the next fire times of task schedules.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "specload.h"
+#include "builtin.h"
 
 static const char usage_str[] =
     "usage: leura schedule [--ref REF] [--json] [--tasks]\n";
@@ -76,24 +77,31 @@ print_tasks(const json_t *tasks)
 int
 cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 {
-	struct specload sl;
-	const char *ref = NULL, *v;
+	static const struct option longopts[] = {
+		{ "ref", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "tasks", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rec_load sl;
+	const char *ref = NULL;
 	bool json = false, tasks = false;
 	json_t *o;
-	int i;
+	int c, rc;
 
-	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
-			ref = v;
-		else if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "--tasks") == 0)
-			tasks = true;
-		else
-			return cmd_help_or_bad(argv[i], usage_str);
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': ref = optarg; break;
+		case 'j': json = true; break;
+		case 't': tasks = true; break;
+		default: return cmd_bad_option(c, argv, usage_str);
+		}
 	}
-	if (specload_cmd(&sl, ctx, ref, tasks ? REC_COMPILE_TASKS : 0) != 0) {
-		specload_release(&sl);
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
+	if (cmd_load(&sl, ctx, ref, tasks ? REC_COMPILE_TASKS : 0) != 0) {
+		rec_load_release(&sl);
 		return LR_EXIT_FAIL;
 	}
 	if (tasks && json) {
@@ -107,6 +115,6 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 	} else {
 		print_table(sl.comp.placement);
 	}
-	specload_release(&sl);
+	rec_load_release(&sl);
 	return LR_EXIT_OK;
 }

@@ -3,14 +3,14 @@
  * what is applied, what agents reported and which agents are alive
  * (reconcile/status.c decides; this prints).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buf.h"
-#include "conn.h"
-#include "specload.h"
+#include "builtin.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -108,6 +108,12 @@ print_table(const json_t *st, const struct rec_applied *a)
 int
 cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		CONN_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct rec_compiled docs = { 0 };
 	struct rec_applied a = { 0 };
 	struct conn c = { 0 };
@@ -116,14 +122,15 @@ cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 	bool json = false;
 	int i, rc = LR_EXIT_FAIL;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+	while ((i = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (i == 'j')
 			json = true;
-		else if (conn_opt(argc, argv, &i, ctx))
-			continue;
-		else
-			return cmd_help_or_bad(argv[i], usage_str);
+		else if (!conn_getopt(i, optarg, ctx))
+			return cmd_bad_option(i, argv, usage_str);
 	}
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
+	rc = LR_EXIT_FAIL;
 	lr_err_clear(&err);
 	if (conn_open(&c, ctx) != 0)
 		goto out;

@@ -22,6 +22,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
@@ -39,8 +40,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "conn.h"
-#include "specload.h"
+#include "builtin.h"
+#include "load.h"
 #include "wait.h"
 #include "xalloc.h"
 
@@ -1012,61 +1013,73 @@ static int
 parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
     const char **state, bool *once, long *wait_ms)
 {
-	const char *v;
+	enum { OPT_STATE = 0x200, OPT_ONCE, OPT_PORT, OPT_WAIT_TIMEOUT };
+	static const struct option longopts[] = {
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *arg;
 	char *end;
 	long n;
-	int i;
+	int c;
 
-	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--state-dir")) != NULL)
-			*state = v;
-		else if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
-			ctx->repo_dir = argv[++i];
+	while ((c = getopt_long(argc, argv, ":hC:", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STATE:
+			*state = optarg;
+			break;
+		case 'C':
+			ctx->repo_dir = optarg;
 			ctx->repo_dir_set = true;
-		} else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2]) {
-			ctx->repo_dir = argv[i] + 2;
-			ctx->repo_dir_set = true;
-		} else if (strcmp(argv[i], "--once") == 0)
+			break;
+		case OPT_ONCE:
 			*once = true;
-		else if ((v = opt_value(argc, argv, &i, "--port")) != NULL) {
-			n = strtol(v, &end, 10);
-			if (*v == '\0' || *end || n < 1 || n > 65535) {
+			break;
+		case OPT_PORT:
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || n < 1 || n > 65535) {
 				fprintf(stderr, "leura: error: --port wants a "
-				    "port number (1-65535), not '%s'\n", v);
+				    "port number (1-65535), not '%s'\n",
+				    optarg);
 				return LR_EXIT_USAGE;
 			}
 			u->port = (int)n;
 			u->port_given = true;
-		} else if ((v = opt_value(argc, argv, &i,
-		    "--wait-timeout")) != NULL) {
-			if (lr_duration_parse(v, wait_ms) < 0) {
+			break;
+		case OPT_WAIT_TIMEOUT:
+			if (lr_duration_parse(optarg, wait_ms) < 0) {
 				fprintf(stderr, "leura: error: --wait-timeout "
 				    "wants a duration such as 90s, 10m or 1h, "
-				    "not '%s'\n", v);
+				    "not '%s'\n", optarg);
 				return LR_EXIT_USAGE;
 			}
-		} else {
-			if (strcmp(argv[i], "-h") != 0 &&
-			    strcmp(argv[i], "--help") != 0 &&
-			    strncmp(argv[i], "--etcd", 6) == 0) {
+			break;
+		default:
+			arg = argv[optind - 1];
+			if (c == '?' && optopt == 0 &&
+			    strncmp(arg, "--etcd", 6) == 0) {
 				fprintf(stderr, "leura: error: leura up starts "
 				    "its own etcd: '%s' does not go with it\n",
-				    argv[i]);
+				    arg);
 				fputs(usage_str, stderr);
 				return LR_EXIT_USAGE;
 			}
-			return cmd_help_or_bad(argv[i], usage_str) ==
+			return cmd_bad_option(c, argv, usage_str) ==
 			    LR_EXIT_OK ? -1 : LR_EXIT_USAGE;
 		}
 	}
-	return 0;
+	return cmd_no_args(argc, argv, usage_str);
 }
 
 /* Find the config repo, the binaries and the hosts: before starting any. */
 static int
 prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 {
-	struct specload sl;
+	struct rec_load sl;
 	struct lr_err err;
 	char *def = NULL, *self_dir = NULL, real[PATH_MAX];
 	int rc = -1;
@@ -1099,21 +1112,21 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 		goto out;
 	/* the hosts of the commit that is applied, not of the work tree */
 	lr_err_clear(&err);
-	if ((rc = specload_run(&sl, u->repo, "HEAD", 0, &err)) != 0) {
+	if ((rc = rec_load(&sl, u->repo, "HEAD", 0, &err)) != 0) {
 		if (rc == LR_EINVAL)
-			specload_print_diags(&sl, 20);
+			cmd_print_diags(&sl, 20);
 		else {
 			lr_err_print(&err);
 			fprintf(stderr, "hint: leura up applies the last "
 			    "commit of the config repo, as leura apply does: "
 			    "commit '%s' to git first\n", u->repo);
 		}
-		specload_release(&sl);
+		rec_load_release(&sl);
 		rc = -1;
 		goto out;
 	}
 	rc = pick_hosts(u, sl.repo);
-	specload_release(&sl);
+	rec_load_release(&sl);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -1215,6 +1228,7 @@ rollout(struct up *u, struct lr_ctx *uctx, int64_t start_rev, long wait_ms,
 	if (wr == CMD_WAIT_ERROR)
 		return LR_EXIT_FAIL;
 	putchar('\n');
+	optind = 0;	/* a fresh getopt_long for the command */
 	if (cmd_status(1, argv, uctx) != LR_EXIT_OK)
 		return LR_EXIT_FAIL;
 	*fatal = false;

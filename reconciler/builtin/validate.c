@@ -2,11 +2,12 @@
  * leura validate: check the config repo and report every problem, each as
  * path:line:col: error: message.  No side effects, no network.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "specload.h"
+#include "builtin.h"
 
 static const char usage_str[] =
     "usage: leura validate [--ref REF] [--json] [--max-errors N]\n";
@@ -14,38 +15,50 @@ static const char usage_str[] =
 int
 cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 {
-	struct specload sl;
+	static const struct option longopts[] = {
+		{ "ref", required_argument, NULL, 'r' },
+		{ "max-errors", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rec_load sl;
 	struct lr_err err;
-	const char *ref = NULL, *v;
+	const char *ref = NULL;
 	bool json = false;
 	size_t max = 20;
 	json_t *o;
-	int i, rc;
+	char *end;
+	int c, rc;
 
-	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--ref")) != NULL)
-			ref = v;
-		else if ((v = opt_value(argc, argv, &i, "--max-errors"))) {
-			char *end;
-
-			max = (size_t)strtoul(v, &end, 10);
-			if (*v == '\0' || *end != '\0' || *v == '-') {
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			ref = optarg;
+			break;
+		case 'm':
+			max = (size_t)strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || *optarg == '-') {
 				fprintf(stderr, "leura: error: --max-errors "
-				    "needs a number, not '%s'\n%s", v,
+				    "needs a number, not '%s'\n%s", optarg,
 				    usage_str);
 				return LR_EXIT_USAGE;
 			}
-		}
-		else if (strcmp(argv[i], "--json") == 0)
+			break;
+		case 'j':
 			json = true;
-		else
-			return cmd_help_or_bad(argv[i], usage_str);
+			break;
+		default:
+			return cmd_bad_option(c, argv, usage_str);
+		}
 	}
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
 	lr_err_clear(&err);
-	rc = specload_run(&sl, ctx->repo_dir, ref, 0, &err);
+	rc = rec_load(&sl, ctx->repo_dir, ref, 0, &err);
 	if (rc < 0 && rc != LR_EINVAL) {
 		lr_err_print(&err);
-		specload_release(&sl);
+		rec_load_release(&sl);
 		return LR_EXIT_FAIL;
 	}
 	if (json) {
@@ -57,7 +70,7 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 		cmd_print_json(o);
 		json_decref(o);
 	} else {
-		specload_print_diags(&sl, max);
+		cmd_print_diags(&sl, max);
 		if (rc == 0)
 			printf("%s: valid: %zu hosts, %zu groups, %zu services, "
 			    "%zu roles, %zu tasks\n", sl.label,
@@ -65,6 +78,6 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 			    sl.repo->nservices, sl.repo->nroles,
 			    sl.repo->ntasks);
 	}
-	specload_release(&sl);
+	rec_load_release(&sl);
 	return rc == 0 ? LR_EXIT_OK : LR_EXIT_FAIL;
 }

@@ -3,10 +3,12 @@
  * the spec parser's node tree and schema helpers.
  */
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "buf.h"
 #include "config.h"
+#include "file.h"
 #include "node.h"
 #include "xalloc.h"
 
@@ -121,4 +123,65 @@ rec_config_release(struct rec_config *c)
 	free(c->password_file);
 	free(c->prefix);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- the connection chain ---- */
+
+#define MAX_CONFIG (1024 * 1024)
+
+static char *
+config_path(const char **home, bool *must_exist)
+{
+	const char *x;
+
+	*home = getenv("HOME");
+	*must_exist = false;
+	if ((x = getenv("LEURA_CONFIG")) != NULL && *x) {
+		*must_exist = true;
+		return lr_xstrdup(x);
+	}
+	if ((x = getenv("XDG_CONFIG_HOME")) != NULL && *x)
+		return lr_xasprintf("%s/leura/config", x);
+	if (*home == NULL)
+		return NULL;
+	return lr_xasprintf("%s/.config/leura/config", *home);
+}
+
+int
+rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
+    struct spec_diags *d, struct lr_err *err)
+{
+	struct rec_config rc = { 0 };
+	struct lr_conn_settings file = { 0 };
+	const char *home;
+	char *path, *buf = NULL;
+	size_t len = 0;
+	bool must_exist;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	path = config_path(&home, &must_exist);
+	if (path != NULL && (ret = lr_read_file(path, MAX_CONFIG, &buf, &len,
+	    err)) < 0) {
+		if (ret != LR_ENOENT || must_exist)
+			goto out;
+		lr_err_clear(err);
+		ret = 0;
+	}
+	if (buf != NULL && (ret = rec_config_parse(path, buf, len, home, &rc,
+	    d)) < 0)
+		goto out;
+	file.endpoints = rc.endpoints;
+	file.cacert = rc.cacert;
+	file.cert = rc.cert;
+	file.key = rc.key;
+	file.user = rc.user;
+	file.password_file = rc.password_file;
+	file.prefix = rc.prefix;
+	ret = lr_conn_resolve(flags, &file, out, err);
+out:
+	free(buf);
+	free(path);
+	rec_config_release(&rc);
+	return ret;
 }

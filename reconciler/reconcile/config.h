@@ -14,11 +14,14 @@
  *     prefix: /leura
  *
  * Command-line flags win over LEURA_* variables, which win over this file
- * (DESIGN.md §3); that merge is the caller's (builtin/conn.c).
+ * (DESIGN.md §3): rec_config_conn finds and reads the file and hands its
+ * values to that merge (lr_conn_resolve, lib/conn.h), which the agent
+ * shares.  Nothing here prints.
  */
 #ifndef REC_CONFIG_H
 #define REC_CONFIG_H
 
+#include "conn.h"
 #include "diag.h"
 #include "err.h"
 
@@ -36,5 +39,17 @@ struct rec_config {
 int	rec_config_parse(const char *path, const char *buf, size_t len,
 	    const char *home, struct rec_config *out, struct spec_diags *d);
 void	rec_config_release(struct rec_config *c);
+
+/*
+ * The connection settings of a client: flags (may be NULL), then the
+ * LEURA_ETCD* variables, then the file at $LEURA_CONFIG (which must
+ * exist), else $XDG_CONFIG_HOME/leura/config or ~/.config/leura/config
+ * (which may not), then the defaults.  Returns 0 with *out filled (release
+ * with lr_conn_release), LR_EINVAL with diagnostics in d when the file is
+ * invalid, or another LR_E* (or LR_EINVAL without diagnostics) with err
+ * set, as lr_conn_resolve.
+ */
+int	rec_config_conn(const struct lr_conn_settings *flags,
+	    struct lr_conn *out, struct spec_diags *d, struct lr_err *err);
 
 #endif

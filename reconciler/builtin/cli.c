@@ -1,0 +1,167 @@
+/*
+ * cli: what the builtins share (builtin.h): option errors, JSON output,
+ * loading the specs with their diagnostics printed, the etcd connection.
+ * The password is never a flag (it would show in ps): LEURA_ETCD_PASSWORD
+ * or the config file's password_file.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "config.h"
+
+static int
+bad_arg(const char *arg, const char *usage)
+{
+	fprintf(stderr, "leura: error: unknown argument '%s'\n", arg);
+	if (strncmp(arg, "-C", 2) == 0 || strcmp(arg, "-v") == 0)
+		fprintf(stderr, "hint: global options go before the command: "
+		    "leura %s <command> ...\n", arg);
+	fputs(usage, stderr);
+	return LR_EXIT_USAGE;
+}
+
+int
+cmd_bad_option(int c, char **argv, const char *usage)
+{
+	char opt[3] = { '-', (char)optopt, '\0' };
+
+	if (c == 'h') {
+		fputs(usage, stdout);
+		return LR_EXIT_OK;
+	}
+	if (c == ':') {
+		fprintf(stderr, "leura: error: option '%s' wants a value\n",
+		    argv[optind - 1]);
+		fputs(usage, stderr);
+		return LR_EXIT_USAGE;
+	}
+	/* a short option names its letter; a long one is argv's */
+	return bad_arg(c == '?' && optopt > 0 && optopt < 0x100 ? opt :
+	    argv[optind - 1], usage);
+}
+
+int
+cmd_no_args(int argc, char **argv, const char *usage)
+{
+	return optind < argc ? bad_arg(argv[optind], usage) : 0;
+}
+
+void
+cmd_print_json(const json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS |
+	    JSON_ENCODE_ANY);
+
+	if (s != NULL) {
+		fputs(s, stdout);
+		free(s);
+	}
+	fputc('\n', stdout);
+}
+
+void
+cmd_print_diags(const struct rec_load *l, size_t max)
+{
+	size_t nerr;
+
+	nerr = spec_diags_print(&l->diags, stderr, max);
+	if (l->repo && l->repo->nbroken)
+		fprintf(stderr, "note: references, placement and templates "
+		    "were not checked: fix the errors above first\n");
+	if (nerr)
+		fprintf(stderr, "leura: %zu error%s in %s\n", nerr,
+		    nerr == 1 ? "" : "s", l->label ? l->label : "the specs");
+}
+
+int
+cmd_load(struct rec_load *l, const struct lr_ctx *ctx, const char *ref,
+    unsigned flags)
+{
+	struct lr_err err;
+	int rc;
+
+	lr_err_clear(&err);
+	if ((rc = rec_load(l, ctx->repo_dir, ref, flags, &err)) == 0)
+		return 0;
+	if (rc == LR_EINVAL)
+		cmd_print_diags(l, 20);
+	else
+		lr_err_print(&err);
+	return LR_EXIT_FAIL;
+}
+
+/* ---- the etcd connection ---- */
+
+int
+conn_open(struct conn *c, const struct lr_ctx *ctx)
+{
+	struct lr_conn_settings flags = { 0 };
+	struct lr_conn lc = { 0 };
+	struct etcd_config cfg = { 0 };
+	struct spec_diags d;
+	struct lr_err err;
+	int rc, ret = LR_EXIT_FAIL;
+
+	memset(c, 0, sizeof(*c));
+	lr_err_clear(&err);
+	spec_diags_init(&d);
+	flags.endpoints = ctx->etcd;
+	flags.cacert = ctx->etcd_cacert;
+	flags.cert = ctx->etcd_cert;
+	flags.key = ctx->etcd_key;
+	flags.user = ctx->etcd_user;
+	if ((rc = rec_config_conn(&flags, &lc, &d, &err)) < 0) {
+		if (d.nerrors)
+			spec_diags_print(&d, stderr, 20);
+		else {
+			if (rc == LR_EAUTH)
+				lr_err_hint(&err, "set LEURA_ETCD_PASSWORD, or "
+				    "etcd.password_file in the config file");
+			lr_err_print(&err);
+		}
+		goto out;
+	}
+	cfg.endpoints = lc.endpoints;
+	cfg.cacert = lc.cacert;
+	cfg.cert = lc.cert;
+	cfg.key = lc.key;
+	cfg.user = lc.user;
+	cfg.password = lc.password;
+	if (etcd_new(&cfg, &c->etcd, &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	c->endpoints = lc.endpoints;
+	c->prefix = lc.prefix;
+	lc.endpoints = lc.prefix = NULL;
+	ret = 0;
+out:
+	lr_conn_release(&lc);
+	spec_diags_release(&d);
+	return ret;
+}
+
+void
+conn_release(struct conn *c)
+{
+	etcd_free(c->etcd);
+	free(c->prefix);
+	free(c->endpoints);
+	memset(c, 0, sizeof(*c));
+}
+
+bool
+conn_getopt(int c, const char *arg, struct lr_ctx *ctx)
+{
+	switch (c) {
+	case CONN_OPT_ETCD:	ctx->etcd = arg; return true;
+	case CONN_OPT_CACERT:	ctx->etcd_cacert = arg; return true;
+	case CONN_OPT_CERT:	ctx->etcd_cert = arg; return true;
+	case CONN_OPT_KEY:	ctx->etcd_key = arg; return true;
+	case CONN_OPT_USER:	ctx->etcd_user = arg; return true;
+	default:		return false;
+	}
+}

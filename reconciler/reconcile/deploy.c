@@ -1,0 +1,380 @@
+/*
+ * deploy: plan a commit against what is applied and write it (deploy.h).
+ *
+ * Only hosts whose document hash differs are fetched and diffed: an
+ * unchanged repo costs one keys-only read of the documents.  The desired
+ * state is a function of the config repo's content and of leura's
+ * version: when the applied head was compiled from the same tree by the
+ * same version, and the documents it wrote are all there, nothing can
+ * differ and no compile is needed.
+ */
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deploy.h"
+#include "diff.h"
+#include "json.h"
+#include "xalloc.h"
+
+/* ---- the plan ---- */
+
+int
+rec_plan_open(struct rec_plan *p, struct etcd *e, const char *prefix,
+    struct lr_err *err)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	spec_diags_init(&p->to.diags);
+	p->etcd = e;
+	if ((rc = rec_applied_load(e, prefix, &p->applied, err)) < 0)
+		return rc;
+	if (p->applied.head)
+		p->from_label = lr_xasprintf("deploy #%lld (commit %.12s)",
+		    (long long)lr_json_int(p->applied.head, "deploy"),
+		    lr_json_str(p->applied.head, "commit"));
+	else
+		p->from_label = lr_xstrdup("nothing applied yet");
+	return 0;
+}
+
+int
+rec_plan_compile(struct rec_plan *p, const char *dir, struct rec_git *g,
+    const char *ref, struct lr_err *err)
+{
+	int rc;
+
+	if (g != NULL && ref != NULL)
+		rc = rec_load_commit(&p->to, g, ref, REC_COMPILE_DESIRED, err);
+	else
+		rc = rec_load(&p->to, dir, ref, REC_COMPILE_DESIRED, err);
+	if (rc < 0)
+		return rc;
+	p->docs = rec_docs_build(p->to.repo, &p->to.comp);
+	p->changes = rec_docs_changes(p->docs, &p->applied);
+	p->nchanged = json_array_size(json_object_get(p->changes, "changed")) +
+	    json_array_size(json_object_get(p->changes, "removed"));
+	return 0;
+}
+
+/*
+ * The applied side as the diff needs it: for placement, every host;
+ * unchanged hosts have the same document on both sides, so the compiled
+ * ones stand in for them.
+ */
+static void
+build_sides(struct rec_plan *p, const struct rec_compiled *applied)
+{
+	json_t *all = json_object(), *v;
+	const char *h;
+	size_t i;
+
+	json_object_update(all, p->to.comp.desired);
+	json_array_foreach(json_object_get(p->changes, "changed"), i, v) {
+		h = json_string_value(v);
+		json_object_del(all, h);
+		json_object_set(p->to_sub.desired, h, json_object_get(
+		    p->to.comp.desired, h));
+	}
+	json_object_foreach(applied->desired, h, v) {
+		json_object_set(all, h, v);
+		json_object_set(p->from_sub.desired, h, v);
+	}
+	p->from_sub.placement = rec_placement_of(all);
+	p->to_sub.placement = json_incref(p->to.comp.placement);
+	p->to_sub.files = json_incref(p->to.comp.files);
+	json_decref(all);
+}
+
+int
+rec_plan_diff(struct rec_plan *p, struct lr_err *err)
+{
+	struct rec_compiled applied = { 0 };
+	json_t *want, *v;
+	size_t i;
+	int rc;
+
+	want = json_array();
+	json_array_foreach(json_object_get(p->changes, "changed"), i, v)
+		if (json_object_get(p->applied.hosts, json_string_value(v)))
+			json_array_append(want, v);
+	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
+		json_array_append(want, v);
+	if ((rc = rec_applied_docs(p->etcd, &p->applied, want, &applied,
+	    err)) < 0)
+		goto out;
+	p->from_sub.desired = json_object();
+	p->from_sub.files = json_incref(applied.files);
+	p->to_sub.desired = json_object();
+	build_sides(p, &applied);
+	p->diff = rec_diff(&p->from_sub, &p->to_sub);
+out:
+	json_decref(want);
+	rec_compiled_release(&applied);
+	return rc;
+}
+
+/* The "before" sha256 of every changed file step in d: a new array. */
+static json_t *
+file_hashes(const json_t *d)
+{
+	json_t *out = json_array(), *h, *c, *sha;
+	const char *k;
+	size_t i;
+
+	json_object_foreach((json_t *)json_object_get(d, "hosts"), k, h)
+		json_array_foreach(json_object_get(h, "changed"), i, c)
+			if ((sha = json_object_get(json_object_get(c, "before"),
+			    "sha256")) != NULL)
+				json_array_append(out, sha);
+	return out;
+}
+
+int
+rec_plan_files(struct rec_plan *p, struct lr_err *err)
+{
+	json_t *shas = file_hashes(p->diff);
+	int rc;
+
+	rc = rec_applied_files(p->etcd, &p->applied, shas, &p->from_sub, err);
+	json_decref(shas);
+	return rc;
+}
+
+bool
+rec_plan_rewrites_only(const struct rec_plan *p)
+{
+	return lr_json_int(p->diff, "changes") == 0 && p->nchanged;
+}
+
+void
+rec_plan_release(struct rec_plan *p)
+{
+	json_decref(p->docs);
+	json_decref(p->changes);
+	json_decref(p->diff);
+	rec_compiled_release(&p->from_sub);
+	rec_compiled_release(&p->to_sub);
+	free(p->from_label);
+	rec_applied_release(&p->applied);
+	rec_load_release(&p->to);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- the deploy ---- */
+
+char *
+rec_deploy_who(void)
+{
+	const char *u = getenv("LEURA_USER");
+	struct passwd *pw;
+	char host[HOST_NAME_MAX + 1];
+
+	if (u != NULL && *u)
+		return lr_xstrdup(u);
+	pw = getpwuid(getuid());
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	return lr_xasprintf("%s@%s", pw ? pw->pw_name : "uid", host);
+}
+
+/* What of the working tree is left out; never fails the deploy. */
+static char *
+dirty_note(struct rec_git *g)
+{
+	struct lr_err err;
+	char *first = NULL, *s;
+	size_t n = 0;
+
+	lr_err_clear(&err);
+	if (g->subdir == NULL || gitsrc_dirty(g->repo, g->subdir, &n, &first,
+	    &err) < 0 || n == 0)
+		return NULL;
+	s = lr_xasprintf("%zu uncommitted change%s in the working tree "
+	    "(%s%s) %s not applied: apply deploys commits; commit %s first",
+	    n, n == 1 ? "" : "s", first ? first : "?", n > 1 ? ", ..." : "",
+	    n == 1 ? "is" : "are", n == 1 ? "it" : "them");
+	free(first);
+	return s;
+}
+
+int
+rec_deploy_open(struct rec_deploy *d, struct rec_git *g,
+    const struct rec_deploy_opts *o, struct lr_err *err)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->o = *o;
+	d->git = g;
+	d->ref = o->ref ? o->ref : "HEAD";
+	d->note = dirty_note(g);
+	if ((rc = gitsrc_describe(g->repo, d->ref, &d->commit, err)) < 0)
+		return rc;
+	snprintf(d->label, sizeof(d->label), "commit %.12s (%s)",
+	    d->commit.id, d->ref);
+	return gitsrc_tree_id(g->repo, d->ref, g->subdir, d->tree, err);
+}
+
+/* 0 when the new commit may replace the applied one. */
+static int
+check_ancestry(struct rec_deploy *d, struct lr_err *err)
+{
+	const char *old = lr_json_strn(d->plan.applied.head, "commit");
+	const char *commit = d->commit.id;
+	int rc;
+
+	if (old == NULL || strcmp(old, commit) == 0)
+		return 0;
+	rc = gitsrc_descends(d->git->repo, commit, old, err);
+	if (rc == 1 || d->o.rollback) {
+		lr_err_clear(err);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	lr_err_set(err, LR_ECONFLICT, "commit %.12s does not descend from "
+	    "the applied commit %.12s (%s)", commit, old,
+	    d->plan.from_label);
+	return lr_err_hint(err, "apply a commit that contains the applied "
+	    "one (git pull, or rebase your branch), or pass --rollback if "
+	    "going back is what you mean");
+}
+
+/* Whether the applied head was compiled from tree (see the top). */
+static bool
+same_tree(const struct rec_plan *p, const char *tree)
+{
+	const json_t *h = p->applied.head;
+	const char *t = lr_json_strn(h, "tree");
+	const char *v = lr_json_strn(h, "leura");
+	const char *k;
+	json_t *x;
+	int64_t n = 0;
+
+	if (t == NULL || v == NULL || strcmp(t, tree) != 0 ||
+	    strcmp(v, LEURA_VERSION) != 0)
+		return false;
+	json_object_foreach(p->applied.hosts, k, x)
+		if (!lr_json_bool(x, "removed"))
+			n++;
+	return n == lr_json_int(h, "hosts");
+}
+
+int
+rec_deploy_plan(struct rec_deploy *d, struct etcd *e, const char *prefix,
+    struct lr_err *err)
+{
+	struct rec_plan *p = &d->plan;
+	int rc;
+
+	if ((rc = rec_plan_open(p, e, prefix, err)) < 0 ||
+	    (rc = check_ancestry(d, err)) < 0)
+		return rc;
+	if (d->o.expect >= 0 && d->o.expect != p->applied.head_rev) {
+		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
+		    "your plan (it saw revision %lld, etcd has %lld: %s)",
+		    (long long)d->o.expect, (long long)p->applied.head_rev,
+		    p->from_label);
+		return lr_err_hint(err, "run plan again");
+	}
+	d->same_tree = same_tree(p, d->tree);
+	if (d->same_tree)
+		return 0;
+	if ((rc = rec_plan_compile(p, NULL, d->git, d->ref, err)) < 0)
+		return rc;
+	if (p->nchanged == 0 || !d->o.diff)
+		return 0;
+	if ((rc = rec_plan_diff(p, err)) < 0)
+		return rc;
+	if (d->o.contents && rec_plan_files(p, err) < 0) {
+		/* the plan stands without the old contents */
+		d->files_warning = lr_xstrdup(err->msg);
+		lr_err_clear(err);
+	}
+	return 0;
+}
+
+/* {host: G} of every host leura status lists, at its document's G. */
+static json_t *
+current_targets(const struct rec_applied *a)
+{
+	json_t *t = json_object(), *x;
+	const char *k;
+
+	json_object_foreach(a->hosts, k, x)
+		if (!lr_json_bool(x, "removed"))
+			json_object_set_new(t, k, json_integer(lr_json_int(x,
+			    "generation")));
+	return t;
+}
+
+/* {host: G} of the hosts this apply wrote, tombstones included. */
+static json_t *
+written_targets(const json_t *changes, int64_t generation)
+{
+	json_t *t = json_object(), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(changes, "changed"), i, v)
+		json_object_set_new(t, json_string_value(v), json_integer(
+		    generation));
+	json_array_foreach(json_object_get(changes, "removed"), i, v)
+		json_object_set_new(t, json_string_value(v), json_integer(
+		    generation));
+	return t;
+}
+
+int
+rec_deploy_write(struct rec_deploy *d, struct lr_err *err)
+{
+	struct rec_plan *p = &d->plan;
+	struct rec_apply_opts o = { 0 };
+	char *by = NULL;
+	int rc;
+
+	if (p->nchanged == 0) {
+		d->deploy = lr_json_int(p->applied.head, "deploy");
+		d->generation = p->applied.generation;
+		d->revision = p->applied.revision;
+		d->targets = current_targets(&p->applied);
+		return 0;
+	}
+	if (d->o.by == NULL)
+		by = rec_deploy_who();
+	o.commit = d->commit.id;
+	o.tree = d->tree;
+	o.ref = d->ref;
+	o.summary = d->commit.summary;
+	o.author = d->commit.author;
+	o.by = by ? by : d->o.by;
+	o.rollback = d->o.rollback;
+	o.lock_wait_ms = d->o.lock_wait_ms;
+	rc = rec_apply_write(p->etcd, &p->applied, p->docs, p->changes,
+	    &p->to.comp, &o, &d->res, err);
+	free(by);
+	if (rc < 0)
+		return rc;
+	d->written = true;
+	d->deploy = d->res.deploy;
+	d->generation = d->res.generation;
+	d->revision = d->res.revision;
+	d->targets = written_targets(p->changes, d->res.generation);
+	return 0;
+}
+
+void
+rec_deploy_release(struct rec_deploy *d)
+{
+	gitsrc_commit_release(&d->commit);
+	free(d->note);
+	free(d->files_warning);
+	rec_plan_release(&d->plan);
+	json_decref(d->targets);
+	memset(d, 0, sizeof(*d));
+}
