@@ -178,7 +178,7 @@ apply_wait(struct cmd_apply_result *r, bool json, long timeout_ms)
 	    CMD_WAIT_PROGRESS : CMD_WAIT_LINES;
 	wo.stop = &interrupted;
 	if (!json) {
-		cmd_wait_fmt_ms(timeout_ms, false, t, sizeof(t));
+		rec_follow_fmt_ms(timeout_ms, false, t, sizeof(t));
 		printf("\nWaiting up to %s for deploy #%lld on %zu host%s "
 		    "(Ctrl-C stops the waiting, not the rollout)\n", t,
 		    (long long)r->deploy, n, n == 1 ? "" : "s");

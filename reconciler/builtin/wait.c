@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "json.h"
 #include "state.h"
 #include "wait.h"
 #include "xalloc.h"
@@ -28,263 +29,12 @@
 /* etcd_watch callback results (positive: never an LR_E* code) */
 enum { WATCH_ALL_DONE = 1, WATCH_STOP = 2 };
 
-static const char *const state_ids[CMD_WAIT_NSTATES] = {
-	"down", "converging", "waiting", "converged", "failed", "drifted",
-	"blocked", "unknown"
-};
-
-const char *
-cmd_wait_state_name(enum cmd_wait_state s)
-{
-	return (unsigned)s < CMD_WAIT_NSTATES ? state_ids[s] : "unknown";
-}
-
-/* As people read it: "agent down" rather than "down". */
-static const char *
-shown_name(enum cmd_wait_state s)
-{
-	return s == CMD_WAIT_DOWN ? "agent down" : cmd_wait_state_name(s);
-}
-
-bool
-cmd_wait_state_done(enum cmd_wait_state s)
-{
-	return s >= CMD_WAIT_CONVERGED;
-}
-
-/* ---- pure decisions --------------------------------------------------- */
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-static int64_t
-jint(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-/* The name of a step from its id "<service>/<role>/<phase>/<name>". */
-static const char *
-step_name(const char *id)
-{
-	const char *p = id;
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		if ((p = strchr(p, '/')) == NULL)
-			return id;
-		p++;
-	}
-	return *p ? p : id;
-}
-
-/* "step 'ID' failed: exit 3" (+ " (and N more)"), as leura status says. */
-static char *
-step_reason(const json_t *list, const char *what)
-{
-	const json_t *f = json_array_get(list, 0);
-	struct lr_buf b = LR_BUF_INIT;
-
-	if (f == NULL)
-		return lr_xasprintf("the agent reports the host %s", what);
-	lr_buf_printf(&b, "step '%s' %s", jstr(f, "id"), what);
-	if (json_is_integer(json_object_get(f, "exit")))
-		lr_buf_printf(&b, ": exit %lld", (long long)jint(f, "exit"));
-	else if (*jstr(f, "error"))
-		lr_buf_printf(&b, ": %s", jstr(f, "error"));
-	else if (*jstr(f, "detail"))
-		lr_buf_printf(&b, ": %s", jstr(f, "detail"));
-	if (json_array_size(list) > 1)
-		lr_buf_printf(&b, " (and %zu more)", json_array_size(list) - 1);
-	return lr_buf_detach(&b, NULL);
-}
-
-/* The first service whose validate steps the report says failed, or NULL. */
-static const char *
-unvalidated(const json_t *report)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)json_object_get(report, "services"), k,
-	    v)
-		if (json_is_false(json_object_get(v, "validated")))
-			return k;
-	return NULL;
-}
-
-/* Whether host's report says it failed (or drifted) at its target. */
-static bool
-has_failed(const char *host, const json_t *observed, const json_t *targets)
-{
-	const json_t *r = json_object_get(observed, host);
-	const char *s = jstr(r, "state");
-
-	if (!json_is_object(r) || (strcmp(s, "failed") != 0 &&
-	    strcmp(s, "drifted") != 0))
-		return false;
-	return jint(r, "generation") >= jint(targets, host);
-}
-
-enum cmd_wait_state
-cmd_wait_decide(const char *host, int64_t gen, const json_t *observed,
-    const json_t *agents, const json_t *targets, char **detail)
-{
-	const json_t *r = json_object_get(observed, host);
-	const char *s, *w, *cur, *svc, *on;
-	int64_t og;
-
-	*detail = NULL;
-	if (r != NULL && !json_is_object(r)) {
-		*detail = lr_xstrdup("its report in etcd is not a JSON object");
-		return CMD_WAIT_UNKNOWN;
-	}
-	og = jint(r, "generation");
-	s = jstr(r, "state");
-	if (r != NULL && og >= gen && strcmp(s, "converging") != 0) {
-		if (strcmp(s, "converged") == 0) {
-			if ((svc = unvalidated(r)) == NULL)
-				return CMD_WAIT_CONVERGED;
-			*detail = lr_xasprintf("the validate steps of service "
-			    "'%s' failed", svc);
-			return CMD_WAIT_FAILED;
-		}
-		if (strcmp(s, "failed") == 0) {
-			*detail = step_reason(json_object_get(r,
-			    "failed_steps"), "failed");
-			return CMD_WAIT_FAILED;
-		}
-		if (strcmp(s, "drifted") == 0) {
-			*detail = step_reason(json_object_get(r, "drift"),
-			    "drifted");
-			return CMD_WAIT_DRIFTED;
-		}
-		*detail = *s ? lr_xasprintf("the agent reports an unknown "
-		    "state '%s'", s) : lr_xstrdup("the agent's report has no "
-		    "state");
-		return CMD_WAIT_UNKNOWN;
-	}
-	if (json_object_get(agents, host) == NULL)
-		return CMD_WAIT_DOWN;
-	if (r == NULL) {
-		*detail = lr_xstrdup("no report yet");
-		return CMD_WAIT_CONVERGING;
-	}
-	if (og < gen) {
-		*detail = lr_xasprintf("still at generation %lld",
-		    (long long)og);
-		return CMD_WAIT_CONVERGING;
-	}
-	if (*(w = jstr(r, "waiting"))) {
-		/* the agent names the host it waits for */
-		on = jstr(json_object_get(r, "waiting_for"), "host");
-		if (*on && strcmp(on, host) != 0 && has_failed(on, observed,
-		    targets)) {
-			*detail = lr_xasprintf("%s; %s %s", w, on, jstr(
-			    json_object_get(observed, on), "state"));
-			return CMD_WAIT_BLOCKED;
-		}
-		*detail = lr_xstrdup(w);
-		return CMD_WAIT_WAITING;
-	}
-	if (*(cur = jstr(r, "current")))
-		*detail = lr_xstrdup(step_name(cur));
-	return CMD_WAIT_CONVERGING;
-}
-
-void
-cmd_wait_fmt_ms(long ms, bool precise, char *buf, size_t len)
-{
-	long s;
-
-	if (ms < 0)
-		ms = 0;
-	s = ms / 1000;
-	if (precise && ms < 1000)
-		snprintf(buf, len, "%ldms", ms);
-	else if (precise && ms < 60000)
-		snprintf(buf, len, "%ld.%lds", s, (ms % 1000) / 100);
-	else if (s < 60)
-		snprintf(buf, len, "%lds", s);
-	else if (s < 3600 && s % 60 == 0)
-		snprintf(buf, len, "%ldm", s / 60);
-	else if (s < 3600)
-		snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
-	else if ((s % 3600) / 60 == 0)
-		snprintf(buf, len, "%ldh", s / 3600);
-	else
-		snprintf(buf, len, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
-}
-
-/* The order states are listed in, in the progress and summary lines. */
-static const enum cmd_wait_state list_order[] = {
-	CMD_WAIT_CONVERGING, CMD_WAIT_WAITING, CMD_WAIT_DOWN,
-	CMD_WAIT_FAILED, CMD_WAIT_DRIFTED, CMD_WAIT_BLOCKED, CMD_WAIT_UNKNOWN
-};
-
-static void
-count_states(const struct cmd_wait_host *hosts, size_t n,
-    size_t count[CMD_WAIT_NSTATES])
-{
-	size_t i;
-
-	memset(count, 0, CMD_WAIT_NSTATES * sizeof(count[0]));
-	for (i = 0; i < n; i++)
-		count[hosts[i].state]++;
-}
-
-void
-cmd_wait_progress(const struct cmd_wait_host *hosts, size_t n,
-    int64_t deploy, long elapsed_ms, struct lr_buf *b)
-{
-	size_t count[CMD_WAIT_NSTATES], i, k;
-	const struct cmd_wait_host *first;
-	enum cmd_wait_state s;
-	char t[32];
-
-	count_states(hosts, n, count);
-	lr_buf_printf(b, "deploy #%lld: %zu/%zu converged", (long long)deploy,
-	    count[CMD_WAIT_CONVERGED], n);
-	for (k = 0; k < sizeof(list_order) / sizeof(list_order[0]); k++) {
-		s = list_order[k];
-		if (count[s] == 0 && s != CMD_WAIT_FAILED)
-			continue;
-		lr_buf_printf(b, ", %zu %s", count[s], shown_name(s));
-		if (count[s] == 0)
-			continue;
-		for (first = NULL, i = 0; i < n && first == NULL; i++)
-			if (hosts[i].state == s)
-				first = &hosts[i];
-		lr_buf_printf(b, " (%s", first->name);
-		/* the step or the waiting text; failures are printed apart */
-		if ((s == CMD_WAIT_CONVERGING || s == CMD_WAIT_WAITING) &&
-		    first->detail != NULL)
-			lr_buf_printf(b, ": %s", first->detail);
-		if (count[s] > 1)
-			lr_buf_printf(b, ", +%zu", count[s] - 1);
-		lr_buf_addc(b, ')');
-	}
-	if (elapsed_ms >= 0) {
-		cmd_wait_fmt_ms(elapsed_ms, false, t, sizeof(t));
-		lr_buf_printf(b, "  %s", t);
-	}
-}
-
 /* ---- the runner ------------------------------------------------------- */
 
 struct waiter {
 	const struct cmd_wait_opts *o;
 	struct etcd *e;
-	const json_t *targets;
-	char	*obs_pfx, *agt_pfx;	/* "P/observed/", "P/agents/" */
-	json_t	*observed, *agents;
-	struct cmd_wait_host *hosts;
-	size_t	 n;
+	struct rec_follow f;	/* the hosts and what the store says */
 	int64_t	 next_rev;
 	long	 start_ms;
 	bool	 drawn;		/* a progress line is on the screen */
@@ -329,11 +79,11 @@ draw_progress(struct waiter *w)
 	if (w->o->output != CMD_WAIT_PROGRESS)
 		return;
 	lr_buf_reset(&w->line);
-	cmd_wait_progress(w->hosts, w->n, w->o->deploy, -1, &w->line);
+	rec_follow_progress(w->f.hosts, w->f.n, w->o->deploy, -1, &w->line);
 	if (w->disconnected)
 		lr_buf_adds(&w->line, "; etcd unreachable, retrying");
 	clock[0] = clock[1] = ' ';
-	cmd_wait_fmt_ms(lr_now_ms() - w->start_ms, false, clock + 2,
+	rec_follow_fmt_ms(lr_now_ms() - w->start_ms, false, clock + 2,
 	    sizeof(clock) - 2);
 	/* one screen line, or \r cannot take it back; the clock stays */
 	cols = (size_t)tty_cols() - 1;
@@ -353,11 +103,11 @@ draw_progress(struct waiter *w)
  * end), indented.
  */
 static void
-print_output(const json_t *report, enum cmd_wait_state s)
+print_output(const json_t *report, enum rec_follow_state s)
 {
 	const json_t *f = json_array_get(json_object_get(report,
-	    s == CMD_WAIT_DRIFTED ? "drift" : "failed_steps"), 0);
-	const char *out = jstr(f, "output"), *p;
+	    s == REC_FOLLOW_DRIFTED ? "drift" : "failed_steps"), 0);
+	const char *out = lr_json_str(f, "output"), *p;
 	size_t len = strlen(out);
 	int n = 0;
 
@@ -378,27 +128,27 @@ print_output(const json_t *report, enum cmd_wait_state s)
 }
 
 static void
-print_change(struct waiter *w, const struct cmd_wait_host *h)
+print_change(struct waiter *w, const struct rec_follow_host *h)
 {
-	const json_t *r = json_object_get(w->observed, h->name);
-	enum cmd_wait_state s = h->state;
+	const json_t *r = json_object_get(w->f.observed, h->name);
+	enum rec_follow_state s = h->state;
 	char t[32];
 
 	if (w->o->output == CMD_WAIT_QUIET)
 		return;
 	/* on a terminal the progress line carries the pending states */
-	if (w->o->output == CMD_WAIT_PROGRESS && (!cmd_wait_state_done(s) ||
-	    s == CMD_WAIT_CONVERGED))
+	if (w->o->output == CMD_WAIT_PROGRESS && (!rec_follow_state_done(s) ||
+	    s == REC_FOLLOW_CONVERGED))
 		return;
 	erase_progress(w);
-	printf("%s: %s", h->name, shown_name(s));
-	if (s == CMD_WAIT_CONVERGED && h->took_ms >= 0) {
-		cmd_wait_fmt_ms(h->took_ms, true, t, sizeof(t));
+	printf("%s: %s", h->name, rec_follow_state_shown(s));
+	if (s == REC_FOLLOW_CONVERGED && h->took_ms >= 0) {
+		rec_follow_fmt_ms(h->took_ms, true, t, sizeof(t));
 		printf(" in %s", t);
-	} else if (s != CMD_WAIT_CONVERGING && h->detail)
+	} else if (s != REC_FOLLOW_CONVERGING && h->detail)
 		printf(": %s", h->detail);
 	putchar('\n');
-	if (s == CMD_WAIT_FAILED || s == CMD_WAIT_DRIFTED)
+	if (s == REC_FOLLOW_FAILED || s == REC_FOLLOW_DRIFTED)
 		print_output(r, s);
 	fflush(stdout);
 }
@@ -407,88 +157,25 @@ print_change(struct waiter *w, const struct cmd_wait_host *h)
 static bool
 evaluate(struct waiter *w)
 {
-	struct cmd_wait_host *h;
-	enum cmd_wait_state s;
-	const json_t *run;
-	char *detail;
-	bool all = true, changed;
+	bool all = rec_follow_update(&w->f, lr_now_ms() - w->start_ms);
 	size_t i;
 
-	for (i = 0; i < w->n; i++) {
-		h = &w->hosts[i];
-		if (cmd_wait_state_done(h->state) && h->shown)
-			continue;
-		s = cmd_wait_decide(h->name, h->generation, w->observed,
-		    w->agents, w->targets, &detail);
-		changed = !h->shown || s != h->state;
-		/* a new waiting reason is news; a new step only on a tty */
-		if (!changed && s == CMD_WAIT_WAITING && (detail == NULL) !=
-		    (h->detail == NULL))
-			changed = true;
-		else if (!changed && s == CMD_WAIT_WAITING && detail &&
-		    strcmp(detail, h->detail) != 0)
-			changed = true;
-		if (s == CMD_WAIT_CONVERGED) {
-			run = json_object_get(json_object_get(w->observed,
-			    h->name), "run");
-			if (json_is_integer(json_object_get(run,
-			    "duration_ms")))
-				h->took_ms = (long)jint(run, "duration_ms");
-			else if (h->shown)	/* seen pending in this wait */
-				h->took_ms = lr_now_ms() - w->start_ms;
-		}
-		h->state = s;
-		free(h->detail);
-		h->detail = detail;
-		if (changed)
-			print_change(w, h);
-		h->shown = true;
-		if (!cmd_wait_state_done(s))
-			all = false;
-	}
+	for (i = 0; i < w->f.n; i++)
+		if (w->f.hosts[i].changed)
+			print_change(w, &w->f.hosts[i]);
 	return all;
-}
-
-/* "P/observed/HOST" under pfx: HOST, or NULL (other keys, deeper keys). */
-static const char *
-host_of(const char *key, const char *pfx)
-{
-	size_t n = strlen(pfx);
-
-	if (strncmp(key, pfx, n) != 0 || key[n] == '\0' ||
-	    strchr(key + n, '/') != NULL)
-		return NULL;
-	return key + n;
 }
 
 static void
 put_kv(struct waiter *w, const struct etcd_kv *kv)
 {
-	const char *h;
-	json_t *v;
-
-	if (kv->mod_revision < w->o->min_revision)
-		return;
-	if ((h = host_of(kv->key, w->obs_pfx)) != NULL) {
-		v = json_loadb(kv->value, kv->value_len, 0, NULL);
-		/* a value that is no object is reported as unreadable */
-		json_object_set_new(w->observed, h, v && json_is_object(v) ?
-		    v : json_false());
-		if (v && !json_is_object(v))
-			json_decref(v);
-	} else if ((h = host_of(kv->key, w->agt_pfx)) != NULL)
-		json_object_set_new(w->agents, h, json_true());
+	rec_follow_put(&w->f, kv);
 }
 
 static void
 del_kv(struct waiter *w, const char *key)
 {
-	const char *h;
-
-	if ((h = host_of(key, w->obs_pfx)) != NULL)
-		json_object_del(w->observed, h);
-	else if ((h = host_of(key, w->agt_pfx)) != NULL)
-		json_object_del(w->agents, h);
+	rec_follow_del(&w->f, key);
 }
 
 static void
@@ -521,8 +208,7 @@ on_batch(const struct etcd_watch_batch *b, void *arg)
 			    + 1;
 		break;
 	case ETCD_WATCH_RESYNC:
-		json_object_clear(w->observed);
-		json_object_clear(w->agents);
+		rec_follow_clear(&w->f);
 		for (i = 0; i < b->nkvs; i++)
 			put_kv(w, &b->kvs[i]);
 		w->next_rev = b->revision + 1;
@@ -584,30 +270,23 @@ on_tick(bool connected, void *arg)
 	return 0;
 }
 
-static int
-cmp_host(const void *a, const void *b)
-{
-	return strcmp(((const struct cmd_wait_host *)a)->name,
-	    ((const struct cmd_wait_host *)b)->name);
-}
-
 /* "web2 (failed: ...), db2 (agent down)" of the hosts not converged. */
 static void
 list_hosts(const struct waiter *w, struct lr_buf *b)
 {
-	const struct cmd_wait_host *h;
+	const struct rec_follow_host *h;
 	size_t i, k = 0, more = 0;
 
-	for (i = 0; i < w->n; i++) {
-		h = &w->hosts[i];
-		if (h->state == CMD_WAIT_CONVERGED)
+	for (i = 0; i < w->f.n; i++) {
+		h = &w->f.hosts[i];
+		if (h->state == REC_FOLLOW_CONVERGED)
 			continue;
 		if (k == LIST_MAX) {
 			more++;
 			continue;
 		}
 		lr_buf_printf(b, "%s%s (%s%s%s)", k ? ", " : "", h->name,
-		    shown_name(h->state), h->detail ? ": " : "",
+		    rec_follow_state_shown(h->state), h->detail ? ": " : "",
 		    h->detail ? h->detail : "");
 		k++;
 	}
@@ -618,27 +297,27 @@ list_hosts(const struct waiter *w, struct lr_buf *b)
 static void
 print_summary(struct waiter *w, enum cmd_wait_result res)
 {
-	size_t count[CMD_WAIT_NSTATES], k;
-	enum cmd_wait_state s;
+	size_t count[REC_FOLLOW_NSTATES], k;
+	enum rec_follow_state s;
 	char t[32];
 
 	if (w->o->output == CMD_WAIT_QUIET)
 		return;
 	erase_progress(w);
-	count_states(w->hosts, w->n, count);
-	cmd_wait_fmt_ms(lr_now_ms() - w->start_ms, false, t, sizeof(t));
+	rec_follow_count(w->f.hosts, w->f.n, count);
+	rec_follow_fmt_ms(lr_now_ms() - w->start_ms, false, t, sizeof(t));
 	if (res == CMD_WAIT_ALL_CONVERGED) {
 		printf("deploy #%lld: %s%zu host%s converged in %s\n",
-		    (long long)w->o->deploy, w->n > 1 ? "all " : "", w->n,
-		    w->n == 1 ? "" : "s", t);
+		    (long long)w->o->deploy, w->f.n > 1 ? "all " : "", w->f.n,
+		    w->f.n == 1 ? "" : "s", t);
 	} else {
 		printf("deploy #%lld: %zu/%zu converged",
-		    (long long)w->o->deploy, count[CMD_WAIT_CONVERGED], w->n);
-		for (k = 0; k < sizeof(list_order) / sizeof(list_order[0]);
-		    k++) {
-			s = list_order[k];
+		    (long long)w->o->deploy, count[REC_FOLLOW_CONVERGED],
+		    w->f.n);
+		for (k = 0; k < REC_FOLLOW_NORDER; k++) {
+			s = rec_follow_order[k];
 			if (count[s])
-				printf(", %zu %s", count[s], shown_name(s));
+				printf(", %zu %s", count[s], rec_follow_state_shown(s));
 		}
 		printf(" after %s\n", t);
 	}
@@ -652,12 +331,12 @@ print_error(struct waiter *w, enum cmd_wait_result res)
 	size_t pending = 0, i;
 	char t[32];
 
-	for (i = 0; i < w->n; i++)
-		if (!cmd_wait_state_done(w->hosts[i].state))
+	for (i = 0; i < w->f.n; i++)
+		if (!rec_follow_state_done(w->f.hosts[i].state))
 			pending++;
 	list_hosts(w, &b);
 	if (res == CMD_WAIT_TIMED_OUT) {
-		cmd_wait_fmt_ms(w->o->timeout_ms, false, t, sizeof(t));
+		rec_follow_fmt_ms(w->o->timeout_ms, false, t, sizeof(t));
 		fprintf(stderr, "leura: error: deploy #%lld: %zu host%s not "
 		    "done after %s: %s\n", (long long)w->o->deploy, pending,
 		    pending == 1 ? "" : "s", t, b.s);
@@ -680,17 +359,17 @@ result_json(const struct waiter *w, enum cmd_wait_result res)
 	static const char *const names[] = { "converged", "failed",
 		"timeout", "interrupted", "error" };
 	json_t *hosts = json_object(), *o;
-	const struct cmd_wait_host *h;
+	const struct rec_follow_host *h;
 	size_t i;
 
-	for (i = 0; i < w->n; i++) {
-		h = &w->hosts[i];
-		o = json_pack("{s:s, s:I}", "state", cmd_wait_state_name(
+	for (i = 0; i < w->f.n; i++) {
+		h = &w->f.hosts[i];
+		o = json_pack("{s:s, s:I}", "state", rec_follow_state_name(
 		    h->state), "generation", (json_int_t)h->generation);
 		if (h->detail)
 			json_object_set_new(o, "detail", json_string(
 			    h->detail));
-		if (h->state == CMD_WAIT_CONVERGED && h->took_ms >= 0)
+		if (h->state == REC_FOLLOW_CONVERGED && h->took_ms >= 0)
 			json_object_set_new(o, "took_ms", json_integer(
 			    h->took_ms));
 		json_object_set_new(hosts, h->name, o);
@@ -710,41 +389,26 @@ cmd_wait_run(struct etcd *e, const char *prefix, const json_t *targets,
 	struct lr_err err;
 	enum cmd_wait_result res;
 	char *obs_end = NULL;
-	const char *k;
-	json_t *v;
 	int64_t rev;
-	size_t i;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
 	lr_err_clear(&err);
 	w.o = o;
 	w.e = e;
-	w.targets = targets;
 	w.start_ms = lr_now_ms();
-	w.obs_pfx = lr_xasprintf("%s/observed/", prefix);
-	w.agt_pfx = lr_xasprintf("%s/agents/", prefix);
-	w.observed = json_object();
-	w.agents = json_object();
-	w.hosts = lr_xcalloc(json_object_size(targets) + 1, sizeof(*w.hosts));
-	json_object_foreach((json_t *)targets, k, v) {
-		w.hosts[w.n].name = lr_xstrdup(k);
-		w.hosts[w.n].generation = json_integer_value(v);
-		w.hosts[w.n].took_ms = -1;
-		w.n++;
-	}
-	qsort(w.hosts, w.n, sizeof(*w.hosts), cmp_host);
+	rec_follow_init(&w.f, prefix, targets, o->min_revision);
 
 	rev = o->revision;
-	if (load_prefix(&w, e, w.obs_pfx, &rev, &err) < 0 ||
-	    load_prefix(&w, e, w.agt_pfx, &rev, &err) < 0) {
+	if (load_prefix(&w, e, w.f.obs_pfx, &rev, &err) < 0 ||
+	    load_prefix(&w, e, w.f.agt_pfx, &rev, &err) < 0) {
 		lr_err_print(&err);
 		res = CMD_WAIT_ERROR;
 		goto out;
 	}
 	w.next_rev = rev + 1;
-	obs_end = etcd_prefix_end(w.obs_pfx);
-	rq.key = w.agt_pfx;
+	obs_end = etcd_prefix_end(w.f.obs_pfx);
+	rq.key = w.f.agt_pfx;
 	rq.range_end = obs_end;
 	res = CMD_WAIT_ALL_CONVERGED;
 	if (!evaluate(&w)) {
@@ -768,10 +432,8 @@ cmd_wait_run(struct etcd *e, const char *prefix, const json_t *targets,
 			goto out;
 		}
 	}
-	if (res == CMD_WAIT_ALL_CONVERGED)
-		for (i = 0; i < w.n; i++)
-			if (w.hosts[i].state != CMD_WAIT_CONVERGED)
-				res = CMD_WAIT_NOT_CONVERGED;
+	if (res == CMD_WAIT_ALL_CONVERGED && !rec_follow_all_converged(&w.f))
+		res = CMD_WAIT_NOT_CONVERGED;
 	if (res == CMD_WAIT_STOPPED)
 		erase_progress(&w);
 	else
@@ -783,16 +445,8 @@ out:
 	fflush(stdout);
 	if (out)
 		*out = result_json(&w, res);
-	for (i = 0; i < w.n; i++) {
-		free(w.hosts[i].name);
-		free(w.hosts[i].detail);
-	}
-	free(w.hosts);
-	json_decref(w.observed);
-	json_decref(w.agents);
+	rec_follow_release(&w.f);
 	lr_buf_release(&w.line);
-	free(w.obs_pfx);
-	free(w.agt_pfx);
 	free(obs_end);
 	return res;
 }

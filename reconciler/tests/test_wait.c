@@ -1,6 +1,7 @@
 /*
- * Unit tests of the pure half of builtin/wait.c: a host's state toward the
- * generation a deploy wrote, from reports and heartbeats; the progress
+ * Unit tests of reconcile/follow.c, the pure half of following a rollout
+ * (builtin/wait.c prints it): a host's state toward the generation a
+ * deploy wrote, from reports and heartbeats; the progress
  * line; durations.  No etcd (tests/cli/t_wait.sh runs the rest).
  */
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "wait.h"
+#include "follow.h"
 
 static json_t *
 J(const char *s)
@@ -32,16 +33,16 @@ J(const char *s)
  * Decide host toward gen with observed and agents as JSON texts and the
  * targets {web1:5, web2:5, db1:5}; the detail into buf ("" when none).
  */
-static enum cmd_wait_state
+static enum rec_follow_state
 decide(const char *host, int64_t gen, const char *observed,
     const char *agents, char *buf, size_t len)
 {
 	json_t *o = J(observed), *a = J(agents);
 	json_t *t = J("{\"web1\":5,\"web2\":5,\"db1\":5}");
-	enum cmd_wait_state s;
+	enum rec_follow_state s;
 	char *detail;
 
-	s = cmd_wait_decide(host, gen, o, a, t, &detail);
+	s = rec_follow_decide(host, gen, o, a, t, &detail);
 	snprintf(buf, len, "%s", detail ? detail : "");
 	free(detail);
 	json_decref(o);
@@ -53,47 +54,47 @@ decide(const char *host, int64_t gen, const char *observed,
 #define UP "{\"web1\":{},\"web2\":{},\"db1\":{}}"
 
 static void
-test_cmd_wait_decide__no_agent_is_down(void **state)
+test_rec_follow_decide__no_agent_is_down(void **state)
 {
 	char d[256];
 
 	(void)state;
 	assert_int_equal(decide("web1", 5, "{}", "{}", d, sizeof(d)),
-	    CMD_WAIT_DOWN);
+	    REC_FOLLOW_DOWN);
 	/* an old report does not make a dead agent anything else */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":4,"
-	    "\"state\":\"converged\"}}", "{}", d, sizeof(d)), CMD_WAIT_DOWN);
+	    "\"state\":\"converged\"}}", "{}", d, sizeof(d)), REC_FOLLOW_DOWN);
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\"}}", "{}", d, sizeof(d)),
-	    CMD_WAIT_DOWN);
-	assert_false(cmd_wait_state_done(CMD_WAIT_DOWN));
-	assert_string_equal(cmd_wait_state_name(CMD_WAIT_DOWN), "down");
+	    REC_FOLLOW_DOWN);
+	assert_false(rec_follow_state_done(REC_FOLLOW_DOWN));
+	assert_string_equal(rec_follow_state_name(REC_FOLLOW_DOWN), "down");
 }
 
 static void
-test_cmd_wait_decide__pending_until_the_generation(void **state)
+test_rec_follow_decide__pending_until_the_generation(void **state)
 {
 	char d[256];
 
 	(void)state;
 	assert_int_equal(decide("web1", 5, "{}", UP, d, sizeof(d)),
-	    CMD_WAIT_CONVERGING);
+	    REC_FOLLOW_CONVERGING);
 	assert_string_equal(d, "no report yet");
 	/* converged, but at the previous generation: still to do */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":4,"
 	    "\"state\":\"converged\"}}", UP, d, sizeof(d)),
-	    CMD_WAIT_CONVERGING);
+	    REC_FOLLOW_CONVERGING);
 	assert_string_equal(d, "still at generation 4");
 	/* a failure of the previous generation is not this deploy's */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":4,"
-	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_CONVERGING);
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_CONVERGING);
 	/* a report without generation counts as generation 0 */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"state\":"
-	    "\"converged\"}}", UP, d, sizeof(d)), CMD_WAIT_CONVERGING);
+	    "\"converged\"}}", UP, d, sizeof(d)), REC_FOLLOW_CONVERGING);
 }
 
 static void
-test_cmd_wait_decide__converging_names_the_step(void **state)
+test_rec_follow_decide__converging_names_the_step(void **state)
 {
 	char d[256];
 
@@ -101,7 +102,7 @@ test_cmd_wait_decide__converging_names_the_step(void **state)
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"current\":"
 	    "\"web/web/converge/site config\"}}", UP, d, sizeof(d)),
-	    CMD_WAIT_CONVERGING);
+	    REC_FOLLOW_CONVERGING);
 	assert_string_equal(d, "site config");
 	/* a name with slashes stays whole; an odd id is shown as is */
 	decide("web1", 5, "{\"web1\":{\"generation\":5,\"state\":"
@@ -117,50 +118,50 @@ test_cmd_wait_decide__converging_names_the_step(void **state)
 }
 
 static void
-test_cmd_wait_decide__final_states(void **state)
+test_rec_follow_decide__final_states(void **state)
 {
 	char d[256];
 
 	(void)state;
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converged\"}}", UP, d, sizeof(d)),
-	    CMD_WAIT_CONVERGED);
+	    REC_FOLLOW_CONVERGED);
 	assert_string_equal(d, "");
 	/* a later generation counts too (another deploy landed since) */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":7,"
 	    "\"state\":\"converged\"}}", UP, d, sizeof(d)),
-	    CMD_WAIT_CONVERGED);
+	    REC_FOLLOW_CONVERGED);
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"failed\",\"failed_steps\":[{\"id\":"
 	    "\"web/web/converge/x\",\"exit\":3,\"output\":\"boom\"},"
 	    "{\"id\":\"web/web/converge/y\",\"error\":\"timeout\"}]}}", UP,
-	    d, sizeof(d)), CMD_WAIT_FAILED);
+	    d, sizeof(d)), REC_FOLLOW_FAILED);
 	assert_string_equal(d, "step 'web/web/converge/x' failed: exit 3 "
 	    "(and 1 more)");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"failed\",\"failed_steps\":[{\"id\":\"a/b/c/d\","
 	    "\"error\":\"cannot run\"}]}}", UP, d, sizeof(d)),
-	    CMD_WAIT_FAILED);
+	    REC_FOLLOW_FAILED);
 	assert_string_equal(d, "step 'a/b/c/d' failed: cannot run");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
-	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_FAILED);
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_FAILED);
 	assert_string_equal(d, "the agent reports the host failed");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"drifted\",\"drift\":[{\"id\":\"a/b/c/d\","
 	    "\"detail\":\"content differs\"}]}}", UP, d, sizeof(d)),
-	    CMD_WAIT_DRIFTED);
+	    REC_FOLLOW_DRIFTED);
 	assert_string_equal(d, "step 'a/b/c/d' drifted: content differs");
 	/* converged but a service did not validate: failed */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converged\",\"services\":{\"web\":{\"validated\":"
-	    "false}}}}", UP, d, sizeof(d)), CMD_WAIT_FAILED);
+	    "false}}}}", UP, d, sizeof(d)), REC_FOLLOW_FAILED);
 	assert_string_equal(d, "the validate steps of service 'web' failed");
-	assert_true(cmd_wait_state_done(CMD_WAIT_CONVERGED));
-	assert_true(cmd_wait_state_done(CMD_WAIT_FAILED));
+	assert_true(rec_follow_state_done(REC_FOLLOW_CONVERGED));
+	assert_true(rec_follow_state_done(REC_FOLLOW_FAILED));
 }
 
 static void
-test_cmd_wait_decide__final_report_of_a_dead_agent_counts(void **state)
+test_rec_follow_decide__final_report_of_a_dead_agent_counts(void **state)
 {
 	char d[256];
 
@@ -168,31 +169,31 @@ test_cmd_wait_decide__final_report_of_a_dead_agent_counts(void **state)
 	/* the agent said it; that it stopped since changes nothing */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converged\"}}", "{}", d, sizeof(d)),
-	    CMD_WAIT_CONVERGED);
+	    REC_FOLLOW_CONVERGED);
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
-	    "\"state\":\"failed\"}}", "{}", d, sizeof(d)), CMD_WAIT_FAILED);
+	    "\"state\":\"failed\"}}", "{}", d, sizeof(d)), REC_FOLLOW_FAILED);
 }
 
 static void
-test_cmd_wait_decide__unknown_and_unreadable(void **state)
+test_rec_follow_decide__unknown_and_unreadable(void **state)
 {
 	char d[256];
 
 	(void)state;
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
-	    "\"state\":\"sleeping\"}}", UP, d, sizeof(d)), CMD_WAIT_UNKNOWN);
+	    "\"state\":\"sleeping\"}}", UP, d, sizeof(d)), REC_FOLLOW_UNKNOWN);
 	assert_string_equal(d, "the agent reports an unknown state "
 	    "'sleeping'");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5}}",
-	    UP, d, sizeof(d)), CMD_WAIT_UNKNOWN);
+	    UP, d, sizeof(d)), REC_FOLLOW_UNKNOWN);
 	assert_string_equal(d, "the agent's report has no state");
 	assert_int_equal(decide("web1", 5, "{\"web1\":false}", UP, d,
-	    sizeof(d)), CMD_WAIT_UNKNOWN);
+	    sizeof(d)), REC_FOLLOW_UNKNOWN);
 	assert_string_equal(d, "its report in etcd is not a JSON object");
 }
 
 static void
-test_cmd_wait_decide__waiting_and_blocked(void **state)
+test_rec_follow_decide__waiting_and_blocked(void **state)
 {
 	char d[256];
 
@@ -201,63 +202,63 @@ test_cmd_wait_decide__waiting_and_blocked(void **state)
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
 	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":5,\"state\":"
-	    "\"converging\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	    "\"converging\"}}", UP, d, sizeof(d)), REC_FOLLOW_WAITING);
 	assert_string_equal(d, "web waits for db to validate on db1");
 	/* what it waits for failed at its target: it will never go on */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
 	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":5,\"state\":"
-	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	    "\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
 	assert_string_equal(d, "web waits for db to validate on db1; db1 "
 	    "failed");
-	assert_true(cmd_wait_state_done(CMD_WAIT_BLOCKED));
+	assert_true(rec_follow_state_done(REC_FOLLOW_BLOCKED));
 	/* an old failure of db1 (below its target) may still be retried */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
 	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":4,\"state\":"
-	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	    "\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_WAITING);
 	/* a host outside the deploy blocks with any failure */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db9\",\"waiting_for\":{\"service\":\"db\","
 	    "\"host\":\"db9\"}}, \"db9\":{\"generation\":2,\"state\":"
-	    "\"drifted\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	    "\"drifted\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
 	/* the agent's words: a reason in parentheses after the host */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1 (failed)\",\"waiting_for\":{\"service\":"
 	    "\"db\",\"host\":\"db1\"}}, \"db1\":{\"generation\":5,"
-	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
 	assert_string_equal(d, "web waits for db to validate on db1 "
 	    "(failed); db1 failed");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"the rollout of web "
 	    "stopped: it failed on web2\",\"waiting_for\":{\"service\":"
 	    "\"web\",\"host\":\"web2\"}}, \"web2\":{\"generation\":5,"
-	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_BLOCKED);
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1 (no report from its agent yet)\"}}", UP, d,
-	    sizeof(d)), CMD_WAIT_WAITING);
+	    sizeof(d)), REC_FOLLOW_WAITING);
 	/* the text alone does not block: the agent names the host */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1\"}, \"db1\":{\"generation\":5,\"state\":"
-	    "\"failed\"}}", UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	    "\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_WAITING);
 	/* a text without a host: plain waiting */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"max_parallel reached\"}}",
-	    UP, d, sizeof(d)), CMD_WAIT_WAITING);
+	    UP, d, sizeof(d)), REC_FOLLOW_WAITING);
 	/* waiting with a dead agent: down */
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"x on db1\"}}", "{}", d,
-	    sizeof(d)), CMD_WAIT_DOWN);
+	    sizeof(d)), REC_FOLLOW_DOWN);
 }
 
 static void
-set_host(struct cmd_wait_host *h, const char *name, enum cmd_wait_state s,
+set_host(struct rec_follow_host *h, const char *name, enum rec_follow_state s,
     const char *detail)
 {
 	memset(h, 0, sizeof(*h));
@@ -268,28 +269,28 @@ set_host(struct cmd_wait_host *h, const char *name, enum cmd_wait_state s,
 }
 
 static void
-test_cmd_wait_progress__line(void **state)
+test_rec_follow_progress__line(void **state)
 {
-	struct cmd_wait_host h[5];
+	struct rec_follow_host h[5];
 	struct lr_buf b = LR_BUF_INIT;
 
 	(void)state;
-	set_host(&h[0], "db1", CMD_WAIT_CONVERGED, NULL);
-	set_host(&h[1], "db2", CMD_WAIT_CONVERGED, NULL);
-	set_host(&h[2], "web1", CMD_WAIT_CONVERGING, "site config");
-	set_host(&h[3], "web2", CMD_WAIT_WAITING, "web waits for db to "
+	set_host(&h[0], "db1", REC_FOLLOW_CONVERGED, NULL);
+	set_host(&h[1], "db2", REC_FOLLOW_CONVERGED, NULL);
+	set_host(&h[2], "web1", REC_FOLLOW_CONVERGING, "site config");
+	set_host(&h[3], "web2", REC_FOLLOW_WAITING, "web waits for db to "
 	    "validate on db1");
-	set_host(&h[4], "web3", CMD_WAIT_CONVERGED, NULL);
-	cmd_wait_progress(h, 5, 5, 12300, &b);
+	set_host(&h[4], "web3", REC_FOLLOW_CONVERGED, NULL);
+	rec_follow_progress(h, 5, 5, 12300, &b);
 	assert_string_equal(b.s, "deploy #5: 3/5 converged, 1 converging "
 	    "(web1: site config), 1 waiting (web2: web waits for db to "
 	    "validate on db1), 0 failed  12s");
 	lr_buf_reset(&b);
-	set_host(&h[0], "db1", CMD_WAIT_DOWN, NULL);
-	set_host(&h[1], "db2", CMD_WAIT_FAILED, "step 'x' failed: exit 1");
-	set_host(&h[3], "web2", CMD_WAIT_FAILED, "step 'y' failed: exit 2");
-	set_host(&h[4], "web3", CMD_WAIT_CONVERGING, NULL);
-	cmd_wait_progress(h, 5, 7, 125000, &b);
+	set_host(&h[0], "db1", REC_FOLLOW_DOWN, NULL);
+	set_host(&h[1], "db2", REC_FOLLOW_FAILED, "step 'x' failed: exit 1");
+	set_host(&h[3], "web2", REC_FOLLOW_FAILED, "step 'y' failed: exit 2");
+	set_host(&h[4], "web3", REC_FOLLOW_CONVERGING, NULL);
+	rec_follow_progress(h, 5, 7, 125000, &b);
 	assert_string_equal(b.s, "deploy #7: 0/5 converged, 2 converging "
 	    "(web1: site config, +1), 1 agent down (db1), 2 failed (db2, +1)"
 	    "  2m05s");
@@ -297,33 +298,33 @@ test_cmd_wait_progress__line(void **state)
 }
 
 static void
-test_cmd_wait_fmt_ms__units(void **state)
+test_rec_follow_fmt_ms__units(void **state)
 {
 	char t[32];
 
 	(void)state;
-	cmd_wait_fmt_ms(1400, true, t, sizeof(t));
+	rec_follow_fmt_ms(1400, true, t, sizeof(t));
 	assert_string_equal(t, "1.4s");
-	cmd_wait_fmt_ms(44, true, t, sizeof(t));
+	rec_follow_fmt_ms(44, true, t, sizeof(t));
 	assert_string_equal(t, "44ms");
-	cmd_wait_fmt_ms(1400, false, t, sizeof(t));
+	rec_follow_fmt_ms(1400, false, t, sizeof(t));
 	assert_string_equal(t, "1s");
-	cmd_wait_fmt_ms(59999, false, t, sizeof(t));
+	rec_follow_fmt_ms(59999, false, t, sizeof(t));
 	assert_string_equal(t, "59s");
-	cmd_wait_fmt_ms(61000, true, t, sizeof(t));
+	rec_follow_fmt_ms(61000, true, t, sizeof(t));
 	assert_string_equal(t, "1m01s");
-	cmd_wait_fmt_ms(30 * 60000L, false, t, sizeof(t));
+	rec_follow_fmt_ms(30 * 60000L, false, t, sizeof(t));
 	assert_string_equal(t, "30m");
-	cmd_wait_fmt_ms(2 * 3600000L, false, t, sizeof(t));
+	rec_follow_fmt_ms(2 * 3600000L, false, t, sizeof(t));
 	assert_string_equal(t, "2h");
-	cmd_wait_fmt_ms(3720000, false, t, sizeof(t));
+	rec_follow_fmt_ms(3720000, false, t, sizeof(t));
 	assert_string_equal(t, "1h02m");
-	cmd_wait_fmt_ms(-5, false, t, sizeof(t));
+	rec_follow_fmt_ms(-5, false, t, sizeof(t));
 	assert_string_equal(t, "0s");
 }
 
 static void
-test_cmd_wait_parse_duration__forms(void **state)
+test_lr_duration_parse__forms(void **state)
 {
 	long ms;
 
@@ -352,19 +353,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cmd_wait_decide__no_agent_is_down),
+		cmocka_unit_test(test_rec_follow_decide__no_agent_is_down),
 		cmocka_unit_test(
-		    test_cmd_wait_decide__pending_until_the_generation),
+		    test_rec_follow_decide__pending_until_the_generation),
 		cmocka_unit_test(
-		    test_cmd_wait_decide__converging_names_the_step),
-		cmocka_unit_test(test_cmd_wait_decide__final_states),
+		    test_rec_follow_decide__converging_names_the_step),
+		cmocka_unit_test(test_rec_follow_decide__final_states),
 		cmocka_unit_test(
-		    test_cmd_wait_decide__final_report_of_a_dead_agent_counts),
-		cmocka_unit_test(test_cmd_wait_decide__unknown_and_unreadable),
-		cmocka_unit_test(test_cmd_wait_decide__waiting_and_blocked),
-		cmocka_unit_test(test_cmd_wait_progress__line),
-		cmocka_unit_test(test_cmd_wait_fmt_ms__units),
-		cmocka_unit_test(test_cmd_wait_parse_duration__forms),
+		    test_rec_follow_decide__final_report_of_a_dead_agent_counts),
+		cmocka_unit_test(test_rec_follow_decide__unknown_and_unreadable),
+		cmocka_unit_test(test_rec_follow_decide__waiting_and_blocked),
+		cmocka_unit_test(test_rec_follow_progress__line),
+		cmocka_unit_test(test_rec_follow_fmt_ms__units),
+		cmocka_unit_test(test_lr_duration_parse__forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,398 @@
+/*
+ * follow: the pure decisions of following a rollout (follow.h).  The
+ * store's keys go in (rec_follow_put/del), states and changes come out;
+ * the reading and printing are the caller's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "follow.h"
+#include "json.h"
+#include "xalloc.h"
+
+static const char *const state_ids[REC_FOLLOW_NSTATES] = {
+	"down", "converging", "waiting", "converged", "failed", "drifted",
+	"blocked", "unknown"
+};
+
+const char *
+rec_follow_state_name(enum rec_follow_state s)
+{
+	return (unsigned)s < REC_FOLLOW_NSTATES ? state_ids[s] : "unknown";
+}
+
+const char *
+rec_follow_state_shown(enum rec_follow_state s)
+{
+	return s == REC_FOLLOW_DOWN ? "agent down" : rec_follow_state_name(s);
+}
+
+bool
+rec_follow_state_done(enum rec_follow_state s)
+{
+	return s >= REC_FOLLOW_CONVERGED;
+}
+
+/* The name of a step from its id "<service>/<role>/<phase>/<name>". */
+static const char *
+step_name(const char *id)
+{
+	const char *p = id;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if ((p = strchr(p, '/')) == NULL)
+			return id;
+		p++;
+	}
+	return *p ? p : id;
+}
+
+/* "step 'ID' failed: exit 3" (+ " (and N more)"), as leura status says. */
+static char *
+step_reason(const json_t *list, const char *what)
+{
+	const json_t *f = json_array_get(list, 0);
+	struct lr_buf b = LR_BUF_INIT;
+
+	if (f == NULL)
+		return lr_xasprintf("the agent reports the host %s", what);
+	lr_buf_printf(&b, "step '%s' %s", lr_json_str(f, "id"), what);
+	if (json_is_integer(json_object_get(f, "exit")))
+		lr_buf_printf(&b, ": exit %lld", (long long)lr_json_int(f, "exit"));
+	else if (*lr_json_str(f, "error"))
+		lr_buf_printf(&b, ": %s", lr_json_str(f, "error"));
+	else if (*lr_json_str(f, "detail"))
+		lr_buf_printf(&b, ": %s", lr_json_str(f, "detail"));
+	if (json_array_size(list) > 1)
+		lr_buf_printf(&b, " (and %zu more)", json_array_size(list) - 1);
+	return lr_buf_detach(&b, NULL);
+}
+
+/* The first service whose validate steps the report says failed, or NULL. */
+static const char *
+unvalidated(const json_t *report)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)json_object_get(report, "services"), k,
+	    v)
+		if (json_is_false(json_object_get(v, "validated")))
+			return k;
+	return NULL;
+}
+
+/* Whether host's report says it failed (or drifted) at its target. */
+static bool
+has_failed(const char *host, const json_t *observed, const json_t *targets)
+{
+	const json_t *r = json_object_get(observed, host);
+	const char *s = lr_json_str(r, "state");
+
+	if (!json_is_object(r) || (strcmp(s, "failed") != 0 &&
+	    strcmp(s, "drifted") != 0))
+		return false;
+	return lr_json_int(r, "generation") >= lr_json_int(targets, host);
+}
+
+enum rec_follow_state
+rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
+    const json_t *agents, const json_t *targets, char **detail)
+{
+	const json_t *r = json_object_get(observed, host);
+	const char *s, *w, *cur, *svc, *on;
+	int64_t og;
+
+	*detail = NULL;
+	if (r != NULL && !json_is_object(r)) {
+		*detail = lr_xstrdup("its report in etcd is not a JSON object");
+		return REC_FOLLOW_UNKNOWN;
+	}
+	og = lr_json_int(r, "generation");
+	s = lr_json_str(r, "state");
+	if (r != NULL && og >= gen && strcmp(s, "converging") != 0) {
+		if (strcmp(s, "converged") == 0) {
+			if ((svc = unvalidated(r)) == NULL)
+				return REC_FOLLOW_CONVERGED;
+			*detail = lr_xasprintf("the validate steps of service "
+			    "'%s' failed", svc);
+			return REC_FOLLOW_FAILED;
+		}
+		if (strcmp(s, "failed") == 0) {
+			*detail = step_reason(json_object_get(r,
+			    "failed_steps"), "failed");
+			return REC_FOLLOW_FAILED;
+		}
+		if (strcmp(s, "drifted") == 0) {
+			*detail = step_reason(json_object_get(r, "drift"),
+			    "drifted");
+			return REC_FOLLOW_DRIFTED;
+		}
+		*detail = *s ? lr_xasprintf("the agent reports an unknown "
+		    "state '%s'", s) : lr_xstrdup("the agent's report has no "
+		    "state");
+		return REC_FOLLOW_UNKNOWN;
+	}
+	if (json_object_get(agents, host) == NULL)
+		return REC_FOLLOW_DOWN;
+	if (r == NULL) {
+		*detail = lr_xstrdup("no report yet");
+		return REC_FOLLOW_CONVERGING;
+	}
+	if (og < gen) {
+		*detail = lr_xasprintf("still at generation %lld",
+		    (long long)og);
+		return REC_FOLLOW_CONVERGING;
+	}
+	if (*(w = lr_json_str(r, "waiting"))) {
+		/* the agent names the host it waits for */
+		on = lr_json_str(json_object_get(r, "waiting_for"), "host");
+		if (*on && strcmp(on, host) != 0 && has_failed(on, observed,
+		    targets)) {
+			*detail = lr_xasprintf("%s; %s %s", w, on, lr_json_str(
+			    json_object_get(observed, on), "state"));
+			return REC_FOLLOW_BLOCKED;
+		}
+		*detail = lr_xstrdup(w);
+		return REC_FOLLOW_WAITING;
+	}
+	if (*(cur = lr_json_str(r, "current")))
+		*detail = lr_xstrdup(step_name(cur));
+	return REC_FOLLOW_CONVERGING;
+}
+
+void
+rec_follow_fmt_ms(long ms, bool precise, char *buf, size_t len)
+{
+	long s;
+
+	if (ms < 0)
+		ms = 0;
+	s = ms / 1000;
+	if (precise && ms < 1000)
+		snprintf(buf, len, "%ldms", ms);
+	else if (precise && ms < 60000)
+		snprintf(buf, len, "%ld.%lds", s, (ms % 1000) / 100);
+	else if (s < 60)
+		snprintf(buf, len, "%lds", s);
+	else if (s < 3600 && s % 60 == 0)
+		snprintf(buf, len, "%ldm", s / 60);
+	else if (s < 3600)
+		snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+	else if ((s % 3600) / 60 == 0)
+		snprintf(buf, len, "%ldh", s / 3600);
+	else
+		snprintf(buf, len, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+}
+
+/* The order states are listed in, in the progress and summary lines. */
+const enum rec_follow_state rec_follow_order[REC_FOLLOW_NORDER] = {
+	REC_FOLLOW_CONVERGING, REC_FOLLOW_WAITING, REC_FOLLOW_DOWN,
+	REC_FOLLOW_FAILED, REC_FOLLOW_DRIFTED, REC_FOLLOW_BLOCKED, REC_FOLLOW_UNKNOWN
+};
+
+void
+rec_follow_count(const struct rec_follow_host *hosts, size_t n,
+    size_t count[REC_FOLLOW_NSTATES])
+{
+	size_t i;
+
+	memset(count, 0, REC_FOLLOW_NSTATES * sizeof(count[0]));
+	for (i = 0; i < n; i++)
+		count[hosts[i].state]++;
+}
+
+void
+rec_follow_progress(const struct rec_follow_host *hosts, size_t n,
+    int64_t deploy, long elapsed_ms, struct lr_buf *b)
+{
+	size_t count[REC_FOLLOW_NSTATES], i, k;
+	const struct rec_follow_host *first;
+	enum rec_follow_state s;
+	char t[32];
+
+	rec_follow_count(hosts, n, count);
+	lr_buf_printf(b, "deploy #%lld: %zu/%zu converged", (long long)deploy,
+	    count[REC_FOLLOW_CONVERGED], n);
+	for (k = 0; k < REC_FOLLOW_NORDER; k++) {
+		s = rec_follow_order[k];
+		if (count[s] == 0 && s != REC_FOLLOW_FAILED)
+			continue;
+		lr_buf_printf(b, ", %zu %s", count[s], rec_follow_state_shown(s));
+		if (count[s] == 0)
+			continue;
+		for (first = NULL, i = 0; i < n && first == NULL; i++)
+			if (hosts[i].state == s)
+				first = &hosts[i];
+		lr_buf_printf(b, " (%s", first->name);
+		/* the step or the waiting text; failures are printed apart */
+		if ((s == REC_FOLLOW_CONVERGING || s == REC_FOLLOW_WAITING) &&
+		    first->detail != NULL)
+			lr_buf_printf(b, ": %s", first->detail);
+		if (count[s] > 1)
+			lr_buf_printf(b, ", +%zu", count[s] - 1);
+		lr_buf_addc(b, ')');
+	}
+	if (elapsed_ms >= 0) {
+		rec_follow_fmt_ms(elapsed_ms, false, t, sizeof(t));
+		lr_buf_printf(b, "  %s", t);
+	}
+}
+
+/* ---- a rollout followed ---- */
+
+static int
+cmp_host(const void *a, const void *b)
+{
+	return strcmp(((const struct rec_follow_host *)a)->name,
+	    ((const struct rec_follow_host *)b)->name);
+}
+
+void
+rec_follow_init(struct rec_follow *f, const char *prefix,
+    const json_t *targets, int64_t min_revision)
+{
+	const char *k;
+	json_t *v;
+
+	memset(f, 0, sizeof(*f));
+	f->targets = targets;
+	f->min_revision = min_revision;
+	f->obs_pfx = lr_xasprintf("%s/observed/", prefix);
+	f->agt_pfx = lr_xasprintf("%s/agents/", prefix);
+	f->observed = json_object();
+	f->agents = json_object();
+	f->hosts = lr_xcalloc(json_object_size(targets) + 1, sizeof(*f->hosts));
+	json_object_foreach((json_t *)targets, k, v) {
+		f->hosts[f->n].name = lr_xstrdup(k);
+		f->hosts[f->n].generation = json_integer_value(v);
+		f->hosts[f->n].took_ms = -1;
+		f->n++;
+	}
+	qsort(f->hosts, f->n, sizeof(*f->hosts), cmp_host);
+}
+
+void
+rec_follow_release(struct rec_follow *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		free(f->hosts[i].name);
+		free(f->hosts[i].detail);
+	}
+	free(f->hosts);
+	json_decref(f->observed);
+	json_decref(f->agents);
+	free(f->obs_pfx);
+	free(f->agt_pfx);
+	memset(f, 0, sizeof(*f));
+}
+
+/* "P/observed/HOST" under pfx: HOST, or NULL (other keys, deeper keys). */
+static const char *
+host_of(const char *key, const char *pfx)
+{
+	size_t n = strlen(pfx);
+
+	if (strncmp(key, pfx, n) != 0 || key[n] == '\0' ||
+	    strchr(key + n, '/') != NULL)
+		return NULL;
+	return key + n;
+}
+
+void
+rec_follow_put(struct rec_follow *f, const struct etcd_kv *kv)
+{
+	const char *h;
+	json_t *v;
+
+	if (kv->mod_revision < f->min_revision)
+		return;
+	if ((h = host_of(kv->key, f->obs_pfx)) != NULL) {
+		v = json_loadb(kv->value, kv->value_len, 0, NULL);
+		/* a value that is no object is reported as unreadable */
+		json_object_set_new(f->observed, h, v && json_is_object(v) ?
+		    v : json_false());
+		if (v && !json_is_object(v))
+			json_decref(v);
+	} else if ((h = host_of(kv->key, f->agt_pfx)) != NULL)
+		json_object_set_new(f->agents, h, json_true());
+}
+
+void
+rec_follow_del(struct rec_follow *f, const char *key)
+{
+	const char *h;
+
+	if ((h = host_of(key, f->obs_pfx)) != NULL)
+		json_object_del(f->observed, h);
+	else if ((h = host_of(key, f->agt_pfx)) != NULL)
+		json_object_del(f->agents, h);
+}
+
+void
+rec_follow_clear(struct rec_follow *f)
+{
+	json_object_clear(f->observed);
+	json_object_clear(f->agents);
+}
+
+bool
+rec_follow_update(struct rec_follow *f, long elapsed_ms)
+{
+	struct rec_follow_host *h;
+	enum rec_follow_state s;
+	const json_t *run;
+	char *detail;
+	bool all = true, changed;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		h = &f->hosts[i];
+		h->changed = false;
+		if (rec_follow_state_done(h->state) && h->shown)
+			continue;
+		s = rec_follow_decide(h->name, h->generation, f->observed,
+		    f->agents, f->targets, &detail);
+		changed = !h->shown || s != h->state;
+		/* a new waiting reason is news; a new step only on a tty */
+		if (!changed && s == REC_FOLLOW_WAITING && (detail == NULL) !=
+		    (h->detail == NULL))
+			changed = true;
+		else if (!changed && s == REC_FOLLOW_WAITING && detail &&
+		    strcmp(detail, h->detail) != 0)
+			changed = true;
+		if (s == REC_FOLLOW_CONVERGED) {
+			run = json_object_get(json_object_get(f->observed,
+			    h->name), "run");
+			if (json_is_integer(json_object_get(run,
+			    "duration_ms")))
+				h->took_ms = (long)lr_json_int(run,
+				    "duration_ms");
+			else if (h->shown)	/* seen pending in this wait */
+				h->took_ms = elapsed_ms;
+		}
+		h->state = s;
+		free(h->detail);
+		h->detail = detail;
+		h->changed = changed;
+		h->shown = true;
+		if (!rec_follow_state_done(s))
+			all = false;
+	}
+	return all;
+}
+
+bool
+rec_follow_all_converged(const struct rec_follow *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->hosts[i].state != REC_FOLLOW_CONVERGED)
+			return false;
+	return true;
+}
