@@ -24,7 +24,6 @@
 #include "state.h"
 #include "xalloc.h"
 
-#define LOCK_TTL 30		/* seconds; kept alive between txns */
 #define TXN_SLACK 4096		/* bytes kept free for compares and framing */
 #define DEFAULT_MAX_OPS 128	/* etcd's --max-txn-ops */
 
@@ -38,16 +37,6 @@ struct writer {
 	char	*head_key;
 	char	*head_val;	/* the head this apply writes, once known */
 };
-
-static void
-now_iso(char *buf, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* The error for a lost compare, naming who applied what. */
 static int
@@ -191,58 +180,139 @@ put_doc(struct writer *w, const char *h, int64_t gen, const char *name,
 
 /* ---- the lock ---- */
 
+void
+rec_lock_txn(struct etcd_txn *t, const char *key, int64_t lease,
+    const char *val)
+{
+	struct etcd_range_req q = { .key = key };
+
+	etcd_txn_init(t);
+	etcd_txn_cmp_int(t, key, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, 0);
+	etcd_txn_put(t, ETCD_THEN, key, val, strlen(val), lease);
+	etcd_txn_range(t, ETCD_ELSE, &q);
+}
+
+int
+rec_lock_result(const struct etcd_txn_result *tr, int64_t *rev,
+    json_t **holder)
+{
+	const struct etcd_kv *kv;
+
+	if (tr->succeeded)
+		return 0;
+	*rev = tr->revision;
+	if (holder != NULL) {
+		*holder = NULL;
+		if (tr->nops && tr->ops[0].range.nkvs) {
+			kv = &tr->ops[0].range.kvs[0];
+			*holder = json_loadb(kv->value, kv->value_len, 0, NULL);
+		}
+	}
+	return LR_EBUSY;
+}
+
+int
+rec_lock_try(struct etcd *e, const char *key, int64_t lease,
+    const char *val, int64_t *rev, json_t **holder, struct lr_err *err)
+{
+	struct etcd_txn_result tr = { 0 };
+	struct etcd_txn t;
+	int rc;
+
+	rec_lock_txn(&t, key, lease, val);
+	rc = etcd_txn_commit(e, &t, &tr, err);
+	etcd_txn_release(&t);
+	if (rc == 0)
+		rc = rec_lock_result(&tr, rev, holder);
+	etcd_txn_result_release(&tr);
+	return rc;
+}
+
+int
+rec_lock_busy(const json_t *holder, struct lr_err *err)
+{
+	const char *by = lr_json_strn(holder, PROTO_LOCK_BY);
+	const char *at = lr_json_strn(holder, PROTO_LOCK_AT);
+
+	lr_err_set(err, LR_ECONFLICT, "another apply is running (by %s since "
+	    "%s)", by ? by : "?", at ? at : "?");
+	return lr_err_hint(err, "wait for it to finish and run plan again; a "
+	    "crashed apply's lock expires within %d s", REC_LOCK_TTL);
+}
+
+/* Stops the watch of lock_wait when the key is gone. */
+static int
+lock_gone(const struct etcd_watch_batch *b, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	if (b->kind == ETCD_WATCH_RESYNC && b->nkvs == 0)
+		return 1;
+	if (b->kind == ETCD_WATCH_EVENTS)
+		for (i = 0; i < b->nevents; i++)
+			if (b->events[i].type == ETCD_EV_DELETE)
+				return 1;
+	return 0;
+}
+
+/*
+ * Wait until key is deleted after revision rev, at most ms: 0 (gone, or
+ * the time is up), or LR_E* when the watch fails.
+ */
+static int
+lock_wait(struct etcd *e, const char *key, int64_t rev, long ms,
+    struct lr_err *err)
+{
+	struct etcd_watch_req rq = { .key = key, .start_revision = rev + 1 };
+	int rc;
+
+	rc = etcd_watch(e, &rq, ms, lock_gone, NULL, err);
+	if (rc == LR_ECANCELED || rc >= 0) {
+		lr_err_clear(err);
+		return 0;
+	}
+	return rc;
+}
+
+/*
+ * The blocking form: try, and while another apply holds the lock, wait for
+ * its key to go (a watch, not a poll), up to o->lock_wait_ms in all.
+ */
 static int
 lock_take(struct writer *w, const struct rec_apply_opts *o,
     struct lr_err *err)
 {
-	struct etcd_txn_result tr = { 0 };
-	struct etcd_range_req q = { 0 };
-	struct etcd_txn t;
-	char at[32], *key, *val;
-	long waited = 0;
-	json_t *holder;
-	json_error_t je;
+	char at[LR_TIME_ISO_LEN], *key, *val;
+	json_t *holder = NULL;
+	int64_t rev = 0, deadline;
 	int rc;
 
-	if ((rc = etcd_lease_grant(w->e, LOCK_TTL, &w->lease, err)) < 0)
+	if ((rc = etcd_lease_grant(w->e, REC_LOCK_TTL, &w->lease, err)) < 0)
 		return rc;
-	key = rec_key(w->a->prefix, "locks/apply");
-	now_iso(at, sizeof(at));
-	holder = json_pack("{s:s, s:s, s:I}", "by", o->by, "at", at, "pid",
-	    (json_int_t)getpid());
+	key = proto_key_lock_apply(w->a->prefix);
+	lr_time_iso_now(at);
+	holder = json_pack("{s:s, s:s, s:I}", PROTO_LOCK_BY, o->by,
+	    PROTO_LOCK_AT, at, PROTO_LOCK_PID, (json_int_t)getpid());
 	val = json_dumps(holder, JSON_COMPACT);
 	json_decref(holder);
+	deadline = lr_now_ms() + o->lock_wait_ms;
 	for (;;) {
-		etcd_txn_init(&t);
-		etcd_txn_cmp_int(&t, key, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, 0);
-		etcd_txn_put(&t, ETCD_THEN, key, val, strlen(val), w->lease);
-		q.key = key;
-		etcd_txn_range(&t, ETCD_ELSE, &q);
-		rc = etcd_txn_commit(w->e, &t, &tr, err);
-		etcd_txn_release(&t);
-		if (rc < 0 || tr.succeeded)
+		holder = NULL;
+		rc = rec_lock_try(w->e, key, w->lease, val, &rev, &holder,
+		    err);
+		if (rc != LR_EBUSY)
 			break;
-		if (waited >= o->lock_wait_ms) {
-			holder = NULL;
-			if (tr.nops && tr.ops[0].range.nkvs)
-				holder = json_loadb(tr.ops[0].range.kvs[0].value,
-				    tr.ops[0].range.kvs[0].value_len, 0, &je);
-			rc = lr_err_set(err, LR_ECONFLICT, "another apply is "
-			    "running (by %s since %s)",
-			    holder ? json_string_value(json_object_get(holder,
-			    "by")) : "?", holder ? json_string_value(
-			    json_object_get(holder, "at")) : "?");
-			lr_err_hint(err, "wait for it to finish and run plan "
-			    "again; a crashed apply's lock expires within %d s",
-			    LOCK_TTL);
-			json_decref(holder);
+		if (lr_now_ms() >= deadline) {
+			rc = rec_lock_busy(holder, err);
 			break;
 		}
-		etcd_txn_result_release(&tr);
-		usleep(200 * 1000);
-		waited += 200;
+		json_decref(holder);
+		if ((rc = lock_wait(w->e, key, rev, (long)(deadline -
+		    lr_now_ms()), err)) < 0)
+			break;
 	}
-	etcd_txn_result_release(&tr);
+	json_decref(holder);
 	free(key);
 	free(val);
 	return rc;

@@ -138,6 +138,32 @@ int	rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	    const struct rec_compiled *c, const struct rec_apply_opts *o,
 	    struct rec_apply_result *res, struct lr_err *err);
 
+/*
+ * The apply lock, P/locks/apply: a key bound to the holder's lease (a
+ * crashed apply frees it within REC_LOCK_TTL seconds), whose value says
+ * who holds it ({"by","at","pid"}).  rec_apply_write takes it, waiting up
+ * to lock_wait_ms by watching the key's deletion.  A loop drives the same
+ * steps itself: send rec_lock_txn (etcd_uv_txn), read the answer with
+ * rec_lock_result, and on LR_EBUSY watch the key from *rev + 1 for its
+ * deletion and try again; rec_lock_busy words the refusal.
+ */
+#define REC_LOCK_TTL 30		/* seconds; kept alive between txns */
+/* The try as a transaction on key, holding val (JSON) for lease. */
+void	rec_lock_txn(struct etcd_txn *t, const char *key, int64_t lease,
+	    const char *val);
+/*
+ * Its answer: 0 taken; LR_EBUSY held by another, *rev the store revision
+ * of the answer and *holder (when not NULL) the holder's record (new
+ * reference, NULL when unreadable).
+ */
+int	rec_lock_result(const struct etcd_txn_result *tr, int64_t *rev,
+	    json_t **holder);
+/* One blocking try: rec_lock_result's answers, or LR_E* with err set. */
+int	rec_lock_try(struct etcd *e, const char *key, int64_t lease,
+	    const char *val, int64_t *rev, json_t **holder, struct lr_err *err);
+/* "another apply is running (by ... since ...)", LR_ECONFLICT. */
+int	rec_lock_busy(const json_t *holder, struct lr_err *err);
+
 /* Deploy records, newest first: [record...] (at most limit; 0: all). */
 int	rec_history_load(struct etcd *e, const char *prefix, size_t limit,
 	    json_t **out, struct lr_err *err);
