@@ -38,6 +38,10 @@ wait_for() {
 # start_wait ARGS...: leura apply --wait ARGS in the background, output in
 # $T/out and $T/err; returns once it waits
 start_wait() {
+	# emptied here: the child's redirection may come after wait_for
+	# looked at the last wait's output
+	: >"$T/out"
+	: >"$T/err"
 	"$LEURA" -C repo apply --no-diff --wait "$@" >"$T/out" 2>"$T/err" &
 	bg=$!
 	wait_for "$T/out" "Waiting up to"
