@@ -247,8 +247,8 @@ int	etcd_lease_ttl(struct etcd *e, int64_t id, int64_t *ttl,
 
 /*
  * Called for each batch; return 0 to go on, anything else to stop the
- * watch (etcd_watch then returns that value).  The callback may use other
- * clients, not e itself (its loop is running the watch).
+ * watch (etcd_watch_run returns that value).  The callback may use other
+ * clients, not e itself (its loop is running the watch: LR_BUG).
  */
 typedef int etcd_watch_cb(const struct etcd_watch_batch *b, void *arg);
 
