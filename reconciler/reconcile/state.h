@@ -1,19 +1,9 @@
 /*
- * Leura's state in etcd: the key layout (docs/etcd-layout.md), reading what
- * is applied and what agents reported, and writing a new generation.
- *
- * Layout under the prefix P (default /leura):
- *
- *   P/desired/head                          commit marker: {"generation",
- *                                           "deploy", "commit", ...}
- *   P/desired/hosts/<host>/<G:012>/<sha256> a host's desired state at
- *                                           generation G (immutable)
- *   P/desired/files/<sha256>                file contents, stored once
- *   P/source/deploys/<N:010>                deploy #N: commit, who, when
- *   P/observed/<host>                       what the host's agent reported
- *   P/agents/<host>                         heartbeat, bound to a lease
- *   P/locks/apply                           held by a running apply
- *   P/runs/, P/events/, P/auth/             task runs, timeline, users
+ * Leura's state in etcd: reading what is applied and what agents
+ * reported, and writing a new generation.  The key layout and the
+ * documents' form are the contract's, in proto/ (keys.h lists the keys,
+ * doc.h and report.h are the codecs; docs/etcd-layout.md says what they
+ * mean).
  *
  * A generation is written by one or more transactions; the last one
  * writes the head, and readers honour it: a host's desired state is its
@@ -51,7 +41,11 @@ struct rec_applied {
 	int64_t	 max_generation;	/* highest G of any document key */
 };
 
-/* P + "/" + formatted rest; owned. */
+/*
+ * P + "/" + formatted rest; owned.  NEEDSWORK: only the apply lock still
+ * builds its key with it; it takes proto_key_lock_apply() when the lock
+ * is made loop-drivable, and this goes.
+ */
 char	*rec_key(const char *prefix, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
