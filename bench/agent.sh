@@ -158,9 +158,10 @@ libs=$(pkg-config --libs libcurl jansson libcrypto libuv) ||
     fail "pkg-config knows no libcurl, jansson, libcrypto or libuv"
 # shellcheck disable=SC2086
 $cc -O2 -std=c11 -Wall -Wextra -I"$src/lib" -I"$src/lib/etcd" \
-    -o "$work/bin/agent_watch" \
-    "$here/agent_watch.c" "$build/lib/libleura_etcd.a" \
-    "$build/lib/libleura_common.a" $libs -lpthread ||
+    -I"$src/proto" -o "$work/bin/agent_watch" \
+    "$here/agent_watch.c" "$build/proto/libleura_proto.a" \
+    "$build/lib/libleura_etcd.a" "$build/lib/libleura_common.a" $libs \
+    -lpthread ||
     fail "cannot build bench/agent_watch.c"
 # the floor of idle memory: nothing, linked like the agent
 alibs=$(pkg-config --libs libarchive libcurl libuv jansson libcrypto) ||

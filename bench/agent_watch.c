@@ -34,7 +34,8 @@
  *	CLOCK_REALTIME, the agents' clock (same machine).
  *
  * Exits 0, or 1 with a message (also on TIMEOUT_S).  Builds against the
- * leura_etcd and leura_common libraries of a build dir (see bench/agent.sh).
+ * leura_proto, leura_etcd and leura_common libraries of a build dir (see
+ * bench/agent.sh); keys and field names are proto/'s.
  */
 #define _DEFAULT_SOURCE		/* wait4 */
 #define _POSIX_C_SOURCE 200809L
@@ -55,6 +56,8 @@
 #include <jansson.h>
 
 #include "etcd.h"
+#include "fields.h"
+#include "keys.h"
 
 #define MAX_HOSTS	4096
 
@@ -141,37 +144,44 @@ cmd_report(const char *endpoint, const char *prefix, const char *host)
 	struct lr_err err;
 	json_t *rep = NULL, *res = NULL, *st, *run;
 	long long ran = -1, changed = -1;
-	char key[1024];
+	char *key;
 	size_t i;
 
 	lr_err_clear(&err);
-	snprintf(key, sizeof(key), "%s/observed/%s", prefix, host);
+	key = proto_key_observed(prefix, host);
 	if (etcd_get(e, key, &kv, NULL, &err) == 0) {
 		rep = parse(kv.value, kv.value_len);
 		etcd_kv_release(&kv);
 	}
 	if (rep == NULL)
 		die("no report (or not a JSON object) at", key);
-	snprintf(key, sizeof(key), "%s/results/%s", prefix, host);
+	free(key);
+	key = proto_key_results(prefix, host);
 	if (etcd_get(e, key, &kv, NULL, &err) == 0) {
 		res = parse(kv.value, kv.value_len);
 		etcd_kv_release(&kv);
 	}
 	if (res != NULL) {
 		ran = changed = 0;
-		json_array_foreach(json_object_get(res, "steps"), i, st) {
-			if (!json_is_false(json_object_get(st, "ran")))
+		json_array_foreach(json_object_get(res, PROTO_RESULTS_STEPS), i,
+		    st) {
+			if (!json_is_false(json_object_get(st,
+			    PROTO_RESULT_RAN)))
 				ran++;
-			if (json_is_true(json_object_get(st, "changed")))
+			if (json_is_true(json_object_get(st,
+			    PROTO_RESULT_CHANGED)))
 				changed++;
 		}
 	}
-	run = json_object_get(rep, "run");
-	printf("%s %lld %lld %lld %lld %lld\n", *jstr(rep, "state") ?
-	    jstr(rep, "state") : "-", jint(rep, "generation"),
-	    jint(run, "duration_ms"), jint(run, "steps"), ran, changed);
+	run = json_object_get(rep, PROTO_REPORT_RUN);
+	printf("%s %lld %lld %lld %lld %lld\n",
+	    *jstr(rep, PROTO_REPORT_STATE) ?
+	    jstr(rep, PROTO_REPORT_STATE) : "-", jint(rep,
+	    PROTO_REPORT_GENERATION), jint(run, PROTO_RUN_DURATION_MS),
+	    jint(run, PROTO_RUN_STEPS), ran, changed);
 	json_decref(rep);
 	json_decref(res);
+	free(key);
 	etcd_free(e);
 	return 0;
 }
@@ -233,23 +243,23 @@ report_seen(struct watch *w, const char *name, const struct etcd_kv *kv,
 	long long g;
 	char *s;
 
-	if (*name == '\0' || strchr(name, '/') != NULL ||
-	    (o = parse(kv->value, kv->value_len)) == NULL)
+	if ((o = parse(kv->value, kv->value_len)) == NULL)
 		return;
-	g = jint(o, "generation");
-	run = json_object_get(o, "run");
+	g = jint(o, PROTO_REPORT_GENERATION);
+	run = json_object_get(o, PROTO_REPORT_RUN);
 	h = host_get(w, name);
 	if (h->arrival == 0 && g >= w->gen &&
-	    (double)jint(run, "started_unix_ms") >= w->since_ms) {
-		if (strcmp(jstr(o, "state"), "converged") == 0) {
+	    (double)jint(run, PROTO_RUN_STARTED_UNIX_MS) >= w->since_ms) {
+		if (strcmp(jstr(o, PROTO_REPORT_STATE),
+		    PROTO_STATE_CONVERGED) == 0) {
 			h->arrival = t;
-			h->started_ms = jint(run, "started_unix_ms");
-			h->duration_ms = jint(run, "duration_ms");
+			h->started_ms = jint(run, PROTO_RUN_STARTED_UNIX_MS);
+			h->duration_ms = jint(run, PROTO_RUN_DURATION_MS);
 			w->ndone++;
-		} else if (strcmp(jstr(o, "state"), "failed") == 0 &&
-		    !w->failed[0]) {
-			s = json_dumps(json_object_get(o, "failed_steps"),
-			    JSON_COMPACT);
+		} else if (strcmp(jstr(o, PROTO_REPORT_STATE),
+		    PROTO_STATE_FAILED) == 0 && !w->failed[0]) {
+			s = json_dumps(json_object_get(o,
+			    PROTO_REPORT_FAILED_STEPS), JSON_COMPACT);
 			snprintf(w->failed, sizeof(w->failed), "host %s "
 			    "failed at generation %lld: %s", name, g,
 			    s ? s : "?");
@@ -263,7 +273,7 @@ report_seen(struct watch *w, const char *name, const struct etcd_kv *kv,
 static void
 seen(struct watch *w, const struct etcd_kv *kv, double t)
 {
-	size_t n = strlen(w->k_obs);
+	const char *host;
 	json_t *o;
 
 	if (strcmp(kv->key, w->k_hsync) == 0) {
@@ -277,13 +287,13 @@ seen(struct watch *w, const struct etcd_kv *kv, double t)
 			return;
 		if ((o = parse(kv->value, kv->value_len)) == NULL)
 			die("the head is not a JSON object", NULL);
-		if (jint(o, "generation") >= w->gen) {
+		if (jint(o, PROTO_HEAD_GENERATION) >= w->gen) {
 			w->head_seen = t;
-			w->head_gen = jint(o, "generation");
+			w->head_gen = jint(o, PROTO_HEAD_GENERATION);
 		}
 		json_decref(o);
-	} else if (strncmp(kv->key, w->k_obs, n) == 0) {
-		report_seen(w, kv->key + n, kv, t);
+	} else if ((host = proto_key_host_in(kv->key, w->k_obs)) != NULL) {
+		report_seen(w, host, kv, t);
 	}
 }
 
@@ -335,12 +345,18 @@ obs_cb(const struct etcd_watch_batch *b, void *arg)
 static void
 watch_init(struct watch *w, const char *prefix, size_t nwant)
 {
+	char *k;
+
 	memset(w, 0, sizeof(*w));
 	if (strlen(prefix) > 400)
 		die("the prefix is too long", prefix);
 	w->nwant = nwant;
-	snprintf(w->k_head, sizeof(w->k_head), "%s/desired/head", prefix);
-	snprintf(w->k_obs, sizeof(w->k_obs), "%s/observed/", prefix);
+	k = proto_key_head(prefix);
+	snprintf(w->k_head, sizeof(w->k_head), "%s", k);
+	free(k);
+	k = proto_key_observed_dir(prefix);
+	snprintf(w->k_obs, sizeof(w->k_obs), "%s", k);
+	free(k);
 	snprintf(w->k_hsync, sizeof(w->k_hsync), "%s.bench-sync", w->k_head);
 	snprintf(w->k_osync, sizeof(w->k_osync), "%s.bench-sync/sync",
 	    w->k_obs);
@@ -361,14 +377,15 @@ read_state(struct etcd *e, struct watch *w, bool reports)
 	struct lr_err err;
 	int64_t rev = 0;
 	double t = now_ms();
+	const char *host;
 	json_t *o;
-	size_t i, n = strlen(w->k_obs);
+	size_t i;
 
 	lr_err_clear(&err);
 	if (etcd_get(e, w->k_head, &kv, &rev, &err) == 0) {
 		if ((o = parse(kv.value, kv.value_len)) == NULL)
 			die("the head is not a JSON object", NULL);
-		w->gen = (int64_t)jint(o, "generation");
+		w->gen = (int64_t)jint(o, PROTO_HEAD_GENERATION);
 		json_decref(o);
 		etcd_kv_release(&kv);
 	} else if (err.code == LR_ENOENT) {
@@ -383,8 +400,9 @@ read_state(struct etcd *e, struct watch *w, bool reports)
 		die("cannot read the reports", err.msg);
 	pthread_mutex_lock(&w->mu);
 	for (i = 0; i < r.nkvs; i++)
-		if (strncmp(r.kvs[i].key, w->k_obs, n) == 0)
-			report_seen(w, r.kvs[i].key + n, &r.kvs[i], t);
+		if ((host = proto_key_host_in(r.kvs[i].key, w->k_obs)) !=
+		    NULL)
+			report_seen(w, host, &r.kvs[i], t);
 	pthread_mutex_unlock(&w->mu);
 	rev = r.revision;
 	etcd_range_result_release(&r);

@@ -111,9 +111,10 @@ etcd_libs=$(pkg-config --cflags --libs libcurl jansson libcrypto libuv) ||
     fail "pkg-config knows no libcurl, jansson, libcrypto or libuv"
 # shellcheck disable=SC2086
 $cc -O2 -std=c11 -Wall -Wextra -I"$src/lib" -I"$src/lib/etcd" \
-    -o "$work/bin/etcd_floor" \
-    "$here/etcd_floor.c" "$build/lib/libleura_etcd.a" \
-    "$build/lib/libleura_common.a" $etcd_libs ||
+    -I"$src/proto" -o "$work/bin/etcd_floor" \
+    "$here/etcd_floor.c" "$build/proto/libleura_proto.a" \
+    "$build/lib/libleura_etcd.a" "$build/lib/libleura_common.a" \
+    $etcd_libs ||
     fail "cannot build bench/etcd_floor.c"
 
 # ---- the private etcd: random free ports, retried if one was taken

@@ -21,8 +21,9 @@
  *	print "<hosts> <steps> <mean> <min> <median> <max>": the steps per
  *	host of what an apply wrote (the latest generation of each host).
  *
- * Exits 0, or 1 with a message.  Builds against the leura_etcd and
- * leura_common libraries of a build dir (see bench/apply.sh).
+ * Exits 0, or 1 with a message.  Builds against the leura_proto,
+ * leura_etcd and leura_common libraries of a build dir (see
+ * bench/apply.sh).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -37,6 +38,8 @@
 #include <jansson.h>
 
 #include "etcd.h"
+#include "fields.h"
+#include "keys.h"
 #include "prng.h"
 
 static void
@@ -183,14 +186,18 @@ steps(const char *endpoint, const char *prefix)
 	struct etcd *e;
 	json_error_t je;
 	json_t *doc;
-	char key[1024], host[512], prev[512] = "";
+	char key[1024], host[512], prev[512] = "", *k;
+	const char *name;
+	int64_t g;
 	long *n, total = 0;
 	size_t i, nh = 0, plen;
 
 	cfg.endpoints = endpoint;
 	cfg.timeout_ms = 60000;
 	lr_err_clear(&err);
-	snprintf(key, sizeof(key), "%s/desired/hosts/", prefix);
+	k = proto_key_docs_dir(prefix);
+	snprintf(key, sizeof(key), "%s", k);
+	free(k);
 	plen = strlen(key);
 	q.key = key;
 	q.flags = ETCD_PREFIX;
@@ -200,9 +207,9 @@ steps(const char *endpoint, const char *prefix)
 		die("out of memory", NULL);
 	/* keys sort by host, then generation: the last of a host wins */
 	for (i = 0; i < r.nkvs; i++) {
-		snprintf(host, sizeof(host), "%.*s",
-		    (int)strcspn(r.kvs[i].key + plen, "/"),
-		    r.kvs[i].key + plen);
+		if (!proto_doc_key_split(r.kvs[i].key + plen, host,
+		    sizeof(host), &g, &name))
+			continue;	/* not a host document */
 		if ((doc = json_loadb(r.kvs[i].value, r.kvs[i].value_len, 0,
 		    &je)) == NULL)
 			die("a host document is not JSON", r.kvs[i].key);
@@ -211,7 +218,7 @@ steps(const char *endpoint, const char *prefix)
 		else
 			total -= n[nh - 1];
 		n[nh - 1] = (long)json_array_size(json_object_get(doc,
-		    "steps"));
+		    PROTO_DOC_STEPS));
 		total += n[nh - 1];
 		snprintf(prev, sizeof(prev), "%s", host);
 		json_decref(doc);
