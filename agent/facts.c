@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "facts.h"
+#include "report.h"
 
 #ifndef LEURA_VERSION
 #define LEURA_VERSION "unknown"
@@ -80,45 +81,44 @@ json_t *
 agent_facts_collect(const char *state_dir, int64_t started_unix)
 {
 	char host[HOST_NAME_MAX + 1], os[256];
+	struct proto_facts f;
 	struct utsname u;
 	struct sysinfo si;
 	struct statvfs sv;
 	long long avail;
 	long cpus;
-	json_t *f;
 
-	f = json_object();
+	memset(&f, 0, sizeof(f));
+	f.cpus = f.mem_total = f.mem_available = f.disk_free = -1;
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';	/* not promised when cut */
-		json_object_set_new(f, "hostname", json_string(host));
+		f.hostname = host;
 	}
 	if (os_pretty_name("/etc/os-release", os, sizeof(os)) ||
 	    os_pretty_name("/usr/lib/os-release", os, sizeof(os)))
-		json_object_set_new(f, "os", json_string(os));
+		f.os = os;
 	if (uname(&u) == 0) {
-		json_object_set_new(f, "kernel", json_string(u.release));
-		json_object_set_new(f, "arch", json_string(u.machine));
+		f.kernel = u.release;
+		f.arch = u.machine;
 	}
 	if ((cpus = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
-		json_object_set_new(f, "cpus", json_integer(cpus));
+		f.cpus = cpus;
 	if (sysinfo(&si) == 0) {
-		json_object_set_new(f, "mem_total",
-		    json_integer((json_int_t)si.totalram * si.mem_unit));
+		f.mem_total = (int64_t)si.totalram * si.mem_unit;
 		/* kernels before 3.14 have no MemAvailable: free is close */
 		if ((avail = mem_available()) < 0)
 			avail = (long long)(si.freeram + si.bufferram) *
 			    si.mem_unit;
-		json_object_set_new(f, "mem_available", json_integer(avail));
-		json_object_set_new(f, "load", json_pack("[fff]",
-		    (double)si.loads[0] / (1 << SI_LOAD_SHIFT),
-		    (double)si.loads[1] / (1 << SI_LOAD_SHIFT),
-		    (double)si.loads[2] / (1 << SI_LOAD_SHIFT)));
+		f.mem_available = avail;
+		f.has_load = true;
+		f.load[0] = (double)si.loads[0] / (1 << SI_LOAD_SHIFT);
+		f.load[1] = (double)si.loads[1] / (1 << SI_LOAD_SHIFT);
+		f.load[2] = (double)si.loads[2] / (1 << SI_LOAD_SHIFT);
 	}
 	if (state_dir != NULL && statvfs(state_dir, &sv) == 0)
-		json_object_set_new(f, "disk_free",
-		    json_integer((json_int_t)sv.f_bavail * sv.f_frsize));
-	json_object_set_new(f, "agent", json_string(LEURA_VERSION));
-	json_object_set_new(f, "pid", json_integer(getpid()));
-	json_object_set_new(f, "started_unix", json_integer(started_unix));
-	return f;
+		f.disk_free = (int64_t)sv.f_bavail * sv.f_frsize;
+	f.agent = LEURA_VERSION;
+	f.pid = getpid();
+	f.started_unix = started_unix;
+	return proto_facts_encode(&f);
 }

@@ -8,11 +8,11 @@
 #include <jansson.h>
 
 /*
- * {"hostname", "os" (PRETTY_NAME), "kernel" (release), "arch", "cpus",
- *  "mem_total", "mem_available" (bytes), "load": [1m, 5m, 15m],
- *  "disk_free" (bytes free for state_dir's filesystem), "agent"
- *  (LEURA_VERSION), "pid", "started_unix"}; a fact that cannot be read is
- * left out.  New reference.
+ * The heartbeat's facts (struct proto_facts, encoded by proto/report.h):
+ * host name, os (PRETTY_NAME), kernel release, arch, cpus, memory total
+ * and available (bytes), load [1m, 5m, 15m], disk_free (bytes free for
+ * state_dir's filesystem), the agent's version, pid and start time; a
+ * fact that cannot be read is left out.  New reference.
  */
 json_t	*agent_facts_collect(const char *state_dir, int64_t started_unix);
 
