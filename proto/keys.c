@@ -203,6 +203,21 @@ proto_doc_key_split(const char *rest, char *host, size_t hlen, int64_t *gen,
 	return true;
 }
 
+int64_t
+proto_key_doc_generation(const char *key, const char *host_dir)
+{
+	size_t n = strlen(host_dir);
+	const char *p = key + n;
+	int64_t g;
+
+	if (strncmp(key, host_dir, n) != 0 ||
+	    strlen(p) < PROTO_GEN_DIGITS + 2 || p[PROTO_GEN_DIGITS] != '/' ||
+	    strchr(p + PROTO_GEN_DIGITS + 1, '/') != NULL ||
+	    (g = digits(p, PROTO_GEN_DIGITS)) <= 0)
+		return -1;
+	return g;
+}
+
 /* s after the prefix "P/" + what, or NULL. */
 static const char *
 after(const char *s, const char *what)

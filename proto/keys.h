@@ -105,6 +105,13 @@ bool	proto_doc_key_split(const char *rest, char *host, size_t hlen,
 	    int64_t *gen, const char **name);
 
 /*
+ * The generation of key when it is a document key under host_dir
+ * (proto_key_host_docs_dir() of the host: "P/desired/hosts/HOST/"), -1
+ * when it is not one.
+ */
+int64_t	proto_key_doc_generation(const char *key, const char *host_dir);
+
+/*
  * The host of a key of the range dir (proto_key_observed_dir() and the
  * like): what follows dir, borrowed from key; NULL when key is not under
  * dir, is dir itself, or has a '/' after the host.

@@ -50,7 +50,7 @@ static void
 test_proto_key__every_kind_round_trips(void **state)
 {
 	struct proto_key pk;
-	char *k, host[64];
+	char *k, *d, host[64];
 	const char *name;
 	int64_t g;
 
@@ -70,6 +70,12 @@ test_proto_key__every_kind_round_trips(void **state)
 	assert_string_equal(host, "web1");
 	assert_int_equal(g, 4);
 	assert_string_equal(name, SHA);
+	d = proto_key_host_docs_dir(P, "web1");
+	assert_int_equal(proto_key_doc_generation(k, d), 4);
+	free(d);
+	d = proto_key_host_docs_dir(P, "web");	/* not web1's prefix */
+	assert_int_equal(proto_key_doc_generation(k, d), -1);
+	free(d);
 	free(k);
 
 	k = proto_key_doc(P, "db2", 123456789012, PROTO_TOMBSTONE);
@@ -174,6 +180,15 @@ test_proto_key__not_ours(void **state)
 	    sizeof(host), &g, &name));
 	assert_string_equal(proto_key_host_in("/leura/observed/web1",
 	    "/leura/observed/"), "web1");
+	assert_int_equal(proto_key_doc_generation(
+	    "/leura/desired/hosts/web1/000000000000/x",
+	    "/leura/desired/hosts/web1/"), -1);
+	assert_int_equal(proto_key_doc_generation(
+	    "/leura/desired/hosts/web1/000000000001/",
+	    "/leura/desired/hosts/web1/"), -1);
+	assert_int_equal(proto_key_doc_generation(
+	    "/leura/desired/hosts/web1/000000000001/a/b",
+	    "/leura/desired/hosts/web1/"), -1);
 	assert_null(proto_key_host_in("/leura/observed/web1/x",
 	    "/leura/observed/"));
 	assert_null(proto_key_host_in("/leura/observed/", "/leura/observed/"));
