@@ -45,6 +45,7 @@
 #include "converge-int.h"
 #include "json.h"
 #include "log.h"
+#include "report.h"
 #include "step.h"
 #include "xalloc.h"
 
@@ -82,6 +83,19 @@ static void	check_start(struct agent_conv *cv);
 
 /* ---- small helpers ---- */
 
+/* Whether step st is of phase p (PROTO_PHASE_*), of kind k (PROTO_KIND_*) */
+static bool
+is_phase(const json_t *st, const char *p)
+{
+	return strcmp(lr_json_str(st, PROTO_STEP_PHASE), p) == 0;
+}
+
+static bool
+is_kind(const json_t *st, const char *k)
+{
+	return strcmp(lr_json_str(st, PROTO_STEP_KIND), k) == 0;
+}
+
 static int64_t
 unix_ms(void)
 {
@@ -94,30 +108,13 @@ unix_ms(void)
 void
 conv_report_stamp(struct agent_conv *cv, const char *state)
 {
-	char at[LR_TIME_ISO_LEN];
-	time_t now = time(NULL);
-
-	lr_time_iso((int64_t)now, at);
-	json_object_set_new(cv->report, "generation",
-	    json_integer(conv_cur_generation(cv)));
 	/*
 	 * The head this desired state was found current at: other hosts'
 	 * rollout gates read it, so it must not run ahead of the document
 	 */
-	json_object_set_new(cv->report, "head", json_integer(
-	    lr_json_int(cv->cur, "head")));
-	json_object_set_new(cv->report, "deploy", json_integer(
-	    agent_sync_head_deploy(cv->sync)));
-	if (state)
-		json_object_set_new(cv->report, "state", json_string(state));
-	json_object_set_new(cv->report, "at", json_string(at));
-	json_object_set_new(cv->report, "at_unix", json_integer(now));
-	json_object_set_new(cv->report, "agent", json_string(LEURA_VERSION));
-	if (cv->interrupted)
-		json_object_set_new(cv->report, "interrupted",
-		    json_pack("[s]", cv->interrupted));
-	else
-		json_object_del(cv->report, "interrupted");
+	proto_report_stamp(cv->report, conv_cur_generation(cv),
+	    lr_json_int(cv->cur, "head"), agent_sync_head_deploy(cv->sync),
+	    state, (int64_t)time(NULL), cv->interrupted);
 }
 
 /* Service svc's entry in the run, created validated false. */
@@ -141,39 +138,42 @@ report_services(const struct agent_run *r)
 	const char *k;
 
 	json_object_foreach(r->services, k, v)
-		json_object_set_new(out, k, json_pack("{s:O}", "validated",
-		    json_object_get(v, "validated")));
+		json_object_set_new(out, k, proto_service_state(
+		    lr_json_bool(v, "validated")));
 	return out;
+}
+
+/* The report's run: r so far; took_ms -1 while it goes on. */
+static void
+report_run(struct agent_run *r, int64_t took_ms)
+{
+	struct proto_run run;
+
+	run.id = r->id;
+	run.started_unix_ms = r->started_ms;
+	run.steps = (int64_t)json_array_size(r->plan);
+	run.done = (int64_t)r->idx;
+	run.duration_ms = took_ms;
+	proto_report_set_run(r->cv->report, &run);
 }
 
 static void
 report_progress(struct agent_run *r, const char *current)
 {
 	struct agent_conv *cv = r->cv;
+	json_t *svcs;
 
 	if (r->kind == RUN_CHECK)
 		return;		/* checks report when they find something */
-	conv_report_stamp(cv, "converging");
-	json_object_set_new(cv->report, "run", json_pack("{s:s, s:I, s:I, "
-	    "s:I}", "id", r->id, "started_unix_ms", (json_int_t)r->started_ms,
-	    "steps", (json_int_t)json_array_size(r->plan), "done",
-	    (json_int_t)r->idx));
-	if (current)
-		json_object_set_new(cv->report, "current",
-		    json_string(current));
-	else
-		json_object_del(cv->report, "current");
-	if (r->waiting) {
-		json_object_set_new(cv->report, "waiting",
-		    json_string(r->waiting));
-		json_object_set(cv->report, "waiting_for", r->waiting_for);
-	} else {
-		json_object_del(cv->report, "waiting");
-		json_object_del(cv->report, "waiting_for");
+	conv_report_stamp(cv, PROTO_STATE_CONVERGING);
+	report_run(r, -1);
+	proto_report_set_current(cv->report, current);
+	proto_report_set_waiting(cv->report, r->waiting, r->waiting_for);
+	if (r->kind == RUN_CONVERGE) {
+		svcs = report_services(r);
+		proto_report_set_services(cv->report, svcs);
+		json_decref(svcs);
 	}
-	if (r->kind == RUN_CONVERGE)
-		json_object_set_new(cv->report, "services",
-		    report_services(r));
 	agent_sync_publish(cv->sync, cv->report, NULL);
 }
 
@@ -184,7 +184,7 @@ enum gate { GATE_OPEN, GATE_WAIT, GATE_FAIL };
 static json_t *
 waiting_for(const char *svc, const char *host)
 {
-	return json_pack("{s:s, s:s}", "service", svc, "host", host);
+	return proto_waiting_for(svc, host);
 }
 
 /*
@@ -196,17 +196,20 @@ static enum gate
 gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 {
 	struct agent_conv *cv = r->cv;
-	json_t *gates = json_object_get(json_object_get(r->doc, "gates"), svc);
+	json_t *gates = json_object_get(json_object_get(r->doc,
+	    PROTO_DOC_GATES), svc);
 	const json_t *obs = agent_sync_observed(cv->sync);
 	json_t *g, *hv, *rep, *st;
+	struct proto_report rr;
 	const char *d, *h, *x;
 	size_t i, j;
 
 	*why = NULL;
 	*on = NULL;
 	json_array_foreach(gates, i, g) {
-		d = lr_json_str(g, "service");
-		json_array_foreach(json_object_get(g, "hosts"), j, hv) {
+		d = lr_json_str(g, PROTO_GATE_SERVICE);
+		json_array_foreach(json_object_get(g, PROTO_GATE_HOSTS), j,
+		    hv) {
 			h = json_string_value(hv);
 			if (h == NULL)
 				continue;
@@ -237,39 +240,37 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
-			if (lr_json_int(rep, "head") < r->gen) {
+			proto_report_decode(rep, &rr);
+			if (rr.head < r->gen) {
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (its agent is at "
 				    "generation %lld, this deploy is %lld)",
-				    svc, d, h, (long long)json_integer_value(
-				    json_object_get(rep, "head")),
+				    svc, d, h, (long long)rr.head,
 				    (long long)r->gen);
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
-			if (!json_is_true(json_object_get(json_object_get(
-			    json_object_get(rep, "services"), d),
-			    "validated"))) {
+			if (!lr_json_bool(json_object_get(rr.services, d),
+			    PROTO_SERVICE_VALIDATED)) {
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (%s)", svc, d, h,
-				    *lr_json_str(rep, "state") ?
-				    lr_json_str(rep, "state") : "no state");
+				    *rr.state ? rr.state : "no state");
 				*on = waiting_for(d, h);
 				return GATE_WAIT;
 			}
 		}
-		if (strcmp(lr_json_str(g, "why"), "rollout") != 0 ||
-		    obs == NULL)
+		if (strcmp(lr_json_str(g, PROTO_GATE_WHY),
+		    PROTO_GATE_WHY_ROLLOUT) != 0 || obs == NULL)
 			continue;
 		/* a failure anywhere in this rollout stops it */
 		json_object_foreach((json_t *)obs, x, rep) {
+			proto_report_decode(rep, &rr);
 			if (strcmp(x, cv->host) == 0 ||
-			    lr_json_int(rep, "generation") < r->gen ||
-			    strcmp(lr_json_str(rep, "state"), "failed") != 0)
+			    rr.generation < r->gen ||
+			    strcmp(rr.state, PROTO_STATE_FAILED) != 0)
 				continue;
-			st = json_object_get(json_object_get(rep, "services"),
-			    svc);
-			if (st && !lr_json_bool(st, "validated")) {
+			st = json_object_get(rr.services, svc);
+			if (st && !lr_json_bool(st, PROTO_SERVICE_VALIDATED)) {
 				*why = lr_xasprintf("the rollout of %s "
 				    "stopped: it failed on %s", svc, x);
 				*on = waiting_for(svc, x);
@@ -310,20 +311,21 @@ trigger_dependents(struct agent_run *r, const json_t *st)
 
 	for (i = r->idx + 1; i < json_array_size(r->plan); i++) {
 		o = json_array_get(r->plan, i);
-		if (strcmp(lr_json_str(o, "service"),
-		    lr_json_str(st, "service")) != 0 ||
-		    strcmp(lr_json_str(o, "role"),
-		    lr_json_str(st, "role")) != 0)
+		if (strcmp(lr_json_str(o, PROTO_STEP_SERVICE),
+		    lr_json_str(st, PROTO_STEP_SERVICE)) != 0 ||
+		    strcmp(lr_json_str(o, PROTO_STEP_ROLE),
+		    lr_json_str(st, PROTO_STEP_ROLE)) != 0)
 			continue;
-		json_array_foreach(json_object_get(o, "when_changed"), j, n) {
+		json_array_foreach(json_object_get(o, PROTO_STEP_WHEN_CHANGED),
+		    j, n) {
 			if (strcmp(json_string_value(n),
-			    lr_json_str(st, "name")))
+			    lr_json_str(st, PROTO_STEP_NAME)))
 				continue;
 			if ((rec = json_object_get(recs,
-			    lr_json_str(o, "id"))) == NULL) {
+			    lr_json_str(o, PROTO_STEP_ID))) == NULL) {
 				rec = json_object();
-				json_object_set_new(recs, lr_json_str(o, "id"),
-				    rec);
+				json_object_set_new(recs, lr_json_str(o,
+				    PROTO_STEP_ID), rec);
 			}
 			json_object_set_new(rec, "triggered", json_true());
 			changed = true;
@@ -339,15 +341,16 @@ trigger_dependents(struct agent_run *r, const json_t *st)
 static bool
 must_run(struct agent_run *r, const json_t *st, const char **why)
 {
-	const char *kind = lr_json_str(st, "kind");
-	const char *phase = lr_json_str(st, "phase");
+	const char *kind = lr_json_str(st, PROTO_STEP_KIND);
+	const char *phase = lr_json_str(st, PROTO_STEP_PHASE);
 	const char *status;
-	json_t *rec = record(r->cv, lr_json_str(st, "id"));
+	json_t *rec = record(r->cv, lr_json_str(st, PROTO_STEP_ID));
 	char hash[65];
 
-	if (strcmp(kind, "file") == 0 || strcmp(phase, "converge") != 0)
+	if (strcmp(kind, PROTO_KIND_FILE) == 0 ||
+	    strcmp(phase, PROTO_PHASE_CONVERGE) != 0)
 		return true;
-	if (json_array_size(json_object_get(st, "when_changed")) > 0) {
+	if (json_array_size(json_object_get(st, PROTO_STEP_WHEN_CHANGED)) > 0) {
 		if (lr_json_bool(rec, "triggered"))
 			return true;
 		*why = "not triggered: the steps it names did not change";
@@ -370,41 +373,24 @@ static json_t *
 result_json(const json_t *st, const struct agent_step_result *res,
     bool ran)
 {
-	json_t *out, *o = json_pack("{s:s, s:s, s:b}", "id",
-	    lr_json_str(st, "id"), "status",
-	    agent_step_status_name(res->status), "changed",
-	    res->status == AGENT_STEP_CHANGED);
+	struct proto_step_result o;
 
-	if (!ran) {
-		json_object_set_new(o, "ran", json_false());
-		if (res->error[0])
-			json_object_set_new(o, "reason",
-			    json_string(res->error));
-		return o;
-	}
-	json_object_set_new(o, "started_unix_ms",
-	    json_integer(res->started_ms));
-	json_object_set_new(o, "duration_ms", json_integer(res->duration_ms));
-	if (res->attempts > 0)
-		json_object_set_new(o, "attempts", json_integer(res->attempts));
-	if (res->exit_code >= 0)
-		json_object_set_new(o, "exit", json_integer(res->exit_code));
-	if (res->term_signal)
-		json_object_set_new(o, "signal",
-		    json_integer(res->term_signal));
-	if (res->timed_out)
-		json_object_set_new(o, "timed_out", json_true());
-	if (res->error[0])
-		json_object_set_new(o, "error", json_string(res->error));
-	if (res->message)
-		json_object_set(o, "message", res->message);
-	if (res->tail && res->tail[0]) {
-		if ((out = json_string(res->tail)) == NULL)
-			out = json_string("(the output is not UTF-8: see the "
-			    "step's log)");
-		json_object_set_new(o, "output", out);
-	}
-	return o;
+	memset(&o, 0, sizeof(o));
+	o.id = lr_json_str(st, PROTO_STEP_ID);
+	o.status = agent_step_status_name(res->status);
+	o.changed = res->status == AGENT_STEP_CHANGED;
+	o.ran = ran;
+	o.reason = res->error;
+	o.started_unix_ms = res->started_ms;
+	o.duration_ms = res->duration_ms;
+	o.attempts = res->attempts;
+	o.exit_code = res->exit_code;
+	o.signal = res->term_signal;
+	o.timed_out = res->timed_out;
+	o.error = res->error;
+	o.message = res->message;
+	o.output = res->tail;
+	return proto_step_result_encode(&o);
 }
 
 /* Last n bytes of s, starting at a line when one begins in them. */
@@ -429,16 +415,10 @@ static void
 note_failure(struct agent_run *r, const json_t *st,
     const struct agent_step_result *res)
 {
-	json_t *f = json_pack("{s:s}", "id", lr_json_str(st, "id")), *out;
-
-	if (res->exit_code > 0 && !res->timed_out)
-		json_object_set_new(f, "exit", json_integer(res->exit_code));
-	else
-		json_object_set_new(f, "error", json_string(res->error[0] ?
-		    res->error : agent_step_status_name(res->status)));
-	if ((out = output_end(res->tail, FAIL_OUTPUT)) != NULL)
-		json_object_set_new(f, "output", out);
-	json_array_append_new(r->failed, f);
+	json_array_append_new(r->failed, proto_failed_step(lr_json_str(st,
+	    PROTO_STEP_ID), res->timed_out ? -1 : res->exit_code,
+	    res->error[0] ? res->error : agent_step_status_name(res->status),
+	    output_end(res->tail, FAIL_OUTPUT)));
 }
 
 /*
@@ -449,7 +429,7 @@ note_failure(struct agent_run *r, const json_t *st,
 static void
 results_fit(json_t *res)
 {
-	json_t *steps = json_object_get(res, "steps"), *st, *out;
+	json_t *steps = json_object_get(res, PROTO_RESULTS_STEPS), *st, *out;
 	size_t i, len, pass;
 	char *s;
 
@@ -460,16 +440,16 @@ results_fit(json_t *res)
 		if (len <= RESULTS_MAX)
 			return;
 		json_array_foreach(steps, i, st) {
-			if (pass == 0 && strcmp(lr_json_str(st, "status"),
-			    "failed"))
-				json_object_del(st, "output");
+			if (pass == 0 && strcmp(lr_json_str(st,
+			    PROTO_RESULT_STATUS), "failed"))
+				json_object_del(st, PROTO_RESULT_OUTPUT);
 			if (pass == 1 && (out = output_end(lr_json_str(st,
-			    "output"), FAIL_OUTPUT)) != NULL)
-				json_object_set_new(st, "output", out);
+			    PROTO_RESULT_OUTPUT), FAIL_OUTPUT)) != NULL)
+				json_object_set_new(st, PROTO_RESULT_OUTPUT,
+				    out);
 		}
 	}
-	json_object_set_new(res, "steps_left_out", json_integer((json_int_t)
-	    json_array_size(steps)));
+	proto_results_left_out(res, (int64_t)json_array_size(steps));
 	json_array_clear(steps);
 }
 
@@ -562,7 +542,7 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 	r->cv = cv;
 	r->kind = kind;
 	r->doc = json_incref(doc);
-	r->gen = lr_json_int(doc, "generation");
+	r->gen = lr_json_int(doc, PROTO_DOC_GENERATION);
 	r->plan = json_array();
 	r->results = json_array();
 	r->services = json_object();
@@ -577,23 +557,23 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 	if (kind == RUN_CONVERGE)
 		json_array_extend(r->plan, json_object_get(cv->cur,
 		    "turndown"));
-	json_array_foreach(json_object_get(doc, "steps"), i, st) {
-		if (strcmp(lr_json_str(st, "phase"), "turndown") == 0)
+	json_array_foreach(json_object_get(doc, PROTO_DOC_STEPS), i, st) {
+		if (is_phase(st, PROTO_PHASE_TURNDOWN))
 			continue;
-		if (kind == RUN_CHECK && strcmp(lr_json_str(st, "phase"),
-		    "validate") != 0 && strcmp(lr_json_str(st, "kind"),
-		    "file") != 0 && json_object_get(st, "creates") == NULL)
+		if (kind == RUN_CHECK && !is_phase(st, PROTO_PHASE_VALIDATE) &&
+		    !is_kind(st, PROTO_KIND_FILE) &&
+		    json_object_get(st, PROTO_STEP_CREATES) == NULL)
 			continue;
 		json_array_append(r->plan, st);
 	}
 	/* services with nothing to do are as good as validated */
-	json_array_foreach(json_object_get(doc, "services"), i, s)
+	json_array_foreach(json_object_get(doc, PROTO_DOC_SERVICES), i, s)
 		json_object_set_new(r->services, json_string_value(s),
 		    json_pack("{s:b, s:b}", "validated", 1, "failed", 0));
 	json_array_foreach(r->plan, i, st)
-		if (strcmp(lr_json_str(st, "phase"), "turndown") != 0)
+		if (!is_phase(st, PROTO_PHASE_TURNDOWN))
 			json_object_set_new(svc_state(r, lr_json_str(st,
-			    "service")), "validated", json_false());
+			    PROTO_STEP_SERVICE)), "validated", json_false());
 	return r;
 }
 
@@ -622,7 +602,7 @@ drift_arm(struct agent_conv *cv)
 
 	if (ms <= 0)
 		ms = lr_json_int(json_object_get(cv->cur, "doc"),
-		    "drift_interval_ms");
+		    PROTO_DOC_DRIFT_INTERVAL_MS);
 	if (ms <= 0)
 		ms = 15 * 60 * 1000;
 	uv_timer_start(&cv->t_drift, drift_cb, (uint64_t)ms, 0);
@@ -633,46 +613,53 @@ check_finish(struct agent_run *r)
 {
 	struct agent_conv *cv = r->cv;
 	json_t *d, *recs = agent_store_records(cv->store), *st, *svcs;
+	json_t *none;
 	const char *id, *svc, *mode;
 	size_t i, j;
 	bool repair = false;
 
-	json_object_set_new(cv->report, "checked_unix_ms",
-	    json_integer(unix_ms()));
+	proto_report_set_checked(cv->report, unix_ms());
 	if (json_array_size(r->drift) == 0) {
-		if (strcmp(lr_json_str(cv->report, "state"), "drifted") == 0)
-			conv_report_stamp(cv, "converged");
-		json_object_set_new(cv->report, "drift", json_array());
+		if (strcmp(lr_json_str(cv->report, PROTO_REPORT_STATE),
+		    PROTO_STATE_DRIFTED) == 0)
+			conv_report_stamp(cv, PROTO_STATE_CONVERGED);
+		none = json_array();
+		proto_report_set_drift(cv->report, none);
+		json_decref(none);
 		agent_sync_publish(cv->sync, cv->report, NULL);
 		drift_arm(cv);
 		return;
 	}
 	/* services with drift: repair converge again */
-	svcs = json_object_get(r->doc, "drift");
+	svcs = json_object_get(r->doc, PROTO_DOC_DRIFT);
 	json_array_foreach(r->drift, i, d) {
-		id = lr_json_str(d, "id");
+		id = lr_json_str(d, PROTO_DRIFTED_ID);
 		svc = lr_json_str(d, "service");
 		mode = lr_json_str(svcs, svc);
-		lr_log_warn("drift: %s: %s%s", id, lr_json_str(d, "detail"),
-		    strcmp(mode, "report") ? " (repairing)" : "");
-		if (strcmp(mode, "report") == 0)
+		lr_log_warn("drift: %s: %s%s", id, lr_json_str(d,
+		    PROTO_DRIFTED_DETAIL), strcmp(mode, PROTO_DRIFT_REPORT) ?
+		    " (repairing)" : "");
+		if (strcmp(mode, PROTO_DRIFT_REPORT) == 0)
 			continue;
 		repair = true;
 		json_object_del(recs, id);
 		/* a failed validation converges its whole service again */
-		if (strcmp(lr_json_str(d, "phase"), "validate") != 0)
+		if (strcmp(lr_json_str(d, "phase"), PROTO_PHASE_VALIDATE) != 0)
 			continue;
-		json_array_foreach(json_object_get(r->doc, "steps"), j, st)
-			if (strcmp(lr_json_str(st, "service"), svc) == 0)
-				json_object_del(recs, lr_json_str(st, "id"));
+		json_array_foreach(json_object_get(r->doc, PROTO_DOC_STEPS), j,
+		    st)
+			if (strcmp(lr_json_str(st, PROTO_STEP_SERVICE),
+			    svc) == 0)
+				json_object_del(recs, lr_json_str(st,
+				    PROTO_STEP_ID));
 	}
 	records_save(cv);
 	json_array_foreach(r->drift, i, d) {
 		json_object_del(d, "service");
 		json_object_del(d, "phase");
 	}
-	conv_report_stamp(cv, "drifted");
-	json_object_set(cv->report, "drift", r->drift);
+	conv_report_stamp(cv, PROTO_STATE_DRIFTED);
+	proto_report_set_drift(cv->report, r->drift);
 	agent_sync_publish(cv->sync, cv->report, NULL);
 	if (repair)
 		cv->rerun = cv->repair = true;
@@ -686,7 +673,7 @@ run_finish(struct agent_run *r)
 	struct agent_conv *cv = r->cv;
 	bool failed = json_array_size(r->failed) > 0;
 	int64_t took = (int64_t)(uv_now(cv->loop) - r->t0);
-	json_t *results;
+	json_t *results, *svcs;
 
 	cv->run = NULL;
 	agent_sync_observe_stop(cv->sync);
@@ -696,22 +683,21 @@ run_finish(struct agent_run *r)
 		check_finish(r);
 	} else {
 		conv_turndown_done(cv, r->turned_down);
-		conv_report_stamp(cv, failed ? "failed" : "converged");
-		json_object_set_new(cv->report, "run", json_pack("{s:s, s:I, "
-		    "s:I, s:I, s:I}", "id", r->id, "started_unix_ms",
-		    (json_int_t)r->started_ms, "duration_ms", (json_int_t)took,
-		    "steps", (json_int_t)json_array_size(r->plan), "done",
-		    (json_int_t)r->idx));
-		json_object_del(cv->report, "current");
-		json_object_del(cv->report, "waiting");
-		json_object_del(cv->report, "waiting_for");
-		json_object_set(cv->report, "failed_steps", r->failed);
-		json_object_set_new(cv->report, "services",
-		    report_services(r));
-		if (!r->repair)
-			json_object_set_new(cv->report, "drift", json_array());
-		results = json_pack("{s:I, s:s, s:O}", "generation",
-		    (json_int_t)r->gen, "run", r->id, "steps", r->results);
+		conv_report_stamp(cv, failed ? PROTO_STATE_FAILED :
+		    PROTO_STATE_CONVERGED);
+		report_run(r, took);
+		proto_report_set_current(cv->report, NULL);
+		proto_report_set_waiting(cv->report, NULL, NULL);
+		proto_report_set_failed_steps(cv->report, r->failed);
+		svcs = report_services(r);
+		proto_report_set_services(cv->report, svcs);
+		json_decref(svcs);
+		if (!r->repair) {
+			svcs = json_array();
+			proto_report_set_drift(cv->report, svcs);
+			json_decref(svcs);
+		}
+		results = proto_results_encode(r->gen, r->id, r->results);
 		results_fit(results);
 		agent_sync_publish(cv->sync, cv->report, results);
 		json_decref(results);
@@ -722,7 +708,7 @@ run_finish(struct agent_run *r)
 		    "converged", (long long)took, json_array_size(r->plan),
 		    json_object_size(r->changed), failed ? ", first failure: " :
 		    "", failed ? lr_json_str(json_array_get(r->failed, 0),
-		    "id") : "");
+		    PROTO_FAILED_ID) : "");
 		free(cv->interrupted);
 		cv->interrupted = NULL;
 		cv->runs++;
@@ -747,6 +733,22 @@ run_finish(struct agent_run *r)
 	drift_arm(cv);
 }
 
+/*
+ * Step st drifted (detail says how): an entry of the report's drift, with
+ * the service and phase the check needs until it reports.
+ */
+static void
+drifted(struct agent_run *r, const json_t *st, const char *detail)
+{
+	json_t *d = proto_drifted(lr_json_str(st, PROTO_STEP_ID), detail);
+
+	json_object_set_new(d, "service", json_string(lr_json_str(st,
+	    PROTO_STEP_SERVICE)));
+	json_object_set_new(d, "phase", json_string(lr_json_str(st,
+	    PROTO_STEP_PHASE)));
+	json_array_append_new(r->drift, d);
+}
+
 static void
 step_done(struct agent_step_run *sr, const struct agent_step_result *res,
     void *arg)
@@ -754,11 +756,11 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	struct agent_run *r = arg;
 	struct agent_conv *cv = r->cv;
 	json_t *st = json_array_get(r->plan, r->idx), *recs, *rec;
-	const char *id = lr_json_str(st, "id");
-	const char *phase = lr_json_str(st, "phase");
+	const char *id = lr_json_str(st, PROTO_STEP_ID);
+	const char *phase = lr_json_str(st, PROTO_STEP_PHASE);
 	struct lr_err err;
 	char hash[65];
-	bool file = strcmp(lr_json_str(st, "kind"), "file") == 0, save = false;
+	bool file = is_kind(st, PROTO_KIND_FILE), save = false;
 
 	r->step = NULL;
 	json_array_append_new(r->results, result_json(st, res, true));
@@ -771,15 +773,11 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	}
 	if (r->kind == RUN_CHECK) {
 		if (file && res->status == AGENT_STEP_CHANGED)
-			json_array_append_new(r->drift, json_pack("{s:s, s:s, "
-			    "s:s, s:s}", "id", id, "detail", res->error[0] ?
-			    res->error : "content differs", "service",
-			    lr_json_str(st, "service"), "phase", phase));
+			drifted(r, st, res->error[0] ? res->error :
+			    "content differs");
 		else if (res->status == AGENT_STEP_FAILED)
-			json_array_append_new(r->drift, json_pack("{s:s, s:s, "
-			    "s:s, s:s}", "id", id, "detail", res->error[0] ?
-			    res->error : "validation failed", "service",
-			    lr_json_str(st, "service"), "phase", phase));
+			drifted(r, st, res->error[0] ? res->error :
+			    "validation failed");
 		r->idx++;
 		run_next(r);
 		return;
@@ -787,9 +785,9 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	recs = agent_store_records(cv->store);
 	if (res->status == AGENT_STEP_FAILED) {
 		note_failure(r, st, res);
-		if (strcmp(phase, "turndown") != 0)
+		if (strcmp(phase, PROTO_PHASE_TURNDOWN) != 0)
 			json_object_set_new(svc_state(r, lr_json_str(st,
-			    "service")), "failed", json_true());
+			    PROTO_STEP_SERVICE)), "failed", json_true());
 		/* it runs again next time; a pending trigger stays */
 		if (!file && lr_json_bool(record(cv, id), "triggered"))
 			json_object_set_new(recs, id, json_pack("{s:b}",
@@ -804,9 +802,9 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 			json_object_set_new(r->changed, id, json_true());
 			save = trigger_dependents(r, st);
 		}
-		if (strcmp(phase, "turndown") == 0)
+		if (strcmp(phase, PROTO_PHASE_TURNDOWN) == 0)
 			json_array_append_new(r->turned_down, json_string(id));
-		else if (!file && strcmp(phase, "converge") == 0) {
+		else if (!file && strcmp(phase, PROTO_PHASE_CONVERGE) == 0) {
 			agent_step_hash(st, hash);
 			rec = json_pack("{s:s, s:s, s:I, s:I}", "hash", hash,
 			    "status", agent_step_status_name(res->status),
@@ -855,17 +853,16 @@ static void
 check_creates(struct agent_run *r, const json_t *st)
 {
 	struct stat sb;
-	json_t *rec = record(r->cv, lr_json_str(st, "id"));
-	const char *p = lr_json_str(st, "creates");
+	json_t *rec = record(r->cv, lr_json_str(st, PROTO_STEP_ID));
+	const char *p = lr_json_str(st, PROTO_STEP_CREATES);
+	char *detail;
 
 	if (rec == NULL || strcmp(lr_json_str(rec, "status"), "failed") == 0 ||
 	    stat(p, &sb) == 0)
 		return;
-	json_array_append_new(r->drift, json_pack("{s:s, s:o, s:s, s:s}",
-	    "id", lr_json_str(st, "id"), "detail", json_sprintf("'%s' "
-	    "(creates) is missing", p), "service", lr_json_str(st,
-	    "service"), "phase",
-	    lr_json_str(st, "phase")));
+	detail = lr_xasprintf("'%s' (creates) is missing", p);
+	drifted(r, st, detail);
+	free(detail);
 }
 
 static void
@@ -888,8 +885,8 @@ run_next(struct agent_run *r)
 			break;
 		}
 		st = json_array_get(r->plan, r->idx);
-		svc = lr_json_str(st, "service");
-		if (strcmp(lr_json_str(st, "phase"), "turndown") == 0) {
+		svc = lr_json_str(st, PROTO_STEP_SERVICE);
+		if (is_phase(st, PROTO_PHASE_TURNDOWN)) {
 			service_end(r);
 		} else if (r->svc == NULL || strcmp(r->svc, svc) != 0) {
 			service_end(r);
@@ -919,24 +916,23 @@ run_next(struct agent_run *r)
 					json_object_set_new(svc_state(r, svc),
 					    "failed", json_true());
 					json_array_append_new(r->failed,
-					    json_pack("{s:s, s:s}", "id",
-					    lr_json_str(st, "id"), "error",
-					    gwhy));
+					    proto_failed_step(lr_json_str(st,
+					    PROTO_STEP_ID), -1, gwhy, NULL));
 					free(gwhy);
 				}
 			}
 			r->svc = svc;
 			report_progress(r, NULL);
 		}
-		if (r->kind == RUN_CONVERGE && strcmp(lr_json_str(st, "phase"),
-		    "turndown") != 0 && lr_json_bool(svc_state(r, svc),
-		    "failed")) {
+		if (r->kind == RUN_CONVERGE &&
+		    !is_phase(st, PROTO_PHASE_TURNDOWN) &&
+		    lr_json_bool(svc_state(r, svc), "failed")) {
 			not_run(r, st, AGENT_STEP_SKIPPED, "an earlier step "
 			    "of the service failed");
 			continue;
 		}
 		if (r->repair && strcmp(lr_json_str(json_object_get(r->doc,
-		    "drift"), svc), "report") == 0) {
+		    PROTO_DOC_DRIFT), svc), PROTO_DRIFT_REPORT) == 0) {
 			/* drift: report: what drifted stays as it is */
 			not_run(r, st, AGENT_STEP_OK, "not repaired: the "
 			    "service has drift: report");
@@ -946,8 +942,8 @@ run_next(struct agent_run *r)
 			not_run(r, st, AGENT_STEP_OK, why);
 			continue;
 		}
-		if (r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"),
-		    "file") && strcmp(lr_json_str(st, "phase"), "validate")) {
+		if (r->kind == RUN_CHECK && !is_kind(st, PROTO_KIND_FILE) &&
+		    !is_phase(st, PROTO_PHASE_VALIDATE)) {
 			check_creates(r, st);
 			continue;
 		}
@@ -963,14 +959,13 @@ run_next(struct agent_run *r)
 	 * Logs are for commands of converge runs: file steps and checks
 	 * keep what they say in their result
 	 */
-	log = r->kind == RUN_CHECK || strcmp(lr_json_str(st, "kind"),
-	    "file") == 0 ? NULL : agent_store_log_path(cv->store, r->id,
-	    r->idx);
+	log = r->kind == RUN_CHECK || is_kind(st, PROTO_KIND_FILE) ? NULL :
+	    agent_store_log_path(cv->store, r->id, r->idx);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = cv->loop;
 	ctx.step = st;
-	ctx.mode = r->kind == RUN_CHECK && strcmp(lr_json_str(st, "kind"),
-	    "file") == 0 ? AGENT_STEP_CHECK : AGENT_STEP_RUN;
+	ctx.mode = r->kind == RUN_CHECK && is_kind(st, PROTO_KIND_FILE) ?
+	    AGENT_STEP_CHECK : AGENT_STEP_RUN;
 	ctx.files_dir = agent_store_files_dir(cv->store);
 	ctx.work_dir = agent_store_work_dir(cv->store);
 	ctx.log_path = log;
@@ -978,16 +973,17 @@ run_next(struct agent_run *r)
 	ctx.host = cv->host;
 	ctx.generation = r->gen;
 	ctx.retry_base_ms = cv->retry_base_ms;
-	if (strcmp(lr_json_str(st, "kind"), "file") != 0) {
+	if (!is_kind(st, PROTO_KIND_FILE)) {
 		entry = json_pack("{s:s, s:I, s:s, s:I}", "id",
-		    lr_json_str(st, "id"), "generation", (json_int_t)r->gen,
-		    "run", r->id, "started_unix_ms", (json_int_t)unix_ms());
+		    lr_json_str(st, PROTO_STEP_ID), "generation",
+		    (json_int_t)r->gen, "run", r->id, "started_unix_ms",
+		    (json_int_t)unix_ms());
 		if (agent_store_running_set(cv->store, entry, &err) < 0)
 			lr_log_error("%s", err.msg);
 		json_decref(entry);
-		report_progress(r, lr_json_str(st, "id"));
+		report_progress(r, lr_json_str(st, PROTO_STEP_ID));
 	}
-	lr_log_debug("step '%s'", lr_json_str(st, "id"));
+	lr_log_debug("step '%s'", lr_json_str(st, PROTO_STEP_ID));
 	rc = agent_step_start(&ctx, step_done, r, &r->step, &err);
 	free(log);
 	if (rc < 0) {

@@ -14,8 +14,10 @@
 
 #define LR_LOG_COMPONENT "agent"
 #include "converge-int.h"
+#include "fields.h"
 #include "json.h"
 #include "log.h"
+#include "report.h"
 #include "xalloc.h"
 
 void
@@ -77,7 +79,7 @@ int64_t
 conv_cur_generation(const struct agent_conv *cv)
 {
 	return cv->cur ? lr_json_int(json_object_get(cv->cur, "doc"),
-	    "generation") : 0;
+	    PROTO_DOC_GENERATION) : 0;
 }
 
 /* The services of doc no longer in next, and their turndown steps. */
@@ -89,13 +91,14 @@ add_turndown(json_t *cur, const json_t *old, const json_t *next)
 	size_t i, j;
 	bool kept;
 
-	json_array_foreach(json_object_get(old, "steps"), i, st) {
-		svc = lr_json_strn(st, "service");
-		if (svc == NULL || strcmp(lr_json_strn(st, "phase"),
-		    "turndown") != 0)
+	json_array_foreach(json_object_get(old, PROTO_DOC_STEPS), i, st) {
+		svc = lr_json_strn(st, PROTO_STEP_SERVICE);
+		if (svc == NULL || strcmp(lr_json_strn(st, PROTO_STEP_PHASE),
+		    PROTO_PHASE_TURNDOWN) != 0)
 			continue;
 		kept = false;
-		json_array_foreach(json_object_get(next, "services"), j, s)
+		json_array_foreach(json_object_get(next, PROTO_DOC_SERVICES), j,
+		    s)
 			if (strcmp(json_string_value(s), svc) == 0)
 				kept = true;
 		if (!kept)
@@ -103,8 +106,9 @@ add_turndown(json_t *cur, const json_t *old, const json_t *next)
 	}
 	/* a service that comes back takes its pending turndown off */
 	for (i = json_array_size(td); i-- > 0;) {
-		svc = lr_json_strn(json_array_get(td, i), "service");
-		json_array_foreach(json_object_get(next, "services"), j, s)
+		svc = lr_json_strn(json_array_get(td, i), PROTO_STEP_SERVICE);
+		json_array_foreach(json_object_get(next, PROTO_DOC_SERVICES), j,
+		    s)
 			if (svc && strcmp(json_string_value(s), svc) == 0) {
 				json_array_remove(td, i);
 				break;
@@ -129,9 +133,10 @@ agent_conv_desired(struct agent_conv *cv, const char *key, json_t *doc,
 	json_decref(cv->cur);
 	cv->cur = cur;
 	lr_log_notice("desired state: generation %lld (%s), %zu steps",
-	    (long long)lr_json_int(doc, "generation"), lr_json_bool(doc,
-	    "removed") ? "removed from the inventory" : "deploy",
-	    json_array_size(json_object_get(doc, "steps")));
+	    (long long)lr_json_int(doc, PROTO_DOC_GENERATION),
+	    lr_json_bool(doc, PROTO_DOC_REMOVED) ? "removed from the "
+	    "inventory" : "deploy", json_array_size(json_object_get(doc,
+	    PROTO_DOC_STEPS)));
 	agent_conv_converge(cv);
 }
 
@@ -141,8 +146,7 @@ agent_conv_head(struct agent_conv *cv, int64_t head_gen, int64_t head_deploy)
 	if (cv->cur == NULL)
 		return;
 	json_object_set_new(cv->cur, "head", json_integer(head_gen));
-	json_object_set_new(cv->report, "head", json_integer(head_gen));
-	json_object_set_new(cv->report, "deploy", json_integer(head_deploy));
+	proto_report_set_head(cv->report, head_gen, head_deploy);
 	agent_sync_publish(cv->sync, cv->report, NULL);
 }
 
@@ -155,16 +159,16 @@ conv_files_gc(struct agent_conv *cv)
 	size_t i;
 
 	json_array_foreach(json_object_get(json_object_get(cv->cur, "doc"),
-	    "steps"), i, st) {
-		if ((sha = lr_json_strn(st, "sha256")))
+	    PROTO_DOC_STEPS), i, st) {
+		if ((sha = lr_json_strn(st, PROTO_STEP_SHA256)))
 			json_array_append_new(keep, json_string(sha));
-		if ((sha = lr_json_strn(st, "exec_sha256")))
+		if ((sha = lr_json_strn(st, PROTO_STEP_EXEC_SHA256)))
 			json_array_append_new(keep, json_string(sha));
 	}
 	json_array_foreach(json_object_get(cv->cur, "turndown"), i, st) {
-		if ((sha = lr_json_strn(st, "sha256")))
+		if ((sha = lr_json_strn(st, PROTO_STEP_SHA256)))
 			json_array_append_new(keep, json_string(sha));
-		if ((sha = lr_json_strn(st, "exec_sha256")))
+		if ((sha = lr_json_strn(st, PROTO_STEP_EXEC_SHA256)))
 			json_array_append_new(keep, json_string(sha));
 	}
 	agent_store_files_gc(cv->store, keep);
@@ -181,7 +185,8 @@ conv_turndown_done(struct agent_conv *cv, const json_t *done)
 
 	for (i = json_array_size(td); i-- > 0;)
 		json_array_foreach(done, j, v)
-			if (strcmp(lr_json_str(json_array_get(td, i), "id"),
+			if (strcmp(lr_json_str(json_array_get(td, i),
+			    PROTO_STEP_ID),
 			    json_string_value(v)) == 0) {
 				json_array_remove(td, i);
 				changed = true;

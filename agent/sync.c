@@ -18,20 +18,24 @@
  *     alive by the client, and re-put every minute and on every new lease;
  *   - while a rollout gate waits, P/observed/ is read and watched.
  *
+ * Keys are built and cut with proto/keys.h, values read with
+ * proto_value_parse, and documents read by their proto/fields.h names.
+ *
  * Until the first read succeeds the agent works from desired.json.  What
  * the run side holds (the document in force, the report) it owns; this
  * file only asks for it through the hooks and keeps a reference to what
  * it publishes.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LR_LOG_COMPONENT "agent"
+#include "doc.h"
 #include "etcd_uv.h"
 #include "facts.h"
 #include "json.h"
+#include "keys.h"
 #include "log.h"
 #include "sync.h"
 #include "xalloc.h"
@@ -54,9 +58,9 @@ struct agent_sync {
 	int		 closing;	/* handles not yet closed (free) */
 
 	/* keys, owned */
+	char	*prefix;	/* P */
 	char	*k_head;	/* P/desired/head */
 	char	*k_docs;	/* P/desired/hosts/HOST/ */
-	char	*k_files;	/* P/desired/files/ */
 	char	*k_observed;	/* P/observed/HOST */
 	char	*k_results;	/* P/results/HOST */
 	char	*k_agent;	/* P/agents/HOST */
@@ -95,16 +99,15 @@ static void	report_put(struct agent_sync *s);
 
 /* ---- helpers ---- */
 
+/* The value of kv as a JSON object; NULL (said, and ignored) when not. */
 static json_t *
 parse_obj(const struct etcd_kv *kv)
 {
-	json_t *v = json_loadb(kv->value, kv->value_len, 0, NULL);
+	struct lr_err err;
+	json_t *v;
 
-	if (v != NULL && !json_is_object(v)) {
-		json_decref(v);
-		v = NULL;
-	}
-	if (v == NULL)
+	if ((v = proto_value_parse(kv->key, kv->value, kv->value_len,
+	    &err)) == NULL)
 		lr_log_warn("the value of '%s' in etcd is not a JSON object; "
 		    "ignored", kv->key);
 	return v;
@@ -114,18 +117,7 @@ parse_obj(const struct etcd_kv *kv)
 static int64_t
 key_generation(const struct agent_sync *s, const char *key)
 {
-	size_t n = strlen(s->k_docs);
-	const char *p = key + n;
-	char *end;
-	long long g;
-
-	if (strncmp(key, s->k_docs, n) != 0 || strlen(p) < 14 || p[12] != '/')
-		return -1;
-	errno = 0;
-	g = strtoll(p, &end, 10);
-	if (errno || end != p + 12 || g < 0)
-		return -1;
-	return g;
+	return proto_key_doc_generation(key, s->k_docs);
 }
 
 /* Replace what s->docs holds with the documents among kvs. */
@@ -166,8 +158,8 @@ set_head(struct agent_sync *s, const struct etcd_kv *kv)
 
 	if (kv == NULL || (h = parse_obj(kv)) == NULL)
 		return;
-	s->head_gen = lr_json_int(h, "generation");
-	s->head_deploy = lr_json_int(h, "deploy");
+	s->head_gen = lr_json_int(h, PROTO_HEAD_GENERATION);
+	s->head_deploy = lr_json_int(h, PROTO_HEAD_DEPLOY);
 	s->head_rev = kv->mod_revision;
 	json_decref(h);
 }
@@ -357,13 +349,15 @@ sync_read(struct agent_sync *s)
 static json_t *
 missing_files(struct agent_sync *s, const json_t *doc)
 {
-	static const char *const fields[] = { "sha256", "exec_sha256" };
+	static const char *const fields[] = {
+		PROTO_STEP_SHA256, PROTO_STEP_EXEC_SHA256
+	};
 	json_t *out = json_array(), *st, *v;
 	const char *sha;
 	size_t i, j, k;
 	bool dup;
 
-	json_array_foreach(json_object_get(doc, "steps"), i, st) {
+	json_array_foreach(json_object_get(doc, PROTO_DOC_STEPS), i, st) {
 		for (j = 0; j < 2; j++) {
 			if ((sha = json_string_value(json_object_get(st,
 			    fields[j]))) == NULL ||
@@ -386,9 +380,9 @@ exec_sha(const json_t *doc, const char *sha)
 	json_t *st;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "steps"), i, st)
-		if (lr_json_strn(st, "exec_sha256") &&
-		    strcmp(lr_json_strn(st, "exec_sha256"), sha) == 0)
+	json_array_foreach(json_object_get(doc, PROTO_DOC_STEPS), i, st)
+		if (lr_json_strn(st, PROTO_STEP_EXEC_SHA256) &&
+		    strcmp(lr_json_strn(st, PROTO_STEP_EXEC_SHA256), sha) == 0)
 			return true;
 	return false;
 }
@@ -411,7 +405,7 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	struct etcd_txn_result r = { 0 };
 	struct lr_err e2;
 	const struct etcd_kv *kv;
-	const char *sha;
+	struct proto_key pk;
 	json_t *doc;
 	size_t i;
 	bool gone = false, bad = false;
@@ -434,9 +428,10 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 			continue;
 		}
 		kv = &r.ops[i].range.kvs[0];
-		sha = kv->key + strlen(s->k_files);
-		if (agent_store_file_put(s->store, sha, kv->value,
-		    kv->value_len, exec_sha(doc, sha), &e2) < 0) {
+		if (proto_key_parse(s->prefix, kv->key, &pk) != PROTO_KEY_FILE)
+			continue;	/* not what was asked for */
+		if (agent_store_file_put(s->store, pk.name, kv->value,
+		    kv->value_len, exec_sha(doc, pk.name), &e2) < 0) {
 			lr_log_error("%s", e2.msg);
 			bad = true;
 		}
@@ -501,7 +496,7 @@ fetch_next(struct agent_sync *s)
 	json_array_foreach(miss, i, v) {
 		if (i == FETCH_BATCH)
 			break;
-		key = lr_xasprintf("%s%s", s->k_files, json_string_value(v));
+		key = proto_key_file(s->prefix, json_string_value(v));
 		q.key = key;
 		etcd_txn_range(&t, ETCD_THEN, &q);
 		free(key);
@@ -637,7 +632,7 @@ heartbeat(struct agent_sync *s)
 	if (s->lease_id <= 0)
 		return;
 	f = agent_facts_collect(agent_store_dir(s->store), s->started_unix);
-	doc = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+	doc = proto_dumps(f);
 	json_decref(f);
 	if (etcd_uv_put(s->eu, s->k_agent, doc, strlen(doc), s->lease_id,
 	    heartbeat_cb, s) < 0)
@@ -692,7 +687,7 @@ report_put(struct agent_sync *s)
 		s->put_dirty = true;
 		return;
 	}
-	rep = json_dumps(s->report, JSON_COMPACT | JSON_SORT_KEYS);
+	rep = proto_dumps(s->report);
 	if (s->results_dirty && s->results) {
 		/* one round trip: the results and the report that names them */
 		res = json_dumps(s->results, JSON_COMPACT);
@@ -720,12 +715,7 @@ report_put(struct agent_sync *s)
 static const char *
 obs_host(const struct agent_sync *s, const char *key)
 {
-	const char *h = key + strlen(s->k_obs_dir);
-
-	if (strncmp(key, s->k_obs_dir, strlen(s->k_obs_dir)) != 0 ||
-	    *h == '\0' || strchr(h, '/'))
-		return NULL;
-	return h;
+	return proto_key_host_in(key, s->k_obs_dir);
 }
 
 static void
@@ -947,13 +937,13 @@ agent_sync_new(const struct agent_sync_config *c,
 	s->started_unix = c->started_unix;
 	s->hooks = *hooks;
 	s->docs = json_object();
-	s->k_head = lr_xasprintf("%s/desired/head", c->prefix);
-	s->k_docs = lr_xasprintf("%s/desired/hosts/%s/", c->prefix, c->host);
-	s->k_files = lr_xasprintf("%s/desired/files/", c->prefix);
-	s->k_observed = lr_xasprintf("%s/observed/%s", c->prefix, c->host);
-	s->k_results = lr_xasprintf("%s/results/%s", c->prefix, c->host);
-	s->k_agent = lr_xasprintf("%s/agents/%s", c->prefix, c->host);
-	s->k_obs_dir = lr_xasprintf("%s/observed/", c->prefix);
+	s->prefix = lr_xstrdup(c->prefix);
+	s->k_head = proto_key_head(c->prefix);
+	s->k_docs = proto_key_host_docs_dir(c->prefix, c->host);
+	s->k_observed = proto_key_observed(c->prefix, c->host);
+	s->k_results = proto_key_results(c->prefix, c->host);
+	s->k_agent = proto_key_agent(c->prefix, c->host);
+	s->k_obs_dir = proto_key_observed_dir(c->prefix);
 	uv_timer_init(s->loop, &s->t_sync);
 	uv_timer_init(s->loop, &s->t_facts);
 	s->t_sync.data = s->t_facts.data = s;
@@ -972,9 +962,9 @@ freed_cb(uv_handle_t *h)
 	json_decref(s->report);
 	json_decref(s->results);
 	free(s->fetching);
+	free(s->prefix);
 	free(s->k_head);
 	free(s->k_docs);
-	free(s->k_files);
 	free(s->k_observed);
 	free(s->k_results);
 	free(s->k_agent);

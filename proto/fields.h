@@ -92,6 +92,19 @@
 #define PROTO_STEP_RETRIES		"retries"
 #define PROTO_STEP_WHEN_CHANGED		"when_changed"
 
+/*
+ * doc.steps[i].phase and .kind: the names specs/ gives them
+ * (spec_phase_name(), spec_step_kind_name()), which compile writes
+ */
+#define PROTO_PHASE_CONVERGE		"converge"
+#define PROTO_PHASE_VALIDATE		"validate"
+#define PROTO_PHASE_TURNDOWN		"turndown"
+#define PROTO_KIND_SCRIPT		"script"
+#define PROTO_KIND_FILE			"file"
+#define PROTO_KIND_HTTP			"http"
+#define PROTO_KIND_APPROVAL		"approval"
+#define PROTO_KIND_USE			"use"
+
 /* ---- P/observed/<host>: the agent's report ---- */
 
 #define PROTO_REPORT_GENERATION		"generation"
