@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "diff.h"
+#include "fields.h"
+#include "json.h"
 
 static json_t *
 str_set_minus(const json_t *a, const json_t *b)
@@ -30,7 +32,7 @@ index_steps(const json_t *steps)
 
 	json_array_foreach((json_t *)steps, i, st)
 		json_object_set(idx, json_string_value(json_object_get(st,
-		    "id")), st);
+		    PROTO_STEP_ID)), st);
 	return idx;
 }
 
@@ -74,11 +76,11 @@ same_order(const json_t *a, const json_t *b, const json_t *aidx,
 	const char *x = NULL, *y = NULL;
 
 	for (;;) {
-		while (i < na && json_object_get(bidx, (x = json_string_value(
-		    json_object_get(json_array_get(a, i), "id")))) == NULL)
+		while (i < na && json_object_get(bidx, (x = lr_json_strn(
+		    json_array_get(a, i), PROTO_STEP_ID))) == NULL)
 			i++;
-		while (j < nb && json_object_get(aidx, (y = json_string_value(
-		    json_object_get(json_array_get(b, j), "id")))) == NULL)
+		while (j < nb && json_object_get(aidx, (y = lr_json_strn(
+		    json_array_get(b, j), PROTO_STEP_ID))) == NULL)
 			j++;
 		if (i >= na || j >= nb)
 			return i >= na && j >= nb;
@@ -91,8 +93,8 @@ same_order(const json_t *a, const json_t *b, const json_t *aidx,
 static size_t
 diff_host(const json_t *from, const json_t *to, json_t **out)
 {
-	json_t *fs = json_object_get(from, "steps");
-	json_t *ts = json_object_get(to, "steps");
+	json_t *fs = json_object_get(from, PROTO_DOC_STEPS);
+	json_t *ts = json_object_get(to, PROTO_DOC_STEPS);
 	json_t *fidx = index_steps(fs), *tidx = index_steps(ts);
 	json_t *added = json_array(), *removed = json_array();
 	json_t *changed = json_array(), *h, *st, *old;
@@ -101,7 +103,7 @@ diff_host(const json_t *from, const json_t *to, json_t **out)
 	bool reord;
 
 	json_array_foreach(ts, i, st) {
-		const char *id = json_string_value(json_object_get(st, "id"));
+		const char *id = lr_json_strn(st, PROTO_STEP_ID);
 
 		if ((old = json_object_get(fidx, id)) == NULL)
 			json_array_append_new(added, json_string(id));
@@ -110,16 +112,16 @@ diff_host(const json_t *from, const json_t *to, json_t **out)
 			    changed_step(id, old, st));
 	}
 	json_array_foreach(fs, i, st) {
-		const char *id = json_string_value(json_object_get(st, "id"));
+		const char *id = lr_json_strn(st, PROTO_STEP_ID);
 
 		if (json_object_get(tidx, id) == NULL)
 			json_array_append_new(removed, json_string(id));
 	}
 	reord = !same_order(fs, ts, fidx, tidx);
-	sa = str_set_minus(json_object_get(to, "services"),
-	    json_object_get(from, "services"));
-	sr = str_set_minus(json_object_get(from, "services"),
-	    json_object_get(to, "services"));
+	sa = str_set_minus(json_object_get(to, PROTO_DOC_SERVICES),
+	    json_object_get(from, PROTO_DOC_SERVICES));
+	sr = str_set_minus(json_object_get(from, PROTO_DOC_SERVICES),
+	    json_object_get(to, PROTO_DOC_SERVICES));
 	n = json_array_size(added) + json_array_size(removed) +
 	    json_array_size(changed) + (reord ? 1 : 0);
 	h = json_pack("{s:o, s:o, s:o, s:o, s:o}", "added", added, "removed",
@@ -143,7 +145,8 @@ rec_diff(const struct rec_compiled *from, const struct rec_compiled *to)
 	const json_t *fsv = json_object_get(from->placement, "services");
 	const json_t *tsv = json_object_get(to->placement, "services");
 	json_t *services = json_object(), *hosts = json_object();
-	json_t *empty = json_pack("{s:[], s:[]}", "services", "steps");
+	json_t *empty = json_pack("{s:[], s:[]}", PROTO_DOC_SERVICES,
+	    PROTO_DOC_STEPS);
 	json_t *v, *f, *h;
 	const char *k;
 	size_t changes = 0;

@@ -1,14 +1,18 @@
 /*
  * follow: the pure decisions of following a rollout (follow.h).  The
  * store's keys go in (rec_follow_put/del), states and changes come out;
- * the reading and printing are the caller's.
+ * the reading and printing are the caller's.  Keys are cut and reports
+ * read with proto/ (keys.h, report.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "follow.h"
 #include "json.h"
+#include "keys.h"
+#include "report.h"
 #include "xalloc.h"
 
 static const char *const state_ids[REC_FOLLOW_NSTATES] = {
@@ -58,13 +62,16 @@ step_reason(const json_t *list, const char *what)
 
 	if (f == NULL)
 		return lr_xasprintf("the agent reports the host %s", what);
-	lr_buf_printf(&b, "step '%s' %s", lr_json_str(f, "id"), what);
-	if (json_is_integer(json_object_get(f, "exit")))
-		lr_buf_printf(&b, ": exit %lld", (long long)lr_json_int(f, "exit"));
-	else if (*lr_json_str(f, "error"))
-		lr_buf_printf(&b, ": %s", lr_json_str(f, "error"));
-	else if (*lr_json_str(f, "detail"))
-		lr_buf_printf(&b, ": %s", lr_json_str(f, "detail"));
+	lr_buf_printf(&b, "step '%s' %s", lr_json_str(f, PROTO_FAILED_ID),
+	    what);
+	if (json_is_integer(json_object_get(f, PROTO_FAILED_EXIT)))
+		lr_buf_printf(&b, ": exit %lld", (long long)lr_json_int(f,
+		    PROTO_FAILED_EXIT));
+	else if (*lr_json_str(f, PROTO_FAILED_ERROR))
+		lr_buf_printf(&b, ": %s", lr_json_str(f, PROTO_FAILED_ERROR));
+	else if (*lr_json_str(f, PROTO_DRIFTED_DETAIL))
+		lr_buf_printf(&b, ": %s", lr_json_str(f,
+		    PROTO_DRIFTED_DETAIL));
 	if (json_array_size(list) > 1)
 		lr_buf_printf(&b, " (and %zu more)", json_array_size(list) - 1);
 	return lr_buf_detach(&b, NULL);
@@ -77,9 +84,9 @@ unvalidated(const json_t *report)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)json_object_get(report, "services"), k,
-	    v)
-		if (json_is_false(json_object_get(v, "validated")))
+	json_object_foreach((json_t *)json_object_get(report,
+	    PROTO_REPORT_SERVICES), k, v)
+		if (json_is_false(json_object_get(v, PROTO_SERVICE_VALIDATED)))
 			return k;
 	return NULL;
 }
@@ -89,12 +96,13 @@ static bool
 has_failed(const char *host, const json_t *observed, const json_t *targets)
 {
 	const json_t *r = json_object_get(observed, host);
-	const char *s = lr_json_str(r, "state");
+	const char *s = lr_json_str(r, PROTO_REPORT_STATE);
 
-	if (!json_is_object(r) || (strcmp(s, "failed") != 0 &&
-	    strcmp(s, "drifted") != 0))
+	if (!json_is_object(r) || (strcmp(s, PROTO_STATE_FAILED) != 0 &&
+	    strcmp(s, PROTO_STATE_DRIFTED) != 0))
 		return false;
-	return lr_json_int(r, "generation") >= lr_json_int(targets, host);
+	return lr_json_int(r, PROTO_REPORT_GENERATION) >=
+	    lr_json_int(targets, host);
 }
 
 enum rec_follow_state
@@ -102,7 +110,8 @@ rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
     const json_t *agents, const json_t *targets, char **detail)
 {
 	const json_t *r = json_object_get(observed, host);
-	const char *s, *w, *cur, *svc, *on;
+	struct proto_report rr;
+	const char *s, *svc, *on;
 	int64_t og;
 
 	*detail = NULL;
@@ -110,24 +119,23 @@ rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
 		*detail = lr_xstrdup("its report in etcd is not a JSON object");
 		return REC_FOLLOW_UNKNOWN;
 	}
-	og = lr_json_int(r, "generation");
-	s = lr_json_str(r, "state");
-	if (r != NULL && og >= gen && strcmp(s, "converging") != 0) {
-		if (strcmp(s, "converged") == 0) {
+	proto_report_decode(r, &rr);
+	og = rr.generation;
+	s = rr.state;
+	if (r != NULL && og >= gen && strcmp(s, PROTO_STATE_CONVERGING) != 0) {
+		if (strcmp(s, PROTO_STATE_CONVERGED) == 0) {
 			if ((svc = unvalidated(r)) == NULL)
 				return REC_FOLLOW_CONVERGED;
 			*detail = lr_xasprintf("the validate steps of service "
 			    "'%s' failed", svc);
 			return REC_FOLLOW_FAILED;
 		}
-		if (strcmp(s, "failed") == 0) {
-			*detail = step_reason(json_object_get(r,
-			    "failed_steps"), "failed");
+		if (strcmp(s, PROTO_STATE_FAILED) == 0) {
+			*detail = step_reason(rr.failed_steps, "failed");
 			return REC_FOLLOW_FAILED;
 		}
-		if (strcmp(s, "drifted") == 0) {
-			*detail = step_reason(json_object_get(r, "drift"),
-			    "drifted");
+		if (strcmp(s, PROTO_STATE_DRIFTED) == 0) {
+			*detail = step_reason(rr.drift, "drifted");
 			return REC_FOLLOW_DRIFTED;
 		}
 		*detail = *s ? lr_xasprintf("the agent reports an unknown "
@@ -146,20 +154,21 @@ rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
 		    (long long)og);
 		return REC_FOLLOW_CONVERGING;
 	}
-	if (*(w = lr_json_str(r, "waiting"))) {
+	if (*rr.waiting) {
 		/* the agent names the host it waits for */
-		on = lr_json_str(json_object_get(r, "waiting_for"), "host");
+		on = rr.waiting_host;
 		if (*on && strcmp(on, host) != 0 && has_failed(on, observed,
 		    targets)) {
-			*detail = lr_xasprintf("%s; %s %s", w, on, lr_json_str(
-			    json_object_get(observed, on), "state"));
+			*detail = lr_xasprintf("%s; %s %s", rr.waiting, on,
+			    lr_json_str(json_object_get(observed, on),
+			    PROTO_REPORT_STATE));
 			return REC_FOLLOW_BLOCKED;
 		}
-		*detail = lr_xstrdup(w);
+		*detail = lr_xstrdup(rr.waiting);
 		return REC_FOLLOW_WAITING;
 	}
-	if (*(cur = lr_json_str(r, "current")))
-		*detail = lr_xstrdup(step_name(cur));
+	if (*rr.current)
+		*detail = lr_xstrdup(step_name(rr.current));
 	return REC_FOLLOW_CONVERGING;
 }
 
@@ -260,8 +269,8 @@ rec_follow_init(struct rec_follow *f, const char *prefix,
 	memset(f, 0, sizeof(*f));
 	f->targets = targets;
 	f->min_revision = min_revision;
-	f->obs_pfx = lr_xasprintf("%s/observed/", prefix);
-	f->agt_pfx = lr_xasprintf("%s/agents/", prefix);
+	f->obs_pfx = proto_key_observed_dir(prefix);
+	f->agt_pfx = proto_key_agents_dir(prefix);
 	f->observed = json_object();
 	f->agents = json_object();
 	f->hosts = lr_xcalloc(json_object_size(targets) + 1, sizeof(*f->hosts));
@@ -295,29 +304,23 @@ rec_follow_release(struct rec_follow *f)
 static const char *
 host_of(const char *key, const char *pfx)
 {
-	size_t n = strlen(pfx);
-
-	if (strncmp(key, pfx, n) != 0 || key[n] == '\0' ||
-	    strchr(key + n, '/') != NULL)
-		return NULL;
-	return key + n;
+	return proto_key_host_in(key, pfx);
 }
 
 void
 rec_follow_put(struct rec_follow *f, const struct etcd_kv *kv)
 {
+	struct lr_err err;
 	const char *h;
 	json_t *v;
 
 	if (kv->mod_revision < f->min_revision)
 		return;
 	if ((h = host_of(kv->key, f->obs_pfx)) != NULL) {
-		v = json_loadb(kv->value, kv->value_len, 0, NULL);
+		v = proto_value_parse(kv->key, kv->value, kv->value_len,
+		    &err);
 		/* a value that is no object is reported as unreadable */
-		json_object_set_new(f->observed, h, v && json_is_object(v) ?
-		    v : json_false());
-		if (v && !json_is_object(v))
-			json_decref(v);
+		json_object_set_new(f->observed, h, v ? v : json_false());
 	} else if ((h = host_of(kv->key, f->agt_pfx)) != NULL)
 		json_object_set_new(f->agents, h, json_true());
 }
@@ -345,7 +348,7 @@ rec_follow_update(struct rec_follow *f, long elapsed_ms)
 {
 	struct rec_follow_host *h;
 	enum rec_follow_state s;
-	const json_t *run;
+	struct proto_report rr;
 	char *detail;
 	bool all = true, changed;
 	size_t i;
@@ -366,12 +369,10 @@ rec_follow_update(struct rec_follow *f, long elapsed_ms)
 		    strcmp(detail, h->detail) != 0)
 			changed = true;
 		if (s == REC_FOLLOW_CONVERGED) {
-			run = json_object_get(json_object_get(f->observed,
-			    h->name), "run");
-			if (json_is_integer(json_object_get(run,
-			    "duration_ms")))
-				h->took_ms = (long)lr_json_int(run,
-				    "duration_ms");
+			proto_report_decode(json_object_get(f->observed,
+			    h->name), &rr);
+			if (rr.has_run && rr.run.duration_ms >= 0)
+				h->took_ms = (long)rr.run.duration_ms;
 			else if (h->shown)	/* seen pending in this wait */
 				h->took_ms = elapsed_ms;
 		}

@@ -5,7 +5,6 @@
  * too.  Keys and the documents' form are proto/'s (keys.h, doc.h), so
  * that reading and writing, here and in the agent, agree on one form.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +15,6 @@
 #include "keys.h"
 #include "state.h"
 #include "xalloc.h"
-
-char *
-rec_key(const char *prefix, const char *fmt, ...)
-{
-	struct lr_buf b = LR_BUF_INIT;
-	va_list ap;
-
-	lr_buf_adds(&b, prefix);
-	lr_buf_addc(&b, '/');
-	va_start(ap, fmt);
-	lr_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	return lr_buf_detach(&b, NULL);
-}
 
 /* Parse a JSON value read from etcd; NULL with err set. */
 static json_t *

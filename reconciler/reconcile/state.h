@@ -41,14 +41,6 @@ struct rec_applied {
 	int64_t	 max_generation;	/* highest G of any document key */
 };
 
-/*
- * P + "/" + formatted rest; owned.  NEEDSWORK: only the apply lock still
- * builds its key with it; it takes proto_key_lock_apply() when the lock
- * is made loop-drivable, and this goes.
- */
-char	*rec_key(const char *prefix, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-
 /* Read the head and the document keys (keys only). */
 int	rec_applied_load(struct etcd *e, const char *prefix,
 	    struct rec_applied *out, struct lr_err *err);
