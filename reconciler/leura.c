@@ -63,6 +63,9 @@ main(int argc, char **argv)
 	int c, i;
 	size_t k;
 
+	/* not an option: the trampoline of `leura up`'s children (up.c) */
+	if (argc > 1 && strcmp(argv[1], "--up-child") == 0)
+		return cmd_up_child(argc - 2, argv + 2);
 	/* options up to the subcommand, which parses its own (git-style) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:C:vh", longopts, NULL)) != -1) {

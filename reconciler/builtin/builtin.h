@@ -47,6 +47,8 @@ int	cmd_apply(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_status(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_up(int argc, char **argv, struct lr_ctx *ctx);
+/* `leura --up-child PPID PROG ARGS...`: how `leura up` starts its children */
+int	cmd_up_child(int argc, char **argv);
 
 /* ---- shared by the builtins (cli.c) ---- */
 

@@ -7,12 +7,20 @@
  * then keeps everything running until Ctrl-C (or stops at once with
  * --once).
  *
- * This is the blocking CLI, not a daemon: children are forked and exec'd
- * (each in its own process group, so that a terminal's Ctrl-C reaches
- * only us and we stop them in order: agents first, then etcd), with
- * PR_SET_PDEATHSIG so that none outlives us, whatever kills us.  Signals
- * only set flags; the waits check them between etcd_watch slices, and the
- * idle loop sleeps in sigsuspend.
+ * One libuv loop runs it all: etcd and the agents are children of the
+ * process runner (lib/proc.h), each in a session and process group of its
+ * own (so a terminal's Ctrl-C reaches only us, and we stop them in order:
+ * agents first, then etcd), started through a trampoline (leura
+ * --up-child) that sets PR_SET_PDEATHSIG so that none outlives us,
+ * whatever kills us.  Signals come as uv_signal callbacks.  The apply,
+ * the wait and the status are the blocking CLI's (cmd_apply_run,
+ * cmd_wait_run, cmd_status): they run in a worker (uv_queue_work), as
+ * does the wait for etcd to answer, and a stop flag the loop sets ends
+ * the wait.  The stages: etcd (tried on other ports while someone takes
+ * them), agents and the rollout, then idle until a signal or etcd's
+ * death, then stopping.  Children are started on the loop thread only:
+ * the parent-death signal follows the thread that forked.  What up needs
+ * of the machine (binaries, ports, local hosts, log ends) is up_local.c's.
  *
  * Files under the state dir (leura-up(1), FILES): etcd/ (its data, kept
  * between runs), etcd.log, agents/HOST/ (an agent's state dir) and
@@ -20,28 +28,27 @@
  * up.json (the ports, reused next time) and up.lock (one `leura up` per
  * state dir).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include <uv.h>
+
 #include "builtin.h"
+#include "clock.h"
+#include "file.h"
 #include "load.h"
+#include "proc.h"
+#include "up-int.h"
 #include "wait.h"
 #include "xalloc.h"
 
@@ -63,156 +70,67 @@ static const char usage_str[] =
 #define LEURA_EXAMPLE_INSTALL_DIR ""
 #endif
 
+struct up;
+
 struct child {
-	pid_t	 pid;		/* 0: not running */
+	struct up *u;
+	struct lr_proc *proc;	/* NULL: not running */
 	char	*what;		/* "etcd", "the agent of web1" */
 	char	*log;		/* its stdout and stderr */
-	int	 status;	/* wait status once reaped */
+	bool	 exited;	/* it ran and ended */
+	int64_t	 exit_status;	/* once exited */
+	int	 term_signal;
+};
+
+enum up_stage {
+	UP_ETCD,	/* starting etcd, waiting for it to answer */
+	UP_ROLLOUT,	/* agents started; apply, wait, status */
+	UP_IDLE,	/* keeping it running */
+	UP_STOPPING	/* agents first, then etcd */
 };
 
 struct up {
 	const char *repo;	/* the config repo */
 	char	*state;		/* absolute state dir */
-	char	*etcd_bin, *agent_bin;
+	char	*etcd_bin, *agent_bin, *self_exe;
 	char	*url;		/* http://127.0.0.1:PORT */
 	int	 port, peer_port;
 	bool	 port_given;
 	int	 lockfd;
 	struct child etcd;
 	struct child *agents;
-	size_t	 nagents, cap;
+	size_t	 nagents;
 	char	**hosts;	/* the local hosts, one agent each */
 	size_t	 nhosts;
 	char	*remote;	/* hosts not on this machine, for a note */
+	/* the run */
+	uv_loop_t loop;
+	uv_signal_t sig_int, sig_term, sig_hup;
+	uv_work_t work;
+	enum up_stage stage;
+	struct lr_ctx *uctx;
+	bool	 once;
+	int	 verbose;
+	long	 wait_ms;
+	int	 rc;		/* the exit status */
+	/* starting etcd */
+	char	*data, **env;
+	int	 tries, saved_client, saved_peer;
+	long	 log_from;	/* the size of etcd.log before this try */
+	bool	 existed, busy, show_log;
+	int64_t	 rev;		/* the store's revision once it answers */
+	/* the rollout */
+	bool	 fatal;		/* nothing to keep running */
+	bool	 say_stopped;	/* "Stopped N agents and etcd." */
 };
 
-/* signal number that asked us to stop; 0: none */
-static volatile sig_atomic_t stop_sig;
-static volatile sig_atomic_t child_exited;
-/* stop waiting: a stop signal, or etcd died */
-static volatile sig_atomic_t wake;
 /*
- * etcd, reaped by the SIGCHLD handler itself so that a wait on a dead
- * etcd ends (it would retry until its timeout); reap() takes it from here.
+ * Set on the loop thread, read by the worker: a signal that asked us to
+ * stop (0: none), stop waiting (a stop signal, or etcd died), etcd died.
  */
-static volatile pid_t etcd_pid;
-static volatile sig_atomic_t etcd_reaped;
-static int etcd_status;
-
-static void
-on_stop(int sig)
-{
-	stop_sig = sig;
-	wake = 1;
-}
-
-static void
-on_child(int sig)
-{
-	int saved = errno, st;
-
-	(void)sig;
-	child_exited = 1;
-	if (etcd_pid > 0 && !etcd_reaped &&
-	    waitpid(etcd_pid, &st, WNOHANG) == etcd_pid) {
-		etcd_status = st;
-		etcd_reaped = 1;
-		wake = 1;
-	}
-	errno = saved;
-}
-
-/* ---- small helpers ---------------------------------------------------- */
-
-static int
-mkdirs(const char *path, mode_t mode)
-{
-	char *p = lr_xstrdup(path), *s;
-	int rc = 0;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) != 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) != 0 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
-static bool
-is_dir(const char *p)
-{
-	struct stat st;
-
-	return p && *p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool
-is_exec(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-	    access(p, X_OK) == 0;
-}
-
-/* name in PATH (owned), or NULL. */
-static char *
-in_path(const char *name)
-{
-	const char *path = getenv("PATH"), *p, *e;
-	char *cand;
-
-	for (p = path ? path : ""; *p; p = *e ? e + 1 : e) {
-		e = strchr(p, ':');
-		if (e == NULL)
-			e = p + strlen(p);
-		if (e == p)
-			continue;
-		cand = lr_xasprintf("%.*s/%s", (int)(e - p), p, name);
-		if (is_exec(cand))
-			return cand;
-		free(cand);
-	}
-	return NULL;
-}
-
-static char *
-find_etcd(void)
-{
-	char *p;
-
-	if ((p = in_path("etcd")) != NULL)
-		return p;
-	return is_exec("/usr/bin/etcd") ? lr_xstrdup("/usr/bin/etcd") : NULL;
-}
-
-/* leura-agent next to this leura, else in PATH. */
-static char *
-find_agent(char **self_dir)
-{
-	char self[PATH_MAX], *slash, *p;
-	ssize_t n;
-
-	*self_dir = NULL;
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			*self_dir = lr_xstrdup(self);
-			p = lr_xasprintf("%s/leura-agent", self);
-			if (is_exec(p))
-				return p;
-			free(p);
-		}
-	}
-	return in_path("leura-agent");
-}
+static volatile sig_atomic_t stop_sig;
+static volatile sig_atomic_t wake;
+static volatile sig_atomic_t etcd_gone;
 
 /* The default state dir: $XDG_STATE_HOME/leura/up, ~/.local/state/... */
 static char *
@@ -225,186 +143,6 @@ default_state_dir(void)
 	if (home && *home)
 		return lr_xasprintf("%s/.local/state/leura/up", home);
 	return NULL;
-}
-
-/* A file's last lines to stderr, indented: what a dead child said. */
-static void
-print_tail(const char *path, int nlines)
-{
-	char buf[8192];
-	FILE *fp;
-	long sz;
-	size_t n, i;
-	int seen = 0;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return;
-	fseek(fp, 0, SEEK_END);
-	sz = ftell(fp);
-	fseek(fp, sz > (long)sizeof(buf) - 1 ? sz - (long)sizeof(buf) + 1 :
-	    0, SEEK_SET);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	for (i = n; i > 0; i--)
-		if (buf[i - 1] == '\n' && ++seen == nlines)
-			break;
-	fprintf(stderr, "  | ");
-	for (; i < n; i++) {
-		fputc(buf[i], stderr);
-		if (buf[i] == '\n')
-			fprintf(stderr, "  | ");
-	}
-	fputc('\n', stderr);
-}
-
-static long
-file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* Whether path has text past offset from (the log of this start). */
-static bool
-file_has(const char *path, long from, const char *text)
-{
-	char buf[65536];
-	FILE *fp;
-	size_t n;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return false;
-	if (fseek(fp, from, SEEK_SET) != 0) {
-		fclose(fp);
-		return false;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
-}
-
-/* A port of 127.0.0.1 free now (the kernel's pick), not equal to avoid. */
-static int
-free_port(int avoid)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd, port = -1, tries;
-
-	for (tries = 0; tries < 10 && port < 0; tries++) {
-		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return -1;
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
-		    ntohs(sa.sin_port) != avoid)
-			port = ntohs(sa.sin_port);
-		close(fd);
-	}
-	return port;
-}
-
-/* Whether port of 127.0.0.1 can be bound now. */
-static bool
-port_free(int port)
-{
-	struct sockaddr_in sa;
-	int fd, one = 1;
-	bool ok;
-
-	if (port <= 0 || port > 65535)
-		return false;
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return false;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* ---- which hosts live here -------------------------------------------- */
-
-static bool
-is_loopback(const char *a)
-{
-	struct in_addr v4;
-	struct in6_addr v6;
-
-	if (strcasecmp(a, "localhost") == 0 ||
-	    strcasecmp(a, "localhost.localdomain") == 0 ||
-	    strcasecmp(a, "ip6-localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, a, &v4) == 1)
-		return (ntohl(v4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, a, &v6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&v6) ||
-		    (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
-	return false;
-}
-
-/* One of this machine's interface addresses. */
-static bool
-is_own_address(const char *a)
-{
-	struct ifaddrs *ifs, *i;
-	struct in6_addr v6;
-	struct in_addr v4;
-	bool found = false;
-	int fam;
-
-	if (inet_pton(AF_INET, a, &v4) == 1)
-		fam = AF_INET;
-	else if (inet_pton(AF_INET6, a, &v6) == 1)
-		fam = AF_INET6;
-	else
-		return false;
-	if (getifaddrs(&ifs) != 0)
-		return false;
-	for (i = ifs; i && !found; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != fam)
-			continue;
-		if (fam == AF_INET)
-			found = memcmp(&((struct sockaddr_in *)(void *)
-			    i->ifa_addr)->sin_addr, &v4, sizeof(v4)) == 0;
-		else
-			found = memcmp(&((struct sockaddr_in6 *)(void *)
-			    i->ifa_addr)->sin6_addr, &v6, sizeof(v6)) == 0;
-	}
-	freeifaddrs(ifs);
-	return found;
-}
-
-/* Equal to this machine's host name, with or without its domain. */
-static bool
-is_hostname(const char *s, const char *me)
-{
-	size_t n = strcspn(me, ".");
-
-	if (*me == '\0')
-		return false;
-	return strcasecmp(s, me) == 0 || (strlen(s) == n &&
-	    strncasecmp(s, me, n) == 0) || (strncasecmp(s, me, n) == 0 &&
-	    s[n] == '.' && strchr(me, '.') == NULL);
-}
-
-static bool
-host_is_local(const struct spec_host *h, const char *me)
-{
-	const char *a = h->address ? h->address : h->name;
-
-	return is_loopback(a) || is_hostname(h->name, me) ||
-	    is_hostname(a, me) || is_own_address(a);
 }
 
 /* Sort the inventory into up->hosts (local) and up->remote; error if none. */
@@ -425,7 +163,7 @@ pick_hosts(struct up *u, const struct spec_repo *repo)
 		if (i < 8)
 			lr_buf_printf(&all, "%s%s (%s)", i ? ", " : "",
 			    h->name, h->address ? h->address : "no address");
-		if (host_is_local(h, me)) {
+		if (up_host_is_local(h, me)) {
 			u->hosts[u->nhosts++] = lr_xstrdup(h->name);
 		} else {
 			lr_buf_printf(&rem, "%s%s", nrem ? ", " : "", h->name);
@@ -458,164 +196,206 @@ pick_hosts(struct up *u, const struct spec_repo *repo)
 
 /* ---- children --------------------------------------------------------- */
 
+static void up_stop(struct up *u);
+static void stop_next(struct up *u);
+
 /*
- * Fork and exec argv with envp, stdin from /dev/null, stdout and stderr
- * appended to log.  The child gets its own process group and dies with
- * us (PR_SET_PDEATHSIG).  0 or -1 (printed).
+ * The trampoline a child starts in (leura --up-child PPID PROG ARGS...):
+ * die with leura up, whatever kills it, then become PROG.  uv_spawn has
+ * no PR_SET_PDEATHSIG of its own.
  */
-static int
-spawn(struct child *c, char *const argv[], char *const envp[])
+int
+cmd_up_child(int argc, char **argv)
 {
-	struct sigaction dfl;
-	sigset_t all, old;
-	pid_t parent = getpid(), pid;
-	int logfd, nullfd, e;
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD,
-		SIGPIPE };
-	size_t i;
+	int e;
 
-	if ((logfd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600)) < 0) {
-		fprintf(stderr, "leura: error: cannot open '%s': %s\n", c->log,
-		    strerror(errno));
-		return -1;
-	}
-	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "leura: error: cannot open /dev/null: %s\n",
-		    strerror(errno));
-		close(logfd);
-		return -1;
-	}
-	fflush(NULL);
-	/* no handler of ours may run in the child before exec */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((pid = fork()) == 0) {
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			sigaction(sigs[i], &dfl, NULL);
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)	/* we died before prctl */
-			_exit(127);
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 ||
-		    dup2(logfd, 2) < 0)
-			_exit(127);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		execve(argv[0], argv, envp);
-		e = errno;
-		(void)!write(2, "leura up: exec failed: ", 23);
-		(void)!write(2, strerror(e), strlen(strerror(e)));
-		(void)!write(2, "\n", 1);
-		_exit(127);
-	}
+	if (argc < 2)
+		return 127;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != (pid_t)atol(argv[0]))	/* we died before prctl */
+		return 127;
+	execv(argv[1], argv + 1);
 	e = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(nullfd);
-	close(logfd);
-	if (pid < 0) {
-		fprintf(stderr, "leura: error: cannot start %s: fork: %s\n",
-		    c->what, strerror(e));
-		return -1;
-	}
-	c->pid = pid;
-	return 0;
-}
-
-/* Reap c if it exited; true when it is gone. */
-static bool
-reap(struct child *c)
-{
-	pid_t r;
-
-	if (c->pid <= 0)
-		return true;
-	if (c->pid == etcd_pid && etcd_reaped)
-		goto etcd;
-	r = waitpid(c->pid, &c->status, WNOHANG);
-	if (r == c->pid || (r < 0 && errno == ECHILD)) {
-		if (c->pid == etcd_pid) {
-			if (etcd_reaped)	/* the handler was first */
-				goto etcd;
-			etcd_pid = 0;
-		}
-		c->pid = 0;
-		return true;
-	}
-	return false;
-etcd:
-	c->status = etcd_status;
-	c->pid = 0;
-	etcd_pid = 0;
-	etcd_reaped = 0;
-	return true;
+	fprintf(stderr, "leura up: exec failed: %s\n", strerror(e));
+	return 127;
 }
 
 static void
 describe_exit(const struct child *c, char *buf, size_t len)
 {
-	if (WIFEXITED(c->status))
-		snprintf(buf, len, "exited with status %d",
-		    WEXITSTATUS(c->status));
-	else if (WIFSIGNALED(c->status))
-		snprintf(buf, len, "was killed by signal %d",
-		    WTERMSIG(c->status));
+	if (c->term_signal)
+		snprintf(buf, len, "was killed by signal %d", c->term_signal);
 	else
-		snprintf(buf, len, "stopped");
+		snprintf(buf, len, "exited with status %lld",
+		    (long long)c->exit_status);
 }
 
-/* SIGTERM each of cs, wait up to STOP_GRACE_MS, then SIGKILL. */
+/* An agent or etcd that died on its own: say so. */
 static void
-stop_children(struct child **cs, size_t n)
+note_exit(struct up *u, const struct child *c)
 {
-	long deadline = lr_now_ms() + STOP_GRACE_MS;
-	size_t i, left;
+	char desc[64];
 
-	for (i = 0; i < n; i++)
-		if (cs[i]->pid > 0)
-			kill(cs[i]->pid, SIGTERM);
-	for (;;) {
-		for (left = 0, i = 0; i < n; i++)
-			if (!reap(cs[i]))
-				left++;
-		if (left == 0)
-			return;
-		if (lr_now_ms() >= deadline)
-			break;
-		lr_sleep_ms(50);
+	describe_exit(c, desc, sizeof(desc));
+	if (c == &u->etcd) {
+		fprintf(stderr, "leura: error: etcd %s; its log, %s, ends:\n",
+		    desc, c->log);
+		up_print_tail(c->log, 10);
+	} else {
+		fprintf(stderr, "leura: warning: %s %s; its log, %s, ends:\n",
+		    c->what, desc, c->log);
+		up_print_tail(c->log, 5);
 	}
-	for (i = 0; i < n; i++) {
-		if (cs[i]->pid <= 0)
-			continue;
+}
+
+static void
+child_exited(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
+{
+	struct child *c = arg;
+	struct up *u = c->u;
+
+	(void)p;
+	c->proc = NULL;
+	c->exited = true;
+	c->exit_status = st->exit_status;
+	c->term_signal = st->term_signal;
+	if (c == &u->etcd)
+		etcd_gone = 1;
+	switch (u->stage) {
+	case UP_ETCD:		/* the start's business */
+		break;
+	case UP_ROLLOUT:
+		note_exit(u, c);
+		if (c == &u->etcd)
+			wake = 1;	/* the wait would retry to its end */
+		break;
+	case UP_IDLE:
+		note_exit(u, c);
+		if (c == &u->etcd) {
+			u->rc = LR_EXIT_FAIL;
+			up_stop(u);
+		}
+		break;
+	case UP_STOPPING:
+		stop_next(u);
+		break;
+	}
+}
+
+static void
+child_event(struct lr_proc *p, enum lr_proc_event ev, void *arg)
+{
+	struct child *c = arg;
+
+	(void)p;
+	if (ev == LR_PROC_EV_KILLED)
 		fprintf(stderr, "leura: warning: %s did not stop within %d s "
-		    "of SIGTERM; killing it\n", cs[i]->what, STOP_GRACE_MS /
-		    1000);
-		kill(cs[i]->pid, SIGKILL);
-		while (waitpid(cs[i]->pid, &cs[i]->status, 0) < 0 &&
-		    errno == EINTR)
-			;
-		cs[i]->pid = 0;
-	}
+		    "of SIGTERM; killing it\n", c->what, STOP_GRACE_MS / 1000);
 }
 
-/* Agents first (they revoke their leases through etcd), then etcd. */
-static void
-stop_all(struct up *u)
+/*
+ * Start argv with env (NULL: ours), stdin from /dev/null, stdout and
+ * stderr appended to c->log, through the trampoline.  0 or -1 (printed).
+ */
+static int
+spawn(struct up *u, struct child *c, char **argv, char **env)
 {
-	struct child **cs = lr_xcalloc(u->nagents + 1, sizeof(*cs));
-	size_t i, n = 0;
+	struct lr_proc_opts o = LR_PROC_OPTS_INIT;
+	struct lr_err err;
+	char ppid[24], **av;
+	size_t n = 0, i;
+	int rc;
+
+	if ((o.out_fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND |
+	    O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "leura: error: cannot open '%s': %s\n", c->log,
+		    strerror(errno));
+		return -1;
+	}
+	while (argv[n])
+		n++;
+	av = lr_xcalloc(n + 4, sizeof(*av));
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	i = 0;
+	if (u->self_exe) {
+		av[i++] = u->self_exe;
+		av[i++] = "--up-child";
+		av[i++] = ppid;
+	}
+	memcpy(av + i, argv, n * sizeof(*av));
+	o.argv = av;
+	o.env = env;
+	o.kill_grace_ms = STOP_GRACE_MS;
+	o.on_exit = child_exited;
+	o.on_event = child_event;
+	o.arg = c;
+	c->u = u;
+	c->exited = false;
+	lr_err_clear(&err);
+	fflush(NULL);
+	if ((rc = lr_proc_start(&u->loop, &o, &c->proc, &err)) < 0) {
+		fprintf(stderr, "leura: error: cannot start %s: %s\n", c->what,
+		    err.msg);
+		c->proc = NULL;
+	}
+	close(o.out_fd);
+	free(av);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- stopping --------------------------------------------------------- */
+
+/* Every handle closed: the loop runs dry. */
+static void
+closed_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* The next step of stopping: agents, then etcd, then the loop. */
+static void
+stop_next(struct up *u)
+{
+	size_t i, left = 0;
 
 	for (i = 0; i < u->nagents; i++)
-		if (u->agents[i].pid > 0)
-			cs[n++] = &u->agents[i];
-	if (n)
-		stop_children(cs, n);
-	cs[0] = &u->etcd;
-	if (u->etcd.pid > 0)
-		stop_children(cs, 1);
-	free(cs);
+		if (u->agents[i].proc != NULL)
+			left++;
+	if (left)
+		return;		/* their exits come back here */
+	if (u->etcd.proc != NULL) {
+		(void)lr_proc_stop(u->etcd.proc);	/* its exit comes back */
+		return;
+	}
+	if (u->say_stopped)
+		printf("Stopped %zu agent%s and etcd.\n", u->nagents,
+		    u->nagents == 1 ? "" : "s");
+	fflush(stdout);
+	if (!uv_is_closing((uv_handle_t *)&u->sig_int)) {
+		uv_close((uv_handle_t *)&u->sig_int, closed_cb);
+		uv_close((uv_handle_t *)&u->sig_term, closed_cb);
+		uv_close((uv_handle_t *)&u->sig_hup, closed_cb);
+	}
+}
+
+/* Stop everything: SIGTERM, SIGKILL after STOP_GRACE_MS; agents first. */
+static void
+up_stop(struct up *u)
+{
+	size_t i, n = 0;
+
+	if (u->stage == UP_STOPPING)
+		return;
+	/* a failed start of etcd says so itself */
+	u->say_stopped = u->nagents > 0 || u->stage != UP_ETCD;
+	u->stage = UP_STOPPING;
+	for (i = 0; i < u->nagents; i++)
+		if (u->agents[i].proc != NULL) {
+			lr_proc_stop(u->agents[i].proc);
+			n++;
+		}
+	if (n == 0)
+		stop_next(u);
 }
 
 /* ---- etcd ------------------------------------------------------------- */
@@ -665,11 +445,11 @@ save_ports(const struct up *u)
 }
 
 /*
- * The store revision, once etcd answers; -1 when it died (*busy: on a port
- * in use, as its log since log_from says) or took too long.
+ * In the worker: the store revision, once etcd answers; -1 when it died,
+ * a signal came, or it took too long.
  */
 static int64_t
-etcd_ready(struct up *u, long log_from, bool *busy)
+etcd_ready(struct up *u)
 {
 	struct etcd_config cfg = { .endpoints = u->url, .timeout_ms = 1000,
 		.connect_timeout_ms = 300 };
@@ -681,21 +461,15 @@ etcd_ready(struct up *u, long log_from, bool *busy)
 	long deadline = lr_now_ms() + ETCD_READY_MS;
 	int64_t rev = -1;
 
-	*busy = false;
 	lr_err_clear(&err);
 	if (etcd_new(&cfg, &e, &err) < 0) {
 		lr_err_print(&err);
 		return -1;
 	}
-	while (lr_now_ms() < deadline && !stop_sig) {
+	while (lr_now_ms() < deadline && !stop_sig && !etcd_gone) {
 		if (etcd_range(e, &rq, &r, &err) == 0) {
 			rev = r.revision;
 			etcd_range_result_release(&r);
-			break;
-		}
-		if (reap(&u->etcd)) {
-			*busy = file_has(u->etcd.log, log_from,
-			    "address already in use");
 			break;
 		}
 		lr_sleep_ms(100);
@@ -704,132 +478,176 @@ etcd_ready(struct up *u, long log_from, bool *busy)
 	return rev;
 }
 
-/* Start etcd and wait until it answers; its store revision, or -1. */
-static int64_t
-start_etcd(struct up *u)
+static void ready_work(uv_work_t *w);
+static void ready_done(uv_work_t *w, int status);
+static void etcd_started(struct up *u);
+
+/*
+ * One try at starting etcd on free ports, then the wait for it to answer
+ * in the worker.  -1 when it cannot even start (printed).
+ */
+static int
+etcd_try(struct up *u)
 {
-	char *data = lr_xasprintf("%s/etcd", u->state), **env = etcd_env();
-	char *client = NULL, *peer = NULL, *cluster = NULL;
-	int saved_client, saved_peer, tries;
-	long log_from;
-	int64_t rev = -1;
-	bool busy = false, show_log = false, existed = is_dir(data);
-	char desc[64];
+	char *client, *peer, *cluster;
+	int rc;
 
-	load_ports(u, &saved_client, &saved_peer);
-	u->etcd.what = lr_xstrdup("etcd");
-	u->etcd.log = lr_xasprintf("%s/etcd.log", u->state);
-	for (tries = 0; tries < PORT_TRIES && !stop_sig; tries++) {
-		/*
-		 * Whatever answers on a taken port is not our etcd: our
-		 * agents must never talk to another one.
-		 */
-		if (u->port_given && !port_free(u->port)) {
-			busy = true;
-			fprintf(stderr, "leura: error: port %d of 127.0.0.1 "
-			    "is in use\n", u->port);
-			break;
-		}
-		if (!u->port_given)
-			u->port = tries == 0 && port_free(saved_client) ?
-			    saved_client : free_port(0);
-		u->peer_port = tries == 0 && saved_peer != u->port &&
-		    port_free(saved_peer) ? saved_peer : free_port(u->port);
-		if (u->port < 0 || u->peer_port < 0) {
-			fprintf(stderr, "leura: error: cannot find a free port "
-			    "on 127.0.0.1\n");
-			break;
-		}
-		free(u->url);
-		free(client);
-		free(peer);
-		free(cluster);
-		u->url = lr_xasprintf("http://127.0.0.1:%d", u->port);
-		client = lr_xstrdup(u->url);
-		peer = lr_xasprintf("http://127.0.0.1:%d", u->peer_port);
-		cluster = lr_xasprintf("leura-up=%s", peer);
-		log_from = file_size(u->etcd.log);
-		{
-			char *argv[] = { u->etcd_bin, "--name", "leura-up",
-				"--data-dir", data, "--listen-client-urls",
-				client, "--advertise-client-urls", client,
-				"--listen-peer-urls", peer,
-				"--initial-advertise-peer-urls", peer,
-				"--initial-cluster", cluster,
-				"--initial-cluster-state", "new",
-				"--heartbeat-interval", "50",
-				"--election-timeout", "500",
-				"--auto-compaction-mode", "periodic",
-				"--auto-compaction-retention", "1h",
-				"--logger", "zap", "--log-outputs", "stderr",
-				NULL };
-
-			if (spawn(&u->etcd, argv, env) < 0)
-				break;
-			etcd_pid = u->etcd.pid;
-		}
-		rev = etcd_ready(u, log_from, &busy);
-		if (rev >= 0 && reap(&u->etcd)) {
-			/* someone else answered on the port: try again */
-			rev = -1;
-			busy = true;
-		}
-		if (rev >= 0)
-			break;
-		if (u->etcd.pid > 0) {	/* alive but not answering */
-			struct child *cs[1] = { &u->etcd };
-
-			stop_children(cs, 1);
-			if (!stop_sig)
-				fprintf(stderr, "leura: error: etcd did not "
-				    "answer at %s within %d s; its log, %s, "
-				    "ends:\n", u->url, ETCD_READY_MS / 1000,
-				    u->etcd.log);
-			show_log = true;
-			break;
-		}
-		if (busy && !u->port_given)
-			continue;	/* someone took the port: another */
-		describe_exit(&u->etcd, desc, sizeof(desc));
-		fprintf(stderr, "leura: error: etcd %s at start; its log, %s, "
-		    "ends:\n", desc, u->etcd.log);
-		show_log = true;
-		break;
+	/*
+	 * Whatever answers on a taken port is not our etcd: our agents must
+	 * never talk to another one.
+	 */
+	if (u->port_given && !up_port_free(u->port)) {
+		u->busy = true;
+		fprintf(stderr, "leura: error: port %d of 127.0.0.1 is in use\n",
+		    u->port);
+		return -1;
 	}
-	if (rev < 0 && !stop_sig) {
-		if (tries == PORT_TRIES)
-			fprintf(stderr, "leura: error: the ports picked for "
-			    "etcd were taken before it could bind them, %d "
-			    "times\n", PORT_TRIES);
-		if (show_log)
-			print_tail(u->etcd.log, 10);
-		if (busy && u->port_given)
-			fprintf(stderr, "hint: port %d is taken; pick another "
-			    "with --port, or leave --port out\n", u->port);
-		else if (show_log && existed)
-			fprintf(stderr, "hint: the data of a previous leura up "
-			    "is in '%s'; remove it to start afresh\n", data);
-	} else if (rev >= 0)
-		save_ports(u);
+	if (!u->port_given)
+		u->port = u->tries == 0 && up_port_free(u->saved_client) ?
+		    u->saved_client : up_free_port(0);
+	u->peer_port = u->tries == 0 && u->saved_peer != u->port &&
+	    up_port_free(u->saved_peer) ? u->saved_peer : up_free_port(u->port);
+	if (u->port < 0 || u->peer_port < 0) {
+		fprintf(stderr, "leura: error: cannot find a free port on "
+		    "127.0.0.1\n");
+		return -1;
+	}
+	free(u->url);
+	u->url = lr_xasprintf("http://127.0.0.1:%d", u->port);
+	client = lr_xstrdup(u->url);
+	peer = lr_xasprintf("http://127.0.0.1:%d", u->peer_port);
+	cluster = lr_xasprintf("leura-up=%s", peer);
+	u->log_from = up_file_size(u->etcd.log);
+	{
+		char *argv[] = { u->etcd_bin, "--name", "leura-up",
+			"--data-dir", u->data, "--listen-client-urls", client,
+			"--advertise-client-urls", client,
+			"--listen-peer-urls", peer,
+			"--initial-advertise-peer-urls", peer,
+			"--initial-cluster", cluster,
+			"--initial-cluster-state", "new",
+			"--heartbeat-interval", "50",
+			"--election-timeout", "500",
+			"--auto-compaction-mode", "periodic",
+			"--auto-compaction-retention", "1h",
+			"--logger", "zap", "--log-outputs", "stderr", NULL };
+
+		etcd_gone = 0;
+		rc = spawn(u, &u->etcd, argv, u->env);
+	}
 	free(client);
 	free(peer);
 	free(cluster);
-	free(data);
-	free(env);
-	return rev;
+	if (rc < 0)
+		return -1;
+	u->rev = -1;
+	uv_queue_work(&u->loop, &u->work, ready_work, ready_done);
+	return 0;
+}
+
+static void
+ready_work(uv_work_t *w)
+{
+	struct up *u = w->data;
+
+	u->rev = etcd_ready(u);
+}
+
+/* etcd did not come up: what went wrong, and stop. */
+static void
+etcd_failed(struct up *u)
+{
+	if (!stop_sig) {
+		if (u->tries == PORT_TRIES)
+			fprintf(stderr, "leura: error: the ports picked for "
+			    "etcd were taken before it could bind them, %d "
+			    "times\n", PORT_TRIES);
+		if (u->show_log)
+			up_print_tail(u->etcd.log, 10);
+		if (u->busy && u->port_given)
+			fprintf(stderr, "hint: port %d is taken; pick another "
+			    "with --port, or leave --port out\n", u->port);
+		else if (u->show_log && u->existed)
+			fprintf(stderr, "hint: the data of a previous leura up "
+			    "is in '%s'; remove it to start afresh\n", u->data);
+	}
+	u->rc = stop_sig ? 128 + stop_sig : LR_EXIT_FAIL;
+	up_stop(u);
+}
+
+static void
+ready_done(uv_work_t *w, int status)
+{
+	struct up *u = w->data;
+	char desc[64];
+
+	(void)status;
+	if (u->etcd.exited && u->rev < 0)
+		u->busy = up_file_has(u->etcd.log, u->log_from,
+		    "address already in use");
+	if (u->rev >= 0 && u->etcd.exited) {
+		/* someone else answered on the port: try again */
+		u->rev = -1;
+		u->busy = true;
+	}
+	if (u->rev >= 0) {
+		save_ports(u);
+		etcd_started(u);
+		return;
+	}
+	if (!u->etcd.exited) {		/* alive but not answering */
+		if (!stop_sig)
+			fprintf(stderr, "leura: error: etcd did not answer at "
+			    "%s within %d s; its log, %s, ends:\n", u->url,
+			    ETCD_READY_MS / 1000, u->etcd.log);
+		u->show_log = true;
+		etcd_failed(u);
+		return;
+	}
+	if (stop_sig) {
+		etcd_failed(u);
+		return;
+	}
+	if (u->busy && !u->port_given) {
+		/* someone took the port: another */
+		if (++u->tries < PORT_TRIES && etcd_try(u) == 0)
+			return;
+		etcd_failed(u);
+		return;
+	}
+	describe_exit(&u->etcd, desc, sizeof(desc));
+	fprintf(stderr, "leura: error: etcd %s at start; its log, %s, "
+	    "ends:\n", desc, u->etcd.log);
+	u->show_log = true;
+	etcd_failed(u);
+}
+
+/* Start etcd; the rest follows from ready_done. */
+static void
+start_etcd(struct up *u)
+{
+	u->data = lr_xasprintf("%s/etcd", u->state);
+	u->env = etcd_env();
+	u->existed = up_is_dir(u->data);
+	load_ports(u, &u->saved_client, &u->saved_peer);
+	u->etcd.what = lr_xstrdup("etcd");
+	u->etcd.log = lr_xasprintf("%s/etcd.log", u->state);
+	u->stage = UP_ETCD;
+	if (etcd_try(u) < 0)
+		etcd_failed(u);
 }
 
 /* ---- agents ----------------------------------------------------------- */
 
 static int
-start_agents(struct up *u, int verbose)
+start_agents(struct up *u)
 {
 	struct child *c;
 	char *dir, *adir = lr_xasprintf("%s/agents", u->state);
 	size_t i;
 	int rc = 0;
 
-	if (mkdirs(adir, 0700) < 0) {
+	if (lr_mkdir_p(adir, 0700) < 0) {
 		fprintf(stderr, "leura: error: cannot create '%s': %s\n", adir,
 		    strerror(errno));
 		free(adir);
@@ -844,39 +662,14 @@ start_agents(struct up *u, int verbose)
 		{
 			char *argv[] = { u->agent_bin, "--host", u->hosts[i],
 				"--state-dir", dir, "--etcd", u->url,
-				verbose ? "-v" : NULL, NULL };
+				u->verbose ? "-v" : NULL, NULL };
 
-			rc = spawn(c, argv, environ);
+			rc = spawn(u, c, argv, NULL);
 		}
 		free(dir);
 	}
 	free(adir);
 	return rc;
-}
-
-/* An agent or etcd that died on its own: say so; true when etcd did. */
-static bool
-note_exits(struct up *u)
-{
-	char desc[64];
-	size_t i;
-
-	for (i = 0; i < u->nagents; i++) {
-		if (u->agents[i].pid <= 0 || !reap(&u->agents[i]))
-			continue;
-		describe_exit(&u->agents[i], desc, sizeof(desc));
-		fprintf(stderr, "leura: warning: %s %s; its log, %s, ends:\n",
-		    u->agents[i].what, desc, u->agents[i].log);
-		print_tail(u->agents[i].log, 5);
-	}
-	if (u->etcd.pid > 0 && reap(&u->etcd)) {
-		describe_exit(&u->etcd, desc, sizeof(desc));
-		fprintf(stderr, "leura: error: etcd %s; its log, %s, ends:\n",
-		    desc, u->etcd.log);
-		print_tail(u->etcd.log, 10);
-		return true;
-	}
-	return false;
 }
 
 /* ---- the state dir ---------------------------------------------------- */
@@ -952,46 +745,17 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 /* ---- the command ------------------------------------------------------ */
 
 static void
-handle_signals(void)
+on_signal(uv_signal_t *h, int sig)
 {
-	struct sigaction sa;
+	struct up *u = h->data;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;	/* no SA_RESTART: waits wake up */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_child;
-	sa.sa_flags = SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-}
-
-/* Idle until a stop signal or etcd's death; the exit status. */
-static int
-idle(struct up *u)
-{
-	sigset_t block, old;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	for (;;) {
-		if (stop_sig)
-			break;
-		child_exited = 0;
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (note_exits(u))
-			return LR_EXIT_FAIL;
-		sigprocmask(SIG_BLOCK, &block, NULL);
-		if (!stop_sig && !child_exited)
-			sigsuspend(&old);
+	stop_sig = sig;
+	wake = 1;
+	/* a worker running sees the flags, and its end decides */
+	if (u->stage == UP_IDLE) {
+		u->rc = LR_EXIT_OK;
+		up_stop(u);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return LR_EXIT_OK;
 }
 
 /* The local hosts among the apply's targets; prints which are left out. */
@@ -1086,9 +850,9 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 
 	if (ctx->repo_dir_set)
 		u->repo = ctx->repo_dir;
-	else if (is_dir(LEURA_EXAMPLE_DIR))
+	else if (up_is_dir(LEURA_EXAMPLE_DIR))
 		u->repo = LEURA_EXAMPLE_DIR;
-	else if (is_dir(LEURA_EXAMPLE_INSTALL_DIR))
+	else if (up_is_dir(LEURA_EXAMPLE_INSTALL_DIR))
 		u->repo = LEURA_EXAMPLE_INSTALL_DIR;
 	else {
 		fprintf(stderr, "leura: error: the bundled example is neither "
@@ -1102,7 +866,7 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 		    "--state-dir DIR\n");
 		return -1;
 	}
-	if (mkdirs(state, 0700) < 0 || realpath(state, real) == NULL) {
+	if (lr_mkdir_p(state, 0700) < 0 || realpath(state, real) == NULL) {
 		fprintf(stderr, "leura: error: cannot create the state dir "
 		    "'%s': %s\n", state, strerror(errno));
 		goto out;
@@ -1130,12 +894,12 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	if ((u->etcd_bin = find_etcd()) == NULL) {
+	if ((u->etcd_bin = up_find_etcd()) == NULL) {
 		fprintf(stderr, "leura: error: cannot find etcd in PATH or at "
 		    "/usr/bin/etcd\nhint: apt-get install etcd-server\n");
 		goto out;
 	}
-	if ((u->agent_bin = find_agent(&self_dir)) == NULL) {
+	if ((u->agent_bin = up_find_agent(&self_dir, &u->self_exe)) == NULL) {
 		fprintf(stderr, "leura: error: cannot find leura-agent next "
 		    "to leura (in '%s') or in PATH\nhint: build it (cmake "
 		    "--build BUILD_DIR --target leura-agent) or install it "
@@ -1167,6 +931,9 @@ up_release(struct up *u)
 	free(u->etcd.log);
 	free(u->etcd_bin);
 	free(u->agent_bin);
+	free(u->self_exe);
+	free(u->data);
+	free(u->env);
 	free(u->url);
 	free(u->state);
 	if (u->lockfd > 0)
@@ -1174,12 +941,12 @@ up_release(struct up *u)
 }
 
 /*
- * Apply, wait, show the status; the exit status.  *fatal when there is
- * nothing to keep running: the apply failed, etcd failed or died.
+ * In the worker: apply, wait, show the status; the exit status.
+ * u->fatal when there is nothing to keep running: the apply failed, etcd
+ * failed or died.
  */
 static int
-rollout(struct up *u, struct lr_ctx *uctx, int64_t start_rev, long wait_ms,
-    bool *fatal)
+rollout(struct up *u)
 {
 	struct cmd_apply_opts ao = { .ref = "HEAD", .no_plan = true,
 		.expect = -1, .lockwait = 60 };
@@ -1191,10 +958,10 @@ rollout(struct up *u, struct lr_ctx *uctx, int64_t start_rev, long wait_ms,
 	char *argv[] = { "status", NULL };
 	int rc;
 
-	*fatal = true;
+	u->fatal = true;
 	printf("Applying '%s'\n", u->repo);
 	fflush(stdout);
-	if ((rc = cmd_apply_run(uctx, &ao, &r)) != LR_EXIT_OK)
+	if ((rc = cmd_apply_run(u->uctx, &ao, &r)) != LR_EXIT_OK)
 		return rc;
 	if (u->remote)
 		printf("note: not on this machine, so not waited for: %s\n",
@@ -1204,8 +971,8 @@ rollout(struct up *u, struct lr_ctx *uctx, int64_t start_rev, long wait_ms,
 	wo.deploy = r.deploy;
 	wo.revision = r.revision;
 	/* what the agents we started wrote, not what earlier ones did */
-	wo.min_revision = start_rev + 1;
-	wo.timeout_ms = wait_ms;
+	wo.min_revision = u->rev + 1;
+	wo.timeout_ms = u->wait_ms;
 	wo.output = cmd_wait_tty() ? CMD_WAIT_PROGRESS : CMD_WAIT_LINES;
 	wo.stop = &wake;
 	wo.hint = hint;
@@ -1221,18 +988,70 @@ rollout(struct up *u, struct lr_ctx *uctx, int64_t start_rev, long wait_ms,
 	cmd_apply_result_release(&r);
 	if (wr == CMD_WAIT_STOPPED && stop_sig)
 		return 128 + stop_sig;
-	if (wr == CMD_WAIT_STOPPED) {	/* etcd died */
-		note_exits(u);
+	if (wr == CMD_WAIT_STOPPED)	/* etcd died: the loop said so */
 		return LR_EXIT_FAIL;
-	}
 	if (wr == CMD_WAIT_ERROR)
 		return LR_EXIT_FAIL;
 	putchar('\n');
 	optind = 0;	/* a fresh getopt_long for the command */
-	if (cmd_status(1, argv, uctx) != LR_EXIT_OK)
+	if (cmd_status(1, argv, u->uctx) != LR_EXIT_OK)
 		return LR_EXIT_FAIL;
-	*fatal = false;
+	u->fatal = false;
 	return wr == CMD_WAIT_ALL_CONVERGED ? LR_EXIT_OK : LR_EXIT_FAIL;
+}
+
+static void
+rollout_work(uv_work_t *w)
+{
+	struct up *u = w->data;
+
+	u->rc = rollout(u);
+}
+
+static void
+rollout_done(uv_work_t *w, int status)
+{
+	struct up *u = w->data;
+
+	(void)status;
+	if (stop_sig) {
+		fprintf(stderr, "leura: interrupted: stopping the agents and "
+		    "etcd\n");
+		u->rc = 128 + stop_sig;
+	} else if (!u->once && !u->fatal && u->etcd.exited) {
+		u->rc = LR_EXIT_FAIL;	/* etcd died meanwhile */
+	} else if (!u->once && !u->fatal) {
+		printf("\nLeura is up: etcd %s, %zu agent%s, state in %s. "
+		    "Ctrl-C stops everything.\nTalk to it: LEURA_CONFIG=%s/"
+		    "config leura status\n", u->url, u->nagents,
+		    u->nagents == 1 ? "" : "s", u->state, u->state);
+		fflush(stdout);
+		u->stage = UP_IDLE;
+		u->rc = LR_EXIT_OK;
+		return;
+	}
+	up_stop(u);
+}
+
+/* etcd answers: the client config, the agents, then the rollout. */
+static void
+etcd_started(struct up *u)
+{
+	u->rc = LR_EXIT_FAIL;
+	u->stage = UP_ROLLOUT;
+	if (write_client_config(u, u->uctx) < 0) {
+		up_stop(u);
+		return;
+	}
+	printf("etcd is up at %s; starting %zu agent%s (logs in "
+	    "%s/agents/)\n", u->url, u->nhosts, u->nhosts == 1 ? "" : "s",
+	    u->state);
+	fflush(stdout);
+	if (start_agents(u) < 0) {
+		up_stop(u);
+		return;
+	}
+	uv_queue_work(&u->loop, &u->work, rollout_work, rollout_done);
 }
 
 int
@@ -1241,62 +1060,36 @@ cmd_up(int argc, char **argv, struct lr_ctx *ctx)
 	struct up u;
 	struct lr_ctx uctx = *ctx;
 	const char *state = NULL;
-	bool once = false, fatal;
-	long wait_ms = 30 * 60 * 1000L;
-	int64_t rev;
 	int rc;
 
 	memset(&u, 0, sizeof(u));
 	u.lockfd = -1;
-	if ((rc = parse_args(argc, argv, &uctx, &u, &state, &once,
-	    &wait_ms)) != 0)
+	u.wait_ms = 30 * 60 * 1000L;
+	u.verbose = ctx->verbose;
+	u.uctx = &uctx;
+	if ((rc = parse_args(argc, argv, &uctx, &u, &state, &u.once,
+	    &u.wait_ms)) != 0)
 		return rc < 0 ? LR_EXIT_OK : rc;
 	rc = LR_EXIT_FAIL;
 	if (prepare(&u, &uctx, state) < 0)
 		goto out;
-	handle_signals();
+	uv_loop_init(&u.loop);
+	u.work.data = &u;
+	uv_signal_init(&u.loop, &u.sig_int);
+	uv_signal_init(&u.loop, &u.sig_term);
+	uv_signal_init(&u.loop, &u.sig_hup);
+	u.sig_int.data = u.sig_term.data = u.sig_hup.data = &u;
+	uv_signal_start(&u.sig_int, on_signal, SIGINT);
+	uv_signal_start(&u.sig_term, on_signal, SIGTERM);
+	uv_signal_start(&u.sig_hup, on_signal, SIGHUP);
 	printf("Starting etcd (data in %s/etcd)\n", u.state);
 	fflush(stdout);
-	if ((rev = start_etcd(&u)) < 0) {
-		rc = stop_sig ? 128 + stop_sig : LR_EXIT_FAIL;
-		goto stop;
-	}
-	if (write_client_config(&u, &uctx) < 0)
-		goto stop;
-	printf("etcd is up at %s; starting %zu agent%s (logs in "
-	    "%s/agents/)\n", u.url, u.nhosts, u.nhosts == 1 ? "" : "s",
-	    u.state);
-	fflush(stdout);
-	if (start_agents(&u, ctx->verbose) < 0)
-		goto stop;
-	rc = rollout(&u, &uctx, rev, wait_ms, &fatal);
-	if (stop_sig) {
-		fprintf(stderr, "leura: interrupted: stopping the agents and "
-		    "etcd\n");
-		rc = 128 + stop_sig;
-		goto stop;
-	}
-	if (once || fatal)
-		goto stop;
-	if (note_exits(&u)) {	/* etcd died meanwhile */
-		rc = LR_EXIT_FAIL;
-		goto stop;
-	}
-	printf("\nLeura is up: etcd %s, %zu agent%s, state in %s. Ctrl-C "
-	    "stops everything.\nTalk to it: LEURA_CONFIG=%s/config leura "
-	    "status\n", u.url, u.nagents, u.nagents == 1 ? "" : "s", u.state,
-	    u.state);
-	fflush(stdout);
-	if (idle(&u) != LR_EXIT_OK)
-		rc = LR_EXIT_FAIL;
-	else
-		rc = LR_EXIT_OK;
-stop:
-	if (u.nagents || u.etcd.pid > 0) {
-		stop_all(&u);
-		printf("Stopped %zu agent%s and etcd.\n", u.nagents,
-		    u.nagents == 1 ? "" : "s");
-	}
+	start_etcd(&u);
+	uv_run(&u.loop, UV_RUN_DEFAULT);
+	rc = u.rc;
+	if (uv_loop_close(&u.loop) != 0)
+		fprintf(stderr, "leura: warning: the event loop still had "
+		    "handles at exit\n");
 out:
 	up_release(&u);
 	return rc;

@@ -1,0 +1,40 @@
+/*
+ * What `leura up` (up.c) needs of this machine (up_local.c).  Private to
+ * the two.
+ */
+#ifndef LEURA_UP_INT_H
+#define LEURA_UP_INT_H
+
+#include <stdbool.h>
+
+#include "spec.h"
+
+/* Whether p is a folder. */
+bool	up_is_dir(const char *p);
+/* The last nlines lines of a file, indented, to stderr: what a child said. */
+void	up_print_tail(const char *path, int nlines);
+/* Its size, 0 when it cannot be read. */
+long	up_file_size(const char *path);
+/* Whether path has text past offset from (the log of this start). */
+bool	up_file_has(const char *path, long from, const char *text);
+
+/* etcd in PATH or at /usr/bin/etcd (owned), or NULL. */
+char	*up_find_etcd(void);
+/*
+ * leura-agent next to this leura, else in PATH (owned), or NULL; *self_dir
+ * and *self_exe (owned, may be NULL): where this leura is.
+ */
+char	*up_find_agent(char **self_dir, char **self_exe);
+
+/* A port of 127.0.0.1 free now (the kernel's pick), not avoid; -1. */
+int	up_free_port(int avoid);
+/* Whether port of 127.0.0.1 can be bound now. */
+bool	up_port_free(int port);
+
+/*
+ * Whether host h lives on this machine (me: its host name): a loopback
+ * address, one of its interfaces' addresses, or its host name.
+ */
+bool	up_host_is_local(const struct spec_host *h, const char *me);
+
+#endif

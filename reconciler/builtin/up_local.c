@@ -1,0 +1,270 @@
+/*
+ * up_local: what `leura up` needs of this machine (up-int.h): its
+ * binaries (etcd, leura-agent), free ports of 127.0.0.1, which inventory
+ * hosts live here, and the ends of the children's log files.
+ */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "up-int.h"
+#include "xalloc.h"
+
+bool
+up_is_dir(const char *p)
+{
+	struct stat st;
+
+	return p && *p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool
+is_exec(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(p, X_OK) == 0;
+}
+
+/* name in PATH (owned), or NULL. */
+static char *
+in_path(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *e;
+	char *cand;
+
+	for (p = path ? path : ""; *p; p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (e == p)
+			continue;
+		cand = lr_xasprintf("%.*s/%s", (int)(e - p), p, name);
+		if (is_exec(cand))
+			return cand;
+		free(cand);
+	}
+	return NULL;
+}
+
+char *
+up_find_etcd(void)
+{
+	char *p;
+
+	if ((p = in_path("etcd")) != NULL)
+		return p;
+	return is_exec("/usr/bin/etcd") ? lr_xstrdup("/usr/bin/etcd") : NULL;
+}
+
+/* leura-agent next to this leura (*self_exe), else in PATH. */
+char *
+up_find_agent(char **self_dir, char **self_exe)
+{
+	char self[PATH_MAX], *slash, *p;
+	ssize_t n;
+
+	*self_dir = NULL;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		*self_exe = lr_xstrdup(self);
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			*self_dir = lr_xstrdup(self);
+			p = lr_xasprintf("%s/leura-agent", self);
+			if (is_exec(p))
+				return p;
+			free(p);
+		}
+	}
+	return in_path("leura-agent");
+}
+
+/* A file's last lines to stderr, indented: what a dead child said. */
+void
+up_print_tail(const char *path, int nlines)
+{
+	char buf[8192];
+	FILE *fp;
+	long sz;
+	size_t n, i;
+	int seen = 0;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return;
+	fseek(fp, 0, SEEK_END);
+	sz = ftell(fp);
+	fseek(fp, sz > (long)sizeof(buf) - 1 ? sz - (long)sizeof(buf) + 1 :
+	    0, SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	for (i = n; i > 0; i--)
+		if (buf[i - 1] == '\n' && ++seen == nlines)
+			break;
+	fprintf(stderr, "  | ");
+	for (; i < n; i++) {
+		fputc(buf[i], stderr);
+		if (buf[i] == '\n')
+			fprintf(stderr, "  | ");
+	}
+	fputc('\n', stderr);
+}
+
+long
+up_file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Whether path has text past offset from (the log of this start). */
+bool
+up_file_has(const char *path, long from, const char *text)
+{
+	char buf[65536];
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return false;
+	if (fseek(fp, from, SEEK_SET) != 0) {
+		fclose(fp);
+		return false;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/* A port of 127.0.0.1 free now (the kernel's pick), not equal to avoid. */
+int
+up_free_port(int avoid)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd, port = -1, tries;
+
+	for (tries = 0; tries < 10 && port < 0; tries++) {
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			return -1;
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
+		    ntohs(sa.sin_port) != avoid)
+			port = ntohs(sa.sin_port);
+		close(fd);
+	}
+	return port;
+}
+
+/* Whether port of 127.0.0.1 can be bound now. */
+bool
+up_port_free(int port)
+{
+	struct sockaddr_in sa;
+	int fd, one = 1;
+	bool ok;
+
+	if (port <= 0 || port > 65535)
+		return false;
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* ---- which hosts live here -------------------------------------------- */
+
+static bool
+is_loopback(const char *a)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (strcasecmp(a, "localhost") == 0 ||
+	    strcasecmp(a, "localhost.localdomain") == 0 ||
+	    strcasecmp(a, "ip6-localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, a, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, a, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+	return false;
+}
+
+/* One of this machine's interface addresses. */
+static bool
+is_own_address(const char *a)
+{
+	struct ifaddrs *ifs, *i;
+	struct in6_addr v6;
+	struct in_addr v4;
+	bool found = false;
+	int fam;
+
+	if (inet_pton(AF_INET, a, &v4) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, a, &v6) == 1)
+		fam = AF_INET6;
+	else
+		return false;
+	if (getifaddrs(&ifs) != 0)
+		return false;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != fam)
+			continue;
+		if (fam == AF_INET)
+			found = memcmp(&((struct sockaddr_in *)(void *)
+			    i->ifa_addr)->sin_addr, &v4, sizeof(v4)) == 0;
+		else
+			found = memcmp(&((struct sockaddr_in6 *)(void *)
+			    i->ifa_addr)->sin6_addr, &v6, sizeof(v6)) == 0;
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* Equal to this machine's host name, with or without its domain. */
+static bool
+is_hostname(const char *s, const char *me)
+{
+	size_t n = strcspn(me, ".");
+
+	if (*me == '\0')
+		return false;
+	return strcasecmp(s, me) == 0 || (strlen(s) == n &&
+	    strncasecmp(s, me, n) == 0) || (strncasecmp(s, me, n) == 0 &&
+	    s[n] == '.' && strchr(me, '.') == NULL);
+}
+
+bool
+up_host_is_local(const struct spec_host *h, const char *me)
+{
+	const char *a = h->address ? h->address : h->name;
+
+	return is_loopback(a) || is_hostname(h->name, me) ||
+	    is_hostname(a, me) || is_own_address(a);
+}
