@@ -1,6 +1,8 @@
 /*
  * Private to the etcd client: the engine's transport-free half
- * (etcd_core.c), used by the engine (etcd_uv.c) and tested on its own;
+ * (etcd_codec.c: base64, encoders, decoders, the txn builder; etcd_core.c:
+ * configuration, curl, HTTP answers, streams), used by the engine
+ * (etcd_uv.c, etcd_uv_watch.c, etcd_uv_lease.c) and tested on its own;
  * everything about what to send, how to read the answer and what an error
  * means lives here, free of any transport:
  *
@@ -197,6 +199,13 @@ enum etcd_http_action etcd_http_check(long status, const json_t *body,
 /* int64 field of o: JSON string or integer; absent or malformed: 0. */
 int64_t	etcd_json_int64(const json_t *o, const char *name);
 
+/* Boolean field of o: true only when present and JSON true. */
+static inline bool
+etcd_json_flag(const json_t *o, const char *name)
+{
+	return json_is_true(json_object_get(o, name));
+}
+
 /*
  * Decode one mvccpb.KeyValue object into *kv (owned strings; release with
  * etcd_kv_release).  0 or LR_EETCD (bad base64, missing key).
@@ -289,7 +298,7 @@ void	etcd_watch_resync_req(const struct etcd_watch_req *w,
 /* "watch '/k'" style description of an operation on key (owned). */
 char	*etcd_what(const char *op, const char *key);
 
-/* ---- between the engine and the blocking face (etcd_uv.c) ------------- */
+/* ---- between the engine and the blocking face (etcd_uv_watch.c) ------- */
 
 struct etcd_uv_watch;
 /* The watch's stream is open: etcd said "created" and it has not failed. */

@@ -3,7 +3,10 @@
  * one curl multi handle on a libuv loop, the caller's (agent, leurad) or
  * the private one of a blocking struct etcd (etcd.c).  What to send, how to
  * read answers and what errors mean comes from the transport-free core
- * (etcd-int.h); this file only moves bytes and keeps state.
+ * (etcd-int.h); the engine only moves bytes and keeps state.  This file
+ * holds the client, curl on libuv, authentication and calls (with the
+ * one-shot lease calls); watches are in etcd_uv_watch.c, kept-alive leases
+ * in etcd_uv_lease.c, the types they share in etcd_uv-int.h.
  *
  * Plumbing (curl's multi-socket API on libuv): CURLMOPT_SOCKETFUNCTION keeps
  * one uv_poll per socket (its context is attached with curl_multi_assign and
@@ -60,204 +63,21 @@
  *     the close callbacks, so the client outlives its last handle.
  */
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <jansson.h>
-#include <uv.h>
-
-#include "buf.h"
-#include "err.h"
-#include "etcd-int.h"
-#include "etcd_uv.h"
-#include "prng.h"
+#include "etcd_uv-int.h"
 #include "xalloc.h"
-
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	5000
-
-/* ---- intrusive lists -------------------------------------------------- */
-
-struct lnode {
-	struct lnode *prev, *next;
-};
-
-#define CONTAINER(p, type, field) \
-	((type *)(void *)((char *)(p) - offsetof(type, field)))
-
-static void
-l_init(struct lnode *n)
-{
-	n->prev = n->next = n;
-}
-
-static bool
-l_empty(const struct lnode *h)
-{
-	return h->next == h;
-}
-
-static void
-l_push(struct lnode *h, struct lnode *n)
-{
-	n->prev = h->prev;
-	n->next = h;
-	h->prev->next = n;
-	h->prev = n;
-}
-
-/* Unlink n (a no-op when it is not linked). */
-static void
-l_del(struct lnode *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	l_init(n);
-}
-
-static struct lnode *
-l_pop(struct lnode *h)
-{
-	struct lnode *n;
-
-	if (l_empty(h))
-		return NULL;
-	n = h->next;
-	l_del(n);
-	return n;
-}
-
-/* ---- types ------------------------------------------------------------ */
-
-enum xfer_kind { XF_CALL, XF_WATCH };
-
-/* One curl transfer: the part calls and watch streams share. */
-struct xfer {
-	enum xfer_kind kind;
-	struct lnode ready;	/* in eu->ready: finished, or watch data */
-	CURL	*h;
-	struct curl_slist *hdrs;
-	char	 errbuf[CURL_ERROR_SIZE];
-	bool	 in_multi;
-	bool	 done;		/* the transfer ended with rc */
-	CURLcode rc;
-	size_t	 ep;		/* endpoint index in use */
-	unsigned token_gen;	/* eu->token_gen when it was sent */
-};
-
-/* Something waiting for a token (a call or a watch). */
-struct waiter {
-	struct lnode link;	/* in eu->auth_wait */
-	void	(*ready)(struct waiter *, int status, const struct lr_err *);
-};
-
-struct call {
-	struct xfer x;		/* first: CURLOPT_PRIVATE points here */
-	struct waiter w;
-	struct etcd_uv *eu;
-	struct lnode link;	/* in eu->calls */
-	char	*path, *body, *what;
-	size_t	 bodylen;
-	unsigned flags;		/* ETCD_REQ_* */
-	bool	 internal;	/* ours: no callback when canceled */
-	etcd_uv_cb *cb;
-	void	*arg;
-	struct lr_buf resp;
-	struct lr_buf tried;	/* endpoints that failed, for the message */
-	size_t	 ntried;
-	bool	 reauthed;
-	bool	 has_result;	/* finished before any I/O: status, err */
-	int	 status;
-	struct lr_err err;
-};
-
-struct sock {
-	uv_poll_t poll;
-	struct etcd_uv *eu;
-	curl_socket_t fd;
-	struct lnode link;	/* in eu->socks */
-};
-
-struct etcd_uv {
-	uv_loop_t *loop;
-	CURLM	*multi;
-	uv_timer_t curl_timer;	/* CURLMOPT_TIMERFUNCTION */
-	uv_timer_t defer;	/* runs pump() for results known early */
-	struct etcd_conf conf;
-	unsigned token_gen;	/* bumped whenever the token changes */
-	struct call *auth_call;
-	struct lnode auth_wait;	/* waiters for a token */
-	struct lnode calls;	/* every live call */
-	struct lnode ready;	/* xfers to look at in pump() */
-	struct lnode watches;
-	struct lnode leases;
-	struct lnode socks;
-	int	 refs;		/* uv handles not closed yet */
-	bool	 freeing;
-	uint64_t rng;
-};
-
-enum wstate {
-	W_IDLE,		/* back-off timer running */
-	W_AUTH,		/* waiting for a token */
-	W_STREAM,	/* stream open (or opening) */
-	W_RANGE,	/* re-listing after compaction */
-	W_DEAD		/* refused for good; only stop is left */
-};
-
-struct etcd_uv_watch {
-	struct xfer x;		/* first: CURLOPT_PRIVATE points here */
-	struct waiter w;
-	struct etcd_uv *eu;
-	struct lnode link;	/* in eu->watches */
-	struct etcd_watch_req req;	/* req.key is key, .range_end end */
-	char	*key, *end, *what;
-	etcd_uv_watch_cb *cb;
-	void	*arg;
-	enum wstate state;
-	int64_t	 next_rev;	/* where the next stream starts; 0: now */
-	struct lr_buf raw;	/* bytes received, not yet split */
-	struct lr_buf acc;	/* unfinished line */
-	struct etcd_events ev;
-	uv_timer_t timer;	/* back-off */
-	unsigned backoff_ms;
-	bool	 resync;	/* re-list before watching again */
-	int64_t	 compact_rev;
-	bool	 reauthed;	/* fresh token already tried */
-	bool	 created;	/* this stream said "created" */
-	bool	 stopped;
-	struct call *range;	/* the resync listing in flight */
-	struct lr_err fail;	/* set by watch_line on WL_FAIL */
-};
-
-struct etcd_uv_lease {
-	struct etcd_uv *eu;
-	struct lnode link;	/* in eu->leases */
-	int64_t	 ttl_s;
-	int64_t	 id;		/* 0: none */
-	etcd_uv_lease_cb *cb;
-	void	*arg;
-	uv_timer_t timer;	/* next keep-alive or retry */
-	struct call *call;	/* grant or keep-alive in flight */
-	uint64_t last_ok;	/* uv_now() of the last grant/keep-alive */
-	unsigned backoff_ms;
-	bool	 lost;		/* cb(0) delivered, no lease since */
-	bool	 stopped;
-};
 
 static void pump(struct etcd_uv *eu);
 static void call_send(struct call *c);
-static void watch_open(struct etcd_uv_watch *w);
-static void watch_reopen(struct etcd_uv_watch *w);
 
 /* ---- the client's handles --------------------------------------------- */
 
-static void
-eu_unref(struct etcd_uv *eu)
+void
+etcd_uv_unref(struct etcd_uv *eu)
 {
 	if (--eu->refs > 0 || !eu->freeing)
 		return;
@@ -268,21 +88,9 @@ eu_unref(struct etcd_uv *eu)
 static void
 eu_timer_closed(uv_handle_t *h)
 {
-	eu_unref(h->data);
+	etcd_uv_unref(h->data);
 }
 
-static unsigned
-jitter(struct etcd_uv *eu, unsigned ms)
-{
-	/* [ms/2, ms]: retries of many clients spread out */
-	return ms / 2 + (unsigned)(lr_splitmix64(&eu->rng) % (ms / 2 + 1));
-}
-
-static const char *
-ep_url(const struct etcd_uv *eu, size_t ep)
-{
-	return eu->conf.endpoints[ep];
-}
 
 /* ---- curl on libuv ---------------------------------------------------- */
 
@@ -293,7 +101,7 @@ sock_closed(uv_handle_t *h)
 	struct etcd_uv *eu = s->eu;
 
 	free(s);
-	eu_unref(eu);
+	etcd_uv_unref(eu);
 }
 
 static void
@@ -395,8 +203,8 @@ defer_cb(uv_timer_t *t)
 	pump(t->data);
 }
 
-static void
-xfer_detach(struct etcd_uv *eu, struct xfer *x)
+void
+etcd_uv_xfer_detach(struct etcd_uv *eu, struct xfer *x)
 {
 	if (x->in_multi) {
 		curl_multi_remove_handle(eu->multi, x->h);
@@ -406,8 +214,8 @@ xfer_detach(struct etcd_uv *eu, struct xfer *x)
 }
 
 /* Prepare x->h for one request to endpoint x->ep. */
-static int
-xfer_setup(struct etcd_uv *eu, struct xfer *x, const char *path,
+int
+etcd_uv_xfer_setup(struct etcd_uv *eu, struct xfer *x, const char *path,
     const char *body, size_t len, unsigned flags)
 {
 	if (x->h == NULL) {
@@ -452,7 +260,6 @@ drain(struct etcd_uv *eu)
 }
 
 static void call_process(struct call *c);
-static void watch_process(struct etcd_uv_watch *w);
 
 /*
  * Run everything that is ready.  User callbacks run from here (or from
@@ -472,20 +279,15 @@ pump(struct etcd_uv *eu)
 		if (x->kind == XF_CALL)
 			call_process((struct call *)x);
 		else
-			watch_process((struct etcd_uv_watch *)x);
+			etcd_uv_watch_process((struct etcd_uv_watch *)x);
 	}
 }
 
 /* ---- authentication --------------------------------------------------- */
 
-static struct call *call_new(struct etcd_uv *eu, const char *path,
-    json_t *body, const char *what, unsigned flags, bool internal,
-    etcd_uv_cb *cb, void *arg);
-static void call_start(struct call *c);
-
 /* The token used by x was refused: forget it unless renewed since. */
-static void
-forget_token(struct etcd_uv *eu, const struct xfer *x)
+void
+etcd_uv_forget_token(struct etcd_uv *eu, const struct xfer *x)
 {
 	if (x->token_gen != eu->token_gen)
 		return;
@@ -527,8 +329,8 @@ auth_done(int status, const json_t *resp, const struct lr_err *err,
 }
 
 /* Run wt->ready once there is a token (now, if there is one). */
-static void
-auth_wait(struct etcd_uv *eu, struct waiter *wt)
+void
+etcd_uv_auth_wait(struct etcd_uv *eu, struct waiter *wt)
 {
 	struct call *c;
 	char *what;
@@ -538,8 +340,8 @@ auth_wait(struct etcd_uv *eu, struct waiter *wt)
 	if (eu->auth_call != NULL)
 		return;
 	what = etcd_what("authenticate as", eu->conf.user);
-	c = call_new(eu, ETCD_PATH_AUTH, etcd_auth_encode(&eu->conf), what,
-	    ETCD_REQ_NOAUTH, true, auth_done, eu);
+	c = etcd_uv_call_new(eu, ETCD_PATH_AUTH, etcd_auth_encode(&eu->conf),
+	    what, ETCD_REQ_NOAUTH, true, auth_done, eu);
 	free(what);
 	eu->auth_call = c;
 	call_send(c);
@@ -575,14 +377,14 @@ call_free(struct call *c)
 static void
 call_unlink(struct call *c)
 {
-	xfer_detach(c->eu, &c->x);
+	etcd_uv_xfer_detach(c->eu, &c->x);
 	l_del(&c->link);
 	l_del(&c->w.link);
 }
 
 /* Drop c without its callback (its owner is gone). */
-static void
-call_cancel(struct call *c)
+void
+etcd_uv_call_cancel(struct call *c)
 {
 	if (c->eu->auth_call == c)
 		c->eu->auth_call = NULL;
@@ -607,7 +409,7 @@ call_result_later(struct call *c, int status, const struct lr_err *err)
 {
 	struct etcd_uv *eu = c->eu;
 
-	xfer_detach(eu, &c->x);
+	etcd_uv_xfer_detach(eu, &c->x);
 	c->has_result = true;
 	c->status = status;
 	c->err = *err;
@@ -639,7 +441,7 @@ call_send(struct call *c)
 	int rc;
 
 	lr_buf_reset(&c->resp);
-	if ((rc = xfer_setup(eu, &c->x, c->path, c->body, c->bodylen,
+	if ((rc = etcd_uv_xfer_setup(eu, &c->x, c->path, c->body, c->bodylen,
 	    c->flags)) == 0) {
 		curl_easy_setopt(c->x.h, CURLOPT_WRITEFUNCTION, call_write);
 		curl_easy_setopt(c->x.h, CURLOPT_WRITEDATA, c);
@@ -653,18 +455,18 @@ call_send(struct call *c)
 	call_result_later(c, rc, &e);
 }
 
-static void
-call_start(struct call *c)
+void
+etcd_uv_call_start(struct call *c)
 {
 	if (!(c->flags & ETCD_REQ_NOAUTH) &&
 	    etcd_conf_needs_auth(&c->eu->conf))
-		auth_wait(c->eu, &c->w);
+		etcd_uv_auth_wait(c->eu, &c->w);
 	else
 		call_send(c);
 }
 
-static struct call *
-call_new(struct etcd_uv *eu, const char *path, json_t *body,
+struct call *
+etcd_uv_call_new(struct etcd_uv *eu, const char *path, json_t *body,
     const char *what, unsigned flags, bool internal, etcd_uv_cb *cb,
     void *arg)
 {
@@ -770,8 +572,8 @@ call_process(struct call *c)
 			break;
 		}
 		c->reauthed = true;
-		forget_token(eu, &c->x);
-		call_start(c);
+		etcd_uv_forget_token(eu, &c->x);
+		etcd_uv_call_start(c);
 		break;
 	case ETCD_HTTP_NEXT:
 		call_next(c, "no leader or not ready");
@@ -840,7 +642,8 @@ etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
 		json_decref(body);
 		return LR_ECANCELED;
 	}
-	call_start(call_new(eu, path, body, what, 0, false, cb, arg));
+	etcd_uv_call_start(etcd_uv_call_new(eu, path, body, what, 0, false,
+	    cb, arg));
 	return 0;
 }
 
@@ -967,632 +770,6 @@ const char *
 etcd_uv_endpoint(const struct etcd_uv *eu)
 {
 	return eu->conf.endpoints[eu->conf.cur];
-}
-
-/* ---- watches ---------------------------------------------------------- */
-
-enum { WL_GO, WL_STOPPED, WL_COMPACTED, WL_FAIL };
-
-static void
-watch_closed(uv_handle_t *h)
-{
-	struct etcd_uv_watch *w = h->data;
-	struct etcd_uv *eu = w->eu;
-
-	if (w->x.h != NULL)
-		curl_easy_cleanup(w->x.h);
-	curl_slist_free_all(w->x.hdrs);
-	lr_buf_release(&w->raw);
-	lr_buf_release(&w->acc);
-	etcd_events_release(&w->ev);
-	free(w->key);
-	free(w->end);
-	free(w->what);
-	free(w);
-	eu_unref(eu);
-}
-
-void
-etcd_uv_watch_stop(struct etcd_uv_watch *w)
-{
-	if (w == NULL || w->stopped)
-		return;
-	w->stopped = true;
-	xfer_detach(w->eu, &w->x);
-	l_del(&w->w.link);
-	l_del(&w->link);
-	if (w->range != NULL) {
-		call_cancel(w->range);
-		w->range = NULL;
-	}
-	uv_timer_stop(&w->timer);
-	/* the memory goes in watch_closed, after any callback returned */
-	uv_close((uv_handle_t *)&w->timer, watch_closed);
-}
-
-/* Hand b to the holder; false when the watch was stopped meanwhile. */
-static bool
-watch_deliver(struct etcd_uv_watch *w, const struct etcd_watch_batch *b)
-{
-	if (w->stopped)
-		return false;
-	w->cb(b, w->arg);
-	return !w->stopped;
-}
-
-static void
-watch_timer_cb(uv_timer_t *t)
-{
-	watch_reopen(t->data);
-}
-
-/*
- * The stream (or the listing, or authentication) failed with err: tell the
- * holder and try again later, or give up on a refusal.
- */
-static void
-watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
-{
-	struct etcd_uv *eu = w->eu;
-	struct etcd_watch_batch b;
-	bool refused = err->code == LR_EPERM || err->code == LR_EAUTH;
-
-	xfer_detach(eu, &w->x);
-	w->state = W_IDLE;
-	if (refused && eu->conf.user != NULL && !w->reauthed) {
-		/* an expired token looks like "permission denied" */
-		w->reauthed = true;
-		forget_token(eu, &w->x);
-		watch_reopen(w);
-		return;
-	}
-	memset(&b, 0, sizeof(b));
-	b.kind = ETCD_WATCH_DISCONNECTED;
-	b.revision = w->next_rev > 0 ? w->next_rev - 1 : 0;
-	b.err = err;
-	if (refused)
-		w->state = W_DEAD;
-	if (!watch_deliver(w, &b) || refused || eu->freeing)
-		return;
-	if (w->backoff_ms == 0)
-		w->backoff_ms = BACKOFF_MIN_MS;
-	else if ((w->backoff_ms *= 2) > BACKOFF_MAX_MS)
-		w->backoff_ms = BACKOFF_MAX_MS;
-	w->x.ep = (w->x.ep + 1) % eu->conf.nendpoints;
-	uv_timer_start(&w->timer, watch_timer_cb,
-	    jitter(eu, w->backoff_ms), 0);
-}
-
-static size_t
-watch_write(char *p, size_t sz, size_t n, void *arg)
-{
-	struct etcd_uv_watch *w = arg;
-
-	/* no user code here: pump() splits and delivers */
-	lr_buf_add(&w->raw, p, sz * n);
-	if (l_empty(&w->x.ready))
-		l_push(&w->eu->ready, &w->x.ready);
-	return sz * n;
-}
-
-/* Open the stream at next_rev; 0 or LR_E* (err set). */
-static int
-watch_open_now(struct etcd_uv_watch *w, struct lr_err *err)
-{
-	struct etcd_uv *eu = w->eu;
-	struct etcd_watch_req req = w->req;
-	json_t *j;
-	char *body;
-	int rc;
-
-	req.start_revision = w->next_rev;
-	j = etcd_watch_encode(&req);
-	body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (body == NULL)
-		return lr_err_set(err, LR_ENOMEM, "etcd %s: cannot encode "
-		    "the request", w->what);
-	rc = xfer_setup(eu, &w->x, ETCD_PATH_WATCH, body, strlen(body),
-	    ETCD_REQ_WATCH);
-	free(body);
-	if (rc < 0)
-		return lr_err_set(err, rc, "etcd %s: cannot start the "
-		    "request", w->what);
-	curl_easy_setopt(w->x.h, CURLOPT_WRITEFUNCTION, watch_write);
-	curl_easy_setopt(w->x.h, CURLOPT_WRITEDATA, w);
-	/* TCP keep-alive (set by etcd_curl_setup) notices a dead peer */
-	lr_buf_reset(&w->raw);
-	w->created = false;
-	lr_buf_reset(&w->acc);
-	if (curl_multi_add_handle(eu->multi, w->x.h) != CURLM_OK)
-		return lr_err_set(err, LR_EIO, "etcd %s: cannot start the "
-		    "request", w->what);
-	w->x.in_multi = true;
-	w->state = W_STREAM;
-	return 0;
-}
-
-static void
-watch_auth_ready(struct waiter *wt, int status, const struct lr_err *err)
-{
-	struct etcd_uv_watch *w = CONTAINER(wt, struct etcd_uv_watch, w);
-	struct lr_err e;
-
-	if (status < 0) {
-		/* the authenticate call itself was refused: no second try */
-		w->reauthed = true;
-		lr_err_set(&e, status, "%s: %s", w->what, err->msg);
-		if (err->hint[0] != '\0')
-			lr_err_hint(&e, "%s", err->hint);
-		watch_fail(w, &e);
-		return;
-	}
-	lr_err_clear(&e);
-	if (watch_open_now(w, &e) < 0)
-		watch_fail(w, &e);
-}
-
-/* Open the stream once there is a token. */
-static void
-watch_open(struct etcd_uv_watch *w)
-{
-	struct lr_err e;
-
-	if (etcd_conf_needs_auth(&w->eu->conf)) {
-		w->state = W_AUTH;
-		auth_wait(w->eu, &w->w);
-		return;
-	}
-	lr_err_clear(&e);
-	if (watch_open_now(w, &e) < 0)
-		watch_fail(w, &e);
-}
-
-static void
-watch_range_done(int status, const json_t *resp, const struct lr_err *err,
-    void *arg)
-{
-	struct etcd_uv_watch *w = arg;
-	struct etcd_range_result r;
-	struct etcd_watch_batch b;
-	struct lr_err e;
-
-	w->range = NULL;
-	memset(&r, 0, sizeof(r));
-	if (status == 0) {
-		lr_err_clear(&e);
-		if ((status = etcd_range_decode(resp, &r, &e)) < 0)
-			err = &e;
-	}
-	if (status < 0) {
-		watch_fail(w, err);	/* resync stays set: list again */
-		return;
-	}
-	w->resync = false;
-	w->next_rev = r.revision + 1;
-	memset(&b, 0, sizeof(b));
-	b.kind = ETCD_WATCH_RESYNC;
-	b.revision = r.revision;
-	b.kvs = r.kvs;
-	b.nkvs = r.nkvs;
-	b.compact_revision = w->compact_rev;
-	if (!watch_deliver(w, &b)) {
-		etcd_range_result_release(&r);
-		return;
-	}
-	etcd_range_result_release(&r);
-	if (!w->eu->freeing)
-		watch_open(w);
-}
-
-/* List the watched range again (after compaction). */
-static void
-watch_resync(struct etcd_uv_watch *w)
-{
-	struct etcd_range_req rr;
-	char *what;
-
-	w->resync = true;
-	w->state = W_RANGE;
-	etcd_watch_resync_req(&w->req, &rr);
-	what = etcd_what("range", w->key);
-	w->range = call_new(w->eu, ETCD_PATH_RANGE, etcd_range_encode(&rr),
-	    what, 0, true, watch_range_done, w);
-	free(what);
-	call_start(w->range);
-}
-
-static void
-watch_reopen(struct etcd_uv_watch *w)
-{
-	if (w->stopped || w->eu->freeing)
-		return;
-	if (w->resync)
-		watch_resync(w);
-	else
-		watch_open(w);
-}
-
-static int
-watch_line(const char *line, size_t len, void *arg)
-{
-	struct etcd_uv_watch *w = arg;
-	struct etcd_watch_batch b;
-	struct etcd_watch_info info;
-	const char *ep = ep_url(w->eu, w->x.ep);
-	size_t i;
-
-	memset(&b, 0, sizeof(b));
-	memset(&info, 0, sizeof(info));
-	lr_err_clear(&w->fail);
-	if (etcd_watch_decode_line(line, len, &w->ev, &b, &info, w->what, ep,
-	    &w->fail) < 0)
-		return WL_FAIL;
-	if (info.canceled) {
-		if (info.compact_revision > 0) {
-			w->compact_rev = info.compact_revision;
-			return WL_COMPACTED;
-		}
-		etcd_watch_cancel_error(&info, w->what, ep, &w->fail);
-		return WL_FAIL;
-	}
-	if (info.created) {
-		/* the stream works: the next failure starts the back-off */
-		w->backoff_ms = 0;
-		w->reauthed = false;
-		w->created = true;
-		w->eu->conf.cur = w->x.ep;	/* calls start here too */
-		if (w->next_rev == 0)
-			w->next_rev = b.revision + 1;
-	}
-	if (b.kind == ETCD_WATCH_EVENTS) {
-		for (i = 0; i < b.nevents; i++)
-			if (b.events[i].kv.mod_revision >= w->next_rev)
-				w->next_rev = b.events[i].kv.mod_revision + 1;
-		return watch_deliver(w, &b) ? WL_GO : WL_STOPPED;
-	}
-	if (info.created || info.fragment)
-		return WL_GO;
-	/* a progress notification: everything up to b.revision was sent */
-	if (b.revision >= w->next_rev)
-		w->next_rev = b.revision + 1;
-	if (!(w->req.flags & ETCD_PROGRESS_NOTIFY))
-		return WL_GO;
-	b.kind = ETCD_WATCH_PROGRESS;
-	return watch_deliver(w, &b) ? WL_GO : WL_STOPPED;
-}
-
-/* The stream ended (x.done): why, as an error for DISCONNECTED. */
-static void
-watch_ended(struct etcd_uv_watch *w, long status)
-{
-	struct etcd_uv *eu = w->eu;
-	const char *ep = ep_url(eu, w->x.ep);
-	char reason[CURL_ERROR_SIZE + 64];
-	enum etcd_curl_class cls;
-	enum etcd_http_action act;
-	struct lr_err e;
-	json_t *j;
-
-	lr_err_clear(&e);
-	reason[0] = '\0';
-	cls = etcd_curl_classify(w->x.h, w->x.rc, w->x.errbuf, reason,
-	    sizeof(reason));
-	if (cls == ETCD_CURL_OK && status != 200) {
-		j = etcd_json_parse(w->raw.s != NULL ? w->raw.s : "",
-		    w->raw.len);
-		act = etcd_http_check(status, j, w->raw.s, w->raw.len,
-		    w->what, ep, &e);
-		json_decref(j);
-		if (act == ETCD_HTTP_REAUTH && e.code != LR_EAUTH)
-			e.code = LR_EAUTH;
-		if (act != ETCD_HTTP_OK) {
-			watch_fail(w, &e);
-			return;
-		}
-	}
-	if (cls == ETCD_CURL_TLS) {
-		etcd_curl_error(&e, cls, w->what, ep, reason);
-		watch_fail(w, &e);
-		return;
-	}
-	if (cls == ETCD_CURL_OK)
-		snprintf(reason, sizeof(reason), "closed by etcd");
-	if (w->next_rev > 0)
-		lr_err_set(&e, LR_EUNREACH, "etcd %s at '%s': %s: %s; "
-		    "resuming at revision %" PRId64, w->what, ep,
-		    w->created ? "stream lost" : "cannot open the stream",
-		    reason, w->next_rev);
-	else
-		lr_err_set(&e, LR_EUNREACH, "etcd %s at '%s': %s: %s; "
-		    "retrying", w->what, ep,
-		    w->created ? "stream lost" : "cannot open the stream",
-		    reason);
-	lr_err_hint(&e, "check that etcd is running; the watch goes on by "
-	    "itself when it is back");
-	watch_fail(w, &e);
-}
-
-static void
-watch_process(struct etcd_uv_watch *w)
-{
-	long status = 0;
-	int act = WL_GO;
-
-	if (w->stopped || w->state != W_STREAM)
-		return;
-	curl_easy_getinfo(w->x.h, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 200 && w->raw.len > 0) {
-		act = etcd_lines_feed(&w->acc, w->raw.s, w->raw.len,
-		    watch_line, w);
-		lr_buf_reset(&w->raw);
-	}
-	if (w->stopped || w->eu->freeing)
-		return;
-	switch (act) {
-	case WL_STOPPED:
-		return;
-	case WL_COMPACTED:
-		/* the stream stays open after a cancel: close it */
-		xfer_detach(w->eu, &w->x);
-		watch_resync(w);
-		return;
-	case WL_FAIL:
-		watch_fail(w, &w->fail);
-		return;
-	}
-	if (w->x.done)
-		watch_ended(w, status);
-}
-
-int
-etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
-    etcd_uv_watch_cb *cb, void *arg, struct etcd_uv_watch **out,
-    struct lr_err *err)
-{
-	struct etcd_uv_watch *w;
-	int rc;
-
-	if (eu == NULL || req == NULL || req->key == NULL || cb == NULL ||
-	    out == NULL)
-		return lr_err_set(err, LR_EINVAL, "etcd watch: no client, key "
-		    "or callback");
-	if (eu->freeing)
-		return lr_err_set(err, LR_ECANCELED, "etcd watch '%s': the "
-		    "client is being closed", req->key);
-	w = lr_xcalloc(1, sizeof(*w));
-	w->x.kind = XF_WATCH;
-	l_init(&w->x.ready);
-	l_init(&w->w.link);
-	w->w.ready = watch_auth_ready;
-	w->eu = eu;
-	w->key = lr_xstrdup(req->key);
-	w->req = *req;
-	w->req.key = w->key;
-	w->end = req->range_end != NULL ? lr_xstrdup(req->range_end) : NULL;
-	w->req.range_end = w->end;
-	w->what = etcd_what("watch", w->key);
-	w->cb = cb;
-	w->arg = arg;
-	w->next_rev = req->start_revision;
-	w->x.ep = eu->conf.cur;
-	lr_buf_init(&w->raw);
-	lr_buf_init(&w->acc);
-	etcd_events_init(&w->ev);
-	uv_timer_init(eu->loop, &w->timer);
-	w->timer.data = w;
-	eu->refs++;
-	l_push(&eu->watches, &w->link);
-	if (etcd_conf_needs_auth(&eu->conf)) {
-		w->state = W_AUTH;
-		auth_wait(eu, &w->w);
-	} else if ((rc = watch_open_now(w, err)) < 0) {
-		etcd_uv_watch_stop(w);	/* never calls cb */
-		return rc;
-	}
-	*out = w;
-	return 0;
-}
-
-bool
-etcd_uv_watch_is_open(const struct etcd_uv_watch *w)
-{
-	return w != NULL && !w->stopped && w->state == W_STREAM &&
-	    w->created;
-}
-
-/* ---- leases ----------------------------------------------------------- */
-
-static void lease_tick(uv_timer_t *t);
-
-static uint64_t
-lease_interval(const struct etcd_uv_lease *l)
-{
-	uint64_t ms = (uint64_t)l->ttl_s * 1000 / 3;
-
-	return ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : ms;
-}
-
-static void
-lease_closed(uv_handle_t *h)
-{
-	struct etcd_uv_lease *l = h->data;
-	struct etcd_uv *eu = l->eu;
-
-	free(l);
-	eu_unref(eu);
-}
-
-static void
-lease_notify(struct etcd_uv_lease *l, int64_t id)
-{
-	if (!l->stopped)
-		l->cb(id, l->arg);
-}
-
-/* A grant or keep-alive failed: report a lost lease once, retry. */
-static void
-lease_trouble(struct etcd_uv_lease *l)
-{
-	struct etcd_uv *eu = l->eu;
-	uint64_t cap = lease_interval(l);
-
-	if (!l->lost && (l->id == 0 ||
-	    uv_now(eu->loop) - l->last_ok >= (uint64_t)l->ttl_s * 1000)) {
-		l->lost = true;
-		lease_notify(l, 0);
-		if (l->stopped || eu->freeing)
-			return;
-	}
-	if (cap > BACKOFF_MAX_MS)
-		cap = BACKOFF_MAX_MS;
-	if (l->backoff_ms == 0)
-		l->backoff_ms = BACKOFF_MIN_MS;
-	else if ((l->backoff_ms *= 2) > cap)
-		l->backoff_ms = (unsigned)cap;
-	uv_timer_start(&l->timer, lease_tick, jitter(eu, l->backoff_ms), 0);
-}
-
-static void
-lease_grant_done(int status, const json_t *resp, const struct lr_err *err,
-    void *arg)
-{
-	struct etcd_uv_lease *l = arg;
-	int64_t id = 0, ttl = 0;
-	struct lr_err e;
-
-	(void)err;
-	l->call = NULL;
-	if (status == 0)
-		status = etcd_lease_grant_decode(resp, &id, &ttl, &e);
-	if (status < 0) {
-		lease_trouble(l);
-		return;
-	}
-	l->id = id;
-	l->last_ok = uv_now(l->eu->loop);
-	l->lost = false;
-	l->backoff_ms = 0;
-	uv_timer_start(&l->timer, lease_tick, lease_interval(l), 0);
-	lease_notify(l, id);
-}
-
-static void
-lease_grant(struct etcd_uv_lease *l)
-{
-	char what[64];
-
-	snprintf(what, sizeof(what), "grant lease (ttl %" PRId64 " s)",
-	    l->ttl_s);
-	l->call = call_new(l->eu, ETCD_PATH_GRANT,
-	    etcd_lease_grant_encode(l->ttl_s), what, 0, true,
-	    lease_grant_done, l);
-	call_start(l->call);
-}
-
-static void
-lease_ka_done(int status, const json_t *resp, const struct lr_err *err,
-    void *arg)
-{
-	struct etcd_uv_lease *l = arg;
-	int64_t ttl = 0;
-	struct lr_err e;
-
-	l->call = NULL;
-	if (status == 0)
-		status = etcd_lease_keepalive_decode(resp, &ttl, &e);
-	else if (err != NULL && err->code == LR_ENOENT)
-		status = 0;	/* "lease not found": gone, ttl 0 */
-	if (status < 0) {
-		lease_trouble(l);
-		return;
-	}
-	if (ttl <= 0) {
-		/* expired or revoked behind our back: a new one */
-		l->id = 0;
-		lease_grant(l);
-		return;
-	}
-	l->last_ok = uv_now(l->eu->loop);
-	l->backoff_ms = 0;
-	uv_timer_start(&l->timer, lease_tick, lease_interval(l), 0);
-	if (l->lost) {
-		l->lost = false;
-		lease_notify(l, l->id);
-	}
-}
-
-static void
-lease_tick(uv_timer_t *t)
-{
-	struct etcd_uv_lease *l = t->data;
-	char what[64];
-
-	if (l->stopped || l->call != NULL)
-		return;
-	if (l->id == 0) {
-		lease_grant(l);
-		return;
-	}
-	snprintf(what, sizeof(what), "keep-alive of lease %" PRId64, l->id);
-	l->call = call_new(l->eu, ETCD_PATH_KEEPALIVE,
-	    etcd_lease_id_encode(l->id), what, 0, true, lease_ka_done, l);
-	call_start(l->call);
-}
-
-int
-etcd_uv_lease_start(struct etcd_uv *eu, int64_t ttl_s, etcd_uv_lease_cb *cb,
-    void *arg, struct etcd_uv_lease **out, struct lr_err *err)
-{
-	struct etcd_uv_lease *l;
-
-	if (eu == NULL || cb == NULL || out == NULL)
-		return lr_err_set(err, LR_EINVAL, "etcd lease: no client or "
-		    "callback");
-	if (ttl_s <= 0)
-		return lr_err_set(err, LR_EINVAL, "etcd lease: ttl %" PRId64
-		    " s is not positive", ttl_s);
-	if (eu->freeing)
-		return lr_err_set(err, LR_ECANCELED, "etcd lease: the client "
-		    "is being closed");
-	l = lr_xcalloc(1, sizeof(*l));
-	l->eu = eu;
-	l->ttl_s = ttl_s;
-	l->cb = cb;
-	l->arg = arg;
-	uv_timer_init(eu->loop, &l->timer);
-	l->timer.data = l;
-	eu->refs++;
-	l_push(&eu->leases, &l->link);
-	lease_grant(l);
-	*out = l;
-	return 0;
-}
-
-void
-etcd_uv_lease_stop(struct etcd_uv_lease *l, bool revoke)
-{
-	struct etcd_uv *eu;
-	char what[64];
-
-	if (l == NULL || l->stopped)
-		return;
-	eu = l->eu;
-	l->stopped = true;
-	if (l->call != NULL) {
-		/* a grant in flight may still create a lease: it expires */
-		call_cancel(l->call);
-		l->call = NULL;
-	}
-	if (revoke && l->id != 0 && !eu->freeing) {
-		/* fire and forget; etcd_uv_free cancels it */
-		snprintf(what, sizeof(what), "revoke lease %" PRId64, l->id);
-		call_start(call_new(eu, ETCD_PATH_REVOKE,
-		    etcd_lease_id_encode(l->id), what, 0, true, NULL, NULL));
-	}
-	l_del(&l->link);
-	uv_timer_stop(&l->timer);
-	uv_close((uv_handle_t *)&l->timer, lease_closed);
 }
 
 /* ---- freeing ---------------------------------------------------------- */
