@@ -291,10 +291,12 @@ test_lr_proc__timeout_ends_the_group(void **state)
 	struct run r;
 	pid_t bg;
 
-	o.timeout_ms = 200;
+	/* long enough for the shell to start its child, even on a busy box */
+	o.timeout_ms = 1500;
 	/* a background grandchild holding stdout, then a long leader */
 	run_sh(&r, &o, "sleep 60 & echo $!; exec sleep 60");
-	assert_true(now_ms() - t0 < 4000);
+	assert_true(now_ms() - t0 >= 1500);
+	assert_true(now_ms() - t0 < 10000);
 	assert_true(r.st.timed_out);
 	assert_false(r.st.aborted);
 	assert_false(r.st.killed);
@@ -315,12 +317,13 @@ test_lr_proc__sigkill_after_the_grace(void **state)
 	long t0 = now_ms();
 	struct run r;
 
-	o.timeout_ms = 100;
+	o.timeout_ms = 1500;
 	o.kill_grace_ms = 300;
 	/* ignores SIGTERM, and so does its sleep */
 	run_sh(&r, &o, "trap '' TERM; echo ready; sleep 60");
-	assert_true(now_ms() - t0 >= 400);
-	assert_true(now_ms() - t0 < 5000);
+	assert_true(now_ms() - t0 >= 1800);
+	assert_true(now_ms() - t0 < 10000);
+	assert_string_equal(r.out[0].s, "ready\n");	/* the trap was set */
 	assert_true(r.st.timed_out);
 	assert_true(r.st.killed);
 	assert_int_equal(r.st.term_signal, SIGKILL);
