@@ -34,7 +34,7 @@ struct lr_ctx {
 	bool	 repo_dir_set;	/* -C was given */
 	int	 verbose;	/* -v count */
 	const char *progname;	/* "leura" */
-	/* etcd connection flags (builtin/conn.c merges env and config) */
+	/* etcd connection flags (conn_open, cli.c, merges env and config) */
 	const char *etcd;	/* --etcd URL[,URL...] */
 	const char *etcd_cacert, *etcd_cert, *etcd_key, *etcd_user;
 };

@@ -1,5 +1,7 @@
 /*
- * Unit tests of rec_config_parse: the client configuration file.
+ * Unit tests of rec_config_parse (the client configuration file) and of
+ * the connection chain flags -> LEURA_ETCD* -> file -> defaults
+ * (rec_config_conn over lr_conn_resolve, which the agent shares).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
+#include "conn.h"
 
 /* Parse text; return the first diagnostic's "line:col: message". */
 static char *
@@ -100,12 +104,165 @@ test_rec_config_parse__bad_input(void **state)
 	}
 }
 
+/* ---- the connection chain ---- */
+
+static const char *const conn_vars[] = { "LEURA_ETCD", "LEURA_ETCD_PREFIX",
+	"LEURA_ETCD_CACERT", "LEURA_ETCD_CERT", "LEURA_ETCD_KEY",
+	"LEURA_ETCD_USER", "LEURA_ETCD_PASSWORD", "LEURA_CONFIG",
+	"XDG_CONFIG_HOME", NULL };
+
+static int
+conn_setup(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; conn_vars[i]; i++)
+		unsetenv(conn_vars[i]);
+	/* no user's config file: a home without one */
+	setenv("HOME", "/nonexistent-leura-test-home", 1);
+	return 0;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void
+test_lr_conn_resolve__defaults_env_and_flags(void **state)
+{
+	struct lr_conn_settings flags = { 0 }, file = { 0 };
+	struct lr_conn c;
+	struct lr_err err;
+
+	(void)state;
+	lr_err_clear(&err);
+	assert_int_equal(lr_conn_resolve(NULL, NULL, &c, &err), 0);
+	assert_string_equal(c.endpoints, "http://127.0.0.1:2379");
+	assert_string_equal(c.prefix, "/leura");
+	assert_null(c.user);
+	assert_null(c.password);
+	lr_conn_release(&c);
+
+	/* the file, then the environment, then flags win */
+	file.endpoints = "http://file:2379";
+	file.prefix = "/from-file/";
+	file.cacert = "/file/ca.pem";
+	assert_int_equal(lr_conn_resolve(NULL, &file, &c, &err), 0);
+	assert_string_equal(c.endpoints, "http://file:2379");
+	assert_string_equal(c.prefix, "/from-file");	/* no trailing '/' */
+	assert_string_equal(c.cacert, "/file/ca.pem");
+	lr_conn_release(&c);
+	setenv("LEURA_ETCD", "http://env:2379", 1);
+	setenv("LEURA_ETCD_PREFIX", "/env", 1);
+	assert_int_equal(lr_conn_resolve(NULL, &file, &c, &err), 0);
+	assert_string_equal(c.endpoints, "http://env:2379");
+	assert_string_equal(c.prefix, "/env");
+	lr_conn_release(&c);
+	flags.endpoints = "http://flag:2379";
+	flags.prefix = "/flag";
+	assert_int_equal(lr_conn_resolve(&flags, &file, &c, &err), 0);
+	assert_string_equal(c.endpoints, "http://flag:2379");
+	assert_string_equal(c.prefix, "/flag");
+	lr_conn_release(&c);
+	conn_setup(NULL);
+}
+
+static void
+test_lr_conn_resolve__prefix_and_password(void **state)
+{
+	struct lr_conn_settings flags = { 0 }, file = { 0 };
+	char pwfile[] = "/tmp/leura-test-pw-XXXXXX";
+	struct lr_conn c;
+	struct lr_err err;
+	int fd;
+
+	(void)state;
+	lr_err_clear(&err);
+	setenv("LEURA_ETCD_PREFIX", "leura", 1);
+	assert_int_equal(lr_conn_resolve(NULL, NULL, &c, &err), LR_EINVAL);
+	assert_string_equal(err.msg, "LEURA_ETCD_PREFIX 'leura' does not "
+	    "start with '/'");
+	assert_null(c.prefix);
+	unsetenv("LEURA_ETCD_PREFIX");
+
+	/* a user needs a password: the variable, else a file */
+	file.user = "deployer";
+	assert_int_equal(lr_conn_resolve(NULL, &file, &c, &err), LR_EAUTH);
+	assert_string_equal(err.msg, "etcd user 'deployer' has no password");
+	assert_int_not_equal(fd = mkstemp(pwfile), -1);
+	close(fd);
+	write_file(pwfile, "from-file\nsecond line\n");
+	file.password_file = pwfile;
+	assert_int_equal(lr_conn_resolve(NULL, &file, &c, &err), 0);
+	assert_string_equal(c.password, "from-file");
+	lr_conn_release(&c);
+	setenv("LEURA_ETCD_PASSWORD", "from-env", 1);
+	assert_int_equal(lr_conn_resolve(NULL, &file, &c, &err), 0);
+	assert_string_equal(c.password, "from-env");
+	lr_conn_release(&c);
+	/* a password file on the command line wins over the variable */
+	flags.password_file = pwfile;
+	assert_int_equal(lr_conn_resolve(&flags, &file, &c, &err), 0);
+	assert_string_equal(c.password, "from-file");
+	lr_conn_release(&c);
+	unlink(pwfile);
+	assert_int_equal(lr_conn_resolve(&flags, &file, &c, &err), LR_ENOENT);
+	assert_non_null(strstr(err.msg, pwfile));
+	conn_setup(NULL);
+}
+
+static void
+test_rec_config_conn__file(void **state)
+{
+	char dir[] = "/tmp/leura-test-config-XXXXXX", path[64];
+	struct spec_diags d;
+	struct lr_conn c;
+	struct lr_err err;
+
+	(void)state;
+	lr_err_clear(&err);
+	spec_diags_init(&d);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	write_file(path, "etcd:\n  endpoints: [http://10.0.0.5:2379]\n"
+	    "  prefix: /p\n");
+	setenv("LEURA_CONFIG", path, 1);
+	assert_int_equal(rec_config_conn(NULL, &c, &d, &err), 0);
+	assert_string_equal(c.endpoints, "http://10.0.0.5:2379");
+	assert_string_equal(c.prefix, "/p");
+	lr_conn_release(&c);
+	/* an invalid file: diagnostics */
+	write_file(path, "etcd:\n  endpoint: x\n");
+	assert_int_equal(rec_config_conn(NULL, &c, &d, &err), LR_EINVAL);
+	assert_true(d.nerrors > 0);
+	/* a file LEURA_CONFIG names must exist */
+	unlink(path);
+	lr_err_clear(&err);
+	assert_int_equal(rec_config_conn(NULL, &c, &d, &err), LR_ENOENT);
+	assert_non_null(strstr(err.msg, path));
+	rmdir(dir);
+	spec_diags_release(&d);
+	conn_setup(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rec_config_parse__full),
 		cmocka_unit_test(test_rec_config_parse__bad_input),
+		cmocka_unit_test_setup(
+		    test_lr_conn_resolve__defaults_env_and_flags, conn_setup),
+		cmocka_unit_test_setup(test_lr_conn_resolve__prefix_and_password,
+		    conn_setup),
+		cmocka_unit_test_setup(test_rec_config_conn__file, conn_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
