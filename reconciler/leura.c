@@ -53,8 +53,8 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CONN_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CMD_HELP_LONGOPT,
+		{ "version", no_argument, NULL, CMD_OPT_BASE },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lr_ctx ctx = { .repo_dir = ".", .progname = "leura" };
@@ -78,9 +78,10 @@ main(int argc, char **argv)
 			ctx.verbose++;
 			break;
 		case 'h':
+		case CMD_OPT_HELP:
 			usage(stdout);
 			return LR_EXIT_OK;
-		case 'V':
+		case CMD_OPT_BASE:
 			printf("leura %s\n", LEURA_VERSION);
 			return LR_EXIT_OK;
 		default:

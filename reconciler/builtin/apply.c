@@ -207,7 +207,7 @@ apply_wait(struct cmd_apply_result *r, bool json, long timeout_ms)
 }
 
 enum {
-	OPT_REF = 0x200, OPT_ROLLBACK, OPT_NO_DIFF, OPT_JSON, OPT_WAIT,
+	OPT_REF = CMD_OPT_BASE, OPT_ROLLBACK, OPT_NO_DIFF, OPT_JSON, OPT_WAIT,
 	OPT_WAIT_TIMEOUT, OPT_EXPECT, OPT_LOCK_TIMEOUT
 };
 
@@ -224,7 +224,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		{ "expect-revision", required_argument, NULL, OPT_EXPECT },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		CONN_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_apply_opts o = { .ref = "HEAD", .show_diff = true,

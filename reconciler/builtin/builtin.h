@@ -93,10 +93,14 @@ bool	conn_getopt(int c, const char *arg, struct lr_ctx *ctx);
 
 
 /*
- * getopt_long gave c for an option no case took: -h (usage on stdout,
- * LR_EXIT_OK), '?' (unknown) or ':' (no value): the error and the usage
- * on stderr, LR_EXIT_USAGE.  Builtins' optstrings start with ':'.
+ * getopt_long gave c for an option no case took: -h or --help (usage on
+ * stdout, LR_EXIT_OK), '?' (unknown) or ':' (no value): the error and the
+ * usage on stderr, LR_EXIT_USAGE.  Builtins' optstrings start with ':',
+ * and their long options' values are CMD_OPT_BASE and up, never a
+ * letter, so that an error names what was typed.
  */
+enum { CMD_OPT_BASE = 0x200, CMD_OPT_HELP = 0x1ff };
+#define CMD_HELP_LONGOPT { "help", no_argument, NULL, CMD_OPT_HELP }
 int	cmd_bad_option(int c, char **argv, const char *usage);
 /*
  * After the options: 0 when nothing is left, else the first argument is

@@ -28,7 +28,7 @@ cmd_bad_option(int c, char **argv, const char *usage)
 {
 	char opt[3] = { '-', (char)optopt, '\0' };
 
-	if (c == 'h') {
+	if (c == 'h' || c == CMD_OPT_HELP) {
 		fputs(usage, stdout);
 		return LR_EXIT_OK;
 	}

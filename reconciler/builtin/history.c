@@ -13,13 +13,15 @@
 static const char usage_str[] =
     "usage: leura history [-n N] [--json] [--etcd URL[,URL...]]\n";
 
+enum { OPT_JSON = CMD_OPT_BASE };
+
 int
 cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		CONN_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct conn c = { 0 };
@@ -34,7 +36,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 
 	while ((k = getopt_long(argc, argv, ":hn:", longopts, NULL)) != -1) {
 		switch (k) {
-		case 'j':
+		case OPT_JSON:
 			json = true;
 			break;
 		case 'n':

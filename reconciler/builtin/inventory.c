@@ -14,16 +14,18 @@ static const char usage_str[] =
     "usage: leura inventory (--ansible [--list | --host HOST] | "
     "--prometheus) [--ref REF]\n";
 
+enum { OPT_REF = CMD_OPT_BASE, OPT_HOST, OPT_ANSIBLE, OPT_PROMETHEUS, OPT_LIST };
+
 int
 cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 {
 	static const struct option longopts[] = {
-		{ "ref", required_argument, NULL, 'r' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "ansible", no_argument, NULL, 'a' },
-		{ "prometheus", no_argument, NULL, 'p' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "ref", required_argument, NULL, OPT_REF },
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "ansible", no_argument, NULL, OPT_ANSIBLE },
+		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+		{ "list", no_argument, NULL, OPT_LIST },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rec_load sl;
@@ -34,11 +36,11 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': ref = optarg; break;
-		case 'H': host = optarg; break;
-		case 'a': mode = 1; break;
-		case 'p': mode = 2; break;
-		case 'l': break;	/* Ansible's default request */
+		case OPT_REF: ref = optarg; break;
+		case OPT_HOST: host = optarg; break;
+		case OPT_ANSIBLE: mode = 1; break;
+		case OPT_PROMETHEUS: mode = 2; break;
+		case OPT_LIST: break;	/* Ansible's default request */
 		default: return cmd_bad_option(c, argv, usage_str);
 		}
 	}

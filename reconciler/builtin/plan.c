@@ -135,7 +135,7 @@ load(struct rec_load *sl, const struct lr_ctx *ctx, const char *ref,
 }
 
 enum {
-	OPT_REF = 0x200, OPT_FROM, OPT_JSON, OPT_DETAILED, OPT_NO_DIFF
+	OPT_REF = CMD_OPT_BASE, OPT_FROM, OPT_JSON, OPT_DETAILED, OPT_NO_DIFF
 };
 
 int
@@ -148,7 +148,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
 		{ "no-diff", no_argument, NULL, OPT_NO_DIFF },
 		CONN_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rec_load from, to;

@@ -74,14 +74,16 @@ print_tasks(const json_t *tasks)
 	}
 }
 
+enum { OPT_REF = CMD_OPT_BASE, OPT_JSON, OPT_TASKS };
+
 int
 cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 {
 	static const struct option longopts[] = {
-		{ "ref", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "tasks", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "ref", required_argument, NULL, OPT_REF },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "tasks", no_argument, NULL, OPT_TASKS },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rec_load sl;
@@ -92,9 +94,9 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': ref = optarg; break;
-		case 'j': json = true; break;
-		case 't': tasks = true; break;
+		case OPT_REF: ref = optarg; break;
+		case OPT_JSON: json = true; break;
+		case OPT_TASKS: tasks = true; break;
 		default: return cmd_bad_option(c, argv, usage_str);
 		}
 	}

@@ -105,13 +105,15 @@ print_table(const json_t *st, const struct rec_applied *a)
 	lr_buf_release(&b);
 }
 
+enum { OPT_JSON = CMD_OPT_BASE };
+
 int
 cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		CONN_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rec_compiled docs = { 0 };
@@ -123,7 +125,7 @@ cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 	int i, rc = LR_EXIT_FAIL;
 
 	while ((i = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (i == 'j')
+		if (i == OPT_JSON)
 			json = true;
 		else if (!conn_getopt(i, optarg, ctx))
 			return cmd_bad_option(i, argv, usage_str);

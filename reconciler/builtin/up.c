@@ -777,13 +777,13 @@ static int
 parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
     const char **state, bool *once, long *wait_ms)
 {
-	enum { OPT_STATE = 0x200, OPT_ONCE, OPT_PORT, OPT_WAIT_TIMEOUT };
+	enum { OPT_STATE = CMD_OPT_BASE, OPT_ONCE, OPT_PORT, OPT_WAIT_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
-		{ "help", no_argument, NULL, 'h' },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *arg;

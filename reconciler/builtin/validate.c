@@ -12,14 +12,16 @@
 static const char usage_str[] =
     "usage: leura validate [--ref REF] [--json] [--max-errors N]\n";
 
+enum { OPT_REF = CMD_OPT_BASE, OPT_MAX_ERRORS, OPT_JSON };
+
 int
 cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 {
 	static const struct option longopts[] = {
-		{ "ref", required_argument, NULL, 'r' },
-		{ "max-errors", required_argument, NULL, 'm' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "ref", required_argument, NULL, OPT_REF },
+		{ "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
+		{ "json", no_argument, NULL, OPT_JSON },
+		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rec_load sl;
@@ -33,10 +35,10 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r':
+		case OPT_REF:
 			ref = optarg;
 			break;
-		case 'm':
+		case OPT_MAX_ERRORS:
 			max = (size_t)strtoul(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || *optarg == '-') {
 				fprintf(stderr, "leura: error: --max-errors "
@@ -45,7 +47,7 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 				return LR_EXIT_USAGE;
 			}
 			break;
-		case 'j':
+		case OPT_JSON:
 			json = true;
 			break;
 		default:
