@@ -14,7 +14,9 @@ static const char usage_str[] =
     "usage: leura inventory (--ansible [--list | --host HOST] | "
     "--prometheus) [--ref REF]\n";
 
-enum { OPT_REF = CMD_OPT_BASE, OPT_HOST, OPT_ANSIBLE, OPT_PROMETHEUS, OPT_LIST };
+enum {
+	OPT_REF = CMD_OPT_BASE, OPT_HOST, OPT_ANSIBLE, OPT_PROMETHEUS, OPT_LIST
+};
 
 int
 cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)

@@ -364,7 +364,8 @@ stop_next(struct up *u)
 	if (left)
 		return;		/* their exits come back here */
 	if (u->etcd.proc != NULL) {
-		(void)lr_proc_stop(u->etcd.proc);	/* its exit comes back */
+		/* its exit comes back here */
+		(void)lr_proc_stop(u->etcd.proc);
 		return;
 	}
 	if (u->say_stopped)
@@ -498,8 +499,8 @@ etcd_try(struct up *u)
 	 */
 	if (u->port_given && !up_port_free(u->port)) {
 		u->busy = true;
-		fprintf(stderr, "leura: error: port %d of 127.0.0.1 is in use\n",
-		    u->port);
+		fprintf(stderr, "leura: error: port %d of 127.0.0.1 is in "
+		    "use\n", u->port);
 		return -1;
 	}
 	if (!u->port_given)

@@ -317,7 +317,8 @@ print_summary(struct waiter *w, enum cmd_wait_result res)
 		for (k = 0; k < REC_FOLLOW_NORDER; k++) {
 			s = rec_follow_order[k];
 			if (count[s])
-				printf(", %zu %s", count[s], rec_follow_state_shown(s));
+				printf(", %zu %s", count[s],
+				    rec_follow_state_shown(s));
 		}
 		printf(" after %s\n", t);
 	}

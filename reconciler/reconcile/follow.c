@@ -199,7 +199,8 @@ rec_follow_fmt_ms(long ms, bool precise, char *buf, size_t len)
 /* The order states are listed in, in the progress and summary lines. */
 const enum rec_follow_state rec_follow_order[REC_FOLLOW_NORDER] = {
 	REC_FOLLOW_CONVERGING, REC_FOLLOW_WAITING, REC_FOLLOW_DOWN,
-	REC_FOLLOW_FAILED, REC_FOLLOW_DRIFTED, REC_FOLLOW_BLOCKED, REC_FOLLOW_UNKNOWN
+	REC_FOLLOW_FAILED, REC_FOLLOW_DRIFTED, REC_FOLLOW_BLOCKED,
+	REC_FOLLOW_UNKNOWN
 };
 
 void
@@ -229,7 +230,8 @@ rec_follow_progress(const struct rec_follow_host *hosts, size_t n,
 		s = rec_follow_order[k];
 		if (count[s] == 0 && s != REC_FOLLOW_FAILED)
 			continue;
-		lr_buf_printf(b, ", %zu %s", count[s], rec_follow_state_shown(s));
+		lr_buf_printf(b, ", %zu %s", count[s],
+		    rec_follow_state_shown(s));
 		if (count[s] == 0)
 			continue;
 		for (first = NULL, i = 0; i < n && first == NULL; i++)

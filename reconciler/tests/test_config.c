@@ -260,8 +260,8 @@ main(void)
 		cmocka_unit_test(test_rec_config_parse__bad_input),
 		cmocka_unit_test_setup(
 		    test_lr_conn_resolve__defaults_env_and_flags, conn_setup),
-		cmocka_unit_test_setup(test_lr_conn_resolve__prefix_and_password,
-		    conn_setup),
+		cmocka_unit_test_setup(
+		    test_lr_conn_resolve__prefix_and_password, conn_setup),
 		cmocka_unit_test_setup(test_rec_config_conn__file, conn_setup),
 	};
 

@@ -161,7 +161,7 @@ test_rec_follow_decide__final_states(void **state)
 }
 
 static void
-test_rec_follow_decide__final_report_of_a_dead_agent_counts(void **state)
+test_rec_follow_decide__final_report_of_dead_agent_counts(void **state)
 {
 	char d[256];
 
@@ -360,8 +360,9 @@ main(void)
 		    test_rec_follow_decide__converging_names_the_step),
 		cmocka_unit_test(test_rec_follow_decide__final_states),
 		cmocka_unit_test(
-		    test_rec_follow_decide__final_report_of_a_dead_agent_counts),
-		cmocka_unit_test(test_rec_follow_decide__unknown_and_unreadable),
+		    test_rec_follow_decide__final_report_of_dead_agent_counts),
+		cmocka_unit_test(
+		    test_rec_follow_decide__unknown_and_unreadable),
 		cmocka_unit_test(test_rec_follow_decide__waiting_and_blocked),
 		cmocka_unit_test(test_rec_follow_progress__line),
 		cmocka_unit_test(test_rec_follow_fmt_ms__units),
