@@ -441,7 +441,7 @@ results_fit(json_t *res)
 			return;
 		json_array_foreach(steps, i, st) {
 			if (pass == 0 && strcmp(lr_json_str(st,
-			    PROTO_RESULT_STATUS), "failed"))
+			    PROTO_RESULT_STATUS), PROTO_STATUS_FAILED))
 				json_object_del(st, PROTO_RESULT_OUTPUT);
 			if (pass == 1 && (out = output_end(lr_json_str(st,
 			    PROTO_RESULT_OUTPUT), FAIL_OUTPUT)) != NULL)

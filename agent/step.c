@@ -34,6 +34,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fields.h"
 #include "file.h"
 #include "hash.h"
 #include "json.h"
@@ -107,15 +108,15 @@ agent_step_status_name(enum agent_step_status s)
 {
 	switch (s) {
 	case AGENT_STEP_OK:
-		return "ok";
+		return PROTO_STATUS_OK;
 	case AGENT_STEP_CHANGED:
-		return "changed";
+		return PROTO_STATUS_CHANGED;
 	case AGENT_STEP_SKIPPED:
-		return "skipped";
+		return PROTO_STATUS_SKIPPED;
 	case AGENT_STEP_FAILED:
-		return "failed";
+		return PROTO_STATUS_FAILED;
 	case AGENT_STEP_ABORTED:
-		return "aborted";
+		return PROTO_STATUS_ABORTED;
 	}
 	return "?";
 }
@@ -773,7 +774,7 @@ static int
 build_env(struct agent_step_run *run, const json_t *step,
     const struct agent_step_ctx *ctx, struct lr_err *err)
 {
-	const json_t *envo = json_object_get(step, "env"), *v;
+	const json_t *envo = json_object_get(step, PROTO_STEP_ENV), *v;
 	char **env = NULL, **e, num[64];
 	size_t n = 0, cap = 0;
 	const char *k, *s;
@@ -851,37 +852,37 @@ static int
 parse_step(struct agent_step_run *run, const json_t *step,
     const struct agent_step_ctx *ctx, struct lr_err *err)
 {
-	const char *kind = lr_json_strn(step, "kind");
+	const char *kind = lr_json_strn(step, PROTO_STEP_KIND);
 	const json_t *v;
 	const char *sha;
 
 	if (kind == NULL)
 		return lr_err_set(err, LR_EINVAL, "no 'kind'");
-	if (strcmp(kind, "script") == 0)
+	if (strcmp(kind, PROTO_KIND_SCRIPT) == 0)
 		run->kind = KIND_SCRIPT;
-	else if (strcmp(kind, "file") == 0)
+	else if (strcmp(kind, PROTO_KIND_FILE) == 0)
 		run->kind = KIND_FILE;
-	else if (strcmp(kind, "http") == 0)
+	else if (strcmp(kind, PROTO_KIND_HTTP) == 0)
 		run->kind = KIND_HTTP;
-	else if (strcmp(kind, "use") == 0)
+	else if (strcmp(kind, PROTO_KIND_USE) == 0)
 		run->kind = KIND_USE;
 	else
 		return lr_err_set(err, LR_EINVAL, "unknown kind '%s'", kind);
-	if (opt_str(step, "shell", false, &run->shell, err) < 0 ||
-	    opt_str(step, "cwd", false, &run->cwd, err) < 0 ||
-	    opt_str(step, "run_as", false, &run->run_as, err) < 0 ||
-	    opt_str(step, "creates", false, &run->creates, err) < 0 ||
-	    opt_str(step, "unless", false, &run->unless, err) < 0)
+	if (opt_str(step, PROTO_STEP_SHELL, false, &run->shell, err) < 0 ||
+	    opt_str(step, PROTO_STEP_CWD, false, &run->cwd, err) < 0 ||
+	    opt_str(step, PROTO_STEP_RUN_AS, false, &run->run_as, err) < 0 ||
+	    opt_str(step, PROTO_STEP_CREATES, false, &run->creates, err) < 0 ||
+	    opt_str(step, PROTO_STEP_UNLESS, false, &run->unless, err) < 0)
 		return LR_EINVAL;
 	if (run->shell == NULL)
 		run->shell = lr_xstrdup("/bin/sh");
-	v = json_object_get(step, "timeout_ms");
+	v = json_object_get(step, PROTO_STEP_TIMEOUT_MS);
 	if (v && !json_is_null(v) && !json_is_integer(v))
 		return lr_err_set(err, LR_EINVAL, "'timeout_ms' must be an "
 		    "integer");
 	if (json_integer_value(v) > 0)
 		run->timeout_ms = (long)json_integer_value(v);
-	v = json_object_get(step, "retries");
+	v = json_object_get(step, PROTO_STEP_RETRIES);
 	if (v && !json_is_null(v) && (!json_is_integer(v) ||
 	    json_integer_value(v) < 0 || json_integer_value(v) > 1000))
 		return lr_err_set(err, LR_EINVAL, "'retries' must be an "
@@ -890,7 +891,8 @@ parse_step(struct agent_step_run *run, const json_t *step,
 
 	switch (run->kind) {
 	case KIND_SCRIPT:
-		if (opt_str(step, "script", true, &run->script, err) < 0)
+		if (opt_str(step, PROTO_STEP_SCRIPT, true, &run->script,
+		    err) < 0)
 			return LR_EINVAL;
 		if (run->script == NULL)
 			return lr_err_set(err, LR_EINVAL, "no 'script'");
@@ -902,7 +904,7 @@ parse_step(struct agent_step_run *run, const json_t *step,
 	case KIND_HTTP:
 		return step_http_parse(step, &run->http, err);
 	case KIND_USE:
-		sha = lr_json_strn(step, "exec_sha256");
+		sha = lr_json_strn(step, PROTO_STEP_EXEC_SHA256);
 		if (sha == NULL || strlen(sha) != LR_SHA256_HEX_LEN ||
 		    strspn(sha, "0123456789abcdef") != LR_SHA256_HEX_LEN)
 			return lr_err_set(err, LR_EINVAL, "no 'exec_sha256' of "
@@ -947,7 +949,7 @@ agent_step_start(const struct agent_step_ctx *ctx, agent_step_done_cb *cb,
 	run->cb = cb;
 	run->arg = arg;
 	run->mode = ctx->mode;
-	id = lr_json_strn(ctx->step, "id");
+	id = lr_json_strn(ctx->step, PROTO_STEP_ID);
 	run->id = lr_xstrdup(id ? id : "");
 	run->files_dir = dup_or_null(ctx->files_dir);
 	run->work_dir = dup_or_null(ctx->work_dir);
@@ -977,8 +979,8 @@ agent_step_start(const struct agent_step_ctx *ctx, agent_step_done_cb *cb,
 	uv_timer_init(run->loop, &run->timer);
 	run->phase = PH_START;
 	run_note(run, "step '%s' (%s%s)", run->id, json_string_value(
-	    json_object_get(ctx->step, "kind")), run->mode == AGENT_STEP_CHECK ?
-	    ", check" : "");
+	    json_object_get(ctx->step, PROTO_STEP_KIND)),
+	    run->mode == AGENT_STEP_CHECK ? ", check" : "");
 	if (resolve_run_as(run, why, sizeof(why)) < 0)
 		finish_later(run, AGENT_STEP_FAILED, why);
 	else

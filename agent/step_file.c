@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fields.h"
 #include "file.h"
 #include "hash.h"
 #include "step-int.h"
@@ -62,12 +63,12 @@ step_file_parse(const json_t *step, struct step_file_spec *fs,
 	memset(fs, 0, sizeof(*fs));
 	fs->mode = -1;
 	fs->size = -1;
-	v = json_object_get(step, "dest");
+	v = json_object_get(step, PROTO_STEP_DEST);
 	if (!json_is_string(v) || json_string_value(v)[0] != '/')
 		return lr_err_set(err, LR_EINVAL,
 		    "file step has no absolute 'dest'");
 	fs->dest = lr_xstrdup(json_string_value(v));
-	v = json_object_get(step, "sha256");
+	v = json_object_get(step, PROTO_STEP_SHA256);
 	s = json_string_value(v);
 	if (s == NULL || strlen(s) != LR_SHA256_HEX_LEN)
 		return lr_err_set(err, LR_EINVAL, "file step '%s' has no "
@@ -79,13 +80,15 @@ step_file_parse(const json_t *step, struct step_file_spec *fs,
 			    "has no 'sha256' of 64 hex digits", fs->dest);
 		fs->sha256[i] = (char)tolower((unsigned char)s[i]);
 	}
-	if ((v = json_object_get(step, "size")) != NULL && !json_is_null(v)) {
+	if ((v = json_object_get(step, PROTO_STEP_SIZE)) != NULL &&
+	    !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
 			return lr_err_set(err, LR_EINVAL, "'size' of file "
 			    "step '%s' must be a number of bytes", fs->dest);
 		fs->size = json_integer_value(v);
 	}
-	if ((v = json_object_get(step, "mode")) != NULL && !json_is_null(v)) {
+	if ((v = json_object_get(step, PROTO_STEP_MODE)) != NULL &&
+	    !json_is_null(v)) {
 		s = json_string_value(v);
 		errno = 0;
 		m = s && *s ? strtol(s, &end, 8) : -1;
@@ -96,8 +99,8 @@ step_file_parse(const json_t *step, struct step_file_spec *fs,
 			    fs->dest);
 		fs->mode = (int)m;
 	}
-	if (opt_str(step, "owner", &fs->owner, err) < 0 ||
-	    opt_str(step, "group", &fs->group, err) < 0)
+	if (opt_str(step, PROTO_STEP_OWNER, &fs->owner, err) < 0 ||
+	    opt_str(step, PROTO_STEP_GROUP, &fs->group, err) < 0)
 		return LR_EINVAL;
 	return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fields.h"
 #include "step-int.h"
 #include "xalloc.h"
 
@@ -33,11 +34,11 @@ step_http_parse(const json_t *step, struct step_http_spec *hs,
 	size_t n = 0;
 
 	memset(hs, 0, sizeof(*hs));
-	v = json_object_get(step, "url");
+	v = json_object_get(step, PROTO_STEP_URL);
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return lr_err_set(err, LR_EINVAL, "http step has no 'url'");
 	hs->url = lr_xstrdup(json_string_value(v));
-	v = json_object_get(step, "method");
+	v = json_object_get(step, PROTO_STEP_METHOD);
 	s = v && !json_is_null(v) ? json_string_value(v) : "GET";
 	if (s == NULL || *s == '\0')
 		return lr_err_set(err, LR_EINVAL, "'method' of http step must "
@@ -49,14 +50,15 @@ step_http_parse(const json_t *step, struct step_http_spec *hs,
 			    "step is not a method: '%s'", s);
 		hs->method[n] = (char)toupper((unsigned char)hs->method[n]);
 	}
-	if ((v = json_object_get(step, "body")) != NULL && !json_is_null(v)) {
+	if ((v = json_object_get(step, PROTO_STEP_BODY)) != NULL &&
+	    !json_is_null(v)) {
 		if (!json_is_string(v))
 			return lr_err_set(err, LR_EINVAL, "'body' of http "
 			    "step must be a string");
 		hs->body_len = json_string_length(v);
 		hs->body = lr_xstrndup(json_string_value(v), hs->body_len);
 	}
-	v = json_object_get(step, "headers");
+	v = json_object_get(step, PROTO_STEP_HEADERS);
 	if (v && !json_is_null(v) && !json_is_object(v))
 		return lr_err_set(err, LR_EINVAL, "'headers' of http step "
 		    "must be an object of strings");
@@ -70,7 +72,7 @@ step_http_parse(const json_t *step, struct step_http_spec *hs,
 		hs->headers[n++] = lr_xasprintf("%s: %s", k,
 		    json_string_value(hv));
 	}
-	if ((v = json_object_get(step, "expect_status")) != NULL &&
+	if ((v = json_object_get(step, PROTO_STEP_EXPECT_STATUS)) != NULL &&
 	    !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 100 ||
 		    json_integer_value(v) > 599)
@@ -78,7 +80,7 @@ step_http_parse(const json_t *step, struct step_http_spec *hs,
 			    "http step must be a status such as 200");
 		hs->expect_status = (long)json_integer_value(v);
 	}
-	v = json_object_get(step, "timeout_ms");
+	v = json_object_get(step, PROTO_STEP_TIMEOUT_MS);
 	if (json_is_integer(v) && json_integer_value(v) > 0)
 		hs->timeout_ms = (long)json_integer_value(v);
 	return 0;

@@ -177,6 +177,13 @@
 #define PROTO_RESULT_MESSAGE		"message"
 #define PROTO_RESULT_OUTPUT		"output"
 
+/* results.steps[i].status */
+#define PROTO_STATUS_OK			"ok"
+#define PROTO_STATUS_CHANGED		"changed"
+#define PROTO_STATUS_SKIPPED		"skipped"
+#define PROTO_STATUS_FAILED		"failed"
+#define PROTO_STATUS_ABORTED		"aborted"	/* never published */
+
 /* ---- P/agents/<host>: the heartbeat and the host's facts ---- */
 
 #define PROTO_FACT_HOSTNAME		"hostname"
