@@ -9,7 +9,8 @@
  * PROTO_STEP_*), the agent's report (PROTO_REPORT_* with its parts), the
  * step results (PROTO_RESULTS_*, PROTO_RESULT_*), the heartbeat
  * (PROTO_FACT_*) and the apply lock (PROTO_LOCK_*).  Values with a fixed
- * set of spellings (states, drift modes, gate reasons) are here too.
+ * set of spellings (states, drift modes, gate reasons, step phases and
+ * kinds, result statuses) are here too.
  */
 #ifndef PROTO_FIELDS_H
 #define PROTO_FIELDS_H
