@@ -25,21 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "compile-int.h"
 #include "err.h"
 #include "xalloc.h"
-
-void
-rec_format_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* ---- group membership ---- */
 
@@ -313,7 +303,7 @@ static void
 check_tasks(struct compile *c, int64_t now)
 {
 	const struct spec_repo *r = c->repo;
-	char errbuf[256], ts[32];
+	char errbuf[256], ts[LR_TIME_ISO_LEN];
 	struct sched_cron *cron;
 	json_t *o, *next;
 	int64_t t;
@@ -348,7 +338,7 @@ check_tasks(struct compile *c, int64_t now)
 				for (k = 0; k < 3; k++) {
 					if (sched_cron_next(cron, t, &t) < 0)
 						break;
-					rec_format_time(t, ts, sizeof(ts));
+					lr_time_iso(t, ts);
 					json_array_append_new(next,
 					    json_string(ts));
 				}
@@ -365,7 +355,7 @@ check_tasks(struct compile *c, int64_t now)
 				    "\"2026-12-01T03:00:00Z\"");
 				c->nerr++;
 			} else if (t > now) {
-				rec_format_time(t, ts, sizeof(ts));
+				lr_time_iso(t, ts);
 				json_array_append_new(next, json_string(ts));
 			}
 			json_object_set_new(o, "at", json_string(tk->at));

@@ -54,7 +54,4 @@ int	rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
 	    struct rec_compiled *out, struct spec_diags *diags);
 void	rec_compiled_release(struct rec_compiled *c);
 
-/* Format Unix seconds as "2026-12-01T03:00:00Z" into buf[21+]. */
-void	rec_format_time(int64_t t, char *buf, size_t len);
-
 #endif
