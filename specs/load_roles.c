@@ -258,71 +258,6 @@ step_check_map(struct pctx *p, struct item *it, const struct spec_node *n,
 	return spec_check_map(p->diags, n, kw(p, it, key), allowed, "STEPS");
 }
 
-/*
- * A mapping of names to scalars as a JSON object of strings: numbers and
- * booleans keep the text they were written with.  env names must be
- * shell-safe.
- */
-static json_t *
-get_strmap(struct spec_diags *d, const struct spec_node *n, const char *what,
-    bool env)
-{
-	const struct spec_node *k, *v;
-	json_t *o;
-	size_t i, nerr = d->nerrors;
-	const char *s;
-
-	if (n->kind != SPEC_NODE_MAP) {
-		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not "
-		    "%s", what, spec_node_describe(n)), "write one "
-		    "'NAME: value' per line");
-		return NULL;
-	}
-	o = json_object();
-	for (i = 0; i < n->n; i++) {
-		k = n->keys[i];
-		v = n->vals[i];
-		if (env) {
-			for (s = k->str; *s; s++)
-				if (!isalnum((unsigned char)*s) && *s != '_')
-					break;
-			if (*s || k->str[0] == '\0' ||
-			    isdigit((unsigned char)k->str[0])) {
-				spec_diag_hint(spec_diag_at(d, k, "invalid "
-				    "environment variable name '%s' in %s",
-				    k->str, what), "use letters, digits and "
-				    "'_', not starting with a digit");
-				continue;
-			}
-		} else if (k->str[0] == '\0' || strpbrk(k->str, ": \t\r\n")) {
-			spec_diag_hint(spec_diag_at(d, k, "invalid header name "
-			    "'%s' in %s", k->str, what), "a header name has "
-			    "no blanks and no ':', e.g. Content-Type");
-			continue;
-		}
-		if (spec_node_is_null(v)) {
-			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
-			    "a string, not null", k->str, what), "write "
-			    "%s: \"\" for an empty value", k->str);
-			continue;
-		}
-		if (v->kind != SPEC_NODE_SCALAR) {
-			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
-			    "a string, not %s", k->str, what,
-			    spec_node_describe(v)), "%s values are single "
-			    "strings: quote the value, or join its parts",
-			    env ? "environment" : "header");
-			continue;
-		}
-		json_object_set_new(o, k->str, json_stringn(v->str, v->len));
-	}
-	if (d->nerrors > nerr) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* An absolute path, or a template that renders to one later. */
 static bool
 abs_or_template(const char *s)
@@ -557,7 +492,7 @@ parse_http(struct pctx *p, struct item *it, const struct spec_node *key,
 		}
 	}
 	if ((v = spec_opt(h, "headers")) != NULL)
-		st->headers = get_strmap(p->diags, v, kw(p, it, "headers"),
+		st->headers = spec_get_strmap(p->diags, v, kw(p, it, "headers"),
 		    false);
 	if ((v = spec_opt(h, "expect_status")) != NULL &&
 	    step_int(p, it, v, "expect_status", 100, 599,
@@ -713,7 +648,7 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 	    step_int(p, it, v, "retries", 0, 100, &iv) == 0)
 		st->retries = (int)iv;
 	if ((v = spec_opt(n, "env")) != NULL)
-		st->env = get_strmap(p->diags, v, kw(p, it, "env"), true);
+		st->env = spec_get_strmap(p->diags, v, kw(p, it, "env"), true);
 	if ((v = spec_opt(n, "cwd")) != NULL &&
 	    step_dup(p, it, v, "cwd", &st->cwd) == 0 &&
 	    !abs_or_template(st->cwd))

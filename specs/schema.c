@@ -607,3 +607,63 @@ spec_later_key(const struct spec_node *map, const char *ka, const char *kb)
 	return a->line > b->line || (a->line == b->line && a->col > b->col) ?
 	    a : b;
 }
+
+json_t *
+spec_get_strmap(struct spec_diags *d, const struct spec_node *n,
+    const char *what, bool env)
+{
+	const struct spec_node *k, *v;
+	json_t *o;
+	size_t i, nerr = d->nerrors;
+	const char *s;
+
+	if (n->kind != SPEC_NODE_MAP) {
+		spec_diag_hint(spec_diag_at(d, n, "%s must be a mapping, not "
+		    "%s", what, spec_node_describe(n)), "write one "
+		    "'NAME: value' per line");
+		return NULL;
+	}
+	o = json_object();
+	for (i = 0; i < n->n; i++) {
+		k = n->keys[i];
+		v = n->vals[i];
+		if (env) {
+			for (s = k->str; *s; s++)
+				if (!isalnum((unsigned char)*s) && *s != '_')
+					break;
+			if (*s || k->str[0] == '\0' ||
+			    isdigit((unsigned char)k->str[0])) {
+				spec_diag_hint(spec_diag_at(d, k, "invalid "
+				    "environment variable name '%s' in %s",
+				    k->str, what), "use letters, digits and "
+				    "'_', not starting with a digit");
+				continue;
+			}
+		} else if (k->str[0] == '\0' || strpbrk(k->str, ": \t\r\n")) {
+			spec_diag_hint(spec_diag_at(d, k, "invalid header name "
+			    "'%s' in %s", k->str, what), "a header name has "
+			    "no blanks and no ':', e.g. Content-Type");
+			continue;
+		}
+		if (spec_node_is_null(v)) {
+			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
+			    "a string, not null", k->str, what), "write "
+			    "%s: \"\" for an empty value", k->str);
+			continue;
+		}
+		if (v->kind != SPEC_NODE_SCALAR) {
+			spec_diag_hint(spec_diag_at(d, v, "'%s' in %s must be "
+			    "a string, not %s", k->str, what,
+			    spec_node_describe(v)), "%s values are single "
+			    "strings: quote the value, or join its parts",
+			    env ? "environment" : "header");
+			continue;
+		}
+		json_object_set_new(o, k->str, json_stringn(v->str, v->len));
+	}
+	if (d->nerrors > nerr) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

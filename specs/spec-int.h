@@ -71,6 +71,14 @@ int	spec_get_refs(struct spec_diags *d, const struct spec_node *n,
  */
 json_t	*spec_get_object(struct spec_diags *d, const struct spec_node *n,
 	    const char *what, const char *section);
+/*
+ * A mapping of names to scalars as a JSON object of strings (the caller's):
+ * numbers and booleans keep the text they were written with.  env: names
+ * must be shell-safe (else: header names, no blanks or ':').  NULL when
+ * anything is wrong (each problem reported).
+ */
+json_t	*spec_get_strmap(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, bool env);
 /* The key, of the two keys ka and kb of map, that was written last. */
 const struct spec_node *spec_later_key(const struct spec_node *map,
 	    const char *ka, const char *kb);
