@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "builtin.h"
+#include "clock.h"
 #include "deploy.h"
+#include "fields.h"
 #include "planout.h"
 #include "wait.h"
 #include "xalloc.h"
@@ -105,7 +106,7 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 		goto fail;
 	if (!d.written && ao->json)
 		out->json = json_pack("{s:b, s:O?}", "written", 0, "deploy",
-		    json_object_get(d.plan.applied.head, "deploy"));
+		    json_object_get(d.plan.applied.head, PROTO_HEAD_DEPLOY));
 	else if (!d.written)
 		printf("No changes: %s already has the desired state of %s; "
 		    "nothing written.\n", d.plan.from_label, d.label);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "doc.h"
 #include "state.h"
 
 static const char usage_str[] =
@@ -31,6 +32,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	char *end;
 	long limit = 0;
 	bool json = false;
+	struct proto_head h;
 	size_t i;
 	int k, rc = LR_EXIT_FAIL;
 
@@ -69,16 +71,12 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 		cmd_print_json(list);
 	else if (json_array_size(list) == 0)
 		printf("No deploys yet.\n");
-	json_array_foreach(json ? NULL : list, i, d)
-		printf("#%-5lld %.12s  %s  %-20s %s%s%s\n", (long long)
-		    json_integer_value(json_object_get(d, "deploy")),
-		    json_string_value(json_object_get(d, "commit")),
-		    json_string_value(json_object_get(d, "at")),
-		    json_string_value(json_object_get(d, "by")),
-		    json_string_value(json_object_get(d, "summary")) ?
-		    json_string_value(json_object_get(d, "summary")) : "",
-		    json_is_true(json_object_get(d, "rollback")) ?
-		    " (rollback)" : "", "");
+	json_array_foreach(json ? NULL : list, i, d) {
+		proto_head_decode(d, &h);
+		printf("#%-5lld %.12s  %s  %-20s %s%s\n", (long long)h.deploy,
+		    h.commit, h.at, h.by, h.summary ? h.summary : "",
+		    h.rollback ? " (rollback)" : "");
+	}
 	rc = LR_EXIT_OK;
 out:
 	json_decref(list);

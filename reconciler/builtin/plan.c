@@ -15,6 +15,7 @@
 #include "builtin.h"
 #include "deploy.h"
 #include "diff.h"
+#include "fields.h"
 #include "planout.h"
 
 static const char usage_str[] =
@@ -88,8 +89,9 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 	if (json) {
 		json_object_set_new(p.diff, "from", json_pack("{s:s, s:O?, "
 		    "s:O?, s:I}", "source", p.from_label, "commit",
-		    json_object_get(p.applied.head, "commit"), "deploy",
-		    json_object_get(p.applied.head, "deploy"), "revision",
+		    json_object_get(p.applied.head, PROTO_HEAD_COMMIT),
+		    "deploy", json_object_get(p.applied.head,
+		    PROTO_HEAD_DEPLOY), "revision",
 		    (json_int_t)p.applied.head_rev));
 		json_object_set_new(p.diff, "to", json_pack("{s:s, s:s?}",
 		    "source", p.to.label, "commit", p.to.commit));

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "builtin.h"
+#include "doc.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -52,17 +53,16 @@ static void
 print_table(const json_t *st, const struct rec_applied *a)
 {
 	struct lr_buf b = LR_BUF_INIT;
+	struct proto_head h;
 	const char **keys, *k;
 	json_t *v;
 	char gen[48];
 	size_t i, n;
 
+	proto_head_decode(a->head, &h);
 	printf("Deploy #%lld, commit %.12s, generation %lld (applied by %s "
-	    "at %s)\n\n", (long long)json_integer_value(json_object_get(
-	    a->head, "deploy")), json_string_value(json_object_get(a->head,
-	    "commit")), (long long)a->generation, json_string_value(
-	    json_object_get(a->head, "by")), json_string_value(
-	    json_object_get(a->head, "at")));
+	    "at %s)\n\n", (long long)h.deploy, h.commit,
+	    (long long)a->generation, h.by, h.at);
 	printf("%-20s %-6s %-11s %-9s %s\n", "HOST", "AGENT", "STATE",
 	    "GEN", "REASON");
 	keys = sorted_keys(json_object_get(st, "hosts"), &n);

@@ -17,6 +17,8 @@
 
 #include "deploy.h"
 #include "diff.h"
+#include "doc.h"
+#include "fields.h"
 #include "json.h"
 #include "xalloc.h"
 
@@ -33,10 +35,13 @@ rec_plan_open(struct rec_plan *p, struct etcd *e, const char *prefix,
 	p->etcd = e;
 	if ((rc = rec_applied_load(e, prefix, &p->applied, err)) < 0)
 		return rc;
-	if (p->applied.head)
+	if (p->applied.head) {
+		struct proto_head h;
+
+		proto_head_decode(p->applied.head, &h);
 		p->from_label = lr_xasprintf("deploy #%lld (commit %.12s)",
-		    (long long)lr_json_int(p->applied.head, "deploy"),
-		    lr_json_str(p->applied.head, "commit"));
+		    (long long)h.deploy, h.commit ? h.commit : "");
+	}
 	else
 		p->from_label = lr_xstrdup("nothing applied yet");
 	return 0;
@@ -225,7 +230,8 @@ rec_deploy_open(struct rec_deploy *d, struct rec_git *g,
 static int
 check_ancestry(struct rec_deploy *d, struct lr_err *err)
 {
-	const char *old = lr_json_strn(d->plan.applied.head, "commit");
+	const char *old = lr_json_strn(d->plan.applied.head,
+	    PROTO_HEAD_COMMIT);
 	const char *commit = d->commit.id;
 	int rc;
 
@@ -250,20 +256,19 @@ check_ancestry(struct rec_deploy *d, struct lr_err *err)
 static bool
 same_tree(const struct rec_plan *p, const char *tree)
 {
-	const json_t *h = p->applied.head;
-	const char *t = lr_json_strn(h, "tree");
-	const char *v = lr_json_strn(h, "leura");
+	struct proto_head h;
 	const char *k;
 	json_t *x;
 	int64_t n = 0;
 
-	if (t == NULL || v == NULL || strcmp(t, tree) != 0 ||
-	    strcmp(v, LEURA_VERSION) != 0)
+	proto_head_decode(p->applied.head, &h);
+	if (h.tree == NULL || h.leura == NULL || strcmp(h.tree, tree) != 0 ||
+	    strcmp(h.leura, LEURA_VERSION) != 0)
 		return false;
 	json_object_foreach(p->applied.hosts, k, x)
 		if (!lr_json_bool(x, "removed"))
 			n++;
-	return n == lr_json_int(h, "hosts");
+	return n == h.hosts;
 }
 
 int
@@ -339,7 +344,7 @@ rec_deploy_write(struct rec_deploy *d, struct lr_err *err)
 	int rc;
 
 	if (p->nchanged == 0) {
-		d->deploy = lr_json_int(p->applied.head, "deploy");
+		d->deploy = lr_json_int(p->applied.head, PROTO_HEAD_DEPLOY);
 		d->generation = p->applied.generation;
 		d->revision = p->applied.revision;
 		d->targets = current_targets(&p->applied);
