@@ -118,7 +118,7 @@ struct agent_step_ctx {
 
 struct agent_step_result {
 	enum agent_step_status status;
-	int	 exit_code;	/* of the last command; -1 when none or killed */
+	int	 exit_code;	/* of the last command; -1: none, or killed */
 	int	 term_signal;	/* signal that ended it, 0 when none */
 	bool	 timed_out;
 	int	 attempts;	/* commands started (file, http: requests
