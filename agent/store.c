@@ -42,7 +42,7 @@
 #include "xalloc.h"
 
 #define RUN_NAME_MAX	128	/* leaves room for ".RUN.tar.gz.tmp-XXXXXX" */
-#define TMP_MARK	".tmp-"
+#define TMP_MARK	LR_FILE_TMP_MARK
 #define TAR_GZ		".tar.gz"
 #define COPY_CHUNK	16384
 
@@ -108,12 +108,6 @@ has_suffix(const char *s, const char *suffix, size_t *stemlen)
 	return true;
 }
 
-static bool
-is_tmp_name(const char *name)
-{
-	return name[0] == '.' && strstr(name, TMP_MARK) != NULL;
-}
-
 /* ---- errors ---- */
 
 /* "WHAT 'PATH': strerror(e)", with a hint when the cause has a known fix. */
@@ -140,7 +134,7 @@ fsync_dir(const char *path)
 
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
-	if (fsync(fd) == -1 && errno != EINVAL) {
+	if (lr_fsync_dir(fd) == -1) {
 		e = errno;
 		close(fd);
 		errno = e;
@@ -151,61 +145,26 @@ fsync_dir(const char *path)
 }
 
 /*
- * Replace DIR/NAME with the concatenation of iov[0..n), mode `mode`: a
- * crash of the agent leaves the old file or the new one.  durable: also
- * fsync the file and the folder, so that a power loss does too; without,
- * the caller syncs later (contents) or can lose the file (the crash
- * journal, which only says what to report).
+ * Replace DIR/NAME with the concatenation of iov[0..n), mode `mode`
+ * (lr_file_replace_at): a crash of the agent leaves the old file or the
+ * new one.  durable: also fsync the file and the folder, so that a power
+ * loss does too; without, the caller syncs later (contents) or can lose
+ * the file (the crash journal, which only says what to report).
  */
 static int
 write_atomic(const char *dir, const char *name, const struct iovec *iov,
     int n, mode_t mode, bool durable, struct lr_err *err)
 {
-	char *path, *tmp;
-	int fd, i, rc = 0;
+	int dfd, rc;
 
-	path = lr_xasprintf("%s/%s", dir, name);
-	tmp = lr_xasprintf("%s/.%s" TMP_MARK "XXXXXX", dir, name);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		rc = io_fail(err, errno, "cannot write", path);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, mode) == -1) {
-		rc = io_fail(err, errno, "cannot write", path);
-		close(fd);
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if (lr_write_all(fd, iov[i].iov_base, iov[i].iov_len) == -1) {
-			rc = io_fail(err, errno, "cannot write", path);
-			close(fd);
-			goto out;
-		}
-	if (durable && fsync(fd) == -1) {
-		rc = io_fail(err, errno, "cannot write", path);
-		close(fd);
-		goto out;
-	}
-	if (close(fd) == -1) {
-		rc = io_fail(err, errno, "cannot write", path);
-		goto out;
-	}
-	if (rename(tmp, path) == -1) {
-		rc = io_fail(err, errno, "cannot write", path);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;			/* it is path now */
-	if (durable && fsync_dir(dir) == -1)
-		rc = io_fail(err, errno, "cannot sync the folder", dir);
-out:
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	free(path);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return io_fail(err, errno, "cannot open the folder", dir);
+	rc = lr_file_replace_at(dfd, dir, name, iov, n, mode,
+	    durable ? LR_FILE_DURABLE : 0, err);
+	if (rc < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+		lr_err_hint(err, "give --state-dir a folder the agent may "
+		    "write");
+	close(dfd);
 	return rc;
 }
 
@@ -388,7 +347,7 @@ sweep(const char *path, bool all)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (all || is_tmp_name(de->d_name))
+		if (all || lr_file_is_tmp(de->d_name))
 			unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);

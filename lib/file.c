@@ -136,12 +136,18 @@ lr_file_is_tmp(const char *name)
 	return name[0] == '.' && strstr(name, LR_FILE_TMP_MARK) != NULL;
 }
 
+/* LR_EIO naming dir/name and why; errno is kept for the caller's hint. */
 static int
 io_fail(struct lr_err *err, int e, const char *what, const char *dir,
     const char *name)
 {
-	return lr_err_set(err, LR_EIO,
-	    "%s '%s/%s': %s", what, dir, name, strerror(e));
+	lr_err_set(err, LR_EIO, "%s '%s/%s': %s", what, dir, name,
+	    strerror(e));
+	if (e == ENOSPC || e == EDQUOT)
+		lr_err_hint(err, "free some space on the file system of '%s'",
+		    dir);
+	errno = e;
+	return LR_EIO;
 }
 
 /* A fresh ".NAME.tmp-XXXXXX" created O_EXCL in dirfd: fd, or -1/errno. */
@@ -180,45 +186,50 @@ lr_file_replace_at(int dirfd, const char *dirname, const char *name,
     struct lr_err *err)
 {
 	char *tmp = NULL;
-	int fd, i, rc = 0;
+	int fd, i, rc = 0, e = 0;
 
 	if ((fd = tmp_open(dirfd, name, mode, &tmp)) == -1)
 		return io_fail(err, errno, "cannot write", dirname, name);
 	/* the umask must not narrow what the spec asked for */
 	if (fchmod(fd, mode & 07777) == -1) {
-		rc = io_fail(err, errno, "cannot write", dirname, name);
+		rc = io_fail(err, e = errno, "cannot write", dirname, name);
 		close(fd);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (lr_write_all(fd, iov[i].iov_base, iov[i].iov_len) == -1) {
-			rc = io_fail(err, errno, "cannot write", dirname, name);
+			rc = io_fail(err, e = errno, "cannot write", dirname,
+			    name);
 			close(fd);
 			goto out;
 		}
 	if ((flags & LR_FILE_DURABLE) && fsync(fd) == -1) {
-		rc = io_fail(err, errno, "cannot write", dirname, name);
+		rc = io_fail(err, e = errno, "cannot write", dirname, name);
 		close(fd);
 		goto out;
 	}
 	if (close(fd) == -1) {
-		rc = io_fail(err, errno, "cannot write", dirname, name);
+		rc = io_fail(err, e = errno, "cannot write", dirname, name);
 		goto out;
 	}
 	if (renameat(dirfd, tmp, dirfd, name) == -1) {
-		rc = io_fail(err, errno, "cannot write", dirname, name);
+		rc = io_fail(err, e = errno, "cannot write", dirname, name);
 		goto out;
 	}
 	free(tmp);
 	tmp = NULL;			/* it is name now */
-	if ((flags & LR_FILE_DURABLE) && lr_fsync_dir(dirfd) == -1)
+	if ((flags & LR_FILE_DURABLE) && lr_fsync_dir(dirfd) == -1) {
+		e = errno;
 		rc = lr_err_set(err, LR_EIO, "cannot sync the folder '%s': %s",
-		    dirname, strerror(errno));
+		    dirname, strerror(e));
+	}
 out:
 	if (tmp != NULL) {
 		unlinkat(dirfd, tmp, 0);
 		free(tmp);
 	}
+	if (rc < 0)
+		errno = e;
 	return rc;
 }
 

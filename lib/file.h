@@ -46,7 +46,9 @@ enum lr_file_flags {
  * O_EXCL|O_NOFOLLOW relative to dirfd), written, optionally fsync()ed,
  * renamed over NAME, and the folder fsync()ed (LR_FILE_DURABLE).  A crash
  * leaves the old file or the new one, and maybe a temp file that
- * lr_file_is_tmp recognises.  dirname is for messages only.
+ * lr_file_is_tmp recognises.  dirname is for messages only.  On failure
+ * (LR_EIO; a full disk gets a hint) errno is that of the call that failed,
+ * for a caller that adds its own hint.
  */
 int	lr_file_replace_at(int dirfd, const char *dirname, const char *name,
 	    const struct iovec *iov, int n, mode_t mode, unsigned flags,
