@@ -13,6 +13,7 @@
 #include "json.h"
 #include "keys.h"
 #include "report.h"
+#include "state.h"
 #include "xalloc.h"
 
 static const char *const state_ids[REC_FOLLOW_NSTATES] = {
@@ -51,30 +52,6 @@ step_name(const char *id)
 		p++;
 	}
 	return *p ? p : id;
-}
-
-/* "step 'ID' failed: exit 3" (+ " (and N more)"), as leura status says. */
-static char *
-step_reason(const json_t *list, const char *what)
-{
-	const json_t *f = json_array_get(list, 0);
-	struct lr_buf b = LR_BUF_INIT;
-
-	if (f == NULL)
-		return lr_xasprintf("the agent reports the host %s", what);
-	lr_buf_printf(&b, "step '%s' %s", lr_json_str(f, PROTO_FAILED_ID),
-	    what);
-	if (json_is_integer(json_object_get(f, PROTO_FAILED_EXIT)))
-		lr_buf_printf(&b, ": exit %lld", (long long)lr_json_int(f,
-		    PROTO_FAILED_EXIT));
-	else if (*lr_json_str(f, PROTO_FAILED_ERROR))
-		lr_buf_printf(&b, ": %s", lr_json_str(f, PROTO_FAILED_ERROR));
-	else if (*lr_json_str(f, PROTO_DRIFTED_DETAIL))
-		lr_buf_printf(&b, ": %s", lr_json_str(f,
-		    PROTO_DRIFTED_DETAIL));
-	if (json_array_size(list) > 1)
-		lr_buf_printf(&b, " (and %zu more)", json_array_size(list) - 1);
-	return lr_buf_detach(&b, NULL);
 }
 
 /* The first service whose validate steps the report says failed, or NULL. */
@@ -131,11 +108,12 @@ rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
 			return REC_FOLLOW_FAILED;
 		}
 		if (strcmp(s, PROTO_STATE_FAILED) == 0) {
-			*detail = step_reason(rr.failed_steps, "failed");
+			*detail = rec_step_reason(rr.failed_steps,
+			    "failed");
 			return REC_FOLLOW_FAILED;
 		}
 		if (strcmp(s, PROTO_STATE_DRIFTED) == 0) {
-			*detail = step_reason(rr.drift, "drifted");
+			*detail = rec_step_reason(rr.drift, "drifted");
 			return REC_FOLLOW_DRIFTED;
 		}
 		*detail = *s ? lr_xasprintf("the agent reports an unknown "

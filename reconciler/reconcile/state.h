@@ -169,4 +169,12 @@ int	rec_history_load(struct etcd *e, const char *prefix, size_t limit,
 json_t	*rec_status(const json_t *desired, const json_t *observed,
 	    const json_t *agents, int64_t now);
 
+/*
+ * Why a report says a host failed or drifted, from its failed_steps or
+ * drift list fs: "step 'ID' failed: exit 3 (and 2 more)" (what is "failed"
+ * or "drifted"), or "the agent reports the host failed" when fs is empty.
+ * Owned by the caller.  leura status and apply --wait say the same.
+ */
+char	*rec_step_reason(const json_t *fs, const char *what);
+
 #endif

@@ -36,12 +36,8 @@ fmt_age(int64_t secs, char *buf, size_t len)
 		snprintf(buf, len, "%lldd", (long long)secs / 86400);
 }
 
-/*
- * "step 'x' failed: exit 3" (+ " and N more steps"), from the report's
- * failed_steps or drift (fs)
- */
-static char *
-failure_reason(const json_t *fs, const char *what)
+char *
+rec_step_reason(const json_t *fs, const char *what)
 {
 	const json_t *f = json_array_get(fs, 0);
 	struct lr_buf b = LR_BUF_INIT;
@@ -50,7 +46,7 @@ failure_reason(const json_t *fs, const char *what)
 		return lr_xasprintf("the agent reports the host %s", what);
 	lr_buf_printf(&b, "step '%s' %s", lr_json_str(f, PROTO_FAILED_ID),
 	    what);
-	if (json_object_get(f, PROTO_FAILED_EXIT))
+	if (json_is_integer(json_object_get(f, PROTO_FAILED_EXIT)))
 		lr_buf_printf(&b, ": exit %lld", (long long)lr_json_int(f,
 		    PROTO_FAILED_EXIT));
 	else if (*lr_json_str(f, PROTO_FAILED_ERROR))
@@ -101,11 +97,11 @@ host_state(const json_t *doc, const json_t *obs, const json_t *agent,
 	if (strcmp(s, PROTO_STATE_CONVERGED) == 0)
 		return ST_CONVERGED;
 	if (strcmp(s, PROTO_STATE_FAILED) == 0) {
-		*reason = failure_reason(r.failed_steps, "failed");
+		*reason = rec_step_reason(r.failed_steps, "failed");
 		return ST_FAILED;
 	}
 	if (strcmp(s, PROTO_STATE_DRIFTED) == 0) {
-		*reason = failure_reason(r.drift, "drifted");
+		*reason = rec_step_reason(r.drift, "drifted");
 		return ST_DRIFTED;
 	}
 	if (strcmp(s, PROTO_STATE_CONVERGING) == 0) {
