@@ -188,7 +188,8 @@ END {
 echo
 echo "scheduler movement on host removal/addition (bench/sched_movement.c):"
 $cc -O2 -std=c11 -o "$work/bin/sched_movement" "$here/sched_movement.c" \
-    "$src/scheduler/place.c" -I"$src/scheduler" -I"$src/lib" -lm ||
+    "$src/scheduler/place.c" "$src/scheduler/place_input.c" \
+    -I"$src/scheduler" -I"$src/lib" -lm ||
     fail "cannot build bench/sched_movement.c"
 "$work/bin/sched_movement" -n 100
 exit "${status:-0}"

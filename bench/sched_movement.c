@@ -4,7 +4,8 @@
  * (balanced and skewed groups, see random_model); and how long one
  * placement of a large inventory takes, in processor time.
  *
- *	cc -O2 bench/sched_movement.c scheduler/place.c -Ischeduler -Ilib -lm
+ *	cc -O2 bench/sched_movement.c scheduler/place.c scheduler/place_input.c \
+ *	    -Ischeduler -Ilib -lm
  *	./a.out [-n inventories] [-d services per host] [-s seed]
  *	    [-h hosts] [-S services] [-r repetitions]
  *
@@ -16,7 +17,7 @@
  * (service, host) pair of the new placement that the old one did not have
  * (removal), or an old pair the new placement dropped (addition); "all"
  * services and services that gain or lose an error do not count.
- * Standalone: libc and place.c only.
+ * Standalone: libc and place.c, place_input.c only.
  */
 #define _POSIX_C_SOURCE 200809L
 
