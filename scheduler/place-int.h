@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "scheduler.h"
 
@@ -170,10 +172,41 @@ pl_hash_str(const char *s, uint64_t seed)
 	return pl_mix(h);
 }
 
-/* ---- memory (place_input.c): out of memory aborts ---- */
+static inline const char *
+pl_plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
 
-void	*pl_alloc(size_t nmemb, size_t size);
-void	*pl_realloc(void *p, size_t nmemb, size_t size);
+/* ---- memory: out of memory aborts ---- */
+
+static inline void *
+pl_alloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if ((p = calloc(nmemb ? nmemb : 1, size ? size : 1)) == NULL) {
+		fprintf(stderr, "leura: fatal: out of memory allocating "
+		    "%zu bytes\n", nmemb * size);
+		abort();
+	}
+	return p;
+}
+
+static inline void *
+pl_realloc(void *p, size_t nmemb, size_t size)
+{
+	size_t n = nmemb * size;
+
+	if ((p = realloc(p, n > 0 ? n : 1)) == NULL) {
+		fprintf(stderr, "leura: fatal: out of memory allocating "
+		    "%zu bytes\n", nmemb * size);
+		abort();
+	}
+	return p;
+}
+
+/* pl_printf: place_input.c */
 char	*pl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- ranking (place.c) ---- */
@@ -183,6 +216,15 @@ void	 pl_sel_init(struct pl_state *st, struct pl_sel *sel, uint32_t k);
 void	 pl_sel_add(const struct pl_state *st, struct pl_sel *sel,
 	    uint64_t score, uint32_t hi, uint32_t pos);
 void	 pl_sel_done(struct pl_sel *sel, struct pl_svc *s);
+
+/*
+ * What makes s impossible to place, spread values aside, or NULL (owned);
+ * counts s among the users of its eligible hosts and ranks the best few
+ * (place.c, beside the ranking its loop calls).  pl_uncount takes back
+ * what it counted for the first n eligible hosts.
+ */
+char	*pl_check(struct pl_state *st, struct pl_svc *s);
+void	 pl_uncount(struct pl_state *st, const struct pl_svc *s, size_t n);
 
 /* ---- input, setup and results (place_input.c) ---- */
 

@@ -221,6 +221,99 @@ pl_pos_better(const struct pl_state *st, uint64_t sa, uint32_t ha,
 	return st->hrank[ha] < st->hrank[hb];
 }
 
+/* ---- input checks (the pass over eligible hosts that ranks them) ---- */
+
+/* Undo what pl_check counted for the first n eligible hosts of s. */
+void
+pl_uncount(struct pl_state *st, const struct pl_svc *s, size_t n)
+{
+	size_t i, hi;
+
+	for (i = 0; i < n; i++) {
+		hi = s->in->eligible[i];
+		st->hot[hi].users--;
+		if (s->in->num_instances < 0)
+			st->hload[hi]--;
+	}
+}
+
+/*
+ * What makes s impossible to place, spread values aside, or NULL.  Counts
+ * s among the users of its eligible hosts and, for an "all" service, in
+ * their loads (pl_uncount takes that back).  In the same pass over the
+ * eligible hosts, which is what costs, ranks the best few of them.
+ */
+char *
+pl_check(struct pl_state *st, struct pl_svc *s)
+{
+	const struct sched_service *sv = s->in;
+	struct pl_sel sel;
+	uint64_t score;
+	size_t i, hi;
+	char *err = NULL;
+
+	if (sv->num_instances < -1)
+		return pl_printf("invalid number of instances %d",
+		    sv->num_instances);
+	if (sv->neligible > 0 && sv->eligible == NULL)
+		return pl_printf("no list of eligible hosts");
+	if (sv->neligible > st->nh)
+		return pl_printf("%zu eligible hosts out of %u", sv->neligible,
+		    st->nh);
+	s->ne = (uint32_t)sv->neligible;
+	s->all = sv->num_instances < 0;
+	s->want = s->all ? s->ne : (uint32_t)sv->num_instances;
+	if (s->want > s->ne) {
+		if (s->ne == 0)
+			return pl_printf("needs %u instance%s but no eligible "
+			    "hosts", s->want, pl_plural(s->want));
+		return pl_printf("needs %u instance%s but only %u eligible "
+		    "host%s", s->want, pl_plural(s->want), s->ne,
+		    pl_plural(s->ne));
+	}
+	st->stamp++;
+	/* enough for most services, even with a few hosts full */
+	pl_sel_init(st, &sel, s->want < s->ne / 4 ? 2 * s->want + 4 : s->ne);
+	for (i = 0; i < s->ne; i++) {
+		hi = sv->eligible[i];
+		if (hi >= st->nh) {
+			err = pl_printf("eligible host index %zu out of range",
+			    hi);
+			break;
+		}
+		if (st->hot[hi].seen == st->stamp) {
+			err = pl_printf("host '%s' is listed twice as "
+			    "eligible", st->hname[hi]);
+			break;
+		}
+		st->hot[hi].seen = st->stamp;
+		if (st->anydup && (st->hflags[hi] & PL_DUPNAME)) {
+			err = pl_printf("host name '%s' is not unique",
+			    st->hname[hi]);
+			break;
+		}
+		if (sv->spread != NULL && sv->spread[hi] == NULL) {
+			err = pl_printf("host '%s' has no spread value",
+			    st->hname[hi]);
+			break;
+		}
+		st->hot[hi].users++;
+		if (s->all)
+			st->hload[hi]++;
+		else {
+			score = pl_mix(s->hash ^ st->hot[hi].hash);
+			if (!sel.heap || score >= sel.c[0].score)
+				pl_sel_add(st, &sel, score, (uint32_t)hi,
+				    (uint32_t)i);
+		}
+	}
+	if (err != NULL)
+		pl_uncount(st, s, i);
+	else if (!s->all)
+		pl_sel_done(&sel, s);
+	return err;
+}
+
 /* ---- loads ---- */
 
 static bool
