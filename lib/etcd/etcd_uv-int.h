@@ -130,6 +130,7 @@ struct etcd_uv {
 	uv_loop_t *loop;
 	CURLM	*multi;
 	uv_timer_t curl_timer;	/* CURLMOPT_TIMERFUNCTION */
+	uv_idle_t curl_now;	/* ... when it says 0: the next iteration */
 	uv_timer_t defer;	/* runs pump() for results known early */
 	struct etcd_conf conf;
 	unsigned token_gen;	/* bumped whenever the token changes */

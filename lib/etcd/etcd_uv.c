@@ -10,7 +10,8 @@
  *
  * Plumbing (curl's multi-socket API on libuv): CURLMOPT_SOCKETFUNCTION keeps
  * one uv_poll per socket (its context is attached with curl_multi_assign and
- * closed on CURL_POLL_REMOVE); CURLMOPT_TIMERFUNCTION drives one uv_timer.
+ * closed on CURL_POLL_REMOVE); CURLMOPT_TIMERFUNCTION drives one uv_timer,
+ * and an idle handle when it says "now".
  * After every curl_multi_socket_action the finished transfers are drained
  * from curl_multi_info_read into our own "ready" queue, and only then is
  * user code run (pump()), never from inside a curl callback: a callback may
@@ -172,15 +173,34 @@ sock_cb(CURL *h, curl_socket_t fd, int what, void *userp, void *socketp)
 }
 
 static void
-curl_timer_cb(uv_timer_t *t)
+curl_timeout(struct etcd_uv *eu)
 {
-	struct etcd_uv *eu = t->data;
 	int running;
 
 	curl_multi_socket_action(eu->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	pump(eu);
 }
 
+static void
+curl_timer_cb(uv_timer_t *t)
+{
+	curl_timeout(t->data);
+}
+
+static void
+curl_now_cb(uv_idle_t *i)
+{
+	uv_idle_stop(i);
+	curl_timeout(i->data);
+}
+
+/*
+ * curl's timer.  0 means "now", but socket_action may not be called from
+ * here: an idle handle runs it in the next loop iteration without the
+ * poll blocking (a 1 ms timer, as curl's multi-uv example does, cost every
+ * blocking call a millisecond asleep; a 0 ms uv_timer re-armed from its
+ * own callback runs again in the same pass on libuv 1.44).
+ */
 static int
 timer_fn(CURLM *m, long ms, void *userp)
 {
@@ -189,11 +209,13 @@ timer_fn(CURLM *m, long ms, void *userp)
 	(void)m;
 	if (eu->freeing)
 		return 0;
-	if (ms < 0)
-		uv_timer_stop(&eu->curl_timer);
-	else	/* 0: "now"; socket_action may not be called from here */
-		uv_timer_start(&eu->curl_timer, curl_timer_cb,
-		    ms == 0 ? 1 : (uint64_t)ms, 0);
+	uv_timer_stop(&eu->curl_timer);
+	uv_idle_stop(&eu->curl_now);
+	if (ms == 0)
+		uv_idle_start(&eu->curl_now, curl_now_cb);
+	else if (ms > 0)
+		uv_timer_start(&eu->curl_timer, curl_timer_cb, (uint64_t)ms,
+		    0);
 	return 0;
 }
 
@@ -622,10 +644,12 @@ etcd_uv_new(uv_loop_t *loop, const struct etcd_config *cfg,
 	curl_multi_setopt(eu->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
 	curl_multi_setopt(eu->multi, CURLMOPT_TIMERDATA, eu);
 	uv_timer_init(loop, &eu->curl_timer);
+	uv_idle_init(loop, &eu->curl_now);
 	uv_timer_init(loop, &eu->defer);
 	eu->curl_timer.data = eu;
+	eu->curl_now.data = eu;
 	eu->defer.data = eu;
-	eu->refs = 2;
+	eu->refs = 3;
 	*out = eu;
 	return 0;
 }
@@ -803,10 +827,12 @@ etcd_uv_free(struct etcd_uv *eu)
 	}
 	eu->auth_call = NULL;
 	uv_timer_stop(&eu->curl_timer);
+	uv_idle_stop(&eu->curl_now);
 	curl_multi_cleanup(eu->multi);	/* may close sockets: sock_cb */
 	eu->multi = NULL;
 	while (!l_empty(&eu->socks))
 		sock_close(CONTAINER(eu->socks.next, struct sock, link));
 	uv_close((uv_handle_t *)&eu->curl_timer, eu_timer_closed);
+	uv_close((uv_handle_t *)&eu->curl_now, eu_timer_closed);
 	uv_close((uv_handle_t *)&eu->defer, eu_timer_closed);
 }
