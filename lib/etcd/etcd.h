@@ -33,7 +33,7 @@
 #ifndef LR_ETCD_H
 #define LR_ETCD_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -266,11 +266,13 @@ typedef int etcd_watch_tick_cb(bool connected, void *arg);
  * stop is polled every 100 ms by a timer on the client's loop: a signal
  * does not interrupt the loop's wait for etcd (libuv restarts it), so a
  * flag set by a signal handler, the one thing a handler may safely do, is
- * what ends the watch within a tenth of a second.
+ * what ends the watch within a tenth of a second.  An atomic_int (lock
+ * free) so that another thread may set it too (leura up's loop stops a
+ * wait running in its worker).
  */
 struct etcd_watch_opts {
 	long	 timeout_ms;	/* > 0: end with LR_ECANCELED after it */
-	volatile sig_atomic_t *stop;	/* set: end with LR_ECANCELED */
+	atomic_int *stop;	/* set: end with LR_ECANCELED */
 	long	 tick_ms;	/* > 0: call tick every tick_ms */
 	etcd_watch_tick_cb *tick;
 };

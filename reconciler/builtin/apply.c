@@ -11,6 +11,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +153,7 @@ cmd_apply_result_release(struct cmd_apply_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static volatile sig_atomic_t interrupted;
+static atomic_int interrupted;
 
 static void
 on_sigint(int sig)

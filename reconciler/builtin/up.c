@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,9 +129,9 @@ struct up {
  * Set on the loop thread, read by the worker: a signal that asked us to
  * stop (0: none), stop waiting (a stop signal, or etcd died), etcd died.
  */
-static volatile sig_atomic_t stop_sig;
-static volatile sig_atomic_t wake;
-static volatile sig_atomic_t etcd_gone;
+static atomic_int stop_sig;
+static atomic_int wake;
+static atomic_int etcd_gone;
 
 /* The default state dir: $XDG_STATE_HOME/leura/up, ~/.local/state/... */
 static char *

@@ -11,7 +11,7 @@
 #ifndef LEURA_WAIT_H
 #define LEURA_WAIT_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,8 +38,8 @@ struct cmd_wait_opts {
 	int64_t	 min_revision;
 	long	 timeout_ms;	/* > 0 */
 	enum cmd_wait_output output;
-	/* set by the caller's signal handler: stop waiting (may be NULL) */
-	volatile sig_atomic_t *stop;
+	/* set (signal handler, other thread): stop waiting; may be NULL */
+	atomic_int *stop;
 	const char *hint;	/* after a timeout or failure; NULL: default */
 };
 

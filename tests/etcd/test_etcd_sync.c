@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -910,7 +911,7 @@ test_watch__compacted_resync(void **state)
 
 /* ---- watch: deadline, stop flag, tick, range end --------------------- */
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag;
 
 static void
 on_usr1(int sig)
