@@ -39,15 +39,22 @@ _etcd_port() {
 	echo $((20000 + n % 20000))
 }
 
-# _etcd_ready: 0 once the member answers a read, 1 if it died or took 10 s
+# _etcd_ready: 0 once OUR member serves clients and answers a read, 1 if it
+# died or took 10 s.  The read alone is not enough: when two tests pick the
+# same port, the one whose etcd could not bind would read from the other's
+# (and the tests would share a store), so the member's own log, since this
+# spawn, must say it serves client traffic.
 _etcd_ready() {
 	i=0
 	while [ $i -lt 200 ]; do
-		if curl -s -m 1 -o /dev/null -X POST \
+		if tail -c "+$((ETCD_LOG_FROM + 1))" "$ETCD_LOG" 2>/dev/null |
+		    grep -q 'serving client traffic' &&
+		    curl -s -m 1 -o /dev/null -X POST \
 		    "$ETCD_ENDPOINT/v3/kv/range" -d '{"key":"AA=="}'; then
 			return 0
 		fi
-		if grep -q 'address already in use' "$ETCD_LOG" 2>/dev/null ||
+		if tail -c "+$((ETCD_LOG_FROM + 1))" "$ETCD_LOG" 2>/dev/null |
+		    grep -q 'address already in use' ||
 		    ! kill -0 "$ETCD_PID" 2>/dev/null ||
 		    grep -q '^State:.*zombie' "/proc/$ETCD_PID/status" \
 		    2>/dev/null; then
@@ -61,6 +68,7 @@ _etcd_ready() {
 
 _etcd_spawn() {
 	peer="http://127.0.0.1:$ETCD_PEER_PORT"
+	ETCD_LOG_FROM=$(wc -c <"$ETCD_LOG" 2>/dev/null || echo 0)
 	# shellcheck disable=SC2086
 	"$ETCD_BIN" --name s1 --data-dir "$ETCD_DIR/data" \
 	    --listen-client-urls "$ETCD_ENDPOINT" \

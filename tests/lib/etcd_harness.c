@@ -342,6 +342,7 @@ spawn_member(struct th_etcd *h, int i)
 	char **argv = NULL, *s, *extra, *tok, *save;
 	char peer[64], data[320], log[320];
 	size_t n = 0, cap = 0, k;
+	struct stat st;
 	pid_t pid, parent;
 	int j, fd;
 
@@ -402,6 +403,7 @@ spawn_member(struct th_etcd *h, int i)
 	lr_buf_release(&cluster);
 
 	fflush(stdout);
+	m->log_from = stat(log, &st) == 0 ? st.st_size : 0;
 	fflush(stderr);
 	parent = getpid();
 	if ((pid = fork()) < 0) {
@@ -442,11 +444,38 @@ show_log(struct th_etcd *h, int i)
 	free(cmd);
 }
 
+/*
+ * Whether member i's log says, since its last spawn, that it serves
+ * clients.  A read alone could be answered by another test's etcd on the
+ * same port, when ours could not bind it.
+ */
+static bool
+serving(struct th_etcd *h, int i)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	char path[320], chunk[4096];
+	bool found;
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s.log", h->dir, h->m[i].name);
+	if ((fp = fopen(path, "r")) == NULL)
+		return false;
+	if (fseeko(fp, h->m[i].log_from, SEEK_SET) == 0)
+		while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+			lr_buf_add(&b, chunk, n);
+	fclose(fp);
+	found = b.s != NULL && strstr(b.s, "serving client traffic") != NULL;
+	lr_buf_release(&b);
+	return found;
+}
+
 /* Wait until member i answers a linearizable read (or refuses us). */
 static int
 wait_ready(struct th_etcd *h, int i)
 {
 	long deadline, st;
+	bool answered;
 	char *ans;
 	int wst;
 
@@ -461,9 +490,11 @@ wait_ready(struct th_etcd *h, int i)
 		}
 		ans = post(h, i, "/v3/kv/range", "{\"key\":\"AA==\"}", NULL,
 		    1000, &st);
-		free(ans);
 		/* 200, or the auth errors of a member that serves */
-		if (ans && (st == 200 || st == 400 || st == 401 || st == 403))
+		answered = ans != NULL && (st == 200 || st == 400 ||
+		    st == 401 || st == 403);
+		free(ans);
+		if (answered && serving(h, i))
 			return 0;
 		lr_sleep_ms(10);
 	}

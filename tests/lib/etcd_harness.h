@@ -28,6 +28,7 @@ struct th_member {
 	int	 client_port, peer_port;
 	char	 url[64];	/* http(s)://127.0.0.1:port */
 	char	 name[16];
+	off_t	 log_from;	/* the log's size when it was last spawned */
 };
 
 struct th_etcd {
