@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "err.h"
 #include "spec.h"
 
 /* Whether p is a folder. */
@@ -21,10 +22,16 @@ bool	up_file_has(const char *path, long from, const char *text);
 /* etcd in PATH or at /usr/bin/etcd (owned), or NULL. */
 char	*up_find_etcd(void);
 /*
- * leura-agent next to this leura, else in PATH (owned), or NULL; *self_dir
- * and *self_exe (owned, may be NULL): where this leura is.
+ * This leura's executable (owned): what children start in (leura
+ * --up-child).  NULL with err set (what failed, a hint) when it cannot be
+ * found: leura up starts nothing then.
  */
-char	*up_find_agent(char **self_dir, char **self_exe);
+char	*up_self_exe(struct lr_err *err);
+/*
+ * leura-agent next to self_exe (this leura), else in PATH (owned), or
+ * NULL; *self_dir (owned, may be NULL): the folder of self_exe.
+ */
+char	*up_find_agent(const char *self_exe, char **self_dir);
 
 /* A port of 127.0.0.1 free now (the kernel's pick), not avoid; -1. */
 int	up_free_port(int avoid);

@@ -15,12 +15,19 @@
  * whatever kills us.  Signals come as uv_signal callbacks.  The apply,
  * the wait and the status are the blocking CLI's (cmd_apply_run,
  * cmd_wait_run, cmd_status): they run in a worker (uv_queue_work), as
- * does the wait for etcd to answer, and a stop flag the loop sets ends
- * the wait.  The stages: etcd (tried on other ports while someone takes
- * them), agents and the rollout, then idle until a signal or etcd's
- * death, then stopping.  Children are started on the loop thread only:
- * the parent-death signal follows the thread that forked.  What up needs
- * of the machine (binaries, ports, local hosts, log ends) is up_local.c's.
+ * does the wait for etcd to answer.  The loop thread tells the worker
+ * through atomic_int flags (stop_sig, wake, etcd_gone): the wait's
+ * blocking watch polls wake every 100 ms (etcd_watch_opts.stop) and
+ * ends when it is set; the wait for etcd reads stop_sig and etcd_gone
+ * between its tries.  While the worker runs, the terminal is its (the
+ * wait redraws a progress line with '\r'): the loop thread records the
+ * children that die and says so once the worker is done, as leura up
+ * always did, after the wait.  The stages: etcd (tried on other ports
+ * while someone takes them), agents and the rollout, then idle until a
+ * signal or etcd's death, then stopping.  Children are started on the
+ * loop thread only: the parent-death signal follows the thread that
+ * forked.  What up needs of the machine (binaries, ports, local hosts,
+ * log ends) is up_local.c's.
  *
  * Files under the state dir (leura-up(1), FILES): etcd/ (its data, kept
  * between runs), etcd.log, agents/HOST/ (an agent's state dir) and
@@ -79,6 +86,7 @@ struct child {
 	char	*what;		/* "etcd", "the agent of web1" */
 	char	*log;		/* its stdout and stderr */
 	bool	 exited;	/* it ran and ended */
+	bool	 noted;		/* its end was told (note_exits) */
 	int64_t	 exit_status;	/* once exited */
 	int	 term_signal;
 };
@@ -122,12 +130,14 @@ struct up {
 	int64_t	 rev;		/* the store's revision once it answers */
 	/* the rollout */
 	bool	 fatal;		/* nothing to keep running */
+	bool	 lost_etcd;	/* the wait stopped: etcd died */
 	bool	 say_stopped;	/* "Stopped N agents and etcd." */
 };
 
 /*
- * Set on the loop thread, read by the worker: a signal that asked us to
- * stop (0: none), stop waiting (a stop signal, or etcd died), etcd died.
+ * Set on the loop thread, read by the worker (atomic: two threads): a
+ * signal that asked us to stop (0: none), stop waiting (a stop signal, or
+ * etcd died; the wait's watch polls it), etcd died.
  */
 static atomic_int stop_sig;
 static atomic_int wake;
@@ -231,12 +241,15 @@ describe_exit(const struct child *c, char *buf, size_t len)
 		    (long long)c->exit_status);
 }
 
-/* An agent or etcd that died on its own: say so. */
+/* An agent or etcd that died on its own: say so, once. */
 static void
-note_exit(struct up *u, const struct child *c)
+note_exit(struct up *u, struct child *c)
 {
 	char desc[64];
 
+	if (!c->exited || c->noted)
+		return;
+	c->noted = true;
 	describe_exit(c, desc, sizeof(desc));
 	if (c == &u->etcd) {
 		fprintf(stderr, "leura: error: etcd %s; its log, %s, ends:\n",
@@ -247,6 +260,21 @@ note_exit(struct up *u, const struct child *c)
 		    c->what, desc, c->log);
 		up_print_tail(c->log, 5);
 	}
+}
+
+/*
+ * On the loop thread, with no worker running: the agents, then etcd, that
+ * died on their own and were not told yet.  True when etcd is dead.
+ */
+static bool
+note_exits(struct up *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->nagents; i++)
+		note_exit(u, &u->agents[i]);
+	note_exit(u, &u->etcd);
+	return u->etcd.exited;
 }
 
 static void
@@ -266,13 +294,15 @@ child_exited(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
 	case UP_ETCD:		/* the start's business */
 		break;
 	case UP_ROLLOUT:
-		note_exit(u, c);
+		/*
+		 * The worker has the terminal (a progress line): rollout_done
+		 * says so, if leura up always did.
+		 */
 		if (c == &u->etcd)
 			wake = 1;	/* the wait would retry to its end */
 		break;
 	case UP_IDLE:
-		note_exit(u, c);
-		if (c == &u->etcd) {
+		if (note_exits(u)) {
 			u->rc = LR_EXIT_FAIL;
 			up_stop(u);
 		}
@@ -318,11 +348,9 @@ spawn(struct up *u, struct child *c, char **argv, char **env)
 	av = lr_xcalloc(n + 4, sizeof(*av));
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
 	i = 0;
-	if (u->self_exe) {
-		av[i++] = u->self_exe;
-		av[i++] = "--up-child";
-		av[i++] = ppid;
-	}
+	av[i++] = u->self_exe;		/* prepare made sure of it */
+	av[i++] = "--up-child";
+	av[i++] = ppid;
 	memcpy(av + i, argv, n * sizeof(*av));
 	o.argv = av;
 	o.env = env;
@@ -594,6 +622,10 @@ ready_done(uv_work_t *w, int status)
 	}
 	if (u->rev >= 0) {
 		save_ports(u);
+		if (stop_sig) {		/* it came after etcd answered */
+			etcd_failed(u);
+			return;
+		}
 		etcd_started(u);
 		return;
 	}
@@ -879,8 +911,11 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	/* the hosts of the commit that is applied, not of the work tree */
 	lr_err_clear(&err);
 	if ((rc = rec_load(&sl, u->repo, "HEAD", 0, &err)) != 0) {
-		if (rc == LR_EINVAL)
+		/* LR_EINVAL without diagnostics: err says what (-C DIR) */
+		if (rc == LR_EINVAL && sl.diags.n > 0)
 			cmd_print_diags(&sl, 20);
+		else if (rc == LR_EINVAL)
+			lr_err_print(&err);
 		else {
 			lr_err_print(&err);
 			fprintf(stderr, "hint: leura up applies the last "
@@ -901,7 +936,12 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 		    "/usr/bin/etcd\nhint: apt-get install etcd-server\n");
 		goto out;
 	}
-	if ((u->agent_bin = up_find_agent(&self_dir, &u->self_exe)) == NULL) {
+	lr_err_clear(&err);
+	if ((u->self_exe = up_self_exe(&err)) == NULL) {
+		lr_err_print(&err);
+		goto out;
+	}
+	if ((u->agent_bin = up_find_agent(u->self_exe, &self_dir)) == NULL) {
 		fprintf(stderr, "leura: error: cannot find leura-agent next "
 		    "to leura (in '%s') or in PATH\nhint: build it (cmake "
 		    "--build BUILD_DIR --target leura-agent) or install it "
@@ -961,6 +1001,9 @@ rollout(struct up *u)
 	int rc;
 
 	u->fatal = true;
+	u->lost_etcd = false;
+	if (stop_sig)	/* it came before the worker ran: apply nothing */
+		return 128 + stop_sig;
 	printf("Applying '%s'\n", u->repo);
 	fflush(stdout);
 	if ((rc = cmd_apply_run(u->uctx, &ao, &r)) != LR_EXIT_OK)
@@ -990,8 +1033,10 @@ rollout(struct up *u)
 	cmd_apply_result_release(&r);
 	if (wr == CMD_WAIT_STOPPED && stop_sig)
 		return 128 + stop_sig;
-	if (wr == CMD_WAIT_STOPPED)	/* etcd died: the loop said so */
+	if (wr == CMD_WAIT_STOPPED) {	/* etcd died: rollout_done says so */
+		u->lost_etcd = true;
 		return LR_EXIT_FAIL;
+	}
 	if (wr == CMD_WAIT_ERROR)
 		return LR_EXIT_FAIL;
 	putchar('\n');
@@ -1016,11 +1061,18 @@ rollout_done(uv_work_t *w, int status)
 	struct up *u = w->data;
 
 	(void)status;
+	/*
+	 * Who died during the rollout, now that the wait's progress line is
+	 * done: when etcd's death ended the wait, or before going idle; not
+	 * with --once or after a failure, where leura up never did.
+	 */
+	if (u->lost_etcd)
+		note_exits(u);
 	if (stop_sig) {
 		fprintf(stderr, "leura: interrupted: stopping the agents and "
 		    "etcd\n");
 		u->rc = 128 + stop_sig;
-	} else if (!u->once && !u->fatal && u->etcd.exited) {
+	} else if (!u->once && !u->fatal && note_exits(u)) {
 		u->rc = LR_EXIT_FAIL;	/* etcd died meanwhile */
 	} else if (!u->once && !u->fatal) {
 		printf("\nLeura is up: etcd %s, %zu agent%s, state in %s. "

@@ -4,6 +4,7 @@
  * hosts live here, and the ends of the children's log files.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -66,25 +67,63 @@ up_find_etcd(void)
 	return is_exec("/usr/bin/etcd") ? lr_xstrdup("/usr/bin/etcd") : NULL;
 }
 
-/* leura-agent next to this leura (*self_exe), else in PATH. */
+/*
+ * This leura's executable, read from /proc/self/exe and from nothing else:
+ * argv[0] may name anything, and a PATH lookup finds whichever leura
+ * comes first there, maybe another build whose --up-child differs or is
+ * missing.  Without it there is no trampoline, and a SIGKILL of leura up
+ * would leave etcd and the agents running: fail rather than start them
+ * without it.
+ */
 char *
-up_find_agent(char **self_dir, char **self_exe)
+up_self_exe(struct lr_err *err)
 {
-	char self[PATH_MAX], *slash, *p;
+	char self[PATH_MAX];
 	ssize_t n;
+	int e;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self))) < 0) {
+		e = errno;
+		lr_err_set(err, LR_EIO, "cannot read /proc/self/exe (where "
+		    "this leura is): %s", strerror(e));
+		lr_err_hint(err, "leura up starts etcd and the agents through "
+		    "itself (leura --up-child) so that none outlives it; "
+		    "it needs /proc mounted");
+		return NULL;
+	}
+	if ((size_t)n >= sizeof(self)) {
+		lr_err_set(err, LR_ERANGE, "the path of this leura "
+		    "(/proc/self/exe) is longer than %d bytes", PATH_MAX - 1);
+		lr_err_hint(err, "run leura up from a shorter path");
+		return NULL;
+	}
+	self[n] = '\0';
+	if (!is_exec(self)) {
+		lr_err_set(err, LR_ENOENT, "this leura, '%s' "
+		    "(/proc/self/exe), is not an executable file", self);
+		lr_err_hint(err, "leura up starts etcd and the agents through "
+		    "itself (leura --up-child); was leura removed or replaced "
+		    "while it started? run leura up again");
+		return NULL;
+	}
+	return lr_xstrdup(self);
+}
+
+/* leura-agent next to this leura, self_exe (*self_dir), else in PATH. */
+char *
+up_find_agent(const char *self_exe, char **self_dir)
+{
+	const char *slash = strrchr(self_exe, '/');
+	char *p;
 
 	*self_dir = NULL;
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		*self_exe = lr_xstrdup(self);
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			*self_dir = lr_xstrdup(self);
-			p = lr_xasprintf("%s/leura-agent", self);
-			if (is_exec(p))
-				return p;
-			free(p);
-		}
+	if (slash != NULL) {
+		*self_dir = lr_xasprintf("%.*s", (int)(slash - self_exe),
+		    self_exe);
+		p = lr_xasprintf("%s/leura-agent", *self_dir);
+		if (is_exec(p))
+			return p;
+		free(p);
 	}
 	return in_path("leura-agent");
 }
