@@ -19,15 +19,15 @@
  * through atomic_int flags (stop_sig, wake, etcd_gone): the wait's
  * blocking watch polls wake every 100 ms (etcd_watch_opts.stop) and
  * ends when it is set; the wait for etcd reads stop_sig and etcd_gone
- * between its tries.  While the worker runs, the terminal is its (the
- * wait redraws a progress line with '\r'): the loop thread records the
- * children that die and says so once the worker is done, as leura up
- * always did, after the wait.  The stages: etcd (tried on other ports
- * while someone takes them), agents and the rollout, then idle until a
- * signal or etcd's death, then stopping.  Children are started on the
- * loop thread only: the parent-death signal follows the thread that
- * forked.  What up needs of the machine (binaries, ports, local hosts,
- * log ends) is up_local.c's.
+ * between its tries.  While the worker runs, the terminal belongs to it
+ * (the wait redraws a progress line with '\r'): the loop thread records
+ * the children that die, and rollout_done tells them after the wait, as
+ * leura up always did.  The stages: etcd (tried on other ports while
+ * someone takes them), agents and the rollout, then idle until a signal
+ * or etcd's death, then stopping.  Children are started on the loop
+ * thread only: the parent-death signal follows the thread that forked.
+ * What up needs of the machine (binaries, ports, local hosts, log ends)
+ * is up_local.c's.
  *
  * Files under the state dir (leura-up(1), FILES): etcd/ (its data, kept
  * between runs), etcd.log, agents/HOST/ (an agent's state dir) and
@@ -295,8 +295,8 @@ child_exited(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
 		break;
 	case UP_ROLLOUT:
 		/*
-		 * The worker has the terminal (a progress line): rollout_done
-		 * says so, if leura up always did.
+		 * The terminal is the worker's (a progress line): the death
+		 * is told in rollout_done, where leura up always told it.
 		 */
 		if (c == &u->etcd)
 			wake = 1;	/* the wait would retry to its end */
@@ -911,8 +911,8 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	/* the hosts of the commit that is applied, not of the work tree */
 	lr_err_clear(&err);
 	if ((rc = rec_load(&sl, u->repo, "HEAD", 0, &err)) != 0) {
-		/* LR_EINVAL without diagnostics: err says what (-C DIR) */
-		if (rc == LR_EINVAL && sl.diags.n > 0)
+		/* LR_EINVAL comes with diagnostics, or with err alone */
+		if (rc == LR_EINVAL && (sl.diags.nerrors || err.code == 0))
 			cmd_print_diags(&sl, 20);
 		else if (rc == LR_EINVAL)
 			lr_err_print(&err);
@@ -1064,8 +1064,10 @@ rollout_done(uv_work_t *w, int status)
 	/*
 	 * Who died during the rollout, now that the wait's progress line is
 	 * done: when etcd's death ended the wait, or before going idle; not
-	 * with --once or after a failure, where leura up never did.
+	 * with --once or after a failure, where leura up never did.  After
+	 * what the worker wrote to stdout, also when that is no terminal.
 	 */
+	fflush(stdout);
 	if (u->lost_etcd)
 		note_exits(u);
 	if (stop_sig) {

@@ -2,7 +2,8 @@
 # small test repo whose steps write under $T.  Checks that it converges,
 # that a second run is a no-op on the same data, that Ctrl-C during the
 # rollout and after it stops everything, that SIGKILL leaves nothing
-# behind (PR_SET_PDEATHSIG), and the errors.  Needs leura-agent
+# behind (PR_SET_PDEATHSIG), that deaths are told after the wait, and the
+# errors.  Needs leura-agent
 # (LEURA_AGENT) and etcd: exits 77 (skipped) without them.
 . "$LEURA_SRC/tests/cli/lib.sh"
 ETCD_TRAP='[ -z "${bg:-}" ] || kill -KILL "$bg" 2>/dev/null; sleep 0.2; rm -rf "$T"'
@@ -214,6 +215,29 @@ expect_in "$T/bg.err" "leura: error: etcd was killed by signal 9; its log"
 expect_in "$T/bg.out" "Stopped 2 agents and etcd."
 no_survivors "up whose etcd died"
 
+# (8) an agent dies during the rollout: up says so after the wait is done
+# (its progress line is not broken by it) and before it is up; stdout and
+# stderr in one file, to see the order
+"$LEURA" up --state-dir "$S" -C repo --wait-timeout 8s >"$T/bg.out" 2>&1 &
+bg=$!
+: >"$T/bg.err"
+wait_for "$T/bg.out" "h1: converging"
+pkill -TERM -f -- "--host h1 --state-dir $S/agents/h1"
+wait_for "$T/bg.out" "Leura is up"
+expect_in "$T/bg.out" "leura: warning: the agent of h1 "
+expect_in "$T/bg.out" "; its log, $S/agents/h1.log, ends:"
+awk -v died="leura: warning: the agent of h1 " '
+    index($0, "HOST                 AGENT  STATE") == 1 && !st { st = NR }
+    index($0, died) == 1 && !d { d = NR }
+    index($0, "Leura is up") == 1 && !up { up = NR }
+    END { exit !(st && d > st && up > d) }' "$T/bg.out" ||
+    { fail "the agent's death was not told between the status and" \
+    "'Leura is up'"; sed 's/^/  | /' "$T/bg.out" >&2; }
+kill -INT "$bg"
+end_bg 0
+expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+no_survivors "up whose agent died"
+
 # errors, before anything starts
 run 0 "$LEURA" up -h
 line=$(head -n 1 "$T/out")
@@ -233,6 +257,13 @@ echo '{}' >far/services.yml
 run 1 "$LEURA" up --once --state-dir "$T/s2" -C far
 expect_in "$T/err" "no host of the inventory lives on this machine: a (192.0.2.10)"
 expect_in "$T/err" "hint: leura up starts an agent for each host whose address is a loopback one"
+# a load error without diagnostics (the folder's git work tree is
+# elsewhere) is told, not left blank
+mkdir -p elsewhere
+cp -R far wt
+git -C wt config core.worktree "$T/elsewhere"
+run 1 "$LEURA" up --once --state-dir "$T/s2" -C wt
+expect_in "$T/err" "leura: error: 'wt' is not inside the git work tree"
 mkdir -p nogit
 cp -R repo/inventory repo/services.yml repo/roles nogit/
 run 1 "$LEURA" up --once --state-dir "$T/s2" -C nogit
