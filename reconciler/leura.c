@@ -59,7 +59,7 @@ main(int argc, char **argv)
 	};
 	struct lr_ctx ctx = { .repo_dir = ".", .progname = "leura" };
 	const char *names[NCOMMANDS], *s;
-	char opt[3] = { '-', 0, 0 };
+	char opt[3];
 	int c, i;
 	size_t k;
 
@@ -87,10 +87,8 @@ main(int argc, char **argv)
 		default:
 			if (conn_getopt(c, optarg, &ctx))
 				break;
-			opt[1] = (char)optopt;
 			fprintf(stderr, "leura: error: unknown option '%s'\n",
-			    c == '?' && optopt > 0 && optopt < 0x100 ? opt :
-			    argv[optind - 1]);
+			    cmd_option_name(c, argv, opt));
 			usage(stderr);
 			return LR_EXIT_USAGE;
 		}

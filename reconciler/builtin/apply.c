@@ -81,11 +81,13 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 
 	memset(out, 0, sizeof(*out));
 	lr_err_clear(&err);
-	if (rec_git_open(ctx->repo_dir, &g, &err) < 0) {
+	if ((rc = rec_git_open(ctx->repo_dir, &g, &err)) < 0) {
 		lr_err_print(&err);
-		fprintf(stderr, "hint: apply deploys a commit of the config "
-		    "repo: commit it to git first ('leura validate' checks "
-		    "any directory)\n");
+		/* no repository; a folder outside the tree has its own hint */
+		if (rc == LR_EGIT)
+			fprintf(stderr, "hint: apply deploys a commit of the "
+			    "config repo: commit it to git first ('leura "
+			    "validate' checks any directory)\n");
 		return LR_EXIT_FAIL;
 	}
 	o.ref = ao->ref;
@@ -129,10 +131,8 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 	goto out;
 fail:
 	/* conn_open said why itself */
-	if (rc < 0 && d.plan.to.diags.nerrors)
-		cmd_print_diags(&d.plan.to, 20);
-	else if (rc < 0)
-		lr_err_print(&err);
+	if (rc < 0)
+		cmd_print_load_error(&d.plan.to, rc, &err, 20);
 	rc = LR_EXIT_FAIL;
 out:
 	rec_deploy_release(&d);
@@ -237,7 +237,7 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	char *end;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REF:
 			o.ref = optarg;

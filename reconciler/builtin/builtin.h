@@ -95,13 +95,20 @@ bool	conn_getopt(int c, const char *arg, struct lr_ctx *ctx);
 /*
  * getopt_long gave c for an option no case took: -h or --help (usage on
  * stdout, LR_EXIT_OK), '?' (unknown) or ':' (no value): the error and the
- * usage on stderr, LR_EXIT_USAGE.  Builtins' optstrings start with ':',
- * and their long options' values are CMD_OPT_BASE and up, never a
- * letter, so that an error names what was typed.
+ * usage on stderr, LR_EXIT_USAGE.  Builtins' optstrings start with "+:"
+ * ('+': options end at the first argument that is not one, as git's do,
+ * so `apply extra -h` is an error about 'extra'; ':' reports a missing
+ * value as ':'), and their long options' values are CMD_OPT_BASE and up,
+ * never a letter, so that an error names what was typed.
  */
 enum { CMD_OPT_BASE = 0x200, CMD_OPT_HELP = 0x1ff };
 #define CMD_HELP_LONGOPT { "help", no_argument, NULL, CMD_OPT_HELP }
 int	cmd_bad_option(int c, char **argv, const char *usage);
+/*
+ * The option getopt_long refused with c ('?' or ':'), as the user typed
+ * it: "-x" for a short one (in buf), argv's word for a long one.
+ */
+const char *cmd_option_name(int c, char **argv, char buf[3]);
 /*
  * After the options: 0 when nothing is left, else the first argument is
  * a usage error as cmd_bad_option says it (LR_EXIT_USAGE).
@@ -117,6 +124,14 @@ void	cmd_print_json(const json_t *o);
 
 /* Print l's diagnostics to stderr (up to max; 0 = all). */
 void	cmd_print_diags(const struct rec_load *l, size_t max);
+/*
+ * Why rec_load (or rec_plan_compile, rec_deploy_*) failed with rc: l's
+ * diagnostics when it has errors (up to max; 0 = all), else err (a git
+ * error, a bad ref, ...: LR_EINVAL comes with either).  Always prints
+ * something.
+ */
+void	cmd_print_load_error(const struct rec_load *l, int rc,
+	    const struct lr_err *err, size_t max);
 
 /*
  * rec_load of -C DIR for a command that needs valid specs: on failure

@@ -23,10 +23,21 @@ bad_arg(const char *arg, const char *usage)
 	return LR_EXIT_USAGE;
 }
 
+const char *
+cmd_option_name(int c, char **argv, char buf[3])
+{
+	buf[0] = '-';
+	buf[1] = (char)optopt;
+	buf[2] = '\0';
+	/* a short option names its letter; a long one is argv's */
+	return c == '?' && optopt > 0 && optopt < 0x100 ? buf :
+	    argv[optind - 1];
+}
+
 int
 cmd_bad_option(int c, char **argv, const char *usage)
 {
-	char opt[3] = { '-', (char)optopt, '\0' };
+	char opt[3];
 
 	if (c == 'h' || c == CMD_OPT_HELP) {
 		fputs(usage, stdout);
@@ -38,9 +49,7 @@ cmd_bad_option(int c, char **argv, const char *usage)
 		fputs(usage, stderr);
 		return LR_EXIT_USAGE;
 	}
-	/* a short option names its letter; a long one is argv's */
-	return bad_arg(c == '?' && optopt > 0 && optopt < 0x100 ? opt :
-	    argv[optind - 1], usage);
+	return bad_arg(cmd_option_name(c, argv, opt), usage);
 }
 
 int
@@ -86,11 +95,21 @@ cmd_load(struct rec_load *l, const struct lr_ctx *ctx, const char *ref,
 	lr_err_clear(&err);
 	if ((rc = rec_load(l, ctx->repo_dir, ref, flags, &err)) == 0)
 		return 0;
-	if (rc == LR_EINVAL)
-		cmd_print_diags(l, 20);
-	else
-		lr_err_print(&err);
+	cmd_print_load_error(l, rc, &err, 20);
 	return LR_EXIT_FAIL;
+}
+
+void
+cmd_print_load_error(const struct rec_load *l, int rc,
+    const struct lr_err *err, size_t max)
+{
+	if (l->diags.nerrors)
+		cmd_print_diags(l, max);
+	else if (err->code)
+		lr_err_print(err);
+	else
+		fprintf(stderr, "leura: error: cannot load %s (error %d)\n",
+		    l->label ? l->label : "the specs", rc);
 }
 
 /* ---- the etcd connection ---- */

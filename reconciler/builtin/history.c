@@ -36,7 +36,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	size_t i;
 	int k, rc = LR_EXIT_FAIL;
 
-	while ((k = getopt_long(argc, argv, ":hn:", longopts, NULL)) != -1) {
+	while ((k = getopt_long(argc, argv, "+:hn:", longopts, NULL)) != -1) {
 		switch (k) {
 		case OPT_JSON:
 			json = true;

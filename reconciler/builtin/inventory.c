@@ -36,7 +36,7 @@ cmd_inventory(int argc, char **argv, struct lr_ctx *ctx)
 	int c, rc, mode = 0;
 	json_t *o, *hv;
 
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REF: ref = optarg; break;
 		case OPT_HOST: host = optarg; break;

@@ -62,7 +62,7 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 	struct lr_err err;
 	json_t *unc = NULL, *v;
 	const char *h;
-	int rc = LR_EXIT_FAIL;
+	int k, rc = LR_EXIT_FAIL;
 
 	lr_err_clear(&err);
 	spec_diags_init(&p.to.diags);
@@ -74,11 +74,8 @@ plan_etcd(struct lr_ctx *ctx, const char *ref, bool json, bool detailed,
 		    "commits without etcd\n");
 		goto out;
 	}
-	if (rec_plan_compile(&p, ctx->repo_dir, NULL, ref, &err) < 0) {
-		if (err.code == 0)
-			cmd_print_diags(&p.to, 20);
-		else
-			lr_err_print(&err);
+	if ((k = rec_plan_compile(&p, ctx->repo_dir, NULL, ref, &err)) < 0) {
+		cmd_print_load_error(&p.to, k, &err, 20);
 		goto out;
 	}
 	if (rec_plan_diff(&p, &err) < 0) {
@@ -160,7 +157,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 	int c, rc = LR_EXIT_FAIL;
 	json_int_t changes;
 
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REF: ref = optarg; break;
 		case OPT_FROM: fromref = optarg; break;

@@ -92,7 +92,7 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 	json_t *o;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REF: ref = optarg; break;
 		case OPT_JSON: json = true; break;

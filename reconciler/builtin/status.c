@@ -124,7 +124,7 @@ cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 	bool json = false;
 	int i, rc = LR_EXIT_FAIL;
 
-	while ((i = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((i = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (i == OPT_JSON)
 			json = true;
 		else if (!conn_getopt(i, optarg, ctx))
@@ -146,9 +146,11 @@ cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 	st = rec_status(docs.desired, observed, agents, (int64_t)time(NULL));
 	if (json) {
 		json_object_set_new(st, "deploy", a.head ? json_incref(
-		    json_object_get(a.head, "deploy")) : json_null());
+		    json_object_get(a.head, PROTO_HEAD_DEPLOY)) :
+		    json_null());
 		json_object_set_new(st, "commit", a.head ? json_incref(
-		    json_object_get(a.head, "commit")) : json_null());
+		    json_object_get(a.head, PROTO_HEAD_COMMIT)) :
+		    json_null());
 		json_object_set_new(st, "generation", json_integer(
 		    a.generation));
 		cmd_print_json(st);

@@ -33,7 +33,7 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 	char *end;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REF:
 			ref = optarg;
@@ -58,8 +58,9 @@ cmd_validate(int argc, char **argv, struct lr_ctx *ctx)
 		return rc;
 	lr_err_clear(&err);
 	rc = rec_load(&sl, ctx->repo_dir, ref, 0, &err);
-	if (rc < 0 && rc != LR_EINVAL) {
-		lr_err_print(&err);
+	/* LR_EINVAL comes with diagnostics, or with err alone (a bad ref) */
+	if (rc < 0 && sl.diags.nerrors == 0) {
+		cmd_print_load_error(&sl, rc, &err, max);
 		rec_load_release(&sl);
 		return LR_EXIT_FAIL;
 	}

@@ -167,18 +167,6 @@ evaluate(struct waiter *w)
 }
 
 static void
-put_kv(struct waiter *w, const struct etcd_kv *kv)
-{
-	rec_follow_put(&w->f, kv);
-}
-
-static void
-del_kv(struct waiter *w, const char *key)
-{
-	rec_follow_del(&w->f, key);
-}
-
-static void
 reconnected(struct waiter *w)
 {
 	w->disconnected = false;
@@ -199,9 +187,9 @@ on_batch(const struct etcd_watch_batch *b, void *arg)
 		for (i = 0; i < b->nevents; i++) {
 			ev = &b->events[i];
 			if (ev->type == ETCD_EV_PUT)
-				put_kv(w, &ev->kv);
+				rec_follow_put(&w->f, &ev->kv);
 			else
-				del_kv(w, ev->kv.key);
+				rec_follow_del(&w->f, ev->kv.key);
 		}
 		if (b->nevents)
 			w->next_rev = b->events[b->nevents - 1].kv.mod_revision
@@ -210,7 +198,7 @@ on_batch(const struct etcd_watch_batch *b, void *arg)
 	case ETCD_WATCH_RESYNC:
 		rec_follow_clear(&w->f);
 		for (i = 0; i < b->nkvs; i++)
-			put_kv(w, &b->kvs[i]);
+			rec_follow_put(&w->f, &b->kvs[i]);
 		w->next_rev = b->revision + 1;
 		break;
 	case ETCD_WATCH_PROGRESS:
@@ -251,7 +239,7 @@ load_prefix(struct waiter *w, struct etcd *e, const char *pfx, int64_t *rev,
 	if ((rc = etcd_range(e, &rq, &r, err)) < 0)
 		return rc;
 	for (i = 0; i < r.nkvs; i++)
-		put_kv(w, &r.kvs[i]);
+		rec_follow_put(&w->f, &r.kvs[i]);
 	if (*rev == 0)
 		*rev = r.revision;
 	etcd_range_result_release(&r);

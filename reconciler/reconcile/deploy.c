@@ -172,8 +172,9 @@ rec_plan_release(struct rec_plan *p)
 
 /* ---- the deploy ---- */
 
-char *
-rec_deploy_who(void)
+/* "alice@ws1": $LEURA_USER, else the login name, at this host (owned). */
+static char *
+deploy_who(void)
 {
 	const char *u = getenv("LEURA_USER");
 	struct passwd *pw;
@@ -351,7 +352,7 @@ rec_deploy_write(struct rec_deploy *d, struct lr_err *err)
 		return 0;
 	}
 	if (d->o.by == NULL)
-		by = rec_deploy_who();
+		by = deploy_who();
 	o.commit = d->commit.id;
 	o.tree = d->tree;
 	o.ref = d->ref;

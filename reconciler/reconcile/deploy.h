@@ -3,8 +3,10 @@
  * replace what is applied, and write it as a new generation.  The pipeline
  * of `leura plan` and `leura apply` without their printing, for the CLI
  * and a daemon alike: every step returns 0 or an LR_E* with err (msg and
- * hint) set, and leaves in its struct what the caller shows.  Nothing
- * here prints.
+ * hint) set, except that specs with errors (rec_plan_compile, and the
+ * steps that call it) give LR_EINVAL with the diagnostics in
+ * plan.to.diags and err unset (see rec_load); it leaves in its struct
+ * what the caller shows.  Nothing here prints.
  *
  *   rec_plan_open     read what is applied (keys only: one read);
  *   rec_plan_compile  load and compile the specs, find the hosts whose
@@ -77,7 +79,7 @@ struct rec_deploy_opts {
 	long	 lock_wait_ms;	/* for a running apply */
 	bool	 diff;		/* rec_plan_diff when something changes */
 	bool	 contents;	/* ... and rec_plan_files */
-	const char *by;		/* who applies; NULL: rec_deploy_who() */
+	const char *by;		/* who applies; NULL: $LEURA_USER or user@host */
 };
 
 struct rec_deploy {
@@ -128,8 +130,5 @@ int	rec_deploy_plan(struct rec_deploy *d, struct etcd *e,
 /* Write the planned generation (when d->plan.nchanged). */
 int	rec_deploy_write(struct rec_deploy *d, struct lr_err *err);
 void	rec_deploy_release(struct rec_deploy *d);
-
-/* "alice@ws1": $LEURA_USER, else the login name, at this host (owned). */
-char	*rec_deploy_who(void);
 
 #endif

@@ -280,13 +280,6 @@ rec_follow_release(struct rec_follow *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* "P/observed/HOST" under pfx: HOST, or NULL (other keys, deeper keys). */
-static const char *
-host_of(const char *key, const char *pfx)
-{
-	return proto_key_host_in(key, pfx);
-}
-
 void
 rec_follow_put(struct rec_follow *f, const struct etcd_kv *kv)
 {
@@ -296,12 +289,12 @@ rec_follow_put(struct rec_follow *f, const struct etcd_kv *kv)
 
 	if (kv->mod_revision < f->min_revision)
 		return;
-	if ((h = host_of(kv->key, f->obs_pfx)) != NULL) {
+	if ((h = proto_key_host_in(kv->key, f->obs_pfx)) != NULL) {
 		v = proto_value_parse(kv->key, kv->value, kv->value_len,
 		    &err);
 		/* a value that is no object is reported as unreadable */
 		json_object_set_new(f->observed, h, v ? v : json_false());
-	} else if ((h = host_of(kv->key, f->agt_pfx)) != NULL)
+	} else if ((h = proto_key_host_in(kv->key, f->agt_pfx)) != NULL)
 		json_object_set_new(f->agents, h, json_true());
 }
 
@@ -310,9 +303,9 @@ rec_follow_del(struct rec_follow *f, const char *key)
 {
 	const char *h;
 
-	if ((h = host_of(key, f->obs_pfx)) != NULL)
+	if ((h = proto_key_host_in(key, f->obs_pfx)) != NULL)
 		json_object_del(f->observed, h);
-	else if ((h = host_of(key, f->agt_pfx)) != NULL)
+	else if ((h = proto_key_host_in(key, f->agt_pfx)) != NULL)
 		json_object_del(f->agents, h);
 }
 

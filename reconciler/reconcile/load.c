@@ -5,6 +5,7 @@
  * a ref the commit's tree is read from that same folder, found once by
  * comparing real paths with the work tree root.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +14,26 @@
 #include "load.h"
 #include "xalloc.h"
 
-int
-rec_subdir(const char *root, const char *dir, char **out, struct lr_err *err)
+/* The folder of dir inside the work tree root (owned), "" at the root. */
+static int
+subdir_of(const char *root, const char *dir, char **out, struct lr_err *err)
 {
 	char rr[PATH_MAX], rd[PATH_MAX];
 	size_t n;
 
-	if (realpath(root, rr) == NULL || realpath(dir, rd) == NULL)
-		return lr_err_set(err, LR_EIO, "cannot resolve '%s'", dir);
+	if (realpath(root, rr) == NULL || realpath(dir, rd) == NULL) {
+		lr_err_set(err, LR_EIO, "cannot resolve '%s': %s", dir,
+		    strerror(errno));
+		return lr_err_hint(err, "check that the folder exists and "
+		    "that you may read it");
+	}
 	n = strlen(rr);
-	if (strncmp(rr, rd, n) != 0 || (rd[n] != '\0' && rd[n] != '/'))
-		return lr_err_set(err, LR_EINVAL, "'%s' is not inside the git "
+	if (strncmp(rr, rd, n) != 0 || (rd[n] != '\0' && rd[n] != '/')) {
+		lr_err_set(err, LR_EINVAL, "'%s' is not inside the git "
 		    "work tree '%s'", dir, root);
+		return lr_err_hint(err, "pass -C with a folder of the config "
+		    "repo's work tree");
+	}
 	*out = lr_xstrdup(rd[n] == '/' ? rd + n + 1 : "");
 	return 0;
 }
@@ -38,7 +47,7 @@ rec_git_open(const char *dir, struct rec_git **out, struct lr_err *err)
 	g = lr_xcalloc(1, sizeof(*g));
 	g->dir = lr_xstrdup(dir);
 	if ((rc = gitsrc_open(dir, &g->repo, err)) < 0 ||
-	    (gitsrc_workdir(g->repo) != NULL && (rc = rec_subdir(
+	    (gitsrc_workdir(g->repo) != NULL && (rc = subdir_of(
 	    gitsrc_workdir(g->repo), dir, &g->subdir, err)) < 0)) {
 		rec_git_free(g);
 		return rc;

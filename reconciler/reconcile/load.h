@@ -30,7 +30,8 @@ struct rec_git {
 /*
  * Open the git repository containing dir (searching upward) and find dir's
  * place in its work tree.  *out is the caller's (rec_git_free).  Errors as
- * gitsrc_open, or LR_EIO/LR_EINVAL when dir cannot be placed in the tree.
+ * gitsrc_open (LR_EGIT: no repository), or LR_EIO/LR_EINVAL (with a
+ * hint of their own) when dir cannot be placed in the tree.
  */
 int	rec_git_open(const char *dir, struct rec_git **out,
 	    struct lr_err *err);
@@ -50,18 +51,17 @@ struct rec_load {
  * Load the working tree of dir (ref NULL) or the commit ref names in g
  * (rec_load_commit; rec_load opens g itself), then compile with flags
  * (REC_COMPILE_*) at the current time.  Returns 0 when the specs are
- * valid, LR_EINVAL when diagnostics were added (l->diags), another LR_E*
- * with err set when the repo could not be read at all.  Always release
- * with rec_load_release.
+ * valid; LR_EINVAL with errors in l->diags when they are not; or an LR_E*
+ * with err set and no diagnostics when the repo or the commit could not
+ * be read at all, and that LR_E* may be LR_EINVAL too (a ref that is
+ * ambiguous or names a tree).  So tell the two apart by
+ * l->diags.nerrors, not by the code.  Always release with
+ * rec_load_release.
  */
 int	rec_load(struct rec_load *l, const char *dir, const char *ref,
 	    unsigned flags, struct lr_err *err);
 int	rec_load_commit(struct rec_load *l, struct rec_git *g,
 	    const char *ref, unsigned flags, struct lr_err *err);
 void	rec_load_release(struct rec_load *l);
-
-/* The folder of dir inside the work tree root (owned), "" at the root. */
-int	rec_subdir(const char *root, const char *dir, char **out,
-	    struct lr_err *err);
 
 #endif
