@@ -180,6 +180,23 @@ put_doc(struct writer *w, const char *h, int64_t gen, const char *name,
 
 /* ---- the lock ---- */
 
+/* A waiting apply wakes this often to keep its lease alive (ms). */
+#define LOCK_SLICE_MS (REC_LOCK_TTL * 1000L / 3)
+
+char *
+rec_lock_value(const char *by)
+{
+	char at[LR_TIME_ISO_LEN], *val;
+	json_t *holder;
+
+	lr_time_iso_now(at);
+	holder = json_pack("{s:s, s:s, s:I}", PROTO_LOCK_BY, by,
+	    PROTO_LOCK_AT, at, PROTO_LOCK_PID, (json_int_t)getpid());
+	val = json_dumps(holder, JSON_COMPACT);
+	json_decref(holder);
+	return val;
+}
+
 void
 rec_lock_txn(struct etcd_txn *t, const char *key, int64_t lease,
     const char *val)
@@ -211,21 +228,18 @@ rec_lock_result(const struct etcd_txn_result *tr, int64_t *rev,
 	return LR_EBUSY;
 }
 
-int
-rec_lock_try(struct etcd *e, const char *key, int64_t lease,
-    const char *val, int64_t *rev, json_t **holder, struct lr_err *err)
+bool
+rec_lock_gone(const struct etcd_watch_batch *b)
 {
-	struct etcd_txn_result tr = { 0 };
-	struct etcd_txn t;
-	int rc;
+	size_t i;
 
-	rec_lock_txn(&t, key, lease, val);
-	rc = etcd_txn_commit(e, &t, &tr, err);
-	etcd_txn_release(&t);
-	if (rc == 0)
-		rc = rec_lock_result(&tr, rev, holder);
-	etcd_txn_result_release(&tr);
-	return rc;
+	if (b->kind == ETCD_WATCH_RESYNC && b->nkvs == 0)
+		return true;
+	if (b->kind == ETCD_WATCH_EVENTS)
+		for (i = 0; i < b->nevents; i++)
+			if (b->events[i].type == ETCD_EV_DELETE)
+				return true;
+	return false;
 }
 
 int
@@ -240,25 +254,17 @@ rec_lock_busy(const json_t *holder, struct lr_err *err)
 	    "crashed apply's lock expires within %d s", REC_LOCK_TTL);
 }
 
-/* Stops the watch of lock_wait when the key is gone. */
+/* The watch callback of lock_wait: stops when the key is gone. */
 static int
-lock_gone(const struct etcd_watch_batch *b, void *arg)
+lock_gone_cb(const struct etcd_watch_batch *b, void *arg)
 {
-	size_t i;
-
 	(void)arg;
-	if (b->kind == ETCD_WATCH_RESYNC && b->nkvs == 0)
-		return 1;
-	if (b->kind == ETCD_WATCH_EVENTS)
-		for (i = 0; i < b->nevents; i++)
-			if (b->events[i].type == ETCD_EV_DELETE)
-				return 1;
-	return 0;
+	return rec_lock_gone(b) ? 1 : 0;
 }
 
 /*
- * Wait until key is deleted after revision rev, at most ms: 0 (gone, or
- * the time is up), or LR_E* when the watch fails.
+ * Wait until key is deleted after revision rev, at most ms (> 0): 0 (gone,
+ * or the time is up), or LR_E* when the watch fails.
  */
 static int
 lock_wait(struct etcd *e, const char *key, int64_t rev, long ms,
@@ -267,7 +273,7 @@ lock_wait(struct etcd *e, const char *key, int64_t rev, long ms,
 	struct etcd_watch_req rq = { .key = key, .start_revision = rev + 1 };
 	int rc;
 
-	rc = etcd_watch(e, &rq, ms, lock_gone, NULL, err);
+	rc = etcd_watch(e, &rq, ms, lock_gone_cb, NULL, err);
 	if (rc == LR_ECANCELED || rc >= 0) {
 		lr_err_clear(err);
 		return 0;
@@ -276,40 +282,68 @@ lock_wait(struct etcd *e, const char *key, int64_t rev, long ms,
 }
 
 /*
- * The blocking form: try, and while another apply holds the lock, wait for
- * its key to go (a watch, not a poll), up to o->lock_wait_ms in all.
+ * The lease the lock is to be bound to: w->lease kept alive, or a new one
+ * when there is none yet or it ran out while we waited.
+ */
+static int
+lock_lease(struct writer *w, struct lr_err *err)
+{
+	int64_t ttl = 0;
+	int rc;
+
+	if (w->lease != 0) {
+		if ((rc = etcd_lease_keepalive(w->e, w->lease, &ttl, err)) < 0)
+			return rc;
+		if (ttl > 0)
+			return 0;
+		w->lease = 0;
+	}
+	return etcd_lease_grant(w->e, REC_LOCK_TTL, &w->lease, err);
+}
+
+/*
+ * The blocking form, made of the loop's steps: try (rec_lock_txn,
+ * rec_lock_result), and while another apply holds the lock, watch for its
+ * key to go (rec_lock_gone), up to o->lock_wait_ms in all, waking every
+ * LOCK_SLICE_MS to keep the lease alive.
  */
 static int
 lock_take(struct writer *w, const struct rec_apply_opts *o,
     struct lr_err *err)
 {
-	char at[LR_TIME_ISO_LEN], *key, *val;
+	struct etcd_txn_result tr;
+	struct etcd_txn t;
 	json_t *holder = NULL;
-	int64_t rev = 0, deadline;
+	char *key, *val;
+	int64_t rev = 0, deadline, left;
 	int rc;
 
-	if ((rc = etcd_lease_grant(w->e, REC_LOCK_TTL, &w->lease, err)) < 0)
-		return rc;
 	key = proto_key_lock_apply(w->a->prefix);
-	lr_time_iso_now(at);
-	holder = json_pack("{s:s, s:s, s:I}", PROTO_LOCK_BY, o->by,
-	    PROTO_LOCK_AT, at, PROTO_LOCK_PID, (json_int_t)getpid());
-	val = json_dumps(holder, JSON_COMPACT);
-	json_decref(holder);
+	val = rec_lock_value(o->by);
 	deadline = lr_now_ms() + o->lock_wait_ms;
 	for (;;) {
-		holder = NULL;
-		rc = rec_lock_try(w->e, key, w->lease, val, &rev, &holder,
-		    err);
+		if ((rc = lock_lease(w, err)) < 0)
+			break;
+		memset(&tr, 0, sizeof(tr));
+		rec_lock_txn(&t, key, w->lease, val);
+		rc = etcd_txn_commit(w->e, &t, &tr, err);
+		etcd_txn_release(&t);
+		if (rc == 0)
+			rc = rec_lock_result(&tr, &rev, &holder);
+		etcd_txn_result_release(&tr);
 		if (rc != LR_EBUSY)
 			break;
-		if (lr_now_ms() >= deadline) {
+		/* once: a watch of 0 ms would be one without a deadline */
+		left = deadline - lr_now_ms();
+		if (left <= 0) {
 			rc = rec_lock_busy(holder, err);
 			break;
 		}
 		json_decref(holder);
-		if ((rc = lock_wait(w->e, key, rev, (long)(deadline -
-		    lr_now_ms()), err)) < 0)
+		holder = NULL;
+		if (left > LOCK_SLICE_MS)
+			left = LOCK_SLICE_MS;
+		if ((rc = lock_wait(w->e, key, rev, (long)left, err)) < 0)
 			break;
 	}
 	json_decref(holder);
@@ -519,7 +553,10 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		key = NULL;
 	}
 
-	if ((rc = lock_take(&w, o, err)) < 0)
+	/* the caller's lock (a loop took it), or ours */
+	if (o->lock_lease != 0)
+		w.lease = o->lock_lease;
+	else if ((rc = lock_take(&w, o, err)) < 0)
 		goto out;
 	if ((rc = existing_files(&w, &have, err)) < 0)
 		goto out;
@@ -602,7 +639,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	}
 	clean_up(&w, stale, &res->cleaned);
 out:
-	lock_release(&w);
+	if (o->lock_lease == 0)
+		lock_release(&w);
 	if (w.t.compare)
 		etcd_txn_release(&w.t);
 	free(key);

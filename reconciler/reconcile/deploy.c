@@ -361,6 +361,7 @@ rec_deploy_write(struct rec_deploy *d, struct lr_err *err)
 	o.by = by ? by : d->o.by;
 	o.rollback = d->o.rollback;
 	o.lock_wait_ms = d->o.lock_wait_ms;
+	o.lock_lease = d->o.lock_lease;
 	rc = rec_apply_write(p->etcd, &p->applied, p->docs, p->changes,
 	    &p->to.comp, &o, &d->res, err);
 	free(by);

@@ -77,9 +77,10 @@ struct rec_deploy_opts {
 	bool	 rollback;	/* the commit may be older than the applied */
 	int64_t	 expect;	/* the head's revision the plan saw; -1: any */
 	long	 lock_wait_ms;	/* for a running apply */
+	int64_t	 lock_lease;	/* the caller holds the lock: rec_apply_opts */
 	bool	 diff;		/* rec_plan_diff when something changes */
 	bool	 contents;	/* ... and rec_plan_files */
-	const char *by;		/* who applies; NULL: $LEURA_USER or user@host */
+	const char *by;		/* who applies; NULL: $LEURA_USER, user@host */
 };
 
 struct rec_deploy {

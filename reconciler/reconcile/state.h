@@ -93,6 +93,13 @@ struct rec_apply_opts {
 	const char *by;		/* who applies: "alice@ws1" */
 	bool	 rollback;	/* the user said the commit may be older */
 	long	 lock_wait_ms;	/* how long to wait for a running apply */
+	/*
+	 * 0: rec_apply_write takes the apply lock itself (waiting up to
+	 * lock_wait_ms) and releases it.  Else the caller holds the lock,
+	 * bound to this lease (see "The apply lock" below): the write
+	 * neither takes nor releases it, and keeps the lease alive.
+	 */
+	int64_t	 lock_lease;
 	size_t	 max_request;	/* bytes per txn; 0: ETCD_MAX_REQUEST_BYTES */
 	size_t	 max_ops;	/* ops per txn; 0: 128 */
 };
@@ -127,26 +134,37 @@ int	rec_apply_write(struct etcd *e, const struct rec_applied *a,
 /*
  * The apply lock, P/locks/apply: a key bound to the holder's lease (a
  * crashed apply frees it within REC_LOCK_TTL seconds), whose value says
- * who holds it ({"by","at","pid"}).  rec_apply_write takes it, waiting up
- * to lock_wait_ms by watching the key's deletion.  A loop drives the same
- * steps itself: send rec_lock_txn (etcd_uv_txn), read the answer with
- * rec_lock_result, and on LR_EBUSY watch the key from *rev + 1 for its
- * deletion and try again; rec_lock_busy words the refusal.
+ * who holds it (rec_lock_value).  rec_apply_write takes it itself (with
+ * lock_lease 0), waiting up to lock_wait_ms by watching the key's
+ * deletion and keeping its lease alive (a lease that ran out while it
+ * waited is granted anew); it is built of the steps below.  A loop drives
+ * the same steps without blocking:
+ *   grant a lease of REC_LOCK_TTL s (etcd_uv), and keep it alive;
+ *   send rec_lock_txn(key, lease, rec_lock_value(by)), read the answer
+ *   with rec_lock_result: 0, the lock is the loop's: call
+ *   rec_apply_write with lock_lease = lease, and revoke the lease after;
+ *   LR_EBUSY: watch key from *rev + 1 until rec_lock_gone says a batch
+ *   is its deletion, then send the txn again (or give up with
+ *   rec_lock_busy's error).
  */
-#define REC_LOCK_TTL 30		/* seconds; kept alive between txns */
+#define REC_LOCK_TTL 30		/* seconds; renewed while held or awaited */
+/* The lock's value for by: {"by","at" (now),"pid"} as JSON, owned. */
+char	*rec_lock_value(const char *by);
 /* The try as a transaction on key, holding val (JSON) for lease. */
 void	rec_lock_txn(struct etcd_txn *t, const char *key, int64_t lease,
 	    const char *val);
 /*
  * Its answer: 0 taken; LR_EBUSY held by another, *rev the store revision
- * of the answer and *holder (when not NULL) the holder's record (new
- * reference, NULL when unreadable).
+ * of the answer (watch from *rev + 1) and *holder (when not NULL) the
+ * holder's record (new reference, NULL when unreadable).
  */
 int	rec_lock_result(const struct etcd_txn_result *tr, int64_t *rev,
 	    json_t **holder);
-/* One blocking try: rec_lock_result's answers, or LR_E* with err set. */
-int	rec_lock_try(struct etcd *e, const char *key, int64_t lease,
-	    const char *val, int64_t *rev, json_t **holder, struct lr_err *err);
+/*
+ * Whether a batch of the watch of the lock's key says the key is gone (a
+ * deletion, or a resync that finds no key): time to try again.
+ */
+bool	rec_lock_gone(const struct etcd_watch_batch *b);
 /* "another apply is running (by ... since ...)", LR_ECONFLICT. */
 int	rec_lock_busy(const json_t *holder, struct lr_err *err);
 
