@@ -150,6 +150,13 @@ set_str(json_t *o, const char *k, const char *s)
 		json_object_set_new(o, k, json_string(s));
 }
 
+/* s, or json null when NULL (as json_pack's "s?" always wrote them) */
+static void
+set_str_or_null(json_t *o, const char *k, const char *s)
+{
+	json_object_set_new(o, k, s != NULL ? json_string(s) : json_null());
+}
+
 static void
 set_int(json_t *o, const char *k, int64_t v)
 {
@@ -164,11 +171,11 @@ proto_head_encode(const struct proto_head *h)
 	set_str(o, PROTO_HEAD_APPLY_ID, h->apply_id);
 	set_int(o, PROTO_HEAD_DEPLOY, h->deploy);
 	set_str(o, PROTO_HEAD_COMMIT, h->commit);
-	set_str(o, PROTO_HEAD_TREE, h->tree);
+	set_str_or_null(o, PROTO_HEAD_TREE, h->tree);
 	set_str(o, PROTO_HEAD_LEURA, h->leura);
-	set_str(o, PROTO_HEAD_REF, h->ref);
-	set_str(o, PROTO_HEAD_SUMMARY, h->summary);
-	set_str(o, PROTO_HEAD_AUTHOR, h->author);
+	set_str_or_null(o, PROTO_HEAD_REF, h->ref);
+	set_str_or_null(o, PROTO_HEAD_SUMMARY, h->summary);
+	set_str_or_null(o, PROTO_HEAD_AUTHOR, h->author);
 	set_str(o, PROTO_HEAD_BY, h->by);
 	set_str(o, PROTO_HEAD_AT, h->at);
 	set_int(o, PROTO_HEAD_GENERATION, h->generation);

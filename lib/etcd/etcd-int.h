@@ -304,4 +304,21 @@ struct etcd_uv_watch;
 /* The watch's stream is open: etcd said "created" and it has not failed. */
 bool	etcd_uv_watch_is_open(const struct etcd_uv_watch *w);
 
+/*
+ * How a watch retries.  Zeroed: the engine's own way, a back-off of 100 ms
+ * doubling to 5 s (jittered), one ETCD_WATCH_DISCONNECTED batch per failed
+ * attempt (the agent's).  The blocking face sets the old blocking client's
+ * way: 50 ms doubling to 2 s, not jittered, per_round: a lost stream and
+ * the other endpoints are tried at once, and one DISCONNECTED batch and a
+ * wait come only after every endpoint failed in a row (etcd unreachable;
+ * any other failure is delivered as it comes).
+ */
+struct etcd_watch_retry {
+	unsigned min_ms, max_ms;	/* 0: 100, 5000 */
+	bool	 per_round;
+};
+/* Set w's; call it right after etcd_uv_watch_start, before the loop runs. */
+void	etcd_uv_watch_set_retry(struct etcd_uv_watch *w,
+	    const struct etcd_watch_retry *r);
+
 #endif

@@ -33,6 +33,8 @@
 #include "xalloc.h"
 
 #define STOP_POLL_MS	100	/* how often a watch looks at *stop */
+#define WATCH_BACKOFF_MIN_MS	50	/* a blocking watch's first wait, ms */
+#define WATCH_BACKOFF_MAX_MS	2000	/* ... doubling up to this */
 
 struct etcd {
 	uv_loop_t loop;
@@ -445,6 +447,10 @@ etcd_watch_run(struct etcd *e, const struct etcd_watch_req *req,
     struct lr_err *err)
 {
 	static const struct etcd_watch_opts none;
+	/* the blocking client's retries, as they always were */
+	static const struct etcd_watch_retry retry = {
+		WATCH_BACKOFF_MIN_MS, WATCH_BACKOFF_MAX_MS, true
+	};
 	struct bwatch bw;
 	struct lr_err lerr;
 	int rc;
@@ -464,6 +470,7 @@ etcd_watch_run(struct etcd *e, const struct etcd_watch_req *req,
 	if ((rc = etcd_uv_watch_start(e->eu, req, bw_batch, &bw, &bw.w,
 	    bw.err)) < 0)
 		return rc;
+	etcd_uv_watch_set_retry(bw.w, &retry);
 	bw.what = etcd_what("watch", req->key);
 	e->deadline.data = e->poll.data = e->tick.data = &bw;
 	uv_update_time(&e->loop);	/* idle since the last call */

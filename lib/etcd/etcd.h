@@ -282,8 +282,10 @@ struct etcd_watch_opts {
  * stops it (their value is returned), the deadline passes or *stop is set
  * (LR_ECANCELED, err says which), or the watch cannot go on (auth denied:
  * LR_EPERM; any failure but etcd unreachable ends it).  A dropped stream
- * resumes from the last revision seen, with back-off, and cb gets an
- * ETCD_WATCH_DISCONNECTED batch per failed attempt; compaction gives an
+ * resumes from the last revision seen at once, on the next endpoint; when
+ * every endpoint failed in a row, cb gets one ETCD_WATCH_DISCONNECTED batch
+ * and the watch waits (50 ms, doubling to 2 s) before the next round; a
+ * stream that worked again starts over at 50 ms.  Compaction gives an
  * ETCD_WATCH_RESYNC batch.  o may be NULL.
  */
 int	etcd_watch_run(struct etcd *e, const struct etcd_watch_req *req,

@@ -170,6 +170,8 @@ struct etcd_uv_watch {
 	struct etcd_events ev;
 	uv_timer_t timer;	/* back-off */
 	unsigned backoff_ms;
+	struct etcd_watch_retry retry;
+	unsigned fails;		/* failed in a row since "created" (per_round) */
 	bool	 resync;	/* re-list before watching again */
 	int64_t	 compact_rev;
 	bool	 reauthed;	/* fresh token already tried */

@@ -38,7 +38,8 @@
  *     revision + 1 after a back-off (100 ms doubling to 5 s, jittered, on
  *     the next endpoint).  Every failed attempt delivers one
  *     ETCD_WATCH_DISCONNECTED batch, so a long outage gives at most one
- *     every ~5 s.  Compaction: the stream is closed, the watched range is
+ *     every ~5 s.  etcd_uv_watch_set_retry may set other bounds, and
+ *     per_round (the blocking face's old way: etcd-int.h).  Compaction: the stream is closed, the watched range is
  *     re-listed and delivered as ETCD_WATCH_RESYNC, then watched from the
  *     listing's revision + 1.
  *   - A watch that etcd denies (LR_EPERM) or whose credentials are refused

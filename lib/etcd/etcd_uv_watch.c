@@ -83,6 +83,11 @@ watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
 	struct etcd_uv *eu = w->eu;
 	struct etcd_watch_batch b;
 	bool refused = err->code == LR_EPERM || err->code == LR_EAUTH;
+	unsigned min_ms = w->retry.min_ms > 0 ? w->retry.min_ms :
+	    BACKOFF_MIN_MS;
+	unsigned max_ms = w->retry.max_ms > 0 ? w->retry.max_ms :
+	    BACKOFF_MAX_MS;
+	bool lost;
 
 	etcd_uv_xfer_detach(eu, &w->x);
 	w->state = W_IDLE;
@@ -99,12 +104,30 @@ watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
 	b.err = err;
 	if (refused)
 		w->state = W_DEAD;
+	if (w->retry.per_round && err->code == LR_EUNREACH) {
+		/*
+		 * A lost stream, or endpoints left in this round: go on at
+		 * once (other failures reach the holder, as they did).
+		 */
+		lost = w->created;
+		w->created = false;
+		w->x.ep = (w->x.ep + 1) % eu->conf.nendpoints;
+		if (lost || ++w->fails % eu->conf.nendpoints != 0) {
+			if (!eu->freeing)
+				uv_timer_start(&w->timer, watch_timer_cb, 0, 0);
+			return;
+		}
+	}
 	if (!watch_deliver(w, &b) || refused || eu->freeing)
 		return;
 	if (w->backoff_ms == 0)
-		w->backoff_ms = BACKOFF_MIN_MS;
-	else if ((w->backoff_ms *= 2) > BACKOFF_MAX_MS)
-		w->backoff_ms = BACKOFF_MAX_MS;
+		w->backoff_ms = min_ms;
+	else if ((w->backoff_ms *= 2) > max_ms)
+		w->backoff_ms = max_ms;
+	if (w->retry.per_round) {
+		uv_timer_start(&w->timer, watch_timer_cb, w->backoff_ms, 0);
+		return;
+	}
 	w->x.ep = (w->x.ep + 1) % eu->conf.nendpoints;
 	uv_timer_start(&w->timer, watch_timer_cb,
 	    jitter(eu, w->backoff_ms), 0);
@@ -286,6 +309,7 @@ watch_line(const char *line, size_t len, void *arg)
 	if (info.created) {
 		/* the stream works: the next failure starts the back-off */
 		w->backoff_ms = 0;
+		w->fails = 0;
 		w->reauthed = false;
 		w->created = true;
 		w->eu->conf.cur = w->x.ep;	/* calls start here too */
@@ -439,6 +463,13 @@ etcd_uv_watch_start(struct etcd_uv *eu, const struct etcd_watch_req *req,
 	}
 	*out = w;
 	return 0;
+}
+
+void
+etcd_uv_watch_set_retry(struct etcd_uv_watch *w,
+    const struct etcd_watch_retry *r)
+{
+	w->retry = *r;
 }
 
 bool

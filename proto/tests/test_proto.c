@@ -356,12 +356,23 @@ test_proto_head__round_trips(void **state)
 	json_decref(back);
 	json_decref(o);
 
-	/* the first deploy: no previous, optional strings left out */
+	/*
+	 * The first deploy: no previous; the optional strings are json null,
+	 * byte for byte what the reconciler's json_pack("s:s?") wrote.
+	 */
 	h.previous_commit = NULL;
 	h.tree = h.ref = h.summary = h.author = NULL;
 	o = proto_head_encode(&h);
 	assert_null(json_object_get(o, PROTO_HEAD_PREVIOUS));
-	assert_null(json_object_get(o, PROTO_HEAD_TREE));
+	assert_true(json_is_null(json_object_get(o, PROTO_HEAD_TREE)));
+	text = proto_dumps(o);
+	assert_string_equal(text, "{\"apply_id\":\"1e3c-6b029025-385f00eb\","
+	    "\"at\":\"2026-11-22T06:48:05Z\",\"author\":null,\"by\":"
+	    "\"bob@laptop\",\"commit\":\"" COMMIT "\",\"deploy\":2,"
+	    "\"generation\":3,\"hosts\":5,\"hosts_written\":3,\"leura\":"
+	    "\"0.1.0\",\"ref\":null,\"rollback\":true,\"summary\":null,"
+	    "\"tree\":null}");
+	free(text);
 	back = through_text(o);
 	proto_head_decode(back, &d);
 	assert_null(d.previous_commit);

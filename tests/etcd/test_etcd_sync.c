@@ -1368,6 +1368,66 @@ test_unreachable(void **state)
 	close_all(fds, 2);
 }
 
+/* times and endpoints of a blocking watch's DISCONNECTED batches */
+struct disc {
+	long	 at[16];
+	int	 n;
+	const char *second;	/* the second endpoint's URL */
+};
+
+static int
+disc_cb(const struct etcd_watch_batch *b, void *arg)
+{
+	struct disc *d = arg;
+
+	assert_int_equal(b->kind, ETCD_WATCH_DISCONNECTED);
+	assert_non_null(b->err);
+	/* one batch per round of both endpoints: the last one tried */
+	if (strstr(b->err->msg, d->second) == NULL)
+		fail_msg("not the round's last endpoint: %s", b->err->msg);
+	if (d->n < 16)
+		d->at[d->n++] = lr_now_ms();
+	return 0;
+}
+
+/*
+ * The blocking watch retries as the old blocking client did: every
+ * endpoint at once, then one DISCONNECTED batch and a wait of 50 ms
+ * doubling (to 2 s): not the engine's 100 ms to 5 s per attempt.
+ */
+static void
+test_watch__unreachable_backoff(void **state)
+{
+	struct etcd *e;
+	struct etcd_watch_req wr;
+	struct disc d;
+	struct lr_err err;
+	char *eps;
+	int fds[2], i;
+	long gap;
+
+	eps = closed_endpoints(2, fds);
+	e = client(eps);
+	memset(&d, 0, sizeof(d));
+	d.second = strchr(eps, ',') + 1;
+	memset(&wr, 0, sizeof(wr));
+	wr.key = "/t/unreach/";
+	wr.flags = ETCD_PREFIX;
+	assert_int_equal(etcd_watch(e, &wr, 700, disc_cb, &d, &err),
+	    LR_ECANCELED);
+	/* at 0, 50, 150, 350 ms (then 750: past the deadline) */
+	assert_true(d.n >= 3);
+	for (i = 1; i < d.n; i++) {
+		gap = d.at[i] - d.at[i - 1];
+		if (gap < (50L << (i - 1)) - 2 || gap > (50L << (i - 1)) + 45)
+			fail_msg("wait %d: %ld ms, not %ld", i, gap,
+			    50L << (i - 1));
+	}
+	etcd_free(e);
+	free(eps);
+	close_all(fds, 2);
+}
+
 static void
 test_failover(void **state)
 {
@@ -1455,6 +1515,7 @@ main(void)
 		cmocka_unit_test(test_http_check),
 		cmocka_unit_test(test_conf_parse),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_watch__unreachable_backoff),
 	};
 	const struct CMUnitTest live[] = {
 		cmocka_unit_test(test_range),
