@@ -300,6 +300,7 @@ char	*etcd_what(const char *op, const char *key);
 
 /* ---- between the engine and the blocking face (etcd_uv_watch.c) ------- */
 
+struct etcd_uv;
 struct etcd_uv_watch;
 /* The watch's stream is open: etcd said "created" and it has not failed. */
 bool	etcd_uv_watch_is_open(const struct etcd_uv_watch *w);
@@ -317,6 +318,13 @@ struct etcd_watch_retry {
 	unsigned min_ms, max_ms;	/* 0: 100, 5000 */
 	bool	 per_round;
 };
+/*
+ * The blocking face's errors: a failed authentication reaches calls and
+ * watches as the authenticate call said it ("etcd authenticate as 'root'
+ * at ...: ..."), not after the operation's name as the engine's own
+ * holders get it ("put '/k': etcd authenticate as ...").
+ */
+void	etcd_uv_auth_errors_bare(struct etcd_uv *eu);
 /* Set w's; call it right after etcd_uv_watch_start, before the loop runs. */
 void	etcd_uv_watch_set_retry(struct etcd_uv_watch *w,
 	    const struct etcd_watch_retry *r);

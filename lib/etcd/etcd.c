@@ -63,6 +63,7 @@ etcd_new(const struct etcd_config *cfg, struct etcd **out,
 		free(e);
 		return rc;
 	}
+	etcd_uv_auth_errors_bare(e->eu);	/* as the old blocking client */
 	uv_timer_init(&e->loop, &e->deadline);
 	uv_timer_init(&e->loop, &e->poll);
 	uv_timer_init(&e->loop, &e->tick);

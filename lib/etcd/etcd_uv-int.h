@@ -143,6 +143,7 @@ struct etcd_uv {
 	struct lnode socks;
 	int	 refs;		/* uv handles not closed yet */
 	bool	 freeing;
+	bool	 auth_bare;	/* etcd_uv_auth_errors_bare */
 	uint64_t rng;
 };
 

@@ -450,10 +450,20 @@ call_auth_ready(struct waiter *wt, int status, const struct lr_err *err)
 		call_send(c);
 		return;
 	}
+	if (c->eu->auth_bare) {
+		call_result_later(c, status, err);
+		return;
+	}
 	lr_err_set(&e, status, "%s: %s", c->what, err->msg);
 	if (err->hint[0] != '\0')
 		lr_err_hint(&e, "%s", err->hint);
 	call_result_later(c, status, &e);
+}
+
+void
+etcd_uv_auth_errors_bare(struct etcd_uv *eu)
+{
+	eu->auth_bare = true;
 }
 
 static void

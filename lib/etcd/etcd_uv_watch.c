@@ -191,6 +191,10 @@ watch_auth_ready(struct waiter *wt, int status, const struct lr_err *err)
 	if (status < 0) {
 		/* the authenticate call itself was refused: no second try */
 		w->reauthed = true;
+		if (w->eu->auth_bare) {
+			watch_fail(w, err);
+			return;
+		}
 		lr_err_set(&e, status, "%s: %s", w->what, err->msg);
 		if (err->hint[0] != '\0')
 			lr_err_hint(&e, "%s", err->hint);

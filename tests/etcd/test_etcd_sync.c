@@ -1177,6 +1177,16 @@ test_auth(void **state)
 	assert_non_null(strstr(err.msg, "etcd authenticate as 'root' at "));
 	assert_non_null(strstr(err.msg, "authentication failed"));
 	assert_true(err.hint[0] != '\0');
+	/* the authentication's own words, not after "put '/t/a': " */
+	assert_true(strncmp(err.msg, "etcd authenticate as 'root' at ",
+	    31) == 0);
+	memset(&s, 0, sizeof(s));
+	s.want = 1;
+	assert_int_equal(etcd_watch(e, &wr, 5000, collect_cb, &s, &err),
+	    LR_EAUTH);
+	assert_true(strncmp(err.msg, "etcd authenticate as 'root' at ",
+	    31) == 0);
+	seen_release(&s);
 	etcd_free(e);
 
 	/* right password, then the token expires and is renewed */
