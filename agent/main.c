@@ -100,6 +100,40 @@ opts_mem_release(struct opts_mem *m)
  * argv and the environment into o (its strings in m or argv).  -1 to go
  * on, or the exit status (usage, --help, --version, an error).
  */
+/*
+ * lr_conn_resolve's errors in the agent's own words, as it always said
+ * them (the CLI keeps the shared wording): a bad prefix is "invalid etcd
+ * prefix 'P'" (P without its trailing '/'), an unreadable password file
+ * "cannot read the etcd password file 'F': why".
+ */
+static void
+agent_conn_error(const char *f_prefix, struct lr_err *err)
+{
+	static const char unread[] = "cannot read '";
+	const char *p;
+	size_t n;
+
+	if (err->code == LR_EINVAL) {
+		p = f_prefix != NULL && *f_prefix != '\0' ? f_prefix :
+		    getenv("LEURA_ETCD_PREFIX");
+		if (p == NULL)
+			p = "";
+		n = strlen(p);
+		while (n > 1 && p[n - 1] == '/')
+			n--;
+		lr_err_set(err, LR_EINVAL, "invalid etcd prefix '%.*s'",
+		    (int)n, p);
+	} else if ((err->code == LR_EIO || err->code == LR_ENOENT) &&
+	    strncmp(err->msg, unread, sizeof(unread) - 1) == 0) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s",
+		    err->msg + sizeof(unread) - 2);
+		lr_err_set(err, LR_EIO, "cannot read the etcd password file "
+		    "%s", why);
+	}
+}
+
 static int
 opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 {
@@ -187,6 +221,8 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 	unsetenv("LEURA_ETCD_PASSWORD");
 	if (rc == 0 && strcmp(m->conn.prefix, "/") == 0)
 		rc = lr_err_set(&err, LR_EINVAL, "invalid etcd prefix '/'");
+	else if (rc < 0)
+		agent_conn_error(f_prefix, &err);
 	if (rc < 0) {
 		if (rc == LR_EINVAL)
 			lr_err_hint(&err, "a path like /leura (the same as "

@@ -397,8 +397,8 @@ cmd_start(struct agent_step_run *run, char *const *argv, bool capture,
 {
 	struct lr_proc_opts o = LR_PROC_OPTS_INIT;
 	struct lr_err err = { 0 };
-	char *full[64];
-	int i, n = 0;
+	char *full[64], *name;
+	int i, n = 0, rc;
 
 	if (run->as_other) {
 		full[n++] = run->self_exe;
@@ -423,7 +423,11 @@ cmd_start(struct agent_step_run *run, char *const *argv, bool capture,
 	o.on_event = cmd_event;
 	o.on_exit = cmd_ended;
 	o.arg = run;
-	if (lr_proc_start(run->loop, &o, &run->proc, &err) < 0) {
+	/* warnings name the step, not argv[0] (the agent itself for run_as) */
+	o.name = name = lr_xasprintf("step '%s'", run->id);
+	rc = lr_proc_start(run->loop, &o, &run->proc, &err);
+	free(name);
+	if (rc < 0) {
 		*why = lr_xstrdup(err.msg);
 		return -1;
 	}

@@ -38,6 +38,10 @@ pick(const char *flag, const char *env, const char *file, const char **from)
 	return set(file) ? lr_xstrdup(file) : NULL;
 }
 
+/*
+ * The first line of path, in a buffer of its own size (so that wiping
+ * strlen bytes wipes it all); the whole file as read is wiped here.
+ */
 static int
 read_secret(const char *path, char **out, struct lr_err *err)
 {
@@ -45,10 +49,14 @@ read_secret(const char *path, char **out, struct lr_err *err)
 	size_t len;
 	int rc;
 
-	if ((rc = lr_read_file(path, MAX_SECRET, &buf, &len, err)) < 0)
+	if ((rc = lr_read_file(path, MAX_SECRET, &buf, &len, err)) < 0) {
+		if (rc == LR_ERANGE)	/* the CLI's words for it */
+			lr_err_set(err, LR_ERANGE, "'%s' is over 1 MiB", path);
 		return rc;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*out = buf;
+	}
+	*out = lr_xstrndup(buf, strcspn(buf, "\r\n"));
+	explicit_bzero(buf, len + 1);
+	free(buf);
 	return 0;
 }
 
@@ -113,8 +121,9 @@ out:
 void
 lr_conn_release(struct lr_conn *c)
 {
+	/* its buffer is exactly strlen + 1 (read_secret, lr_xstrdup) */
 	if (c->password != NULL)
-		memset(c->password, 0, strlen(c->password));
+		explicit_bzero(c->password, strlen(c->password));
 	free(c->password);
 	free(c->endpoints);
 	free(c->cacert);

@@ -49,8 +49,13 @@ lr_read_file(const char *path, size_t max, char **buf, size_t *len,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return lr_err_set(err, errno == ENOENT ? LR_ENOENT : LR_EIO,
 		    "cannot read '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
-		e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+	if (fstat(fd, &st) == -1)
+		e = errno;
+	else if (S_ISDIR(st.st_mode))
+		e = EISDIR;
+	else
+		e = 0;
+	if (e != 0) {
 		close(fd);
 		return lr_err_set(err, LR_EIO, "cannot read '%s': %s", path,
 		    strerror(e));

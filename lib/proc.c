@@ -44,7 +44,7 @@ struct lr_proc {
 	lr_proc_event_cb *on_event;
 	lr_proc_exit_cb	*on_exit;
 	void		*arg;
-	char		*name;		/* argv[0], for warnings */
+	char		*name;		/* "step 'x'" or "'argv0'": warnings */
 	uv_process_t	 proc;
 	uv_pipe_t	 out[2];	/* stdout (and stderr); stderr */
 	bool		 out_open[2];
@@ -71,7 +71,7 @@ static void
 proc_signal(struct lr_proc *p, int sig)
 {
 	if (p->st.pid > 0 && kill(-p->st.pid, sig) < 0 && errno != ESRCH)
-		lr_log_warn("cannot signal process group %d of '%s': %s",
+		lr_log_warn("cannot signal process group %d of %s: %s",
 		    p->st.pid, p->name, strerror(errno));
 }
 
@@ -278,7 +278,8 @@ lr_proc_start(uv_loop_t *loop, const struct lr_proc_opts *o,
 	p->on_event = o->on_event;
 	p->on_exit = o->on_exit;
 	p->arg = o->arg;
-	p->name = lr_xstrdup(o->argv[0]);
+	p->name = o->name != NULL ? lr_xstrdup(o->name) :
+	    lr_xasprintf("'%s'", o->argv[0]);
 	p->capture_max = npipes ? o->capture_max : 0;
 	p->kill_grace_ms = o->kill_grace_ms > 0 ? o->kill_grace_ms :
 	    KILL_GRACE_MS;

@@ -95,6 +95,8 @@ struct lr_proc_opts {
 	lr_proc_event_cb *on_event;	/* may be NULL */
 	lr_proc_exit_cb	*on_exit;	/* required */
 	void		*arg;		/* for the callbacks */
+	const char	*name;		/* the process in messages ("step
+					 * 'x'"), copied; NULL: 'argv[0]' */
 };
 
 #define LR_PROC_OPTS_INIT { .stdin_fd = -1, .fd3 = -1, .out_fd = -1 }

@@ -178,7 +178,7 @@ static void
 test_lr_conn_resolve__prefix_and_password(void **state)
 {
 	struct lr_conn_settings flags = { 0 }, file = { 0 };
-	char pwfile[] = "/tmp/leura-test-pw-XXXXXX";
+	char pwfile[] = "/tmp/leura-test-pw-XXXXXX", want[128], *big;
 	struct lr_conn c;
 	struct lr_err err;
 	int fd;
@@ -212,9 +212,20 @@ test_lr_conn_resolve__prefix_and_password(void **state)
 	assert_int_equal(lr_conn_resolve(&flags, &file, &c, &err), 0);
 	assert_string_equal(c.password, "from-file");
 	lr_conn_release(&c);
+	/* the CLI's words for a password file over 1 MiB, as they were */
+	assert_non_null(big = malloc(1024 * 1024 + 2));
+	memset(big, 'x', 1024 * 1024 + 1);
+	big[1024 * 1024 + 1] = '\0';
+	write_file(pwfile, big);
+	free(big);
+	assert_int_equal(lr_conn_resolve(&flags, &file, &c, &err), LR_ERANGE);
+	snprintf(want, sizeof(want), "'%s' is over 1 MiB", pwfile);
+	assert_string_equal(err.msg, want);
 	unlink(pwfile);
 	assert_int_equal(lr_conn_resolve(&flags, &file, &c, &err), LR_ENOENT);
 	assert_non_null(strstr(err.msg, pwfile));
+	snprintf(want, sizeof(want), "cannot read '%s': ", pwfile);
+	assert_true(strncmp(err.msg, want, strlen(want)) == 0);
 	conn_setup(NULL);
 }
 

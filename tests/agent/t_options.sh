@@ -1,0 +1,29 @@
+# The agent's own words for bad connection options, as before the shared
+# lr_conn_resolve (the CLI keeps its wording): a prefix that does not start
+# with '/' is "invalid etcd prefix 'P'" (trailing '/' removed, exit 64),
+# an unreadable password file "cannot read the etcd password file 'F':
+# why" (exit 1).  No etcd needed: both are refused before connecting.
+. "$LEURA_SRC/tests/agent/lib.sh"
+
+st=0
+err=$("$LEURA_AGENT" --host web1 --prefix 'x//' 2>&1 >/dev/null) || st=$?
+expect_eq "bad prefix: status" "$st" 64
+expect_has "bad prefix" "$err" \
+    "leura-agent: error: invalid etcd prefix 'x'"
+expect_has "bad prefix: hint" "$err" \
+    "hint: a path like /leura (the same as leura apply's)"
+
+st=0
+err=$(LEURA_ETCD_PREFIX=leura "$LEURA_AGENT" --host web1 2>&1 \
+    >/dev/null) || st=$?
+expect_eq "bad prefix from the environment: status" "$st" 64
+expect_has "bad prefix from the environment" "$err" \
+    "invalid etcd prefix 'leura'"
+
+st=0
+err=$("$LEURA_AGENT" --host web1 --etcd-password-file "$T/none" 2>&1 \
+    >/dev/null) || st=$?
+expect_eq "missing password file: status" "$st" 1
+expect_has "missing password file" "$err" "leura-agent: error: cannot \
+read the etcd password file '$T/none': No such file or directory"
+done_testing
