@@ -181,12 +181,6 @@ report_progress(struct agent_run *r, const char *current)
 
 enum gate { GATE_OPEN, GATE_WAIT, GATE_FAIL };
 
-static json_t *
-waiting_for(const char *svc, const char *host)
-{
-	return proto_waiting_for(svc, host);
-}
-
 /*
  * Whether service svc may start in run r (see the top of this file).  On
  * GATE_WAIT and GATE_FAIL *why says why (owned) and *on is
@@ -219,7 +213,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 					*why = lr_xasprintf("%s depends on %s, "
 					    "which failed on this host", svc,
 					    d);
-					*on = waiting_for(d, h);
+					*on = proto_waiting_for(d, h);
 					return GATE_FAIL;
 				}
 				continue;
@@ -229,7 +223,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (reading its report)", svc,
 				    d, h);
-				*on = waiting_for(d, h);
+				*on = proto_waiting_for(d, h);
 				return GATE_WAIT;
 			}
 			rep = json_object_get(obs, h);
@@ -237,7 +231,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (no report from its agent "
 				    "yet)", svc, d, h);
-				*on = waiting_for(d, h);
+				*on = proto_waiting_for(d, h);
 				return GATE_WAIT;
 			}
 			proto_report_decode(rep, &rr);
@@ -247,7 +241,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				    "generation %lld, this deploy is %lld)",
 				    svc, d, h, (long long)rr.head,
 				    (long long)r->gen);
-				*on = waiting_for(d, h);
+				*on = proto_waiting_for(d, h);
 				return GATE_WAIT;
 			}
 			if (!lr_json_bool(json_object_get(rr.services, d),
@@ -255,7 +249,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				*why = lr_xasprintf("%s waits for %s to "
 				    "validate on %s (%s)", svc, d, h,
 				    *rr.state ? rr.state : "no state");
-				*on = waiting_for(d, h);
+				*on = proto_waiting_for(d, h);
 				return GATE_WAIT;
 			}
 		}
@@ -273,7 +267,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 			if (st && !lr_json_bool(st, PROTO_SERVICE_VALIDATED)) {
 				*why = lr_xasprintf("the rollout of %s "
 				    "stopped: it failed on %s", svc, x);
-				*on = waiting_for(svc, x);
+				*on = proto_waiting_for(svc, x);
 				return GATE_WAIT;
 			}
 		}

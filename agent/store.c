@@ -110,7 +110,10 @@ has_suffix(const char *s, const char *suffix, size_t *stemlen)
 
 /* ---- errors ---- */
 
-/* "WHAT 'PATH': strerror(e)", with a hint when the cause has a known fix. */
+/*
+ * "WHAT 'PATH': strerror(e)", with a hint when the cause has a known fix:
+ * lib/file.c's, plus the one only the agent can give (--state-dir).
+ */
 static int
 io_fail(struct lr_err *err, int e, const char *what, const char *path)
 {
@@ -125,24 +128,6 @@ io_fail(struct lr_err *err, int e, const char *what, const char *path)
 }
 
 /* ---- whole-file reads and writes ---- */
-
-/* 0 or -1 with errno; file systems that cannot sync folders are fine. */
-static int
-fsync_dir(const char *path)
-{
-	int fd, e;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if (lr_fsync_dir(fd) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
 
 /*
  * Replace DIR/NAME with the concatenation of iov[0..n), mode `mode`
@@ -1015,10 +1000,14 @@ agent_store_logs_pack(const char *dir, const char *run,
 	}
 	free(tmp);
 	tmp = NULL;
-	if (fsync_dir(logs) == -1) {
+	if ((fd = open(logs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    lr_fsync_dir(fd) == -1) {
 		rc = io_fail(err, errno, "cannot sync the folder", logs);
+		if (fd != -1)
+			close(fd);
 		goto out;
 	}
+	close(fd);
 	rc = remove_rundir(rundir, err);
 	/* retention runs even then; the first error is the one reported */
 	rc2 = retain(logs, keep, rc == 0 ? err : NULL);

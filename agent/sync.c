@@ -428,8 +428,12 @@ fetch_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 			continue;
 		}
 		kv = &r.ops[i].range.kvs[0];
-		if (proto_key_parse(s->prefix, kv->key, &pk) != PROTO_KEY_FILE)
-			continue;	/* not what was asked for */
+		if (proto_key_parse(s->prefix, kv->key, &pk) !=
+		    PROTO_KEY_FILE) {
+			/* not what was asked for: asking again is no better */
+			bad = true;
+			continue;
+		}
 		if (agent_store_file_put(s->store, pk.name, kv->value,
 		    kv->value_len, exec_sha(doc, pk.name), &e2) < 0) {
 			lr_log_error("%s", e2.msg);

@@ -1,8 +1,10 @@
 /*
- * Monotonic milliseconds and sleeping, for deadlines and back-off outside
- * an event loop (the blocking etcd client, tests); on a libuv loop use
- * uv_now() and timers instead.  Wall-clock times in the one format every
- * document, record and log line uses.
+ * Monotonic milliseconds and sleeping, for deadlines and waits outside an
+ * event loop (apply's lock wait, leura wait's elapsed time, leura up's
+ * wait for etcd, tests); the etcd client, blocking face included, runs
+ * on a libuv loop and uses uv_now() and timers, as any loop code should.
+ * Wall-clock times in the one format every document, record and log line
+ * uses.
  */
 #ifndef LR_CLOCK_H
 #define LR_CLOCK_H

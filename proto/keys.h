@@ -107,7 +107,9 @@ bool	proto_doc_key_split(const char *rest, char *host, size_t hlen,
 /*
  * The generation of key when it is a document key under host_dir
  * (proto_key_host_docs_dir() of the host: "P/desired/hosts/HOST/"), -1
- * when it is not one.
+ * when it is not one.  Generations start at 1 (apply writes the highest
+ * so far + 1), so a key at generation 0 is not one either (the agent's
+ * own check before proto accepted 0; nothing writes it).
  */
 int64_t	proto_key_doc_generation(const char *key, const char *host_dir);
 

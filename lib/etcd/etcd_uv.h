@@ -50,7 +50,8 @@ int	etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
 /*
  * Convenience: etcd_uv_call with the encoders of etcd.h.  Errors returned
  * directly (no callback): LR_EINVAL, LR_ECANCELED (client being freed),
- * LR_ETOOBIG (etcd_uv_txn over ETCD_MAX_REQUEST_BYTES or 128 ops).
+ * LR_ETOOBIG (etcd_uv_put of a value over ETCD_MAX_REQUEST_BYTES,
+ * etcd_uv_txn over ETCD_MAX_REQUEST_BYTES or 128 ops).
  */
 int	etcd_uv_range(struct etcd_uv *eu, const struct etcd_range_req *req,
 	    etcd_uv_cb *cb, void *arg);
