@@ -172,7 +172,7 @@ struct etcd_uv_watch {
 	uv_timer_t timer;	/* back-off */
 	unsigned backoff_ms;
 	struct etcd_watch_retry retry;
-	unsigned fails;		/* failed in a row since "created" (per_round) */
+	unsigned fails;		/* per_round: failures since "created" */
 	bool	 resync;	/* re-list before watching again */
 	int64_t	 compact_rev;
 	bool	 reauthed;	/* fresh token already tried */

@@ -39,9 +39,9 @@
  *     the next endpoint).  Every failed attempt delivers one
  *     ETCD_WATCH_DISCONNECTED batch, so a long outage gives at most one
  *     every ~5 s.  etcd_uv_watch_set_retry may set other bounds, and
- *     per_round (the blocking face's old way: etcd-int.h).  Compaction: the stream is closed, the watched range is
- *     re-listed and delivered as ETCD_WATCH_RESYNC, then watched from the
- *     listing's revision + 1.
+ *     per_round (the blocking face's old way: etcd-int.h).  Compaction:
+ *     the stream is closed, the watched range is re-listed and delivered
+ *     as ETCD_WATCH_RESYNC, then watched from the listing's revision + 1.
  *   - A watch that etcd denies (LR_EPERM) or whose credentials are refused
  *     (LR_EAUTH) first gets a fresh token and one more try (an expired token
  *     shows up as "permission denied" on a watch); if that is refused too,

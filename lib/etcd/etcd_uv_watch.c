@@ -113,7 +113,7 @@ watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
 		w->created = false;
 		w->x.ep = (w->x.ep + 1) % eu->conf.nendpoints;
 		if (lost || ++w->fails % eu->conf.nendpoints != 0) {
-			if (!eu->freeing)
+			if (!w->stopped && !eu->freeing)
 				uv_timer_start(&w->timer, watch_timer_cb, 0, 0);
 			return;
 		}
