@@ -309,10 +309,11 @@ bool	etcd_uv_watch_is_open(const struct etcd_uv_watch *w);
  * How a watch retries.  Zeroed: the engine's own way, a back-off of 100 ms
  * doubling to 5 s (jittered), one ETCD_WATCH_DISCONNECTED batch per failed
  * attempt (the agent's).  The blocking face sets the old blocking client's
- * way: 50 ms doubling to 2 s, not jittered, per_round: a lost stream and
- * the other endpoints are tried at once, and one DISCONNECTED batch and a
- * wait come only after every endpoint failed in a row (etcd unreachable;
- * any other failure is delivered as it comes).
+ * way: 50 ms doubling to 2 s, not jittered, per_round: the other
+ * endpoints are tried at once, and one DISCONNECTED batch and a wait come
+ * only after every endpoint failed in a row (etcd unreachable; any other
+ * failure is delivered as it comes).  A lost stream is the first failure
+ * of a round (etcd.h, etcd_watch_run, says why).
  */
 struct etcd_watch_retry {
 	unsigned min_ms, max_ms;	/* 0: 100, 5000 */

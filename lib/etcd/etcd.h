@@ -282,11 +282,16 @@ struct etcd_watch_opts {
  * stops it (their value is returned), the deadline passes or *stop is set
  * (LR_ECANCELED, err says which), or the watch cannot go on (auth denied:
  * LR_EPERM; any failure but etcd unreachable ends it).  A dropped stream
- * resumes from the last revision seen at once, on the next endpoint; when
+ * resumes from the last revision seen, on the next endpoint at once; when
  * every endpoint failed in a row, cb gets one ETCD_WATCH_DISCONNECTED batch
  * and the watch waits (50 ms, doubling to 2 s) before the next round; a
- * stream that worked again starts over at 50 ms.  Compaction gives an
- * ETCD_WATCH_RESYNC batch.  o may be NULL.
+ * stream that worked again starts over at 50 ms.  Unlike the blocking
+ * client before it ran on the engine, the lost stream counts as the first
+ * failure of a round: with one endpoint, its loss gives a DISCONNECTED
+ * batch and 50 ms before trying again (an immediate retry reaches an etcd
+ * that is shutting down and gets its final "the client connection is
+ * closing" answer).  Compaction gives an ETCD_WATCH_RESYNC batch.  o may
+ * be NULL.
  */
 int	etcd_watch_run(struct etcd *e, const struct etcd_watch_req *req,
 	    const struct etcd_watch_opts *o, etcd_watch_cb *cb, void *arg,

@@ -87,7 +87,6 @@ watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
 	    BACKOFF_MIN_MS;
 	unsigned max_ms = w->retry.max_ms > 0 ? w->retry.max_ms :
 	    BACKOFF_MAX_MS;
-	bool lost;
 
 	etcd_uv_xfer_detach(eu, &w->x);
 	w->state = W_IDLE;
@@ -106,13 +105,11 @@ watch_fail(struct etcd_uv_watch *w, const struct lr_err *err)
 		w->state = W_DEAD;
 	if (w->retry.per_round && err->code == LR_EUNREACH) {
 		/*
-		 * A lost stream, or endpoints left in this round: go on at
-		 * once (other failures reach the holder, as they did).
+		 * Endpoints left in this round: go on at once (other
+		 * failures reach the holder, as they did).
 		 */
-		lost = w->created;
-		w->created = false;
 		w->x.ep = (w->x.ep + 1) % eu->conf.nendpoints;
-		if (lost || ++w->fails % eu->conf.nendpoints != 0) {
+		if (++w->fails % eu->conf.nendpoints != 0) {
 			if (!w->stopped && !eu->freeing)
 				uv_timer_start(&w->timer, watch_timer_cb, 0, 0);
 			return;
