@@ -912,10 +912,8 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	lr_err_clear(&err);
 	if ((rc = rec_load(&sl, u->repo, "HEAD", 0, &err)) != 0) {
 		/* LR_EINVAL comes with diagnostics, or with err alone */
-		if (rc == LR_EINVAL && (sl.diags.nerrors || err.code == 0))
-			cmd_print_diags(&sl, 20);
-		else if (rc == LR_EINVAL)
-			lr_err_print(&err);
+		if (rc == LR_EINVAL)
+			cmd_print_load_error(&sl, rc, &err, 20);
 		else {
 			lr_err_print(&err);
 			fprintf(stderr, "hint: leura up applies the last "
