@@ -825,7 +825,7 @@ parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
 	long n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":hC:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:hC:", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE:
 			*state = optarg;
