@@ -133,17 +133,6 @@ struct pl_state {
 	uint32_t	*vidblk;	/* every service's `vid` and `vcount` */
 };
 
-/*
- * Selection of the best k of n candidates in one pass: a heap of the best
- * so far with the worst on top, which most candidates fail to beat.
- */
-struct pl_sel {
-	struct pl_cand	*c;
-	uint32_t	 n;
-	uint32_t	 k;
-	bool		 heap;
-};
-
 /* ---- hashing: bytes, not words, so that every platform agrees ---- */
 
 static inline uint64_t
@@ -212,10 +201,6 @@ char	*pl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- ranking (place.c) ---- */
 
 void	 pl_sort(struct pl_cand *c, uint32_t n);
-void	 pl_sel_init(struct pl_state *st, struct pl_sel *sel, uint32_t k);
-void	 pl_sel_add(const struct pl_state *st, struct pl_sel *sel,
-	    uint64_t score, uint32_t hi, uint32_t pos);
-void	 pl_sel_done(struct pl_sel *sel, struct pl_svc *s);
 
 /*
  * What makes s impossible to place, spread values aside, or NULL (owned);

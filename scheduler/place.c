@@ -159,7 +159,18 @@ pl_sift(struct pl_cand *c, uint32_t n, uint32_t i)
 }
 
 
-void
+/*
+ * Selection of the best k of n candidates in one pass: a heap of the best
+ * so far with the worst on top, which most candidates fail to beat.
+ */
+struct pl_sel {
+	struct pl_cand	*c;
+	uint32_t	 n;
+	uint32_t	 k;
+	bool		 heap;
+};
+
+static void
 pl_sel_init(struct pl_state *st, struct pl_sel *sel, uint32_t k)
 {
 	sel->c = st->cand;
@@ -168,7 +179,7 @@ pl_sel_init(struct pl_state *st, struct pl_sel *sel, uint32_t k)
 	sel->heap = false;
 }
 
-void
+static void
 pl_sel_add(const struct pl_state *st, struct pl_sel *sel, uint64_t score,
     uint32_t hi, uint32_t pos)
 {
@@ -196,7 +207,7 @@ pl_sel_add(const struct pl_state *st, struct pl_sel *sel, uint64_t score,
 }
 
 /* The selection, best first, becomes s's ranking so far. */
-void
+static void
 pl_sel_done(struct pl_sel *sel, struct pl_svc *s)
 {
 	uint32_t i;
