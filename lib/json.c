@@ -1,5 +1,5 @@
 /*
- * Typed getters for jansson objects (json.h).
+ * Typed getters and setters for jansson objects (json.h).
  */
 #include "json.h"
 
@@ -27,4 +27,17 @@ bool
 lr_json_bool(const json_t *o, const char *k)
 {
 	return json_is_true(json_object_get(o, k));
+}
+
+void
+lr_json_set_str(json_t *o, const char *k, const char *s)
+{
+	if (s != NULL)
+		json_object_set_new(o, k, json_string(s));
+}
+
+void
+lr_json_set_int(json_t *o, const char *k, int64_t v)
+{
+	json_object_set_new(o, k, json_integer((json_int_t)v));
 }

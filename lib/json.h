@@ -1,7 +1,7 @@
 /*
- * Typed getters for jansson objects: the reads every document codec and
- * report reader does.  All borrow from o and never fail: a missing key or
- * a value of another type reads as the zero value.
+ * Typed getters and setters for jansson objects: what every document
+ * codec and report reader does.  The getters borrow from o and never fail:
+ * a missing key or a value of another type reads as the zero value.
  */
 #ifndef LR_JSON_H
 #define LR_JSON_H
@@ -19,5 +19,10 @@ const char	*lr_json_strn(const json_t *o, const char *k);
 int64_t		 lr_json_int(const json_t *o, const char *k);
 /* o[k] is JSON true. */
 bool		 lr_json_bool(const json_t *o, const char *k);
+
+/* o[k] = s (copied); nothing when s is NULL. */
+void		 lr_json_set_str(json_t *o, const char *k, const char *s);
+/* o[k] = v. */
+void		 lr_json_set_int(json_t *o, const char *k, int64_t v);
 
 #endif

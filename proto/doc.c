@@ -143,13 +143,6 @@ proto_doc_unstamp(const json_t *doc)
 
 /* ---- the head and the deploy records ---- */
 
-static void
-set_str(json_t *o, const char *k, const char *s)
-{
-	if (s != NULL)
-		json_object_set_new(o, k, json_string(s));
-}
-
 /* s, or json null when NULL (as json_pack's "s?" always wrote them) */
 static void
 set_str_or_null(json_t *o, const char *k, const char *s)
@@ -157,36 +150,30 @@ set_str_or_null(json_t *o, const char *k, const char *s)
 	json_object_set_new(o, k, s != NULL ? json_string(s) : json_null());
 }
 
-static void
-set_int(json_t *o, const char *k, int64_t v)
-{
-	json_object_set_new(o, k, json_integer((json_int_t)v));
-}
-
 json_t *
 proto_head_encode(const struct proto_head *h)
 {
 	json_t *o = json_object(), *prev;
 
-	set_str(o, PROTO_HEAD_APPLY_ID, h->apply_id);
-	set_int(o, PROTO_HEAD_DEPLOY, h->deploy);
-	set_str(o, PROTO_HEAD_COMMIT, h->commit);
+	lr_json_set_str(o, PROTO_HEAD_APPLY_ID, h->apply_id);
+	lr_json_set_int(o, PROTO_HEAD_DEPLOY, h->deploy);
+	lr_json_set_str(o, PROTO_HEAD_COMMIT, h->commit);
 	set_str_or_null(o, PROTO_HEAD_TREE, h->tree);
-	set_str(o, PROTO_HEAD_LEURA, h->leura);
+	lr_json_set_str(o, PROTO_HEAD_LEURA, h->leura);
 	set_str_or_null(o, PROTO_HEAD_REF, h->ref);
 	set_str_or_null(o, PROTO_HEAD_SUMMARY, h->summary);
 	set_str_or_null(o, PROTO_HEAD_AUTHOR, h->author);
-	set_str(o, PROTO_HEAD_BY, h->by);
-	set_str(o, PROTO_HEAD_AT, h->at);
-	set_int(o, PROTO_HEAD_GENERATION, h->generation);
+	lr_json_set_str(o, PROTO_HEAD_BY, h->by);
+	lr_json_set_str(o, PROTO_HEAD_AT, h->at);
+	lr_json_set_int(o, PROTO_HEAD_GENERATION, h->generation);
 	json_object_set_new(o, PROTO_HEAD_ROLLBACK,
 	    json_boolean(h->rollback));
-	set_int(o, PROTO_HEAD_HOSTS_WRITTEN, h->hosts_written);
-	set_int(o, PROTO_HEAD_HOSTS, h->hosts);
+	lr_json_set_int(o, PROTO_HEAD_HOSTS_WRITTEN, h->hosts_written);
+	lr_json_set_int(o, PROTO_HEAD_HOSTS, h->hosts);
 	if (h->previous_commit != NULL) {
 		prev = json_object();
-		set_int(prev, PROTO_HEAD_DEPLOY, h->previous_deploy);
-		set_str(prev, PROTO_HEAD_COMMIT, h->previous_commit);
+		lr_json_set_int(prev, PROTO_HEAD_DEPLOY, h->previous_deploy);
+		lr_json_set_str(prev, PROTO_HEAD_COMMIT, h->previous_commit);
 		json_object_set_new(o, PROTO_HEAD_PREVIOUS, prev);
 	}
 	return o;

@@ -11,18 +11,6 @@
 
 #define NOT_UTF8 "(the output is not UTF-8: see the step's log)"
 
-static void
-set_int(json_t *o, const char *k, int64_t v)
-{
-	json_object_set_new(o, k, json_integer((json_int_t)v));
-}
-
-static void
-set_str(json_t *o, const char *k, const char *s)
-{
-	json_object_set_new(o, k, json_string(s));
-}
-
 /* o[k] = v (a reference taken), or deleted when v is NULL */
 static void
 set_or_del(json_t *o, const char *k, const json_t *v)
@@ -42,13 +30,13 @@ proto_report_stamp(json_t *rep, int64_t generation, int64_t head,
 	char at[LR_TIME_ISO_LEN];
 
 	lr_time_iso(now, at);
-	set_int(rep, PROTO_REPORT_GENERATION, generation);
+	lr_json_set_int(rep, PROTO_REPORT_GENERATION, generation);
 	proto_report_set_head(rep, head, deploy);
 	if (state != NULL)
-		set_str(rep, PROTO_REPORT_STATE, state);
-	set_str(rep, PROTO_REPORT_AT, at);
-	set_int(rep, PROTO_REPORT_AT_UNIX, now);
-	set_str(rep, PROTO_REPORT_AGENT, LEURA_VERSION);
+		lr_json_set_str(rep, PROTO_REPORT_STATE, state);
+	lr_json_set_str(rep, PROTO_REPORT_AT, at);
+	lr_json_set_int(rep, PROTO_REPORT_AT_UNIX, now);
+	lr_json_set_str(rep, PROTO_REPORT_AGENT, LEURA_VERSION);
 	if (interrupted != NULL)
 		json_object_set_new(rep, PROTO_REPORT_INTERRUPTED,
 		    json_pack("[s]", interrupted));
@@ -59,8 +47,8 @@ proto_report_stamp(json_t *rep, int64_t generation, int64_t head,
 void
 proto_report_set_head(json_t *rep, int64_t head, int64_t deploy)
 {
-	set_int(rep, PROTO_REPORT_HEAD, head);
-	set_int(rep, PROTO_REPORT_DEPLOY, deploy);
+	lr_json_set_int(rep, PROTO_REPORT_HEAD, head);
+	lr_json_set_int(rep, PROTO_REPORT_DEPLOY, deploy);
 }
 
 void
@@ -68,12 +56,12 @@ proto_report_set_run(json_t *rep, const struct proto_run *run)
 {
 	json_t *o = json_object();
 
-	set_str(o, PROTO_RUN_ID, run->id);
-	set_int(o, PROTO_RUN_STARTED_UNIX_MS, run->started_unix_ms);
+	lr_json_set_str(o, PROTO_RUN_ID, run->id);
+	lr_json_set_int(o, PROTO_RUN_STARTED_UNIX_MS, run->started_unix_ms);
 	if (run->duration_ms >= 0)
-		set_int(o, PROTO_RUN_DURATION_MS, run->duration_ms);
-	set_int(o, PROTO_RUN_STEPS, run->steps);
-	set_int(o, PROTO_RUN_DONE, run->done);
+		lr_json_set_int(o, PROTO_RUN_DURATION_MS, run->duration_ms);
+	lr_json_set_int(o, PROTO_RUN_STEPS, run->steps);
+	lr_json_set_int(o, PROTO_RUN_DONE, run->done);
 	json_object_set_new(rep, PROTO_REPORT_RUN, o);
 }
 
@@ -81,7 +69,7 @@ void
 proto_report_set_current(json_t *rep, const char *id)
 {
 	if (id != NULL)
-		set_str(rep, PROTO_REPORT_CURRENT, id);
+		lr_json_set_str(rep, PROTO_REPORT_CURRENT, id);
 	else
 		json_object_del(rep, PROTO_REPORT_CURRENT);
 }
@@ -91,7 +79,7 @@ proto_report_set_waiting(json_t *rep, const char *why,
     const json_t *waiting_for)
 {
 	if (why != NULL) {
-		set_str(rep, PROTO_REPORT_WAITING, why);
+		lr_json_set_str(rep, PROTO_REPORT_WAITING, why);
 		set_or_del(rep, PROTO_REPORT_WAITING_FOR, waiting_for);
 	} else {
 		json_object_del(rep, PROTO_REPORT_WAITING);
@@ -120,7 +108,7 @@ proto_report_set_drift(json_t *rep, const json_t *drift)
 void
 proto_report_set_checked(json_t *rep, int64_t unix_ms)
 {
-	set_int(rep, PROTO_REPORT_CHECKED_UNIX_MS, unix_ms);
+	lr_json_set_int(rep, PROTO_REPORT_CHECKED_UNIX_MS, unix_ms);
 }
 
 json_t *
@@ -128,8 +116,8 @@ proto_waiting_for(const char *svc, const char *host)
 {
 	json_t *o = json_object();
 
-	set_str(o, PROTO_WAITING_SERVICE, svc);
-	set_str(o, PROTO_WAITING_HOST, host);
+	lr_json_set_str(o, PROTO_WAITING_SERVICE, svc);
+	lr_json_set_str(o, PROTO_WAITING_HOST, host);
 	return o;
 }
 
@@ -139,11 +127,11 @@ proto_failed_step(const char *id, int exit_code, const char *error,
 {
 	json_t *o = json_object();
 
-	set_str(o, PROTO_FAILED_ID, id);
+	lr_json_set_str(o, PROTO_FAILED_ID, id);
 	if (exit_code > 0)
-		set_int(o, PROTO_FAILED_EXIT, exit_code);
+		lr_json_set_int(o, PROTO_FAILED_EXIT, exit_code);
 	else
-		set_str(o, PROTO_FAILED_ERROR, error);
+		lr_json_set_str(o, PROTO_FAILED_ERROR, error);
 	if (output != NULL)
 		json_object_set_new(o, PROTO_FAILED_OUTPUT, output);
 	return o;
@@ -154,8 +142,8 @@ proto_drifted(const char *id, const char *detail)
 {
 	json_t *o = json_object();
 
-	set_str(o, PROTO_DRIFTED_ID, id);
-	set_str(o, PROTO_DRIFTED_DETAIL, detail);
+	lr_json_set_str(o, PROTO_DRIFTED_ID, id);
+	lr_json_set_str(o, PROTO_DRIFTED_DETAIL, detail);
 	return o;
 }
 
@@ -239,27 +227,27 @@ proto_step_result_encode(const struct proto_step_result *s)
 {
 	json_t *o = json_object(), *out;
 
-	set_str(o, PROTO_RESULT_ID, s->id);
-	set_str(o, PROTO_RESULT_STATUS, s->status);
+	lr_json_set_str(o, PROTO_RESULT_ID, s->id);
+	lr_json_set_str(o, PROTO_RESULT_STATUS, s->status);
 	json_object_set_new(o, PROTO_RESULT_CHANGED, json_boolean(s->changed));
 	if (!s->ran) {
 		json_object_set_new(o, PROTO_RESULT_RAN, json_false());
 		if (s->reason != NULL && *s->reason)
-			set_str(o, PROTO_RESULT_REASON, s->reason);
+			lr_json_set_str(o, PROTO_RESULT_REASON, s->reason);
 		return o;
 	}
-	set_int(o, PROTO_RESULT_STARTED_UNIX_MS, s->started_unix_ms);
-	set_int(o, PROTO_RESULT_DURATION_MS, s->duration_ms);
+	lr_json_set_int(o, PROTO_RESULT_STARTED_UNIX_MS, s->started_unix_ms);
+	lr_json_set_int(o, PROTO_RESULT_DURATION_MS, s->duration_ms);
 	if (s->attempts > 0)
-		set_int(o, PROTO_RESULT_ATTEMPTS, s->attempts);
+		lr_json_set_int(o, PROTO_RESULT_ATTEMPTS, s->attempts);
 	if (s->exit_code >= 0)
-		set_int(o, PROTO_RESULT_EXIT, s->exit_code);
+		lr_json_set_int(o, PROTO_RESULT_EXIT, s->exit_code);
 	if (s->signal)
-		set_int(o, PROTO_RESULT_SIGNAL, s->signal);
+		lr_json_set_int(o, PROTO_RESULT_SIGNAL, s->signal);
 	if (s->timed_out)
 		json_object_set_new(o, PROTO_RESULT_TIMED_OUT, json_true());
 	if (s->error != NULL && *s->error)
-		set_str(o, PROTO_RESULT_ERROR, s->error);
+		lr_json_set_str(o, PROTO_RESULT_ERROR, s->error);
 	if (s->message != NULL)
 		json_object_set(o, PROTO_RESULT_MESSAGE, (json_t *)s->message);
 	if (s->output != NULL && *s->output) {
@@ -297,8 +285,8 @@ proto_results_encode(int64_t generation, const char *run,
 {
 	json_t *o = json_object();
 
-	set_int(o, PROTO_RESULTS_GENERATION, generation);
-	set_str(o, PROTO_RESULTS_RUN, run);
+	lr_json_set_int(o, PROTO_RESULTS_GENERATION, generation);
+	lr_json_set_str(o, PROTO_RESULTS_RUN, run);
 	json_object_set(o, PROTO_RESULTS_STEPS, (json_t *)steps);
 	return o;
 }
@@ -306,7 +294,7 @@ proto_results_encode(int64_t generation, const char *run,
 void
 proto_results_left_out(json_t *res, int64_t n)
 {
-	set_int(res, PROTO_RESULTS_STEPS_LEFT_OUT, n);
+	lr_json_set_int(res, PROTO_RESULTS_STEPS_LEFT_OUT, n);
 }
 
 /* ---- P/agents/<host> ---- */
@@ -315,14 +303,14 @@ static void
 fact_str(json_t *o, const char *k, const char *s)
 {
 	if (s != NULL)
-		set_str(o, k, s);
+		lr_json_set_str(o, k, s);
 }
 
 static void
 fact_int(json_t *o, const char *k, int64_t v)
 {
 	if (v >= 0)
-		set_int(o, k, v);
+		lr_json_set_int(o, k, v);
 }
 
 json_t *

@@ -14,6 +14,7 @@
 
 #include "compile-int.h"
 #include "fields.h"
+#include "json.h"
 #include "xalloc.h"
 
 /* st->node[k1][k2] (k2 may be NULL) */
@@ -28,14 +29,6 @@ at(const struct spec_step *st, const char *k1, const char *k2)
 static const struct where nowhere = { NULL, { NULL, NULL, NULL } };
 
 /* ---- steps ---- */
-
-/* Set o[k] to s, unless s is NULL (an error was reported). */
-static void
-set_str(json_t *o, const char *k, const char *s)
-{
-	if (s)
-		json_object_set_new(o, k, json_string(s));
-}
 
 /* Render the string values of obj (env, headers). */
 static json_t *
@@ -57,7 +50,7 @@ render_obj(struct compile *c, const json_t *obj, struct where w,
 		}
 		wk.path[i] = k;
 		s = rec_render(c, json_string_value(v), wk, NULL, ctx, host);
-		set_str(o, k, s);
+		lr_json_set_str(o, k, s);
 	}
 	return o;
 }
@@ -81,7 +74,7 @@ compile_step(struct compile *c, const struct spec_step *st,
 		o = json_object();
 		id = lr_xasprintf("%s/%s/%s/%s", svc, role,
 		    spec_phase_name(st->phase), st->name);
-		set_str(o, PROTO_STEP_ID, id);
+		lr_json_set_str(o, PROTO_STEP_ID, id);
 		free(id);
 		json_object_set_new(o, PROTO_STEP_SERVICE, json_string(svc));
 		json_object_set_new(o, PROTO_STEP_ROLE, json_string(role));
@@ -97,7 +90,7 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    st->script_file ? nowhere : at(st, "script", NULL),
 		    st->script_file, ctx, host);
 		if (o) {
-			set_str(o, PROTO_STEP_SCRIPT, s);
+			lr_json_set_str(o, PROTO_STEP_SCRIPT, s);
 			json_object_set_new(o, PROTO_STEP_SHELL, json_string(
 			    st->interpreter ? st->interpreter : "/bin/sh"));
 			if (st->script_file)
@@ -110,7 +103,7 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    at(st, "file", "dest"), NULL, ctx, host),
 		    at(st, "file", "dest"), "dest", host);
 		if (o)
-			set_str(o, PROTO_STEP_DEST, s);
+			lr_json_set_str(o, PROTO_STEP_DEST, s);
 		if (st->src) {
 			raw = (json_t *)rec_file_raw(c, st->src);
 			if (!json_is_object(raw))
@@ -167,12 +160,12 @@ compile_step(struct compile *c, const struct spec_step *st,
 		s = rec_render(c, st->url ? st->url : "", at(st, "http", "url"),
 		    NULL, ctx, host);
 		if (o)
-			set_str(o, PROTO_STEP_URL, s);
+			lr_json_set_str(o, PROTO_STEP_URL, s);
 		if (st->body) {
 			s = rec_render(c, st->body, at(st, "http", "body"),
 			    NULL, ctx, host);
 			if (o)
-				set_str(o, PROTO_STEP_BODY, s);
+				lr_json_set_str(o, PROTO_STEP_BODY, s);
 		}
 		if (st->headers) {
 			json_t *hd = render_obj(c, st->headers,
@@ -234,20 +227,20 @@ compile_step(struct compile *c, const struct spec_step *st,
 		    at(st, "creates", NULL), NULL, ctx, host),
 		    at(st, "creates", NULL), "creates", host);
 		if (o)
-			set_str(o, PROTO_STEP_CREATES, s);
+			lr_json_set_str(o, PROTO_STEP_CREATES, s);
 	}
 	if (st->unless) {
 		s = rec_render(c, st->unless, at(st, "unless", NULL), NULL, ctx,
 		    host);
 		if (o)
-			set_str(o, PROTO_STEP_UNLESS, s);
+			lr_json_set_str(o, PROTO_STEP_UNLESS, s);
 	}
 	if (st->cwd) {
 		s = rec_check_abs(c, rec_render(c, st->cwd,
 		    at(st, "cwd", NULL), NULL, ctx, host),
 		    at(st, "cwd", NULL), "cwd", host);
 		if (o)
-			set_str(o, PROTO_STEP_CWD, s);
+			lr_json_set_str(o, PROTO_STEP_CWD, s);
 	}
 	if (o == NULL)
 		return NULL;
