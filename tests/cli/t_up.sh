@@ -63,7 +63,11 @@ wait_for() {
 }
 
 # start_bg ARGS...: leura up ARGS in the background, output in $T/bg.*
+# (emptied first: the child's redirection truncates them only once it
+# runs, and a wait_for before that would read the last case's output)
 start_bg() {
+	: >"$T/bg.out"
+	: >"$T/bg.err"
 	"$LEURA" up "$@" >"$T/bg.out" 2>"$T/bg.err" &
 	bg=$!
 }
@@ -218,11 +222,13 @@ no_survivors "up whose etcd died"
 # (8) an agent dies during the rollout: up says so after the wait is done
 # (its progress line is not broken by it) and before it is up; stdout and
 # stderr in one file, to see the order
+: >"$T/bg.out"
+: >"$T/bg.err"
 "$LEURA" up --state-dir "$S" -C repo --wait-timeout 8s >"$T/bg.out" 2>&1 &
 bg=$!
-: >"$T/bg.err"
 wait_for "$T/bg.out" "h1: converging"
-pkill -TERM -f -- "--host h1 --state-dir $S/agents/h1"
+pkill -TERM -f -- "--host h1 --state-dir $S/agents/h1" ||
+    fail "no agent of h1 to stop while h1 converges"
 wait_for "$T/bg.out" "Leura is up"
 expect_in "$T/bg.out" "leura: warning: the agent of h1 "
 expect_in "$T/bg.out" "; its log, $S/agents/h1.log, ends:"
