@@ -16,8 +16,9 @@
 #include "inventory.h"
 #include "xalloc.h"
 
-/* "host:port", "[v6]:port", or the bare host without a port.  Caller
- * frees. */
+/* "host:port", "[v6]:port", or without a port "host" and "[v6]": a bare
+ * IPv6 address would read as host and port to Prometheus (http://::1/).
+ * Caller frees. */
 static char *
 target(const struct spec_host *h, const json_t *port)
 {
@@ -30,6 +31,8 @@ target(const struct spec_host *h, const json_t *port)
 		    json_integer_value(port));
 	else if (json_is_string(port) && json_string_length(port) > 0)
 		p = lr_xstrdup(json_string_value(port));
+	else if (strchr(addr, ':') != NULL)
+		return lr_xasprintf("[%s]", addr);
 	else
 		return lr_xstrdup(addr);
 	t = lr_xasprintf(fmt, addr, p);

@@ -657,6 +657,31 @@ test_inv_prometheus_targets__static_endpoints(void **state)
 	fx_free(&fx);
 }
 
+/* Without a port a target is the address alone, and an IPv6 address is
+ * still bracketed: Prometheus reads a bare "::1" as host ":" and port. */
+static void
+test_inv_prometheus_targets__no_port_brackets_v6(void **state)
+{
+	struct fx fx;
+	json_t *pl, *t;
+
+	(void)state;
+	fx_load(&fx, "inventory/hosts.yml", hosts_yml,
+	    "services.yml", "probe:\n"
+	    "  monitoring_endpoints: [{type: static, scheme: http}]\n", NULL);
+	pl = placement("{\"services\": {\"probe\": [\"db1\", \"web1\","
+	    " \"bare\"]}}");
+	t = inv_prometheus_targets(fx.repo, pl);
+	assert_json(t, "["
+	    "{\"targets\": [\"bare\", \"[2001:db8::21]\", \"192.0.2.11\"],"
+	    " \"labels\": {\"job\": \"probe\", \"service\": \"probe\","
+	    "  \"__scheme__\": \"http\"}}"
+	    "]");
+	json_decref(t);
+	json_decref(pl);
+	fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -674,6 +699,7 @@ main(void)
 		T(test_inv_ansible_write__write_error),
 		T(test_inv_group_hosts__both_ways),
 		T(test_inv_prometheus_targets__static_endpoints),
+		T(test_inv_prometheus_targets__no_port_brackets_v6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
