@@ -132,6 +132,47 @@ load_dir_files(struct spec_repo *repo, const char *dir, bool tasks,
 	return rc;
 }
 
+/*
+ * The type of roles/<name>, following a symlink as the files of a role are
+ * followed (spec_source_resolve: inside the repo only).  A link that
+ * leaves the repo, loops or leads nowhere is a spec error on its path:
+ * left alone, the role would silently vanish and its services deploy with
+ * no steps.  Returns 0 (*type set), or an LR_E* of the source.
+ */
+static int
+role_dir_type(struct spec_repo *repo, const char *path,
+    enum spec_ftype *type, struct spec_diags *diags, struct lr_err *err)
+{
+	char *real = NULL;
+	int rc;
+
+	if ((rc = repo->src->ops->stat(repo->src->ctx, path, type, err)) < 0 ||
+	    *type != SPEC_FT_SYMLINK)
+		return rc;
+	if ((rc = spec_source_resolve(repo->src, path, &real, type,
+	    err)) < 0) {
+		if (rc != LR_EINVAL)
+			return rc;
+		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
+		    "%s", err->msg), "a role folder may be a symlink to a "
+		    "folder inside the repo only; replace the symlink with "
+		    "the folder itself");
+		lr_err_clear(err);
+		repo->nbroken++;
+		*type = SPEC_FT_NONE;
+		return 0;
+	}
+	if (*type == SPEC_FT_NONE) {
+		spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
+		    "role folder '%s' is a symlink to '%s', which does not "
+		    "exist", path, real), "point the symlink at a folder of "
+		    "the repo, or remove it");
+		repo->nbroken++;
+	}
+	free(real);
+	return 0;
+}
+
 static int
 load_roles(struct spec_repo *repo, struct spec_diags *diags,
     struct lr_err *err)
@@ -146,7 +187,7 @@ load_roles(struct spec_repo *repo, struct spec_diags *diags,
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
 		path = lr_xasprintf("roles/%s", names[i]);
-		rc = repo->src->ops->stat(repo->src->ctx, path, &t, err);
+		rc = role_dir_type(repo, path, &t, diags, err);
 		free(path);
 		if (rc < 0 || t != SPEC_FT_DIR)
 			continue;

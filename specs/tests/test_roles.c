@@ -399,6 +399,44 @@ test_spec_load_role__design_example(void **state)
 	free(dir);
 }
 
+/*
+ * A role folder that is a symlink to a folder inside the repo is a role
+ * like any other: its steps load, and so does a file step's src through
+ * it (the service relies on its default role).
+ */
+static void
+test_spec_load_role__symlinked_folder(void **state)
+{
+	const struct spec_role *r;
+	const struct spec_service *s;
+	struct loaded l;
+	char *dir = base_repo(), *link, *real;
+
+	write_file(dir, "services.yml", "web: {}\n");
+	real = lr_xasprintf("%s/roles/web", dir);
+	rm_rf(real);
+	free(real);
+	write_file(dir, "shared/web/files/motd", "hello\n");
+	write_file(dir, "shared/web/role.yml",
+	    "converge:\n"
+	    "  - script: echo one\n"
+	    "  - file: {src: files/motd, dest: /etc/motd}\n");
+	link = lr_xasprintf("%s/roles/web", dir);
+	if (symlink("../shared/web", link) < 0)
+		fail_msg("symlink %s: %s", link, strerror(errno));
+	load_clean(dir, &l);
+	assert_non_null(r = spec_repo_find_role(l.repo, "web"));
+	assert_int_equal(r->nconverge, 2);
+	assert_string_equal(r->converge[1].src, "shared/web/files/motd");
+	assert_non_null(s = spec_repo_find_service(l.repo, "web"));
+	assert_int_equal(s->nroles, 1);
+	assert_string_equal(s->roles[0].name, "web");
+	unload(&l);
+	rm_rf(dir);
+	free(link);
+	free(dir);
+}
+
 static void
 test_spec_load_role__generated_names(void **state)
 {
@@ -789,6 +827,7 @@ main(void)
 		cmocka_unit_test(test_spec_load_task__design_example),
 		cmocka_unit_test(test_spec_load_role__odd_shapes),
 		cmocka_unit_test(test_spec_check_roles__targets),
+		cmocka_unit_test(test_spec_load_role__symlinked_folder),
 		cmocka_unit_test(test_spec_repo_load__roles_cases),
 	};
 
