@@ -258,28 +258,30 @@ on_tick(bool connected, void *arg)
 	return 0;
 }
 
-/* "web2 (failed: ...), db2 (agent down)" of the hosts not converged. */
-static void
-list_hosts(const struct waiter *w, struct lr_buf *b)
+/*
+ * "web2 (failed: ...), db2 (agent down)" of the hosts not converged that
+ * are still pending (pending) or done (!pending); how many it counted.
+ */
+static size_t
+list_hosts(const struct waiter *w, bool pending, struct lr_buf *b)
 {
 	const struct rec_follow_host *h;
-	size_t i, k = 0, more = 0;
+	size_t i, k = 0;
 
 	for (i = 0; i < w->f.n; i++) {
 		h = &w->f.hosts[i];
-		if (h->state == REC_FOLLOW_CONVERGED)
+		if (h->state == REC_FOLLOW_CONVERGED ||
+		    rec_follow_state_done(h->state) == pending)
 			continue;
-		if (k == LIST_MAX) {
-			more++;
+		if (k++ >= LIST_MAX)
 			continue;
-		}
-		lr_buf_printf(b, "%s%s (%s%s%s)", k ? ", " : "", h->name,
+		lr_buf_printf(b, "%s%s (%s%s%s)", k > 1 ? ", " : "", h->name,
 		    rec_follow_state_shown(h->state), h->detail ? ": " : "",
 		    h->detail ? h->detail : "");
-		k++;
 	}
-	if (more)
-		lr_buf_printf(b, " and %zu more", more);
+	if (k > LIST_MAX)
+		lr_buf_printf(b, " and %zu more", k - LIST_MAX);
+	return k;
 }
 
 static void
@@ -316,23 +318,27 @@ print_summary(struct waiter *w, enum cmd_wait_result res)
 static void
 print_error(struct waiter *w, enum cmd_wait_result res)
 {
-	struct lr_buf b = LR_BUF_INIT;
-	size_t pending = 0, i;
+	struct lr_buf b = LR_BUF_INIT, d = LR_BUF_INIT;
+	size_t pending, done;
 	char t[32];
 
-	for (i = 0; i < w->f.n; i++)
-		if (!rec_follow_state_done(w->f.hosts[i].state))
-			pending++;
-	list_hosts(w, &b);
 	if (res == CMD_WAIT_TIMED_OUT) {
+		/* each count names the hosts it counts */
+		pending = list_hosts(w, true, &b);
+		done = list_hosts(w, false, &d);
 		rec_follow_fmt_ms(w->o->timeout_ms, false, t, sizeof(t));
 		fprintf(stderr, "leura: error: deploy #%lld: %zu host%s not "
-		    "done after %s: %s\n", (long long)w->o->deploy, pending,
+		    "done after %s: %s", (long long)w->o->deploy, pending,
 		    pending == 1 ? "" : "s", t, b.s);
+		if (done > 0)
+			fprintf(stderr, "; %zu did not converge: %s", done,
+			    d.s);
+		fputc('\n', stderr);
 		fprintf(stderr, "hint: %s\n", w->o->hint ? w->o->hint :
 		    "the rollout goes on without you: 'leura status' shows "
 		    "where each host is; --wait-timeout sets how long to wait");
 	} else {
+		list_hosts(w, false, &b);	/* every host is done */
 		fprintf(stderr, "leura: error: deploy #%lld did not converge: "
 		    "%s\n", (long long)w->o->deploy, b.s);
 		fprintf(stderr, "hint: %s\n", w->o->hint ? w->o->hint :
@@ -340,6 +346,7 @@ print_error(struct waiter *w, enum cmd_wait_result res)
 		    "host has the whole output of its steps");
 	}
 	lr_buf_release(&b);
+	lr_buf_release(&d);
 }
 
 static json_t *

@@ -82,13 +82,84 @@ has_failed(const char *host, const json_t *observed, const json_t *targets)
 	    lr_json_int(targets, host);
 }
 
+/*
+ * The host whose failure stops host's wait for good, or NULL while it can
+ * still go on: the host it waits for when that one failed at its target,
+ * else, when that one is itself waiting at its target, the failure that
+ * stops it in turn (a max_parallel chain, a dependency of a dependency).
+ * A chain longer than the hosts there are is a cycle of waits, which no
+ * failure ends: NULL.
+ */
+static const char *
+blocker(const char *host, const json_t *observed, const json_t *targets)
+{
+	struct proto_report rr;
+	const json_t *r;
+	size_t hops, max = json_object_size(observed);
+	const char *on;
+
+	for (hops = 0; hops <= max; hops++) {
+		r = json_object_get(observed, host);
+		if (!json_is_object(r))
+			return NULL;
+		proto_report_decode(r, &rr);
+		on = rr.waiting_host;
+		if (*rr.waiting == '\0' || *on == '\0' || strcmp(on, host) == 0)
+			return NULL;
+		if (has_failed(on, observed, targets))
+			return on;
+		/* a wait of an earlier generation may be over already */
+		r = json_object_get(observed, on);
+		if (!json_is_object(r) || strcmp(lr_json_str(r,
+		    PROTO_REPORT_STATE), PROTO_STATE_CONVERGING) != 0 ||
+		    lr_json_int(r, PROTO_REPORT_GENERATION) <
+		    lr_json_int(targets, on))
+			return NULL;
+		host = on;
+	}
+	return NULL;
+}
+
+/*
+ * Why a blocked host waits for good, in one statement: the agent's
+ * waiting text without its parenthesised view of the other host (written
+ * when the wait began, "(converging)", it contradicts what is known
+ * now), then what stopped it.
+ */
+static char *
+blocked_reason(const char *waiting, const char *on, const char *failed,
+    const json_t *observed)
+{
+	size_t n = strlen(waiting), k = strlen(on);
+	const char *p, *st = lr_json_str(json_object_get(observed, failed),
+	    PROTO_REPORT_STATE);
+
+	if (n > 0 && waiting[n - 1] == ')' &&
+	    (p = strrchr(waiting, '(')) != NULL && p > waiting &&
+	    p[-1] == ' ')
+		n = (size_t)(p - waiting) - 1;
+	/* the text ends naming the host: "... on db1" */
+	if (n > k + 1 && memcmp(waiting + n - k, on, k) == 0 &&
+	    waiting[n - k - 1] == ' ') {
+		if (strcmp(on, failed) == 0)
+			return lr_xasprintf("%.*s, which %s", (int)n, waiting,
+			    st);
+		return lr_xasprintf("%.*s, which waits on %s, which %s",
+		    (int)n, waiting, failed, st);
+	}
+	if (strcmp(on, failed) == 0)
+		return lr_xasprintf("%.*s; %s %s", (int)n, waiting, on, st);
+	return lr_xasprintf("%.*s; %s waits on %s, which %s", (int)n, waiting,
+	    on, failed, st);
+}
+
 enum rec_follow_state
 rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
     const json_t *agents, const json_t *targets, char **detail)
 {
 	const json_t *r = json_object_get(observed, host);
 	struct proto_report rr;
-	const char *s, *svc, *on;
+	const char *s, *svc, *on, *by;
 	int64_t og;
 
 	*detail = NULL;
@@ -135,11 +206,8 @@ rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
 	if (*rr.waiting) {
 		/* the agent names the host it waits for */
 		on = rr.waiting_host;
-		if (*on && strcmp(on, host) != 0 && has_failed(on, observed,
-		    targets)) {
-			*detail = lr_xasprintf("%s; %s %s", rr.waiting, on,
-			    lr_json_str(json_object_get(observed, on),
-			    PROTO_REPORT_STATE));
+		if ((by = blocker(host, observed, targets)) != NULL) {
+			*detail = blocked_reason(rr.waiting, on, by, observed);
 			return REC_FOLLOW_BLOCKED;
 		}
 		*detail = lr_xstrdup(rr.waiting);

@@ -57,7 +57,9 @@ bool	rec_follow_state_done(enum rec_follow_state s);
  *   - otherwise no heartbeat is "agent down";
  *   - a "converging" report at >= gen with "waiting" is waiting, or
  *     blocked when the report's waiting_for names a host whose report
- *     says failed or drifted at or above that host's target;
+ *     says failed or drifted at or above that host's target, or a host
+ *     that waits, at its target, on such a host (and so on down the
+ *     chain: a blocked host blocks whoever waits on it);
  *   - anything else is converging.
  *
  * *detail is set to a new string saying why (the current step's name, the

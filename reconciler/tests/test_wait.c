@@ -31,14 +31,15 @@ J(const char *s)
 
 /*
  * Decide host toward gen with observed and agents as JSON texts and the
- * targets {web1:5, web2:5, db1:5}; the detail into buf ("" when none).
+ * targets {web1:5, web2:5, db1:5, a1:5 ... d1:5}; the detail into buf ("" when none).
  */
 static enum rec_follow_state
 decide(const char *host, int64_t gen, const char *observed,
     const char *agents, char *buf, size_t len)
 {
 	json_t *o = J(observed), *a = J(agents);
-	json_t *t = J("{\"web1\":5,\"web2\":5,\"db1\":5}");
+	json_t *t = J("{\"web1\":5,\"web2\":5,\"db1\":5,\"a1\":5,"
+	    "\"b1\":5,\"c1\":5,\"d1\":5}");
 	enum rec_follow_state s;
 	char *detail;
 
@@ -52,6 +53,7 @@ decide(const char *host, int64_t gen, const char *observed,
 }
 
 #define UP "{\"web1\":{},\"web2\":{},\"db1\":{}}"
+#define UP4 "{\"a1\":{},\"b1\":{},\"c1\":{},\"d1\":{}}"
 
 static void
 test_rec_follow_decide__no_agent_is_down(void **state)
@@ -192,6 +194,77 @@ test_rec_follow_decide__unknown_and_unreadable(void **state)
 	assert_string_equal(d, "its report in etcd is not a JSON object");
 }
 
+/*
+ * Blocked in turn: a host waiting on a host that is itself blocked (a
+ * max_parallel chain, a dependency of a dependency) will never go on
+ * either, and counts as done like the first.
+ */
+static void
+test_rec_follow_decide__blocked_transitively(void **state)
+{
+	static const char chain[] = "{"
+	    "\"a1\":{\"generation\":5,\"state\":\"failed\"},"
+	    "\"b1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"db waits for base to validate on a1 "
+	    "(converging)\",\"waiting_for\":{\"service\":\"base\","
+	    " \"host\":\"a1\"}},"
+	    "\"c1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"web waits for db to validate on b1 "
+	    "(converging)\",\"waiting_for\":{\"service\":\"db\","
+	    " \"host\":\"b1\"}},"
+	    "\"d1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"max_parallel 1 of web: c1 goes first\","
+	    " \"waiting_for\":{\"service\":\"web\",\"host\":\"c1\"}}}";
+	char d[256];
+
+	(void)state;
+	assert_int_equal(decide("b1", 5, chain, UP4, d, sizeof(d)),
+	    REC_FOLLOW_BLOCKED);
+	assert_string_equal(d, "db waits for base to validate on a1, which "
+	    "failed");
+	assert_int_equal(decide("c1", 5, chain, UP4, d, sizeof(d)),
+	    REC_FOLLOW_BLOCKED);
+	assert_string_equal(d, "web waits for db to validate on b1, which "
+	    "waits on a1, which failed");
+	assert_int_equal(decide("d1", 5, chain, UP4, d, sizeof(d)),
+	    REC_FOLLOW_BLOCKED);
+	assert_string_equal(d, "max_parallel 1 of web: c1 goes first; c1 "
+	    "waits on a1, which failed");
+}
+
+/* A chain that ends in a host still working, or in a wait of an older
+ * generation, or in a cycle, is plain waiting. */
+static void
+test_rec_follow_decide__chain_not_blocked(void **state)
+{
+	char d[256];
+
+	(void)state;
+	/* b1 waits on a1, which is still converging */
+	assert_int_equal(decide("c1", 5, "{"
+	    "\"a1\":{\"generation\":5,\"state\":\"converging\"},"
+	    "\"b1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"x on a1\",\"waiting_for\":{\"host\":\"a1\"}},"
+	    "\"c1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"y on b1\",\"waiting_for\":{\"host\":\"b1\"}}}",
+	    UP4, d, sizeof(d)), REC_FOLLOW_WAITING);
+	/* b1's wait is of generation 4: it has not read deploy 5 yet */
+	assert_int_equal(decide("c1", 5, "{"
+	    "\"a1\":{\"generation\":5,\"state\":\"failed\"},"
+	    "\"b1\":{\"generation\":4,\"state\":\"converging\","
+	    " \"waiting\":\"x on a1\",\"waiting_for\":{\"host\":\"a1\"}},"
+	    "\"c1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"y on b1\",\"waiting_for\":{\"host\":\"b1\"}}}",
+	    UP4, d, sizeof(d)), REC_FOLLOW_WAITING);
+	/* a cycle of waits ends, undecided */
+	assert_int_equal(decide("b1", 5, "{"
+	    "\"a1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"x on b1\",\"waiting_for\":{\"host\":\"b1\"}},"
+	    "\"b1\":{\"generation\":5,\"state\":\"converging\","
+	    " \"waiting\":\"y on a1\",\"waiting_for\":{\"host\":\"a1\"}}}",
+	    UP4, d, sizeof(d)), REC_FOLLOW_WAITING);
+}
+
 static void
 test_rec_follow_decide__waiting_and_blocked(void **state)
 {
@@ -210,7 +283,7 @@ test_rec_follow_decide__waiting_and_blocked(void **state)
 	    "validate on db1\",\"waiting_for\":{\"service\":\"db\","
 	    "\"host\":\"db1\"}}, \"db1\":{\"generation\":5,\"state\":"
 	    "\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
-	assert_string_equal(d, "web waits for db to validate on db1; db1 "
+	assert_string_equal(d, "web waits for db to validate on db1, which "
 	    "failed");
 	assert_true(rec_follow_state_done(REC_FOLLOW_BLOCKED));
 	/* an old failure of db1 (below its target) may still be retried */
@@ -231,13 +304,23 @@ test_rec_follow_decide__waiting_and_blocked(void **state)
 	    "validate on db1 (failed)\",\"waiting_for\":{\"service\":"
 	    "\"db\",\"host\":\"db1\"}}, \"db1\":{\"generation\":5,"
 	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
-	assert_string_equal(d, "web waits for db to validate on db1 "
-	    "(failed); db1 failed");
+	assert_string_equal(d, "web waits for db to validate on db1, which "
+	    "failed");
+	/* the agent's stale view of db1 is not repeated beside the news */
+	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
+	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
+	    "validate on db1 (converging)\",\"waiting_for\":{\"service\":"
+	    "\"db\",\"host\":\"db1\"}}, \"db1\":{\"generation\":5,"
+	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
+	assert_string_equal(d, "web waits for db to validate on db1, which "
+	    "failed");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"the rollout of web "
 	    "stopped: it failed on web2\",\"waiting_for\":{\"service\":"
 	    "\"web\",\"host\":\"web2\"}}, \"web2\":{\"generation\":5,"
 	    "\"state\":\"failed\"}}", UP, d, sizeof(d)), REC_FOLLOW_BLOCKED);
+	assert_string_equal(d, "the rollout of web stopped: it failed on "
+	    "web2, which failed");
 	assert_int_equal(decide("web1", 5, "{\"web1\":{\"generation\":5,"
 	    "\"state\":\"converging\",\"waiting\":\"web waits for db to "
 	    "validate on db1 (no report from its agent yet)\"}}", UP, d,
@@ -364,6 +447,8 @@ main(void)
 		cmocka_unit_test(
 		    test_rec_follow_decide__unknown_and_unreadable),
 		cmocka_unit_test(test_rec_follow_decide__waiting_and_blocked),
+		cmocka_unit_test(test_rec_follow_decide__blocked_transitively),
+		cmocka_unit_test(test_rec_follow_decide__chain_not_blocked),
 		cmocka_unit_test(test_rec_follow_progress__line),
 		cmocka_unit_test(test_rec_follow_fmt_ms__units),
 		cmocka_unit_test(test_lr_duration_parse__forms),

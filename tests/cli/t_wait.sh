@@ -133,10 +133,12 @@ report web1 '{"generation":3,"state":"converging","waiting":"web waits for db to
 wait_for "$T/out" "web1: waiting: web waits for db to validate on db2"
 report db2 '{"generation":3,"state":"drifted","drift":[{"id":"db/db/converge/data dir","detail":"content differs"}]}'
 wait_for "$T/out" "db2: drifted: step 'db/db/converge/data dir' drifted: content differs"
-report web2 '{"generation":3,"state":"converging","waiting":"web waits for db to validate on db2","waiting_for":{"service":"db","host":"db2"}}'
+# web2 waits its turn behind web1 (max_parallel): blocked in turn, so
+# done too, without waiting for the timeout
+report web2 '{"generation":3,"state":"converging","waiting":"max_parallel 1 of web: web1 goes first","waiting_for":{"service":"web","host":"web1"}}'
 end_wait 1
-expect_in "$T/out" "web1: blocked: web waits for db to validate on db2; db2 drifted"
-expect_in "$T/out" "web2: blocked"
+expect_in "$T/out" "web1: blocked: web waits for db to validate on db2, which drifted"
+expect_in "$T/out" "web2: blocked: max_parallel 1 of web: web1 goes first; web1 waits on db2, which drifted"
 expect_in "$T/out" "deploy #3: 0/3 converged, 1 drifted, 2 blocked after"
 expect_in "$T/err" "did not converge: db2 (drifted: step"
 
@@ -146,12 +148,14 @@ for h in db2 web1 web2; do
 	report $h '{"generation":3,"state":"converging"}'
 done
 start_wait --wait-timeout 3s
-report db2 '{"generation":3,"state":"converged"}'
-wait_for "$T/out" "db2: converged"
+report db2 '{"generation":3,"state":"failed","failed_steps":[{"id":"db/db/converge/data dir","exit":2}]}'
+wait_for "$T/out" "db2: failed"
 del /leura/agents/web1
 wait_for "$T/out" "web1: agent down"
 end_wait 1
-expect_in "$T/err" "2 hosts not done after 3s: web1 (agent down), web2 (converging)"
+# each count names the hosts it counts
+expect_in "$T/err" "2 hosts not done after 3s: web1 (agent down), web2 (converging); 1 did not converge: db2 (failed: step 'db/db/converge/data dir' failed: exit 2)"
+report db2 '{"generation":3,"state":"converged"}'
 
 # Ctrl-C stops the waiting, not the rollout: exit 130
 start_wait --wait-timeout 60s
