@@ -63,6 +63,27 @@ void	step_file_release(struct step_file_spec *fs);	/* zeroed is fine */
 /* The worker: compare, and write unless w->check.  Thread pool only. */
 void	step_file_work(struct step_work *w);
 
+/*
+ * Open the folder dir (absolute) by walking it from '/' one component at
+ * a time relative to open descriptors (openat O_DIRECTORY|O_NOFOLLOW), so
+ * that no path is resolved twice.  A symbolic link on the way is followed
+ * only when root or the agent's user owns it (read through a descriptor
+ * of the link itself: what is checked is what is followed); any other
+ * fails with LR_EINVAL, as does a component that is not a folder.  With
+ * create, a missing folder is made (mkdirat 0700), opened O_NOFOLLOW,
+ * checked to be the agent's folder and then fchmod()ed 0755: one swapped
+ * for a symbolic link or another folder in between fails the walk
+ * (LR_EIO) and nothing is changed through it; each folder made is noted
+ * in log ("created folder 'P'\n") when log is not NULL.  Without create a
+ * missing folder is LR_ENOENT.  hook (tests; NULL) runs between the
+ * mkdirat of a new folder and its open.  0 and *out (an O_RDONLY folder
+ * fd, the caller's), or <0 with why.  Any thread.
+ */
+typedef void step_dir_hook_cb(int dirfd, const char *name, void *arg);
+int	step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
+	    step_dir_hook_cb *hook, void *hook_arg, int *out, char *why,
+	    size_t whysz);
+
 int	step_http_parse(const json_t *step, struct step_http_spec *hs,
 	    struct lr_err *err);
 void	step_http_release(struct step_http_spec *hs);

@@ -20,7 +20,11 @@
  *             may (the agent's for a new one).  An owner or group that
  *             does not exist, stored content whose SHA-256 is not its
  *             name, or a folder at dest: AGENT_STEP_FAILED.  Anything else
- *             at dest (a symbolic link...) is replaced.
+ *             at dest (a symbolic link...) is replaced.  dest's folder is
+ *             reached through open folders, never by path twice; a
+ *             symbolic link on the way is followed only when root or the
+ *             agent's user owns it, else AGENT_STEP_FAILED (step-int.h,
+ *             step_file_open_dir).
  *   http      "url", "method", "headers", "body", "expect_status" (default:
  *             any 2xx): libcurl, on the thread pool; success is a change.
  *             Redirects are not followed.  The status and the start of the

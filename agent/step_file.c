@@ -9,6 +9,13 @@
  * over dest, fsync of the folder, so a crash leaves the old or the new
  * file, never half of one.  Mode and owner not given are kept from the file
  * being replaced (0644 and the agent's user for a new one).
+ *
+ * The design rule: nothing is done by path after the fact.  dest's folder
+ * is walked to and made through open descriptors (step_file_open_dir), and
+ * every stat, open, mode, owner and rename after that is relative to the
+ * folder's descriptor or on the file's own, so a user who may write a
+ * folder on the way cannot turn the root agent's chmod or write onto
+ * another file by swapping in a symbolic link.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -23,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -132,12 +140,17 @@ all_digits(const char *s)
 	return true;
 }
 
-/* 0 and *id, or -1: no such user (group).  Digits name an id. */
+/*
+ * 0 and *id, or -1: no such user (group), or -2: digits out of the range
+ * of ids (0 to 4294967294; 4294967295 is chown's "leave it").  Digits
+ * that are not a name name an id.
+ */
 static int
 lookup_id(const char *name, bool group, unsigned *id)
 {
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
+	unsigned long long v;
 	size_t len = 4096;
 	char *buf = NULL;
 	int rc;
@@ -160,7 +173,12 @@ lookup_id(const char *name, bool group, unsigned *id)
 	if (pwp || grp)
 		return 0;
 	if (all_digits(name)) {
-		*id = (unsigned)strtoul(name, NULL, 10);
+		errno = 0;
+		v = strtoull(name, NULL, 10);
+		if (errno == ERANGE || v >= (unsigned long long)(uid_t)-1 ||
+		    v >= (unsigned long long)(gid_t)-1)
+			return -2;
+		*id = (unsigned)v;
 		return 0;
 	}
 	return -1;
@@ -207,91 +225,256 @@ read_all(int fd, struct lr_buf *b)
 	}
 }
 
-/* mkdir -p of dir (absolute), each new folder 0755. */
+/* ---- folders, relative to open descriptors ---- */
+
+/* A symbolic link on the way to dest that the agent follows. */
+static bool
+link_trusted(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+/*
+ * Make the folder `name` in dirfd and open it: mkdirat 0700, open it
+ * O_NOFOLLOW, check that it is the folder we made (ours, a folder: not
+ * something swapped in meanwhile), then fchmod 0755 on what we opened.
+ * The fd, or -1 with why set.
+ */
 static int
-make_dirs(struct step_work *w, const char *dir)
+make_dir_at(int dirfd, const char *name, const char *path,
+    step_dir_hook_cb *hook, void *hook_arg, char *why, size_t whysz)
 {
 	struct stat st;
-	char *p, *s, c;
-	int rc = 0;
+	int fd;
 
-	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	p = lr_xstrdup(dir);
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
+	if (mkdirat(dirfd, name, 0700) < 0) {
+		if (errno == EEXIST)	/* made meanwhile: open it as found */
+			return -2;
+		snprintf(why, whysz, "cannot create folder '%s': %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (hook)
+		hook(dirfd, name, hook_arg);
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid()) {
+		snprintf(why, whysz, "folder '%s' was replaced while it was "
+		    "being created (%s); not using it", path, fd < 0 ?
+		    strerror(errno) : "not the folder made");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fchmod(fd, 0755) < 0) {	/* whatever the umask */
+		snprintf(why, whysz, "cannot set the mode of folder '%s': %s",
+		    path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The path walked so far (never empty), and cutting it back to len. */
+#define AT(b)		((b)->len ? (b)->s : "/")
+#define AT_CUT(b, n)	do { (b)->len = (n); if ((b)->s) (b)->s[(n)] = '\0'; \
+			} while (0)
+
+int
+step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
+    step_dir_hook_cb *hook, void *hook_arg, int *out, char *why,
+    size_t whysz)
+{
+	struct lr_buf at = LR_BUF_INIT;	/* the path walked, for messages */
+	char *todo, *p, *name, *more, target[PATH_MAX];
+	struct stat st;
+	int fd, nfd, lfd, links = 0, rc = 0;
+	size_t mark;
+	ssize_t n;
+
+	if (dir[0] != '/') {
+		snprintf(why, whysz, "'%s' is not an absolute path", dir);
+		return LR_EINVAL;
+	}
+	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(why, whysz, "cannot open '/': %s", strerror(errno));
+		return LR_EIO;
+	}
+	todo = lr_xstrdup(dir);
+	for (p = todo;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		name = p;
+		p += strcspn(p, "/");
+		if (*p != '\0')
+			*p++ = '\0';
+		if (strcmp(name, ".") == 0)
 			continue;
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, 0755) == 0) {
-			chmod(p, 0755);		/* whatever the umask */
-			lr_buf_printf(&w->log, "created folder '%s'\n", p);
-		} else if (errno != EEXIST) {
-			step_work_fail(w, "cannot create folder '%s': %s", p,
-			    strerror(errno));
-			rc = -1;
+		mark = at.len;
+		if (strcmp(name, "..") == 0) {
+			while (at.len > 0 && at.s[at.len - 1] != '/')
+				at.len--;
+			if (at.len > 0)
+				at.len--;
+			AT_CUT(&at, at.len);
+		} else
+			lr_buf_printf(&at, "/%s", name);
+		nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create) {
+			nfd = make_dir_at(fd, name, AT(&at), hook, hook_arg, why,
+			    whysz);
+			if (nfd == -2)
+				nfd = openat(fd, name, O_RDONLY | O_DIRECTORY |
+				    O_NOFOLLOW | O_CLOEXEC);
+			else if (nfd < 0) {
+				rc = LR_EIO;
+				break;
+			} else if (log)
+				lr_buf_printf(log, "created folder '%s'\n",
+				    AT(&at));
+		}
+		if (nfd >= 0) {
+			close(fd);
+			fd = nfd;
+			continue;
+		}
+		if (errno == ENOENT) {
+			snprintf(why, whysz, "'%s' does not exist", AT(&at));
+			rc = LR_ENOENT;
 			break;
 		}
-		if ((*s = c) == '\0')
+		if (errno != ELOOP && errno != ENOTDIR) {
+			snprintf(why, whysz, "cannot open folder '%s': %s",
+			    AT(&at), strerror(errno));
+			rc = LR_EIO;
 			break;
+		}
+		/*
+		 * A symbolic link (or not a folder at all): the link itself,
+		 * opened once, gives both its owner and its target, so what
+		 * is checked is what is followed.
+		 */
+		if ((lfd = openat(fd, name, O_PATH | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0 || fstat(lfd, &st) < 0) {
+			snprintf(why, whysz, "cannot open folder '%s': %s",
+			    AT(&at), strerror(errno));
+			if (lfd >= 0)
+				close(lfd);
+			rc = LR_EIO;
+			break;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			snprintf(why, whysz, "'%s' is not a folder", AT(&at));
+			close(lfd);
+			rc = LR_EINVAL;
+			break;
+		}
+		if (!link_trusted(&st)) {
+			snprintf(why, whysz, "'%s' is a symbolic link owned by "
+			    "uid %u: file steps follow only links of root or "
+			    "of the agent's user", AT(&at), (unsigned)st.st_uid);
+			close(lfd);
+			rc = LR_EINVAL;
+			break;
+		}
+		n = readlinkat(lfd, "", target, sizeof(target) - 1);
+		close(lfd);
+		if (n <= 0 || ++links > 40) {
+			snprintf(why, whysz, "cannot follow the symbolic link "
+			    "'%s': %s", AT(&at), n <= 0 ? strerror(errno) :
+			    "too many levels of symbolic links");
+			rc = LR_EIO;
+			break;
+		}
+		target[n] = '\0';
+		more = lr_xasprintf("%s/%s", target, p);
+		free(todo);
+		p = todo = more;
+		if (target[0] == '/') {
+			close(fd);
+			if ((fd = open("/", O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC)) < 0) {
+				snprintf(why, whysz, "cannot open '/': %s",
+				    strerror(errno));
+				rc = LR_EIO;
+				break;
+			}
+			AT_CUT(&at, 0);
+		} else
+			AT_CUT(&at, mark);
 	}
-	free(p);
-	return rc;
+	free(todo);
+	lr_buf_release(&at);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
 }
 
 /*
  * Remove the temporary files an agent killed in the middle of writing
- * dest left beside it (".NAME.leura-XXXXXX"): one agent writes a dest at
- * a time, so they are nobody's.
+ * NAME left beside it in dirfd (".NAME.tmp-XXXXXX", and ".NAME.leura-
+ * XXXXXX" of older agents): one agent writes a dest at a time, so they are
+ * nobody's.
  */
 static void
-sweep_tmp(const char *dir, const char *name)
+sweep_tmp(int dirfd, const char *name)
 {
-	char *prefix = lr_xasprintf(".%s.leura-", name);
-	size_t n = strlen(prefix);
+	char *prefix = lr_xasprintf(".%s" LR_FILE_TMP_MARK, name);
+	char *old = lr_xasprintf(".%s.leura-", name);
+	size_t n = strlen(prefix), on = strlen(old), len;
 	struct dirent *de;
 	DIR *d;
-	int dfd;
+	int fd;
 
-	if ((d = opendir(dir)) == NULL) {
-		free(prefix);
-		return;
+	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		goto out;
 	}
-	dfd = dirfd(d);
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, n) == 0 &&
-		    strlen(de->d_name) == n + 6)
-			(void)unlinkat(dfd, de->d_name, 0);
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if ((len == n + 6 && strncmp(de->d_name, prefix, n) == 0) ||
+		    (len == on + 6 && strncmp(de->d_name, old, on) == 0))
+			(void)unlinkat(dirfd, de->d_name, 0);
+	}
 	closedir(d);
+out:
 	free(prefix);
+	free(old);
 }
 
 /*
- * The atomic write of content to fs->dest with mode and owner; the folder
- * exists.  0, or -1 with w->error set.
+ * The atomic write of content to NAME in the open folder dirfd (dest is
+ * for messages) with mode and owner: a temp file made there, fchown,
+ * fchmod, fsync on its fd, renameat within dirfd.  0, or -1 with w->error
+ * set.
  */
 static int
-write_dest(struct step_work *w, const struct lr_buf *content, int mode,
-    uid_t uid, gid_t gid, const struct stat *old)
+write_dest(struct step_work *w, int dirfd, const char *name,
+    const struct lr_buf *content, int mode, uid_t uid, gid_t gid,
+    const struct stat *old)
 {
 	const struct step_file_spec *fs = w->file;
-	const char *slash = strrchr(fs->dest, '/');
-	char *dir, *tmp;
-	int fd, dfd, rc = -1;
+	char *tmp = NULL;
+	int fd, rc = -1;
 
-	dir = slash == fs->dest ? lr_xstrdup("/") :
-	    lr_xstrndup(fs->dest, (size_t)(slash - fs->dest));
-	sweep_tmp(dir, slash + 1);
-	tmp = lr_xasprintf("%s/.%s.leura-XXXXXX", slash == fs->dest ? "" :
-	    dir, slash + 1);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		step_work_fail(w, "cannot create a temporary file in '%s': %s",
-		    dir, strerror(errno));
-		goto out;
+	sweep_tmp(dirfd, name);
+	if ((fd = lr_file_tmp_open(dirfd, name, 0600, &tmp)) < 0) {
+		step_work_fail(w, "cannot create a temporary file beside '%s': "
+		    "%s", fs->dest, strerror(errno));
+		return -1;
 	}
 	if (lr_write_all(fd, content->s ? content->s : "",
 	    content->len) < 0) {
-		step_work_fail(w, "cannot write '%s': %s", tmp,
+		step_work_fail(w, "cannot write '%s': %s", fs->dest,
 		    strerror(errno));
 		goto fail;
 	}
@@ -301,8 +484,8 @@ write_dest(struct step_work *w, const struct lr_buf *content, int mode,
 	 */
 	if (old && fchown(fd, fs->owner ? (uid_t)-1 : old->st_uid,
 	    fs->group ? (gid_t)-1 : old->st_gid) < 0 && errno != EPERM) {
-		step_work_fail(w, "cannot change the owner of '%s': %s", tmp,
-		    strerror(errno));
+		step_work_fail(w, "cannot change the owner of '%s': %s",
+		    fs->dest, strerror(errno));
 		goto fail;
 	}
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
@@ -313,35 +496,31 @@ write_dest(struct step_work *w, const struct lr_buf *content, int mode,
 		goto fail;
 	}
 	if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
-		step_work_fail(w, "cannot write '%s': %s", tmp,
+		step_work_fail(w, "cannot write '%s': %s", fs->dest,
 		    strerror(errno));
 		goto fail;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		step_work_fail(w, "cannot write '%s': %s", tmp,
+		step_work_fail(w, "cannot write '%s': %s", fs->dest,
 		    strerror(errno));
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, fs->dest) < 0) {
-		step_work_fail(w, "cannot rename '%s' to '%s': %s", tmp,
-		    fs->dest, strerror(errno));
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		step_work_fail(w, "cannot rename the temporary file '%s' to "
+		    "'%s': %s", tmp, fs->dest, strerror(errno));
 		goto fail;
 	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);	/* best effort: the file is in place */
-		close(dfd);
-	}
+	(void)lr_fsync_dir(dirfd);	/* best effort: the file is in place */
 	rc = 0;
 	goto out;
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	unlinkat(dirfd, tmp, 0);
 out:
 	free(tmp);
-	free(dir);
 	return rc;
 }
 
@@ -367,21 +546,24 @@ step_file_work(struct step_work *w)
 	const struct step_file_spec *fs = w->file;
 	struct lr_buf content = LR_BUF_INIT, cur = LR_BUF_INIT;
 	struct lr_buf diff = LR_BUF_INIT;
-	char sha[LR_SHA256_HEX_LEN + 1], have[64], *path, *dir;
+	char sha[LR_SHA256_HEX_LEN + 1], have[64], why[512], *path, *dir;
 	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
+	const char *slash, *base;
 	struct stat st;
 	bool exists;
-	int fd, mode;
+	int fd, dfd = -1, mode, rc;
 
 	w->status = AGENT_STEP_FAILED;
-	if (fs->owner && lookup_id(fs->owner, false, &uid) < 0) {
-		step_work_fail(w, "owner '%s' of '%s' is not a user on this "
-		    "host", fs->owner, fs->dest);
+	if (fs->owner && (rc = lookup_id(fs->owner, false, &uid)) < 0) {
+		step_work_fail(w, rc == -2 ? "owner '%s' of '%s' is not a user "
+		    "id (0 to 4294967294)" : "owner '%s' of '%s' is not a user "
+		    "on this host", fs->owner, fs->dest);
 		return;
 	}
-	if (fs->group && lookup_id(fs->group, true, &gid) < 0) {
-		step_work_fail(w, "group '%s' of '%s' is not a group on this "
-		    "host", fs->group, fs->dest);
+	if (fs->group && (rc = lookup_id(fs->group, true, &gid)) < 0) {
+		step_work_fail(w, rc == -2 ? "group '%s' of '%s' is not a "
+		    "group id (0 to 4294967294)" : "group '%s' of '%s' is not "
+		    "a group on this host", fs->group, fs->dest);
 		return;
 	}
 
@@ -409,9 +591,29 @@ step_file_work(struct step_work *w)
 		goto out;
 	}
 
-	/* compare with dest */
-	exists = lstat(fs->dest, &st) == 0;
-	if (!exists && errno != ENOENT) {
+	/*
+	 * compare with dest: everything from here on is relative to the
+	 * folder opened by walking dest's path (step_file_open_dir), so
+	 * nothing swapped in by path meanwhile is followed
+	 */
+	slash = strrchr(fs->dest, '/');
+	base = slash + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
+		step_work_fail(w, "'%s' is a folder, not a file", fs->dest);
+		goto out;
+	}
+	dir = slash == fs->dest ? lr_xstrdup("/") :
+	    lr_xstrndup(fs->dest, (size_t)(slash - fs->dest));
+	rc = step_file_open_dir(dir, false, NULL, NULL, NULL, &dfd, why,
+	    sizeof(why));
+	free(dir);
+	if (rc < 0 && rc != LR_ENOENT) {
+		step_work_fail(w, "%s", why);
+		goto out;
+	}
+	exists = dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!exists && dfd >= 0 && errno != ENOENT) {
 		step_work_fail(w, "cannot stat '%s': %s", fs->dest,
 		    strerror(errno));
 		goto out;
@@ -427,8 +629,8 @@ step_file_work(struct step_work *w)
 	else {
 		if ((size_t)st.st_size != content.len)
 			add_diff(&diff, "content differs");
-		else if ((fd = open(fs->dest, O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW)) < 0 || read_all(fd, &cur) < 0) {
+		else if ((fd = openat(dfd, base, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW | O_NONBLOCK)) < 0 || read_all(fd, &cur) < 0) {
 			step_work_fail(w, "cannot read '%s': %s", fs->dest,
 			    strerror(errno));
 			if (fd >= 0)
@@ -465,23 +667,28 @@ step_file_work(struct step_work *w)
 	}
 
 	/* write */
-	dir = strrchr(fs->dest, '/') == fs->dest ? lr_xstrdup("/") :
-	    lr_xstrndup(fs->dest, (size_t)(strrchr(fs->dest, '/') -
-	    fs->dest));
-	if (make_dirs(w, dir) < 0) {
+	if (dfd < 0) {
+		dir = slash == fs->dest ? lr_xstrdup("/") :
+		    lr_xstrndup(fs->dest, (size_t)(slash - fs->dest));
+		rc = step_file_open_dir(dir, true, &w->log, NULL, NULL, &dfd,
+		    why, sizeof(why));
 		free(dir);
-		goto out;
+		if (rc < 0) {
+			step_work_fail(w, "%s", why);
+			goto out;
+		}
 	}
-	free(dir);
 	mode = fs->mode >= 0 ? fs->mode : exists && S_ISREG(st.st_mode) ?
 	    (int)(st.st_mode & 07777) : 0644;
-	if (write_dest(w, &content, mode, (uid_t)uid, (gid_t)gid,
+	if (write_dest(w, dfd, base, &content, mode, (uid_t)uid, (gid_t)gid,
 	    exists && S_ISREG(st.st_mode) ? &st : NULL) < 0)
 		goto out;
 	w->status = AGENT_STEP_CHANGED;
 	lr_buf_printf(&w->log, "wrote '%s' (%zu bytes, mode %04o): was %s\n",
 	    fs->dest, content.len, (unsigned)mode, diff.s);
 out:
+	if (dfd >= 0)
+		close(dfd);
 	lr_buf_release(&diff);
 	lr_buf_release(&cur);
 	lr_buf_release(&content);

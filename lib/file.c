@@ -155,9 +155,8 @@ io_fail(struct lr_err *err, int e, const char *what, const char *dir,
 	return LR_EIO;
 }
 
-/* A fresh ".NAME.tmp-XXXXXX" created O_EXCL in dirfd: fd, or -1/errno. */
-static int
-tmp_open(int dirfd, const char *name, mode_t mode, char **tmp)
+int
+lr_file_tmp_open(int dirfd, const char *name, mode_t mode, char **tmp)
 {
 	static const char az[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char rnd[6];
@@ -193,7 +192,7 @@ lr_file_replace_at(int dirfd, const char *dirname, const char *name,
 	char *tmp = NULL;
 	int fd, i, rc = 0, e = 0;
 
-	if ((fd = tmp_open(dirfd, name, mode, &tmp)) == -1)
+	if ((fd = lr_file_tmp_open(dirfd, name, mode, &tmp)) == -1)
 		return io_fail(err, errno, "cannot write", dirname, name);
 	/* the umask must not narrow what the spec asked for */
 	if (fchmod(fd, mode & 07777) == -1) {

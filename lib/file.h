@@ -56,6 +56,14 @@ int	lr_file_replace_at(int dirfd, const char *dirname, const char *name,
 /* lr_file_replace_at on the folder path dir (opened O_DIRECTORY). */
 int	lr_file_replace(const char *dir, const char *name, const void *p,
 	    size_t len, mode_t mode, unsigned flags, struct lr_err *err);
+/*
+ * A fresh temp file ".NAME.tmp-XXXXXX" for NAME, created in the open
+ * folder dirfd with O_EXCL|O_NOFOLLOW, opened for writing (close-on-exec)
+ * with mode (the umask applies: fchmod it when that matters).  The fd and
+ * *tmp (its name in dirfd, the caller's to free), or -1 with errno.
+ */
+int	lr_file_tmp_open(int dirfd, const char *name, mode_t mode,
+	    char **tmp);
 /* name is a temp file of lr_file_replace (left by a crash). */
 bool	lr_file_is_tmp(const char *name);
 
