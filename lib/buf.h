@@ -25,6 +25,17 @@ void	 lr_buf_addc(struct lr_buf *b, char c);
 void	 lr_buf_printf(struct lr_buf *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 lr_buf_vprintf(struct lr_buf *b, const char *fmt, va_list ap);
+
+/*
+ * Append n bytes of s as a terminal shows text and never acts on it:
+ * control characters (C0, DEL, the C1 controls U+0080..U+009F) and bytes
+ * that are not UTF-8 become \xHH, so a host's report cannot set a window
+ * title, write the clipboard (OSC 52) or move the cursor.  \n and \t are
+ * kept with LR_VIS_LINES (output shown as lines), else shown as \n, \t.
+ */
+#define LR_VIS_LINES	0x1
+void	 lr_buf_add_visible(struct lr_buf *b, const char *s, size_t n,
+	    unsigned flags);
 /* Hand the string to the caller (never NULL) and reset b. */
 char	*lr_buf_detach(struct lr_buf *b, size_t *lenp);
 

@@ -44,6 +44,48 @@ test_lr_buf__grows_and_stays_terminated(void **state)
 	free(s);
 }
 
+static const char *
+vis(struct lr_buf *b, const char *s, size_t n, unsigned flags)
+{
+	lr_buf_reset(b);
+	lr_buf_add_visible(b, s, n, flags);
+	return b->s;
+}
+
+/* What a host reports is shown, never acted on by the terminal. */
+static void
+test_lr_buf_add_visible__escapes_controls(void **state)
+{
+	struct lr_buf b = LR_BUF_INIT;
+
+	(void)state;
+	assert_string_equal(vis(&b, "", 0, 0), "");
+	assert_string_equal(vis(&b, "plain text ~", 12, 0), "plain text ~");
+	/* window title (OSC 0) and clipboard (OSC 52) */
+	assert_string_equal(vis(&b, "\033]0;pwned\007x", 11, 0),
+	    "\\x1b]0;pwned\\x07x");
+	assert_string_equal(vis(&b, "\033]52;c;aGk=\033\\", 13, 0),
+	    "\\x1b]52;c;aGk=\\x1b\\");
+	assert_string_equal(vis(&b, "a\rb\x7f\0c", 6, 0),
+	    "a\\x0db\\x7f\\x00c");
+	/* lines: kept for output, shown in a one-line field */
+	assert_string_equal(vis(&b, "l1\n\tl2", 6, LR_VIS_LINES),
+	    "l1\n\tl2");
+	assert_string_equal(vis(&b, "l1\n\tl2", 6, 0), "l1\\n\\tl2");
+	/* UTF-8 is text; C1 controls (CSI U+009B) and stray bytes are not */
+	assert_string_equal(vis(&b, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98"
+	    "\x80", 14, 0), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	assert_string_equal(vis(&b, "\xc2\x9b" "31m", 5, 0),
+	    "\\xc2\\x9b31m");
+	assert_string_equal(vis(&b, "\x9b" "31m", 4, 0), "\\x9b31m");
+	/* overlong, surrogate, cut short */
+	assert_string_equal(vis(&b, "\xc0\x9b", 2, 0), "\\xc0\\x9b");
+	assert_string_equal(vis(&b, "\xed\xa0\x80", 3, 0),
+	    "\\xed\\xa0\\x80");
+	assert_string_equal(vis(&b, "\xe2\x82", 2, 0), "\\xe2\\x82");
+	lr_buf_release(&b);
+}
+
 static void
 test_lr_edit_distance__cases(void **state)
 {
@@ -142,6 +184,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lr_buf__grows_and_stays_terminated),
+		cmocka_unit_test(test_lr_buf_add_visible__escapes_controls),
 		cmocka_unit_test(test_lr_edit_distance__cases),
 		cmocka_unit_test(test_lr_suggest__closest_or_none),
 		cmocka_unit_test(test_lr_sha256_hex__known_vectors),

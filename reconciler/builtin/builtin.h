@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -121,6 +122,13 @@ int	cmd_no_args(int argc, char **argv, const char *usage);
  * token by token, which shows on large documents.
  */
 void	cmd_print_json(const json_t *o);
+
+/*
+ * Print s to f as text a terminal shows and never acts on (control
+ * characters as \xHH, lr_buf_add_visible; a newline as \n): for what
+ * hosts, reports and the store say, which anyone with etcd access writes.
+ */
+void	cmd_fputv(const char *s, FILE *f);
 
 /* Print l's diagnostics to stderr (up to max; 0 = all). */
 void	cmd_print_diags(const struct rec_load *l, size_t max);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "builtin.h"
 #include "config.h"
 
@@ -56,6 +57,16 @@ int
 cmd_no_args(int argc, char **argv, const char *usage)
 {
 	return optind < argc ? bad_arg(argv[optind], usage) : 0;
+}
+
+void
+cmd_fputv(const char *s, FILE *f)
+{
+	struct lr_buf b = LR_BUF_INIT;
+
+	lr_buf_add_visible(&b, s, strlen(s), 0);
+	fputs(b.s, f);
+	lr_buf_release(&b);
 }
 
 void

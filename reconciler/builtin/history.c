@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "builtin.h"
 #include "doc.h"
 #include "state.h"
@@ -25,6 +26,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
+	struct lr_buf b = LR_BUF_INIT;
 	struct conn c = { 0 };
 	struct lr_err err;
 	json_t *list = NULL, *d;
@@ -33,7 +35,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	long limit = 0;
 	bool json = false;
 	struct proto_head h;
-	size_t i;
+	size_t i, at;
 	int k, rc = LR_EXIT_FAIL;
 
 	while ((k = getopt_long(argc, argv, "+:hn:", longopts, NULL)) != -1) {
@@ -73,12 +75,26 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 		printf("No deploys yet.\n");
 	json_array_foreach(json ? NULL : list, i, d) {
 		proto_head_decode(d, &h);
-		printf("#%-5lld %.12s  %s  %-20s %s%s\n", (long long)h.deploy,
-		    h.commit, h.at, h.by, h.summary ? h.summary : "",
+		/* the store's words, shown and never acted on */
+		lr_buf_reset(&b);
+		lr_buf_add_visible(&b, h.commit, strnlen(h.commit, 12), 0);
+		lr_buf_adds(&b, "  ");
+		lr_buf_add_visible(&b, h.at, strlen(h.at), 0);
+		lr_buf_adds(&b, "  ");
+		at = b.len;
+		lr_buf_add_visible(&b, h.by, strlen(h.by), 0);
+		while (b.len - at < 20)
+			lr_buf_addc(&b, ' ');
+		lr_buf_addc(&b, ' ');
+		if (h.summary)
+			lr_buf_add_visible(&b, h.summary, strlen(h.summary),
+			    0);
+		printf("#%-5lld %s%s\n", (long long)h.deploy, b.s,
 		    h.rollback ? " (rollback)" : "");
 	}
 	rc = LR_EXIT_OK;
 out:
+	lr_buf_release(&b);
 	json_decref(list);
 	conn_release(&c);
 	return rc;

@@ -49,6 +49,21 @@ print_line(struct lr_buf *b)
 	printf("%s\n", b->s);
 }
 
+/*
+ * A cell of at least width columns (as %-*s): s, or "" for NULL, made
+ * visible, for the store's words are anyone's with etcd access.
+ */
+static void
+add_cell(struct lr_buf *b, const char *s, size_t width)
+{
+	size_t at = b->len;
+
+	if (s != NULL)
+		lr_buf_add_visible(b, s, strlen(s), 0);
+	while (b->len - at < width)
+		lr_buf_addc(b, ' ');
+}
+
 static void
 print_table(const json_t *st, const struct rec_applied *a)
 {
@@ -60,9 +75,14 @@ print_table(const json_t *st, const struct rec_applied *a)
 	size_t i, n;
 
 	proto_head_decode(a->head, &h);
-	printf("Deploy #%lld, commit %.12s, generation %lld (applied by %s "
-	    "at %s)\n\n", (long long)h.deploy, h.commit,
-	    (long long)a->generation, h.by, h.at);
+	lr_buf_printf(&b, "Deploy #%lld, commit ", (long long)h.deploy);
+	lr_buf_add_visible(&b, h.commit, strnlen(h.commit, 12), 0);
+	lr_buf_printf(&b, ", generation %lld (applied by ",
+	    (long long)a->generation);
+	add_cell(&b, h.by, 0);
+	lr_buf_adds(&b, " at ");
+	add_cell(&b, h.at, 0);
+	printf("%s)\n\n", b.s);
 	printf("%-20s %-6s %-11s %-9s %s\n", "HOST", "AGENT", "STATE",
 	    "GEN", "REASON");
 	keys = sorted_keys(json_object_get(st, "hosts"), &n);
@@ -80,11 +100,14 @@ print_table(const json_t *st, const struct rec_applied *a)
 			    json_integer_value(json_object_get(v,
 			    "generation")));
 		lr_buf_reset(&b);
-		lr_buf_printf(&b, "%-20s %-6s %-11s %-9s %s", k,
-		    json_is_true(json_object_get(v, "alive")) ? "up" : "down",
-		    json_string_value(json_object_get(v, "state")), gen,
-		    json_object_get(v, "reason") ? json_string_value(
-		    json_object_get(v, "reason")) : "");
+		add_cell(&b, k, 20);
+		lr_buf_printf(&b, " %-6s ", json_is_true(json_object_get(v,
+		    "alive")) ? "up" : "down");
+		add_cell(&b, json_string_value(json_object_get(v, "state")),
+		    11);
+		lr_buf_printf(&b, " %-9s ", gen);
+		add_cell(&b, json_string_value(json_object_get(v, "reason")),
+		    0);
 		print_line(&b);
 	}
 	printf("\n%-20s %-11s %-6s %s\n", "SERVICE", "STATE", "HOSTS",
@@ -95,10 +118,14 @@ print_table(const json_t *st, const struct rec_applied *a)
 		k = keys[i];
 		v = json_object_get(json_object_get(st, "services"), k);
 		lr_buf_reset(&b);
-		lr_buf_printf(&b, "%-20s %-11s %-6zu %s", k, json_string_value(
-		    json_object_get(v, "state")), json_array_size(
-		    json_object_get(v, "hosts")), json_object_get(v, "reason") ?
-		    json_string_value(json_object_get(v, "reason")) : "");
+		add_cell(&b, k, 20);
+		lr_buf_addc(&b, ' ');
+		add_cell(&b, json_string_value(json_object_get(v, "state")),
+		    11);
+		lr_buf_printf(&b, " %-6zu ", json_array_size(
+		    json_object_get(v, "hosts")));
+		add_cell(&b, json_string_value(json_object_get(v, "reason")),
+		    0);
 		print_line(&b);
 	}
 	free(keys);

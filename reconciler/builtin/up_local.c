@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "up-int.h"
 #include "xalloc.h"
 
@@ -132,7 +133,8 @@ up_find_agent(const char *self_exe, char **self_dir)
 void
 up_print_tail(const char *path, int nlines)
 {
-	char buf[8192];
+	struct lr_buf b = LR_BUF_INIT;
+	char buf[8192], *line, *nl;
 	FILE *fp;
 	long sz;
 	size_t n, i;
@@ -152,13 +154,12 @@ up_print_tail(const char *path, int nlines)
 	for (i = n; i > 0; i--)
 		if (buf[i - 1] == '\n' && ++seen == nlines)
 			break;
-	fprintf(stderr, "  | ");
-	for (; i < n; i++) {
-		fputc(buf[i], stderr);
-		if (buf[i] == '\n')
-			fprintf(stderr, "  | ");
-	}
-	fputc('\n', stderr);
+	/* a log holds what steps printed: shown, never acted on */
+	lr_buf_add_visible(&b, buf + i, n - i, LR_VIS_LINES);
+	for (line = b.s; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
+		fprintf(stderr, "  | %.*s\n", (int)(nl - line), line);
+	fprintf(stderr, "  | %s\n", line);
+	lr_buf_release(&b);
 }
 
 long

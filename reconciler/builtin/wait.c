@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "clock.h"
 #include "json.h"
 #include "state.h"
@@ -108,6 +109,7 @@ print_output(const json_t *report, enum rec_follow_state s)
 	const json_t *f = json_array_get(json_object_get(report,
 	    s == REC_FOLLOW_DRIFTED ? "drift" : "failed_steps"), 0);
 	const char *out = lr_json_str(f, "output"), *p;
+	struct lr_buf line = LR_BUF_INIT;
 	size_t len = strlen(out);
 	int n = 0;
 
@@ -122,9 +124,13 @@ print_output(const json_t *report, enum rec_follow_state s)
 		const char *nl = memchr(p, '\n', (size_t)(out + len - p));
 		size_t k = nl ? (size_t)(nl - p) : (size_t)(out + len - p);
 
-		printf("    %.*s\n", (int)k, p);
+		/* a host's output: shown, never acted on by the terminal */
+		lr_buf_reset(&line);
+		lr_buf_add_visible(&line, p, k, LR_VIS_LINES);
+		printf("    %s\n", line.s);
 		p += k + (nl != NULL);
 	}
+	lr_buf_release(&line);
 }
 
 static void
@@ -141,12 +147,15 @@ print_change(struct waiter *w, const struct rec_follow_host *h)
 	    s == REC_FOLLOW_CONVERGED))
 		return;
 	erase_progress(w);
-	printf("%s: %s", h->name, rec_follow_state_shown(s));
+	cmd_fputv(h->name, stdout);
+	printf(": %s", rec_follow_state_shown(s));
 	if (s == REC_FOLLOW_CONVERGED && h->took_ms >= 0) {
 		rec_follow_fmt_ms(h->took_ms, true, t, sizeof(t));
 		printf(" in %s", t);
-	} else if (s != REC_FOLLOW_CONVERGING && h->detail)
-		printf(": %s", h->detail);
+	} else if (s != REC_FOLLOW_CONVERGING && h->detail) {
+		fputs(": ", stdout);
+		cmd_fputv(h->detail, stdout);
+	}
 	putchar('\n');
 	if (s == REC_FOLLOW_FAILED || s == REC_FOLLOW_DRIFTED)
 		print_output(r, s);
@@ -275,9 +284,15 @@ list_hosts(const struct waiter *w, bool pending, struct lr_buf *b)
 			continue;
 		if (k++ >= LIST_MAX)
 			continue;
-		lr_buf_printf(b, "%s%s (%s%s%s)", k > 1 ? ", " : "", h->name,
-		    rec_follow_state_shown(h->state), h->detail ? ": " : "",
-		    h->detail ? h->detail : "");
+		if (k > 1)
+			lr_buf_adds(b, ", ");
+		lr_buf_add_visible(b, h->name, strlen(h->name), 0);
+		lr_buf_printf(b, " (%s", rec_follow_state_shown(h->state));
+		if (h->detail) {
+			lr_buf_adds(b, ": ");
+			lr_buf_add_visible(b, h->detail, strlen(h->detail), 0);
+		}
+		lr_buf_addc(b, ')');
 	}
 	if (k > LIST_MAX)
 		lr_buf_printf(b, " and %zu more", k - LIST_MAX);

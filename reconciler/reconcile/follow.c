@@ -283,11 +283,16 @@ rec_follow_progress(const struct rec_follow_host *hosts, size_t n,
 		for (first = NULL, i = 0; i < n && first == NULL; i++)
 			if (hosts[i].state == s)
 				first = &hosts[i];
-		lr_buf_printf(b, " (%s", first->name);
+		/* what reports say is shown, never acted on (a terminal) */
+		lr_buf_adds(b, " (");
+		lr_buf_add_visible(b, first->name, strlen(first->name), 0);
 		/* the step or the waiting text; failures are printed apart */
 		if ((s == REC_FOLLOW_CONVERGING || s == REC_FOLLOW_WAITING) &&
-		    first->detail != NULL)
-			lr_buf_printf(b, ": %s", first->detail);
+		    first->detail != NULL) {
+			lr_buf_adds(b, ": ");
+			lr_buf_add_visible(b, first->detail,
+			    strlen(first->detail), 0);
+		}
 		if (count[s] > 1)
 			lr_buf_printf(b, ", +%zu", count[s] - 1);
 		lr_buf_addc(b, ')');

@@ -94,7 +94,8 @@ void	rec_follow_count(const struct rec_follow_host *hosts, size_t n,
  *   (web2: web waits for db to validate on db1), 0 failed  12s
  * Counts of every state present (failed always), each with the first host
  * by name in that state and its detail, "+N" when more share it; the
- * clock unless elapsed_ms < 0.  hosts sorted by name.
+ * clock unless elapsed_ms < 0.  hosts sorted by name.  Names and details
+ * go in made visible (lr_buf_add_visible): the line is for a terminal.
  */
 void	rec_follow_progress(const struct rec_follow_host *hosts, size_t n,
 	    int64_t deploy, long elapsed_ms, struct lr_buf *b);

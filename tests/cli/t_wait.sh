@@ -208,6 +208,26 @@ done
 end_wait 0
 expect_in "$T/out" "web3: converged"
 
+# what a host reports is shown, never acted on by the terminal: a report
+# that sets the window title and writes the clipboard (OSC 0, OSC 52)
+# prints those bytes escaped, in apply --wait and in status
+ESC=$(printf '\033')
+sed -i 's/size_mb: 128/size_mb: 256/' repo/services.yml
+commit_all "even bigger cache"
+start_wait --wait-timeout 30s
+expect_in "$T/out" "Applied deploy #5"
+report web2 '{"generation":5,"state":"converged"}'
+report web1 '{"generation":5,"state":"failed","failed_steps":[{"id":"cache/cache/converge/x\u001b]0;pwned\u0007","exit":1,"output":"ok\n\u001b]52;c;aGk=\u0007\u009b31m\n"}]}'
+end_wait 1
+expect_in "$T/out" 'web1: failed: step '"'"'cache/cache/converge/x\x1b]0;pwned\x07'"'"' failed: exit 1'
+expect_in "$T/out" '    \x1b]52;c;aGk=\x07\xc2\x9b31m'
+expect_in "$T/err" 'did not converge: web1 (failed: step '"'"'cache/cache/converge/x\x1b]0;pwned\x07'"'"
+"$LEURA" -C repo status >"$T/out" 2>"$T/err" || :
+expect_in "$T/out" 'x\x1b]0;pwned\x07'
+for f in "$T/out" "$T/err"; do
+	expect_not_in "$f" "$ESC"
+done
+
 # usage
 run 64 "$LEURA" -C repo apply --wait-timeout 10x
 expect_in "$T/err" "wants a duration such as 90s, 10m or 1h, not '10x'"
