@@ -24,6 +24,7 @@
  * step removed and another added: name steps to keep their identity.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,47 @@ parse_script_file(struct pctx *p, struct item *it,
 	return 0;
 }
 
+/*
+ * The owner or group of a file step: digits are an id, 0 to 4294967294
+ * (4294967295 is chown's "leave it as it is"); anything else is a name
+ * as shadow's useradd takes them: at most 32 of letters, digits, '_', '.'
+ * and '-', not starting with '-' or '.', maybe ending in '$'.  Whether
+ * the host knows it is the agent's business.
+ */
+static void
+check_id(struct pctx *p, struct item *it, const struct spec_node *v,
+    const char *key, const char *s)
+{
+	bool group = strcmp(key, "group") == 0;
+	const char *what = group ? "group" : "user";
+	const char *id = group ? "gid" : "uid";
+	size_t n = strlen(s), i, ndig;
+	unsigned long long val;
+
+	ndig = strspn(s, "0123456789");
+	if (n > 0 && ndig == n) {
+		errno = 0;
+		val = strtoull(s, NULL, 10);
+		if (errno == 0 && val < 4294967295ULL)
+			return;
+		spec_diag_hint(spec_diag_at(p->diags, v, "%s: %s %s is out "
+		    "of range", kw(p, it, key), id, s), "a %s goes from 0 to "
+		    "4294967294; or give the %s's name", id, what);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+		    s[i] != '.' && s[i] != '-' && !(s[i] == '$' && i == n - 1))
+			break;
+	if (n > 0 && n <= 32 && i == n && s[0] != '-' && s[0] != '.')
+		return;
+	spec_diag_hint(spec_diag_at(p->diags, v, n == 0 ? "%s: empty %s "
+	    "name%s" : "%s: invalid %s name '%s'", kw(p, it, key), what, s),
+	    "a %s name has at most 32 letters, digits, '_', '.' and '-', "
+	    "not starting with '-' or '.'; digits alone are a %s; leave '%s' "
+	    "out to keep the file's", what, id, key);
+}
+
 static int
 parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
     const struct spec_node *f)
@@ -424,10 +466,12 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 		    "write the full path on the host, e.g. /%s", st->dest);
 	if ((v = spec_opt(f, "mode")) != NULL)
 		spec_get_mode(p->diags, v, kw(p, it, "mode"), &st->mode);
-	if ((v = spec_opt(f, "owner")) != NULL)
-		step_dup(p, it, v, "owner", &st->owner);
-	if ((v = spec_opt(f, "group")) != NULL)
-		step_dup(p, it, v, "group", &st->group);
+	if ((v = spec_opt(f, "owner")) != NULL &&
+	    step_dup(p, it, v, "owner", &st->owner) == 0)
+		check_id(p, it, v, "owner", st->owner);
+	if ((v = spec_opt(f, "group")) != NULL &&
+	    step_dup(p, it, v, "group", &st->group) == 0)
+		check_id(p, it, v, "group", st->group);
 	if ((v = spec_opt(f, "template")) != NULL)
 		spec_get_bool(p->diags, v, kw(p, it, "template"),
 		    &st->template);
