@@ -12,11 +12,17 @@
  * firing.  Reading schedules out of task specs is left to specs/, and
  * running tasks to the reconciler: this file only turns strings into times.
  *
- * Day fields follow Vixie cron: when both the day of month and the weekday
- * are restricted, a day matches if either matches; otherwise both must.  A
- * field is "restricted" when it excludes some value: "*", "?" and "1-31"
- * are unrestricted, while "*" with a step of 2 is restricted (Vixie cron
- * looks only at the first character, so there it would not be).
+ * Day fields follow Debian's cron(5) (Vixie cron): when either day field
+ * begins with '*' ("*", "*\/2", "*,5"; Leura's "?" counts as "*"), a day
+ * must match both fields; when both are restricted (neither begins with
+ * '*', even "1-31"), a day matching either fires.  Vixie cron looks at the
+ * first character only, and so does this file, whatever values the field
+ * then holds.
+ *
+ * In the weekday field "*" is 0-7 and 7 is Sunday, as in Vixie cron.  A
+ * single value with a step ("a/n") is refused there, as Debian's cron
+ * refuses it in every field: "to the end" is ambiguous when the end is
+ * both 6 and 7.  The other four fields accept "a/n" as "a-max/n".
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -58,18 +64,16 @@ static const char *const weekday_names[] = {
 static const struct cron_field_def {
 	const char *name;
 	int	 min;
-	int	 max;		/* largest value that may be written */
-	int	 wrap;		/* largest value of "*" and "a/n" */
+	int	 max;		/* largest value: of "*", of "a/n" too */
 	const char *const *names;	/* names[i] is min + i */
 	const char *expect;	/* what a value looks like */
 } field_defs[F_COUNT] = {
-	{ "minute", 0, 59, 59, NULL, "a number 0-59" },
-	{ "hour", 0, 23, 23, NULL, "a number 0-23" },
-	{ "day", 1, 31, 31, NULL, "a number 1-31" },
-	{ "month", 1, 12, 12, month_names, "a number 1-12 or a name jan-dec" },
-	/* 7 is Sunday too, but "*" and "1/2" stop at Saturday */
-	{ "weekday", 0, 7, 6, weekday_names,
-	    "a number 0-7 or a name sun-sat" },
+	{ "minute", 0, 59, NULL, "a number 0-59" },
+	{ "hour", 0, 23, NULL, "a number 0-23" },
+	{ "day", 1, 31, NULL, "a number 1-31" },
+	{ "month", 1, 12, month_names, "a number 1-12 or a name jan-dec" },
+	/* 0 and 7 are Sunday; "*" is 0-7 */
+	{ "weekday", 0, 7, weekday_names, "a number 0-7 or a name sun-sat" },
 };
 
 static const struct cron_macro {
@@ -281,7 +285,7 @@ parse_element(struct cron_parse *p, enum cron_field f, const char *field,
 	lo_s = s;
 	if (*s == '*') {
 		lo = fd->min;
-		hi = fd->wrap;
+		hi = fd->max;
 		s++;
 	} else {
 		if (parse_value(fd, &s, end, &lo, &named) < 0)
@@ -328,9 +332,14 @@ parse_element(struct cron_parse *p, enum cron_field f, const char *field,
 			return parse_fail(p, field,
 			    "%s step %.*s out of range 1-%d", fd->name,
 			    (int)(end - step_s), step_s, fd->max);
-		/* "a/n": from a to the end ("7/2" is Sunday alone) */
+		/* "a/n": from a to the end, but for the weekday */
+		if (*lo_s != '*' && hi_s == NULL && f == F_WEEKDAY)
+			return parse_fail(p, field, "weekday step '%.*s' "
+			    "needs a range: write 'a-b/n' such as '1-5/2', "
+			    "or '*/n' (cron refuses 'a/n' there: the week "
+			    "ends at 6 and at 7)", (int)(end - lo_s), lo_s);
 		if (*lo_s != '*' && hi_s == NULL)
-			hi = lo > fd->wrap ? fd->max : fd->wrap;
+			hi = fd->max;
 	}
 	if (s != end)
 		goto garbage;
@@ -350,14 +359,14 @@ parse_field(struct cron_parse *p, enum cron_field f, const char *field,
 {
 	const struct cron_field_def *fd = &field_defs[f];
 	const char	*s, *e, *end = field + flen;
-	uint64_t	 mask = 0, full;
+	uint64_t	 mask = 0;
 
 	if (flen == 1 && *field == '?') {
 		if (f != F_DAY && f != F_WEEKDAY)
 			return parse_fail(p, field,
 			    "'?' is only allowed in the day and weekday "
 			    "fields, not in the %s field", fd->name);
-		mask = ((uint64_t)2 << fd->wrap) - ((uint64_t)1 << fd->min);
+		mask = ((uint64_t)2 << fd->max) - ((uint64_t)1 << fd->min);
 	} else {
 		for (s = field; ; s = e + 1) {
 			for (e = s; e < end && *e != ','; e++)
@@ -375,9 +384,9 @@ parse_field(struct cron_parse *p, enum cron_field f, const char *field,
 	}
 	if (f == F_WEEKDAY && (mask & (1u << 7)))
 		mask = (mask & ~(uint64_t)(1u << 7)) | 1u;
-	full = ((uint64_t)2 << fd->wrap) - ((uint64_t)1 << fd->min);
 	*maskp = mask;
-	*restricted = mask != full;
+	/* Vixie cron's DOM_STAR and DOW_STAR: the first character only */
+	*restricted = *field != '*' && *field != '?';
 	return 0;
 }
 

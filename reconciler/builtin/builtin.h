@@ -148,6 +148,9 @@ void	cmd_print_load_error(const struct rec_load *l, int rc,
  */
 int	cmd_load(struct rec_load *l, const struct lr_ctx *ctx,
 	    const char *ref, unsigned flags);
+/* cmd_load as if the time were now (rec_load_at). */
+int	cmd_load_at(struct rec_load *l, const struct lr_ctx *ctx,
+	    const char *ref, unsigned flags, int64_t now);
 
 /* ---- apply without its command line (apply.c), for `leura up` ---- */
 

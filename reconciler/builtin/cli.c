@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "builtin.h"
@@ -100,11 +101,18 @@ int
 cmd_load(struct rec_load *l, const struct lr_ctx *ctx, const char *ref,
     unsigned flags)
 {
+	return cmd_load_at(l, ctx, ref, flags, (int64_t)time(NULL));
+}
+
+int
+cmd_load_at(struct rec_load *l, const struct lr_ctx *ctx, const char *ref,
+    unsigned flags, int64_t now)
+{
 	struct lr_err err;
 	int rc;
 
 	lr_err_clear(&err);
-	if ((rc = rec_load(l, ctx->repo_dir, ref, flags, &err)) == 0)
+	if ((rc = rec_load_at(l, ctx->repo_dir, ref, flags, now, &err)) == 0)
 		return 0;
 	cmd_print_load_error(l, rc, &err, 20);
 	return LR_EXIT_FAIL;

@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "builtin.h"
+#include "scheduler.h"
 
 static const char usage_str[] =
-    "usage: leura schedule [--ref REF] [--json] [--tasks]\n";
+    "usage: leura schedule [--ref REF] [--json] [--tasks [--now TIME]]\n";
 
 static void
 print_table(const json_t *placement)
@@ -74,7 +76,7 @@ print_tasks(const json_t *tasks)
 	}
 }
 
-enum { OPT_REF = CMD_OPT_BASE, OPT_JSON, OPT_TASKS };
+enum { OPT_REF = CMD_OPT_BASE, OPT_JSON, OPT_TASKS, OPT_NOW };
 
 int
 cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
@@ -83,12 +85,15 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 		{ "ref", required_argument, NULL, OPT_REF },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "tasks", no_argument, NULL, OPT_TASKS },
+		{ "now", required_argument, NULL, OPT_NOW },
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rec_load sl;
-	const char *ref = NULL;
+	const char *ref = NULL, *now_arg = NULL;
 	bool json = false, tasks = false;
+	int64_t now = (int64_t)time(NULL);
+	char why[256];
 	json_t *o;
 	int c, rc;
 
@@ -97,12 +102,26 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 		case OPT_REF: ref = optarg; break;
 		case OPT_JSON: json = true; break;
 		case OPT_TASKS: tasks = true; break;
+		case OPT_NOW: now_arg = optarg; break;
 		default: return cmd_bad_option(c, argv, usage_str);
 		}
 	}
 	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
 		return rc;
-	if (cmd_load(&sl, ctx, ref, tasks ? REC_COMPILE_TASKS : 0) != 0) {
+	if (now_arg != NULL && !tasks) {
+		fprintf(stderr, "leura: error: --now goes with --tasks\n%s",
+		    usage_str);
+		return LR_EXIT_USAGE;
+	}
+	if (now_arg != NULL && sched_at_parse(now_arg, &now, why,
+	    sizeof(why)) < 0) {
+		fprintf(stderr, "leura: error: --now: %s\nhint: write the "
+		    "time in ISO 8601 with a zone, e.g. "
+		    "2026-01-15T10:30:00Z\n", why);
+		return LR_EXIT_USAGE;
+	}
+	if (cmd_load_at(&sl, ctx, ref, tasks ? REC_COMPILE_TASKS : 0,
+	    now) != 0) {
 		rec_load_release(&sl);
 		return LR_EXIT_FAIL;
 	}

@@ -67,9 +67,9 @@ rec_git_free(struct rec_git *g)
 	free(g);
 }
 
-/* Parse, check and compile l->src. */
+/* Parse, check and compile l->src at time now. */
 static int
-compile(struct rec_load *l, unsigned flags, struct lr_err *err)
+compile(struct rec_load *l, unsigned flags, int64_t now, struct lr_err *err)
 {
 	int rc, rc2 = 0;
 
@@ -77,15 +77,14 @@ compile(struct rec_load *l, unsigned flags, struct lr_err *err)
 	if (rc < 0 && rc != LR_EINVAL)
 		return rc;
 	if (l->repo->nbroken == 0)
-		rc2 = rec_compile(l->repo, flags, (int64_t)time(NULL),
-		    &l->comp, &l->diags);
+		rc2 = rec_compile(l->repo, flags, now, &l->comp, &l->diags);
 	spec_diags_sort(&l->diags);
 	return rc < 0 ? rc : rc2 < 0 || l->diags.nerrors ? LR_EINVAL : 0;
 }
 
-int
-rec_load_commit(struct rec_load *l, struct rec_git *g, const char *ref,
-    unsigned flags, struct lr_err *err)
+static int
+load_commit_at(struct rec_load *l, struct rec_git *g, const char *ref,
+    unsigned flags, int64_t now, struct lr_err *err)
 {
 	struct spec_source *src = NULL;
 	int rc;
@@ -97,12 +96,26 @@ rec_load_commit(struct rec_load *l, struct rec_git *g, const char *ref,
 	l->commit = src->commit ? lr_xstrdup(src->commit) : NULL;
 	l->src = spec_source_subdir_new(src, g->subdir);
 	l->label = lr_xstrdup(l->src->label);
-	return compile(l, flags, err);
+	return compile(l, flags, now, err);
+}
+
+int
+rec_load_commit(struct rec_load *l, struct rec_git *g, const char *ref,
+    unsigned flags, struct lr_err *err)
+{
+	return load_commit_at(l, g, ref, flags, (int64_t)time(NULL), err);
 }
 
 int
 rec_load(struct rec_load *l, const char *dir, const char *ref,
     unsigned flags, struct lr_err *err)
+{
+	return rec_load_at(l, dir, ref, flags, (int64_t)time(NULL), err);
+}
+
+int
+rec_load_at(struct rec_load *l, const char *dir, const char *ref,
+    unsigned flags, int64_t now, struct lr_err *err)
 {
 	struct rec_git *g = NULL;
 	int rc;
@@ -112,14 +125,14 @@ rec_load(struct rec_load *l, const char *dir, const char *ref,
 	if (ref != NULL) {
 		if ((rc = rec_git_open(dir, &g, err)) < 0)
 			return rc;
-		rc = rec_load_commit(l, g, ref, flags, err);
+		rc = load_commit_at(l, g, ref, flags, now, err);
 		rec_git_free(g);
 		return rc;
 	}
 	if ((rc = spec_source_dir_new(dir, &l->src, err)) < 0)
 		return rc;
 	l->label = lr_xasprintf("working tree '%s'", dir);
-	return compile(l, flags, err);
+	return compile(l, flags, now, err);
 }
 
 void

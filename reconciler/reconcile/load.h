@@ -60,6 +60,9 @@ struct rec_load {
  */
 int	rec_load(struct rec_load *l, const char *dir, const char *ref,
 	    unsigned flags, struct lr_err *err);
+/* rec_load compiling as if the time were now (seconds since the epoch). */
+int	rec_load_at(struct rec_load *l, const char *dir, const char *ref,
+	    unsigned flags, int64_t now, struct lr_err *err);
 int	rec_load_commit(struct rec_load *l, struct rec_git *g,
 	    const char *ref, unsigned flags, struct lr_err *err);
 void	rec_load_release(struct rec_load *l);
