@@ -65,8 +65,12 @@
  * state the engine keeps across requests: the auth token and the endpoint
  * that answered last (fail-over starts there).
  */
+/* An endpoint that is a unix socket: unix:///abs/path */
+#define ETCD_UNIX_SCHEME	"unix://"
+
 struct etcd_conf {
-	char	**endpoints;	/* owned; "http(s)://host:port", no final '/' */
+	char	**endpoints;	/* owned; "http(s)://host:port", no final '/',
+				 * or "unix:///abs/path" */
 	size_t	 nendpoints;
 	size_t	 cur;		/* index of the last good endpoint */
 	char	*user;		/* owned; NULL: no authentication */
@@ -83,8 +87,9 @@ struct etcd_conf {
 
 /*
  * Check cfg and fill *out: endpoints split on ',' (blanks around them are
- * trimmed), each an http:// or https:// URL with a host; TLS files must be
- * readable (the error names the file and the option); cert and key go
+ * trimmed), each an http:// or https:// URL with a host, or unix:// and
+ * the absolute path of etcd's socket (shorter than sun_path); TLS files
+ * must be readable (the error names the file and the option); cert and key go
  * together; user and password go together.  0 or LR_EINVAL (err set);
  * *out untouched on error.  Release with etcd_conf_release.
  */
@@ -96,6 +101,9 @@ void	etcd_conf_set_token(struct etcd_conf *c, const char *token);
 /* True when a token must be obtained before the next request: a user
  * is set, no token is held and auth_off is false. */
 bool	etcd_conf_needs_auth(const struct etcd_conf *c);
+
+/* The socket path of a unix:// endpoint (borrowed from it), else NULL. */
+const char *etcd_endpoint_socket(const char *endpoint);
 
 /* ---- curl ------------------------------------------------------------- */
 
@@ -109,7 +117,9 @@ enum etcd_req_flags {
 
 /*
  * Set the options of one request on h (a fresh or curl_easy_reset handle):
- * URL = endpoints[ep] + path, POST of body (copied: CURLOPT_COPYPOSTFIELDS),
+ * URL = endpoints[ep] + path (a unix:// endpoint: http://localhost + path
+ * over CURLOPT_UNIX_SOCKET_PATH), POST of body (copied:
+ * CURLOPT_COPYPOSTFIELDS),
  * Content-Type: application/json, Authorization: <bare token> when c has a
  * token (and not ETCD_REQ_NOAUTH), CAINFO/SSLCERT/SSLKEY, CONNECTTIMEOUT_MS,
  * TIMEOUT_MS unless ETCD_REQ_WATCH, TCP_KEEPALIVE, NOSIGNAL, and

@@ -45,7 +45,8 @@
 /* ---- configuration ---------------------------------------------------- */
 
 struct etcd_config {
-	const char *endpoints;	/* "http://h:2379,https://h2:2379"; required */
+	const char *endpoints;	/* "http://h:2379,https://h2:2379", or
+				 * "unix:///abs/socket"; required */
 	const char *user;	/* with password: authenticate; may be NULL */
 	const char *password;
 	const char *cacert;	/* PEM file of the CA that signed etcd's cert */

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "etcd-int.h"
@@ -35,19 +37,49 @@ trim_dup(const char *s, size_t n)
 	return lr_xstrndup(s, n);
 }
 
+/*
+ * unix:///abs/path: etcd's client socket (etcd listens on
+ * unix://NAME:PORT and makes the socket NAME:PORT in its working folder;
+ * leura up's etcd).  Only whoever may open the path reaches it, which is
+ * how a socket in a 0700 folder keeps other local users out.
+ */
+static int
+check_unix_endpoint(char *url, struct lr_err *err)
+{
+	const char *path = url + strlen(ETCD_UNIX_SCHEME);
+	struct sockaddr_un sa;
+
+	if (path[0] != '/') {
+		lr_err_set(err, LR_EINVAL, "bad etcd endpoint '%s': the path "
+		    "of a unix socket must be absolute", url);
+		return lr_err_hint(err, "a unix socket endpoint looks like "
+		    "unix:///home/alice/.local/state/leura/up/sock/etcd:2379");
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		lr_err_set(err, LR_EINVAL, "bad etcd endpoint '%s': the path "
+		    "is longer than a unix socket's %zu bytes", url,
+		    sizeof(sa.sun_path) - 1);
+		return lr_err_hint(err, "reach the socket through a shorter "
+		    "path (a symbolic link to its folder)");
+	}
+	return 0;
+}
+
 static int
 check_endpoint(char *url, struct lr_err *err)
 {
 	const char *host;
 	size_t n;
 
+	if (strncmp(url, ETCD_UNIX_SCHEME, strlen(ETCD_UNIX_SCHEME)) == 0)
+		return check_unix_endpoint(url, err);
 	if (strncmp(url, "http://", 7) == 0)
 		host = url + 7;
 	else if (strncmp(url, "https://", 8) == 0)
 		host = url + 8;
 	else
 		return lr_err_set(err, LR_EINVAL, "bad etcd endpoint '%s': "
-		    "not an http:// or https:// URL", url);
+		    "not an http://, https:// or unix:// URL", url);
 	n = strlen(url);
 	while (n > 0 && url[n - 1] == '/' && url + n - 1 >= host)
 		url[--n] = '\0';
@@ -128,8 +160,11 @@ etcd_conf_parse(const struct etcd_config *cfg, struct etcd_conf *out,
 		} else {
 			*LR_ARRAY_PUSH(c.endpoints, c.nendpoints, cap) = ep;
 			if (check_endpoint(ep, err) < 0) {
-				lr_err_hint(err, "endpoints look like "
-				    "http://10.0.0.5:2379,https://etcd2:2379");
+				if (err->hint[0] == '\0')
+					lr_err_hint(err, "endpoints look like "
+					    "http://10.0.0.5:2379,https://"
+					    "etcd2:2379 or unix:///path/to/"
+					    "socket");
 				goto out;
 			}
 		}
@@ -193,6 +228,15 @@ etcd_conf_needs_auth(const struct etcd_conf *c)
 	return c->user != NULL && c->token == NULL && !c->auth_off;
 }
 
+const char *
+etcd_endpoint_socket(const char *endpoint)
+{
+	size_t n = strlen(ETCD_UNIX_SCHEME);
+
+	return strncmp(endpoint, ETCD_UNIX_SCHEME, n) == 0 ? endpoint + n :
+	    NULL;
+}
+
 /* ---- curl ------------------------------------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -216,9 +260,16 @@ etcd_curl_setup(CURL *h, const struct etcd_conf *c, size_t ep,
     struct curl_slist **hdrs, char *errbuf)
 {
 	struct curl_slist *l = NULL;
+	const char *sock;
 	char *url, *auth;
 
-	url = lr_xasprintf("%s%s", c->endpoints[ep], path);
+	sock = etcd_endpoint_socket(c->endpoints[ep]);
+	if (sock != NULL) {
+		/* HTTP over the socket; the gateway ignores the host */
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+		url = lr_xasprintf("http://localhost%s", path);
+	} else
+		url = lr_xasprintf("%s%s", c->endpoints[ep], path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	free(url);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);

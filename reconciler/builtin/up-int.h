@@ -14,10 +14,6 @@
 bool	up_is_dir(const char *p);
 /* The last nlines lines of a file, indented, to stderr: what a child said. */
 void	up_print_tail(const char *path, int nlines);
-/* Its size, 0 when it cannot be read. */
-long	up_file_size(const char *path);
-/* Whether path has text past offset from (the log of this start). */
-bool	up_file_has(const char *path, long from, const char *text);
 
 /* etcd in PATH or at /usr/bin/etcd (owned), or NULL. */
 char	*up_find_etcd(void);
@@ -32,11 +28,6 @@ char	*up_self_exe(struct lr_err *err);
  * NULL; *self_dir (owned, may be NULL): the folder of self_exe.
  */
 char	*up_find_agent(const char *self_exe, char **self_dir);
-
-/* A port of 127.0.0.1 free now (the kernel's pick), not avoid; -1. */
-int	up_free_port(int avoid);
-/* Whether port of 127.0.0.1 can be bound now. */
-bool	up_port_free(int port);
 
 /*
  * Whether host h lives on this machine (me: its host name): a loopback

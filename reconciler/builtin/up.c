@@ -1,5 +1,8 @@
 /*
- * leura up: one machine, zero set-up.  Starts a private etcd on 127.0.0.1
+ * leura up: one machine, zero set-up.  Starts a private etcd, reachable
+ * only through unix sockets in a 0700 folder of the state dir (so only its
+ * owner, and root, can talk to it: whoever reaches etcd writes what the
+ * agents run, and etcd's own authentication is no barrier, NOTES-deps §7),
  * with its data under the state dir, one leura-agent for each inventory
  * host that lives on this machine, applies the config repo (the bundled
  * example by default) in-process as `leura apply` does, waits for the
@@ -22,18 +25,17 @@
  * between its tries.  While the worker runs, the terminal belongs to it
  * (the wait redraws a progress line with '\r'): the loop thread records
  * the children that die, and rollout_done tells them after the wait, as
- * leura up always did.  The stages: etcd (tried on other ports while
- * someone takes them), agents and the rollout, then idle until a signal
- * or etcd's death, then stopping.  Children are started on the loop
+ * leura up always did.  The stages: etcd, agents and the rollout, then
+ * idle until a signal or etcd's death, then stopping.  Children are started on the loop
  * thread only: the parent-death signal follows the thread that forked.
- * What up needs of the machine (binaries, ports, local hosts, log ends)
- * is up_local.c's.
+ * What up needs of the machine (binaries, local hosts, log ends) is
+ * up_local.c's.
  *
  * Files under the state dir (leura-up(1), FILES): etcd/ (its data, kept
- * between runs), etcd.log, agents/HOST/ (an agent's state dir) and
- * agents/HOST.log, config (the client configuration for this etcd),
- * up.json (the ports, reused next time) and up.lock (one `leura up` per
- * state dir).
+ * between runs), etcd.log, sock/ (0700: etcd's client socket etcd:2379
+ * and peer socket etcd:2380), agents/HOST/ (an agent's state dir) and
+ * agents/HOST.log, config (the client configuration for this etcd) and
+ * up.lock (one `leura up` per state dir).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,7 +48,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -63,12 +67,18 @@
 extern char **environ;
 
 static const char usage_str[] =
-    "usage: leura up [-C DIR] [--state-dir DIR] [--once] [--port N] "
+    "usage: leura up [-C DIR] [--state-dir DIR] [--once] "
     "[--wait-timeout DURATION]\n";
 
 #define STOP_GRACE_MS	10000	/* SIGTERM, then SIGKILL after this */
 #define ETCD_READY_MS	20000	/* etcd's first start takes a few seconds */
-#define PORT_TRIES	5
+/*
+ * etcd listens on unix://NAME:PORT by making the socket file NAME:PORT in
+ * its working folder, which up makes the socket folder.
+ */
+#define SOCK_DIR	"sock"
+#define CLIENT_SOCK	"etcd:2379"
+#define PEER_SOCK	"etcd:2380"
 #define PREFIX		"/leura"
 
 #ifndef LEURA_EXAMPLE_DIR
@@ -102,9 +112,8 @@ struct up {
 	const char *repo;	/* the config repo */
 	char	*state;		/* absolute state dir */
 	char	*etcd_bin, *agent_bin, *self_exe;
-	char	*url;		/* http://127.0.0.1:PORT */
-	int	 port, peer_port;
-	bool	 port_given;
+	char	*url;		/* unix://STATE/sock/etcd:2379 */
+	char	*sock_dir;	/* STATE/sock, 0700 */
 	int	 lockfd;
 	struct child etcd;
 	struct child *agents;
@@ -124,9 +133,7 @@ struct up {
 	int	 rc;		/* the exit status */
 	/* starting etcd */
 	char	*data, **env;
-	int	 tries, saved_client, saved_peer;
-	long	 log_from;	/* the size of etcd.log before this try */
-	bool	 existed, busy, show_log;
+	bool	 existed, show_log;
 	int64_t	 rev;		/* the store's revision once it answers */
 	/* the rollout */
 	bool	 fatal;		/* nothing to keep running */
@@ -325,11 +332,12 @@ child_event(struct lr_proc *p, enum lr_proc_event ev, void *arg)
 }
 
 /*
- * Start argv with env (NULL: ours), stdin from /dev/null, stdout and
- * stderr appended to c->log, through the trampoline.  0 or -1 (printed).
+ * Start argv with env (NULL: ours) in cwd (NULL: ours), stdin from
+ * /dev/null, stdout and stderr appended to c->log, through the
+ * trampoline.  0 or -1 (printed).
  */
 static int
-spawn(struct up *u, struct child *c, char **argv, char **env)
+spawn(struct up *u, struct child *c, char **argv, char **env, const char *cwd)
 {
 	struct lr_proc_opts o = LR_PROC_OPTS_INIT;
 	struct lr_err err;
@@ -354,6 +362,7 @@ spawn(struct up *u, struct child *c, char **argv, char **env)
 	memcpy(av + i, argv, n * sizeof(*av));
 	o.argv = av;
 	o.env = env;
+	o.cwd = cwd;
 	o.kill_grace_ms = STOP_GRACE_MS;
 	o.on_exit = child_exited;
 	o.on_event = child_event;
@@ -449,31 +458,6 @@ etcd_env(void)
 	return env;
 }
 
-static void
-load_ports(struct up *u, int *client, int *peer)
-{
-	char *path = lr_xasprintf("%s/up.json", u->state);
-	json_t *j = json_load_file(path, 0, NULL);
-
-	*client = (int)json_integer_value(json_object_get(j, "client_port"));
-	*peer = (int)json_integer_value(json_object_get(j, "peer_port"));
-	json_decref(j);
-	free(path);
-}
-
-static void
-save_ports(const struct up *u)
-{
-	char *path = lr_xasprintf("%s/up.json", u->state);
-	json_t *j = json_pack("{s:i, s:i, s:s}", "client_port", u->port,
-	    "peer_port", u->peer_port, "etcd", u->url);
-
-	if (json_dump_file(j, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
-		fprintf(stderr, "leura: warning: cannot write '%s'\n", path);
-	json_decref(j);
-	free(path);
-}
-
 /*
  * In the worker: the store revision, once etcd answers; -1 when it died,
  * a signal came, or it took too long.
@@ -513,62 +497,98 @@ static void ready_done(uv_work_t *w, int status);
 static void etcd_started(struct up *u);
 
 /*
- * One try at starting etcd on free ports, then the wait for it to answer
- * in the worker.  -1 when it cannot even start (printed).
+ * The socket folder, made 0700 and ours whatever was there: a socket file
+ * takes its permissions from the umask, so the folder is what keeps other
+ * users out.  Then stale sockets of an etcd that was killed (etcd does not
+ * bind over them); up.lock says no other up uses them.  0 or -1 (printed).
+ */
+static int
+make_sock_dir(struct up *u)
+{
+	static const char *const socks[] = { CLIENT_SOCK, PEER_SOCK };
+	struct sockaddr_un sa;
+	struct stat st;
+	char *p;
+	size_t i;
+	int fd, e;
+
+	u->sock_dir = lr_xasprintf("%s/%s", u->state, SOCK_DIR);
+	u->url = lr_xasprintf("unix://%s/%s", u->sock_dir, CLIENT_SOCK);
+	if (strlen(u->sock_dir) + 1 + strlen(CLIENT_SOCK) >=
+	    sizeof(sa.sun_path)) {
+		fprintf(stderr, "leura: error: the state dir '%s' is too long "
+		    "a path for etcd's unix socket (%zu bytes at most)\nhint: "
+		    "give a shorter one with --state-dir\n", u->state,
+		    sizeof(sa.sun_path) - 3 - strlen(SOCK_DIR) -
+		    strlen(CLIENT_SOCK));
+		return -1;
+	}
+	if (mkdir(u->sock_dir, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	if ((fd = open(u->sock_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		goto fail;
+	if (fstat(fd, &st) < 0 || fchmod(fd, 0700) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		goto fail;
+	}
+	close(fd);
+	if (st.st_uid != geteuid()) {
+		fprintf(stderr, "leura: error: '%s' belongs to user %ld, not "
+		    "to you\nhint: remove it, or give another --state-dir\n",
+		    u->sock_dir, (long)st.st_uid);
+		return -1;
+	}
+	for (i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+		p = lr_xasprintf("%s/%s", u->sock_dir, socks[i]);
+		if (unlink(p) < 0 && errno != ENOENT) {
+			e = errno;
+			fprintf(stderr, "leura: error: cannot remove the stale "
+			    "socket '%s': %s\n", p, strerror(e));
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	return 0;
+fail:
+	e = errno;
+	fprintf(stderr, "leura: error: cannot make '%s' a folder of mode "
+	    "0700: %s\nhint: remove it, or give another --state-dir\n",
+	    u->sock_dir, strerror(e));
+	return -1;
+}
+
+/*
+ * Start etcd on its sockets, then wait for it to answer in the worker.
+ * -1 when it cannot even start (printed).  The peer listener is a socket
+ * too: a single member talks to no peer, but etcd always listens for
+ * them, and a TCP port would let anyone in.
  */
 static int
 etcd_try(struct up *u)
 {
-	char *client, *peer, *cluster;
-	int rc;
+	const char *client = "unix://" CLIENT_SOCK;
+	const char *peer = "unix://" PEER_SOCK;
+	char *argv[] = { u->etcd_bin, "--name", "leura-up",
+		"--data-dir", u->data, "--listen-client-urls", (char *)client,
+		"--advertise-client-urls", (char *)client,
+		"--listen-peer-urls", (char *)peer,
+		"--initial-advertise-peer-urls", (char *)peer,
+		"--initial-cluster", "leura-up=unix://" PEER_SOCK,
+		"--initial-cluster-state", "new",
+		"--heartbeat-interval", "50",
+		"--election-timeout", "500",
+		"--auto-compaction-mode", "periodic",
+		"--auto-compaction-retention", "1h",
+		"--logger", "zap", "--log-outputs", "stderr", NULL };
 
-	/*
-	 * Whatever answers on a taken port is not our etcd: our agents must
-	 * never talk to another one.
-	 */
-	if (u->port_given && !up_port_free(u->port)) {
-		u->busy = true;
-		fprintf(stderr, "leura: error: port %d of 127.0.0.1 is in "
-		    "use\n", u->port);
+	if (make_sock_dir(u) < 0)
 		return -1;
-	}
-	if (!u->port_given)
-		u->port = u->tries == 0 && up_port_free(u->saved_client) ?
-		    u->saved_client : up_free_port(0);
-	u->peer_port = u->tries == 0 && u->saved_peer != u->port &&
-	    up_port_free(u->saved_peer) ? u->saved_peer : up_free_port(u->port);
-	if (u->port < 0 || u->peer_port < 0) {
-		fprintf(stderr, "leura: error: cannot find a free port on "
-		    "127.0.0.1\n");
-		return -1;
-	}
-	free(u->url);
-	u->url = lr_xasprintf("http://127.0.0.1:%d", u->port);
-	client = lr_xstrdup(u->url);
-	peer = lr_xasprintf("http://127.0.0.1:%d", u->peer_port);
-	cluster = lr_xasprintf("leura-up=%s", peer);
-	u->log_from = up_file_size(u->etcd.log);
-	{
-		char *argv[] = { u->etcd_bin, "--name", "leura-up",
-			"--data-dir", u->data, "--listen-client-urls", client,
-			"--advertise-client-urls", client,
-			"--listen-peer-urls", peer,
-			"--initial-advertise-peer-urls", peer,
-			"--initial-cluster", cluster,
-			"--initial-cluster-state", "new",
-			"--heartbeat-interval", "50",
-			"--election-timeout", "500",
-			"--auto-compaction-mode", "periodic",
-			"--auto-compaction-retention", "1h",
-			"--logger", "zap", "--log-outputs", "stderr", NULL };
-
-		etcd_gone = 0;
-		rc = spawn(u, &u->etcd, argv, u->env);
-	}
-	free(client);
-	free(peer);
-	free(cluster);
-	if (rc < 0)
+	etcd_gone = 0;
+	if (spawn(u, &u->etcd, argv, u->env, u->sock_dir) < 0)
 		return -1;
 	u->rev = -1;
 	uv_queue_work(&u->loop, &u->work, ready_work, ready_done);
@@ -588,16 +608,9 @@ static void
 etcd_failed(struct up *u)
 {
 	if (!stop_sig) {
-		if (u->tries == PORT_TRIES)
-			fprintf(stderr, "leura: error: the ports picked for "
-			    "etcd were taken before it could bind them, %d "
-			    "times\n", PORT_TRIES);
 		if (u->show_log)
 			up_print_tail(u->etcd.log, 10);
-		if (u->busy && u->port_given)
-			fprintf(stderr, "hint: port %d is taken; pick another "
-			    "with --port, or leave --port out\n", u->port);
-		else if (u->show_log && u->existed)
+		if (u->show_log && u->existed)
 			fprintf(stderr, "hint: the data of a previous leura up "
 			    "is in '%s'; remove it to start afresh\n", u->data);
 	}
@@ -612,16 +625,7 @@ ready_done(uv_work_t *w, int status)
 	char desc[64];
 
 	(void)status;
-	if (u->etcd.exited && u->rev < 0)
-		u->busy = up_file_has(u->etcd.log, u->log_from,
-		    "address already in use");
-	if (u->rev >= 0 && u->etcd.exited) {
-		/* someone else answered on the port: try again */
-		u->rev = -1;
-		u->busy = true;
-	}
-	if (u->rev >= 0) {
-		save_ports(u);
+	if (u->rev >= 0 && !u->etcd.exited) {
 		if (stop_sig) {		/* it came after etcd answered */
 			etcd_failed(u);
 			return;
@@ -642,13 +646,6 @@ ready_done(uv_work_t *w, int status)
 		etcd_failed(u);
 		return;
 	}
-	if (u->busy && !u->port_given) {
-		/* someone took the port: another */
-		if (++u->tries < PORT_TRIES && etcd_try(u) == 0)
-			return;
-		etcd_failed(u);
-		return;
-	}
 	describe_exit(&u->etcd, desc, sizeof(desc));
 	fprintf(stderr, "leura: error: etcd %s at start; its log, %s, "
 	    "ends:\n", desc, u->etcd.log);
@@ -663,7 +660,6 @@ start_etcd(struct up *u)
 	u->data = lr_xasprintf("%s/etcd", u->state);
 	u->env = etcd_env();
 	u->existed = up_is_dir(u->data);
-	load_ports(u, &u->saved_client, &u->saved_peer);
 	u->etcd.what = lr_xstrdup("etcd");
 	u->etcd.log = lr_xasprintf("%s/etcd.log", u->state);
 	u->stage = UP_ETCD;
@@ -698,7 +694,7 @@ start_agents(struct up *u)
 				"--state-dir", dir, "--etcd", u->url,
 				u->verbose ? "-v" : NULL, NULL };
 
-			rc = spawn(u, c, argv, NULL);
+			rc = spawn(u, c, argv, NULL, NULL);
 		}
 		free(dir);
 	}
@@ -753,6 +749,7 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 		"LEURA_ETCD_CERT", "LEURA_ETCD_KEY", "LEURA_ETCD_USER",
 		"LEURA_ETCD_PASSWORD", "LEURA_ETCD_PREFIX" };
 	char *path = lr_xasprintf("%s/config", u->state);
+	const char *p;
 	FILE *fp;
 	size_t i;
 
@@ -762,8 +759,17 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 		free(path);
 		return -1;
 	}
+	/* the path is the user's: quoted, so that any byte stays itself */
 	fprintf(fp, "# written by leura up: its local etcd\netcd:\n"
-	    "  endpoints: [%s]\n  prefix: %s\n", u->url, PREFIX);
+	    "  endpoints:\n    - \"");
+	for (p = u->url; *p; p++)
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			fprintf(fp, "\\x%02x", (unsigned char)*p);
+		else
+			fputc(*p, fp);
+	fprintf(fp, "\"\n  prefix: %s\n", PREFIX);
 	fclose(fp);
 	setenv("LEURA_CONFIG", path, 1);
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
@@ -808,21 +814,18 @@ local_targets(const struct up *u, const json_t *targets)
 }
 
 static int
-parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
-    const char **state, bool *once, long *wait_ms)
+parse_args(int argc, char **argv, struct lr_ctx *ctx, const char **state,
+    bool *once, long *wait_ms)
 {
-	enum { OPT_STATE = CMD_OPT_BASE, OPT_ONCE, OPT_PORT, OPT_WAIT_TIMEOUT };
+	enum { OPT_STATE = CMD_OPT_BASE, OPT_ONCE, OPT_WAIT_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "once", no_argument, NULL, OPT_ONCE },
-		{ "port", required_argument, NULL, OPT_PORT },
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *arg;
-	char *end;
-	long n;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+:hC:", longopts, NULL)) != -1) {
@@ -836,17 +839,6 @@ parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
 			break;
 		case OPT_ONCE:
 			*once = true;
-			break;
-		case OPT_PORT:
-			n = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end || n < 1 || n > 65535) {
-				fprintf(stderr, "leura: error: --port wants a "
-				    "port number (1-65535), not '%s'\n",
-				    optarg);
-				return LR_EXIT_USAGE;
-			}
-			u->port = (int)n;
-			u->port_given = true;
 			break;
 		case OPT_WAIT_TIMEOUT:
 			if (lr_duration_parse(optarg, wait_ms) < 0) {
@@ -864,6 +856,16 @@ parse_args(int argc, char **argv, struct lr_ctx *ctx, struct up *u,
 				    "its own etcd: '%s' does not go with it\n",
 				    arg);
 				fputs(usage_str, stderr);
+				return LR_EXIT_USAGE;
+			}
+			if (c == '?' && optopt == 0 &&
+			    strncmp(arg, "--port", 6) == 0) {
+				fprintf(stderr, "leura: error: leura up's etcd "
+				    "has no TCP port any more, only a unix "
+				    "socket in the state dir: '%s' does not go "
+				    "with it\nhint: other commands reach it "
+				    "through STATE/config (leura-up(1))\n",
+				    arg);
 				return LR_EXIT_USAGE;
 			}
 			return cmd_bad_option(c, argv, usage_str) ==
@@ -975,6 +977,7 @@ up_release(struct up *u)
 	free(u->data);
 	free(u->env);
 	free(u->url);
+	free(u->sock_dir);
 	free(u->state);
 	if (u->lockfd > 0)
 		close(u->lockfd);
@@ -1121,7 +1124,7 @@ cmd_up(int argc, char **argv, struct lr_ctx *ctx)
 	u.wait_ms = 30 * 60 * 1000L;
 	u.verbose = ctx->verbose;
 	u.uctx = &uctx;
-	if ((rc = parse_args(argc, argv, &uctx, &u, &state, &u.once,
+	if ((rc = parse_args(argc, argv, &uctx, &state, &u.once,
 	    &u.wait_ms)) != 0)
 		return rc < 0 ? LR_EXIT_OK : rc;
 	rc = LR_EXIT_FAIL;

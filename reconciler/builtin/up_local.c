@@ -1,7 +1,7 @@
 /*
  * up_local: what `leura up` needs of this machine (up-int.h): its
- * binaries (etcd, leura-agent), free ports of 127.0.0.1, which inventory
- * hosts live here, and the ends of the children's log files.
+ * binaries (etcd, leura-agent), which inventory hosts live here, and the
+ * ends of the children's log files.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -160,79 +160,6 @@ up_print_tail(const char *path, int nlines)
 		fprintf(stderr, "  | %.*s\n", (int)(nl - line), line);
 	fprintf(stderr, "  | %s\n", line);
 	lr_buf_release(&b);
-}
-
-long
-up_file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* Whether path has text past offset from (the log of this start). */
-bool
-up_file_has(const char *path, long from, const char *text)
-{
-	char buf[65536];
-	FILE *fp;
-	size_t n;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return false;
-	if (fseek(fp, from, SEEK_SET) != 0) {
-		fclose(fp);
-		return false;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
-}
-
-/* A port of 127.0.0.1 free now (the kernel's pick), not equal to avoid. */
-int
-up_free_port(int avoid)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd, port = -1, tries;
-
-	for (tries = 0; tries < 10 && port < 0; tries++) {
-		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return -1;
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
-		    ntohs(sa.sin_port) != avoid)
-			port = ntohs(sa.sin_port);
-		close(fd);
-	}
-	return port;
-}
-
-/* Whether port of 127.0.0.1 can be bound now. */
-bool
-up_port_free(int port)
-{
-	struct sockaddr_in sa;
-	int fd, one = 1;
-	bool ok;
-
-	if (port <= 0 || port > 65535)
-		return false;
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return false;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
 }
 
 /* ---- which hosts live here -------------------------------------------- */

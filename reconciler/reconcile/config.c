@@ -60,11 +60,13 @@ get_endpoints(struct spec_diags *d, const struct spec_node *n,
 		if (spec_get_str(d, items[i], "an endpoint", &s) < 0)
 			continue;
 		if (strncmp(s, "http://", 7) != 0 &&
-		    strncmp(s, "https://", 8) != 0) {
+		    strncmp(s, "https://", 8) != 0 &&
+		    strncmp(s, "unix:///", 8) != 0) {
 			spec_diag_hint(spec_diag_at(d, items[i],
-			    "etcd endpoint '%s' is not an http:// or https:// "
-			    "URL", s), "write it as http://HOST:2379 or "
-			    "https://HOST:2379");
+			    "etcd endpoint '%s' is not an http://, https:// "
+			    "or unix:/// URL", s), "write it as "
+			    "http://HOST:2379, https://HOST:2379 or "
+			    "unix:///PATH/OF/SOCKET");
 			continue;
 		}
 		if (b.len)

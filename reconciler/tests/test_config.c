@@ -59,6 +59,12 @@ test_rec_config_parse__full(void **state)
 	assert_int_equal(rc, 0);
 	assert_string_equal(c.endpoints, "http://a:1");
 	rec_config_release(&c);
+	/* leura up's: a unix socket, quoted */
+	diag = parse("etcd:\n  endpoints:\n    - \"unix:///s/sock/etcd:2379\"\n",
+	    &c, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c.endpoints, "unix:///s/sock/etcd:2379");
+	rec_config_release(&c);
 	diag = parse("", &c, &rc);
 	assert_int_equal(rc, 0);
 	assert_null(c.endpoints);
@@ -75,6 +81,8 @@ test_rec_config_parse__bad_input(void **state)
 		    "2:3: unknown key 'endpoint'" },
 		{ "etcd:\n  endpoints: ftp://x\n",
 		    "2:14: etcd endpoint 'ftp://x' is not an http" },
+		{ "etcd:\n  endpoints: unix://etcd:2379\n",
+		    "2:14: etcd endpoint 'unix://etcd:2379' is not an http" },
 		{ "etcd:\n  prefix: leura\n",
 		    "2:11: etcd.prefix 'leura' does not start with '/'" },
 		{ "etcd: [1, 2]\n", "1:7: etcd" },

@@ -142,9 +142,10 @@ expect_not_in "$T/out" "Leura is up"
 [ "$(cat "$OUT/h2/note.txt" 2>/dev/null)" = "hello from h2" ] ||
     fail "h2's note was not written"
 [ ! -e "$OUT/far" ] || fail "far's steps ran here"
-for f in etcd.log config up.json agents/h1.log agents/h2.log; do
+for f in etcd.log config agents/h1.log agents/h2.log; do
 	[ -f "$S/$f" ] || fail "no $S/$f"
 done
+[ "$(stat -c %a "$S/sock")" = 700 ] || fail "$S/sock is not of mode 0700"
 no_survivors "up --once"
 
 # (2) again, on the same etcd data: nothing to write, the new agents
@@ -157,16 +158,14 @@ no_survivors "second up --once"
 # (3) without --once: up until Ctrl-C, which stops everything (exit 0);
 # meanwhile the state dir is taken and its client config works
 start_bg --state-dir "$S" -C repo
-wait_for "$T/bg.out" "Leura is up: etcd http://127.0.0.1:"
+wait_for "$T/bg.out" "Leura is up: etcd unix://$S/sock/etcd:2379,"
 expect_in "$T/bg.out" "2 agents, state in $S. Ctrl-C stops everything."
 run 1 "$LEURA" up --once --state-dir "$S" -C repo
 expect_in "$T/err" "another leura up (pid $bg) is running with the state dir"
 run 0 env LEURA_CONFIG="$S/config" "$LEURA" status
 expect_in "$T/out" "h1                   up     converged"
-port=$(sed -n 's/.*"client_port": \([0-9]*\).*/\1/p' "$S/up.json")
-run 1 "$LEURA" up --once --state-dir "$T/s3" --port "$port" -C repo
-expect_in "$T/err" "leura: error: port $port of 127.0.0.1 is in use"
-expect_in "$T/err" "hint: port $port is taken; pick another with --port"
+run 0 "$LEURA" --etcd "unix://$S/sock/etcd:2379" status
+expect_in "$T/out" "h2                   up     converged"
 kill -INT "$bg"
 end_bg 0
 expect_in "$T/bg.out" "Stopped 2 agents and etcd."
@@ -250,7 +249,13 @@ line=$(head -n 1 "$T/out")
 awk '/^## SYNOPSIS/ { on = 1; next } on && /^## / { exit } on' \
     "$LEURA_SRC/docs/man/leura-up.1.md" | grep -qxF -- "$line" ||
     fail "SYNOPSIS of leura-up.1.md lacks: $line"
-run 64 "$LEURA" up --port 0
+run 64 "$LEURA" up --port 2379
+expect_in "$T/err" "has no TCP port any more, only a unix socket"
+long=$T/0123456789012345678901234567890123456789012345678901234567890123456789
+long=$long/0123456789012345678901234567890123456789
+run 1 "$LEURA" up --once --state-dir "$long" -C repo
+expect_in "$T/err" "is too long a path for etcd's unix socket"
+expect_in "$T/err" "hint: give a shorter one with --state-dir"
 run 64 "$LEURA" up --etcd http://127.0.0.1:2379
 expect_in "$T/err" "starts its own etcd"
 mkdir -p far/inventory

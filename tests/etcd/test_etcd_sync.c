@@ -479,6 +479,23 @@ test_conf_parse(void **state)
 	assert_int_equal(etcd_conf_parse(&cfg, &c, &err), LR_EINVAL);
 	assert_true(err.hint[0] != '\0');
 
+	/* a unix socket: an absolute path that fits sun_path */
+	cfg.endpoints = "unix:///run/x/etcd:2379,http://a:1";
+	assert_int_equal(etcd_conf_parse(&cfg, &c, &err), 0);
+	assert_string_equal(c.endpoints[0], "unix:///run/x/etcd:2379");
+	assert_string_equal(etcd_endpoint_socket(c.endpoints[0]),
+	    "/run/x/etcd:2379");
+	assert_null(etcd_endpoint_socket(c.endpoints[1]));
+	etcd_conf_release(&c);
+	cfg.endpoints = "unix://etcd:2379";
+	assert_int_equal(etcd_conf_parse(&cfg, &c, &err), LR_EINVAL);
+	assert_non_null(strstr(err.msg, "must be absolute"));
+	cfg.endpoints = "unix:///"
+	    "0123456789012345678901234567890123456789012345678901234567890"
+	    "0123456789012345678901234567890123456789012345678901234567890";
+	assert_int_equal(etcd_conf_parse(&cfg, &c, &err), LR_EINVAL);
+	assert_non_null(strstr(err.msg, "longer than a unix socket"));
+
 	cfg.endpoints = "https://a:1";
 	cfg.cacert = "/nonexistent/ca.pem";
 	assert_int_equal(etcd_conf_parse(&cfg, &c, &err), LR_EINVAL);
