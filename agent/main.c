@@ -40,6 +40,8 @@
 
 #define EXIT_USAGE	64
 
+extern char **environ;
+
 static void
 usage(FILE *f)
 {
@@ -94,6 +96,26 @@ opts_mem_release(struct opts_mem *m)
 {
 	free(m->state_dir);
 	lr_conn_release(&m->conn);
+}
+
+/*
+ * Remove the variable name from the environment and wipe its bytes where
+ * they are.  unsetenv alone only drops the pointer: the kernel shows the
+ * environment the process started with, from its own memory, in
+ * /proc/PID/environ (readable by the agent's user and root, and by a step
+ * through /proc/$PPID/environ), so the value there is overwritten too
+ * (what is left is "NAME=" and NUL bytes).
+ */
+static void
+env_wipe(const char *name)
+{
+	size_t n = strlen(name);
+	char **e;
+
+	for (e = environ; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			explicit_bzero(*e + n + 1, strlen(*e + n + 1));
+	unsetenv(name);
 }
 
 /*
@@ -218,7 +240,7 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 	flags.password_file = f_pwfile;
 	rc = lr_conn_resolve(&flags, NULL, &m->conn, &err);
 	/* steps inherit the environment: not the agent's etcd password */
-	unsetenv("LEURA_ETCD_PASSWORD");
+	env_wipe("LEURA_ETCD_PASSWORD");
 	if (rc == 0 && strcmp(m->conn.prefix, "/") == 0)
 		rc = lr_err_set(&err, LR_EINVAL, "invalid etcd prefix '/'");
 	else if (rc < 0)

@@ -19,6 +19,7 @@
  */
 #define LR_LOG_COMPONENT "step"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -46,7 +47,7 @@
 
 extern char **environ;
 
-#define BIG_SCRIPT	(64 * 1024)	/* larger scripts go through a file */
+#define SCRIPT_PATH	"/dev/fd/3"	/* where the shell reads the script */
 #define BACKOFF_MAX_MS	60000
 #define USE_KEEP	(64 * 1024)	/* stdout of a use step kept to parse */
 
@@ -522,7 +523,7 @@ cmd_ended(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
 
 /*
  * An unlinked temporary file in work_dir holding data, at offset 0, the
- * run_as user's: for scripts too big for an argument (read through
+ * run_as user's: for scripts when there is no memfd (read through
  * /dev/fd/3, so the user needs no access to work_dir) and stdin too big
  * for a pipe.  The fd, or -1 and *why.
  */
@@ -553,6 +554,37 @@ temp_fd(struct agent_step_run *run, const char *data, size_t len,
 		fd = -1;
 	}
 	free(path);
+	return fd;
+}
+
+/*
+ * The text of a script (or an unless command) for the shell to read as
+ * /dev/fd/3, never on its command line, where ps and /proc/PID/cmdline
+ * would show it (and the secrets rendered into it) to every local user:
+ * a sealed memfd, the run_as user's and readable only by it (a temporary
+ * file in work_dir when memfd_create is not there).  The fd, or -1 and
+ * *why.
+ */
+static int
+script_fd(struct agent_step_run *run, const char *text, char **why)
+{
+	size_t len = strlen(text);
+	int fd;
+
+	if ((fd = memfd_create("leura-script", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0)
+		return temp_fd(run, text, len, why);
+	if (lr_write_all(fd, text, len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	    (run->as_other && fchown(fd, run->run_uid, run->run_gid) < 0) ||
+	    fchmod(fd, 0400) < 0) {
+		*why = lr_xasprintf("cannot pass the script of step '%s' to "
+		    "its shell: %s", run->id, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* what the shell reads is what was written, whoever holds the fd */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL);
 	return fd;
 }
 
@@ -671,14 +703,8 @@ attempt(struct agent_step_run *run)
 		return;
 	case KIND_SCRIPT:
 		argv[0] = run->shell;
-		if (strlen(run->script) > BIG_SCRIPT) {
-			argv[1] = "/dev/fd/3";
-			fd = temp_fd(run, run->script, strlen(run->script),
-			    &why);
-		} else {
-			argv[1] = "-c";
-			argv[2] = run->script;
-		}
+		argv[1] = SCRIPT_PATH;
+		fd = script_fd(run, run->script, &why);
 		if (why == NULL && cmd_start(run, argv, false, -1, fd,
 		    &why) == 0)
 			return;
@@ -701,7 +727,8 @@ static void
 begin(struct agent_step_run *run)
 {
 	struct stat st;
-	char *argv[4], *why = NULL;
+	char *argv[3], *why = NULL;
+	int fd;
 
 	if (run->creates && stat(run->creates, &st) == 0) {
 		finish(run, AGENT_STEP_SKIPPED, "creates: '%s' exists",
@@ -715,10 +742,10 @@ begin(struct agent_step_run *run)
 	run->phase = PH_UNLESS;
 	run_note(run, "unless: %s", run->unless);
 	argv[0] = run->shell;
-	argv[1] = "-c";
-	argv[2] = run->unless;
-	argv[3] = NULL;
-	if (cmd_start(run, argv, false, -1, -1, &why) < 0) {
+	argv[1] = SCRIPT_PATH;
+	argv[2] = NULL;
+	if ((fd = script_fd(run, run->unless, &why)) < 0 ||
+	    cmd_start(run, argv, false, -1, fd, &why) < 0) {
 		finish(run, AGENT_STEP_FAILED, "unless command: %s", why);
 		free(why);
 	}

@@ -6,8 +6,10 @@
  * "kind" decides what runs:
  *
  *   script    "script" (text), "shell" (default /bin/sh): the script runs
- *             as `shell -c SCRIPT`, or from a temporary file in work_dir
- *             when it is over 64 KiB.  Success counts as a change.
+ *             as `shell /dev/fd/3`, the text on fd 3 (a sealed memfd, else
+ *             an unlinked file in work_dir), never in argv, where ps would
+ *             show it (and the secrets rendered into it).  The "unless"
+ *             command likewise.  Success counts as a change.
  *   file      "dest", "sha256", "size", "mode" ("0644"), "owner", "group":
  *             the content is files_dir/<sha256>.  When dest already has that
  *             content, mode and owner, the step is AGENT_STEP_OK (nothing
@@ -66,10 +68,10 @@
  * LOGNAME, SHELL (from the passwd entry, over "env") before exec.  The
  * working folder is entered by uv_spawn before that, as root.  Not root:
  * the step fails with an error that says so ("run_as 'bob' needs
- * leura-agent to run as root; it runs as uid 1000").  A script over 64 KiB
- * is read by the shell as /dev/fd/3 (an unlinked file in work_dir, given
- * to the user), so the user needs no access to work_dir; a use step's
- * executable, though, must be reachable by the user in files_dir.
+ * leura-agent to run as root; it runs as uid 1000").  The script's fd 3
+ * is given to the user (owner, mode 0400), so the user needs no access to
+ * work_dir; a use step's executable, though, must be reachable by the user
+ * in files_dir.
  *
  * AGENT_STEP_CHECK (drift checks): a file step only compares (OK when dest
  * matches, AGENT_STEP_CHANGED with error "content differs" / "missing" /
