@@ -220,6 +220,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	sc.etcd = &a->o.etcd;
 	sc.lease_ttl_s = o->lease_ttl_s;
 	sc.started_unix = started;
+	sc.max_request_bytes = o->max_request_bytes;
 	a->sync = agent_sync_new(&sc, &h);
 
 	cc.loop = loop;

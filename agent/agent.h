@@ -35,6 +35,7 @@ struct agent_opts {
 	long	 drift_interval_ms;	/* override; 0: the document's */
 	long	 retry_base_ms;		/* step retries; 0: 1000 */
 	size_t	 keep_logs;		/* packed runs kept; 0: 50 */
+	size_t	 max_request_bytes;	/* etcd's limit; 0: its default */
 };
 
 struct agent;

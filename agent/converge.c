@@ -50,7 +50,6 @@
 #include "xalloc.h"
 
 #define FAIL_OUTPUT	1024	/* output kept in a report's failed_steps */
-#define RESULTS_MAX	(1024 * 1024)	/* bytes of P/results/HOST */
 
 enum run_kind { RUN_CONVERGE, RUN_CHECK };
 
@@ -387,24 +386,6 @@ result_json(const json_t *st, const struct agent_step_result *res,
 	return proto_step_result_encode(&o);
 }
 
-/* Last n bytes of s, starting at a line when one begins in them. */
-static json_t *
-output_end(const char *s, size_t n)
-{
-	size_t len = s ? strlen(s) : 0;
-	const char *p;
-
-	if (len == 0)
-		return NULL;
-	if (len > n) {
-		p = s + len - n;
-		if (strchr(p, '\n') && strchr(p, '\n')[1])
-			p = strchr(p, '\n') + 1;
-		s = p;
-	}
-	return json_string(s);
-}
-
 static void
 note_failure(struct agent_run *r, const json_t *st,
     const struct agent_step_result *res)
@@ -412,39 +393,7 @@ note_failure(struct agent_run *r, const json_t *st,
 	json_array_append_new(r->failed, proto_failed_step(lr_json_str(st,
 	    PROTO_STEP_ID), res->timed_out ? -1 : res->exit_code,
 	    res->error[0] ? res->error : agent_step_status_name(res->status),
-	    output_end(res->tail, FAIL_OUTPUT)));
-}
-
-/*
- * Keep P/results/HOST within one etcd request: drop the output of steps
- * that succeeded, then shorten the rest, then say how many were left out
- * (the full output is in the run's log archive either way).
- */
-static void
-results_fit(json_t *res)
-{
-	json_t *steps = json_object_get(res, PROTO_RESULTS_STEPS), *st, *out;
-	size_t i, len, pass;
-	char *s;
-
-	for (pass = 0; pass < 3; pass++) {
-		s = json_dumps(res, JSON_COMPACT);
-		len = strlen(s);
-		free(s);
-		if (len <= RESULTS_MAX)
-			return;
-		json_array_foreach(steps, i, st) {
-			if (pass == 0 && strcmp(lr_json_str(st,
-			    PROTO_RESULT_STATUS), PROTO_STATUS_FAILED))
-				json_object_del(st, PROTO_RESULT_OUTPUT);
-			if (pass == 1 && (out = output_end(lr_json_str(st,
-			    PROTO_RESULT_OUTPUT), FAIL_OUTPUT)) != NULL)
-				json_object_set_new(st, PROTO_RESULT_OUTPUT,
-				    out);
-		}
-	}
-	proto_results_left_out(res, (int64_t)json_array_size(steps));
-	json_array_clear(steps);
+	    proto_output_tail(res->tail, FAIL_OUTPUT)));
 }
 
 /* ---- log packing, on the thread pool ---- */
@@ -691,8 +640,8 @@ run_finish(struct agent_run *r)
 			proto_report_set_drift(cv->report, svcs);
 			json_decref(svcs);
 		}
+		/* the sync side fits them to what etcd takes */
 		results = proto_results_encode(r->gen, r->id, r->results);
-		results_fit(results);
 		agent_sync_publish(cv->sync, cv->report, results);
 		json_decref(results);
 		conv_files_gc(cv);

@@ -4,7 +4,8 @@
  *   leura-agent --host NAME [--etcd URL[,URL...]] [--prefix P]
  *               [--state-dir DIR] [--etcd-cacert F] [--etcd-cert F]
  *               [--etcd-key F] [--etcd-user U] [--etcd-password-file F]
- *               [--once] [--drift-interval DURATION] [-v]
+ *               [--etcd-max-request-bytes N] [--once]
+ *               [--drift-interval DURATION] [-v]
  *
  * Connection settings: the flags, then LEURA_ETCD, LEURA_ETCD_PREFIX,
  * LEURA_ETCD_CACERT, LEURA_ETCD_CERT, LEURA_ETCD_KEY, LEURA_ETCD_USER,
@@ -36,6 +37,7 @@
 #include "conn.h"
 #include "log.h"
 #include "step.h"
+#include "sync.h"
 #include "xalloc.h"
 
 #define EXIT_USAGE	64
@@ -51,8 +53,9 @@ usage(FILE *f)
 	    "                   [--etcd-cacert FILE] [--etcd-cert FILE] "
 	    "[--etcd-key FILE]\n"
 	    "                   [--etcd-user USER] [--etcd-password-file "
-	    "FILE] [--once]\n"
-	    "                   [--drift-interval DURATION] [-v]\n");
+	    "FILE]\n"
+	    "                   [--etcd-max-request-bytes N] [--once] "
+	    "[--drift-interval DURATION] [-v]\n");
 }
 
 static bool
@@ -156,6 +159,27 @@ agent_conn_error(const char *f_prefix, struct lr_err *err)
 	}
 }
 
+/* --etcd-max-request-bytes: -1 when good, else the exit status. */
+static int
+max_request_parse(const char *arg, size_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end != '\0' || *arg == '-' ||
+	    n < AGENT_SYNC_REQUEST_MIN || n > ETCD_MAX_REQUEST_BYTES) {
+		fprintf(stderr, "leura-agent: error: invalid "
+		    "--etcd-max-request-bytes '%s'\nhint: etcd's "
+		    "--max-request-bytes, from %d to %d (etcd's default)\n",
+		    arg, AGENT_SYNC_REQUEST_MIN, ETCD_MAX_REQUEST_BYTES);
+		return EXIT_USAGE;
+	}
+	*out = (size_t)n;
+	return -1;
+}
+
 static int
 opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 {
@@ -169,6 +193,7 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		{ "etcd-key", required_argument, NULL, 'K' },
 		{ "etcd-user", required_argument, NULL, 'U' },
 		{ "etcd-password-file", required_argument, NULL, 'P' },
+		{ "etcd-max-request-bytes", required_argument, NULL, 'M' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "drift-interval", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -196,6 +221,11 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		case 'K': f_key = optarg; break;
 		case 'U': f_user = optarg; break;
 		case 'P': f_pwfile = optarg; break;
+		case 'M':
+			if ((rc = max_request_parse(optarg,
+			    &o->max_request_bytes)) >= 0)
+				return rc;
+			break;
 		case 'o': o->once = true; break;
 		case 'd':
 			if (lr_duration_parse(optarg,

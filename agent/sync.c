@@ -13,10 +13,18 @@
  *     through the desired hook) hear of the document;
  *   - reports (built by the run side) go to P/observed/HOST and
  *     P/results/HOST, one put at a time, the latest state winning
- *     (coalesced), retried with back-off while etcd is away;
+ *     (coalesced), retried with back-off while etcd is away; each put
+ *     is fitted to etcd's request limit first (report_send);
  *   - the heartbeat P/agents/HOST (host facts) is bound to a lease kept
  *     alive by the client, and re-put every minute and on every new lease;
- *   - while a rollout gate waits, P/observed/ is read and watched.
+ *   - while a rollout gate waits, P/observed/ is read and watched, and
+ *     read again every OBS_REFRESH_MS.
+ *
+ * Nothing waits for "the next" anything: every request that can fail is
+ * retried on a timer of its own, with a jittered back-off (backoff_next),
+ * so the agent never depends on some later event to notice it is stuck.
+ * Stopping (agent_sync_stop) is bounded by STOP_ETCD_MS: the last report
+ * and the lease revoke get that long, then the client is dropped.
  *
  * Keys are built and cut with proto/keys.h, values read with
  * proto_value_parse, and documents read by their proto/fields.h names.
@@ -37,12 +45,26 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "report.h"
 #include "sync.h"
 #include "xalloc.h"
 
 #define FETCH_BATCH	64
 #define FACTS_EVERY_MS	60000
+#define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	10000
+#define OBS_REFRESH_MS	30000	/* a waiting gate reads the reports again */
+#define STOP_ETCD_MS	2000	/* at stop: the last report, the revoke */
+#define REPORT_ERROR_EVERY_MS 60000	/* a failing report: error lines */
+/*
+ * A report's request is kept REQUEST_MARGIN under the limit (the
+ * client's size estimate and etcd's own framing may differ a little);
+ * a limit etcd proved wrong is lowered, never under REQUEST_MIN.
+ */
+#define REQUEST_MARGIN	(8 * 1024)
+#define REQUEST_MIN	AGENT_SYNC_REQUEST_MIN
+#define RESULTS_MAX	(1024 * 1024)	/* P/results/HOST, however large
+					 * the limit */
 
 /* Every field is this file's; the hooks' side sees none of them. */
 struct agent_sync {
@@ -77,9 +99,15 @@ struct agent_sync {
 	struct etcd_uv_watch *w_head, *w_docs, *w_obs;
 	struct etcd_uv_lease *lease;
 	int64_t	 lease_id;
-	uv_timer_t t_sync;	/* retry of the initial read, fetches */
-	uv_timer_t t_facts;	/* heartbeat refresh, report retries */
+	/* timers, each with its back-off (the last delay; 0: none yet) */
+	uv_timer_t t_sync;	/* initial read, fetches; at stop, deadline */
 	long	 sync_backoff_ms;
+	uv_timer_t t_facts;	/* heartbeat refresh and retries */
+	long	 facts_backoff_ms;
+	uv_timer_t t_report;	/* report retries */
+	long	 report_backoff_ms;
+	uv_timer_t t_obs;	/* other hosts' reports: retries, refresh */
+	long	 obs_backoff_ms;
 	char	*fetching;	/* key of the document whose files come */
 	/* other hosts' reports, while a rollout gate waits on them */
 	json_t	*observed;	/* {host: report}; NULL: not loaded */
@@ -90,12 +118,23 @@ struct agent_sync {
 	json_t	*report;	/* what P/observed/HOST should say */
 	json_t	*results;	/* what P/results/HOST should say */
 	bool	 put_busy, put_dirty, results_dirty;
+	size_t	 max_request;	/* etcd's request limit as we know it */
+	size_t	 put_bytes;	/* size of the request in flight */
+	int	 report_failures;	/* in a row */
+	uint64_t report_error_at;	/* uv_now of the last error line */
+
+	/* ---- stopping ---- */
+	bool	 stop_called;	/* agent_sync_stop */
+	bool	 final_tried;	/* the last report went (or failed) */
+	bool	 revoking;
 };
 
 static void	sync_read(struct agent_sync *s);
 static void	evaluate(struct agent_sync *s);
 static void	fetch_retry_cb(uv_timer_t *t);
 static void	report_put(struct agent_sync *s);
+static void	obs_read(struct agent_sync *s);
+static void	stop_next(struct agent_sync *s);
 
 /* ---- helpers ---- */
 
@@ -135,20 +174,26 @@ docs_replace(struct agent_sync *s, const struct etcd_kv *kvs, size_t n)
 }
 
 /*
- * Retry later: 0.5 s doubling to BACKOFF_MAX_MS, with +-25% jitter so
- * that a fleet coming back from an etcd outage does not knock at once.
+ * The next delay of a back-off whose last delay is *last: 0.5 s doubling
+ * to BACKOFF_MAX_MS, with +-25% jitter so that a fleet coming back from
+ * an etcd outage does not knock at once.
  */
+static uint64_t
+backoff_next(long *last)
+{
+	*last = *last ? *last * 2 : BACKOFF_MIN_MS;
+	if (*last > BACKOFF_MAX_MS)
+		*last = BACKOFF_MAX_MS;
+	return (uint64_t)(*last * 3 / 4 + random() % (*last / 2 + 1));
+}
+
+/* Retry the initial read or a fetch later (t_sync). */
 static void
 backoff(struct agent_sync *s, uv_timer_cb cb)
 {
-	long ms;
-
-	s->sync_backoff_ms = s->sync_backoff_ms ? s->sync_backoff_ms * 2 : 500;
-	if (s->sync_backoff_ms > BACKOFF_MAX_MS)
-		s->sync_backoff_ms = BACKOFF_MAX_MS;
-	ms = s->sync_backoff_ms * 3 / 4 + random() % (s->sync_backoff_ms / 2 +
-	    1);
-	uv_timer_start(&s->t_sync, cb, (uint64_t)ms, 0);
+	if (!s->stopping)
+		uv_timer_start(&s->t_sync, cb, backoff_next(&s->sync_backoff_ms),
+		    0);
 }
 
 static void
@@ -176,6 +221,34 @@ retry_cb(uv_timer_t *t)
 }
 
 static void
+watches_stop(struct agent_sync *s)
+{
+	if (s->w_head)
+		etcd_uv_watch_stop(s->w_head);
+	if (s->w_docs)
+		etcd_uv_watch_stop(s->w_docs);
+	s->w_head = s->w_docs = NULL;
+}
+
+/*
+ * A watch of the desired state could not start, or etcd refused it for
+ * good: read the desired state again later, which watches again.
+ */
+static void
+watch_lost(struct agent_sync *s)
+{
+	watches_stop(s);
+	backoff(s, retry_cb);
+}
+
+/* A DISCONNECTED batch that ends the watch (etcd_uv.h): true. */
+static bool
+watch_final(const struct etcd_watch_batch *b)
+{
+	return b->err->code == LR_EPERM || b->err->code == LR_EAUTH;
+}
+
+static void
 head_cb(const struct etcd_watch_batch *b, void *arg)
 {
 	struct agent_sync *s = arg;
@@ -193,6 +266,13 @@ head_cb(const struct etcd_watch_batch *b, void *arg)
 		break;
 	case ETCD_WATCH_DISCONNECTED:
 		lr_log_info("watch of %s: %s", s->k_head, b->err->msg);
+		if (watch_final(b)) {
+			lr_log_error("etcd refuses this agent's watch of %s: "
+			    "%s; grant its user read access (docs/"
+			    "etcd-layout.md, Access control)", s->k_head,
+			    b->err->msg);
+			watch_lost(s);
+		}
 		return;
 	default:
 		return;
@@ -232,26 +312,18 @@ docs_cb(const struct etcd_watch_batch *b, void *arg)
 		break;
 	case ETCD_WATCH_DISCONNECTED:
 		lr_log_info("watch of %s: %s", s->k_docs, b->err->msg);
-		if (b->err->code == LR_EPERM || b->err->code == LR_EAUTH)
+		if (watch_final(b)) {
 			lr_log_error("etcd refuses this agent's watch of %s: "
 			    "%s; grant its user read access (docs/"
 			    "etcd-layout.md, Access control)", s->k_docs,
 			    b->err->msg);
+			watch_lost(s);
+		}
 		return;
 	default:
 		return;
 	}
 	evaluate(s);
-}
-
-static void
-watches_stop(struct agent_sync *s)
-{
-	if (s->w_head)
-		etcd_uv_watch_stop(s->w_head);
-	if (s->w_docs)
-		etcd_uv_watch_stop(s->w_docs);
-	s->w_head = s->w_docs = NULL;
 }
 
 /*
@@ -304,13 +376,19 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	wq.flags = ETCD_PROGRESS_NOTIFY;
 	wq.key = s->k_head;
 	if (etcd_uv_watch_start(s->eu, &wq, head_cb, s, &s->w_head, &e2) <
-	    0)
-		lr_log_error("cannot watch %s: %s", s->k_head, e2.msg);
+	    0) {
+		lr_log_error("cannot watch %s: %s; reading again", s->k_head,
+		    e2.msg);
+		watch_lost(s);
+	}
 	wq.key = s->k_docs;
 	wq.flags |= ETCD_PREFIX;
-	if (etcd_uv_watch_start(s->eu, &wq, docs_cb, s, &s->w_docs, &e2) <
-	    0)
-		lr_log_error("cannot watch %s: %s", s->k_docs, e2.msg);
+	if (s->w_head && etcd_uv_watch_start(s->eu, &wq, docs_cb, s,
+	    &s->w_docs, &e2) < 0) {
+		lr_log_error("cannot watch %s: %s; reading again", s->k_docs,
+		    e2.msg);
+		watch_lost(s);
+	}
 	etcd_txn_result_release(&r);
 	if (!s->synced)
 		lr_log_info("desired state read at revision %lld: head "
@@ -597,34 +675,86 @@ evaluate(struct agent_sync *s)
 
 static void report_retry_cb(uv_timer_t *t);
 
+/*
+ * A report did not go out (why says why): try again after a back-off.
+ * The first failure in a row is an error, and then one a minute; the
+ * others are info lines.  At stop, no retry: stop_next goes on.
+ */
+static void
+report_failed(struct agent_sync *s, const char *why)
+{
+	uint64_t now = uv_now(s->loop);
+
+	s->put_dirty = true;
+	s->report_failures++;
+	if (s->report_failures == 1 || now - s->report_error_at >=
+	    REPORT_ERROR_EVERY_MS) {
+		lr_log_error("cannot report to etcd (%d %s in a row): %s; "
+		    "retrying", s->report_failures, s->report_failures == 1 ?
+		    "failure" : "failures", why);
+		s->report_error_at = now;
+	} else
+		lr_log_info("cannot report to etcd (%d failures in a row): %s",
+		    s->report_failures, why);
+	if (!s->stopping)
+		uv_timer_start(&s->t_report, report_retry_cb,
+		    backoff_next(&s->report_backoff_ms), 0);
+}
+
 static void
 put_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 {
 	struct agent_sync *s = arg;
+	size_t lower;
 
 	s->put_busy = false;
-	if (status < 0) {
-		lr_log_info("cannot report: %s", err->msg);
+	if (status == LR_ECANCELED)
 		s->put_dirty = true;
+	else if (status < 0) {
 		s->results_dirty = s->results != NULL;	/* may be lost too */
-		if (!s->stopping)
-			uv_timer_start(&s->t_facts, report_retry_cb, 2000, 0);
-		else
-			agent_sync_stop(s);
-		return;
+		if (status == LR_ETOOBIG && s->put_bytes > REQUEST_MIN) {
+			/* etcd's limit is lower than we thought: learn it */
+			lower = s->put_bytes * 3 / 4;
+			s->max_request = lower < REQUEST_MIN ? REQUEST_MIN :
+			    lower;
+			lr_log_error("etcd refused a report of %zu bytes as too "
+			    "large; sending at most %zu bytes from now on "
+			    "(hint: give leura-agent --etcd-max-request-bytes "
+			    "the --max-request-bytes of etcd)", s->put_bytes,
+			    s->max_request);
+		}
+		report_failed(s, err->msg);
+	} else {
+		if (s->report_failures > 0)
+			lr_log_notice("reported to etcd again, after %d failed "
+			    "tries", s->report_failures);
+		s->report_failures = 0;
+		s->report_backoff_ms = 0;
 	}
-	if (s->put_dirty || s->results_dirty)
+	if (s->stopping)
+		stop_next(s);
+	else if (status >= 0 && (s->put_dirty || s->results_dirty))
 		report_put(s);
-	else if (s->stopping)
-		agent_sync_stop(s);
 }
+
+static void facts_cb(uv_timer_t *t);
 
 static void
 heartbeat_cb(int status, const json_t *resp, const struct lr_err *err,
     void *arg)
 {
-	if (status < 0 && status != LR_ECANCELED)
-		lr_log_info("cannot put the heartbeat: %s", err->msg);
+	struct agent_sync *s = arg;
+
+	if (status == LR_ECANCELED || s->stopping)
+		return;
+	if (status < 0) {
+		lr_log_info("cannot put the heartbeat: %s; retrying",
+		    err->msg);
+		uv_timer_start(&s->t_facts, facts_cb,
+		    backoff_next(&s->facts_backoff_ms), 0);
+		return;
+	}
+	s->facts_backoff_ms = 0;
 }
 
 static void
@@ -633,14 +763,17 @@ heartbeat(struct agent_sync *s)
 	json_t *f;
 	char *doc;
 
-	if (s->lease_id <= 0)
-		return;
+	if (s->lease_id <= 0 || s->stopping)
+		return;		/* lease_cb puts it with the new lease */
 	f = agent_facts_collect(agent_store_dir(s->store), s->started_unix);
 	doc = proto_dumps(f);
 	json_decref(f);
 	if (etcd_uv_put(s->eu, s->k_agent, doc, strlen(doc), s->lease_id,
-	    heartbeat_cb, s) < 0)
-		lr_log_info("cannot put the heartbeat");
+	    heartbeat_cb, s) < 0) {
+		lr_log_info("cannot put the heartbeat; retrying");
+		uv_timer_start(&s->t_facts, facts_cb,
+		    backoff_next(&s->facts_backoff_ms), 0);
+	}
 	free(doc);
 }
 
@@ -649,8 +782,10 @@ facts_cb(uv_timer_t *t)
 {
 	struct agent_sync *s = t->data;
 
-	heartbeat(s);
+	if (s->stopping)
+		return;
 	uv_timer_start(&s->t_facts, facts_cb, FACTS_EVERY_MS, 0);
+	heartbeat(s);
 }
 
 static void
@@ -658,8 +793,7 @@ report_retry_cb(uv_timer_t *t)
 {
 	struct agent_sync *s = t->data;
 
-	uv_timer_start(&s->t_facts, facts_cb, FACTS_EVERY_MS, 0);
-	if (s->put_dirty || s->results_dirty)
+	if (!s->stopping && (s->put_dirty || s->results_dirty))
 		report_put(s);
 }
 
@@ -678,12 +812,89 @@ agent_sync_publish(struct agent_sync *s, json_t *report, json_t *results)
 	report_put(s);
 }
 
+/* Bytes of a string of n bytes once base64-encoded. */
+static size_t
+b64_len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+/* The JSON size a request of `bytes` (base64) leaves for a value. */
+static size_t
+raw_room(size_t bytes)
+{
+	return bytes / 4 * 3;
+}
+
+/*
+ * Send the report, with the results when they changed, in one request
+ * that fits etcd's limit (max_request less REQUEST_MARGIN, counted as the
+ * client counts: base64): a report too large alone is sent cut
+ * (proto_report_fit), and the results get the room the report leaves,
+ * at most RESULTS_MAX (proto_results_fit), on copies: the run side's
+ * documents stay whole.  0, or an error (nothing was sent).
+ */
+static int
+report_send(struct agent_sync *s, struct lr_err *err)
+{
+	size_t budget = s->max_request - REQUEST_MARGIN, keys, room;
+	struct etcd_txn t;
+	json_t *cut;
+	char *rep, *res;
+	int rc;
+
+	/* the keys of both puts and the txn's framing */
+	keys = b64_len(strlen(s->k_observed)) + b64_len(strlen(s->k_results)) +
+	    256;
+	rep = proto_dumps(s->report);
+	if (b64_len(strlen(rep)) + keys > budget) {
+		cut = json_deep_copy(s->report);
+		if (!proto_report_fit(cut, raw_room(budget - keys)))
+			lr_log_error("the report does not fit in %zu bytes "
+			    "even without its failed steps", budget);
+		free(rep);
+		rep = proto_dumps(cut);
+		json_decref(cut);
+		lr_log_warn("the report was cut to fit etcd's request limit "
+		    "of %zu bytes", s->max_request);
+	}
+	etcd_txn_init(&t);
+	if (s->results_dirty && s->results) {
+		/* one round trip: the results and the report that names them */
+		room = raw_room(budget - keys - b64_len(strlen(rep)));
+		if (room > RESULTS_MAX)
+			room = RESULTS_MAX;
+		res = proto_dumps(s->results);
+		if (strlen(res) > room) {
+			cut = json_deep_copy(s->results);
+			proto_results_fit(cut, room);
+			free(res);
+			res = proto_dumps(cut);
+			json_decref(cut);
+			lr_log_info("results cut to %zu bytes to fit etcd's "
+			    "request limit", strlen(res));
+		}
+		etcd_txn_put(&t, ETCD_THEN, s->k_results, res, strlen(res), 0);
+		free(res);
+	}
+	etcd_txn_put(&t, ETCD_THEN, s->k_observed, rep, strlen(rep), 0);
+	free(rep);
+	s->put_bytes = t.bytes;
+	if ((rc = etcd_uv_txn(s->eu, &t, put_cb, s)) == LR_ETOOBIG)
+		lr_err_set(err, rc, "a report of %zu bytes is over the etcd "
+		    "client's limit of %d bytes", t.bytes,
+		    ETCD_MAX_REQUEST_BYTES);
+	else if (rc < 0)
+		lr_err_set(err, rc, "the etcd client refused the report "
+		    "(error %d)", rc);
+	etcd_txn_release(&t);
+	return rc;
+}
+
 static void
 report_put(struct agent_sync *s)
 {
-	struct etcd_txn t;
-	char *rep, *res;
-	int rc;
+	struct lr_err err;
 
 	if (s->eu == NULL || s->report == NULL)
 		return;
@@ -691,23 +902,9 @@ report_put(struct agent_sync *s)
 		s->put_dirty = true;
 		return;
 	}
-	rep = proto_dumps(s->report);
-	if (s->results_dirty && s->results) {
-		/* one round trip: the results and the report that names them */
-		res = json_dumps(s->results, JSON_COMPACT);
-		etcd_txn_init(&t);
-		etcd_txn_put(&t, ETCD_THEN, s->k_results, res, strlen(res), 0);
-		etcd_txn_put(&t, ETCD_THEN, s->k_observed, rep, strlen(rep), 0);
-		rc = etcd_uv_txn(s->eu, &t, put_cb, s);
-		etcd_txn_release(&t);
-		free(res);
-	} else
-		rc = etcd_uv_put(s->eu, s->k_observed, rep, strlen(rep), 0,
-		    put_cb, s);
-	free(rep);
-	if (rc < 0) {
-		lr_log_info("cannot report: error %d", rc);
-		s->put_dirty = true;
+	uv_timer_stop(&s->t_report);
+	if (report_send(s, &err) < 0) {
+		report_failed(s, err.msg);
 		return;
 	}
 	s->put_busy = true;
@@ -716,10 +913,36 @@ report_put(struct agent_sync *s)
 
 /* ---- other hosts' reports (rollout gates) ---- */
 
+/*
+ * While a gate waits, the reports are read (obs_read), then watched; a
+ * failed read is retried on t_obs with back-off, and a good one is
+ * followed by a new read every OBS_REFRESH_MS (a watch can only lose
+ * what a read finds again).  Every change, and every new head (evaluate's
+ * kick), has the gate looked at again.
+ */
+
 static const char *
 obs_host(const struct agent_sync *s, const char *key)
 {
 	return proto_key_host_in(key, s->k_obs_dir);
+}
+
+static void
+obs_timer_cb(uv_timer_t *t)
+{
+	struct agent_sync *s = t->data;
+
+	if (!s->stopping && s->observing)
+		obs_read(s);
+}
+
+/* Read the reports again after a back-off (a failure, a lost watch). */
+static void
+obs_retry(struct agent_sync *s)
+{
+	if (!s->stopping && s->observing)
+		uv_timer_start(&s->t_obs, obs_timer_cb,
+		    backoff_next(&s->obs_backoff_ms), 0);
 }
 
 static void
@@ -750,6 +973,16 @@ obs_cb(const struct etcd_watch_batch *b, void *arg)
 			    (v = parse_obj(&b->kvs[i])) != NULL)
 				json_object_set_new(s->observed, h, v);
 		break;
+	case ETCD_WATCH_DISCONNECTED:
+		if (!watch_final(b))
+			return;		/* the client resumes it */
+		lr_log_error("etcd refuses this agent's watch of %s: %s; "
+		    "grant its user read access (docs/etcd-layout.md, Access "
+		    "control)", s->k_obs_dir, b->err->msg);
+		etcd_uv_watch_stop(s->w_obs);
+		s->w_obs = NULL;
+		obs_retry(s);
+		return;
 	default:
 		return;
 	}
@@ -772,12 +1005,13 @@ obs_read_cb(int status, const json_t *resp, const struct lr_err *err,
 	if (s->stopping || !s->observing)
 		return;
 	if (status < 0 || etcd_range_decode(resp, &r, &e2) < 0) {
-		if (status < 0)
-			lr_log_info("cannot read other hosts' reports: %s",
-			    err->msg);
+		lr_log_info("cannot read other hosts' reports: %s; retrying",
+		    status < 0 ? err->msg : e2.msg);
 		etcd_range_result_release(&r);
-		return;		/* the next kick asks again */
+		obs_retry(s);
+		return;
 	}
+	s->obs_backoff_ms = 0;
 	json_decref(s->observed);
 	s->observed = json_object();
 	for (i = 0; i < r.nkvs; i++)
@@ -787,31 +1021,57 @@ obs_read_cb(int status, const json_t *resp, const struct lr_err *err,
 	wq.key = s->k_obs_dir;
 	wq.flags = ETCD_PREFIX;
 	wq.start_revision = r.revision + 1;
-	if (s->w_obs == NULL && etcd_uv_watch_start(s->eu, &wq, obs_cb, s,
-	    &s->w_obs, &e2) < 0)
-		lr_log_error("cannot watch %s: %s", s->k_obs_dir, e2.msg);
 	etcd_range_result_release(&r);
+	/* from this read on: an older stream could bring older reports */
+	if (s->w_obs)
+		etcd_uv_watch_stop(s->w_obs);
+	s->w_obs = NULL;
+	if (etcd_uv_watch_start(s->eu, &wq, obs_cb, s, &s->w_obs, &e2) < 0) {
+		lr_log_error("cannot watch %s: %s; reading it again",
+		    s->k_obs_dir, e2.msg);
+		obs_retry(s);
+	} else
+		uv_timer_start(&s->t_obs, obs_timer_cb, OBS_REFRESH_MS -
+		    OBS_REFRESH_MS / 8 + (uint64_t)random() % (OBS_REFRESH_MS /
+		    4), 0);
 	s->hooks.kick(s->hooks.arg);
+}
+
+static void
+obs_read(struct agent_sync *s)
+{
+	struct etcd_range_req q = { 0 };
+
+	if (s->obs_loading || s->eu == NULL)
+		return;
+	uv_timer_stop(&s->t_obs);
+	q.key = s->k_obs_dir;
+	q.flags = ETCD_PREFIX;
+	if (etcd_uv_range(s->eu, &q, obs_read_cb, s) == 0)
+		s->obs_loading = true;
+	else
+		obs_retry(s);
 }
 
 void
 agent_sync_observe_start(struct agent_sync *s)
 {
-	struct etcd_range_req q = { 0 };
-
 	s->observing = true;
-	if (s->observed != NULL || s->obs_loading || s->eu == NULL)
-		return;
-	q.key = s->k_obs_dir;
-	q.flags = ETCD_PREFIX;
-	if (etcd_uv_range(s->eu, &q, obs_read_cb, s) == 0)
-		s->obs_loading = true;
+	/*
+	 * Not loaded: read now.  Called when a gate is looked at, which a
+	 * run start or a kick (a watch event) causes: such an event does
+	 * not wait for the back-off of a failed read.
+	 */
+	if (s->observed == NULL)
+		obs_read(s);
 }
 
 void
 agent_sync_observe_stop(struct agent_sync *s)
 {
 	s->observing = false;
+	uv_timer_stop(&s->t_obs);
+	s->obs_backoff_ms = 0;
 	if (s->w_obs)
 		etcd_uv_watch_stop(s->w_obs);
 	s->w_obs = NULL;
@@ -862,49 +1122,65 @@ agent_sync_start(struct agent_sync *s, struct lr_err *err)
 	return 0;
 }
 
+/* Let go of etcd: pending calls end with LR_ECANCELED (their callbacks
+ * see s->eu gone). */
+static void
+client_drop(struct agent_sync *s)
+{
+	struct etcd_uv *eu = s->eu;
+
+	uv_timer_stop(&s->t_sync);
+	s->eu = NULL;
+	s->lease = NULL;	/* freed with the client */
+	s->lease_id = 0;
+	if (eu)
+		etcd_uv_free(eu);
+}
+
 static void
 revoked_cb(int status, const json_t *resp, const struct lr_err *err,
     void *arg)
 {
 	struct agent_sync *s = arg;
-	struct etcd_uv *eu;
 
 	if (status < 0 && status != LR_ECANCELED)
 		lr_log_info("cannot revoke the heartbeat's lease: %s; its "
 		    "key goes when the lease expires", err->msg);
-	eu = s->eu;
-	s->lease_id = 0;
-	s->eu = NULL;
-	if (eu)
-		etcd_uv_free(eu);
+	s->revoking = false;
+	client_drop(s);
+}
+
+/* STOP_ETCD_MS after agent_sync_stop: etcd had its chance. */
+static void
+stop_deadline_cb(uv_timer_t *t)
+{
+	struct agent_sync *s = t->data;
+
+	if (s->eu == NULL)
+		return;
+	lr_log_warn("etcd did not answer within %d ms of stopping: %s; "
+	    "stopping without it", STOP_ETCD_MS, s->put_busy ? "the last "
+	    "report may be lost" : "the heartbeat's key goes when its lease "
+	    "expires");
+	client_drop(s);
 }
 
 /*
- * Stop talking to etcd: once the last report is out (or failed), revoke
- * the heartbeat's lease (its key goes with it) and free the client.
- * Called again by put_cb while a put is in flight.
+ * The next step of stopping, whenever nothing is in flight: the last
+ * report (one try), the lease revoke, then the client goes.
  */
-void
-agent_sync_stop(struct agent_sync *s)
+static void
+stop_next(struct agent_sync *s)
 {
-	struct etcd_uv *eu;
 	char id[32];
 
-	s->stopping = true;
-	uv_timer_stop(&s->t_sync);
-	uv_timer_stop(&s->t_facts);
-	/* they may serve the last report; they keep the loop alive no more */
-	uv_unref((uv_handle_t *)&s->t_sync);
-	uv_unref((uv_handle_t *)&s->t_facts);
-	watches_stop(s);
-	agent_sync_observe_stop(s);
-	if (s->eu == NULL || s->put_busy)
-		return;		/* put_cb comes back here */
-	if ((s->put_dirty || s->results_dirty) && s->synced) {
-		s->synced = false;	/* one last try, not a loop */
+	if (s->eu == NULL || s->put_busy || s->revoking)
+		return;
+	if ((s->put_dirty || s->results_dirty) && !s->final_tried) {
+		s->final_tried = true;	/* one last try, not a loop */
 		report_put(s);
 		if (s->put_busy)
-			return;
+			return;		/* put_cb comes back here */
 	}
 	if (s->lease)
 		etcd_uv_lease_stop(s->lease, false);
@@ -913,12 +1189,36 @@ agent_sync_stop(struct agent_sync *s)
 		snprintf(id, sizeof(id), "%lld", (long long)s->lease_id);
 		if (etcd_uv_call(s->eu, "/v3/lease/revoke", json_pack("{s:s}",
 		    "ID", id), "revoke the heartbeat's lease", revoked_cb,
-		    s) == 0)
+		    s) == 0) {
+			s->revoking = true;
 			return;
+		}
 	}
-	eu = s->eu;
-	s->eu = NULL;
-	etcd_uv_free(eu);
+	client_drop(s);
+}
+
+/*
+ * Stop talking to etcd: once the last report is out (or failed), revoke
+ * the heartbeat's lease (its key goes with it) and free the client, all
+ * within STOP_ETCD_MS.
+ */
+void
+agent_sync_stop(struct agent_sync *s)
+{
+	if (s->stop_called)
+		return;
+	s->stop_called = s->stopping = true;
+	uv_timer_stop(&s->t_sync);
+	uv_timer_stop(&s->t_facts);
+	uv_timer_stop(&s->t_report);
+	watches_stop(s);
+	agent_sync_observe_stop(s);
+	/* the deadline; it keeps the loop alive no more than etcd's calls */
+	uv_timer_start(&s->t_sync, stop_deadline_cb, STOP_ETCD_MS, 0);
+	uv_unref((uv_handle_t *)&s->t_sync);
+	if (!s->synced)
+		s->final_tried = true;	/* etcd was never reached: no try */
+	stop_next(s);
 }
 
 void
@@ -939,6 +1239,12 @@ agent_sync_new(const struct agent_sync_config *c,
 	s->etcd = c->etcd;
 	s->lease_ttl_s = c->lease_ttl_s;
 	s->started_unix = c->started_unix;
+	s->max_request = c->max_request_bytes ? c->max_request_bytes :
+	    ETCD_MAX_REQUEST_BYTES;
+	if (s->max_request > ETCD_MAX_REQUEST_BYTES)
+		s->max_request = ETCD_MAX_REQUEST_BYTES;
+	if (s->max_request < REQUEST_MIN)
+		s->max_request = REQUEST_MIN;
 	s->hooks = *hooks;
 	s->docs = json_object();
 	s->prefix = lr_xstrdup(c->prefix);
@@ -950,7 +1256,10 @@ agent_sync_new(const struct agent_sync_config *c,
 	s->k_obs_dir = proto_key_observed_dir(c->prefix);
 	uv_timer_init(s->loop, &s->t_sync);
 	uv_timer_init(s->loop, &s->t_facts);
-	s->t_sync.data = s->t_facts.data = s;
+	uv_timer_init(s->loop, &s->t_report);
+	uv_timer_init(s->loop, &s->t_obs);
+	s->t_sync.data = s->t_facts.data = s->t_report.data = s->t_obs.data =
+	    s;
 	return s;
 }
 
@@ -980,21 +1289,19 @@ freed_cb(uv_handle_t *h)
 void
 agent_sync_free(struct agent_sync *s)
 {
-	struct etcd_uv *eu;
-
 	if (s == NULL)
 		return;
 	s->stopping = true;
-	if ((eu = s->eu) != NULL) {	/* not stopped: drop the client */
+	if (s->eu != NULL) {	/* not stopped: drop the client */
 		watches_stop(s);
 		agent_sync_observe_stop(s);
 		if (s->lease)
 			etcd_uv_lease_stop(s->lease, false);
-		s->lease = NULL;
-		s->eu = NULL;		/* canceled callbacks see it gone */
-		etcd_uv_free(eu);
+		client_drop(s);
 	}
-	s->closing = 2;
+	s->closing = 4;
 	uv_close((uv_handle_t *)&s->t_sync, freed_cb);
 	uv_close((uv_handle_t *)&s->t_facts, freed_cb);
+	uv_close((uv_handle_t *)&s->t_report, freed_cb);
+	uv_close((uv_handle_t *)&s->t_obs, freed_cb);
 }

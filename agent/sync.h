@@ -69,7 +69,16 @@ struct agent_sync_config {
 	const struct etcd_config *etcd;	/* borrowed until agent_sync_free */
 	long		 lease_ttl_s;	/* heartbeat lease; 0: 10 */
 	int64_t		 started_unix;	/* for the heartbeat's facts */
+	/*
+	 * etcd's --max-request-bytes; 0: ETCD_MAX_REQUEST_BYTES (etcd's
+	 * default), also the most the client sends.  Reports are fitted
+	 * under it, and it is lowered when etcd refuses one as too large.
+	 */
+	size_t		 max_request_bytes;
 };
+
+/* The smallest max_request_bytes (--etcd-max-request-bytes). */
+#define AGENT_SYNC_REQUEST_MIN	(64 * 1024)
 
 /* Make the sync side; nothing is started.  The config's strings are copied
  * except etcd's. */
@@ -87,7 +96,8 @@ int	agent_sync_start(struct agent_sync *s, struct lr_err *err);
 void	agent_sync_hold(struct agent_sync *s);
 /*
  * Stop talking to etcd: once the last report is out (or failed), revoke
- * the heartbeat's lease (its key goes with it) and free the client.  The
+ * the heartbeat's lease (its key goes with it) and free the client, all
+ * within 2 s (then the client is dropped whatever it waits for).  The
  * loop keeps running until then; nothing else of ours keeps it alive.
  */
 void	agent_sync_stop(struct agent_sync *s);
@@ -97,8 +107,11 @@ void	agent_sync_free(struct agent_sync *s);
 /*
  * Publish report to P/observed/HOST, and results (unless NULL: unchanged)
  * to P/results/HOST with it, in one transaction.  One put at a time: the
- * latest state wins, retried while etcd is away.  The sync side keeps a
- * reference to both and sends what they hold when the put goes out.
+ * latest state wins, retried with back-off until it lands.  The sync side
+ * keeps a reference to both and sends what they hold when the put goes
+ * out, fitted to etcd's request limit (max_request_bytes): the results
+ * to the room the report leaves (at most 1 MiB), the report itself when
+ * it is too large alone; it changes neither (it cuts copies).
  */
 void	agent_sync_publish(struct agent_sync *s, json_t *report,
 	    json_t *results);

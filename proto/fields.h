@@ -120,6 +120,7 @@
 #define PROTO_REPORT_WAITING		"waiting"
 #define PROTO_REPORT_WAITING_FOR	"waiting_for"	/* PROTO_WAITING_* */
 #define PROTO_REPORT_FAILED_STEPS	"failed_steps"	/* PROTO_FAILED_* */
+#define PROTO_REPORT_FAILED_STEPS_LEFT_OUT "failed_steps_left_out"
 #define PROTO_REPORT_SERVICES		"services"	/* {svc: {validated}} */
 #define PROTO_REPORT_DRIFT		"drift"		/* PROTO_DRIFTED_* */
 #define PROTO_REPORT_CHECKED_UNIX_MS	"checked_unix_ms"

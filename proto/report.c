@@ -6,10 +6,89 @@
 #include <string.h>
 
 #include "clock.h"
+#include "doc.h"
 #include "json.h"
 #include "report.h"
 
 #define NOT_UTF8 "(the output is not UTF-8: see the step's log)"
+#define FIT_REPORT_OUTPUT	256	/* failed_steps[].output, cut to fit */
+#define FIT_RESULT_OUTPUT	1024	/* steps[].output, cut to fit */
+
+/* Bytes of v as proto_dumps writes it. */
+static size_t
+dumped_size(const json_t *v)
+{
+	return json_dumpb(v, NULL, 0, PROTO_DUMP_FLAGS);
+}
+
+/*
+ * The two fits: make o fit in max bytes by shortening the entries of its
+ * array o[arr_key], stopping as soon as it fits.  First the `field` of
+ * the entries skip() says are not worth it goes (when skip is given),
+ * then every `field` is cut to its last `cut` bytes, then removed; last,
+ * entries are left out from the end and o[left_key] counts them.
+ */
+static bool
+fit_array(json_t *o, const char *arr_key, const char *left_key,
+    const char *field, size_t cut, size_t max, bool (*skip)(const json_t *))
+{
+	json_t *arr = json_object_get(o, arr_key), *e, *t;
+	size_t i, n, total, left = 0;
+	int pass;
+
+	for (pass = 0; pass < 3; pass++) {
+		if (dumped_size(o) <= max)
+			return true;
+		json_array_foreach(arr, i, e) {
+			if (pass == 0 && skip && skip(e))
+				json_object_del(e, field);
+			if (pass == 1) {
+				if ((t = proto_output_tail(lr_json_strn(e,
+				    field), cut)) != NULL)
+					json_object_set_new(e, field, t);
+				else
+					json_object_del(e, field);
+			}
+			if (pass == 2)
+				json_object_del(e, field);
+		}
+	}
+	/* leave entries out from the end: measure once, then subtract */
+	lr_json_set_int(o, left_key, (int64_t)json_array_size(arr));
+	total = dumped_size(o);
+	n = json_array_size(arr);
+	while (n > 0 && total > max) {
+		total -= dumped_size(json_array_get(arr, n - 1)) + 1;
+		n--;
+		left++;
+	}
+	while (json_array_size(arr) > n)
+		json_array_remove(arr, json_array_size(arr) - 1);
+	if (left == 0)
+		json_object_del(o, left_key);
+	else
+		lr_json_set_int(o, left_key, (int64_t)left);
+	return dumped_size(o) <= max;
+}
+
+json_t *
+proto_output_tail(const char *s, size_t n)
+{
+	size_t len = s ? strlen(s) : 0;
+	const char *p, *nl;
+
+	if (len == 0)
+		return NULL;
+	if (len > n) {
+		p = s + len - n;
+		if ((nl = strchr(p, '\n')) != NULL && nl[1])
+			p = nl + 1;
+		while (((unsigned char)*p & 0xc0) == 0x80)
+			p++;		/* not inside a UTF-8 sequence */
+		s = p;
+	}
+	return *s ? json_string(s) : NULL;
+}
 
 /* o[k] = v (a reference taken), or deleted when v is NULL */
 static void
@@ -220,6 +299,14 @@ proto_report_decode(const json_t *rep, struct proto_report *out)
 	out->interrupted = json_object_get(rep, PROTO_REPORT_INTERRUPTED);
 }
 
+bool
+proto_report_fit(json_t *rep, size_t max)
+{
+	return fit_array(rep, PROTO_REPORT_FAILED_STEPS,
+	    PROTO_REPORT_FAILED_STEPS_LEFT_OUT, PROTO_FAILED_OUTPUT,
+	    FIT_REPORT_OUTPUT, max, NULL);
+}
+
 /* ---- P/results/<host> ---- */
 
 json_t *
@@ -295,6 +382,21 @@ void
 proto_results_left_out(json_t *res, int64_t n)
 {
 	lr_json_set_int(res, PROTO_RESULTS_STEPS_LEFT_OUT, n);
+}
+
+static bool
+result_not_failed(const json_t *st)
+{
+	return strcmp(lr_json_str(st, PROTO_RESULT_STATUS),
+	    PROTO_STATUS_FAILED) != 0;
+}
+
+bool
+proto_results_fit(json_t *res, size_t max)
+{
+	return fit_array(res, PROTO_RESULTS_STEPS,
+	    PROTO_RESULTS_STEPS_LEFT_OUT, PROTO_RESULT_OUTPUT,
+	    FIT_RESULT_OUTPUT, max, result_not_failed);
 }
 
 /* ---- P/agents/<host> ---- */

@@ -91,6 +91,15 @@ json_t	*proto_drifted(const char *id, const char *detail);
 /* An entry of services: {"validated": b}.  New reference. */
 json_t	*proto_service_state(bool validated);
 
+/*
+ * Make rep fit in max bytes (as proto_dumps writes it), for a request
+ * etcd takes: the output of failed_steps is cut to its last 256 bytes,
+ * then dropped, then the failed steps that do not fit are left out from
+ * the end (failed_steps_left_out says how many).  rep is changed in place
+ * (give it a copy of what must stay whole).  true when it fits.
+ */
+bool	 proto_report_fit(json_t *rep, size_t max);
+
 /* A whole report from r (the readers' view): new reference. */
 json_t	*proto_report_encode(const struct proto_report *r);
 void	 proto_report_decode(const json_t *rep, struct proto_report *out);
@@ -126,6 +135,21 @@ json_t	*proto_results_encode(int64_t generation, const char *run,
 	    const json_t *steps);
 /* Set steps_left_out to n (the results did not fit). */
 void	 proto_results_left_out(json_t *res, int64_t n);
+/*
+ * Make res fit in max bytes (as proto_dumps writes it): the output of
+ * the steps that did not fail is dropped, then the rest is cut to its
+ * last 1 KiB, then dropped, then the steps that do not fit are left out
+ * from the end (steps_left_out says how many).  In place; true when it
+ * fits (only a max smaller than the results without steps does not).
+ */
+bool	 proto_results_fit(json_t *res, size_t max);
+
+/*
+ * The last n bytes of s (NULL or "" gives NULL), from the start of a line
+ * when one begins in them, never from inside a UTF-8 sequence: a new
+ * JSON string, or NULL when what is left is not UTF-8.
+ */
+json_t	*proto_output_tail(const char *s, size_t n);
 
 /* ---- P/agents/<host> ---- */
 

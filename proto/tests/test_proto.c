@@ -8,12 +8,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "doc.h"
+#include "json.h"
 #include "keys.h"
 #include "report.h"
 
@@ -556,6 +558,151 @@ test_proto_results__round_trip(void **state)
 	json_decref(res);
 }
 
+/* ---- fitting to etcd's request limit ---- */
+
+/* n bytes of "line NNN\n..." ending without a newline when odd */
+static char *
+lines(size_t n)
+{
+	char *s = malloc(n + 1);
+	size_t i;
+
+	assert_non_null(s);
+	for (i = 0; i < n; i++)
+		s[i] = i % 10 == 9 ? '\n' : (char)('a' + i % 10);
+	s[n] = '\0';
+	return s;
+}
+
+static size_t
+dumped(const json_t *v)
+{
+	return json_dumpb(v, NULL, 0, PROTO_DUMP_FLAGS);
+}
+
+static void
+test_proto_output_tail__lines_and_utf8(void **state)
+{
+	json_t *t;
+
+	(void)state;
+	assert_null(proto_output_tail(NULL, 10));
+	assert_null(proto_output_tail("", 10));
+	t = proto_output_tail("short\n", 10);
+	assert_string_equal(json_string_value(t), "short\n");
+	json_decref(t);
+	/* the last 8 bytes start inside "two": from the next line */
+	t = proto_output_tail("one\ntwo\nthree\n", 8);
+	assert_string_equal(json_string_value(t), "three\n");
+	json_decref(t);
+	/* no line starts in them: never inside a UTF-8 sequence */
+	t = proto_output_tail("x\xc3\xa9\xc3\xa9", 3);
+	assert_string_equal(json_string_value(t), "\xc3\xa9");
+	json_decref(t);
+}
+
+static void
+test_proto_results_fit__steps_in_order_of_worth(void **state)
+{
+	json_t *steps = json_array(), *res, *st;
+	struct proto_step_result r;
+	char *big = lines(4000), id[32];
+	size_t i, full;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		memset(&r, 0, sizeof(r));
+		snprintf(id, sizeof(id), "svc%03zu/r/converge/s", i);
+		r.id = id;
+		r.status = i % 2 ? "failed" : "ok";
+		r.ran = true;
+		r.exit_code = i % 2 ? 1 : 0;
+		r.output = big;
+		json_array_append_new(steps, proto_step_result_encode(&r));
+	}
+	res = proto_results_encode(3, "run", steps);
+	json_decref(steps);
+	full = dumped(res);
+	assert_true(proto_results_fit(res, full));	/* fits: untouched */
+	assert_int_equal(dumped(res), full);
+
+	/* room for the failed steps' output: the others' goes */
+	assert_true(proto_results_fit(res, full * 6 / 10));
+	assert_true(dumped(res) <= full * 6 / 10);
+	st = json_array_get(json_object_get(res, PROTO_RESULTS_STEPS), 0);
+	assert_null(json_object_get(st, PROTO_RESULT_OUTPUT));
+	st = json_array_get(json_object_get(res, PROTO_RESULTS_STEPS), 1);
+	assert_int_equal(json_string_length(json_object_get(st,
+	    PROTO_RESULT_OUTPUT)), 4000);
+	assert_null(json_object_get(res, PROTO_RESULTS_STEPS_LEFT_OUT));
+
+	/* then cut to 1 KiB, from a line */
+	assert_true(proto_results_fit(res, 150000));
+	st = json_array_get(json_object_get(res, PROTO_RESULTS_STEPS), 1);
+	assert_true(json_string_length(json_object_get(st,
+	    PROTO_RESULT_OUTPUT)) <= 1024);
+	assert_int_equal(json_array_size(json_object_get(res,
+	    PROTO_RESULTS_STEPS)), 100);
+
+	/* then steps are left out from the end, and counted */
+	assert_true(proto_results_fit(res, 3000));
+	assert_true(dumped(res) <= 3000);
+	i = json_array_size(json_object_get(res, PROTO_RESULTS_STEPS));
+	assert_true(i > 0 && i < 100);
+	assert_int_equal(json_integer_value(json_object_get(res,
+	    PROTO_RESULTS_STEPS_LEFT_OUT)), 100 - (json_int_t)i);
+	st = json_array_get(json_object_get(res, PROTO_RESULTS_STEPS), 0);
+	assert_string_equal(json_string_value(json_object_get(st,
+	    PROTO_RESULT_ID)), "svc000/r/converge/s");
+
+	/* nothing but the frame: does not fit */
+	assert_false(proto_results_fit(res, 10));
+	json_decref(res);
+	free(big);
+}
+
+static void
+test_proto_report_fit__failed_steps(void **state)
+{
+	json_t *rep = json_object(), *failed = json_array(), *f;
+	char *big = lines(1024), id[32];
+	size_t i, full;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "svc%03zu/r/converge/s", i);
+		json_array_append_new(failed, proto_failed_step(id, 1, NULL,
+		    json_string(big)));
+	}
+	proto_report_set_failed_steps(rep, failed);
+	json_decref(failed);
+	lr_json_set_str(rep, PROTO_REPORT_STATE, PROTO_STATE_FAILED);
+	full = dumped(rep);
+	assert_true(proto_report_fit(rep, full));
+	assert_int_equal(dumped(rep), full);
+	/* outputs cut to 256 bytes: every step stays */
+	assert_true(proto_report_fit(rep, full / 3));
+	failed = json_object_get(rep, PROTO_REPORT_FAILED_STEPS);
+	assert_int_equal(json_array_size(failed), 300);
+	f = json_array_get(failed, 299);
+	assert_true(json_string_length(json_object_get(f,
+	    PROTO_FAILED_OUTPUT)) <= 256);
+	/* then without output, then the last ones left out */
+	assert_true(proto_report_fit(rep, 4000));
+	assert_true(dumped(rep) <= 4000);
+	failed = json_object_get(rep, PROTO_REPORT_FAILED_STEPS);
+	assert_true(json_array_size(failed) < 300);
+	assert_null(json_object_get(json_array_get(failed, 0),
+	    PROTO_FAILED_OUTPUT));
+	assert_int_equal(json_integer_value(json_object_get(rep,
+	    PROTO_REPORT_FAILED_STEPS_LEFT_OUT)), 300 -
+	    (json_int_t)json_array_size(failed));
+	assert_string_equal(lr_json_str(rep, PROTO_REPORT_STATE),
+	    PROTO_STATE_FAILED);
+	json_decref(rep);
+	free(big);
+}
+
 /* ---- the heartbeat ---- */
 
 static void
@@ -617,6 +764,9 @@ main(void)
 		cmocka_unit_test(test_proto_head__round_trips),
 		cmocka_unit_test(test_proto_report__round_trips),
 		cmocka_unit_test(test_proto_results__round_trip),
+		cmocka_unit_test(test_proto_output_tail__lines_and_utf8),
+		cmocka_unit_test(test_proto_results_fit__steps_in_order_of_worth),
+		cmocka_unit_test(test_proto_report_fit__failed_steps),
 		cmocka_unit_test(test_proto_facts__round_trip),
 	};
 

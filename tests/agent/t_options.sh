@@ -2,7 +2,8 @@
 # lr_conn_resolve (the CLI keeps its wording): a prefix that does not start
 # with '/' is "invalid etcd prefix 'P'" (trailing '/' removed, exit 64),
 # an unreadable password file "cannot read the etcd password file 'F':
-# why" (exit 1).  No etcd needed: both are refused before connecting.
+# why" (exit 1).  A bad --etcd-max-request-bytes is a usage error (64).
+# No etcd needed: all are refused before connecting.
 . "$LEURA_SRC/tests/agent/lib.sh"
 
 st=0
@@ -26,4 +27,15 @@ err=$("$LEURA_AGENT" --host web1 --etcd-password-file "$T/none" 2>&1 \
 expect_eq "missing password file: status" "$st" 1
 expect_has "missing password file" "$err" "leura-agent: error: cannot \
 read the etcd password file '$T/none': No such file or directory"
+
+for bad in 10 1572865 12k -5 ""; do
+	st=0
+	err=$("$LEURA_AGENT" --host web1 --etcd-max-request-bytes "$bad" 2>&1 \
+	    >/dev/null) || st=$?
+	expect_eq "--etcd-max-request-bytes '$bad': status" "$st" 64
+	expect_has "--etcd-max-request-bytes '$bad'" "$err" \
+	    "invalid --etcd-max-request-bytes '$bad'"
+	expect_has "--etcd-max-request-bytes '$bad': hint" "$err" \
+	    "hint: etcd's --max-request-bytes, from 65536 to 1572864"
+done
 done_testing

@@ -5,6 +5,7 @@
 #   etcd_start                # exits 77 (CTest skip) when etcd is missing
 #   "$LEURA" --etcd "$ETCD_ENDPOINT" ...    # LEURA_ETCD is exported too
 #   etcd_restart              # same data dir and port (e.g. watch resume)
+#   etcd_pause; etcd_resume   # SIGSTOP, SIGCONT: etcd hangs meanwhile
 #   etcd_stop                 # optional: the EXIT trap stops it anyway
 #
 # Traps: a shell has one EXIT trap, so etcd_start replaces it with
@@ -84,6 +85,7 @@ _etcd_spawn() {
 etcd_stop() {
 	[ -n "$ETCD_PID" ] || return 0
 	kill "$ETCD_PID" 2>/dev/null || :
+	kill -CONT "$ETCD_PID" 2>/dev/null || :	# after etcd_pause
 	wait "$ETCD_PID" 2>/dev/null || :
 	ETCD_PID=
 }
@@ -119,6 +121,16 @@ etcd_start() {
 	echo "etcd_start: etcd did not start; log:" >&2
 	tail -n 20 "$ETCD_LOG" >&2
 	exit 1
+}
+
+# etcd_pause, etcd_resume: SIGSTOP and SIGCONT etcd: it keeps its
+# connections and answers nothing meanwhile (a hung member, as opposed to
+# a stopped one, which refuses connections)
+etcd_pause() {
+	kill -STOP "$ETCD_PID"
+}
+etcd_resume() {
+	kill -CONT "$ETCD_PID"
 }
 
 # etcd_restart: stop and start again on the same data dir and ports
