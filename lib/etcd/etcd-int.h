@@ -112,7 +112,14 @@ void	etcd_curl_global_init(void);
 
 enum etcd_req_flags {
 	ETCD_REQ_WATCH = 1 << 0,	/* streaming: no CURLOPT_TIMEOUT_MS */
-	ETCD_REQ_NOAUTH = 1 << 1	/* no Authorization (authenticate) */
+	ETCD_REQ_NOAUTH = 1 << 1,	/* no Authorization (authenticate) */
+	/*
+	 * Safe to send again when an endpoint took it but gave no answer
+	 * in time (it may have been applied there): a timeout moves on to
+	 * the next endpoint, as a connection error does.  Reads, and txns
+	 * (etcd_uv_txn says why).
+	 */
+	ETCD_REQ_REPEAT = 1 << 2
 };
 
 /*

@@ -25,7 +25,12 @@
  *     (etcd_curl_classify NEXT) or an "unavailable" answer (code 14), starting
  *     at the endpoint that answered last; when every endpoint failed the
  *     callback gets LR_EUNREACH naming each endpoint and why.  A timeout after
- *     connecting is not retried (the request may have been applied).
+ *     connecting (a member that hangs, a black-holed address) moves on too,
+ *     but only for requests that are safe to repeat (ETCD_REQ_REPEAT: the
+ *     first may have been applied): reads, txns (etcd_uv.h, etcd_uv_txn,
+ *     says why each of Leura's is), authentication and the lease
+ *     keep-alive and time-to-live.  A put, delete, compaction, grant or
+ *     revoke that timed out fails.
  *   - Authentication is one shared authenticate call; every request that
  *     needs a token waits for it.  A 401/code 16 answer forgets the token
  *     and retries the request once after authenticating again.
@@ -364,7 +369,7 @@ etcd_uv_auth_wait(struct etcd_uv *eu, struct waiter *wt)
 		return;
 	what = etcd_what("authenticate as", eu->conf.user);
 	c = etcd_uv_call_new(eu, ETCD_PATH_AUTH, etcd_auth_encode(&eu->conf),
-	    what, ETCD_REQ_NOAUTH, true, auth_done, eu);
+	    what, ETCD_REQ_NOAUTH | ETCD_REQ_REPEAT, true, auth_done, eu);
 	free(what);
 	eu->auth_call = c;
 	call_send(c);
@@ -566,7 +571,8 @@ call_process(struct call *c)
 	reason[0] = '\0';
 	cls = etcd_curl_classify(c->x.h, c->x.rc, c->x.errbuf, reason,
 	    sizeof(reason));
-	if (cls == ETCD_CURL_NEXT) {
+	if (cls == ETCD_CURL_NEXT || (cls == ETCD_CURL_TIMEOUT &&
+	    (c->flags & ETCD_REQ_REPEAT))) {
 		call_next(c, reason);
 		return;
 	}
@@ -665,9 +671,10 @@ etcd_uv_new(uv_loop_t *loop, const struct etcd_config *cfg,
 	return 0;
 }
 
-int
-etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
-    const char *what, etcd_uv_cb *cb, void *arg)
+/* etcd_uv_call with ETCD_REQ_* flags. */
+static int
+call_flags(struct etcd_uv *eu, const char *path, json_t *body,
+    const char *what, unsigned flags, etcd_uv_cb *cb, void *arg)
 {
 	if (eu == NULL || path == NULL || cb == NULL) {
 		json_decref(body);
@@ -677,9 +684,16 @@ etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
 		json_decref(body);
 		return LR_ECANCELED;
 	}
-	etcd_uv_call_start(etcd_uv_call_new(eu, path, body, what, 0, false,
+	etcd_uv_call_start(etcd_uv_call_new(eu, path, body, what, flags, false,
 	    cb, arg));
 	return 0;
+}
+
+int
+etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
+    const char *what, etcd_uv_cb *cb, void *arg)
+{
+	return call_flags(eu, path, body, what, 0, cb, arg);
 }
 
 int
@@ -692,8 +706,8 @@ etcd_uv_range(struct etcd_uv *eu, const struct etcd_range_req *req,
 	if (req == NULL || req->key == NULL)
 		return LR_EINVAL;
 	what = etcd_what("range", req->key);
-	rc = etcd_uv_call(eu, ETCD_PATH_RANGE, etcd_range_encode(req), what,
-	    cb, arg);
+	rc = call_flags(eu, ETCD_PATH_RANGE, etcd_range_encode(req), what,
+	    ETCD_REQ_REPEAT, cb, arg);
 	free(what);
 	return rc;
 }
@@ -725,8 +739,8 @@ etcd_uv_txn(struct etcd_uv *eu, const struct etcd_txn *t, etcd_uv_cb *cb,
 		return LR_EINVAL;
 	if (t->bytes > ETCD_MAX_REQUEST_BYTES || t->nops > ETCD_MAX_TXN_OPS)
 		return LR_ETOOBIG;
-	return etcd_uv_call(eu, ETCD_PATH_TXN, etcd_txn_encode(t), "txn", cb,
-	    arg);
+	return call_flags(eu, ETCD_PATH_TXN, etcd_txn_encode(t), "txn",
+	    ETCD_REQ_REPEAT, cb, arg);
 }
 
 int
@@ -765,7 +779,12 @@ etcd_uv_lease_grant(struct etcd_uv *eu, int64_t ttl_s, etcd_uv_cb *cb,
 	    "lease grant", cb, arg);
 }
 
-/* A call about lease id: "lease <op> '<id in hex>'" in errors. */
+/*
+ * A call about lease id: "lease <op> '<id in hex>'" in errors.  A second
+ * keep-alive or time-to-live changes nothing the first did not: repeated
+ * on the next endpoint after a timeout; a revoke is not (its second would
+ * answer "not found").
+ */
 static int
 lease_call(struct etcd_uv *eu, const char *path, const char *op, int64_t id,
     etcd_uv_cb *cb, void *arg)
@@ -778,7 +797,8 @@ lease_call(struct etcd_uv *eu, const char *path, const char *op, int64_t id,
 	body = etcd_lease_id_encode(id);
 	if (strcmp(path, ETCD_PATH_TTL) == 0)
 		json_object_set_new(body, "keys", json_false());
-	return etcd_uv_call(eu, path, body, what, cb, arg);
+	return call_flags(eu, path, body, what, strcmp(path,
+	    ETCD_PATH_REVOKE) != 0 ? ETCD_REQ_REPEAT : 0, cb, arg);
 }
 
 int

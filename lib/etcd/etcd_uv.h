@@ -52,6 +52,23 @@ int	etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
  * directly (no callback): LR_EINVAL, LR_ECANCELED (client being freed),
  * LR_ETOOBIG (etcd_uv_put of a value over ETCD_MAX_REQUEST_BYTES,
  * etcd_uv_txn over ETCD_MAX_REQUEST_BYTES or 128 ops).
+ *
+ * A range or txn that an endpoint took but did not answer in time is sent
+ * again to the next endpoint (etcd_uv.c), so it may be applied twice: a
+ * txn must be safe to repeat.  Leura's are:
+ *   - apply's writes (reconcile/apply.c, txn_flush): each compares the
+ *     head's mod_revision with the plan's; the ones before the last put
+ *     the same values again under an unchanged head, and a repeated last
+ *     one (the head) loses its compare to our own head, which apply
+ *     recognises as its success (conflict());
+ *   - apply's lock (rec_lock_txn): put only while the key is absent; a
+ *     repeat finds it held by our own lease, which lock_take counts as
+ *     taken;
+ *   - apply's clean-up: deletes of keys, a no-op the second time;
+ *   - the agent's reads (sync.c: sync_read, fetch): ranges only;
+ *   - the agent's report (sync.c, report_put): puts of the same values
+ *     to the host's own keys, which no one else writes.
+ * A new txn must keep to that, or go through etcd_uv_call.
  */
 int	etcd_uv_range(struct etcd_uv *eu, const struct etcd_range_req *req,
 	    etcd_uv_cb *cb, void *arg);

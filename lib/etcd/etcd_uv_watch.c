@@ -142,6 +142,27 @@ watch_write(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
+/*
+ * etcd says "created" as soon as it takes a watch: a stream without it
+ * after the request timeout is an endpoint that accepts and never answers
+ * (a hung member, a black-holed address), which TCP keep-alive does not
+ * notice.  Drop it and go on to the next endpoint, as after any loss.
+ */
+static void
+watch_created_cb(uv_timer_t *t)
+{
+	struct etcd_uv_watch *w = t->data;
+	struct lr_err e;
+
+	if (w->stopped || w->state != W_STREAM || w->created)
+		return;
+	lr_err_set(&e, LR_EUNREACH, "etcd %s at '%s': cannot open the "
+	    "stream: no answer in time; retrying", w->what,
+	    ep_url(w->eu, w->x.ep));
+	lr_err_hint(&e, "check that etcd is running and has a leader");
+	watch_fail(w, &e);
+}
+
 /* Open the stream at next_rev; 0 or LR_E* (err set). */
 static int
 watch_open_now(struct etcd_uv_watch *w, struct lr_err *err)
@@ -176,6 +197,8 @@ watch_open_now(struct etcd_uv_watch *w, struct lr_err *err)
 		    "request", w->what);
 	w->x.in_multi = true;
 	w->state = W_STREAM;
+	uv_timer_start(&w->timer, watch_created_cb,
+	    (uint64_t)eu->conf.timeout_ms, 0);
 	return 0;
 }
 
@@ -268,7 +291,8 @@ watch_resync(struct etcd_uv_watch *w)
 	etcd_watch_resync_req(&w->req, &rr);
 	what = etcd_what("range", w->key);
 	w->range = etcd_uv_call_new(w->eu, ETCD_PATH_RANGE,
-	    etcd_range_encode(&rr), what, 0, true, watch_range_done, w);
+	    etcd_range_encode(&rr), what, ETCD_REQ_REPEAT, true,
+	    watch_range_done, w);
 	free(what);
 	etcd_uv_call_start(w->range);
 }
@@ -313,6 +337,7 @@ watch_line(const char *line, size_t len, void *arg)
 		w->fails = 0;
 		w->reauthed = false;
 		w->created = true;
+		uv_timer_stop(&w->timer);	/* watch_created_cb */
 		w->eu->conf.cur = w->x.ep;	/* calls start here too */
 		if (w->next_rev == 0)
 			w->next_rev = b.revision + 1;

@@ -36,6 +36,7 @@ struct writer {
 	struct rec_apply_result *res;
 	char	*head_key;
 	char	*head_val;	/* the head this apply writes, once known */
+	const char *apply_id;	/* in head_val: tells our head from another's */
 };
 
 /* The error for a lost compare, naming who applied what. */
@@ -89,17 +90,69 @@ txn_begin(struct writer *w)
 	etcd_txn_range(&w->t, ETCD_ELSE, &q);
 }
 
-/* Commit the current txn (if it has ops) and start a new one. */
+/* How long a lost commit answer is looked for in the head (ms). */
+#define HEAD_CHECK_MS	10000
+
+/*
+ * The commit txn failed without an answer (the connection dropped, no
+ * answer in time): it may have landed all the same.  The head says: ours
+ * (our apply_id) is a success, *rev its revision; anything else, or no
+ * answer within HEAD_CHECK_MS, leaves the commit's own error (false).
+ */
+static bool
+head_is_ours(struct writer *w, int64_t *rev)
+{
+	long deadline = lr_now_ms() + HEAD_CHECK_MS;
+	struct proto_head hd;
+	struct etcd_kv kv = { 0 };
+	struct lr_err e2;
+	json_t *head;
+	bool ours;
+	int rc;
+
+	while ((rc = etcd_get(w->e, w->head_key, &kv, NULL, &e2)) ==
+	    LR_EUNREACH && lr_now_ms() < deadline)
+		lr_sleep_ms(200);
+	if (rc < 0)
+		return false;
+	head = json_loadb(kv.value, kv.value_len, 0, NULL);
+	proto_head_decode(head, &hd);
+	ours = hd.apply_id != NULL && strcmp(hd.apply_id, w->apply_id) == 0;
+	if (ours)
+		*rev = kv.mod_revision;
+	json_decref(head);
+	etcd_kv_release(&kv);
+	return ours;
+}
+
+/*
+ * Commit the current txn (if it has ops) and start a new one.  Every one
+ * compares the head's mod_revision with the plan's, so the client may
+ * send it again to another endpoint when one gave no answer (etcd_uv.h,
+ * etcd_uv_txn): a repeat of a txn before the last puts the same values
+ * under the same head; a repeat of the last finds our own head
+ * (conflict()).
+ */
 static int
 txn_flush(struct writer *w, bool last, struct lr_err *err)
 {
 	struct etcd_txn_result tr = { 0 };
-	int64_t ttl;
+	int64_t ttl, rev;
 	int rc;
 
 	if (w->t.nops <= 1 && !last)
 		return 0;
-	if ((rc = etcd_txn_commit(w->e, &w->t, &tr, err)) < 0)
+	if ((rc = etcd_txn_commit(w->e, &w->t, &tr, err)) < 0 && last &&
+	    rc != LR_ETOOBIG && head_is_ours(w, &rev)) {
+		/* it landed and only the answer was lost */
+		lr_err_clear(err);
+		w->res->txns++;
+		w->res->revision = rev;
+		etcd_txn_release(&w->t);
+		memset(&w->t, 0, sizeof(w->t));
+		return 0;
+	}
+	if (rc < 0)
 		return rc;
 	w->res->txns++;
 	w->res->revision = tr.revision;
@@ -328,6 +381,14 @@ lock_take(struct writer *w, const struct rec_apply_opts *o,
 		rec_lock_txn(&t, key, w->lease, val);
 		rc = etcd_txn_commit(w->e, &t, &tr, err);
 		etcd_txn_release(&t);
+		/*
+		 * The client may have sent it twice (etcd_uv_txn): the second
+		 * finds the key held by our own lease, which is the lock taken.
+		 */
+		if (rc == 0 && !tr.succeeded && tr.nops > 0 &&
+		    tr.ops[0].range.nkvs > 0 &&
+		    tr.ops[0].range.kvs[0].lease == w->lease)
+			tr.succeeded = true;
 		if (rc == 0)
 			rc = rec_lock_result(&tr, &rev, &holder);
 		etcd_txn_result_release(&tr);
@@ -452,7 +513,10 @@ doc_value_len(const json_t *d, const char *commit)
 	    "json")), commit);
 }
 
-/* Delete keys no reader needs; failures only leave garbage. */
+/*
+ * Delete keys no reader needs; failures only leave garbage.  A delete
+ * sent twice (etcd_uv_txn) deletes nothing the second time.
+ */
 static void
 clean_up(struct writer *w, const json_t *stale, size_t *n)
 {
@@ -591,7 +655,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 
 	/* the commit marker and the deploy record, last */
 	memset(&head, 0, sizeof(head));
-	head.apply_id = apply_id(idbuf, sizeof(idbuf));
+	head.apply_id = w.apply_id = apply_id(idbuf, sizeof(idbuf));
 	head.deploy = deploy;
 	head.commit = o->commit;
 	head.tree = o->tree;

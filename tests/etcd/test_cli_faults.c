@@ -1252,6 +1252,108 @@ test_cli_faults__lock_held(void **state)
 	assert_false(key_exists(shared.endpoints, "/t11/locks/apply"));
 }
 
+/* base64 of the key of deploy record n under prefix: only the commit
+ * txn of deploy n writes it (owned) */
+static char *
+deploy_key_b64(const char *prefix, int n)
+{
+	char *key = lr_xasprintf("%s/source/deploys/%010d", prefix, n);
+	char *b = etcd_b64_encode(key, strlen(key));
+
+	free(key);
+	return b;
+}
+
+/*
+ * 12. the commit txn lands but its answer is lost (the connection drops
+ * first): apply re-reads the head, finds its own apply_id and says it
+ * succeeded, in text and in --json (it said "cannot reach etcd" and
+ * exited 1 with the deploy live)
+ */
+static void
+test_cli_faults__lost_answer(void **state)
+{
+	char ep[200], repo[320], *pat;
+	const char *env[] = { ep, "LEURA_ETCD_PREFIX=/t12", NULL };
+	struct th_proxy p;
+	json_error_t je;
+	struct res r;
+	json_t *j;
+
+	assert_int_equal(th_proxy_start(&p, shared.m[0].client_port), 0);
+	snprintf(ep, sizeof(ep), "LEURA_ETCD=%s", p.url);
+	new_repo("r12", repo, sizeof(repo));
+
+	pat = deploy_key_b64("/t12", 1);
+	th_proxy_drop_answer(&p, pat);
+	free(pat);
+	leura(&r, env, "-C", repo, "apply", "--json", NULL);
+	assert_int_equal(th_proxy_dropped(&p), 1);
+	EXPECT_EXIT(&r, 0);
+	j = json_loads(r.out, 0, &je);
+	if (j == NULL)
+		dump(&r);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "written")));
+	assert_int_equal(json_integer_value(json_object_get(j, "deploy")), 1);
+	json_decref(j);
+	res_release(&r);
+
+	edit_repo(repo, "services.yml", "workers: 4", "workers: 6");
+	commit_all(repo, "six workers");
+	pat = deploy_key_b64("/t12", 2);
+	th_proxy_drop_answer(&p, pat);
+	free(pat);
+	leura(&r, env, "-C", repo, "apply", "--no-diff", NULL);
+	assert_int_equal(th_proxy_dropped(&p), 2);
+	EXPECT_EXIT(&r, 0);
+	EXPECT_OUT(&r, "Applied deploy #2");
+	EXPECT_NOT_ERR(&r, "cannot reach etcd");
+	res_release(&r);
+	th_proxy_stop(&p);
+
+	/* it is live: the plan against it finds nothing to do */
+	leura(&r, env + 1, "--etcd", shared.endpoints, "-C", repo, "plan",
+	    "--detailed-exitcode", NULL);
+	EXPECT_EXIT(&r, 0);
+	res_release(&r);
+}
+
+/*
+ * 13. the first endpoint accepts and never answers (a hung member, a
+ * black-holed address): reads and txns time out there and are tried on
+ * the next endpoint; apply, plan, status and history all succeed (apply
+ * failed with "no answer in time")
+ */
+static void
+test_cli_faults__black_hole(void **state)
+{
+	char ep[700], repo[320];
+	const char *env[] = { ep, "LEURA_ETCD_PREFIX=/t13", NULL };
+	struct th_proxy bh;
+	struct res r;
+
+	assert_int_equal(th_proxy_start(&bh, 0), 0);
+	snprintf(ep, sizeof(ep), "LEURA_ETCD=%s,%s", bh.url,
+	    shared.endpoints);
+	new_repo("r13", repo, sizeof(repo));
+	leura(&r, env, "-C", repo, "apply", "--no-diff", NULL);
+	EXPECT_EXIT(&r, 0);
+	EXPECT_OUT(&r, "Applied deploy #1");
+	res_release(&r);
+	leura(&r, env, "-C", repo, "plan", "--detailed-exitcode", NULL);
+	EXPECT_EXIT(&r, 0);
+	res_release(&r);
+	leura(&r, env, "status", NULL);
+	EXPECT_EXIT(&r, 0);
+	EXPECT_OUT(&r, "Deploy #1");
+	res_release(&r);
+	leura(&r, env, "history", NULL);
+	EXPECT_EXIT(&r, 0);
+	res_release(&r);
+	th_proxy_stop(&bh);
+}
+
 /* ---- the run ---------------------------------------------------------- */
 
 static int
@@ -1307,6 +1409,8 @@ main(void)
 		cmocka_unit_test(test_cli_faults__bad_config),
 		cmocka_unit_test(test_cli_faults__bad_config_hint),
 		cmocka_unit_test(test_cli_faults__lock_held),
+		cmocka_unit_test(test_cli_faults__lost_answer),
+		cmocka_unit_test(test_cli_faults__black_hole),
 	};
 
 	leura_bin = getenv("LEURA");

@@ -792,6 +792,68 @@ test_etcd_uv__failover_in_a_3_member_cluster(void **state)
 	th_etcd_stop(&h3);
 }
 
+/*
+ * The first endpoint accepts and never answers (a hung member, a
+ * black-holed address): a watch opened there gets no "created" and moves
+ * on; a range and a txn that time out there are sent to the next one.
+ */
+static void
+test_etcd_uv__black_hole_first_endpoint(void **state)
+{
+	struct etcd_config bcfg = { .endpoints = h1.endpoints };
+	struct etcd_range_req q = { .key = "/t13/", .flags = ETCD_PREFIX |
+		ETCD_COUNT_ONLY };
+	static struct wcol c;
+	struct etcd_range_result rr;
+	struct th_proxy bh;
+	struct etcd_txn t;
+	struct etcd_uv *eu;
+	struct etcd *e = NULL;
+	struct lr_err err;
+	struct res r = { 0 };
+	uv_loop_t loop;
+	char eps[600];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(th_proxy_start(&bh, 0), 0);
+	snprintf(eps, sizeof(eps), "%s,%s", bh.url, h1.endpoints);
+	assert_int_equal(etcd_new(&bcfg, &e, &err), 0);
+	assert_int_equal(etcd_range(e, &q, &rr, &err), 0);
+
+	eu = client(&loop, eps, NULL, NULL);
+	watch(eu, &c, "/t13/", rr.revision + 1);
+	etcd_range_result_release(&rr);
+	assert_int_equal(etcd_put(e, "/t13/k", "v", 1, 0, NULL, &err), 0);
+	assert_true(wait_ev(&loop, &c, 1, 15000));
+	assert_string_equal(c.keys[0], "/t13/k");
+	assert_true(c.ndisc >= 1);
+	etcd_uv_watch_stop(c.w);
+	finish(&loop, eu);
+
+	eu = client(&loop, eps, NULL, NULL);
+	range_sync(&loop, eu, "/t13/", ETCD_PREFIX, &rr);
+	assert_int_equal(rr.nkvs, 1);
+	etcd_range_result_release(&rr);
+	finish(&loop, eu);
+
+	eu = client(&loop, eps, NULL, NULL);
+	etcd_txn_init(&t);
+	etcd_txn_cmp_int(&t, "/t13/t", ETCD_CMP_VERSION, ETCD_CMP_EQUAL, 0);
+	etcd_txn_put(&t, ETCD_THEN, "/t13/t", "x", 1, 0);
+	in_call = true;
+	assert_int_equal(etcd_uv_txn(eu, &t, res_cb, &r), 0);
+	in_call = false;
+	etcd_txn_release(&t);
+	if (wait_res(&loop, &r) != 0)
+		fail_msg("txn: %s", r.err.msg);
+	assert_true(json_is_true(json_object_get(r.resp, "succeeded")));
+	json_decref(r.resp);
+	finish(&loop, eu);
+	etcd_free(e);
+	th_proxy_stop(&bh);
+}
+
 static void
 test_etcd_uv__unreachable_names_the_endpoints(void **state)
 {
@@ -1112,6 +1174,7 @@ main(void)
 		cmocka_unit_test(test_etcd_uv__auth_and_expired_token),
 		cmocka_unit_test(test_etcd_uv__tls_with_client_cert),
 		cmocka_unit_test(test_etcd_uv__progress_notify),
+		cmocka_unit_test(test_etcd_uv__black_hole_first_endpoint),
 	};
 
 	if (!th_etcd_available()) {

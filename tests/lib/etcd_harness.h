@@ -72,4 +72,28 @@ int	th_etcd_restart_member(struct th_etcd *h, int i);
 /* Stop every member and remove the temp dir. */
 void	th_etcd_stop(struct th_etcd *h);
 
+/*
+ * A loopback TCP proxy (th_proxy.c) in front of a member's client port,
+ * run by a thread of the test: what it forwards reaches etcd unchanged.
+ * upstream 0 makes it a black hole: it accepts, reads and never answers.
+ */
+struct th_proxy_state;
+struct th_proxy {
+	int	 port;
+	char	 url[64];	/* http://127.0.0.1:port */
+	struct th_proxy_state *s;
+};
+
+int	th_proxy_start(struct th_proxy *p, int upstream);
+/*
+ * The next request whose bytes contain pattern (e.g. the base64 of a key
+ * only that txn writes) goes to etcd, but once etcd answers, the proxy
+ * passes on half of what it read and closes the client's connection: the
+ * request landed and its answer was lost.
+ */
+void	th_proxy_drop_answer(struct th_proxy *p, const char *pattern);
+/* How many answers were lost so far. */
+int	th_proxy_dropped(struct th_proxy *p);
+void	th_proxy_stop(struct th_proxy *p);	/* a zeroed one is fine */
+
 #endif
