@@ -13,10 +13,15 @@
  *
  * Stopping (SIGTERM, SIGINT, the end of a --once run): the sync side
  * holds (it acts on nothing etcd says any more), the run side aborts the
- * running step (its process group gets SIGTERM, then SIGKILL) and calls
- * back when it has ended; then the signals close and the sync side sends
- * the last report, revokes the heartbeat and lets go of etcd, and the loop
- * runs out.
+ * running step (its process group gets SIGTERM, then SIGKILL 5 s later)
+ * and calls back when it has ended; then the signals close and the sync
+ * side sends the last report, revokes the heartbeat and lets go of etcd
+ * (2 s at most: sync.c's STOP_ETCD_MS), and the loop runs out.  Each of
+ * these has its own deadline, so a stop takes about 7 s at worst; what no
+ * deadline can cut short (a process that SIGKILL does not end, a file or
+ * http step on the thread pool, packing a run's logs) meets STOP_MAX_MS,
+ * past which the agent says what it was waiting for and exits at once
+ * (docs/man/leura-agent.8.md, Stopping).
  */
 #include <signal.h>
 #include <limits.h>
@@ -35,6 +40,8 @@
 #include "sync.h"
 #include "xalloc.h"
 
+#define STOP_MAX_MS	10000	/* from the signal to the exit, at most */
+
 struct agent {
 	uv_loop_t	*loop;		/* main's */
 	struct agent_opts o;		/* strings borrowed from main */
@@ -43,12 +50,31 @@ struct agent {
 	struct agent_sync *sync;	/* owned: the sync side */
 	struct agent_conv *conv;	/* owned: the run side */
 	uv_signal_t	 sig_term, sig_int, sig_hup;
+	uv_timer_t	 t_stop;	/* STOP_MAX_MS after the stop began */
 	bool		 signals_closed;
 	bool		 stopping;
 	int		 exit_code;
 };
 
 /* ---- stopping ---- */
+
+/*
+ * The stop took STOP_MAX_MS: something no deadline of ours can end holds
+ * the loop (a thread-pool job cannot be cancelled, a process may survive
+ * SIGKILL in uninterruptible sleep).  Exit now, without the exit
+ * handlers: libuv's would join that thread.  What the state dir needs is
+ * on disk already (records and desired.json are written at once).
+ */
+static void
+stop_overdue_cb(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	lr_log_error("stopping took over %d s (still waiting for %s); "
+	    "exiting now", STOP_MAX_MS / 1000, a->signals_closed ? "etcd, "
+	    "or the packing of a run's logs" : "the running step to end");
+	_exit(a->exit_code);
+}
 
 static void
 agent_stop(struct agent *a, int code)
@@ -58,6 +84,9 @@ agent_stop(struct agent *a, int code)
 		a->exit_code = code;
 		lr_log_notice("stopping");
 		agent_sync_hold(a->sync);
+		/* a bound, not a reason to keep the loop alive */
+		uv_timer_start(&a->t_stop, stop_overdue_cb, STOP_MAX_MS, 0);
+		uv_unref((uv_handle_t *)&a->t_stop);
 	}
 	if (agent_conv_stop(a->conv))
 		return;		/* the step's end calls again */
@@ -238,7 +267,9 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	uv_signal_init(loop, &a->sig_term);
 	uv_signal_init(loop, &a->sig_int);
 	uv_signal_init(loop, &a->sig_hup);
+	uv_timer_init(loop, &a->t_stop);
 	a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
+	a->t_stop.data = a;
 	uv_signal_start(&a->sig_term, signal_cb, SIGTERM);
 	uv_signal_start(&a->sig_int, signal_cb, SIGINT);
 	uv_signal_start(&a->sig_hup, signal_cb, SIGHUP);
@@ -281,6 +312,7 @@ agent_free(struct agent *a)
 		uv_close((uv_handle_t *)&a->sig_int, NULL);
 		uv_close((uv_handle_t *)&a->sig_hup, NULL);
 	}
+	uv_close((uv_handle_t *)&a->t_stop, NULL);
 	agent_conv_free(a->conv);
 	agent_sync_free(a->sync);
 	uv_run(a->loop, UV_RUN_DEFAULT);	/* the close callbacks */

@@ -239,6 +239,40 @@ agent_wait() {
 	set -e
 }
 
+# agents_wait SECONDS HOST...: wait for the agents of all HOSTs at once
+# (SECONDS for all); for each, AGENT_RC_HOST is its exit status (124 when
+# it did not exit: it is then SIGKILLed) and AGENT_MS_HOST when it was
+# seen gone (now_ms; polled every 50 ms, so that the checks a test makes
+# of one host do not count in the time of the next)
+agents_wait() {
+	_end=$(($(now_ms) + $1 * 1000))
+	shift
+	_left="$*"
+	while [ -n "$_left" ]; do
+		_still=
+		for _h in $_left; do
+			_p=$(agent_pid "$_h")
+			if alive "$_p"; then
+				if [ "$(now_ms)" -le "$_end" ]; then
+					_still="$_still $_h"
+					continue
+				fi
+				kill -KILL "$_p" 2>/dev/null || :
+				_rc=124
+				wait "$_p" 2>/dev/null || :
+			else
+				set +e
+				wait "$_p" 2>/dev/null
+				_rc=$?
+				set -e
+			fi
+			eval "AGENT_MS_$_h=$(now_ms) AGENT_RC_$_h=$_rc"
+		done
+		_left=$_still
+		[ -z "$_left" ] || sleep 0.05
+	done
+}
+
 # agent_stop HOST [SECONDS]: SIGTERM; the agent must exit 0 within
 # SECONDS (default 20)
 agent_stop() {
