@@ -13,8 +13,9 @@
  * new command never meets an old handle.
  *
  * The output of commands goes to the log file (plain write(2): a local
- * file, a few KiB at a time) and to a 4 KiB ring that becomes the
- * result's tail.  Lines from the agent itself ("[leura] ...") go to the
+ * file, a few KiB at a time; past half the cap only the last half is
+ * kept, in memory, and written at the end) and to a 4 KiB ring that
+ * becomes the result's tail.  Lines from the agent itself ("[leura] ...") go to the
  * log only.
  */
 #define LR_LOG_COMPONENT "step"
@@ -85,6 +86,14 @@ struct agent_step_run {
 
 	int		 log_fd;	/* -1: no log */
 	bool		 log_nl;	/* the log ends a line */
+	bool		 file_nl;	/* the log file ends a line */
+	size_t		 log_max;	/* the most a step's log takes */
+	size_t		 log_head;	/* bytes the log may still take as
+					 * they come (the head) */
+	size_t		 log_tail_max;	/* then the last this many are kept */
+	char		*log_tail;	/* their ring, once the head is full */
+	uint64_t	 log_tail_total; /* bytes through the ring */
+	uint64_t	 log_cut;	/* bytes cut: through the ring, lost */
 	char		 ring[AGENT_STEP_TAIL];
 	uint64_t	 ring_total;
 
@@ -145,13 +154,14 @@ step_work_fail(struct step_work *w, const char *fmt, ...)
 
 /* ---- output: log file and tail ---- */
 
+/* write(2) to the log file; a failure closes it with a warning. */
 static void
-log_write(struct agent_step_run *run, const char *p, size_t n)
+log_put(struct agent_step_run *run, const char *p, size_t n)
 {
 	ssize_t w;
 
 	if (n)
-		run->log_nl = p[n - 1] == '\n';
+		run->file_nl = p[n - 1] == '\n';
 	while (run->log_fd >= 0 && n > 0) {
 		w = write(run->log_fd, p, n);
 		if (w < 0 && errno == EINTR)
@@ -166,6 +176,84 @@ log_write(struct agent_step_run *run, const char *p, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
+}
+
+/*
+ * Bytes for the log: the first log_head go to the file as they come;
+ * after that only the last log_tail_max are kept, in a ring written out
+ * by log_flush when the step ends, so that a step printing without end
+ * takes at most log_max bytes of disk (and log_max / 2 of memory).
+ */
+static void
+log_write(struct agent_step_run *run, const char *p, size_t n)
+{
+	size_t k, pos;
+
+	if (n)
+		run->log_nl = p[n - 1] == '\n';
+	if (run->log_fd < 0)
+		return;
+	k = n < run->log_head ? n : run->log_head;
+	log_put(run, p, k);
+	run->log_head -= k;
+	p += k;
+	n -= k;
+	if (n == 0)
+		return;
+	if (run->log_tail == NULL)
+		run->log_tail = lr_xmalloc(run->log_tail_max);
+	if (n > run->log_tail_max) {
+		run->log_tail_total += n - run->log_tail_max;
+		p += n - run->log_tail_max;
+		n = run->log_tail_max;
+	}
+	while (n > 0) {
+		pos = run->log_tail_total % run->log_tail_max;
+		k = run->log_tail_max - pos < n ? run->log_tail_max - pos : n;
+		memcpy(run->log_tail + pos, p, k);
+		run->log_tail_total += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/*
+ * The end of the step: what the ring kept goes to the file, after a line
+ * that says how much was cut; from here on the log takes every byte (the
+ * last notes).
+ */
+static void
+log_flush(struct agent_step_run *run)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	size_t n, pos;
+
+	if (run->log_tail_total == 0 || run->log_fd < 0)
+		goto out;
+	n = run->log_tail_total < run->log_tail_max ?
+	    (size_t)run->log_tail_total : run->log_tail_max;
+	run->log_cut = run->log_tail_total - n;
+	if (run->log_cut) {
+		lr_buf_printf(&b, "%s[leura] %llu bytes of output cut here: "
+		    "the log of a step keeps its first %zu and last %zu "
+		    "bytes\n", run->file_nl ? "" : "\n",
+		    (unsigned long long)run->log_cut, run->log_max -
+		    run->log_tail_max, run->log_tail_max);
+		log_put(run, b.s, b.len);
+	}
+	if (run->log_tail_total <= run->log_tail_max)
+		log_put(run, run->log_tail, n);
+	else {
+		pos = run->log_tail_total % run->log_tail_max;
+		log_put(run, run->log_tail + pos, run->log_tail_max - pos);
+		log_put(run, run->log_tail, pos);
+	}
+out:
+	lr_buf_release(&b);
+	free(run->log_tail);
+	run->log_tail = NULL;
+	run->log_tail_total = 0;
+	run->log_head = SIZE_MAX;
 }
 
 /* Output of a command (or an http answer): log and tail. */
@@ -214,23 +302,42 @@ run_note(struct agent_step_run *run, const char *fmt, ...)
 	lr_buf_release(&b);
 }
 
+/*
+ * The tail for the result: the last AGENT_STEP_TAIL bytes of output, or,
+ * when the log was cut, a line that says so and the last bytes that fit
+ * with it.
+ */
 static char *
 ring_text(const struct agent_step_run *run)
 {
-	size_t n, pos;
-	char *s;
+	char mark[256], *s, *tail;
+	size_t n, pos, k, m;
 
 	n = run->ring_total < AGENT_STEP_TAIL ? (size_t)run->ring_total :
 	    AGENT_STEP_TAIL;
-	s = lr_xmalloc(n + 1);
+	tail = lr_xmalloc(n + 1);
 	if (run->ring_total <= AGENT_STEP_TAIL)
-		memcpy(s, run->ring, n);
+		memcpy(tail, run->ring, n);
 	else {
 		pos = run->ring_total % AGENT_STEP_TAIL;
-		memcpy(s, run->ring + pos, AGENT_STEP_TAIL - pos);
-		memcpy(s + AGENT_STEP_TAIL - pos, run->ring, pos);
+		memcpy(tail, run->ring + pos, AGENT_STEP_TAIL - pos);
+		memcpy(tail + AGENT_STEP_TAIL - pos, run->ring, pos);
 	}
-	s[n] = '\0';
+	tail[n] = '\0';
+	if (run->log_cut == 0)
+		return tail;
+	m = (size_t)snprintf(mark, sizeof(mark), "[leura] %llu bytes of "
+	    "output cut from the log (it keeps the first %zu and the last "
+	    "%zu); the end:\n", (unsigned long long)run->log_cut,
+	    run->log_max - run->log_tail_max, run->log_tail_max);
+	if (m >= sizeof(mark))
+		m = sizeof(mark) - 1;
+	k = n + m > AGENT_STEP_TAIL ? AGENT_STEP_TAIL - m : n;
+	s = lr_xmalloc(m + k + 1);
+	memcpy(s, mark, m);
+	memcpy(s + m, tail + n - k, k);
+	s[m + k] = '\0';
+	free(tail);
 	return s;
 }
 
@@ -243,6 +350,7 @@ run_free(struct agent_step_run *run)
 
 	if (run->log_fd >= 0)
 		close(run->log_fd);
+	free(run->log_tail);
 	for (e = run->env; e && *e; e++)
 		free(*e);
 	free(run->env);
@@ -291,6 +399,7 @@ finish(struct agent_step_run *run, enum agent_step_status status,
 	vsnprintf(res->error, sizeof(res->error), fmt, ap);
 	va_end(ap);
 	res->duration_ms = (int64_t)((uv_hrtime() - run->t0) / 1000000);
+	log_flush(run);
 	res->tail = ring_text(run);
 	if (run->use_result)
 		res->message = json_object_get(run->use_result, "message");
@@ -975,6 +1084,10 @@ agent_step_start(const struct agent_step_ctx *ctx, agent_step_done_cb *cb,
 	run = lr_xcalloc(1, sizeof(*run));
 	run->log_fd = -1;
 	run->log_nl = true;
+	run->file_nl = true;
+	run->log_max = ctx->log_max >= 2 ? ctx->log_max : AGENT_STEP_LOG_MAX;
+	run->log_tail_max = run->log_max / 2;
+	run->log_head = run->log_max - run->log_tail_max;
 	run->file.mode = -1;
 	run->loop = ctx->loop;
 	run->cb = cb;

@@ -54,8 +54,9 @@
  *
  * Processes: every command runs in its own session and process group
  * (uv_spawn with UV_PROCESS_DETACHED), stdin from /dev/null (or the JSON of
- * a use step), stdout and stderr together into log_path (appended) and into
- * a 4 KiB tail kept for the result.  Never system().  A command has ended
+ * a use step), stdout and stderr together into log_path (appended; its
+ * head and tail only past log_max, see AGENT_STEP_LOG_MAX) and into a
+ * 4 KiB tail kept for the result.  Never system().  A command has ended
  * when it has exited and its output is closed; output a background
  * process keeps open is read for 1 s more after the exit (200 ms after a
  * kill), then left.  The agent's own lines in the log start "[leura] ".
@@ -90,6 +91,13 @@
 #include "err.h"
 
 #define AGENT_STEP_TAIL	4096	/* bytes of output kept in a result */
+/*
+ * The most a step's log file takes: the first half of the log (output and
+ * the agent's notes) as it comes, then only the last half, written when
+ * the step ends after a line "[leura] N bytes of output cut here: ...".
+ * The result's tail then starts with a line that says so.
+ */
+#define AGENT_STEP_LOG_MAX	(1024 * 1024)
 
 enum agent_step_status {
 	AGENT_STEP_OK,		/* ran (or compared), nothing changed */
@@ -120,6 +128,7 @@ struct agent_step_ctx {
 	int64_t		 generation;	/* LEURA_GENERATION */
 	long		 retry_base_ms;	/* 0: 1000 */
 	long		 kill_grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
+	size_t		 log_max;	/* the log's cap; 0: AGENT_STEP_LOG_MAX */
 };
 
 struct agent_step_result {

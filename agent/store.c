@@ -338,6 +338,49 @@ sweep(const char *path, bool all)
 	closedir(d);
 }
 
+/*
+ * Remove the folders a crashed run left in logs/ (logs/RUN/ is removed
+ * once packed, so any folder there is from a run that never ended): the
+ * files in each, then the folder, all relative to open descriptors.
+ * Their logs are lost; the steps run again anyway.  How many it removed.
+ */
+static size_t
+sweep_run_dirs(const char *logs)
+{
+	struct dirent *de, *fe;
+	DIR *d, *rd;
+	size_t n = 0;
+	int fd;
+
+	if ((d = opendir(logs)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((fd = openat(dirfd(d), de->d_name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			continue;	/* not a folder: an archive */
+		if ((rd = fdopendir(fd)) == NULL) {
+			close(fd);
+			continue;
+		}
+		while ((fe = readdir(rd)) != NULL)
+			if (strcmp(fe->d_name, ".") != 0 &&
+			    strcmp(fe->d_name, "..") != 0)
+				(void)unlinkat(fd, fe->d_name, 0);
+		closedir(rd);
+		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+			n++;
+		else
+			lr_log_warn("cannot remove the log folder '%s/%s' of "
+			    "an interrupted run: %s", logs, de->d_name,
+			    strerror(errno));
+	}
+	closedir(d);
+	return n;
+}
+
 /* PATH.corrupt-STAMP, or -STAMP-N when that one is taken: keep them all. */
 static char *
 aside_name(const char *path, const char *stamp)
@@ -412,7 +455,7 @@ agent_store_open(const char *dir, struct agent_store **out,
     struct lr_err *err)
 {
 	struct agent_store *s;
-	size_t len;
+	size_t len, n;
 	int rc, e;
 
 	s = lr_xcalloc(1, sizeof(*s));
@@ -462,6 +505,9 @@ agent_store_open(const char *dir, struct agent_store **out,
 	sweep(s->files_dir, false);
 	sweep(s->logs_dir, false);
 	sweep(s->work_dir, true);
+	if ((n = sweep_run_dirs(s->logs_dir)) > 0)
+		lr_log_info("removed %zu log folder%s of interrupted runs from "
+		    "'%s'", n, n == 1 ? "" : "s", s->logs_dir);
 	if ((rc = load_records(s, err)) < 0 ||
 	    (rc = load_running(s, err)) < 0)
 		goto out;

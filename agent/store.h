@@ -40,7 +40,8 @@ struct agent_store;
  * Another process holding the lock: LR_EBUSY, "another leura-agent (pid N)
  * uses DIR".
  * Only DIR itself is created, not its parents.  With the lock held, it
- * removes what a crash left: temporary files and everything in work/.
+ * removes what a crash left: temporary files, everything in work/, and
+ * the log folders logs/RUN/ of runs that never ended (logged at info).
  * Reads steps.json (a corrupt one is renamed steps.json.corrupt-TIME, with
  * a warning on stderr, and the records start empty) and running.json (see
  * agent_store_running_take; a corrupt one is ignored with a warning).

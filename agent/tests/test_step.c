@@ -481,6 +481,47 @@ test_agent_step_start__tail_keeps_last_4k(void **state)
 	lr_buf_release(&want);
 }
 
+static void
+test_agent_step_start__log_capped_head_and_tail(void **state)
+{
+	struct fx *fx = *state;
+	unsigned long long cut = 0;
+	const size_t out = 3 * 1024 * 1024;	/* and the two lines */
+	struct stat st;
+	char *log, *p;
+
+	/* 3 MiB of output, three times the cap, between two lines */
+	run_script(fx, "echo FIRST-LINE; head -c 3145728 /dev/zero | "
+	    "tr '\\0' x; echo; echo LAST-LINE", "");
+	assert_int_equal(fx->res.status, AGENT_STEP_CHANGED);
+	assert_int_equal(stat(fx->log, &st), 0);
+	assert_true((size_t)st.st_size <= AGENT_STEP_LOG_MAX + 1024);
+	assert_true((size_t)st.st_size >= AGENT_STEP_LOG_MAX);
+	log = slurp(fx->log);
+	assert_non_null(strstr(log, "FIRST-LINE\n"));
+	assert_non_null(p = strstr(log, "\n[leura] "));
+	assert_int_equal(sscanf(p, "\n[leura] %llu bytes of output cut here",
+	    &cut), 1);
+	/* what was cut is the output less what the log kept of it */
+	assert_true(cut > out - AGENT_STEP_LOG_MAX &&
+	    cut <= out - AGENT_STEP_LOG_MAX + 1024);
+	assert_non_null(strstr(p, "the log of a step keeps its first 524288 "
+	    "and last 524288 bytes\n"));
+	assert_non_null(strstr(p, "xxx\nLAST-LINE\n[leura] changed"));
+	free(log);
+	/* the result's tail says so too, and ends as the output did */
+	assert_true(strlen(fx->tail) <= AGENT_STEP_TAIL);
+	assert_true(strncmp(fx->tail, "[leura] ", 8) == 0);
+	assert_non_null(strstr(fx->tail, " bytes of output cut from the log "
+	    "(it keeps the first 524288 and the last 524288); the end:\n"));
+	p = fx->tail + strlen(fx->tail) - strlen("xxx\nLAST-LINE\n");
+	assert_string_equal(p, "xxx\nLAST-LINE\n");
+
+	/* under the cap: all of it, and the tail as ever */
+	run_script(fx, "echo short", "");
+	assert_string_equal(fx->tail, "short\n");
+}
+
 /* A script of ~128 KiB (over the 64 KiB of an argument) ending in last. */
 static void
 run_big_script(struct fx *fx, const char *last, const char *run_as)
@@ -1149,6 +1190,7 @@ main(int argc, char **argv)
 		T(test_agent_step_start__guards_skip),
 		T(test_agent_step_start__env_and_cwd),
 		T(test_agent_step_start__tail_keeps_last_4k),
+		T(test_agent_step_start__log_capped_head_and_tail),
 		T(test_agent_step_start__big_script_through_a_file),
 		T(test_agent_step_abort__group_backoff_and_guard),
 		T(test_agent_step_start__file_write_then_ok),

@@ -282,10 +282,22 @@ test_agent_store_open__sweeps_leftovers(void **state)
 	path = lr_xasprintf("%s/keep-me", fx->dir);
 	write_text(path, "not ours");
 	free(path);
+	/* the log folder of a run that never ended, and a finished run's */
+	path = lr_xasprintf("%s/logs/20261207T101010Z-7", fx->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	free(path);
+	path = lr_xasprintf("%s/logs/20261207T101010Z-7/000.log", fx->dir);
+	write_text(path, "half a run");
+	free(path);
+	path = lr_xasprintf("%s/logs/20261207T090909Z-6.tar.gz", fx->dir);
+	write_text(path, "a finished run");
+	free(path);
 	s = open_ok(fx->dir);
 	assert_false(exists(fx->dir, ".steps.json.tmp-abcdef"));
 	assert_false(exists(fx->dir, "work/script-1"));
 	assert_true(exists(fx->dir, "keep-me"));
+	assert_false(exists(fx->dir, "logs/20261207T101010Z-7"));
+	assert_true(exists(fx->dir, "logs/20261207T090909Z-6.tar.gz"));
 	agent_store_close(s);
 }
 
