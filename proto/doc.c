@@ -138,6 +138,7 @@ proto_doc_unstamp(const json_t *doc)
 	json_object_del(o, PROTO_DOC_COMMIT);
 	json_object_del(o, PROTO_DOC_DEPLOY);
 	json_object_del(o, PROTO_DOC_GENERATION);
+	json_object_del(o, PROTO_SIGNATURE);
 	return o;
 }
 
@@ -203,4 +204,121 @@ proto_head_decode(const json_t *head, struct proto_head *out)
 		out->previous_deploy = lr_json_int(prev, PROTO_HEAD_DEPLOY);
 		out->previous_commit = lr_json_strn(prev, PROTO_HEAD_COMMIT);
 	}
+}
+
+/* ---- signatures ---- */
+
+#define SIG_MEMBER	",\"" PROTO_SIGNATURE "\":\""
+#define DOC_CONTEXT	"leura-doc-v1\n"
+#define HEAD_CONTEXT	"leura-head-v1\n"
+
+/* What is signed: the context, the host and U.  New buffer. */
+static void
+message(struct lr_buf *m, const char *u, size_t ulen, const char *host)
+{
+	if (host != NULL) {
+		lr_buf_adds(m, DOC_CONTEXT);
+		lr_buf_adds(m, host);
+		lr_buf_addc(m, '\n');
+	} else
+		lr_buf_adds(m, HEAD_CONTEXT);
+	lr_buf_add(m, u, ulen);
+}
+
+char *
+proto_sign_value(const char *u, const char *host,
+    const struct lr_sign_key *k)
+{
+	struct lr_buf m = LR_BUF_INIT, out = LR_BUF_INIT;
+	size_t ulen = strlen(u);
+	char *sig;
+
+	if (ulen < 2 || u[0] != '{' || u[ulen - 1] != '}' || u[1] == '}')
+		LR_BUG("signing what is not a non-empty JSON object");
+	message(&m, u, ulen, host);
+	sig = lr_sign(k, m.s, m.len);
+	lr_buf_add(&out, u, ulen - 1);
+	lr_buf_adds(&out, SIG_MEMBER);
+	lr_buf_adds(&out, sig);
+	lr_buf_adds(&out, "\"}");
+	free(sig);
+	lr_buf_release(&m);
+	return lr_buf_detach(&out, NULL);
+}
+
+/*
+ * Where the signature member starts in val (the last SIG_MEMBER, followed
+ * by a string without escapes and "}" at the very end), and the
+ * signature in sig[]; -1 when val has none.
+ */
+static ssize_t
+sig_member(const char *val, size_t len, char *sig, size_t siglen)
+{
+	size_t ml = strlen(SIG_MEMBER), j, n;
+
+	if (len < ml + 2 || val[len - 1] != '}' || val[len - 2] != '"')
+		return -1;
+	/* j: the start of the last string, which holds no escape */
+	for (j = len - 2; j > 0 && val[j - 1] != '"' && val[j - 1] != '\\';
+	    j--)
+		;
+	/* the member's text ends with the string's opening quote */
+	if (j < ml || memcmp(val + j - ml, SIG_MEMBER, ml) != 0)
+		return -1;
+	n = len - 2 - j;
+	if (n + 1 > siglen || memchr(val + j, '\0', n) != NULL)
+		return -1;
+	memcpy(sig, val + j, n);
+	sig[n] = '\0';
+	return (ssize_t)(j - ml);
+}
+
+int
+proto_verify_value(const char *val, size_t len, const char *host,
+    const struct lr_sign_key *keys, json_t **out, struct lr_err *err)
+{
+	struct lr_buf u = LR_BUF_INIT, m = LR_BUF_INIT;
+	json_error_t je;
+	json_t *v = NULL;
+	char sig[256];
+	ssize_t at;
+	int rc;
+
+	if ((at = sig_member(val, len, sig, sizeof(sig))) <= 0)
+		return lr_err_set(err, LR_EINVAL, "it is not signed");
+	/* U: the bytes before the member, and the closing brace */
+	lr_buf_add(&u, val, (size_t)at);
+	lr_buf_addc(&u, '}');
+	message(&m, u.s, u.len, host);
+	if ((rc = lr_sign_verify(keys, m.s, m.len, sig, err)) < 0)
+		goto out;
+	v = json_loadb(u.s, u.len, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(v) || json_object_get(v, PROTO_SIGNATURE)) {
+		/* a good signature over this: only a key holder's bug */
+		rc = lr_err_set(err, LR_EINVAL, "what is signed is not a "
+		    "JSON object of its own: %s", v ? "a nested signature" :
+		    je.text);
+		goto out;
+	}
+	*out = v;
+	v = NULL;
+out:
+	json_decref(v);
+	lr_buf_release(&u);
+	lr_buf_release(&m);
+	return rc;
+}
+
+const char *
+proto_signer(const json_t *doc, char id[LR_SIGN_ID_LEN + 1])
+{
+	const char *s = lr_json_strn(doc, PROTO_SIGNATURE), *c;
+
+	if (s == NULL || strncmp(s, "ed25519:", 8) != 0 ||
+	    (c = strchr(s + 8, ':')) == NULL || c - (s + 8) !=
+	    LR_SIGN_ID_LEN)
+		return NULL;
+	memcpy(id, s + 8, LR_SIGN_ID_LEN);
+	id[LR_SIGN_ID_LEN] = '\0';
+	return id;
 }

@@ -25,6 +25,7 @@
 #include "err.h"
 #include "fields.h"
 #include "hash.h"
+#include "sign.h"
 
 #define PROTO_DUMP_FLAGS	(JSON_COMPACT | JSON_SORT_KEYS)
 
@@ -73,7 +74,7 @@ struct proto_doc_stamp {
 };
 
 void	proto_doc_stamp_decode(const json_t *doc, struct proto_doc_stamp *out);
-/* doc without its stamp (and the tombstone mark): new reference. */
+/* doc without its stamp and its signature: new reference. */
 json_t	*proto_doc_unstamp(const json_t *doc);
 
 /* ---- the head and the deploy records ---- */
@@ -105,5 +106,47 @@ json_t	*proto_head_encode(const struct proto_head *h);
  * from it, NULL (numbers 0) when absent or of another type.
  */
 void	 proto_head_decode(const json_t *head, struct proto_head *out);
+
+/* ---- signatures (docs/security.md) ---- */
+
+/*
+ * etcd is not trusted for integrity: apply signs the stored value U of
+ * every host document, tombstone and head with the fleet's key, and
+ * agents check it before they act.  A signed value is U with one more,
+ * last member, "signature": lr_sign()'s text over
+ *
+ *   "leura-doc-v1\n" HOST "\n" U     a host's document or tombstone
+ *   "leura-head-v1\n" U               the head
+ *
+ * so a document is bound to its host (the key it sits under cannot move
+ * it to another) and, through U's stamp, to its generation.  The
+ * verifier cuts the member off the bytes it read and checks the exact
+ * bytes that were signed, then parses those: nothing is re-serialised.
+ */
+
+/* U (a JSON object's text) signed for host (NULL: the head).  New string. */
+char	*proto_sign_value(const char *u, const char *host,
+	    const struct lr_sign_key *k);
+/* Bytes a signature adds to a value, at most. */
+#define PROTO_SIGN_OVERHEAD	128
+
+/*
+ * Check the signed value val[0..len) for host (NULL: the head) with the
+ * trusted keys, and parse what was signed: *out is a new reference to U
+ * as a JSON object.  LR_EINVAL when it is not signed, when the signature
+ * is not one of keys' or does not match, or when U is not a JSON object;
+ * err says which ("it is not signed", "it is signed with key ..., which
+ * is not among the trusted keys", "the signature does not match ...").
+ * The caller adds what the value is and the hint.
+ */
+int	proto_verify_value(const char *val, size_t len, const char *host,
+	    const struct lr_sign_key *keys, json_t **out, struct lr_err *err);
+
+/*
+ * The key id of a signed document or head as read (the "signature"
+ * member) into id, and id; NULL when it has none.  For the reconciler:
+ * a change of key makes apply sign every host anew.
+ */
+const char *proto_signer(const json_t *doc, char id[LR_SIGN_ID_LEN + 1]);
 
 #endif

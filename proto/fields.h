@@ -32,6 +32,8 @@
 #define PROTO_HEAD_LEURA		"leura"
 #define PROTO_HEAD_APPLY_ID		"apply_id"
 #define PROTO_HEAD_PREVIOUS		"previous"	/* {deploy, commit} */
+/* the last member of a signed head or host document (doc.h) */
+#define PROTO_SIGNATURE			"signature"
 
 /* ---- P/desired/hosts/<host>/<G>/<sha256>: a host's desired state ---- */
 

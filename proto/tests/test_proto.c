@@ -18,6 +18,7 @@
 #include "json.h"
 #include "keys.h"
 #include "report.h"
+#include "xalloc.h"
 
 #define P "/leura"
 #define SHA "62b6a8df42707d5dccb7fddc59d948b113dd22eda51e0844b95579c19ef76b85"
@@ -311,6 +312,95 @@ test_proto_value_parse__refuses_no_object(void **state)
 }
 
 /* ---- the head ---- */
+
+/* A signed document: bound to its host, its bytes, its key. */
+static void
+test_proto_verify_value__refuses_forgeries(void **state)
+{
+	static const char u[] = "{\"commit\":\"c\",\"deploy\":1,"
+	    "\"generation\":3,\"services\":[],\"steps\":[]}";
+	struct lr_sign_key *k, *k2, *pub;
+	struct lr_err err;
+	char dir[] = "/tmp/leura-test-proto.XXXXXX", id[LR_SIGN_ID_LEN + 1];
+	char *priv, *pubp, *priv2, *pub2, *v, *v2, *t, *cmd;
+	json_t *out = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	priv = lr_xasprintf("%s/a.key", dir);
+	pubp = lr_xasprintf("%s/a.pub", dir);
+	priv2 = lr_xasprintf("%s/b.key", dir);
+	pub2 = lr_xasprintf("%s/b.pub", dir);
+	assert_int_equal(lr_sign_keygen(priv, pubp, false, id, &err), 0);
+	assert_int_equal(lr_sign_keygen(priv2, pub2, false, id, &err), 0);
+	assert_int_equal(lr_sign_key_load_private(priv, &k, &err), 0);
+	assert_int_equal(lr_sign_key_load_private(priv2, &k2, &err), 0);
+	assert_int_equal(lr_sign_key_load_public(pubp, &pub, &err), 0);
+
+	v = proto_sign_value(u, "web1", k);
+	/* U stays as it was, the signature its last member */
+	assert_memory_equal(v, u, strlen(u) - 1);
+	assert_true(strncmp(v + strlen(u) - 1, ",\"signature\":\"ed25519:",
+	    22) == 0);
+	assert_int_equal(proto_verify_value(v, strlen(v), "web1", pub, &out,
+	    &err), 0);
+	assert_int_equal(lr_json_int(out, "generation"), 3);
+	assert_null(json_object_get(out, "signature"));
+	json_decref(out);
+	out = NULL;
+	out = json_loads(v, 0, NULL);
+	assert_string_equal(proto_signer(out, id), lr_sign_key_id(k));
+	json_decref(out);
+	out = NULL;
+
+	/* another host's document */
+	assert_int_equal(proto_verify_value(v, strlen(v), "web2", pub, &out,
+	    &err), LR_EINVAL);
+	assert_non_null(strstr(err.msg, "does not match"));
+	/* as a head */
+	assert_int_equal(proto_verify_value(v, strlen(v), NULL, pub, &out,
+	    &err), LR_EINVAL);
+	/* one byte changed: generation 3 -> 4 */
+	t = lr_xstrdup(v);
+	strstr(t, "\"generation\":3")[13] = '4';
+	assert_int_equal(proto_verify_value(t, strlen(t), "web1", pub, &out,
+	    &err), LR_EINVAL);
+	free(t);
+	/* unsigned */
+	assert_int_equal(proto_verify_value(u, strlen(u), "web1", pub, &out,
+	    &err), LR_EINVAL);
+	assert_string_equal(err.msg, "it is not signed");
+	/* signed with another key */
+	v2 = proto_sign_value(u, "web1", k2);
+	assert_int_equal(proto_verify_value(v2, strlen(v2), "web1", pub, &out,
+	    &err), LR_EINVAL);
+	assert_non_null(strstr(err.msg, "not among the trusted keys"));
+	/* a member slipped in before the signature */
+	t = lr_xasprintf("%.*s,\"steps\":[1]%s", (int)(strlen(u) - 1), v,
+	    v + strlen(u) - 1);
+	assert_int_equal(proto_verify_value(t, strlen(t), "web1", pub, &out,
+	    &err), LR_EINVAL);
+	free(t);
+	/* something after it */
+	t = lr_xasprintf("%s ", v);
+	assert_int_equal(proto_verify_value(t, strlen(t), "web1", pub, &out,
+	    &err), LR_EINVAL);
+	free(t);
+	assert_null(out);
+
+	cmd = lr_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(v);
+	free(v2);
+	free(priv);
+	free(pubp);
+	free(priv2);
+	free(pub2);
+	lr_sign_key_free(k);
+	lr_sign_key_free(k2);
+	lr_sign_key_free(pub);
+}
 
 static void
 test_proto_head__round_trips(void **state)
@@ -761,6 +851,7 @@ main(void)
 		cmocka_unit_test(test_proto_doc__bytes_are_pinned),
 		cmocka_unit_test(test_proto_doc__round_trips),
 		cmocka_unit_test(test_proto_value_parse__refuses_no_object),
+		cmocka_unit_test(test_proto_verify_value__refuses_forgeries),
 		cmocka_unit_test(test_proto_head__round_trips),
 		cmocka_unit_test(test_proto_report__round_trips),
 		cmocka_unit_test(test_proto_results__round_trip),
