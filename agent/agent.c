@@ -142,6 +142,14 @@ hook_head(void *arg, int64_t head_gen, int64_t head_deploy)
 }
 
 static void
+hook_refused(void *arg, const char *key, const struct lr_err *err)
+{
+	struct agent *a = arg;
+
+	agent_conv_refused(a->conv, key, err);
+}
+
+static void
 hook_kick(void *arg)
 {
 	struct agent *a = arg;
@@ -221,6 +229,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 		.head = hook_head,
 		.kick = hook_kick,
 		.read_done = hook_read_done,
+		.refused = hook_refused,
 	};
 	struct agent_sync_hooks h = hooks;
 	struct agent_sync_config sc = { 0 };
@@ -250,6 +259,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	sc.lease_ttl_s = o->lease_ttl_s;
 	sc.started_unix = started;
 	sc.max_request_bytes = o->max_request_bytes;
+	sc.keys = o->keys;
 	a->sync = agent_sync_new(&sc, &h);
 
 	cc.loop = loop;

@@ -24,6 +24,7 @@
 
 #include "err.h"
 #include "etcd.h"
+#include "sign.h"
 
 struct agent_opts {
 	const char *host;		/* required */
@@ -36,6 +37,11 @@ struct agent_opts {
 	long	 retry_base_ms;		/* step retries; 0: 1000 */
 	size_t	 keep_logs;		/* packed runs kept; 0: 50 */
 	size_t	 max_request_bytes;	/* etcd's limit; 0: its default */
+	/*
+	 * The fleet's public keys: only what they signed is acted on
+	 * (trust.h).  NULL: --insecure-unsigned, everything is.
+	 */
+	const struct lr_sign_key *keys;
 };
 
 struct agent;

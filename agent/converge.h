@@ -66,6 +66,12 @@ const char *agent_conv_in_force(const struct agent_conv *cv, int64_t *head);
  */
 void	agent_conv_desired(struct agent_conv *cv, const char *key,
 	    json_t *doc, int64_t head_gen);
+/*
+ * The sync side refused a document or head under key (trust.h): the
+ * report says so (report.refused) until a newer document is in force.
+ */
+void	agent_conv_refused(struct agent_conv *cv, const char *key,
+	    const struct lr_err *err);
 /* The head moved without changing the document: say so in the report. */
 void	agent_conv_head(struct agent_conv *cv, int64_t head_gen,
 	    int64_t head_deploy);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LR_LOG_COMPONENT "agent"
 #include "converge-int.h"
@@ -132,12 +133,23 @@ agent_conv_desired(struct agent_conv *cv, const char *key, json_t *doc,
 		lr_log_error("%s", err.msg);
 	json_decref(cv->cur);
 	cv->cur = cur;
+	/* a trusted document is in force: what was refused is behind it */
+	proto_report_set_refused(cv->report, NULL, NULL, NULL, 0);
 	lr_log_notice("desired state: generation %lld (%s), %zu steps",
 	    (long long)lr_json_int(doc, PROTO_DOC_GENERATION),
 	    lr_json_bool(doc, PROTO_DOC_REMOVED) ? "removed from the "
 	    "inventory" : "deploy", json_array_size(json_object_get(doc,
 	    PROTO_DOC_STEPS)));
 	agent_conv_converge(cv);
+}
+
+void
+agent_conv_refused(struct agent_conv *cv, const char *key,
+    const struct lr_err *err)
+{
+	proto_report_set_refused(cv->report, key, err->msg, err->hint,
+	    (int64_t)time(NULL));
+	agent_sync_publish(cv->sync, cv->report, NULL);
 }
 
 void

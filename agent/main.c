@@ -6,11 +6,14 @@
  *               [--etcd-key F] [--etcd-user U] [--etcd-password-file F]
  *               [--etcd-max-request-bytes N] [--once]
  *               [--drift-interval DURATION] [-v]
+ *               (--fleet-key FILE | --insecure-unsigned)
  *
  * Connection settings: the flags, then LEURA_ETCD, LEURA_ETCD_PREFIX,
  * LEURA_ETCD_CACERT, LEURA_ETCD_CERT, LEURA_ETCD_KEY, LEURA_ETCD_USER,
  * LEURA_ETCD_PASSWORD (the agent reads no configuration file: it is
- * meant for a unit file or a container's environment).
+ * meant for a unit file or a container's environment).  The fleet's
+ * public key: --fleet-key, else the file named by LEURA_FLEET_KEY; the
+ * agent refuses to start without one unless --insecure-unsigned.
  *
  * This file turns argv and the environment into struct agent_opts; the
  * agent's lifetime is agent.c's (agent_new, agent_run, agent_free): open
@@ -55,7 +58,8 @@ usage(FILE *f)
 	    "                   [--etcd-user USER] [--etcd-password-file "
 	    "FILE]\n"
 	    "                   [--etcd-max-request-bytes N] [--once] "
-	    "[--drift-interval DURATION] [-v]\n");
+	    "[--drift-interval DURATION] [-v]\n"
+	    "                   (--fleet-key FILE | --insecure-unsigned)\n");
 }
 
 static bool
@@ -92,6 +96,7 @@ default_state_dir(const char *host)
 struct opts_mem {
 	char	*state_dir;
 	struct lr_conn conn;	/* the connection settings (lib/conn.h) */
+	struct lr_sign_key *keys;	/* the fleet's public keys */
 };
 
 static void
@@ -99,6 +104,42 @@ opts_mem_release(struct opts_mem *m)
 {
 	free(m->state_dir);
 	lr_conn_release(&m->conn);
+	lr_sign_key_free(m->keys);
+}
+
+/*
+ * The fleet's public keys from path (--fleet-key, or LEURA_FLEET_KEY),
+ * or none with --insecure-unsigned.  -1 to go on, or the exit status.
+ */
+static int
+fleet_keys(const char *path, bool insecure, struct opts_mem *m)
+{
+	struct lr_err err;
+
+	lr_err_clear(&err);
+	if (path == NULL || *path == '\0')
+		path = getenv("LEURA_FLEET_KEY");
+	if (insecure) {
+		lr_log_warn("--insecure-unsigned: acting on unsigned desired "
+		    "state; anyone who can write to etcd can run commands on "
+		    "this host (for throwaway tests only)");
+		return -1;
+	}
+	if (path == NULL || *path == '\0') {
+		lr_err_set(&err, LR_EINVAL, "no fleet public key: the agent "
+		    "acts only on desired state signed by the fleet's key");
+		lr_err_hint(&err, "give the '%s' that 'leura keygen' made "
+		    "with --fleet-key FILE (or LEURA_FLEET_KEY), or pass "
+		    "--insecure-unsigned for a throwaway test",
+		    LR_SIGN_PUBLIC_NAME);
+		lr_err_print(&err);
+		return EXIT_USAGE;
+	}
+	if (lr_sign_key_load_public(path, &m->keys, &err) < 0) {
+		lr_err_print(&err);
+		return 1;
+	}
+	return -1;
 }
 
 /*
@@ -199,13 +240,16 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "fleet-key", required_argument, NULL, 'F' },
+		{ "insecure-unsigned", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *f_etcd = NULL, *f_prefix = NULL, *f_cacert = NULL;
 	const char *f_cert = NULL, *f_key = NULL, *f_user = NULL;
-	const char *f_pwfile = NULL;
+	const char *f_pwfile = NULL, *f_fleet = NULL;
 	struct lr_conn_settings flags = { 0 };
 	struct lr_err err;
+	bool insecure = false;
 	int c, rc, verbose = 0;
 
 	lr_err_clear(&err);
@@ -227,6 +271,8 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 				return rc;
 			break;
 		case 'o': o->once = true; break;
+		case 'F': f_fleet = optarg; break;
+		case 'I': insecure = true; break;
 		case 'd':
 			if (lr_duration_parse(optarg,
 			    &o->drift_interval_ms) < 0) {
@@ -260,6 +306,9 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		return EXIT_USAGE;
 	}
 	lr_log_set_level(LR_LOG_NOTICE + verbose);
+	if ((rc = fleet_keys(f_fleet, insecure, m)) >= 0)
+		return rc;
+	o->keys = m->keys;
 
 	flags.endpoints = f_etcd;
 	flags.prefix = f_prefix;

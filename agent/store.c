@@ -37,6 +37,7 @@
 #include "err.h"
 #include "file.h"
 #include "hash.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "xalloc.h"
@@ -583,6 +584,42 @@ agent_store_desired_save(struct agent_store *s, const json_t *v,
 		return lr_err_set(err, LR_EINVAL, "cannot save the desired "
 		    "state in '%s': not a JSON object", s->dir);
 	return write_json(s->dir, "desired.json", v, JSON_COMPACT, true, err);
+}
+
+/* ---- verified.json ---- */
+
+int64_t
+agent_store_verified_generation(struct agent_store *s)
+{
+	struct lr_err err;
+	char why[256], *path;
+	json_t *v = NULL;
+	int64_t g = 0;
+	int rc;
+
+	path = lr_xasprintf("%s/verified.json", s->dir);
+	rc = read_json_object(path, &v, why, sizeof(why), &err);
+	if (rc == LR_EINVAL)
+		lr_log_warn("'%s' is corrupt (%s): older generations are no "
+		    "longer refused until a new one is verified", path, why);
+	else if (rc == 0)
+		g = lr_json_int(v, "generation");
+	json_decref(v);
+	free(path);
+	return g;
+}
+
+int
+agent_store_verified_save(struct agent_store *s, int64_t gen,
+    struct lr_err *err)
+{
+	json_t *v = json_object();
+	int rc;
+
+	json_object_set_new(v, "generation", json_integer(gen));
+	rc = write_json(s->dir, "verified.json", v, JSON_COMPACT, true, err);
+	json_decref(v);
+	return rc;
 }
 
 /* ---- files/<sha256> ---- */

@@ -8,6 +8,9 @@
  *   DIR/desired.json        the last desired state accepted (see below)
  *   DIR/files/<sha256>      contents of file steps and custom step types
  *   DIR/steps.json          per step id, what was last done (records)
+ *   DIR/verified.json       the highest generation of a signed document
+ *                           the agent verified (replays of older ones
+ *                           are refused)
  *   DIR/running.json        the step being run right now; left behind by
  *                           a crash, it names the interrupted step
  *   DIR/work/               temporary scripts
@@ -63,6 +66,15 @@ const char *agent_store_work_dir(const struct agent_store *s);
 int	agent_store_desired_load(struct agent_store *s, json_t **out,
 	    struct lr_err *err);
 int	agent_store_desired_save(struct agent_store *s, const json_t *v,
+	    struct lr_err *err);
+
+/*
+ * verified.json: the highest generation of a document whose signature
+ * held (0 when none is saved, or the file is corrupt: said in the log),
+ * and saving a higher one (durable).
+ */
+int64_t	agent_store_verified_generation(struct agent_store *s);
+int	agent_store_verified_save(struct agent_store *s, int64_t gen,
 	    struct lr_err *err);
 
 /*

@@ -27,7 +27,10 @@
  * and the lease revoke get that long, then the client is dropped.
  *
  * Keys are built and cut with proto/keys.h, values read with
- * proto_value_parse, and documents read by their proto/fields.h names.
+ * proto_value_parse, and documents read by their proto/fields.h names;
+ * the head and this host's documents only once trust.h let them in
+ * (signed by the fleet's key), and a document comes into force only
+ * when it is not older than one verified before.
  *
  * Until the first read succeeds the agent works from desired.json.  What
  * the run side holds (the document in force, the report) it owns; this
@@ -47,6 +50,7 @@
 #include "log.h"
 #include "report.h"
 #include "sync.h"
+#include "trust.h"
 #include "xalloc.h"
 
 #define FETCH_BATCH	64
@@ -75,6 +79,7 @@ struct agent_sync {
 	long		 lease_ttl_s;
 	int64_t		 started_unix;
 	struct agent_sync_hooks hooks;
+	struct agent_trust *trust;	/* what of etcd may be acted on */
 	struct etcd_uv	*eu;
 	bool		 stopping;	/* agent_sync_hold: act on nothing */
 	int		 closing;	/* handles not yet closed (free) */
@@ -159,6 +164,16 @@ key_generation(const struct agent_sync *s, const char *key)
 	return proto_key_doc_generation(key, s->k_docs);
 }
 
+/* A document of this host, if trusted (trust.h); NULL when not. */
+static json_t *
+parse_doc(struct agent_sync *s, const struct etcd_kv *kv)
+{
+	int64_t g = key_generation(s, kv->key);
+
+	return g < 0 ? NULL : agent_trust_doc(s->trust, kv->key, g,
+	    kv->value, kv->value_len);
+}
+
 /* Replace what s->docs holds with the documents among kvs. */
 static void
 docs_replace(struct agent_sync *s, const struct etcd_kv *kvs, size_t n)
@@ -168,8 +183,7 @@ docs_replace(struct agent_sync *s, const struct etcd_kv *kvs, size_t n)
 
 	json_object_clear(s->docs);
 	for (i = 0; i < n; i++)
-		if (key_generation(s, kvs[i].key) >= 0 &&
-		    (v = parse_obj(&kvs[i])) != NULL)
+		if ((v = parse_doc(s, &kvs[i])) != NULL)
 			json_object_set_new(s->docs, kvs[i].key, v);
 }
 
@@ -201,7 +215,8 @@ set_head(struct agent_sync *s, const struct etcd_kv *kv)
 {
 	json_t *h;
 
-	if (kv == NULL || (h = parse_obj(kv)) == NULL)
+	if (kv == NULL || (h = agent_trust_head(s->trust, kv->key, kv->value,
+	    kv->value_len)) == NULL)
 		return;
 	s->head_gen = lr_json_int(h, PROTO_HEAD_GENERATION);
 	s->head_deploy = lr_json_int(h, PROTO_HEAD_DEPLOY);
@@ -296,8 +311,7 @@ docs_cb(const struct etcd_watch_batch *b, void *arg)
 			kv = &b->events[i].kv;
 			if (b->events[i].type == ETCD_EV_DELETE)
 				json_object_del(s->docs, kv->key);
-			else if (key_generation(s, kv->key) >= 0 &&
-			    (v = parse_obj(kv)) != NULL)
+			else if ((v = parse_doc(s, kv)) != NULL)
 				json_object_set_new(s->docs, kv->key, v);
 		}
 		break;
@@ -567,6 +581,7 @@ fetch_next(struct agent_sync *s)
 		key = s->fetching;
 		s->fetching = NULL;
 		s->sync_backoff_ms = 0;
+		agent_trust_accepted(s->trust, key_generation(s, key));
 		/* keep doc alive through the hook: a watch may drop it */
 		json_incref(doc);
 		s->hooks.desired(s->hooks.arg, key, doc, s->head_gen);
@@ -667,6 +682,9 @@ evaluate(struct agent_sync *s)
 		s->hooks.kick(s->hooks.arg);
 		return;
 	}
+	/* a replay of an older document: the one in force stays */
+	if (!agent_trust_fresh(s->trust, best, bg))
+		return;
 	s->fetching = lr_xstrdup(best);
 	fetch_next(s);
 }
@@ -1227,6 +1245,15 @@ agent_sync_hold(struct agent_sync *s)
 	s->stopping = true;
 }
 
+static void
+trust_refused(void *arg, const char *key, const struct lr_err *err)
+{
+	struct agent_sync *s = arg;
+
+	if (s->hooks.refused != NULL)
+		s->hooks.refused(s->hooks.arg, key, err);
+}
+
 struct agent_sync *
 agent_sync_new(const struct agent_sync_config *c,
     const struct agent_sync_hooks *hooks)
@@ -1246,6 +1273,8 @@ agent_sync_new(const struct agent_sync_config *c,
 	if (s->max_request < REQUEST_MIN)
 		s->max_request = REQUEST_MIN;
 	s->hooks = *hooks;
+	s->trust = agent_trust_new(c->keys, c->host, c->store, trust_refused,
+	    s);
 	s->docs = json_object();
 	s->prefix = lr_xstrdup(c->prefix);
 	s->k_head = proto_key_head(c->prefix);
@@ -1270,6 +1299,7 @@ freed_cb(uv_handle_t *h)
 
 	if (--s->closing > 0)
 		return;
+	agent_trust_free(s->trust);
 	json_decref(s->docs);
 	json_decref(s->observed);
 	json_decref(s->report);

@@ -58,6 +58,12 @@ struct agent_sync_hooks {
 	 * and a failed read is not retried.
 	 */
 	bool	(*read_done)(void *arg, const char *failure);
+	/*
+	 * A document or head under key was refused (trust.h): err says why
+	 * and what to do; borrowed for the call.  The document in force
+	 * stays.  May be NULL.
+	 */
+	void	(*refused)(void *arg, const char *key, const struct lr_err *err);
 	void	*arg;
 };
 
@@ -75,6 +81,8 @@ struct agent_sync_config {
 	 * under it, and it is lowered when etcd refuses one as too large.
 	 */
 	size_t		 max_request_bytes;
+	/* the fleet's public keys (borrowed); NULL: --insecure-unsigned */
+	const struct lr_sign_key *keys;
 };
 
 /* The smallest max_request_bytes (--etcd-max-request-bytes). */

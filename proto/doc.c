@@ -290,8 +290,14 @@ proto_verify_value(const char *val, size_t len, const char *host,
 	lr_buf_add(&u, val, (size_t)at);
 	lr_buf_addc(&u, '}');
 	message(&m, u.s, u.len, host);
-	if ((rc = lr_sign_verify(keys, m.s, m.len, sig, err)) < 0)
+	if ((rc = lr_sign_verify(keys, m.s, m.len, sig, err)) < 0) {
+		if (host != NULL && strstr(err->msg, "does not match"))
+			lr_err_set(err, rc, "the signature does not match: "
+			    "it was changed after signing, or signed for "
+			    "another host than '%s' (a copy of its document)",
+			    host);
 		goto out;
+	}
 	v = json_loadb(u.s, u.len, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(v) || json_object_get(v, PROTO_SIGNATURE)) {
 		/* a good signature over this: only a key holder's bug */

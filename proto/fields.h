@@ -127,6 +127,13 @@
 #define PROTO_REPORT_DRIFT		"drift"		/* PROTO_DRIFTED_* */
 #define PROTO_REPORT_CHECKED_UNIX_MS	"checked_unix_ms"
 #define PROTO_REPORT_INTERRUPTED	"interrupted"	/* [step id] */
+#define PROTO_REPORT_REFUSED		"refused"	/* PROTO_REFUSED_* */
+
+/* report.refused: the last document or head the agent refused */
+#define PROTO_REFUSED_KEY		"key"
+#define PROTO_REFUSED_ERROR		"error"
+#define PROTO_REFUSED_HINT		"hint"
+#define PROTO_REFUSED_AT_UNIX		"at_unix"
 
 /* report.state */
 #define PROTO_STATE_CONVERGING		"converging"

@@ -190,6 +190,25 @@ proto_report_set_checked(json_t *rep, int64_t unix_ms)
 	lr_json_set_int(rep, PROTO_REPORT_CHECKED_UNIX_MS, unix_ms);
 }
 
+void
+proto_report_set_refused(json_t *rep, const char *key, const char *error,
+    const char *hint, int64_t now)
+{
+	json_t *o;
+
+	if (key == NULL) {
+		json_object_del(rep, PROTO_REPORT_REFUSED);
+		return;
+	}
+	o = json_object();
+	lr_json_set_str(o, PROTO_REFUSED_KEY, key);
+	lr_json_set_str(o, PROTO_REFUSED_ERROR, error);
+	if (hint != NULL && *hint)
+		lr_json_set_str(o, PROTO_REFUSED_HINT, hint);
+	lr_json_set_int(o, PROTO_REFUSED_AT_UNIX, now);
+	json_object_set_new(rep, PROTO_REPORT_REFUSED, o);
+}
+
 json_t *
 proto_waiting_for(const char *svc, const char *host)
 {
@@ -268,6 +287,7 @@ proto_report_decode(const json_t *rep, struct proto_report *out)
 {
 	const json_t *run = json_object_get(rep, PROTO_REPORT_RUN);
 	const json_t *wf = json_object_get(rep, PROTO_REPORT_WAITING_FOR);
+	const json_t *rf;
 
 	memset(out, 0, sizeof(*out));
 	out->generation = lr_json_int(rep, PROTO_REPORT_GENERATION);
@@ -297,6 +317,10 @@ proto_report_decode(const json_t *rep, struct proto_report *out)
 	out->drift = json_object_get(rep, PROTO_REPORT_DRIFT);
 	out->checked_unix_ms = lr_json_int(rep, PROTO_REPORT_CHECKED_UNIX_MS);
 	out->interrupted = json_object_get(rep, PROTO_REPORT_INTERRUPTED);
+	rf = json_object_get(rep, PROTO_REPORT_REFUSED);
+	out->refused_key = lr_json_str(rf, PROTO_REFUSED_KEY);
+	out->refused_error = lr_json_str(rf, PROTO_REFUSED_ERROR);
+	out->refused_hint = lr_json_str(rf, PROTO_REFUSED_HINT);
 }
 
 bool

@@ -54,6 +54,10 @@ struct proto_report {
 	const json_t *drift;	/* [{id, detail}]; NULL */
 	int64_t	 checked_unix_ms;	/* 0: never checked */
 	const json_t *interrupted;	/* [step id]; NULL */
+	/* the last document or head refused (not trusted); "" when none */
+	const char *refused_key;
+	const char *refused_error;
+	const char *refused_hint;
 };
 
 /*
@@ -77,6 +81,13 @@ void	 proto_report_set_failed_steps(json_t *rep, const json_t *failed);
 void	 proto_report_set_services(json_t *rep, const json_t *services);
 void	 proto_report_set_drift(json_t *rep, const json_t *drift);
 void	 proto_report_set_checked(json_t *rep, int64_t unix_ms);
+/*
+ * What the agent refused to act on, and why (key NULL removes it): a
+ * document or head not signed by a trusted key, another host's, or
+ * older than one it verified.
+ */
+void	 proto_report_set_refused(json_t *rep, const char *key,
+	    const char *error, const char *hint, int64_t now);
 
 /* {"service", "host"}: new reference. */
 json_t	*proto_waiting_for(const char *svc, const char *host);

@@ -31,6 +31,7 @@ static const struct lr_cmd commands[] = {
 	{ "status",	cmd_status,	"per host and service: converged or not" },
 	{ "history",	cmd_history,	"the commits applied, newest first" },
 	{ "up",		cmd_up,		"local etcd and agents, apply, wait: one machine" },
+	{ "keygen",	cmd_keygen,	"make the fleet's signing key pair" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

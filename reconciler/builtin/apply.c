@@ -18,16 +18,58 @@
 
 #include "builtin.h"
 #include "clock.h"
+#include "config.h"
 #include "deploy.h"
 #include "fields.h"
 #include "planout.h"
+#include "sign.h"
 #include "wait.h"
 #include "xalloc.h"
 
 static const char usage_str[] =
     "usage: leura apply [--ref REF] [--rollback] [--expect-revision N] "
     "[--lock-timeout SECONDS] [--no-diff] [--json] [--wait] "
-    "[--wait-timeout DURATION] [--etcd URL[,URL...]]\n";
+    "[--wait-timeout DURATION] [--signing-key PATH] [--insecure-unsigned] "
+    "[--etcd URL[,URL...]]\n";
+
+/*
+ * The fleet's private key (docs/security.md), or NULL with nothing said
+ * when --insecure-unsigned; LR_EXIT_FAIL when it cannot be had.
+ */
+static int
+signing_key(const struct cmd_apply_opts *ao, struct lr_sign_key **out)
+{
+	struct spec_diags d;
+	struct lr_err err;
+	char *path = NULL;
+	int rc;
+
+	*out = NULL;
+	if (ao->insecure_unsigned) {
+		fprintf(stderr, "leura: warning: --insecure-unsigned: the "
+		    "desired state is written unsigned; agents that check "
+		    "signatures refuse it, and anyone who can write to etcd "
+		    "can run commands as root on every host (for throwaway "
+		    "tests only)\n");
+		return 0;
+	}
+	lr_err_clear(&err);
+	spec_diags_init(&d);
+	if ((rc = rec_config_signing_key(ao->signing_key, &path, &d, &err)) ==
+	    0 && (rc = lr_sign_key_load_private(path, out, &err)) == LR_ENOENT)
+		lr_err_hint(&err, "make the fleet's key pair with 'leura "
+		    "keygen' (it writes %s and %s), give another with "
+		    "--signing-key or LEURA_SIGNING_KEY, or pass "
+		    "--insecure-unsigned for a throwaway test",
+		    LR_SIGN_PRIVATE_NAME, LR_SIGN_PUBLIC_NAME);
+	if (rc < 0 && d.nerrors)
+		spec_diags_print(&d, stderr, 20);
+	else if (rc < 0)
+		lr_err_print(&err);
+	spec_diags_release(&d);
+	free(path);
+	return rc < 0 ? LR_EXIT_FAIL : 0;
+}
 
 /* The plan as `leura plan` shows it, before the apply writes. */
 static void
@@ -75,12 +117,15 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 	struct rec_deploy d = { 0 };
 	struct rec_git *g = NULL;
 	struct conn conn = { 0 };
+	struct lr_sign_key *key = NULL;
 	struct lr_err err;
 	bool print = !ao->json && !ao->no_plan;
 	int rc = LR_EXIT_FAIL;
 
 	memset(out, 0, sizeof(*out));
 	lr_err_clear(&err);
+	if (signing_key(ao, &key) != 0)
+		return LR_EXIT_FAIL;
 	if ((rc = rec_git_open(ctx->repo_dir, &g, &err)) < 0) {
 		lr_err_print(&err);
 		/* no repository; a folder outside the tree has its own hint */
@@ -88,9 +133,11 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 			fprintf(stderr, "hint: apply deploys a commit of the "
 			    "config repo: commit it to git first ('leura "
 			    "validate' checks any directory)\n");
+		lr_sign_key_free(key);
 		return LR_EXIT_FAIL;
 	}
 	o.ref = ao->ref;
+	o.sign_key = key;
 	o.rollback = ao->rollback;
 	o.expect = ao->expect;
 	o.lock_wait_ms = ao->lockwait * 1000;
@@ -103,6 +150,10 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 		goto fail;
 	if ((rc = rec_deploy_plan(&d, conn.etcd, conn.prefix, &err)) < 0)
 		goto fail;
+	if (d.resign && d.plan.nchanged && !ao->json)
+		fprintf(stderr, "note: the applied deploy is not signed by "
+		    "key %s: every host's document is written anew, signed "
+		    "with it\n", lr_sign_key_id(key));
 	if (d.plan.nchanged && print)
 		print_plan(&d, ao->show_diff);
 	if ((rc = rec_deploy_write(&d, &err)) < 0)
@@ -138,6 +189,7 @@ out:
 	rec_deploy_release(&d);
 	conn_release(&conn);
 	rec_git_free(g);
+	lr_sign_key_free(key);
 	return rc;
 }
 
@@ -210,7 +262,8 @@ apply_wait(struct cmd_apply_result *r, bool json, long timeout_ms)
 
 enum {
 	OPT_REF = CMD_OPT_BASE, OPT_ROLLBACK, OPT_NO_DIFF, OPT_JSON, OPT_WAIT,
-	OPT_WAIT_TIMEOUT, OPT_EXPECT, OPT_LOCK_TIMEOUT
+	OPT_WAIT_TIMEOUT, OPT_EXPECT, OPT_LOCK_TIMEOUT, OPT_SIGNING_KEY,
+	OPT_INSECURE
 };
 
 int
@@ -225,6 +278,8 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "expect-revision", required_argument, NULL, OPT_EXPECT },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+		{ "signing-key", required_argument, NULL, OPT_SIGNING_KEY },
+		{ "insecure-unsigned", no_argument, NULL, OPT_INSECURE },
 		CONN_LONGOPTS,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
@@ -279,6 +334,12 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 				    "wants seconds, not '%s'\n", optarg);
 				return LR_EXIT_USAGE;
 			}
+			break;
+		case OPT_SIGNING_KEY:
+			o.signing_key = optarg;
+			break;
+		case OPT_INSECURE:
+			o.insecure_unsigned = true;
 			break;
 		default:
 			if (!conn_getopt(c, optarg, ctx))

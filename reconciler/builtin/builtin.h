@@ -48,6 +48,7 @@ int	cmd_apply(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_status(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_up(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_keygen(int argc, char **argv, struct lr_ctx *ctx);
 /* `leura --up-child PPID PROG ARGS...`: how `leura up` starts its children */
 int	cmd_up_child(int argc, char **argv);
 
@@ -162,6 +163,10 @@ struct cmd_apply_opts {
 	bool	 no_plan;	/* print only the last line */
 	long long expect;	/* --expect-revision; -1: none */
 	long long lockwait;	/* --lock-timeout, seconds */
+	/* --signing-key: path of the fleet's private key (NULL: see
+	 * rec_config_signing_key) */
+	const char *signing_key;
+	bool	 insecure_unsigned;	/* --insecure-unsigned: no signing */
 };
 
 struct cmd_apply_result {

@@ -37,6 +37,7 @@ struct writer {
 	char	*head_key;
 	char	*head_val;	/* the head this apply writes, once known */
 	const char *apply_id;	/* in head_val: tells our head from another's */
+	const struct lr_sign_key *key;	/* signs what is written; NULL: no */
 };
 
 /* The error for a lost compare, naming who applied what. */
@@ -219,6 +220,12 @@ put_doc(struct writer *w, const char *h, int64_t gen, const char *name,
 	char *key;
 	int rc;
 
+	if (w->key != NULL) {
+		/* bound to h: the agent of another host refuses it */
+		key = proto_sign_value(val, h, w->key);
+		free(val);
+		val = key;
+	}
 	key = proto_key_doc(w->a->prefix, h, gen, name);
 	rc = add_put(w, key, val, strlen(val), err);
 	free(key);
@@ -580,6 +587,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	    ETCD_MAX_REQUEST_BYTES;
 	w.max_ops = o->max_ops ? o->max_ops : DEFAULT_MAX_OPS;
 	w.head_key = proto_key_head(a->prefix);
+	w.key = o->sign_key;
 	stale = json_deep_copy(a->stale);
 	res->generation = gen;
 	res->deploy = deploy;
@@ -590,7 +598,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		h = json_string_value(v);
 		doc_files(json_object_get(json_object_get(docs, h), "doc"),
 		    need);
-		n = doc_value_len(json_object_get(docs, h), o->commit);
+		n = doc_value_len(json_object_get(docs, h), o->commit) +
+		    PROTO_SIGN_OVERHEAD;
 		key = proto_key_doc(a->prefix, h, gen, json_string_value(
 		    json_object_get(json_object_get(docs, h), "sha256")));
 		if (put_cost(key, n) + TXN_SLACK > w.max_request) {
@@ -677,6 +686,12 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	/* the head is the deploy record, under its own key */
 	w.head_val = proto_dumps(rec);
 	json_decref(rec);
+	if (w.key != NULL) {
+		val = proto_sign_value(w.head_val, NULL, w.key);
+		free(w.head_val);
+		w.head_val = val;
+		val = NULL;
+	}
 	key = proto_key_deploy(a->prefix, deploy);
 	/* the record and the head land in the same, last txn */
 	n = put_cost(key, strlen(w.head_val)) +

@@ -10,9 +10,11 @@
 #include "config.h"
 #include "file.h"
 #include "node.h"
+#include "sign.h"
 #include "xalloc.h"
 
-static const char *const top_keys[] = { "etcd", NULL };
+static const char *const top_keys[] = { "etcd", "signing", NULL };
+static const char *const signing_keys[] = { "key", NULL };
 static const char *const etcd_keys[] = { "endpoints", "cacert", "cert",
 	"key", "user", "password_file", "prefix", NULL };
 
@@ -25,8 +27,8 @@ expand(const char *s, const char *home)
 }
 
 static void
-get_path(struct spec_diags *d, const struct spec_node *map, const char *k,
-    const char *home, char **out)
+get_path_in(struct spec_diags *d, const char *sect,
+    const struct spec_node *map, const char *k, const char *home, char **out)
 {
 	const struct spec_node *n = spec_node_get(map, k);
 	const char *s = NULL;
@@ -34,13 +36,20 @@ get_path(struct spec_diags *d, const struct spec_node *map, const char *k,
 
 	if (n == NULL || spec_node_is_null(n))
 		return;
-	what = lr_xasprintf("etcd.%s", k);
+	what = lr_xasprintf("%s.%s", sect, k);
 	if (spec_get_str(d, n, what, &s) == 0 && *s == '\0')
-		spec_diag_hint(spec_diag_at(d, n, "etcd.%s is empty", k),
+		spec_diag_hint(spec_diag_at(d, n, "%s is empty", what),
 		    "remove the key or give a value; see leura(1), FILES");
 	else if (s != NULL)
 		*out = expand(s, home);
 	free(what);
+}
+
+static void
+get_path(struct spec_diags *d, const struct spec_node *map, const char *k,
+    const char *home, char **out)
+{
+	get_path_in(d, "etcd", map, k, home, out);
 }
 
 static void
@@ -87,14 +96,15 @@ rec_config_parse(const char *path, const char *buf, size_t len,
     const char *home, struct rec_config *out, struct spec_diags *d)
 {
 	struct spec_file *f = NULL;
-	const struct spec_node *etcd;
+	const struct spec_node *etcd, *sg;
 	size_t nerr = d->nerrors;
+	bool top;
 
 	memset(out, 0, sizeof(*out));
 	spec_file_parse(path, buf, len, &f, d);
-	if (f->root != NULL && spec_check_map(d, f->root, "the leura client "
-	    "configuration", top_keys, "leura(1), FILES") &&
-	    (etcd = spec_node_get(f->root, "etcd")) != NULL &&
+	top = f->root != NULL && spec_check_map(d, f->root, "the leura client "
+	    "configuration", top_keys, "leura(1), FILES");
+	if (top && (etcd = spec_node_get(f->root, "etcd")) != NULL &&
 	    !spec_node_is_null(etcd) &&
 	    spec_check_map(d, etcd, "etcd", etcd_keys, "leura(1), FILES")) {
 		get_endpoints(d, spec_node_get(etcd, "endpoints"), out);
@@ -110,6 +120,10 @@ rec_config_parse(const char *path, const char *buf, size_t len,
 			    "'/'", out->prefix), "use an absolute key prefix "
 			    "such as /leura");
 	}
+	if (top && (sg = spec_node_get(f->root, "signing")) != NULL &&
+	    !spec_node_is_null(sg) && spec_check_map(d, sg, "signing",
+	    signing_keys, "leura(1), FILES"))
+		get_path_in(d, "signing", sg, "key", home, &out->signing_key);
 	spec_file_free(f);
 	return d->nerrors > nerr ? LR_EINVAL : 0;
 }
@@ -124,6 +138,7 @@ rec_config_release(struct rec_config *c)
 	free(c->user);
 	free(c->password_file);
 	free(c->prefix);
+	free(c->signing_key);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -149,19 +164,16 @@ config_path(const char **home, bool *must_exist)
 	return lr_xasprintf("%s/.config/leura/config", *home);
 }
 
-int
-rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
-    struct spec_diags *d, struct lr_err *err)
+/* Read the config file into rc (nothing when there is none). */
+static int
+config_read(struct rec_config *rc, struct spec_diags *d, struct lr_err *err)
 {
-	struct rec_config rc = { 0 };
-	struct lr_conn_settings file = { 0 };
 	const char *home;
 	char *path, *buf = NULL;
 	size_t len = 0;
 	bool must_exist;
 	int ret = 0;
 
-	memset(out, 0, sizeof(*out));
 	path = config_path(&home, &must_exist);
 	if (path != NULL && (ret = lr_read_file(path, MAX_CONFIG, &buf, &len,
 	    err)) < 0) {
@@ -170,8 +182,24 @@ rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
 		lr_err_clear(err);
 		ret = 0;
 	}
-	if (buf != NULL && (ret = rec_config_parse(path, buf, len, home, &rc,
-	    d)) < 0)
+	if (buf != NULL)
+		ret = rec_config_parse(path, buf, len, home, rc, d);
+out:
+	free(buf);
+	free(path);
+	return ret;
+}
+
+int
+rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
+    struct spec_diags *d, struct lr_err *err)
+{
+	struct rec_config rc = { 0 };
+	struct lr_conn_settings file = { 0 };
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = config_read(&rc, d, err)) < 0)
 		goto out;
 	file.endpoints = rc.endpoints;
 	file.cacert = rc.cacert;
@@ -182,8 +210,54 @@ rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
 	file.prefix = rc.prefix;
 	ret = lr_conn_resolve(flags, &file, out, err);
 out:
-	free(buf);
-	free(path);
+	rec_config_release(&rc);
+	return ret;
+}
+
+char *
+rec_config_dir(void)
+{
+	const char *x;
+
+	if ((x = getenv("XDG_CONFIG_HOME")) != NULL && *x)
+		return lr_xasprintf("%s/leura", x);
+	if ((x = getenv("HOME")) == NULL || *x == '\0')
+		return NULL;
+	return lr_xasprintf("%s/.config/leura", x);
+}
+
+int
+rec_config_signing_key(const char *flag, char **out, struct spec_diags *d,
+    struct lr_err *err)
+{
+	struct rec_config rc = { 0 };
+	const char *x;
+	char *dir;
+	int ret;
+
+	if (flag != NULL && *flag) {
+		*out = lr_xstrdup(flag);
+		return 0;
+	}
+	if ((x = getenv("LEURA_SIGNING_KEY")) != NULL && *x) {
+		*out = lr_xstrdup(x);
+		return 0;
+	}
+	if ((ret = config_read(&rc, d, err)) < 0)
+		goto out;
+	if (rc.signing_key != NULL) {
+		*out = rc.signing_key;
+		rc.signing_key = NULL;
+	} else if ((dir = rec_config_dir()) != NULL) {
+		*out = lr_xasprintf("%s/%s", dir, LR_SIGN_PRIVATE_NAME);
+		free(dir);
+	} else {
+		ret = lr_err_set(err, LR_ENOENT, "no signing key: no "
+		    "--signing-key, LEURA_SIGNING_KEY or HOME");
+		lr_err_hint(err, "make a key pair with 'leura keygen DIR' "
+		    "and give its private key with --signing-key");
+	}
+out:
 	rec_config_release(&rc);
 	return ret;
 }

@@ -12,6 +12,8 @@
  *     user: deployer
  *     password_file: ~/.config/leura/etcd-password
  *     prefix: /leura
+ *   signing:
+ *     key: ~/.config/leura/signing.key
  *
  * Command-line flags win over LEURA_* variables, which win over this file
  * (DESIGN.md §3): rec_config_conn finds and reads the file and hands its
@@ -28,6 +30,7 @@
 struct rec_config {
 	char	*endpoints;	/* owned: comma-separated; NULL if unset */
 	char	*cacert, *cert, *key, *user, *password_file, *prefix;
+	char	*signing_key;	/* signing.key: the fleet's private key */
 };
 
 /*
@@ -51,5 +54,19 @@ void	rec_config_release(struct rec_config *c);
  */
 int	rec_config_conn(const struct lr_conn_settings *flags,
 	    struct lr_conn *out, struct spec_diags *d, struct lr_err *err);
+
+/*
+ * The path of the fleet's private signing key (docs/security.md): flag
+ * (may be NULL), then $LEURA_SIGNING_KEY (a path, never the key), then
+ * signing.key of the config file, then signing.key beside the config
+ * file ($XDG_CONFIG_HOME/leura/ or ~/.config/leura/, where `leura keygen`
+ * puts it).  *out is owned by the caller.  LR_EINVAL with diagnostics in
+ * d when the file is invalid; LR_ENOENT with err set when there is no
+ * home to look in.
+ */
+int	rec_config_signing_key(const char *flag, char **out,
+	    struct spec_diags *d, struct lr_err *err);
+/* The folder of the default config file (owned), NULL without a home. */
+char	*rec_config_dir(void);
 
 #endif

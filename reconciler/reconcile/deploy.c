@@ -272,6 +272,36 @@ same_tree(const struct rec_plan *p, const char *tree)
 	return n == h.hosts;
 }
 
+/*
+ * Whether the applied head was signed by another key than k (or by none):
+ * then its documents are too, and the agents would refuse them once they
+ * trust only k.
+ */
+static bool
+needs_resign(const struct rec_plan *p, const struct lr_sign_key *k)
+{
+	char id[LR_SIGN_ID_LEN + 1];
+
+	return k != NULL && p->applied.head != NULL &&
+	    (proto_signer(p->applied.head, id) == NULL ||
+	    strcmp(id, lr_sign_key_id(k)) != 0);
+}
+
+/* Write every host's document anew: all of docs change. */
+static void
+resign_all(struct rec_plan *p)
+{
+	json_t *changed = json_object_get(p->changes, "changed");
+	const char *h;
+	json_t *v;
+
+	json_array_clear(changed);
+	json_object_foreach(p->docs, h, v)
+		json_array_append_new(changed, json_string(h));
+	p->nchanged = json_array_size(changed) + json_array_size(
+	    json_object_get(p->changes, "removed"));
+}
+
 int
 rec_deploy_plan(struct rec_deploy *d, struct etcd *e, const char *prefix,
     struct lr_err *err)
@@ -289,11 +319,14 @@ rec_deploy_plan(struct rec_deploy *d, struct etcd *e, const char *prefix,
 		    p->from_label);
 		return lr_err_hint(err, "run plan again");
 	}
-	d->same_tree = same_tree(p, d->tree);
+	d->resign = needs_resign(p, d->o.sign_key);
+	d->same_tree = !d->resign && same_tree(p, d->tree);
 	if (d->same_tree)
 		return 0;
 	if ((rc = rec_plan_compile(p, NULL, d->git, d->ref, err)) < 0)
 		return rc;
+	if (d->resign)
+		resign_all(p);
 	if (p->nchanged == 0 || !d->o.diff)
 		return 0;
 	if ((rc = rec_plan_diff(p, err)) < 0)
@@ -362,6 +395,7 @@ rec_deploy_write(struct rec_deploy *d, struct lr_err *err)
 	o.rollback = d->o.rollback;
 	o.lock_wait_ms = d->o.lock_wait_ms;
 	o.lock_lease = d->o.lock_lease;
+	o.sign_key = d->o.sign_key;
 	rc = rec_apply_write(p->etcd, &p->applied, p->docs, p->changes,
 	    &p->to.comp, &o, &d->res, err);
 	free(by);

@@ -81,6 +81,12 @@ struct rec_deploy_opts {
 	bool	 diff;		/* rec_plan_diff when something changes */
 	bool	 contents;	/* ... and rec_plan_files */
 	const char *by;		/* who applies; NULL: $LEURA_USER, user@host */
+	/*
+	 * Signs what is written (rec_apply_opts); NULL: unsigned.  When the
+	 * applied head is not signed by this key (a new key, or the first
+	 * signed apply), every host's document is written anew, signed.
+	 */
+	const struct lr_sign_key *sign_key;
 };
 
 struct rec_deploy {
@@ -99,6 +105,7 @@ struct rec_deploy {
 	/* rec_deploy_plan */
 	struct rec_plan plan;
 	bool	 same_tree;		/* no compile: the applied tree */
+	bool	 resign;		/* the head is not signed by o.sign_key */
 	char	*files_warning;		/* rec_plan_files failed: why */
 	/* rec_deploy_write */
 	bool	 written;		/* a new generation was written */

@@ -102,6 +102,12 @@ struct rec_apply_opts {
 	int64_t	 lock_lease;
 	size_t	 max_request;	/* bytes per txn; 0: ETCD_MAX_REQUEST_BYTES */
 	size_t	 max_ops;	/* ops per txn; 0: 128 */
+	/*
+	 * The fleet's private key: every document, tombstone and the head
+	 * are signed with it (proto_sign_value); NULL writes them unsigned,
+	 * which agents refuse unless started with --insecure-unsigned.
+	 */
+	const struct lr_sign_key *sign_key;
 };
 
 struct rec_apply_result {
