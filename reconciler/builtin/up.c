@@ -60,6 +60,7 @@
 #include "file.h"
 #include "load.h"
 #include "proc.h"
+#include "sign.h"
 #include "up-int.h"
 #include "wait.h"
 #include "xalloc.h"
@@ -114,6 +115,8 @@ struct up {
 	char	*etcd_bin, *agent_bin, *self_exe;
 	char	*url;		/* unix://STATE/sock/etcd:2379 */
 	char	*sock_dir;	/* STATE/sock, 0700 */
+	/* the fleet's key pair in the state dir (docs/security.md) */
+	char	*sign_key, *sign_pub;
 	int	 lockfd;
 	struct child etcd;
 	struct child *agents;
@@ -692,6 +695,7 @@ start_agents(struct up *u)
 		{
 			char *argv[] = { u->agent_bin, "--host", u->hosts[i],
 				"--state-dir", dir, "--etcd", u->url,
+				"--fleet-key", u->sign_pub,
 				u->verbose ? "-v" : NULL, NULL };
 
 			rc = spawn(u, c, argv, NULL, NULL);
@@ -703,6 +707,33 @@ start_agents(struct up *u)
 }
 
 /* ---- the state dir ---------------------------------------------------- */
+
+/*
+ * The fleet's key pair: made in the state dir on the first start, kept
+ * after; apply signs with it and the agents check with it.
+ */
+static int
+signing_pair(struct up *u)
+{
+	char id[LR_SIGN_ID_LEN + 1];
+	struct lr_err err;
+	struct stat st;
+
+	u->sign_key = lr_xasprintf("%s/%s", u->state, LR_SIGN_PRIVATE_NAME);
+	u->sign_pub = lr_xasprintf("%s/%s", u->state, LR_SIGN_PUBLIC_NAME);
+	if (stat(u->sign_key, &st) == 0 && stat(u->sign_pub, &st) == 0)
+		return 0;
+	lr_err_clear(&err);
+	if (lr_sign_keygen(u->sign_key, u->sign_pub, false, id, &err) < 0) {
+		lr_err_print(&err);
+		fprintf(stderr, "hint: remove the half of the pair left in "
+		    "'%s', or give another --state-dir\n", u->state);
+		return -1;
+	}
+	printf("Made the signing key %s for this machine's fleet (%s)\n",
+	    id, u->sign_key);
+	return 0;
+}
 
 /* One leura up per state dir: an flock on up.lock, held until exit. */
 static int
@@ -736,6 +767,23 @@ lock_state(struct up *u)
 	return 0;
 }
 
+/* s as a YAML double-quoted string: any byte stays itself */
+static void
+put_quoted(FILE *fp, const char *s)
+{
+	const char *p;
+
+	fputc('"', fp);
+	for (p = s; *p; p++)
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			fprintf(fp, "\\x%02x", (unsigned char)*p);
+		else
+			fputc(*p, fp);
+	fputc('"', fp);
+}
+
 /*
  * The client settings of this etcd, in a config file of its own: the
  * in-process apply and status read it (LEURA_CONFIG), and not the user's
@@ -749,7 +797,6 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 		"LEURA_ETCD_CERT", "LEURA_ETCD_KEY", "LEURA_ETCD_USER",
 		"LEURA_ETCD_PASSWORD", "LEURA_ETCD_PREFIX" };
 	char *path = lr_xasprintf("%s/config", u->state);
-	const char *p;
 	FILE *fp;
 	size_t i;
 
@@ -761,19 +808,18 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 	}
 	/* the path is the user's: quoted, so that any byte stays itself */
 	fprintf(fp, "# written by leura up: its local etcd\netcd:\n"
-	    "  endpoints:\n    - \"");
-	for (p = u->url; *p; p++)
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if ((unsigned char)*p < 0x20)
-			fprintf(fp, "\\x%02x", (unsigned char)*p);
-		else
-			fputc(*p, fp);
-	fprintf(fp, "\"\n  prefix: %s\n", PREFIX);
+	    "  endpoints:\n    - ");
+	put_quoted(fp, u->url);
+	fprintf(fp, "\n  prefix: %s\nsigning:\n  key: ", PREFIX);
+	put_quoted(fp, u->sign_key);
+	fputc('\n', fp);
 	fclose(fp);
 	setenv("LEURA_CONFIG", path, 1);
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
+	/* this fleet's key, not one the environment names */
+	unsetenv("LEURA_SIGNING_KEY");
+	unsetenv("LEURA_FLEET_KEY");
 	uctx->etcd = u->url;
 	uctx->etcd_cacert = uctx->etcd_cert = uctx->etcd_key = NULL;
 	uctx->etcd_user = NULL;
@@ -908,7 +954,7 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 		goto out;
 	}
 	u->state = lr_xstrdup(real);
-	if (lock_state(u) < 0)
+	if (lock_state(u) < 0 || signing_pair(u) < 0)
 		goto out;
 	/* the hosts of the commit that is applied, not of the work tree */
 	lr_err_clear(&err);
@@ -978,6 +1024,8 @@ up_release(struct up *u)
 	free(u->env);
 	free(u->url);
 	free(u->sock_dir);
+	free(u->sign_key);
+	free(u->sign_pub);
 	free(u->state);
 	if (u->lockfd > 0)
 		close(u->lockfd);
@@ -1001,6 +1049,7 @@ rollout(struct up *u)
 	char *argv[] = { "status", NULL };
 	int rc;
 
+	ao.signing_key = u->sign_key;
 	u->fatal = true;
 	u->lost_etcd = false;
 	if (stop_sig)	/* it came before the worker ran: apply nothing */

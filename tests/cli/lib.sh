@@ -12,6 +12,14 @@ export GIT_COMMITTER_NAME=test GIT_COMMITTER_EMAIL=test@example.invalid
 export GIT_CONFIG_NOSYSTEM=1 HOME="$T"
 nfail=0
 
+# The fleet's signing key pair (docs/security.md), for every test: leura
+# apply signs with the private key, agents check with the public one.
+# Only the test of --insecure-unsigned goes without.
+KEYS=$T/keys
+"$LEURA" keygen "$KEYS" >/dev/null
+export LEURA_SIGNING_KEY="$KEYS/signing.key"
+export LEURA_FLEET_KEY="$KEYS/signing.pub"
+
 fail() {
 	echo "FAIL: $*" >&2
 	nfail=$((nfail + 1))

@@ -81,7 +81,7 @@ section() {
 }
 
 # (2) each command's usage line is in its page's SYNOPSIS
-for cmd in validate schedule inventory plan apply status history up; do
+for cmd in validate schedule inventory plan apply status history up keygen; do
 	page="$MAN/leura-$cmd.1.md"
 	if [ ! -f "$page" ]; then
 		fail "no $page"

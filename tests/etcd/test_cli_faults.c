@@ -45,6 +45,8 @@
 #include "clock.h"
 #include "etcd.h"
 #include "etcd_harness.h"
+#include "file.h"
+#include "sign.h"
 #include "xalloc.h"
 
 #define CHILD_TIMEOUT_MS	30000	/* any one child; killed past it */
@@ -1367,6 +1369,9 @@ static int
 group_setup(void **state)
 {
 	const char *tmp = getenv("TMPDIR");
+	char dir[512], priv[560], pub[560];
+	char id[LR_SIGN_ID_LEN + 1];
+	struct lr_err err = { 0 };
 
 	snprintf(tdir, sizeof(tdir), "%s/leura-cli-faults.XXXXXX",
 	    tmp && *tmp ? tmp : "/tmp");
@@ -1377,6 +1382,16 @@ group_setup(void **state)
 	if (th_etcd_start(&shared, 1, 0) < 0)
 		return -1;
 	new_repo("shared", shared_repo, sizeof(shared_repo));
+	/* the fleet's key, where apply looks by default (HOME is tdir) */
+	snprintf(dir, sizeof(dir), "%s/.config/leura", tdir);
+	snprintf(priv, sizeof(priv), "%s/%s", dir, LR_SIGN_PRIVATE_NAME);
+	snprintf(pub, sizeof(pub), "%s/%s", dir, LR_SIGN_PUBLIC_NAME);
+	if (lr_mkdir_p(dir, 0700) < 0 || lr_sign_keygen(priv, pub, false, id,
+	    &err) < 0) {
+		fprintf(stderr, "cannot make a key pair in %s: %s\n", dir,
+		    err.msg);
+		return -1;
+	}
 	return 0;
 }
 
