@@ -100,8 +100,11 @@ fi
 
 # as nobody: leura apply of their own repo is refused
 as_nobody() {
-	runuser -u nobody -- env HOME="$T/nobody-home" "$@"
+	runuser -u nobody -- env HOME="$T/nobody-home" \
+	    LEURA_SIGNING_KEY="$T/nobody-home/.config/leura/signing.key" "$@"
 }
+# with a signing key of their own: what they lack is etcd
+run 0 as_nobody bin/leura keygen
 run 1 as_nobody bin/leura --etcd "$url" -C theirs apply --no-diff
 expect_in "$T/err" "cannot reach etcd"
 expect_in "$T/err" "permission denied"
