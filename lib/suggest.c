@@ -68,6 +68,14 @@ lr_suggest(const char *word, const char *const *cands, size_t ncands)
 				continue;
 			}
 		}
+		/*
+		 * The distance is at least the difference in length: skip the
+		 * table, (len + 1) * (strlen + 1) words, for a word far longer
+		 * than every candidate (a 5 MB key took 600 MB a candidate).
+		 */
+		d = strlen(cands[i]);
+		if ((d > len ? d - len : len - d) > limit)
+			continue;
 		d = lr_edit_distance(word, cands[i]);
 		if (d <= limit && d < bestd) {
 			bestd = d;

@@ -1,6 +1,12 @@
 /*
  * Diagnostics: collected during a load, sorted, printed in the compiler
  * format with the source line and a caret, or as JSON for tools.
+ *
+ * Input can be absurd (a 5 MB key), and diagnostics quote it: a message or
+ * hint is kept to its head and tail around a note of what was cut, a
+ * source line to a window around the caret, and each diagnostic reaches
+ * the stream in one write (stderr is unbuffered: byte by byte, a 5 MB key
+ * took 30 s to print).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +15,40 @@
 #include "diag.h"
 #include "node.h"
 #include "xalloc.h"
+
+/* Messages and hints longer than this keep their head and tail. */
+#define TEXT_MAX	400
+#define TEXT_TAIL	80
+/* Source lines longer than this show a window around the caret. */
+#define SRC_MAX		160
+#define SRC_BEFORE	60
+
+/* Back p (within s) up to the start of a UTF-8 character. */
+static size_t
+char_start(const char *s, size_t p)
+{
+	while (p > 0 && ((unsigned char)s[p] & 0xc0) == 0x80)
+		p--;
+	return p;
+}
+
+/* Take b's text, shortened to about TEXT_MAX bytes; the caller's. */
+static char *
+shorten(struct lr_buf *b)
+{
+	struct lr_buf out = LR_BUF_INIT;
+	size_t head, tail;
+
+	if (b->len <= TEXT_MAX)
+		return lr_buf_detach(b, NULL);
+	head = char_start(b->s, TEXT_MAX - TEXT_TAIL);
+	tail = char_start(b->s, b->len - TEXT_TAIL);
+	lr_buf_add(&out, b->s, head);
+	lr_buf_printf(&out, "[... %zu bytes cut ...]", tail - head);
+	lr_buf_add(&out, b->s + tail, b->len - tail);
+	lr_buf_release(b);
+	return lr_buf_detach(&out, NULL);
+}
 
 void
 spec_diags_init(struct spec_diags *d)
@@ -49,7 +89,7 @@ vadd(struct spec_diags *d, enum spec_severity sev, const struct spec_file *f,
 	dg->col = col;
 	dg->span = span > 0 ? span : 1;
 	lr_buf_vprintf(&b, fmt, ap);
-	dg->msg = lr_buf_detach(&b, NULL);
+	dg->msg = shorten(&b);
 	if (f && line > 0 && (src = spec_file_line(f, line, &len)) != NULL)
 		dg->src = lr_xstrndup(src, len);
 	if (sev == SPEC_ERROR)
@@ -94,7 +134,7 @@ spec_diag_hint(struct spec_diag *dg, const char *fmt, ...)
 	lr_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	free(dg->hint);
-	dg->hint = lr_buf_detach(&b, NULL);
+	dg->hint = shorten(&b);
 }
 
 static int
@@ -135,34 +175,63 @@ spec_diags_sort(struct spec_diags *d)
 	d->n = j;
 }
 
+/* The source line and its caret, a window of it when the line is long. */
+static void
+format_src(const struct spec_diag *dg, struct lr_buf *b)
+{
+	size_t len = strlen(dg->src), col = (size_t)dg->col - 1, from = 0,
+	    to = len, i, w, pad;
+
+	if (len > SRC_MAX) {
+		if (col > SRC_BEFORE)
+			from = char_start(dg->src, col > len ? len -
+			    SRC_BEFORE : col - SRC_BEFORE);
+		to = from + SRC_MAX < len ? char_start(dg->src, from +
+		    SRC_MAX) : len;
+	}
+	w = b->len;
+	lr_buf_printf(b, "%5d | ", dg->line);
+	w = b->len - w - 2;
+	if (from > 0)
+		lr_buf_adds(b, "...");
+	/* tabs in the source would misalign the caret */
+	for (i = from; i < to; i++)
+		lr_buf_addc(b, dg->src[i] == '\t' ? ' ' : dg->src[i]);
+	if (to < len)
+		lr_buf_adds(b, "...");
+	lr_buf_printf(b, "\n%*s| ", (int)w, "");
+	pad = (from > 0 ? 3 : 0) + (col > from ? col - from : 0);
+	if (pad > SRC_MAX + 6)
+		pad = SRC_MAX + 6;
+	for (i = 0; i < pad; i++)
+		lr_buf_addc(b, ' ');
+	lr_buf_addc(b, '^');
+	for (i = 1; i < (size_t)dg->span && i < 80; i++)
+		lr_buf_addc(b, '~');
+	lr_buf_addc(b, '\n');
+}
+
+/* One diagnostic, in one write. */
 static void
 print_one(const struct spec_diag *dg, FILE *fp)
 {
 	const char *sev = dg->sev == SPEC_ERROR ? "error" : "warning";
-	int i, w;
+	struct lr_buf b = LR_BUF_INIT;
 
 	if (dg->path[0] && dg->line > 0)
-		fprintf(fp, "%s:%d:%d: %s: %s\n", dg->path, dg->line, dg->col,
-		    sev, dg->msg);
+		lr_buf_printf(&b, "%s:%d:%d: %s: %s\n", dg->path, dg->line,
+		    dg->col, sev, dg->msg);
 	else if (dg->path[0])
-		fprintf(fp, "%s: %s: %s\n", dg->path, sev, dg->msg);
+		lr_buf_printf(&b, "%s: %s: %s\n", dg->path, sev, dg->msg);
 	else
-		fprintf(fp, "%s: %s\n", sev, dg->msg);
-	if (dg->src && dg->col > 0) {
-		w = fprintf(fp, "%5d | ", dg->line) - 2;
-		/* tabs in the source would misalign the caret */
-		for (i = 0; dg->src[i]; i++)
-			fputc(dg->src[i] == '\t' ? ' ' : dg->src[i], fp);
-		fprintf(fp, "\n%*s| ", w, "");
-		for (i = 1; i < dg->col; i++)
-			fputc(' ', fp);
-		fputc('^', fp);
-		for (i = 1; i < dg->span && i < 80; i++)
-			fputc('~', fp);
-		fputc('\n', fp);
-	}
+		lr_buf_printf(&b, "%s: %s\n", sev, dg->msg);
+	if (dg->src && dg->col > 0)
+		format_src(dg, &b);
 	if (dg->hint)
-		fprintf(fp, "hint: %s\n", dg->hint);
+		lr_buf_printf(&b, "hint: %s\n", dg->hint);
+	fwrite(b.s, 1, b.len, fp);
+	fflush(fp);
+	lr_buf_release(&b);
 }
 
 size_t

@@ -28,9 +28,20 @@ spec_repo_parse_file(struct spec_repo *repo, const char *path,
 	int rc;
 
 	*root = NULL;
-	if ((rc = spec_source_read(repo->src, path, &buf, &len, err)) < 0) {
+	if ((rc = spec_source_read_max(repo->src, path, SPEC_FILE_MAX, &buf,
+	    &len, err)) < 0) {
 		if (rc == LR_ENOENT)
 			return rc;
+		if (rc == LR_ETOOBIG) {
+			spec_diag_hint(spec_diag_pos(diags, NULL, path, 0, 0, 1,
+			    "spec file %s", err->msg), "split it into smaller "
+			    "files (every *.yml under inventory/ is merged) or "
+			    "keep large data out of the specs; see "
+			    "leura-spec(5), DESCRIPTION");
+			lr_err_clear(err);
+			repo->nbroken++;
+			return LR_EINVAL;
+		}
 		/* a symlink out of the repo, a directory ...: a spec error */
 		spec_diag_pos(diags, NULL, path, 0, 0, 1, "%s", err->msg);
 		lr_err_clear(err);

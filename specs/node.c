@@ -23,8 +23,6 @@
 #include "node.h"
 #include "xalloc.h"
 
-#define SPEC_MAX_DEPTH 64
-
 /* ---- arena ---- */
 
 struct arena_chunk {
@@ -128,6 +126,8 @@ struct builder {
 	size_t	 nitems, icap;
 	struct anchor *anchors;
 	size_t	 nanchors, acap;
+	size_t	 alias_weight;		/* values added by aliases so far */
+	bool	 alias_failed;		/* the file is over a limit */
 	int	 ndocs;
 	int	 nerr;
 };
@@ -143,7 +143,15 @@ node_new(struct builder *b, enum spec_node_kind kind, const yaml_mark_t *m)
 	n->col = (int)m->column + 1;
 	n->span = 1;
 	n->file = b->f;
+	n->weight = 1;
+	n->height = kind == SPEC_NODE_SCALAR ? 0 : 1;
 	return n;
+}
+
+static size_t
+add_sat(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
 static void
@@ -377,6 +385,13 @@ close_container(struct builder *b)
 	n->n = b->nitems - fr->first;
 	if (n->n) {
 		v = &b->items[fr->first];
+		for (i = 0; i < n->n; i++) {
+			n->weight = add_sat(n->weight, v[i].val->weight);
+			if (v[i].key != NULL)
+				n->weight = add_sat(n->weight, 1);
+			if (v[i].val->height + 1 > n->height)
+				n->height = v[i].val->height + 1;
+		}
 		n->vals = arena_alloc(b->a, n->n * sizeof(*n->vals),
 		    ARENA_ALIGN);
 		for (i = 0; i < n->n; i++)
@@ -397,11 +412,50 @@ close_container(struct builder *b)
 	attach(b, n);
 }
 
+/*
+ * The value of an alias, or NULL after reporting that it takes the file
+ * over SPEC_ALIAS_MAX values or SPEC_MAX_DEPTH levels.
+ */
+static struct spec_node *
+on_alias(struct builder *b, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct spec_node *n, *at;
+	struct spec_diag *dg;
+
+	at = node_new(b, SPEC_NODE_SCALAR, &ev->start_mark);
+	at->span = (int)strlen(name) + 1;
+	if ((n = find_anchor(b, name)) == NULL) {
+		at->str = arena_strndup(b->a, "", 0);
+		spec_diag_at(b->diags, at, "unknown alias '*%s'", name);
+		b->nerr++;
+		return at;
+	}
+	b->alias_weight = add_sat(b->alias_weight, n->weight);
+	if (b->alias_weight > SPEC_ALIAS_MAX) {
+		dg = spec_diag_at(b->diags, at, "alias '*%s' takes the file "
+		    "over %d values from aliases (it stands for %zu)", name,
+		    SPEC_ALIAS_MAX, n->weight);
+		spec_diag_hint(dg, "aliases of aliases grow exponentially; "
+		    "write the values out, or nest fewer levels of aliases");
+	} else if ((size_t)n->height + b->depth > SPEC_MAX_DEPTH) {
+		dg = spec_diag_at(b->diags, at, "alias '*%s' nests values "
+		    "deeper than %d levels", name, SPEC_MAX_DEPTH);
+		spec_diag_hint(dg, "an alias brings its whole value where it "
+		    "is used; use it nearer the top, or write the value out");
+	} else
+		return n;
+	b->nerr++;
+	b->alias_failed = true;
+	return NULL;
+}
+
 static void
 on_scalar(struct builder *b, const yaml_event_t *ev)
 {
 	struct spec_node *n;
 	const char *tag = (const char *)ev->data.scalar.tag;
+	const char *nul;
 
 	n = node_new(b, SPEC_NODE_SCALAR, &ev->start_mark);
 	n->str = arena_strndup(b->a, (const char *)ev->data.scalar.value,
@@ -424,6 +478,17 @@ on_scalar(struct builder *b, const yaml_event_t *ev)
 	if (ev->end_mark.line == ev->start_mark.line &&
 	    ev->end_mark.column > ev->start_mark.column)
 		n->span = (int)(ev->end_mark.column - ev->start_mark.column);
+	if ((nul = memchr(n->str, '\0', n->len)) != NULL) {
+		spec_diag_hint(spec_diag_at(b->diags, n, "%s holds a NUL "
+		    "character (\\0 or \\u0000) after '%.*s'",
+		    b->depth && b->stack[b->depth - 1].node->kind ==
+		    SPEC_NODE_MAP && b->stack[b->depth - 1].pending_key ==
+		    NULL ? "a key" : "a string", (int)(nul - n->str > 40 ?
+		    40 : nul - n->str), n->str), "remove the escape: "
+		    "keys and values cannot hold NUL, which would cut them "
+		    "short");
+		b->nerr++;
+	}
 	if (ev->data.scalar.anchor)
 		add_anchor(b, (const char *)ev->data.scalar.anchor, n);
 	attach(b, n);
@@ -533,16 +598,10 @@ spec_file_parse(const char *path, const char *buf, size_t len,
 			on_scalar(&b, &ev);
 			break;
 		case YAML_ALIAS_EVENT:
-			n = find_anchor(&b, (const char *)ev.data.alias.anchor);
-			if (n == NULL) {
-				n = node_new(&b, SPEC_NODE_SCALAR,
-				    &ev.start_mark);
-				n->str = arena_strndup(b.a, "", 0);
-				spec_diag_at(diags, n, "unknown alias '*%s'",
-				    ev.data.alias.anchor);
-				b.nerr++;
-			}
-			attach(&b, n);
+			if ((n = on_alias(&b, &ev)) == NULL)
+				done = true;
+			else
+				attach(&b, n);
 			break;
 		default:
 			break;
@@ -558,7 +617,7 @@ spec_file_parse(const char *path, const char *buf, size_t len,
 	for (i = 0; i < b.nanchors; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);
-	if (b.nerr && b.depth)
+	if (b.nerr && (b.depth || b.alias_failed))
 		f->root = NULL;
 	*out = f;
 	return b.nerr ? LR_EINVAL : 0;

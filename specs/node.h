@@ -38,6 +38,12 @@ struct spec_node {
 	size_t	 n;
 	struct spec_node **keys;
 	struct spec_node **vals;
+	/*
+	 * With aliases expanded: how many nodes (saturating), and how many
+	 * levels of containers (0 for a scalar).
+	 */
+	size_t	 weight;
+	int	 height;
 };
 
 struct spec_file {
@@ -49,9 +55,21 @@ struct spec_file {
 };
 
 /*
+ * Aliases may add at most this many values to a file, counted as
+ * expanded (each use of an alias adds every value it stands for): a
+ * "billion laughs" is refused where it is written.
+ */
+#define SPEC_ALIAS_MAX	1000000
+/* Containers nest at most this deep, aliases expanded. */
+#define SPEC_MAX_DEPTH	64
+
+/*
  * Parse buf[0..len) (copied) as one YAML document named path.  Always
  * returns a file (never NULL); on syntax errors, diagnostics are added and
- * root is NULL.  Returns 0, or LR_EINVAL when errors were added.
+ * root is NULL; so it is when aliases expand past SPEC_ALIAS_MAX or
+ * SPEC_MAX_DEPTH.  A NUL character in a scalar (a key or a value, written
+ * "\0" or "\u0000") is an error at the scalar: C strings would end there.
+ * Returns 0, or LR_EINVAL when errors were added.
  */
 int	spec_file_parse(const char *path, const char *buf, size_t len,
 	    struct spec_file **out, struct spec_diags *diags);

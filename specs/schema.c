@@ -163,8 +163,14 @@ is_float(const char *s, double *v)
 	return *end == '\0' && isfinite(*v);
 }
 
+/*
+ * spec_file_parse() bounds what aliases add (SPEC_ALIAS_MAX) and how deep
+ * they nest (SPEC_MAX_DEPTH), and drops the tree of a file over either, so
+ * the expansion here is bounded by the file's size; the depth check only
+ * guards the stack.
+ */
 static json_t *
-to_json(const struct spec_node *n, int depth, size_t *budget)
+to_json(const struct spec_node *n, int depth)
 {
 	json_t *j;
 	int64_t iv;
@@ -172,9 +178,8 @@ to_json(const struct spec_node *n, int depth, size_t *budget)
 	bool bv;
 	size_t i;
 
-	if (depth > 64 || *budget == 0)
-		return json_null();
-	(*budget)--;
+	if (depth > SPEC_MAX_DEPTH + 1)
+		LR_BUG("YAML nested deeper than spec_file_parse allows");
 	/*
 	 * libyaml hands out valid UTF-8 only (it checks its input and refuses
 	 * escapes of surrogates), so the _nocheck forms skip a second check.
@@ -195,14 +200,14 @@ to_json(const struct spec_node *n, int depth, size_t *budget)
 	case SPEC_NODE_SEQ:
 		j = json_array();
 		for (i = 0; i < n->n; i++)
-			json_array_append_new(j, to_json(n->vals[i], depth + 1,
-			    budget));
+			json_array_append_new(j, to_json(n->vals[i],
+			    depth + 1));
 		return j;
 	case SPEC_NODE_MAP:
 		j = json_object();
 		for (i = 0; i < n->n; i++)
 			json_object_set_new_nocheck(j, n->keys[i]->str,
-			    to_json(n->vals[i], depth + 1, budget));
+			    to_json(n->vals[i], depth + 1));
 		return j;
 	}
 	return json_null();
@@ -211,13 +216,11 @@ to_json(const struct spec_node *n, int depth, size_t *budget)
 json_t *
 spec_node_to_json(const struct spec_node *n)
 {
-	/* aliases make a DAG: bound the expansion ("billion laughs") */
-	size_t budget = 1000000;
 	json_t *j;
 
 	if (n == NULL)
 		return json_null();
-	j = to_json(n, 0, &budget);
+	j = to_json(n, 0);
 	return j ? j : json_null();
 }
 

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,12 @@ dir_stat(void *ctx, const char *path, enum spec_ftype *type,
 }
 
 static int
-dir_read(void *ctx, const char *path, char **buf, size_t *len,
+dir_read(void *ctx, const char *path, size_t max, char **buf, size_t *len,
     struct lr_err *err)
 {
 	struct dirsrc *ds = ctx;
 	struct lr_buf b = LR_BUF_INIT;
+	struct stat st;
 	char tmp[65536];
 	ssize_t n;
 	int fd;
@@ -62,7 +64,20 @@ dir_read(void *ctx, const char *path, char **buf, size_t *len,
 	if ((fd = openat(ds->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return lr_err_set(err, errno == ENOENT ? LR_ENOENT : LR_EIO,
 		    "cannot read '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size > max) {
+		close(fd);
+		return spec_source_too_big(err, path, (uint64_t)st.st_size,
+		    max);
+	}
 	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
+		if (n > 0 && b.len + (size_t)n > max) {
+			/* it grew while being read */
+			lr_buf_release(&b);
+			close(fd);
+			return spec_source_too_big(err, path,
+			    (uint64_t)b.len + (uint64_t)n, max);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -245,13 +260,13 @@ sub_stat(void *ctx, const char *path, enum spec_ftype *type,
 }
 
 static int
-sub_read(void *ctx, const char *path, char **buf, size_t *len,
+sub_read(void *ctx, const char *path, size_t max, char **buf, size_t *len,
     struct lr_err *err)
 {
 	struct subsrc *ss = ctx;
 
-	return ss->inner->ops->read(ss->inner->ctx, sub_path(ss, path), buf,
-	    len, err);
+	return ss->inner->ops->read(ss->inner->ctx, sub_path(ss, path), max,
+	    buf, len, err);
 }
 
 static int
@@ -406,8 +421,24 @@ spec_source_resolve(struct spec_source *src, const char *path, char **out,
 }
 
 int
+spec_source_too_big(struct lr_err *err, const char *path, uint64_t size,
+    size_t max)
+{
+	return lr_err_set(err, LR_ETOOBIG, "'%s' is %.1f MiB (%" PRIu64
+	    " bytes), over the %zu MiB limit", path,
+	    (double)size / (1024 * 1024), size, max / (1024 * 1024));
+}
+
+int
 spec_source_read(struct spec_source *src, const char *path, char **buf,
     size_t *len, struct lr_err *err)
+{
+	return spec_source_read_max(src, path, SIZE_MAX, buf, len, err);
+}
+
+int
+spec_source_read_max(struct spec_source *src, const char *path, size_t max,
+    char **buf, size_t *len, struct lr_err *err)
 {
 	enum spec_ftype t;
 	char *real;
@@ -421,7 +452,7 @@ spec_source_read(struct spec_source *src, const char *path, char **buf,
 		rc = lr_err_set(err, LR_EINVAL, "'%s' is not a regular file",
 		    path);
 	else
-		rc = src->ops->read(src->ctx, real, buf, len, err);
+		rc = src->ops->read(src->ctx, real, max, buf, len, err);
 	free(real);
 	return rc;
 }

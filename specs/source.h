@@ -11,6 +11,7 @@
 #define SPEC_SOURCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -26,9 +27,13 @@ struct spec_source_ops {
 	/* lstat(2): *type is SPEC_FT_NONE for a missing path (not an error) */
 	int	(*stat)(void *ctx, const char *path, enum spec_ftype *type,
 		    struct lr_err *err);
-	/* The whole file (not a symlink); *buf is the caller's, NUL-ended. */
-	int	(*read)(void *ctx, const char *path, char **buf, size_t *len,
-		    struct lr_err *err);
+	/*
+	 * The whole file (not a symlink); *buf is the caller's, NUL-ended.
+	 * A file over max bytes is not read: LR_ETOOBIG, err set by
+	 * spec_source_too_big().
+	 */
+	int	(*read)(void *ctx, const char *path, size_t max, char **buf,
+		    size_t *len, struct lr_err *err);
 	/* The target of a symlink; *target is the caller's. */
 	int	(*readlink)(void *ctx, const char *path, char **target,
 		    struct lr_err *err);
@@ -75,6 +80,12 @@ int	spec_source_resolve(struct spec_source *src, const char *path,
 /* Resolve then read a regular file. LR_ENOENT when it is missing. */
 int	spec_source_read(struct spec_source *src, const char *path,
 	    char **buf, size_t *len, struct lr_err *err);
+/* spec_source_read of a file of at most max bytes; else LR_ETOOBIG. */
+int	spec_source_read_max(struct spec_source *src, const char *path,
+	    size_t max, char **buf, size_t *len, struct lr_err *err);
+/* For ops->read: set err to "'path' is SIZE, over the MAX limit". */
+int	spec_source_too_big(struct lr_err *err, const char *path,
+	    uint64_t size, size_t max);
 int	spec_source_list(struct spec_source *src, const char *dir,
 	    char ***names, size_t *n, struct lr_err *err);
 

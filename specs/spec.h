@@ -228,6 +228,13 @@ struct spec_repo {
 };
 
 /*
+ * The largest spec file (YAML) a repo may hold.  Parsing takes about five
+ * times a file's size in memory; a larger file is refused before it is
+ * read, with an error on its path.  leura-spec(5), FILES.
+ */
+#define SPEC_FILE_MAX	((size_t)16 * 1024 * 1024)
+
+/*
  * Load and check the whole repo from src (cross-references only when every
  * file parsed).  *out is always set (the caller
  * frees it with spec_repo_free) so callers can use what did load; returns 0

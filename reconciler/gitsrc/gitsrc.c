@@ -512,7 +512,7 @@ tree_blob(struct gitsrc_tree *t, const char *path, git_filemode_t want,
 }
 
 static int
-tree_read(void *ctx, const char *path, char **buf, size_t *len,
+tree_read(void *ctx, const char *path, size_t max, char **buf, size_t *len,
     struct lr_err *err)
 {
 	struct gitsrc_tree *t = ctx;
@@ -528,6 +528,10 @@ tree_read(void *ctx, const char *path, char **buf, size_t *len,
 		git_blob_free(blob);
 		return lr_err_set(err, LR_ERANGE, "'%s' in %s is too large",
 		    path, t->what);
+	}
+	if ((uint64_t)size > max) {
+		git_blob_free(blob);
+		return spec_source_too_big(err, path, (uint64_t)size, max);
 	}
 	copy = lr_xmalloc((size_t)size + 1);
 	memcpy(copy, git_blob_rawcontent(blob), (size_t)size);

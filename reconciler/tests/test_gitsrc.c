@@ -224,7 +224,7 @@ read_ok(struct spec_source *src, const char *path)
 	char *buf = NULL;
 	size_t len = 0;
 
-	if (src->ops->read(src->ctx, path, &buf, &len, &err) < 0)
+	if (src->ops->read(src->ctx, path, SIZE_MAX, &buf, &len, &err) < 0)
 		fail_msg("read %s: %s", path, err.msg);
 	assert_int_equal(strlen(buf), len);
 	return buf;
@@ -404,8 +404,8 @@ test_gitsrc_readlink__symlinks(void **state)
 	assert_string_equal(target, "sub");
 	free(target);
 	/* the ops never follow links ... */
-	assert_int_equal(src->ops->read(src->ctx, "link.yml", &buf, &len,
-	    &err), LR_EINVAL);
+	assert_int_equal(src->ops->read(src->ctx, "link.yml", SIZE_MAX, &buf,
+	    &len, &err), LR_EINVAL);
 	assert_non_null(strstr(err.msg, "'link.yml' is a symlink in commit"));
 	assert_int_equal(src->ops->readlink(src->ctx, "a.yml", &target,
 	    &err), LR_EINVAL);
@@ -414,6 +414,13 @@ test_gitsrc_readlink__symlinks(void **state)
 	    0);
 	assert_string_equal(buf, "two\n");
 	free(buf);
+	/* a blob over the limit is refused before it is copied */
+	buf = NULL;
+	assert_int_equal(spec_source_read_max(src, "link.yml", 3, &buf, &len,
+	    &err), LR_ETOOBIG);
+	assert_null(buf);
+	assert_non_null(strstr(err.msg, "'a.yml' is 0.0 MiB (4 bytes), over "
+	    "the 0 MiB limit"));
 	assert_int_equal(spec_source_resolve(src, "sublink/deeper/y.yml",
 	    &real, &t, &err), 0);
 	assert_string_equal(real, "sub/deeper/y.yml");
@@ -430,15 +437,15 @@ test_gitsrc_read__errors(void **state)
 	char *buf = NULL, *a;
 	size_t len;
 
-	assert_int_equal(src->ops->read(src->ctx, "nope.yml", &buf, &len,
-	    &err), LR_ENOENT);
+	assert_int_equal(src->ops->read(src->ctx, "nope.yml", SIZE_MAX, &buf,
+	    &len, &err), LR_ENOENT);
 	assert_non_null(strstr(err.msg, "'nope.yml' does not exist in "
 	    "commit "));
-	assert_int_equal(src->ops->read(src->ctx, "sub", &buf, &len, &err),
-	    LR_EINVAL);
+	assert_int_equal(src->ops->read(src->ctx, "sub", SIZE_MAX, &buf, &len,
+	    &err), LR_EINVAL);
 	assert_non_null(strstr(err.msg, "'sub' is a directory"));
-	assert_int_equal(src->ops->read(src->ctx, "mod", &buf, &len, &err),
-	    LR_EINVAL);
+	assert_int_equal(src->ops->read(src->ctx, "mod", SIZE_MAX, &buf, &len,
+	    &err), LR_EINVAL);
 	assert_null(buf);
 	assert_string_equal(a = read_ok(src, "run.sh"), "#!/bin/sh\n");
 	free(a);

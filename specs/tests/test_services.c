@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "spec.h"
 #include "xalloc.h"
 
@@ -642,6 +644,109 @@ run_case(const char *casedir, const char *name, bool update)
 	return ok || update;
 }
 
+/* ---- limits ---- */
+
+#define HOSTS "hosts:\n  web1: {address: 192.0.2.11}\n"
+
+/*
+ * A spec file over SPEC_FILE_MAX is refused by name and limit, before it
+ * is read (a sparse file: reading it would take 16 MiB of zeros).
+ */
+static void
+test_spec_repo_load__file_too_big(void **state)
+{
+	char *dir = tmprepo(), *path, *text;
+	struct loaded l;
+	int fd;
+
+	put(dir, "inventory/hosts.yml", HOSTS);
+	put(dir, "services.yml", "web: {}\n");
+	path = lr_xasprintf("%s/inventory/big.yml", dir);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0644)) >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)SPEC_FILE_MAX + 1), 0);
+	close(fd);
+	load(dir, &l);
+	text = diag_text(&l.diags);
+	assert_int_equal(l.rc, LR_EINVAL);
+	assert_non_null(strstr(text, "inventory/big.yml: error: spec file "
+	    "'inventory/big.yml' is 16.0 MiB (16777217 bytes), over the 16 MiB "
+	    "limit\nhint: split it into smaller files"));
+	free(text);
+	unload(&l);
+	/* at the limit, it is read (and is not YAML: NULs) */
+	assert_int_equal(truncate(path, (off_t)SPEC_FILE_MAX), 0);
+	load(dir, &l);
+	text = diag_text(&l.diags);
+	assert_null(strstr(text, "over the 16 MiB limit"));
+	assert_non_null(strstr(text, "inventory/big.yml:1:1: error: invalid "
+	    "YAML"));
+	free(text);
+	unload(&l);
+	free(path);
+	rmtree(dir);
+}
+
+/* A stream that counts the writes that reach it (unbuffered). */
+struct counted {
+	size_t	 writes, bytes;
+	struct lr_buf text;
+};
+
+static ssize_t
+counted_write(void *cookie, const char *buf, size_t n)
+{
+	struct counted *c = cookie;
+
+	c->writes++;
+	c->bytes += n;
+	lr_buf_add(&c->text, buf, n);
+	return (ssize_t)n;
+}
+
+/*
+ * A 5 MB key: each diagnostic reaches the stream in one write, with the
+ * key cut to its head and tail, and the source line to a window around
+ * the caret (stderr is unbuffered: it used to take a write per byte).
+ */
+static void
+test_spec_diags_print__huge_key(void **state)
+{
+	static const size_t keylen = 5 * 1024 * 1024;
+	cookie_io_functions_t io = { NULL, counted_write, NULL, NULL };
+	struct counted c = { 0, 0, LR_BUF_INIT };
+	struct lr_buf yml = LR_BUF_INIT;
+	char *dir = tmprepo(), *key;
+	struct loaded l;
+	FILE *fp;
+
+	key = lr_xmalloc(keylen + 1);
+	memset(key, 'k', keylen);
+	key[keylen] = '\0';
+	lr_buf_printf(&yml, "web:\n  ? %s\n  : 1\ndb:\n  ? %s\n  : 2\n", key,
+	    key);
+	put(dir, "inventory/hosts.yml", HOSTS);
+	put(dir, "services.yml", yml.s);
+	load(dir, &l);
+	assert_int_equal(l.diags.n, 2);
+	assert_non_null(fp = fopencookie(&c, "w", io));
+	assert_int_equal(setvbuf(fp, NULL, _IONBF, 0), 0);
+	assert_int_equal(spec_diags_print(&l.diags, fp, 0), 2);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(c.writes, 2);
+	assert_true(c.bytes < 2 * 1024);
+	assert_non_null(strstr(c.text.s, "services.yml:2:5: error: unknown "
+	    "key 'kkkk"));
+	assert_non_null(strstr(c.text.s, "kkkk[... 5242"));
+	assert_non_null(strstr(c.text.s, " bytes cut ...]kkkk"));
+	assert_non_null(strstr(c.text.s, "' in service 'web'\n"));
+	assert_non_null(strstr(c.text.s, "kkk...\n      |     ^~~"));
+	unload(&l);
+	lr_buf_release(&c.text);
+	lr_buf_release(&yml);
+	free(key);
+	rmtree(dir);
+}
+
 static void
 test_spec_repo_load__cases(void **state)
 {
@@ -700,6 +805,8 @@ main(void)
 		cmocka_unit_test(test_spec_load_systems__refs),
 		cmocka_unit_test(test_spec_check_services__cycle_once),
 		cmocka_unit_test(test_spec_repo_load__bad_shapes),
+		cmocka_unit_test(test_spec_repo_load__file_too_big),
+		cmocka_unit_test(test_spec_diags_print__huge_key),
 		cmocka_unit_test(test_spec_repo_load__cases),
 	};
 

@@ -81,7 +81,7 @@ mem_stat(void *ctx, const char *path, enum spec_ftype *type,
 }
 
 static int
-mem_read(void *ctx, const char *path, char **buf, size_t *len,
+mem_read(void *ctx, const char *path, size_t max, char **buf, size_t *len,
     struct lr_err *err)
 {
 	const struct memsrc *ms = ctx;
@@ -98,6 +98,8 @@ mem_read(void *ctx, const char *path, char **buf, size_t *len,
 	if (e->symlink)		/* like O_NOFOLLOW */
 		return lr_err_set(err, LR_EIO, "cannot read '%s': Too many "
 		    "levels of symbolic links", path);
+	if (e->len > max)
+		return spec_source_too_big(err, path, e->len, max);
 	copy = lr_xmalloc(e->len + 1);
 	memcpy(copy, e->data, e->len);
 	copy[e->len] = '\0';
