@@ -76,8 +76,10 @@ void	step_file_work(struct step_work *w);
  * (LR_EIO) and nothing is changed through it; each folder made is noted
  * in log ("created folder 'P'\n") when log is not NULL.  Without create a
  * missing folder is LR_ENOENT.  hook (tests; NULL) runs between the
- * mkdirat of a new folder and its open.  0 and *out (an O_RDONLY folder
- * fd, the caller's), or <0 with why.  Any thread.
+ * mkdirat of a new folder and its open.  Folders on the way need only
+ * search permission (they are held O_PATH).  0 and *out (the folder's fd,
+ * the caller's: O_RDONLY, or O_PATH when it cannot be read), or <0 with
+ * why.  Any thread.
  */
 typedef void step_dir_hook_cb(int dirfd, const char *name, void *arg);
 int	step_file_open_dir(const char *dir, bool create, struct lr_buf *log,

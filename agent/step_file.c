@@ -275,6 +275,13 @@ make_dir_at(int dirfd, const char *name, const char *path,
 	return fd;
 }
 
+/*
+ * The walk holds each folder by an O_PATH descriptor: enough for the *at
+ * calls, and it needs only search permission, as resolving a path does
+ * (a folder 0711 on the way is fine for an agent that is not root).
+ */
+#define WALK_FLAGS	(O_PATH | O_DIRECTORY | O_CLOEXEC)
+
 /* The path walked so far (never empty), and cutting it back to len. */
 #define AT(b)		((b)->len ? (b)->s : "/")
 #define AT_CUT(b, n)	do { (b)->len = (n); if ((b)->s) (b)->s[(n)] = '\0'; \
@@ -296,7 +303,7 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 		snprintf(why, whysz, "'%s' is not an absolute path", dir);
 		return LR_EINVAL;
 	}
-	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((fd = open("/", WALK_FLAGS)) < 0) {
 		snprintf(why, whysz, "cannot open '/': %s", strerror(errno));
 		return LR_EIO;
 	}
@@ -321,14 +328,13 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 			AT_CUT(&at, at.len);
 		} else
 			lr_buf_printf(&at, "/%s", name);
-		nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		nfd = openat(fd, name, WALK_FLAGS | O_NOFOLLOW);
 		if (nfd < 0 && errno == ENOENT && create) {
 			nfd = make_dir_at(fd, name, AT(&at), hook, hook_arg, why,
 			    whysz);
 			if (nfd == -2)
-				nfd = openat(fd, name, O_RDONLY | O_DIRECTORY |
-				    O_NOFOLLOW | O_CLOEXEC);
+				nfd = openat(fd, name, WALK_FLAGS |
+				    O_NOFOLLOW);
 			else if (nfd < 0) {
 				rc = LR_EIO;
 				break;
@@ -395,8 +401,7 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 		p = todo = more;
 		if (target[0] == '/') {
 			close(fd);
-			if ((fd = open("/", O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC)) < 0) {
+			if ((fd = open("/", WALK_FLAGS)) < 0) {
 				snprintf(why, whysz, "cannot open '/': %s",
 				    strerror(errno));
 				rc = LR_EIO;
@@ -412,6 +417,14 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 		if (fd >= 0)
 			close(fd);
 		return rc;
+	}
+	/*
+	 * The folder itself, readable (to sweep and fsync it) when we may;
+	 * a search-only one is still good for the *at calls
+	 */
+	if ((nfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		close(fd);
+		fd = nfd;
 	}
 	*out = fd;
 	return 0;

@@ -8,6 +8,7 @@
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -296,6 +297,45 @@ test_step_file_open_dir__follows_links_of_root_or_self(void **state)
 	free(target);
 }
 
+static void
+test_step_file_open_dir__search_only_folders(void **state)
+{
+	struct fx *fx = *state;
+	char why[512], *x, *w, *dir;
+	int fd, st;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();		/* another user, for the permissions to bite */
+	/* as a user who may search, not read, the folders on the way */
+	assert_int_equal(chmod(fx->dir, 0711), 0);
+	x = lr_xasprintf("%s/x", fx->dir);
+	assert_int_equal(mkdir(x, 0711), 0);
+	assert_int_equal(chmod(x, 0711), 0);
+	w = lr_xasprintf("%s/w", x);
+	assert_int_equal(mkdir(w, 0700), 0);
+	assert_int_equal(chown(w, 65534, 65534), 0);
+	dir = lr_xasprintf("%s/new", w);
+	if ((pid = fork()) == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		if (step_file_open_dir(dir, true, NULL, NULL, NULL, &fd, why,
+		    sizeof(why)) < 0) {
+			fprintf(stderr, "step_file_open_dir: %s\n", why);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(mode_of(dir), 0755);
+	free(dir);
+	free(w);
+	free(x);
+}
+
 /* ---- file steps ---- */
 
 static void
@@ -389,6 +429,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_step_file_open_dir__swap_after_mkdir_changes_nothing),
 		T(test_step_file_open_dir__follows_links_of_root_or_self),
+		T(test_step_file_open_dir__search_only_folders),
 		T(test_agent_step_start__file_through_another_users_link),
 		T(test_agent_step_start__file_owner_out_of_range),
 	};
