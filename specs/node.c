@@ -422,6 +422,7 @@ on_alias(struct builder *b, const yaml_event_t *ev)
 	const char *name = (const char *)ev->data.alias.anchor;
 	struct spec_node *n, *at;
 	struct spec_diag *dg;
+	size_t limit;
 
 	at = node_new(b, SPEC_NODE_SCALAR, &ev->start_mark);
 	at->span = (int)strlen(name) + 1;
@@ -431,11 +432,13 @@ on_alias(struct builder *b, const yaml_event_t *ev)
 		b->nerr++;
 		return at;
 	}
+	/* a big file may use aliases more: one value a byte */
+	limit = add_sat(SPEC_ALIAS_MAX, b->f->len);
 	b->alias_weight = add_sat(b->alias_weight, n->weight);
-	if (b->alias_weight > SPEC_ALIAS_MAX) {
+	if (b->alias_weight > limit) {
 		dg = spec_diag_at(b->diags, at, "alias '*%s' takes the file "
-		    "over %d values from aliases (it stands for %zu)", name,
-		    SPEC_ALIAS_MAX, n->weight);
+		    "over %zu values from aliases (it stands for %zu)", name,
+		    limit, n->weight);
 		spec_diag_hint(dg, "aliases of aliases grow exponentially; "
 		    "write the values out, or nest fewer levels of aliases");
 	} else if ((size_t)n->height + b->depth > SPEC_MAX_DEPTH) {

@@ -55,9 +55,10 @@ struct spec_file {
 };
 
 /*
- * Aliases may add at most this many values to a file, counted as
- * expanded (each use of an alias adds every value it stands for): a
- * "billion laughs" is refused where it is written.
+ * Aliases may add at most this many values to a file, plus one a byte of
+ * the file, counted as expanded (each use of an alias adds every value it
+ * stands for): a "billion laughs" is refused where it is written, while a
+ * big inventory may give each of its hosts '<<: *defaults'.
  */
 #define SPEC_ALIAS_MAX	1000000
 /* Containers nest at most this deep, aliases expanded. */
