@@ -276,6 +276,9 @@ head_cb(const struct etcd_watch_batch *b, void *arg)
 				set_head(s, &b->events[i].kv);
 		break;
 	case ETCD_WATCH_RESYNC:
+		lr_log_info("watch of %s fell behind a compaction (revision "
+		    "%lld): re-read at revision %lld", s->k_head,
+		    (long long)b->compact_revision, (long long)b->revision);
 		for (i = 0; i < b->nkvs; i++)
 			set_head(s, &b->kvs[i]);
 		break;

@@ -207,6 +207,8 @@ enum etcd_http_action {
  *                               refuses certs with a CN; comes as text)
  *   code 5                      FAIL LR_ENOENT (e.g. lease not found)
  *   code 14                     NEXT, err LR_EUNREACH
+ *   "database space exceeded"   FAIL LR_EETCD (hint: compact, defrag,
+ *                               disarm the NOSPACE alarm, or the quota)
  *   other                       FAIL LR_EETCD
  */
 enum etcd_http_action etcd_http_check(long status, const json_t *body,

@@ -470,6 +470,14 @@ static int
 map_etcd_error(const char *msg, long code, long status, const char **hint)
 {
 	*hint = NULL;
+	if (strstr(msg, "database space exceeded") != NULL) {
+		/* the NOSPACE alarm: no write goes through until disarmed */
+		*hint = "etcd's database is at its --quota-backend-bytes and "
+		    "takes no writes: etcdctl compact REV, etcdctl defrag, "
+		    "etcdctl alarm disarm; or raise the quota "
+		    "(docs/etcd-layout.md, Disk space)";
+		return LR_EETCD;
+	}
 	if (strstr(msg, "CommonName of client") != NULL) {
 		/* etcd PR #10366: mTLS + auth on the JSON gateway */
 		*hint = "with --client-cert-auth and auth both on, etcd's "

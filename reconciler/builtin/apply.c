@@ -86,13 +86,14 @@ written_json(const struct rec_deploy *d)
 {
 	const struct rec_apply_result *res = &d->res;
 
-	return json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I}",
-	    "written", 1, "deploy", (json_int_t)res->deploy, "generation",
-	    (json_int_t)res->generation, "revision", (json_int_t)res->revision,
-	    "commit", d->commit.id, "hosts_written",
+	return json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, "
+	    "s:I}", "written", 1, "deploy", (json_int_t)res->deploy,
+	    "generation", (json_int_t)res->generation, "revision",
+	    (json_int_t)res->revision, "commit", d->commit.id, "hosts_written",
 	    (json_int_t)res->hosts_written, "files_written",
 	    (json_int_t)res->files_written, "bytes", (json_int_t)res->bytes,
-	    "transactions", (json_int_t)res->txns);
+	    "transactions", (json_int_t)res->txns, "compacted",
+	    (json_int_t)res->compacted);
 }
 
 static void

@@ -8,7 +8,8 @@
  * the plan read, so a concurrent apply is detected before anything of ours
  * lands.  The last transaction writes the head (the commit marker) and the
  * deploy record; until it lands, readers ignore the new documents.  After
- * the commit, keys no reader needs any more are deleted.
+ * the commit, keys no reader needs any more are deleted, and etcd's
+ * history is compacted (compact()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,6 +548,37 @@ clean_up(struct writer *w, const json_t *stale, size_t *n)
 	etcd_txn_release(&t);
 }
 
+/*
+ * Revisions kept behind the commit at least: the margin for readers in
+ * flight (a plan reads the documents at the revision it listed them at,
+ * a wait reads its start revision).
+ */
+#define COMPACT_KEEP	1000
+
+/*
+ * Compact etcd's history, so that old values do not fill its database (it
+ * stops taking writes at its quota, --quota-backend-bytes): everything
+ * before the previous deploy's commit, or before the last COMPACT_KEEP
+ * revisions, whichever is later.  Nothing of Leura reads further back:
+ * history and status read the current keys; a wait that follows the
+ * previous deploy, or this one, starts at its commit; a watch that fell
+ * behind (an agent that was away) is re-listed by the client
+ * (ETCD_WATCH_RESYNC).  Best effort, as the clean-up: a failure, or a
+ * revision compacted already (another apply), leaves it for the next.
+ */
+static void
+compact(struct writer *w)
+{
+	int64_t rev = w->res->revision - COMPACT_KEEP;
+	struct lr_err e2;
+
+	if (w->a->head_rev > rev)
+		rev = w->a->head_rev;
+	if (rev > 0 && rev < w->res->revision &&
+	    etcd_compact(w->e, rev, &e2) == 0)
+		w->res->compacted = rev;
+}
+
 /* An id no other apply has: it tells our own head from another's. */
 static const char *
 apply_id(char *buf, size_t len)
@@ -717,6 +749,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		key = NULL;
 	}
 	clean_up(&w, stale, &res->cleaned);
+	compact(&w);
 out:
 	if (o->lock_lease == 0)
 		lock_release(&w);

@@ -119,6 +119,7 @@ struct rec_apply_result {
 	size_t	 bytes;		/* keys + values written */
 	size_t	 txns;
 	size_t	 cleaned;	/* stale keys deleted after the commit */
+	int64_t	 compacted;	/* etcd's history compacted up to it; 0: not */
 };
 
 /*
@@ -130,7 +131,9 @@ struct rec_apply_result {
  * changed since your plan (applied by ..., commit ...)").  Values too
  * large for etcd: LR_ETOOBIG naming the host or file, before any write.
  * Stale keys are deleted after the commit (best effort: a failure there
- * only leaves garbage for the next apply).
+ * only leaves garbage for the next apply), then etcd's history before the
+ * previous deploy's commit, or before the last 1000 revisions, whichever
+ * is later, is compacted (best effort too).
  */
 int	rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	    const json_t *docs, const json_t *changes,
