@@ -386,8 +386,12 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 			rc = LR_EINVAL;
 			break;
 		}
-		n = readlinkat(lfd, "", target, sizeof(target) - 1);
+		n = readlinkat(lfd, "", target, sizeof(target));
 		close(lfd);
+		if (n >= (ssize_t)sizeof(target)) {
+			n = -1;
+			errno = ENAMETOOLONG;
+		}
 		if (n <= 0 || ++links > 40) {
 			snprintf(why, whysz, "cannot follow the symbolic link "
 			    "'%s': %s", AT(&at), n <= 0 ? strerror(errno) :
