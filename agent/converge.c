@@ -11,7 +11,10 @@
  * must be open: every host they name reports the service they name
  * validated, at a head no older than this document's generation.  A
  * closed gate holds the run (state "converging", "waiting" says why)
- * until another host's report or a new head reopens the question.
+ * until another host's report or a new head reopens the question.  A
+ * gate that opened stays open for the rest of the generation (repairs,
+ * SIGHUP, a restart): cur["gates_open"], saved in desired.json, says so,
+ * and such runs go on while etcd is away.
  *
  * Which steps run (the records in steps.json remember, per step id, the
  * hash of the step as last done and its outcome):
@@ -181,6 +184,41 @@ report_progress(struct agent_run *r, const char *current)
 enum gate { GATE_OPEN, GATE_WAIT, GATE_FAIL };
 
 /*
+ * The gates that opened at the generation in force:
+ * cur["gates_open"] = {"generation": G, "services": {svc: true}}.  A new
+ * document (desired.c) makes a new cur without it.
+ */
+static bool
+gate_opened(const struct agent_conv *cv, int64_t gen, const char *svc)
+{
+	json_t *go = json_object_get(cv->cur, "gates_open");
+
+	return lr_json_int(go, "generation") == gen &&
+	    lr_json_bool(json_object_get(go, "services"), svc);
+}
+
+/* svc's gates opened at gen: remember it, in desired.json too. */
+static void
+gate_remember(struct agent_conv *cv, int64_t gen, const char *svc)
+{
+	json_t *go = json_object_get(cv->cur, "gates_open");
+	struct lr_err err;
+
+	if (cv->cur == NULL || conv_cur_generation(cv) != gen ||
+	    gate_opened(cv, gen, svc))
+		return;
+	if (lr_json_int(go, "generation") != gen) {
+		go = json_pack("{s:I, s:{}}", "generation", (json_int_t)gen,
+		    "services");
+		json_object_set_new(cv->cur, "gates_open", go);
+	}
+	json_object_set_new(json_object_get(go, "services"), svc,
+	    json_true());
+	if (agent_store_desired_save(cv->store, cv->cur, &err) < 0)
+		lr_log_error("%s", err.msg);
+}
+
+/*
  * Whether service svc may start in run r (see the top of this file).  On
  * GATE_WAIT and GATE_FAIL *why says why (owned) and *on is
  * {"service", "host"}: what it waits for (new reference).
@@ -196,6 +234,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 	struct proto_report rr;
 	const char *d, *h, *x;
 	size_t i, j;
+	bool opened = gate_opened(cv, r->gen, svc), remote = false;
 
 	*why = NULL;
 	*on = NULL;
@@ -217,6 +256,9 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 				}
 				continue;
 			}
+			remote = true;
+			if (opened)
+				continue;	/* no need to ask etcd again */
 			if ((obs = agent_sync_observed(cv->sync)) == NULL) {
 				agent_sync_observe_start(cv->sync);
 				*why = lr_xasprintf("%s waits for %s to "
@@ -253,7 +295,7 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 			}
 		}
 		if (strcmp(lr_json_str(g, PROTO_GATE_WHY),
-		    PROTO_GATE_WHY_ROLLOUT) != 0 || obs == NULL)
+		    PROTO_GATE_WHY_ROLLOUT) != 0 || obs == NULL || opened)
 			continue;
 		/* a failure anywhere in this rollout stops it */
 		json_object_foreach((json_t *)obs, x, rep) {
@@ -271,6 +313,8 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 			}
 		}
 	}
+	if (remote && !opened)
+		gate_remember(cv, r->gen, svc);
 	return GATE_OPEN;
 }
 
