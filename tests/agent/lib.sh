@@ -273,9 +273,18 @@ agents_wait() {
 	done
 }
 
-# agent_stop HOST [SECONDS]: SIGTERM; the agent must exit 0 within
-# SECONDS (default 20)
+# agent_ready HOST: HOST's last started agent has logged its first line
+# (agent_run), so it handles SIGTERM: before that, SIGTERM kills it (143)
+agent_ready() {
+	awk '/^=== .* start/ { ok = 0; next }
+	    / notice agent: leura-agent / { ok = 1 }
+	    END { exit !ok }' "$T/agent-$1.log" 2>/dev/null
+}
+
+# agent_stop HOST [SECONDS]: SIGTERM, once the agent handles it (10 s at
+# most); the agent must exit 0 within SECONDS (default 20)
 agent_stop() {
+	poll 10 agent_ready "$1" || :
 	kill -TERM "$(agent_pid "$1")" 2>/dev/null || :
 	agent_wait "$1" "${2:-20}"
 	if [ "$AGENT_RC" -eq 124 ]; then
