@@ -62,6 +62,12 @@ void	conv_desired_load(struct agent_conv *cv);
 int64_t	conv_cur_generation(const struct agent_conv *cv);
 /* Remove the contents the desired state in force no longer needs. */
 void	conv_files_gc(struct agent_conv *cv);
+/*
+ * Add to cur's "turndown" the turndown steps of old's services that next
+ * no longer has, and drop those of services next has again.  Any JSON is
+ * fine: what is not of the document's shape is passed over.
+ */
+void	conv_turndown_add(json_t *cur, const json_t *old, const json_t *next);
 /* Drop the turndown steps named in done (ids) from cur and desired.json. */
 void	conv_turndown_done(struct agent_conv *cv, const json_t *done);
 

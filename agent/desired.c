@@ -83,37 +83,44 @@ conv_cur_generation(const struct agent_conv *cv)
 	    PROTO_DOC_GENERATION) : 0;
 }
 
-/* The services of doc no longer in next, and their turndown steps. */
-static void
-add_turndown(json_t *cur, const json_t *old, const json_t *next)
+/* Whether next's services name svc (entries that are not strings: no). */
+static bool
+has_service(const json_t *next, const char *svc)
 {
-	json_t *td = json_object_get(cur, "turndown"), *st, *s;
-	const char *svc;
-	size_t i, j;
-	bool kept;
+	const char *name;
+	json_t *s;
+	size_t j;
 
+	json_array_foreach(json_object_get(next, PROTO_DOC_SERVICES), j, s)
+		if ((name = json_string_value(s)) != NULL &&
+		    strcmp(name, svc) == 0)
+			return true;
+	return false;
+}
+
+void
+conv_turndown_add(json_t *cur, const json_t *old, const json_t *next)
+{
+	json_t *td = json_object_get(cur, "turndown"), *st;
+	const char *svc, *phase;
+	size_t i;
+
+	if (!json_is_array(td))
+		return;
 	json_array_foreach(json_object_get(old, PROTO_DOC_STEPS), i, st) {
 		svc = lr_json_strn(st, PROTO_STEP_SERVICE);
-		if (svc == NULL || strcmp(lr_json_strn(st, PROTO_STEP_PHASE),
-		    PROTO_PHASE_TURNDOWN) != 0)
+		phase = lr_json_strn(st, PROTO_STEP_PHASE);
+		if (svc == NULL || phase == NULL ||
+		    strcmp(phase, PROTO_PHASE_TURNDOWN) != 0)
 			continue;
-		kept = false;
-		json_array_foreach(json_object_get(next, PROTO_DOC_SERVICES), j,
-		    s)
-			if (strcmp(json_string_value(s), svc) == 0)
-				kept = true;
-		if (!kept)
+		if (!has_service(next, svc))
 			json_array_append(td, st);
 	}
 	/* a service that comes back takes its pending turndown off */
 	for (i = json_array_size(td); i-- > 0;) {
 		svc = lr_json_strn(json_array_get(td, i), PROTO_STEP_SERVICE);
-		json_array_foreach(json_object_get(next, PROTO_DOC_SERVICES), j,
-		    s)
-			if (svc && strcmp(json_string_value(s), svc) == 0) {
-				json_array_remove(td, i);
-				break;
-			}
+		if (svc != NULL && has_service(next, svc))
+			json_array_remove(td, i);
 	}
 }
 
@@ -128,7 +135,7 @@ agent_conv_desired(struct agent_conv *cv, const char *key, json_t *doc,
 	    "turndown", cv->cur ? json_deep_copy(json_object_get(cv->cur,
 	    "turndown")) : json_array(), "head", (json_int_t)head_gen);
 	if (old)
-		add_turndown(cur, old, doc);
+		conv_turndown_add(cur, old, doc);
 	if (agent_store_desired_save(cv->store, cur, &err) < 0)
 		lr_log_error("%s", err.msg);
 	json_decref(cv->cur);

@@ -89,6 +89,12 @@ host_state(const json_t *doc, const json_t *obs, const json_t *agent,
 		    "yet");
 		return ST_CONVERGING;
 	}
+	if (og < gen && *r.refused_key) {
+		/* it will not apply what etcd holds (docs/security.md) */
+		*reason = lr_xasprintf("the agent refuses what etcd holds "
+		    "for it: %s", r.refused_error);
+		return ST_FAILED;
+	}
 	if (og < gen) {
 		*reason = lr_xasprintf("applying generation %lld (the agent "
 		    "reported %lld)", (long long)gen, (long long)og);

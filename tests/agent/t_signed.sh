@@ -117,9 +117,12 @@ G2=/leura/desired/hosts/h1/000000000002
 EVIL=$(unsigned "$V1" | sed 's/"generation":1,/"generation":2,/;
     s/ran\.log/pwned/')
 
-# a: unsigned
+# a: unsigned; leura status, which reads etcd as it is, says so too
 etcd_put "$G2/aaaa" "$EVIL"
 refused "$G2/aaaa" "it is not signed"
+run 0 "$LEURA" status
+expect_in "$T/out" "the agent refuses what etcd holds for it: refusing \
+the document '$G2/aaaa': it is not signed"
 etcd_del "$G2/aaaa"
 
 # b: signed with another key (the attacker's own)
