@@ -70,11 +70,17 @@ refuse(struct agent_trust *t, const char *key, const char *what,
 		    "fleet's signing key ('leura apply'); if nobody applied "
 		    "unsigned, someone with access to etcd wrote it "
 		    "(docs/security.md)");
+	else if (strstr(why, "(a replay)") != NULL)
+		lr_err_hint(err, "someone with access to etcd put back an old "
+		    "document: delete the key, apply again, and check who can "
+		    "reach etcd; if etcd was rebuilt from scratch, remove "
+		    "verified.json from the agent's state dir "
+		    "(docs/security.md)");
 	else
-		lr_err_hint(err, "someone with access to etcd wrote or put "
-		    "back this value; the agent keeps its current desired "
-		    "state: apply again with the fleet's key and check who "
-		    "can reach etcd (docs/security.md)");
+		lr_err_hint(err, "someone with access to etcd wrote this "
+		    "value; the agent keeps its current desired state: delete "
+		    "the key, apply again, and check who can reach etcd "
+		    "(docs/security.md)");
 	if (t->said != NULL && strcmp(t->said, key) == 0)
 		return;
 	free(t->said);
