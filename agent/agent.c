@@ -270,6 +270,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	cc.once = o->once;
 	cc.drift_interval_ms = o->drift_interval_ms;
 	cc.retry_base_ms = o->retry_base_ms;
+	cc.step_log_max = o->step_log_max;
 	cc.keep_logs = o->keep_logs;
 	cc.stop = conv_stopped;
 	cc.arg = a;

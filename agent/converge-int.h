@@ -29,6 +29,7 @@ struct agent_conv {
 	long		 drift_interval_ms;
 	long		 retry_base_ms;
 	size_t		 keep_logs;
+	size_t		 step_log_max;
 	void		(*stop_cb)(void *arg, int code);
 	void		*arg;
 

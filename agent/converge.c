@@ -960,6 +960,7 @@ run_next(struct agent_run *r)
 	ctx.host = cv->host;
 	ctx.generation = r->gen;
 	ctx.retry_base_ms = cv->retry_base_ms;
+	ctx.log_max = cv->step_log_max;
 	if (!is_kind(st, PROTO_KIND_FILE)) {
 		entry = json_pack("{s:s, s:I, s:s, s:I}", "id",
 		    lr_json_str(st, PROTO_STEP_ID), "generation",
@@ -1080,6 +1081,7 @@ agent_conv_new(const struct agent_conv_config *c)
 	cv->once = c->once;
 	cv->drift_interval_ms = c->drift_interval_ms;
 	cv->retry_base_ms = c->retry_base_ms;
+	cv->step_log_max = c->step_log_max;
 	cv->keep_logs = c->keep_logs;
 	cv->stop_cb = c->stop;
 	cv->arg = c->arg;

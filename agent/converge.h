@@ -36,6 +36,7 @@ struct agent_conv_config {
 	long		 drift_interval_ms; /* 0: the document's */
 	long		 retry_base_ms;	/* step retries; 0: 1000 */
 	size_t		 keep_logs;	/* packed runs kept; 0: 50 */
+	size_t		 step_log_max;	/* a step's log; 0: the default */
 	/*
 	 * The run side is done: a --once run ended (code 0 when it
 	 * converged, 1 when not), or a run ended after agent_conv_stop.

@@ -5,7 +5,7 @@
  *               [--state-dir DIR] [--etcd-cacert F] [--etcd-cert F]
  *               [--etcd-key F] [--etcd-user U] [--etcd-password-file F]
  *               [--etcd-max-request-bytes N] [--once]
- *               [--drift-interval DURATION] [-v]
+ *               [--drift-interval DURATION] [--step-log-max SIZE] [-v]
  *               (--fleet-key FILE | --insecure-unsigned)
  *
  * Connection settings: the flags, then LEURA_ETCD, LEURA_ETCD_PREFIX,
@@ -58,7 +58,8 @@ usage(FILE *f)
 	    "                   [--etcd-user USER] [--etcd-password-file "
 	    "FILE]\n"
 	    "                   [--etcd-max-request-bytes N] [--once] "
-	    "[--drift-interval DURATION] [-v]\n"
+	    "[--drift-interval DURATION]\n"
+	    "                   [--step-log-max SIZE] [-v]\n"
 	    "                   (--fleet-key FILE | --insecure-unsigned)\n");
 }
 
@@ -221,6 +222,38 @@ max_request_parse(const char *arg, size_t *out)
 	return -1;
 }
 
+#define STEP_LOG_MIN	(16 * 1024)
+#define STEP_LOG_TOP	(1024 * 1024 * 1024)
+
+/*
+ * --step-log-max: bytes, or with K or M (KiB, MiB); -1 when good, else the
+ * exit status.
+ */
+static int
+step_log_parse(const char *arg, size_t *out)
+{
+	unsigned long long n, unit = 1;
+	char *end;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (end != arg && (*end == 'K' || *end == 'k'))
+		unit = 1024;
+	else if (end != arg && (*end == 'M' || *end == 'm'))
+		unit = 1024 * 1024;
+	if (unit > 1)
+		end++;
+	if (errno || end == arg || *end != '\0' || *arg == '-' ||
+	    n > STEP_LOG_TOP / unit || n * unit < STEP_LOG_MIN) {
+		fprintf(stderr, "leura-agent: error: invalid --step-log-max "
+		    "'%s'\nhint: the most a step's log keeps, from 16K to "
+		    "1024M (default 1M)\n", arg);
+		return EXIT_USAGE;
+	}
+	*out = (size_t)(n * unit);
+	return -1;
+}
+
 static int
 opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 {
@@ -237,6 +270,7 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		{ "etcd-max-request-bytes", required_argument, NULL, 'M' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "drift-interval", required_argument, NULL, 'd' },
+		{ "step-log-max", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -268,6 +302,11 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		case 'M':
 			if ((rc = max_request_parse(optarg,
 			    &o->max_request_bytes)) >= 0)
+				return rc;
+			break;
+		case 'L':
+			if ((rc = step_log_parse(optarg,
+			    &o->step_log_max)) >= 0)
 				return rc;
 			break;
 		case 'o': o->once = true; break;

@@ -2,7 +2,8 @@
 # lr_conn_resolve (the CLI keeps its wording): a prefix that does not start
 # with '/' is "invalid etcd prefix 'P'" (trailing '/' removed, exit 64),
 # an unreadable password file "cannot read the etcd password file 'F':
-# why" (exit 1).  A bad --etcd-max-request-bytes is a usage error (64).
+# why" (exit 1).  A bad --etcd-max-request-bytes or --step-log-max is a
+# usage error (64).
 # No etcd needed: all are refused before connecting.
 . "$LEURA_SRC/tests/agent/lib.sh"
 
@@ -37,5 +38,16 @@ for bad in 10 1572865 12k -5 ""; do
 	    "invalid --etcd-max-request-bytes '$bad'"
 	expect_has "--etcd-max-request-bytes '$bad': hint" "$err" \
 	    "hint: etcd's --max-request-bytes, from 65536 to 1572864"
+done
+
+for bad in 1K 16383 1025M 2G 5x -16K "" 99999999999999999999M; do
+	st=0
+	err=$("$LEURA_AGENT" --host web1 --step-log-max "$bad" 2>&1 \
+	    >/dev/null) || st=$?
+	expect_eq "--step-log-max '$bad': status" "$st" 64
+	expect_has "--step-log-max '$bad'" "$err" \
+	    "invalid --step-log-max '$bad'"
+	expect_has "--step-log-max '$bad': hint" "$err" \
+	    "hint: the most a step's log keeps, from 16K to 1024M (default 1M)"
 done
 done_testing
