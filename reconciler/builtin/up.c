@@ -26,8 +26,9 @@
  * (the wait redraws a progress line with '\r'): the loop thread records
  * the children that die, and rollout_done tells them after the wait, as
  * leura up always did.  The stages: etcd, agents and the rollout, then
- * idle until a signal or etcd's death, then stopping.  Children are started on the loop
- * thread only: the parent-death signal follows the thread that forked.
+ * idle until a signal or etcd's death, then stopping.  Children are
+ * started on the loop thread only: the parent-death signal follows the
+ * thread that forked.
  * What up needs of the machine (binaries, local hosts, log ends) is
  * up_local.c's.
  *
