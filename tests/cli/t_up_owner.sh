@@ -137,6 +137,16 @@ fi
     fail "the owner's nested txn failed: $(cat "$T/own")"
 
 kill -INT "$bg"
+i=0
+while kill -0 "$bg" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 300 ]; then
+		fail "leura up did not stop within 30 s of SIGINT"
+		kill -KILL "$bg"
+		break
+	fi
+	sleep 0.1
+done
 wait "$bg" || fail "leura up exited $?"
 bg=
 done_testing
