@@ -9,8 +9,7 @@
 # what keeps the other user out.  Needs root (runuser), leura-agent, etcd,
 # curl and ss: exits 77 (skipped) without them.
 . "$LEURA_SRC/tests/cli/lib.sh"
-ETCD_TRAP='[ -z "${bg:-}" ] || kill -INT "$bg" 2>/dev/null;
-    [ -z "${bg:-}" ] || wait "$bg" 2>/dev/null; rm -rf "$T"'
+ETCD_TRAP='[ -z "${bg:-}" ] || kill -KILL "$bg" 2>/dev/null; sleep 0.2; rm -rf "$T"'
 . "$LEURA_SRC/tests/lib/etcd.sh"
 bg=
 if [ "$(id -u)" -ne 0 ]; then
