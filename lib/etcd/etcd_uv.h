@@ -62,8 +62,8 @@ int	etcd_uv_call(struct etcd_uv *eu, const char *path, json_t *body,
  *     one (the head) loses its compare to our own head, which apply
  *     recognises as its success (conflict());
  *   - apply's lock (rec_lock_txn): put only while the key is absent; a
- *     repeat finds it held by our own lease, which lock_take counts as
- *     taken;
+ *     repeat finds it held by our own lease, which rec_lock_result
+ *     counts as taken;
  *   - apply's clean-up: deletes of keys, a no-op the second time;
  *   - the agent's reads (sync.c: sync_read, fetch): ranges only;
  *   - the agent's report (sync.c, report_put): puts of the same values

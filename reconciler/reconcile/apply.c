@@ -271,12 +271,17 @@ rec_lock_txn(struct etcd_txn *t, const char *key, int64_t lease,
 }
 
 int
-rec_lock_result(const struct etcd_txn_result *tr, int64_t *rev,
-    json_t **holder)
+rec_lock_result(const struct etcd_txn_result *tr, int64_t lease,
+    int64_t *rev, json_t **holder)
 {
 	const struct etcd_kv *kv;
 
-	if (tr->succeeded)
+	/*
+	 * The client may have sent the txn twice (etcd_uv_txn): the second
+	 * finds the key held by our own lease, which is the lock taken.
+	 */
+	if (tr->succeeded || (tr->nops > 0 && tr->ops[0].range.nkvs > 0 &&
+	    lease != 0 && tr->ops[0].range.kvs[0].lease == lease))
 		return 0;
 	*rev = tr->revision;
 	if (holder != NULL) {
@@ -389,16 +394,8 @@ lock_take(struct writer *w, const struct rec_apply_opts *o,
 		rec_lock_txn(&t, key, w->lease, val);
 		rc = etcd_txn_commit(w->e, &t, &tr, err);
 		etcd_txn_release(&t);
-		/*
-		 * The client may have sent it twice (etcd_uv_txn): the second
-		 * finds the key held by our own lease, which is the lock taken.
-		 */
-		if (rc == 0 && !tr.succeeded && tr.nops > 0 &&
-		    tr.ops[0].range.nkvs > 0 &&
-		    tr.ops[0].range.kvs[0].lease == w->lease)
-			tr.succeeded = true;
 		if (rc == 0)
-			rc = rec_lock_result(&tr, &rev, &holder);
+			rc = rec_lock_result(&tr, w->lease, &rev, &holder);
 		etcd_txn_result_release(&tr);
 		if (rc != LR_EBUSY)
 			break;

@@ -150,7 +150,7 @@ int	rec_apply_write(struct etcd *e, const struct rec_applied *a,
  * the same steps without blocking:
  *   grant a lease of REC_LOCK_TTL s (etcd_uv), and keep it alive;
  *   send rec_lock_txn(key, lease, rec_lock_value(by)), read the answer
- *   with rec_lock_result: 0, the lock is the loop's: call
+ *   with rec_lock_result(answer, lease): 0, the lock is the loop's: call
  *   rec_apply_write with lock_lease = lease, and revoke the lease after;
  *   LR_EBUSY: watch key from *rev + 1 until rec_lock_gone says a batch
  *   is its deletion, then send the txn again (or give up with
@@ -163,12 +163,14 @@ char	*rec_lock_value(const char *by);
 void	rec_lock_txn(struct etcd_txn *t, const char *key, int64_t lease,
 	    const char *val);
 /*
- * Its answer: 0 taken; LR_EBUSY held by another, *rev the store revision
- * of the answer (watch from *rev + 1) and *holder (when not NULL) the
- * holder's record (new reference, NULL when unreadable).
+ * Its answer, for the txn sent with lease: 0 taken (also when the key is
+ * held by lease: the client sent the txn twice, etcd_uv_txn); LR_EBUSY
+ * held by another, *rev the store revision of the answer (watch from
+ * *rev + 1) and *holder (when not NULL) the holder's record (new
+ * reference, NULL when unreadable).
  */
-int	rec_lock_result(const struct etcd_txn_result *tr, int64_t *rev,
-	    json_t **holder);
+int	rec_lock_result(const struct etcd_txn_result *tr, int64_t lease,
+	    int64_t *rev, json_t **holder);
 /*
  * Whether a batch of the watch of the lock's key says the key is gone (a
  * deletion, or a resync that finds no key): time to try again.

@@ -164,7 +164,7 @@ try_once(struct etcd *e, const char *key, int64_t lease, const char *val,
 	etcd_txn_release(&t);
 	if (rc < 0)
 		fail_msg("lock txn: %s", err.msg);
-	rc = rec_lock_result(&tr, rev, holder);
+	rc = rec_lock_result(&tr, lease, rev, holder);
 	etcd_txn_result_release(&tr);
 	return rc;
 }
@@ -266,6 +266,15 @@ test_lock_loop(void **state)
 	assert_int_equal(try_once(e, key, ours, val, &rev, &holder), 0);
 	assert_true(key_exists(e, key, &lease));
 	assert_int_equal(lease, ours);
+	/*
+	 * the same txn again (the client sends a timed-out txn to the next
+	 * endpoint): held by our lease, so taken; another lease is refused
+	 */
+	assert_int_equal(try_once(e, key, ours, val, &rev, &holder), 0);
+	assert_int_equal(try_once(e, key, ours + 1, val, &rev, &holder),
+	    LR_EBUSY);
+	json_decref(holder);
+	holder = NULL;
 
 	/* the write under the caller's lock */
 	empty_apply_init(&x, e, "/l1");
