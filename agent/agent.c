@@ -15,13 +15,15 @@
  * holds (it acts on nothing etcd says any more), the run side aborts the
  * running step (its process group gets SIGTERM, then SIGKILL 5 s later)
  * and calls back when it has ended; then the signals close and the sync
- * side sends the last report, revokes the heartbeat and lets go of etcd
- * (2 s at most: sync.c's STOP_ETCD_MS), and the loop runs out.  Each of
- * these has its own deadline, so a stop takes about 7 s at worst; what no
+ * side sends the last report, revokes the heartbeat and lets go of etcd,
+ * and the loop runs out.  On a signal each of these has its own deadline
+ * (etcd's: STOP_ETCD_MS), so a stop takes about 7 s at worst; what no
  * deadline can cut short (a process that SIGKILL does not end, a file or
  * http step on the thread pool, packing a run's logs) meets STOP_MAX_MS,
  * past which the agent says what it was waiting for and exits at once
- * (docs/man/leura-agent.8.md, Stopping).
+ * (docs/man/leura-agent.8.md, Stopping).  At the end of a --once run,
+ * which nobody is waiting to see stop, the last report (the run's result,
+ * what a provisioning script wants in etcd) gets ONCE_ETCD_MS instead.
  */
 #include <signal.h>
 #include <limits.h>
@@ -41,6 +43,10 @@
 #include "xalloc.h"
 
 #define STOP_MAX_MS	10000	/* from the signal to the exit, at most */
+#define STOP_ETCD_MS	2000	/* the last report and the revoke, on a
+				 * signal */
+#define ONCE_ETCD_MS	15000	/* the same at the end of --once: a
+				 * request's timeout, its retry, the revoke */
 
 struct agent {
 	uv_loop_t	*loop;		/* main's */
@@ -53,6 +59,7 @@ struct agent {
 	uv_timer_t	 t_stop;	/* STOP_MAX_MS after the stop began */
 	bool		 signals_closed;
 	bool		 stopping;
+	bool		 signalled;	/* the stop came from SIGTERM/SIGINT */
 	int		 exit_code;
 };
 
@@ -76,14 +83,22 @@ stop_overdue_cb(uv_timer_t *t)
 	_exit(a->exit_code);
 }
 
+/*
+ * Stop (signalled: on SIGTERM or SIGINT; else at the end of --once, or
+ * when etcd's client cannot be made).  Called again when the run side has
+ * ended the run.
+ */
 static void
-agent_stop(struct agent *a, int code)
+agent_stop(struct agent *a, int code, bool signalled)
 {
 	if (!a->stopping) {
 		a->stopping = true;
 		a->exit_code = code;
 		lr_log_notice("stopping");
 		agent_sync_hold(a->sync);
+	}
+	if (signalled && !a->signalled) {
+		a->signalled = true;
 		/* a bound, not a reason to keep the loop alive */
 		uv_timer_start(&a->t_stop, stop_overdue_cb, STOP_MAX_MS, 0);
 		uv_unref((uv_handle_t *)&a->t_stop);
@@ -96,7 +111,8 @@ agent_stop(struct agent *a, int code)
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
-	agent_sync_stop(a->sync);
+	/* signals are open until here: signalled is final */
+	agent_sync_stop(a->sync, a->signalled ? STOP_ETCD_MS : ONCE_ETCD_MS);
 }
 
 static void
@@ -112,7 +128,7 @@ signal_cb(uv_signal_t *s, int signum)
 	}
 	lr_log_notice("%s received", signum == SIGTERM ? "SIGTERM" :
 	    "SIGINT");
-	agent_stop(a, 0);
+	agent_stop(a, 0, true);
 }
 
 /* ---- the sync side's hooks, and the run side's ---- */
@@ -182,14 +198,14 @@ hook_read_done(void *arg, const char *failure)
 		lr_log_error("no desired state for host %s under %s: run "
 		    "'leura apply' with this host in the inventory",
 		    a->o.host, a->o.prefix);
-	agent_stop(a, 1);
+	agent_stop(a, 1, false);
 	return true;
 }
 
 static void
 conv_stopped(void *arg, int code)
 {
-	agent_stop(arg, code);
+	agent_stop(arg, code, false);
 }
 
 /* ---- lifetime ---- */
@@ -303,7 +319,7 @@ agent_run(struct agent *a)
 	if (agent_sync_start(a->sync, &err) < 0) {
 		lr_err_print(&err);
 		a->exit_code = 1;
-		agent_stop(a, 1);
+		agent_stop(a, 1, false);
 	} else if (agent_conv_has_desired(a->conv) && !a->o.once) {
 		/* enforce what we last knew, while etcd is asked */
 		agent_conv_converge(a->conv);

@@ -23,8 +23,9 @@
  * Nothing waits for "the next" anything: every request that can fail is
  * retried on a timer of its own, with a jittered back-off (backoff_next),
  * so the agent never depends on some later event to notice it is stuck.
- * Stopping (agent_sync_stop) is bounded by STOP_ETCD_MS: the last report
- * and the lease revoke get that long, then the client is dropped.
+ * Stopping (agent_sync_stop) is bounded by the deadline the owner gives:
+ * the last report and the lease revoke get that long, then the client is
+ * dropped.
  *
  * Keys are built and cut with proto/keys.h, values read with
  * proto_value_parse, and documents read by their proto/fields.h names;
@@ -58,7 +59,6 @@
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	10000
 #define OBS_REFRESH_MS	30000	/* a waiting gate reads the reports again */
-#define STOP_ETCD_MS	2000	/* at stop: the last report, the revoke */
 #define REPORT_ERROR_EVERY_MS 60000	/* a failing report: error lines */
 /*
  * A report's request is kept REQUEST_MARGIN under the limit (the
@@ -130,6 +130,7 @@ struct agent_sync {
 
 	/* ---- stopping ---- */
 	bool	 stop_called;	/* agent_sync_stop */
+	long	 stop_deadline_ms;
 	bool	 final_tried;	/* the last report went (or failed) */
 	bool	 revoking;
 };
@@ -206,8 +207,8 @@ static void
 backoff(struct agent_sync *s, uv_timer_cb cb)
 {
 	if (!s->stopping)
-		uv_timer_start(&s->t_sync, cb, backoff_next(&s->sync_backoff_ms),
-		    0);
+		uv_timer_start(&s->t_sync, cb,
+		    backoff_next(&s->sync_backoff_ms), 0);
 }
 
 static void
@@ -738,11 +739,11 @@ put_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 			lower = s->put_bytes * 3 / 4;
 			s->max_request = lower < REQUEST_MIN ? REQUEST_MIN :
 			    lower;
-			lr_log_error("etcd refused a report of %zu bytes as too "
-			    "large; sending at most %zu bytes from now on "
-			    "(hint: give leura-agent --etcd-max-request-bytes "
-			    "the --max-request-bytes of etcd)", s->put_bytes,
-			    s->max_request);
+			lr_log_error("etcd refused a report of %zu bytes as "
+			    "too large; sending at most %zu bytes from now "
+			    "on (hint: give leura-agent "
+			    "--etcd-max-request-bytes the --max-request-bytes "
+			    "of etcd)", s->put_bytes, s->max_request);
 		}
 		report_failed(s, err->msg);
 	} else {
@@ -1171,7 +1172,7 @@ revoked_cb(int status, const json_t *resp, const struct lr_err *err,
 	client_drop(s);
 }
 
-/* STOP_ETCD_MS after agent_sync_stop: etcd had its chance. */
+/* The deadline of agent_sync_stop: etcd had its chance. */
 static void
 stop_deadline_cb(uv_timer_t *t)
 {
@@ -1179,10 +1180,10 @@ stop_deadline_cb(uv_timer_t *t)
 
 	if (s->eu == NULL)
 		return;
-	lr_log_warn("etcd did not answer within %d ms of stopping: %s; "
-	    "stopping without it", STOP_ETCD_MS, s->put_busy ? "the last "
-	    "report may be lost" : "the heartbeat's key goes when its lease "
-	    "expires");
+	lr_log_warn("etcd did not answer within %ld ms of stopping: %s; "
+	    "stopping without it", s->stop_deadline_ms, s->put_busy ?
+	    "the last report may be lost" : "the heartbeat's key goes when "
+	    "its lease expires");
 	client_drop(s);
 }
 
@@ -1218,13 +1219,8 @@ stop_next(struct agent_sync *s)
 	client_drop(s);
 }
 
-/*
- * Stop talking to etcd: once the last report is out (or failed), revoke
- * the heartbeat's lease (its key goes with it) and free the client, all
- * within STOP_ETCD_MS.
- */
 void
-agent_sync_stop(struct agent_sync *s)
+agent_sync_stop(struct agent_sync *s, long deadline_ms)
 {
 	if (s->stop_called)
 		return;
@@ -1235,7 +1231,9 @@ agent_sync_stop(struct agent_sync *s)
 	watches_stop(s);
 	agent_sync_observe_stop(s);
 	/* the deadline; it keeps the loop alive no more than etcd's calls */
-	uv_timer_start(&s->t_sync, stop_deadline_cb, STOP_ETCD_MS, 0);
+	s->stop_deadline_ms = deadline_ms;
+	uv_timer_start(&s->t_sync, stop_deadline_cb, (uint64_t)deadline_ms,
+	    0);
 	uv_unref((uv_handle_t *)&s->t_sync);
 	if (!s->synced)
 		s->final_tried = true;	/* etcd was never reached: no try */

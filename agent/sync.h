@@ -103,12 +103,13 @@ int	agent_sync_start(struct agent_sync *s, struct lr_err *err);
  * still go out. */
 void	agent_sync_hold(struct agent_sync *s);
 /*
- * Stop talking to etcd: once the last report is out (or failed), revoke
- * the heartbeat's lease (its key goes with it) and free the client, all
- * within 2 s (then the client is dropped whatever it waits for).  The
- * loop keeps running until then; nothing else of ours keeps it alive.
+ * Stop talking to etcd: once the last report is out (or failed: it gets
+ * one more try), revoke the heartbeat's lease (its key goes with it) and
+ * free the client, all within deadline_ms (then the client is dropped
+ * whatever it waits for).  The loop keeps running until then; nothing
+ * else of ours keeps it alive.  Called once; later calls do nothing.
  */
-void	agent_sync_stop(struct agent_sync *s);
+void	agent_sync_stop(struct agent_sync *s, long deadline_ms);
 /* Close the handles (the struct goes in their close callbacks). */
 void	agent_sync_free(struct agent_sync *s);
 

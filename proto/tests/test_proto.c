@@ -692,7 +692,7 @@ test_proto_output_tail__lines_and_utf8(void **state)
 }
 
 static void
-test_proto_results_fit__steps_in_order_of_worth(void **state)
+test_proto_results_fit__by_worth(void **state)
 {
 	json_t *steps = json_array(), *res, *st;
 	struct proto_step_result r;
@@ -856,7 +856,7 @@ main(void)
 		cmocka_unit_test(test_proto_report__round_trips),
 		cmocka_unit_test(test_proto_results__round_trip),
 		cmocka_unit_test(test_proto_output_tail__lines_and_utf8),
-		cmocka_unit_test(test_proto_results_fit__steps_in_order_of_worth),
+		cmocka_unit_test(test_proto_results_fit__by_worth),
 		cmocka_unit_test(test_proto_report_fit__failed_steps),
 		cmocka_unit_test(test_proto_facts__round_trip),
 	};
