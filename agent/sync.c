@@ -126,6 +126,7 @@ struct agent_sync {
 	size_t	 max_request;	/* etcd's request limit as we know it */
 	size_t	 put_bytes;	/* size of the request in flight */
 	int	 report_failures;	/* in a row */
+	bool	 report_cut_said;	/* since the last report that fit */
 	uint64_t report_error_at;	/* uv_now of the last error line */
 
 	/* ---- stopping ---- */
@@ -877,9 +878,13 @@ report_send(struct agent_sync *s, struct lr_err *err)
 		free(rep);
 		rep = proto_dumps(cut);
 		json_decref(cut);
-		lr_log_warn("the report was cut to fit etcd's request limit "
-		    "of %zu bytes", s->max_request);
-	}
+		/* every report of the run may be: say it once */
+		if (!s->report_cut_said)
+			lr_log_warn("the report was cut to fit etcd's request "
+			    "limit of %zu bytes", s->max_request);
+		s->report_cut_said = true;
+	} else
+		s->report_cut_said = false;
 	etcd_txn_init(&t);
 	if (s->results_dirty && s->results) {
 		/* one round trip: the results and the report that names them */
