@@ -48,8 +48,8 @@ void	agent_trust_free(struct agent_trust *t);	/* NULL is fine */
  * key) as the agent may act on it: a new reference, or NULL when refused
  * (said) or not a JSON object (a warning).
  */
-json_t	*agent_trust_doc(struct agent_trust *t, const char *key, int64_t gen,
-	    const char *val, size_t len);
+json_t	*agent_trust_doc(struct agent_trust *t, const char *key,
+	    int64_t gen, const char *val, size_t len);
 /* The head's value, the same way. */
 json_t	*agent_trust_head(struct agent_trust *t, const char *key,
 	    const char *val, size_t len);
@@ -57,7 +57,8 @@ json_t	*agent_trust_head(struct agent_trust *t, const char *key,
  * Whether the document of generation gen under key may come into force:
  * false (said) when it is older than one verified before.
  */
-bool	agent_trust_fresh(struct agent_trust *t, const char *key, int64_t gen);
+bool	agent_trust_fresh(struct agent_trust *t, const char *key,
+	    int64_t gen);
 /* The document of generation gen came into force: remember gen. */
 void	agent_trust_accepted(struct agent_trust *t, int64_t gen);
 

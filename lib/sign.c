@@ -113,9 +113,7 @@ lr_sign_key_load_private(const char *path, struct lr_sign_key **out,
 {
 	struct stat st;
 	EVP_PKEY *pkey = NULL;
-	BIO *bio = NULL;
-	char *buf = NULL;
-	size_t len = 0;
+	BIO *bio;
 	int fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
@@ -125,14 +123,16 @@ lr_sign_key_load_private(const char *path, struct lr_sign_key **out,
 		return rc == LR_ENOENT ? lr_err_hint(err, "%s",
 		    keygen_hint) : rc;
 	}
-	if (fstat(fd, &st) == -1) {
-		rc = lr_err_set(err, LR_EIO, "cannot stat '%s': %s", path,
-		    strerror(errno));
+	/* the mode of what was opened, then read from it: no swap between */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		rc = lr_err_set(err, LR_EIO, "cannot read the signing key "
+		    "'%s': %s", path, S_ISREG(st.st_mode) ? strerror(errno) :
+		    "not a regular file");
 		close(fd);
 		return rc;
 	}
-	close(fd);
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
 		lr_err_set(err, LR_EPERM, "the signing key '%s' may be read "
 		    "by others (mode %04o)", path,
 		    (unsigned)(st.st_mode & 07777));
@@ -141,14 +141,10 @@ lr_sign_key_load_private(const char *path, struct lr_sign_key **out,
 		    "pair if others read it (docs/security.md, Rotating the "
 		    "key)", path);
 	}
-	if ((rc = lr_read_file(path, MAX_KEY_FILE, &buf, &len, err)) < 0)
-		return rc;
-	bio = BIO_new_mem_buf(buf, (int)len);
+	bio = BIO_new_fd(fd, BIO_NOCLOSE);
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
-	/* the key's bytes do not outlive the load */
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	close(fd);
 	ERR_clear_error();
 	if (pkey == NULL || !is_ed25519(pkey)) {
 		EVP_PKEY_free(pkey);

@@ -63,8 +63,8 @@ size_t	lr_sign_key_count(const struct lr_sign_key *k);
  * (then both are replaced); LR_EBUSY names the one that does.  The id of
  * the new key in id.
  */
-int	lr_sign_keygen(const char *priv_path, const char *pub_path, bool force,
-	    char id[LR_SIGN_ID_LEN + 1], struct lr_err *err);
+int	lr_sign_keygen(const char *priv_path, const char *pub_path,
+	    bool force, char id[LR_SIGN_ID_LEN + 1], struct lr_err *err);
 
 /*
  * Sign msg[0..len) with the private key k: a new string in the form

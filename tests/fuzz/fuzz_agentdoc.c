@@ -183,8 +183,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(buf);
 		break;
 	default:
-		if ((v = agent_trust_head(trust, "/leura/desired/head", p, n)) !=
-		    NULL)
+		v = agent_trust_head(trust, "/leura/desired/head", p, n);
+		if (v != NULL)
 			abort();
 		{
 			struct lr_err err;
