@@ -223,7 +223,7 @@ max_request_parse(const char *arg, size_t *out)
 }
 
 #define STEP_LOG_MIN	(16 * 1024)
-#define STEP_LOG_TOP	(1024 * 1024 * 1024)
+#define STEP_LOG_TOP	(64 * 1024 * 1024)	/* half of it is memory */
 
 /*
  * --step-log-max: bytes, or with K or M (KiB, MiB); -1 when good, else the
@@ -247,7 +247,7 @@ step_log_parse(const char *arg, size_t *out)
 	    n > STEP_LOG_TOP / unit || n * unit < STEP_LOG_MIN) {
 		fprintf(stderr, "leura-agent: error: invalid --step-log-max "
 		    "'%s'\nhint: the most a step's log keeps, from 16K to "
-		    "1024M (default 1M)\n", arg);
+		    "64M (default 1M)\n", arg);
 		return EXIT_USAGE;
 	}
 	*out = (size_t)(n * unit);
