@@ -1356,6 +1356,41 @@ test_cli_faults__black_hole(void **state)
 	th_proxy_stop(&bh);
 }
 
+/*
+ * 14. three members, the first one hung (SIGSTOP: it keeps its sockets and
+ * answers nothing): each command's first request times out there and goes
+ * on to the others; applies and reads all succeed
+ */
+static void
+test_cli_faults__member_hung(void **state)
+{
+	struct th_etcd *h = *state;
+	char ep[600], repo[320], from[32], to[32];
+	const char *env[] = { ep, "LEURA_ETCD_PREFIX=/t14", NULL };
+	struct res r;
+	int k;
+
+	snprintf(ep, sizeof(ep), "LEURA_ETCD=%s", h->endpoints);
+	new_repo("r14", repo, sizeof(repo));
+	assert_int_equal(kill(h->m[0].pid, SIGSTOP), 0);
+	wait_leader(h, 1);
+	for (k = 0; k < 3; k++) {
+		snprintf(from, sizeof(from), "workers: %d", 4 + k);
+		snprintf(to, sizeof(to), "workers: %d", 5 + k);
+		edit_repo(repo, "services.yml", from, to);
+		commit_all(repo, to);
+		leura(&r, env, "-C", repo, "apply", "--no-diff", NULL);
+		EXPECT_EXIT(&r, 0);
+		EXPECT_OUT(&r, "Applied deploy #");
+		res_release(&r);
+	}
+	leura(&r, env, "status", NULL);
+	EXPECT_EXIT(&r, 0);
+	EXPECT_OUT(&r, "Deploy #3");
+	res_release(&r);
+	kill(h->m[0].pid, SIGCONT);
+}
+
 /* ---- the run ---------------------------------------------------------- */
 
 static int
@@ -1426,6 +1461,8 @@ main(void)
 		cmocka_unit_test(test_cli_faults__lock_held),
 		cmocka_unit_test(test_cli_faults__lost_answer),
 		cmocka_unit_test(test_cli_faults__black_hole),
+		cmocka_unit_test_setup_teardown(test_cli_faults__member_hung,
+		    setup_three, teardown_etcd),
 	};
 
 	leura_bin = getenv("LEURA");
