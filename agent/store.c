@@ -16,7 +16,6 @@
  */
 #define LR_LOG_COMPONENT "store"
 
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -275,9 +274,15 @@ read_pid(int fd)
 }
 
 /*
- * flock() DIR/lock for as long as the store is open, and write our pid in
- * it for the next agent's message.  O_CLOEXEC matters: a step's process
- * that outlived the agent must not keep the dir locked.
+ * Lock DIR/lock for as long as the store is open, and write our pid in it
+ * for the next agent's message.  A POSIX record lock (fcntl F_SETLK), not
+ * flock(): it belongs to the process, so it goes with the agent's death
+ * even while a child it forked has not reached exec yet (a flock belongs
+ * to the open file, which that child shares until exec closes it: after a
+ * kill -9 the next agent found the dir "used" by a dead agent).  The
+ * catch of such locks, that closing any descriptor of the file drops
+ * them, is why nothing else here opens DIR/lock.  O_CLOEXEC still
+ * matters: a step's process must not keep the lock file open.
  */
 static int
 store_lock(struct agent_store *s, struct lr_err *err)
@@ -292,8 +297,9 @@ store_lock(struct agent_store *s, struct lr_err *err)
 		rc = io_fail(err, errno, "cannot create the lock file", path);
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK) {
+	if (fcntl(fd, F_SETLK, &(struct flock){ .l_type = F_WRLCK,
+	    .l_whence = SEEK_SET }) == -1) {
+		if (errno != EAGAIN && errno != EACCES) {
 			rc = io_fail(err, errno, "cannot lock", path);
 		} else if ((holder = read_pid(fd)) > 0) {
 			rc = lr_err_set(err, LR_EBUSY, "another leura-agent "
@@ -525,7 +531,7 @@ agent_store_close(struct agent_store *s)
 	if (s == NULL)
 		return;
 	if (s->lock_fd != -1)
-		close(s->lock_fd);	/* releases the flock */
+		close(s->lock_fd);	/* releases the lock */
 	json_decref(s->records);
 	json_decref(s->running);
 	free(s->dir);

@@ -4,7 +4,8 @@
  * for files of a few KiB, except agent_store_logs_pack, which the caller
  * runs on the thread pool.
  *
- *   DIR/lock                flock()ed by the running agent: one per dir
+ *   DIR/lock                locked (fcntl F_SETLK) by the running agent:
+ *                           one per dir; one store per dir per process
  *   DIR/desired.json        the last desired state accepted (see below)
  *   DIR/files/<sha256>      contents of file steps and custom step types
  *   DIR/steps.json          per step id, what was last done (records)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,51 @@ test_agent_store_open__sweeps_leftovers(void **state)
 	assert_false(exists(fx->dir, "logs/20261207T101010Z-7"));
 	assert_true(exists(fx->dir, "logs/20261207T090909Z-6.tar.gz"));
 	agent_store_close(s);
+}
+
+static void
+test_agent_store_open__free_after_kill_despite_forked_child(void **state)
+{
+	struct fixture *fx = *state;
+	struct agent_store *s = NULL;
+	int ready[2], hold[2], status;
+	pid_t a;
+	char c;
+
+	/*
+	 * An agent killed while a child it forked has not reached exec: the
+	 * child holds all the agent's descriptors, the lock file's too, yet
+	 * the next agent gets the dir.
+	 */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	if ((a = fork()) == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		if (agent_store_open(fx->dir, &s, &(struct lr_err){ 0 }) < 0)
+			_exit(1);
+		if (fork() == 0) {	/* "before exec": waits for EOF */
+			close(ready[1]);
+			while (read(hold[0], &c, 1) > 0)
+				;
+			_exit(0);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_true(a > 0);
+	close(ready[1]);
+	close(hold[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(kill(a, SIGKILL), 0);
+	assert_int_equal(waitpid(a, &status, 0), a);
+	assert_true(WIFSIGNALED(status));
+	s = open_ok(fx->dir);
+	agent_store_close(s);
+	close(hold[1]);			/* the grandchild ends */
+	close(ready[0]);
 }
 
 /* ---- desired.json ---- */
@@ -758,6 +804,7 @@ main(void)
 		T(test_agent_store_open__creates_layout),
 		T(test_agent_store_open__busy_while_held),
 		T(test_agent_store_open__sweeps_leftovers),
+		T(test_agent_store_open__free_after_kill_despite_forked_child),
 		T(test_agent_store_desired__round_trip),
 		T(test_agent_store_file_put__checks_sha),
 		T(test_agent_store_files_gc__keeps_only_named),
