@@ -36,7 +36,7 @@ struct agent_opts {
 	long	 drift_interval_ms;	/* override; 0: the document's */
 	long	 retry_base_ms;		/* step retries; 0: 1000 */
 	size_t	 keep_logs;		/* packed runs kept; 0: 50 */
-	size_t	 step_log_max;		/* a step's log; 0: AGENT_STEP_LOG_MAX */
+	size_t	 step_log_max;		/* a step's log; 0: the default */
 	size_t	 max_request_bytes;	/* etcd's limit; 0: its default */
 	/*
 	 * The fleet's public keys: only what they signed is acted on

@@ -15,8 +15,8 @@
  * The output of commands goes to the log file (plain write(2): a local
  * file, a few KiB at a time; past half the cap only the last half is
  * kept, in memory, and written at the end) and to a 4 KiB ring that
- * becomes the result's tail.  Lines from the agent itself ("[leura] ...") go to the
- * log only.
+ * becomes the result's tail.  Lines from the agent itself ("[leura] ...")
+ * go to the log only.
  */
 #define LR_LOG_COMPONENT "step"
 

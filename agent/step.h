@@ -128,7 +128,7 @@ struct agent_step_ctx {
 	int64_t		 generation;	/* LEURA_GENERATION */
 	long		 retry_base_ms;	/* 0: 1000 */
 	long		 kill_grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
-	size_t		 log_max;	/* the log's cap; 0: AGENT_STEP_LOG_MAX */
+	size_t		 log_max;	/* log cap; 0: AGENT_STEP_LOG_MAX */
 };
 
 struct agent_step_result {

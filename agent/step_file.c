@@ -330,8 +330,8 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 			lr_buf_printf(&at, "/%s", name);
 		nfd = openat(fd, name, WALK_FLAGS | O_NOFOLLOW);
 		if (nfd < 0 && errno == ENOENT && create) {
-			nfd = make_dir_at(fd, name, AT(&at), hook, hook_arg, why,
-			    whysz);
+			nfd = make_dir_at(fd, name, AT(&at), hook, hook_arg,
+			    why, whysz);
 			if (nfd == -2)
 				nfd = openat(fd, name, WALK_FLAGS |
 				    O_NOFOLLOW);
@@ -381,7 +381,8 @@ step_file_open_dir(const char *dir, bool create, struct lr_buf *log,
 		if (!link_trusted(&st)) {
 			snprintf(why, whysz, "'%s' is a symbolic link owned by "
 			    "uid %u: file steps follow only links of root or "
-			    "of the agent's user", AT(&at), (unsigned)st.st_uid);
+			    "of the agent's user", AT(&at),
+			    (unsigned)st.st_uid);
 			close(lfd);
 			rc = LR_EINVAL;
 			break;
