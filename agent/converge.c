@@ -664,6 +664,14 @@ run_finish(struct agent_run *r)
 
 	cv->run = NULL;
 	agent_sync_observe_stop(cv->sync);
+	/*
+	 * A newer desired state came while the last step ran: the report
+	 * is stamped with the document in force, so finishing this run
+	 * would say the new generation converged (or drifted) before it
+	 * ran.  Superseded: the run of the new document reports.
+	 */
+	if (r->gen != conv_cur_generation(cv))
+		r->aborting = true;
 	if (r->aborting) {
 		/* stopped or superseded: the next run reports */
 	} else if (r->kind == RUN_CHECK) {
