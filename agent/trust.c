@@ -20,7 +20,7 @@ struct agent_trust {
 	char	*host;
 	struct agent_store *store;	/* borrowed, may be NULL */
 	int64_t	 verified;	/* newest generation verified */
-	char	*said;		/* key of the last refusal said */
+	char	*said;		/* key and error of the last refusal said */
 	agent_trust_refused_cb *cb;
 	void	*arg;
 };
@@ -56,7 +56,7 @@ static void
 refuse(struct agent_trust *t, const char *key, const char *what,
     struct lr_err *err)
 {
-	char why[sizeof(err->msg)];
+	char why[sizeof(err->msg)], *said;
 
 	snprintf(why, sizeof(why), "%s", err->msg);
 	lr_err_set(err, LR_EINVAL, "refusing %s '%s': %s", what, key, why);
@@ -81,10 +81,13 @@ refuse(struct agent_trust *t, const char *key, const char *what,
 		    "value; the agent keeps its current desired state: delete "
 		    "the key, apply again, and check who can reach etcd "
 		    "(docs/security.md)");
-	if (t->said != NULL && strcmp(t->said, key) == 0)
+	said = lr_xasprintf("%s\n%s", key, err->msg);
+	if (t->said != NULL && strcmp(t->said, said) == 0) {
+		free(said);
 		return;
+	}
 	free(t->said);
-	t->said = lr_xstrdup(key);
+	t->said = said;
 	lr_log_error("%s; hint: %s", err->msg, err->hint);
 	if (t->cb != NULL)
 		t->cb(t->arg, key, err);

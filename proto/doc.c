@@ -314,17 +314,3 @@ out:
 	lr_buf_release(&m);
 	return rc;
 }
-
-const char *
-proto_signer(const json_t *doc, char id[LR_SIGN_ID_LEN + 1])
-{
-	const char *s = lr_json_strn(doc, PROTO_SIGNATURE), *c;
-
-	if (s == NULL || strncmp(s, "ed25519:", 8) != 0 ||
-	    (c = strchr(s + 8, ':')) == NULL || c - (s + 8) !=
-	    LR_SIGN_ID_LEN)
-		return NULL;
-	memcpy(id, s + 8, LR_SIGN_ID_LEN);
-	id[LR_SIGN_ID_LEN] = '\0';
-	return id;
-}

@@ -142,11 +142,4 @@ char	*proto_sign_value(const char *u, const char *host,
 int	proto_verify_value(const char *val, size_t len, const char *host,
 	    const struct lr_sign_key *keys, json_t **out, struct lr_err *err);
 
-/*
- * The key id of a signed document or head as read (the "signature"
- * member) into id, and id; NULL when it has none.  For the reconciler:
- * a change of key makes apply sign every host anew.
- */
-const char *proto_signer(const json_t *doc, char id[LR_SIGN_ID_LEN + 1]);
-
 #endif

@@ -273,18 +273,26 @@ same_tree(const struct rec_plan *p, const char *tree)
 }
 
 /*
- * Whether the applied head was signed by another key than k (or by none):
- * then its documents are too, and the agents would refuse them once they
- * trust only k.
+ * Whether the applied head is not signed by k: by another key (then its
+ * documents are too, and the agents would refuse them once they trust
+ * only k), by none, or not at all as its signature claims (someone with
+ * access to etcd wrote it).  Its signature is checked, not just read, so
+ * that such a head never passes for the one k signed.
  */
 static bool
 needs_resign(const struct rec_plan *p, const struct lr_sign_key *k)
 {
-	char id[LR_SIGN_ID_LEN + 1];
+	const struct rec_applied *a = &p->applied;
+	struct lr_err err;
+	json_t *v = NULL;
+	bool ok;
 
-	return k != NULL && p->applied.head != NULL &&
-	    (proto_signer(p->applied.head, id) == NULL ||
-	    strcmp(id, lr_sign_key_id(k)) != 0);
+	if (k == NULL || a->head == NULL)
+		return false;
+	ok = proto_verify_value(a->head_raw, a->head_raw_len, NULL, k, &v,
+	    &err) == 0;
+	json_decref(v);
+	return !ok;
 }
 
 /* Write every host's document anew: all of docs change. */

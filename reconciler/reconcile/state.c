@@ -51,6 +51,10 @@ rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
 		}
 		a.head_rev = kv.mod_revision;
 		a.generation = lr_json_int(a.head, PROTO_HEAD_GENERATION);
+		a.head_raw = lr_xmalloc(kv.value_len + 1);
+		memcpy(a.head_raw, kv.value, kv.value_len);
+		a.head_raw[kv.value_len] = '\0';
+		a.head_raw_len = kv.value_len;
 	} else if (rc != LR_ENOENT)
 		goto out;
 	lr_err_clear(err);
@@ -98,6 +102,7 @@ rec_applied_release(struct rec_applied *a)
 {
 	free(a->prefix);
 	json_decref(a->head);
+	free(a->head_raw);
 	json_decref(a->hosts);
 	json_decref(a->stale);
 	memset(a, 0, sizeof(*a));

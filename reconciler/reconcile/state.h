@@ -28,6 +28,8 @@
 struct rec_applied {
 	char	*prefix;	/* owned, no trailing slash */
 	json_t	*head;		/* P/desired/head; NULL before the first apply */
+	char	*head_raw;	/* its value as stored (signed: doc.h) */
+	size_t	 head_raw_len;
 	int64_t	 head_rev;	/* its mod_revision; 0 when absent */
 	int64_t	 revision;	/* store revision of the read */
 	int64_t	 generation;	/* head.generation, 0 when absent */

@@ -7,7 +7,7 @@
 #   b  one signed with another key   f  an older document under a newer key
 #   c  another key under our key id  g  an older generation put back (a
 #   d  a tampered one (a few bytes)     replay, after a restart too)
-#   h  an unsigned head
+#   h  an unsigned head              i  a head changed under its signature
 # Then: a legitimate deploy (and a rollback) still goes through; the fleet
 # key rotates (agent with both public keys, apply with the new key signs
 # every host anew); apply without a key, and an agent without one, refuse
@@ -166,8 +166,20 @@ etcd_put /leura/desired/head "$(unsigned "$HEAD" |
     sed 's/"generation":2,/"generation":3,/')"
 refused /leura/desired/head "refusing the head '/leura/desired/head': it \
 is not signed"
-etcd_put /leura/desired/head "$HEAD"
 etcd_del /leura/desired/hosts/h1/000000000003/hhhh
+
+# i: the head with other bytes under the fleet key's signature: refused;
+# and apply, which checks the head it builds on, does not take it for
+# its own (nothing to change): it signs every host anew
+etcd_put /leura/desired/head "$(printf %s "$HEAD" |
+    sed 's/"by":"[^"]*"/"by":"mallory@evil"/')"
+refused /leura/desired/head "refusing the head '/leura/desired/head': the \
+signature does not match"
+run 0 "$LEURA" -C "$R" apply --no-diff
+expect_in "$T/err" "every host's document is written anew"
+GEN=$(etcd_get /leura/desired/head | "$TJSON" .generation)
+wait_state h1 converged "$GEN"
+H1GEN=$GEN
 
 # a legitimate deploy that changes h1 still goes through, and clears the
 # refusal
@@ -181,10 +193,13 @@ obs h1 .refused >/dev/null && fail "the refusal stayed after a deploy"
 [ "$("$TJSON" .generation <"$T/state/h1/verified.json")" = "$GEN" ] ||
     fail "verified.json: $(cat "$T/state/h1/verified.json")"
 
-# g: a replay: the attacker deletes h1's newest document and puts the old
-# one of generation 1 back under its own key (apply removed it)
-KN=$(doc_key h1)
-etcd_del "$KN"
+# g: a replay: the attacker deletes h1's documents (the newest, and any
+# older one apply's clean-up left) and puts the one of generation 1 back
+# under its own key (apply removed it)
+_p=/leura/desired/hosts/h1/
+curl -sf -m 5 -X POST "$ETCD_ENDPOINT/v3/kv/deleterange" -d "{\"key\":\
+\"$(b64 "$_p")\",\"range_end\":\"$(b64 "${_p%/}0")\"}" >/dev/null ||
+    die "cannot delete h1's documents"
 etcd_put "$K1" "$V1"
 refused "$K1" "it is generation 1, older than generation $GEN, which this \
 agent verified before (a replay)"
