@@ -38,6 +38,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "conn.h"
+#include "leura_commit.h"
 #include "log.h"
 #include "step.h"
 #include "sync.h"
@@ -323,7 +324,10 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 			break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("leura-agent %s\n", LEURA_VERSION); return 0;
+		case 'V':
+			printf("leura-agent %s (%s)\n", LEURA_VERSION,
+			    LEURA_COMMIT);
+			return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "leura_commit.h"
 #include "log.h"
 #include "suggest.h"
 
@@ -83,7 +84,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return LR_EXIT_OK;
 		case CMD_OPT_BASE:
-			printf("leura %s\n", LEURA_VERSION);
+			printf("leura %s (%s)\n", LEURA_VERSION, LEURA_COMMIT);
 			return LR_EXIT_OK;
 		default:
 			if (conn_getopt(c, optarg, &ctx))
