@@ -30,6 +30,20 @@ char	*up_self_exe(struct lr_err *err);
 char	*up_find_agent(const char *self_exe, char **self_dir);
 
 /*
+ * The bundled example (owned; up_example.c): BIN/../share/leura/examples/
+ * basic relative to self_exe (*installed: true), else the source tree's
+ * (LEURA_EXAMPLE_DIR), else NULL.
+ */
+char	*up_find_example(const char *self_exe, bool *installed);
+/*
+ * The config repo for an installed example (owned): STATE/example, a git
+ * repository holding a copy of example in one commit, made now (*made)
+ * if missing; NULL with err set.
+ */
+char	*up_example_repo(const char *state, const char *example, bool *made,
+	    struct lr_err *err);
+
+/*
  * Whether host h lives on this machine (me: its host name): a loopback
  * address, one of its interfaces' addresses, or its host name.
  */

@@ -83,13 +83,6 @@ static const char usage_str[] =
 #define PEER_SOCK	"etcd:2380"
 #define PREFIX		"/leura"
 
-#ifndef LEURA_EXAMPLE_DIR
-#define LEURA_EXAMPLE_DIR ""
-#endif
-#ifndef LEURA_EXAMPLE_INSTALL_DIR
-#define LEURA_EXAMPLE_INSTALL_DIR ""
-#endif
-
 struct up;
 
 struct child {
@@ -112,6 +105,7 @@ enum up_stage {
 
 struct up {
 	const char *repo;	/* the config repo */
+	char	*example;	/* the bundled example, when it is repo's */
 	char	*state;		/* absolute state dir */
 	char	*etcd_bin, *agent_bin, *self_exe;
 	char	*url;		/* unix://STATE/sock/etcd:2379 */
@@ -928,19 +922,24 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 {
 	struct rec_load sl;
 	struct lr_err err;
-	char *def = NULL, *self_dir = NULL, real[PATH_MAX];
+	char *def = NULL, *self_dir = NULL, *repo, real[PATH_MAX];
+	bool installed = false, made;
 	int rc = -1;
 
+	lr_err_clear(&err);
+	if ((u->self_exe = up_self_exe(&err)) == NULL) {
+		lr_err_print(&err);
+		return -1;
+	}
 	if (ctx->repo_dir_set)
 		u->repo = ctx->repo_dir;
-	else if (up_is_dir(LEURA_EXAMPLE_DIR))
-		u->repo = LEURA_EXAMPLE_DIR;
-	else if (up_is_dir(LEURA_EXAMPLE_INSTALL_DIR))
-		u->repo = LEURA_EXAMPLE_INSTALL_DIR;
+	else if ((u->example = up_find_example(u->self_exe,
+	    &installed)) != NULL)
+		u->repo = u->example;
 	else {
-		fprintf(stderr, "leura: error: the bundled example is neither "
-		    "at '%s' nor at '%s'\nhint: name a config repo with -C "
-		    "DIR\n", LEURA_EXAMPLE_DIR, LEURA_EXAMPLE_INSTALL_DIR);
+		fprintf(stderr, "leura: error: the bundled example is not "
+		    "installed next to leura (BIN/../share/leura/examples/"
+		    "basic)\nhint: name a config repo with -C DIR\n");
 		return -1;
 	}
 	if (state == NULL && (state = def = default_state_dir()) == NULL) {
@@ -957,6 +956,20 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	u->state = lr_xstrdup(real);
 	if (lock_state(u) < 0 || signing_pair(u) < 0)
 		goto out;
+	if (installed) {
+		/* an installed example is no git repository (up_example.c) */
+		if ((repo = up_example_repo(u->state, u->example, &made,
+		    &err)) == NULL) {
+			lr_err_print(&err);
+			goto out;
+		}
+		if (made)
+			printf("Copied the bundled example to '%s', a git "
+			    "repository: edit and commit it there, or give "
+			    "leura up your own with -C DIR\n", repo);
+		free(u->example);
+		u->repo = u->example = repo;
+	}
 	/* the hosts of the commit that is applied, not of the work tree */
 	lr_err_clear(&err);
 	if ((rc = rec_load(&sl, u->repo, "HEAD", 0, &err)) != 0) {
@@ -981,11 +994,6 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	if ((u->etcd_bin = up_find_etcd()) == NULL) {
 		fprintf(stderr, "leura: error: cannot find etcd in PATH or at "
 		    "/usr/bin/etcd\nhint: apt-get install etcd-server\n");
-		goto out;
-	}
-	lr_err_clear(&err);
-	if ((u->self_exe = up_self_exe(&err)) == NULL) {
-		lr_err_print(&err);
 		goto out;
 	}
 	if ((u->agent_bin = up_find_agent(u->self_exe, &self_dir)) == NULL) {
@@ -1021,6 +1029,7 @@ up_release(struct up *u)
 	free(u->etcd_bin);
 	free(u->agent_bin);
 	free(u->self_exe);
+	free(u->example);
 	free(u->data);
 	free(u->env);
 	free(u->url);

@@ -125,6 +125,11 @@ up_find_agent(const char *self_exe, char **self_dir)
 		if (is_exec(p))
 			return p;
 		free(p);
+		/* installed: BIN/leura and SBIN/leura-agent (a daemon) */
+		p = lr_xasprintf("%s/../sbin/leura-agent", *self_dir);
+		if (is_exec(p))
+			return p;
+		free(p);
 	}
 	return in_path("leura-agent");
 }
