@@ -57,6 +57,14 @@ expect_in "$UNIT" "EnvironmentFile=-${ETC#"$ROOT"}/default/leura-agent"
 expect_in "$UNIT" "Environment=LEURA_FLEET_KEY=${ETC#"$ROOT"}/leura/fleet.pub"
 expect_not_in "$UNIT" "PASSWORD"
 expect_not_in "$UNIT" "--insecure-unsigned"
+# systemd's own check, where there is one: only the paths outside the
+# temp root may be missing (the binary, the man page)
+if command -v systemd-analyze >/dev/null 2>&1; then
+	systemd-analyze verify "$UNIT" >"$T/verify" 2>&1 || :
+	if grep -v "is not executable\|Command 'man " "$T/verify" >&2; then
+		fail "systemd-analyze verify: the unit has errors"
+	fi
+fi
 
 # --version names the commit the build was made from
 for b in leura leura-agent; do
