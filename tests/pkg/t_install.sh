@@ -41,8 +41,8 @@ if [ "${LEURA_MAN:-0}" = 1 ]; then
 	for md in "$LEURA_SRC"/docs/man/*.md; do
 		page=$(basename "$md" .md)
 		s=${page##*.}
-		has "$P/share/man/man$s/$page"
-		head -3 "$P/share/man/man$s/$page" 2>/dev/null |
+		has "$P/share/man/man$s/$page.gz"
+		gzip -dc "$P/share/man/man$s/$page.gz" 2>/dev/null | head -3 |
 		    grep -q "^\.TH \"${page%.*}\" \"$s\"" ||
 		    fail "$page: no .TH line with its name and section"
 	done
