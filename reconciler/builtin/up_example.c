@@ -55,7 +55,24 @@ up_find_example(const char *self_exe, bool *installed)
 	return NULL;
 }
 
-/* Copy the regular files and folders under from into to (made). */
+/* The symlink src, made again as dst (a role may link a shared file). */
+static int
+copy_link(const char *src, const char *dst, struct lr_err *err)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if ((n = readlink(src, target, sizeof(target) - 1)) < 0)
+		return lr_err_set(err, LR_EIO, "cannot read the symlink '%s': "
+		    "%s", src, strerror(errno));
+	target[n] = '\0';
+	if (symlink(target, dst) < 0)
+		return lr_err_set(err, LR_EIO, "cannot create the symlink "
+		    "'%s': %s", dst, strerror(errno));
+	return 0;
+}
+
+/* Copy the files, symlinks and folders under from into to (made). */
 static int
 copy_tree(const char *from, const char *to, struct lr_err *err)
 {
@@ -90,8 +107,9 @@ copy_tree(const char *from, const char *to, struct lr_err *err)
 				rc = lr_file_replace(to, de->d_name, buf, len,
 				    st.st_mode & 0111 ? 0755 : 0644, 0, err);
 			free(buf);
-		}
-		/* the example has no symlinks or other files to keep */
+		} else if (S_ISLNK(st.st_mode))
+			rc = copy_link(src, dst, err);
+		/* sockets, fifos, devices: nothing a config repo holds */
 		free(src);
 		free(dst);
 	}

@@ -83,6 +83,19 @@ for b in leura leura-agent; do
 	fi
 done
 
+# cmake/version.cmake outside a git checkout (a tarball), with a commit
+# given (-DLEURA_COMMIT), and the header left alone when nothing moved
+mkdir "$T/tarball"
+V="$LEURA_SRC/cmake/version.cmake"
+cmake -DSRC="$T/tarball" -DOUT="$T/v.h" -P "$V"
+expect_in "$T/v.h" '#define LEURA_COMMIT "not built from a git checkout"'
+cmake -DSRC="$T/tarball" -DOUT="$T/v.h" -DCOMMIT=v0.1.0-debian1 -P "$V"
+expect_in "$T/v.h" '#define LEURA_COMMIT "v0.1.0-debian1"'
+touch -d @1000000000 "$T/v.h"
+cmake -DSRC="$T/tarball" -DOUT="$T/v.h" -DCOMMIT=v0.1.0-debian1 -P "$V"
+[ "$(stat -c %Y "$T/v.h")" = 1000000000 ] ||
+    fail "version.cmake rewrote an unchanged header (a needless rebuild)"
+
 # the installed leura up, with no leura-agent in PATH: BIN/../sbin
 . "$LEURA_SRC/tests/lib/etcd.sh"
 if ! _etcd_find; then
@@ -91,14 +104,20 @@ if ! _etcd_find; then
 fi
 PATH=$(dirname "$ETCD_BIN"):/usr/bin:/bin
 S=$T/state
+# a symlink in the example (a role may link a file it shares) is copied
+# as one
+ln -s services.yml "$P/share/leura/examples/basic/services-link.yml"
 run 0 "$P/bin/leura" up --once --state-dir "$S"
 expect_in "$T/out" "Copied the bundled example to '$S/example'"
 expect_in "$T/out" "Applying '$S/example'"
 expect_in "$T/out" "all 5 hosts converged"
 [ "$(git -C "$S/example" rev-list --count HEAD 2>&1)" = 1 ] ||
     fail "$S/example: not a git repository with one commit"
-diff -r -x .git "$S/example" "$LEURA_SRC/examples/basic" >&2 ||
-    fail "$S/example differs from examples/basic"
+diff -r -x .git "$S/example" "$P/share/leura/examples/basic" >&2 ||
+    fail "$S/example differs from the installed example"
+[ -L "$S/example/services-link.yml" ] || fail "a symlink was not copied"
+git -C "$S/example" status --porcelain >"$T/st"
+[ ! -s "$T/st" ] || fail "$S/example has uncommitted files: $(cat "$T/st")"
 # a second run keeps the copy and deploys nothing new
 run 0 "$P/bin/leura" up --once --state-dir "$S"
 expect_not_in "$T/out" "Copied"
