@@ -951,10 +951,11 @@ run_next(struct agent_run *r)
 	}
 	st = json_array_get(r->plan, r->idx);
 	/*
-	 * Logs are for commands of converge runs: file steps and checks
-	 * keep what they say in their result
+	 * Logs are for commands of converge runs: file steps (but for their
+	 * validate command) and checks keep what they say in their result
 	 */
-	log = r->kind == RUN_CHECK || is_kind(st, PROTO_KIND_FILE) ? NULL :
+	log = r->kind == RUN_CHECK || (is_kind(st, PROTO_KIND_FILE) &&
+	    json_object_get(st, PROTO_STEP_VALIDATE) == NULL) ? NULL :
 	    agent_store_log_path(cv->store, r->id, r->idx);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = cv->loop;

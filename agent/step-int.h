@@ -29,6 +29,7 @@ struct step_file_spec {
 	char	*group;		/* NULL: likewise */
 	int	 mode;		/* -1: keep (0644 when new) */
 	int64_t	 size;		/* -1: not given */
+	char	*validate;	/* command with "%s"; NULL: none */
 };
 
 struct step_http_spec {
@@ -48,6 +49,19 @@ struct step_work {
 	bool			 check;		/* AGENT_STEP_CHECK */
 	const struct step_file_spec *file;	/* borrowed; NULL for http */
 	const struct step_http_spec *http;	/* borrowed; NULL for file */
+	/*
+	 * File steps with "validate" go to the pool twice: first with stage
+	 * (the worker writes the new content to a temporary file beside
+	 * dest and stops before the rename, leaving dirfd, tmp and tmp_path
+	 * set), then, once the command said yes, with commit (renameat
+	 * within dirfd, fsync of the folder).  step_file_discard removes
+	 * a staged file the command refused.
+	 */
+	bool			 stage;
+	bool			 commit;
+	int			 dirfd;		/* dest's folder; -1 */
+	char			*tmp;		/* its name in dirfd; owned */
+	char			*tmp_path;	/* the path for %s; owned */
 
 	/* filled by the worker */
 	enum agent_step_status	 status;
@@ -60,8 +74,13 @@ struct step_work {
 int	step_file_parse(const json_t *step, struct step_file_spec *fs,
 	    struct lr_err *err);
 void	step_file_release(struct step_file_spec *fs);	/* zeroed is fine */
-/* The worker: compare, and write unless w->check.  Thread pool only. */
+/*
+ * The worker: compare, and write unless w->check (with w->stage, only to
+ * the temporary file; with w->commit, only the rename).  Thread pool only.
+ */
 void	step_file_work(struct step_work *w);
+/* Remove a staged temporary file and close its folder.  Any thread. */
+void	step_file_discard(struct step_work *w);
 
 /*
  * Open the folder dir (absolute) by walking it from '/' one component at

@@ -53,7 +53,9 @@ extern char **environ;
 #define USE_KEEP	(64 * 1024)	/* stdout of a use step kept to parse */
 
 enum step_kind { KIND_SCRIPT, KIND_FILE, KIND_HTTP, KIND_USE };
-enum run_phase { PH_START, PH_UNLESS, PH_MAIN, PH_WAIT, PH_DONE };
+enum run_phase {
+	PH_START, PH_UNLESS, PH_MAIN, PH_VALIDATE, PH_WAIT, PH_DONE
+};
 
 struct agent_step_run {
 	uv_loop_t	*loop;
@@ -101,6 +103,8 @@ struct agent_step_run {
 	enum run_phase	 phase;
 	struct lr_proc	*proc;		/* the command running; NULL */
 	struct step_work *work;
+	struct step_work *staged;	/* a file step's new content, while
+					 * its validate command runs */
 	bool		 aborted;
 	bool		 deferred;	/* the timer finishes with these: */
 	enum agent_step_status deferred_status;
@@ -391,7 +395,7 @@ finish(struct agent_step_run *run, enum agent_step_status status,
 	struct agent_step_result *res = &run->res;
 	va_list ap;
 
-	if (run->proc || run->work || run->phase == PH_DONE)
+	if (run->proc || run->work || run->staged || run->phase == PH_DONE)
 		LR_BUG("step '%s' finished while busy", run->id);
 	run->phase = PH_DONE;
 	res->status = status;
@@ -492,6 +496,8 @@ cmd_event(struct lr_proc *p, enum lr_proc_event ev, void *arg)
 
 static void	cmd_ended(struct lr_proc *, const struct lr_proc_status *,
 		    void *);
+static void	validate_ended(struct agent_step_run *, bool, bool,
+		    const char *);
 
 /*
  * Start argv as the run's command (lib/proc.c): stdout and stderr into
@@ -606,6 +612,10 @@ cmd_ended(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
 	else
 		ok = true;
 
+	if (run->phase == PH_VALIDATE) {
+		validate_ended(run, st->aborted || run->aborted, ok, why);
+		return;
+	}
 	if (run->phase == PH_UNLESS) {
 		if (st->aborted || run->aborted)
 			finish(run, AGENT_STEP_ABORTED, "aborted");
@@ -743,6 +753,105 @@ on_work(uv_work_t *req)
 }
 
 static void
+work_free(struct step_work *w)
+{
+	step_file_discard(w);
+	lr_buf_release(&w->log);
+	lr_buf_release(&w->out);
+	free(w);
+}
+
+/* A file step's validate command with %s as the quoted path of the new
+ * content: a shell script, given like a script step's (script_fd). */
+static char *
+validate_script(const char *cmd, const char *path)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	const char *p, *q;
+
+	for (p = cmd; (q = strstr(p, "%s")) != NULL; p = q + 2) {
+		lr_buf_add(&b, p, (size_t)(q - p));
+		/* single quotes keep everything but a single quote */
+		lr_buf_addc(&b, '\'');
+		for (const char *c = path; *c; c++) {
+			if (*c == '\'')
+				lr_buf_adds(&b, "'\\''");
+			else
+				lr_buf_addc(&b, *c);
+		}
+		lr_buf_addc(&b, '\'');
+	}
+	lr_buf_adds(&b, p);
+	lr_buf_addc(&b, '\n');
+	return lr_buf_detach(&b, NULL);
+}
+
+static void	work_queue(struct agent_step_run *, struct step_work *);
+
+/*
+ * The new content of a file step is in the temporary file w->tmp_path:
+ * run the step's validate command on it (the runner of script steps:
+ * run_as, env, cwd, timeout, output into the log and the tail).
+ */
+static void
+validate_start(struct agent_step_run *run, struct step_work *w)
+{
+	char *argv[3], *script, *why = NULL;
+	int fd;
+
+	run->staged = w;
+	run->phase = PH_VALIDATE;
+	script = validate_script(run->file.validate, w->tmp_path);
+	run_note(run, "validate: %s", script);
+	argv[0] = run->shell;
+	argv[1] = SCRIPT_PATH;
+	argv[2] = NULL;
+	if ((fd = script_fd(run, script, &why)) < 0 ||
+	    cmd_start(run, argv, false, -1, fd, &why) < 0) {
+		run->staged = NULL;
+		run->phase = PH_MAIN;
+		attempt_done(run, AGENT_STEP_FAILED, why);
+		work_free(w);
+		free(why);
+	}
+	free(script);
+}
+
+/*
+ * The validate command has ended: rename the new content into place when
+ * it said yes, else leave dest as it was and fail the attempt.
+ */
+static void
+validate_ended(struct agent_step_run *run, bool aborted, bool ok,
+    const char *why)
+{
+	struct step_work *w = run->staged;
+	char error[512];
+
+	run->staged = NULL;
+	run->phase = PH_MAIN;
+	if (aborted || !ok) {
+		snprintf(error, sizeof(error), "validate: '%s' %s; '%s' left "
+		    "as it was", run->file.validate, aborted ? "aborted" : why,
+		    run->file.dest);
+		run_note(run, "removed '%s'", w->tmp_path);
+		work_free(w);
+		if (aborted)
+			finish(run, AGENT_STEP_ABORTED, "%s", error);
+		else
+			attempt_done(run, AGENT_STEP_FAILED, error);
+		return;
+	}
+	w->stage = false;
+	w->commit = true;
+	w->status = AGENT_STEP_FAILED;
+	lr_buf_reset(&w->log);
+	lr_buf_reset(&w->out);
+	run_note(run, "validate passed: renaming it to '%s'", run->file.dest);
+	work_queue(run, w);
+}
+
+static void
 on_work_done(uv_work_t *req, int status)
 {
 	struct step_work *w = req->data;
@@ -759,17 +868,38 @@ on_work_done(uv_work_t *req, int status)
 		run_output(run, w->out.s, w->out.len);
 	if (status < 0)
 		step_work_fail(w, "%s", uv_strerror(status));
+	if (w->tmp != NULL && run->aborted) {
+		work_free(w);
+		finish(run, AGENT_STEP_ABORTED, "aborted before its validate "
+		    "command; '%s' left as it was", run->file.dest);
+		return;
+	}
+	if (w->tmp != NULL && status == 0 && w->status != AGENT_STEP_FAILED) {
+		validate_start(run, w);
+		return;
+	}
 	attempt_done(run, w->status, w->error);
-	lr_buf_release(&w->log);
-	lr_buf_release(&w->out);
-	free(w);
+	work_free(w);
+}
+
+static void
+work_queue(struct agent_step_run *run, struct step_work *w)
+{
+	int rc;
+
+	run->work = w;
+	if ((rc = uv_queue_work(run->loop, &w->req, on_work,
+	    on_work_done)) < 0) {
+		run->work = NULL;
+		work_free(w);
+		attempt_done(run, AGENT_STEP_FAILED, uv_strerror(rc));
+	}
 }
 
 static void
 work_start(struct agent_step_run *run)
 {
 	struct step_work *w;
-	int rc;
 
 	w = lr_xcalloc(1, sizeof(*w));
 	w->req.data = w;
@@ -777,17 +907,14 @@ work_start(struct agent_step_run *run)
 	w->files_dir = run->files_dir;
 	w->check = run->mode == AGENT_STEP_CHECK;
 	w->status = AGENT_STEP_FAILED;
-	if (run->kind == KIND_FILE)
+	w->dirfd = -1;
+	if (run->kind == KIND_FILE) {
 		w->file = &run->file;
-	else
+		/* a drift check writes nothing, so validates nothing */
+		w->stage = run->file.validate != NULL && !w->check;
+	} else
 		w->http = &run->http;
-	run->work = w;
-	if ((rc = uv_queue_work(run->loop, &w->req, on_work,
-	    on_work_done)) < 0) {
-		run->work = NULL;
-		free(w);
-		attempt_done(run, AGENT_STEP_FAILED, uv_strerror(rc));
-	}
+	work_queue(run, w);
 }
 
 /* One attempt of the step itself. */

@@ -19,9 +19,15 @@
  *             AGENT_STEP_CHANGED.  Done on the libuv thread pool.  No
  *             "mode": the replaced file's is kept (0644 for a new one); no
  *             "owner"/"group": the replaced file's are kept when the agent
- *             may (the agent's for a new one).  An owner or group that
- *             does not exist, stored content whose SHA-256 is not its
- *             name, or a folder at dest: AGENT_STEP_FAILED.  Anything else
+ *             may (the agent's for a new one).  With "validate" (a
+ *             command with %s), the temporary file, complete, is checked
+ *             first: the command runs like an unless command (run_as,
+ *             env, cwd, timeout_ms; output to the log and the tail), %s
+ *             replaced by the temporary file's path, shell-quoted; exit 0
+ *             renames it over dest (on the pool), anything else removes
+ *             it and fails the attempt, dest untouched.  An owner or
+ *             group that does not exist, stored content whose SHA-256
+ *             is not its name, or a folder at dest: AGENT_STEP_FAILED.  Anything else
  *             at dest (a symbolic link...) is replaced.  dest's folder is
  *             reached through open folders, never by path twice; a
  *             symbolic link on the way is followed only when root or the

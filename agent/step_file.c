@@ -108,8 +108,12 @@ step_file_parse(const json_t *step, struct step_file_spec *fs,
 		fs->mode = (int)m;
 	}
 	if (opt_str(step, PROTO_STEP_OWNER, &fs->owner, err) < 0 ||
-	    opt_str(step, PROTO_STEP_GROUP, &fs->group, err) < 0)
+	    opt_str(step, PROTO_STEP_GROUP, &fs->group, err) < 0 ||
+	    opt_str(step, PROTO_STEP_VALIDATE, &fs->validate, err) < 0)
 		return LR_EINVAL;
+	if (fs->validate && strstr(fs->validate, "%s") == NULL)
+		return lr_err_set(err, LR_EINVAL, "'validate' of file step "
+		    "'%s' has no %%s for the new file's path", fs->dest);
 	return 0;
 }
 
@@ -122,6 +126,7 @@ step_file_release(struct step_file_spec *fs)
 	free(fs->sha256);
 	free(fs->owner);
 	free(fs->group);
+	free(fs->validate);
 	memset(fs, 0, sizeof(*fs));
 	fs->mode = -1;
 	fs->size = -1;
@@ -472,8 +477,9 @@ out:
 /*
  * The atomic write of content to NAME in the open folder dirfd (dest is
  * for messages) with mode and owner: a temp file made there, fchown,
- * fchmod, fsync on its fd, renameat within dirfd.  0, or -1 with w->error
- * set.
+ * fchmod, fsync on its fd, renameat within dirfd.  With w->stage the
+ * rename is left to a later commit: w->tmp is the temporary file's name
+ * (owned by w from here on).  0, or -1 with w->error set.
  */
 static int
 write_dest(struct step_work *w, int dirfd, const char *name,
@@ -525,6 +531,10 @@ write_dest(struct step_work *w, int dirfd, const char *name,
 		goto fail;
 	}
 	fd = -1;
+	if (w->stage) {
+		w->tmp = tmp;		/* the validate command's, then commit's */
+		return 0;
+	}
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		step_work_fail(w, "cannot rename the temporary file '%s' to "
 		    "'%s': %s", tmp, fs->dest, strerror(errno));
@@ -558,6 +568,41 @@ add_diff(struct lr_buf *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The rename of a staged file that its validate command accepted. */
+static void
+commit_staged(struct step_work *w)
+{
+	const struct step_file_spec *fs = w->file;
+	const char *base = strrchr(fs->dest, '/') + 1;
+
+	if (renameat(w->dirfd, w->tmp, w->dirfd, base) < 0) {
+		step_work_fail(w, "cannot rename the temporary file '%s' to "
+		    "'%s': %s", w->tmp_path, fs->dest, strerror(errno));
+		step_file_discard(w);
+		return;
+	}
+	(void)lr_fsync_dir(w->dirfd);	/* best effort: the file is in place */
+	free(w->tmp);
+	w->tmp = NULL;
+	close(w->dirfd);
+	w->dirfd = -1;
+	w->status = AGENT_STEP_CHANGED;
+}
+
+void
+step_file_discard(struct step_work *w)
+{
+	if (w->tmp && w->dirfd >= 0)
+		(void)unlinkat(w->dirfd, w->tmp, 0);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	w->dirfd = -1;
+	free(w->tmp);
+	w->tmp = NULL;
+	free(w->tmp_path);
+	w->tmp_path = NULL;
+}
+
 void
 step_file_work(struct step_work *w)
 {
@@ -571,6 +616,10 @@ step_file_work(struct step_work *w)
 	bool exists;
 	int fd, dfd = -1, mode, rc;
 
+	if (w->commit) {
+		commit_staged(w);
+		return;
+	}
 	w->status = AGENT_STEP_FAILED;
 	if (fs->owner && (rc = lookup_id(fs->owner, false, &uid)) < 0) {
 		step_work_fail(w, rc == -2 ? "owner '%s' of '%s' is not a user "
@@ -702,6 +751,17 @@ step_file_work(struct step_work *w)
 	    exists && S_ISREG(st.st_mode) ? &st : NULL) < 0)
 		goto out;
 	w->status = AGENT_STEP_CHANGED;
+	if (w->stage) {
+		/* the folder stays open for the command and the commit */
+		w->dirfd = dfd;
+		dfd = -1;
+		w->tmp_path = lr_xasprintf("%.*s/%s", (int)(slash - fs->dest),
+		    fs->dest, w->tmp);
+		lr_buf_printf(&w->log, "wrote the new '%s' to '%s' (%zu "
+		    "bytes, mode %04o) for its validate command: was %s\n",
+		    fs->dest, w->tmp_path, content.len, (unsigned)mode, diff.s);
+		goto out;
+	}
 	lr_buf_printf(&w->log, "wrote '%s' (%zu bytes, mode %04o): was %s\n",
 	    fs->dest, content.len, (unsigned)mode, diff.s);
 out:

@@ -94,6 +94,7 @@
 #define PROTO_STEP_TIMEOUT_MS		"timeout_ms"
 #define PROTO_STEP_RETRIES		"retries"
 #define PROTO_STEP_WHEN_CHANGED		"when_changed"
+#define PROTO_STEP_VALIDATE		"validate"	/* file steps */
 
 /*
  * doc.steps[i].phase and .kind: the names specs/ gives them

@@ -65,7 +65,8 @@ static const char *const all_step_keys[] = {
 };
 
 static const char *const file_keys[] = {
-	"src", "content", "dest", "mode", "owner", "group", "template", NULL
+	"src", "content", "dest", "mode", "owner", "group", "template",
+	"validate", NULL
 };
 static const char *const http_keys[] = {
 	"url", "method", "body", "headers", "expect_status", NULL
@@ -475,6 +476,21 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 	if ((v = spec_opt(f, "template")) != NULL)
 		spec_get_bool(p->diags, v, kw(p, it, "template"),
 		    &st->template);
+	if ((v = spec_opt(f, "validate")) != NULL &&
+	    step_dup(p, it, v, "validate", &st->validate) == 0) {
+		if (is_blank(st->validate))
+			spec_diag_hint(spec_diag_at(p->diags, v, "'validate' of "
+			    "%s is empty", label(p, it)), "write a command that "
+			    "checks the new file, with %%s for its path, e.g. "
+			    "nginx -t -c %%s");
+		else if (strstr(st->validate, "%s") == NULL)
+			/* as Ansible: a check of some other file checks nothing */
+			spec_diag_hint(spec_diag_at(p->diags, v, "'validate' of "
+			    "%s has no %%s", label(p, it)), "write %%s where the "
+			    "new file's path goes, e.g. nginx -t -c %%s: the "
+			    "command checks the new content before it replaces "
+			    "'%s'", st->dest ? st->dest : "dest");
+	}
 	return p->diags->nerrors > nerr ? -1 : 0;
 }
 
@@ -1155,6 +1171,7 @@ spec_step_release(struct spec_step *st)
 	free(st->dest);
 	free(st->owner);
 	free(st->group);
+	free(st->validate);
 	free(st->url);
 	free(st->method);
 	free(st->body);

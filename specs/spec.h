@@ -104,6 +104,8 @@ struct spec_step {
 	int	 mode;		/* -1: leave as created (0644) */
 	char	*owner, *group;	/* NULL: leave */
 	bool	 template;
+	char	*validate;	/* command run on the new content ("%s" is
+				 * its path) before it replaces dest; NULL */
 	/* HTTP */
 	char	*url, *method, *body;	/* method default GET */
 	json_t	*headers;	/* object or NULL */

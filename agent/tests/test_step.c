@@ -817,6 +817,100 @@ test_agent_step_start__file_errors(void **state)
 	free(dest);
 }
 
+/* Files in folder dir whose name starts with prefix. */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_agent_step_start__file_validate(void **state)
+{
+	struct fx *fx = *state;
+	char sha[65], *dir, *dest, *step, *more, *s, *seen;
+
+	/* a quote in the folder's name: %s is quoted for the shell */
+	dir = lr_xasprintf("%s/it's here", fx->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	dest = lr_xasprintf("%s/site.conf", dir);
+	seen = lr_xasprintf("%s/seen", fx->dir);
+	spew(dest, "old good\n", 0644);
+
+	/* the command says no: the old file stays, the step fails with why */
+	store(fx, "new broken\n", sha, 0600);
+	more = lr_xasprintf(", \"validate\": \"echo %%s > %s; grep -q "
+	    "good %%s || { echo 'syntax error in' %%s; exit 3; }\"", seen);
+	step = file_step(dest, sha, more);
+	run_json(fx, step);
+	assert_int_equal(fx->res.status, AGENT_STEP_FAILED);
+	assert_non_null(strstr(fx->res.error, "validate: "));
+	assert_non_null(strstr(fx->res.error, "exited with status 3"));
+	assert_non_null(strstr(fx->res.error, "left as it was"));
+	assert_non_null(strstr(fx->tail, "syntax error in"));
+	s = slurp(dest);
+	assert_string_equal(s, "old good\n");
+	free(s);
+	/* it ran on a temporary file beside dest, now gone */
+	s = slurp(seen);
+	s[strcspn(s, "\n")] = '\0';
+	assert_int_equal(strncmp(s, dir, strlen(dir)), 0);
+	assert_int_equal(strncmp(s + strlen(dir), "/.site.conf", 11), 0);
+	assert_int_equal(access(s, F_OK), -1);
+	free(s);
+	assert_int_equal(count_prefixed(dir, ".site.conf"), 0);
+	s = slurp(fx->log);
+	assert_non_null(strstr(s, "[leura] validate: "));
+	free(s);
+	free(step);
+
+	/* the command says yes: the new file replaces the old */
+	store(fx, "new good\n", sha, 0600);
+	step = file_step(dest, sha, more);
+	run_json(fx, step);
+	assert_int_equal(fx->res.status, AGENT_STEP_CHANGED);
+	assert_string_equal(fx->res.error, "");
+	s = slurp(dest);
+	assert_string_equal(s, "new good\n");
+	free(s);
+	assert_int_equal(count_prefixed(dir, ".site.conf"), 0);
+	assert_int_equal(unlink(seen), 0);
+
+	/* up to date: nothing written, nothing to validate */
+	run_json(fx, step);
+	assert_int_equal(fx->res.status, AGENT_STEP_OK);
+	assert_int_equal(access(seen, F_OK), -1);
+	free(step);
+	free(more);
+
+	/* the command runs with the step's timeout */
+	store(fx, "newer good\n", sha, 0600);
+	step = file_step(dest, sha, ", \"validate\": \"sleep 30 # %s\", "
+	    "\"timeout_ms\": 200");
+	run_json(fx, step);
+	assert_int_equal(fx->res.status, AGENT_STEP_FAILED);
+	assert_true(fx->res.timed_out);
+	assert_non_null(strstr(fx->res.error, "timed out"));
+	s = slurp(dest);
+	assert_string_equal(s, "new good\n");
+	free(s);
+	assert_int_equal(count_prefixed(dir, ".site.conf"), 0);
+	free(step);
+
+	free(seen);
+	free(dest);
+	free(dir);
+}
+
 /* ---- http steps ---- */
 
 /* A one-shot server on 127.0.0.1: answers resp to one request. */
@@ -1126,6 +1220,10 @@ test_agent_step_start__bad_steps_do_not_start(void **state)
 		"{\"kind\": \"file\", \"dest\": \"/x\", \"sha256\": \"00\"}",
 		"{\"kind\": \"http\"}",
 		"{\"kind\": \"use\", \"exec_sha256\": \"../x\"}",
+		/* validate needs %s, as Ansible's does */
+		"{\"kind\": \"file\", \"dest\": \"/x\", \"sha256\": \""
+		    "0000000000000000000000000000000000000000000000000000000000"
+		    "000000\", \"validate\": \"nginx -t\"}",
 	};
 	struct agent_step_run *run = NULL;
 	json_t *step;
@@ -1196,6 +1294,7 @@ main(int argc, char **argv)
 		T(test_agent_step_start__file_write_then_ok),
 		T(test_agent_step_start__file_check_mode),
 		T(test_agent_step_start__file_errors),
+		T(test_agent_step_start__file_validate),
 		T(test_agent_step_start__http),
 		T(test_agent_step_start__use),
 		T(test_agent_step_start__run_as_through_exec_as),

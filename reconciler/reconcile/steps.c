@@ -155,6 +155,12 @@ compile_step(struct compile *c, const struct spec_step *st,
 				json_object_set_new(o, PROTO_STEP_GROUP,
 				    json_string(st->group));
 		}
+		if (st->validate) {
+			s = rec_render(c, st->validate, at(st, "file",
+			    "validate"), NULL, ctx, host);
+			if (o)
+				lr_json_set_str(o, PROTO_STEP_VALIDATE, s);
+		}
 		break;
 	case SPEC_STEP_HTTP:
 		s = rec_render(c, st->url ? st->url : "", at(st, "http", "url"),
@@ -272,7 +278,7 @@ static bool
 step_uses_host_vars(struct compile *c, const struct spec_step *st)
 {
 	const char *fields[] = { st->script, st->dest, st->url, st->body,
-	    st->content, st->creates, st->unless, st->cwd };
+	    st->content, st->creates, st->unless, st->cwd, st->validate };
 	const json_t *objs[] = { st->env, st->headers };
 	const json_t *raw;
 	const char *k;
@@ -501,6 +507,9 @@ check_steps_syntax(struct compile *c, const struct spec_step *v, size_t n)
 		if (has_expr(st->url))
 			check_text(c, st->url, step_field_node(st, "http",
 			    "url"), NULL);
+		if (has_expr(st->validate))
+			check_text(c, st->validate, step_field_node(st, "file",
+			    "validate"), NULL);
 		if (has_expr(st->creates))
 			check_text(c, st->creates, spec_node_get(st->node,
 			    "creates"), NULL);
