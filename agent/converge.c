@@ -417,14 +417,21 @@ result_json(const json_t *st, const struct agent_step_result *res,
 	o.status = agent_step_status_name(res->status);
 	o.changed = res->status == AGENT_STEP_CHANGED;
 	o.ran = ran;
-	o.reason = res->error;
+	/*
+	 * why a step was skipped (a guard, an earlier failure) or did
+	 * nothing is its reason; error is for a step that failed
+	 */
+	if (res->status == AGENT_STEP_FAILED ||
+	    res->status == AGENT_STEP_ABORTED)
+		o.error = res->error;
+	else
+		o.reason = res->error;
 	o.started_unix_ms = res->started_ms;
 	o.duration_ms = res->duration_ms;
 	o.attempts = res->attempts;
 	o.exit_code = res->exit_code;
 	o.signal = res->term_signal;
 	o.timed_out = res->timed_out;
-	o.error = res->error;
 	o.message = res->message;
 	o.output = res->tail;
 	return proto_step_result_encode(&o);
@@ -753,11 +760,23 @@ step_done(struct agent_step_run *sr, const struct agent_step_result *res,
 	json_t *st = json_array_get(r->plan, r->idx), *recs, *rec;
 	const char *id = lr_json_str(st, PROTO_STEP_ID);
 	const char *phase = lr_json_str(st, PROTO_STEP_PHASE);
+	struct agent_step_result checked;
 	struct lr_err err;
 	char hash[65];
 	bool file = is_kind(st, PROTO_KIND_FILE), save = false;
 
 	r->step = NULL;
+	/*
+	 * A validate command that passes checked, it changed nothing (a
+	 * script's or a request's success counts as a change elsewhere)
+	 */
+	if (res->status == AGENT_STEP_CHANGED &&
+	    is_phase(st, PROTO_PHASE_VALIDATE) &&
+	    (is_kind(st, PROTO_KIND_SCRIPT) || is_kind(st, PROTO_KIND_HTTP))) {
+		checked = *res;
+		checked.status = AGENT_STEP_OK;
+		res = &checked;
+	}
 	json_array_append_new(r->results, result_json(st, res, true));
 	if (!file && agent_store_running_set(cv->store, NULL, &err) < 0)
 		lr_log_error("%s", err.msg);

@@ -341,12 +341,12 @@ proto_step_result_encode(const struct proto_step_result *s)
 	lr_json_set_str(o, PROTO_RESULT_ID, s->id);
 	lr_json_set_str(o, PROTO_RESULT_STATUS, s->status);
 	json_object_set_new(o, PROTO_RESULT_CHANGED, json_boolean(s->changed));
-	if (!s->ran) {
+	if (!s->ran)
 		json_object_set_new(o, PROTO_RESULT_RAN, json_false());
-		if (s->reason != NULL && *s->reason)
-			lr_json_set_str(o, PROTO_RESULT_REASON, s->reason);
+	if (s->reason != NULL && *s->reason)
+		lr_json_set_str(o, PROTO_RESULT_REASON, s->reason);
+	if (!s->ran)
 		return o;
-	}
 	lr_json_set_int(o, PROTO_RESULT_STARTED_UNIX_MS, s->started_unix_ms);
 	lr_json_set_int(o, PROTO_RESULT_DURATION_MS, s->duration_ms);
 	if (s->attempts > 0)

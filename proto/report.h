@@ -122,14 +122,15 @@ struct proto_step_result {
 	const char *status;	/* ok, changed, skipped, failed */
 	bool	 changed;
 	bool	 ran;		/* false: only reason follows */
-	const char *reason;	/* why it did not run; NULL */
+	const char *reason;	/* why it did not run, or why it did
+				 * nothing (a guard: skipped); NULL */
 	int64_t	 started_unix_ms;
 	int64_t	 duration_ms;
 	int64_t	 attempts;	/* 0: left out */
 	int64_t	 exit_code;	/* -1: left out */
 	int64_t	 signal;	/* 0: left out */
 	bool	 timed_out;
-	const char *error;	/* NULL or "": left out */
+	const char *error;	/* why it failed; NULL or "": left out */
 	const json_t *message;	/* use steps' message; NULL */
 	const char *output;	/* NULL or "": left out */
 };

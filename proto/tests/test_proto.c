@@ -588,7 +588,7 @@ test_proto_results__round_trip(void **state)
 		.id = "db/db/validate/ok", .status = "skipped", .ran = false,
 		.reason = "an earlier step of the service failed",
 		.exit_code = -1,
-	}, d;
+	}, guarded = { 0 }, d;
 	json_t *steps = json_array(), *res, *back;
 	char *text;
 
@@ -628,6 +628,24 @@ test_proto_results__round_trip(void **state)
 	assert_false(d.ran);
 	assert_string_equal(d.reason, skipped.reason);
 	assert_int_equal(d.exit_code, -1);
+	json_decref(back);
+
+	/* a guard that ran and skipped its step: a reason, not an error */
+	guarded.id = "db/db/converge/init", guarded.status = "skipped";
+	guarded.ran = true, guarded.started_unix_ms = 1795341599890;
+	guarded.duration_ms = 4, guarded.exit_code = -1;
+	guarded.reason = "unless: 'test -e /srv/db' exited 0";
+	back = proto_step_result_encode(&guarded);
+	text = json_dumps(back, JSON_COMPACT);
+	assert_string_equal(text, "{\"id\":\"db/db/converge/init\","
+	    "\"status\":\"skipped\",\"changed\":false,\"reason\":"
+	    "\"unless: 'test -e /srv/db' exited 0\",\"started_unix_ms\":"
+	    "1795341599890,\"duration_ms\":4}");
+	free(text);
+	proto_step_result_decode(back, &d);
+	assert_true(d.ran);
+	assert_string_equal(d.reason, guarded.reason);
+	assert_null(d.error);
 	json_decref(back);
 
 	proto_results_left_out(res, 2);

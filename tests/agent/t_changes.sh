@@ -71,7 +71,13 @@ step h1 "$s/on color" ran >/dev/null && fail "on color: ran: false"
 expect_eq "on size: ran" "$(step h1 "$s/on size" ran)" false
 expect_has "on size: reason" "$(step h1 "$s/on size" reason)" \
     "not triggered"
-expect_eq "check: status" "$(step h1 app/app/validate/check status)" changed
+expect_eq "check: status" "$(step h1 app/app/validate/check status)" ok
+expect_eq "check: changed" "$(step h1 app/app/validate/check changed)" false
+step h1 app/app/validate/check ran >/dev/null && fail "check: ran: false"
+# color and on color: the validate step that ran is no change
+log_has h1 "generation 2: converged in" || fail "no end-of-run line"
+expect_has "the end-of-run line" "$(grep "generation 2: converged" \
+    "$T/agent-h1.log")" ", 2 changed)"
 expect_eq "setup.log" "$(cat "$ROOT/setup.log")" "setup v1"
 expect_eq "on-color.log" "$(cat "$ROOT/on-color.log")" "on color 1
 on color 2"

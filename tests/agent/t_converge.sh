@@ -79,14 +79,25 @@ for h in h1 h2 h3; do
 	expect_eq "$h: run steps" "$(obs $h .run.steps)" 4
 	expect_eq "$h: run done" "$(obs $h .run.done)" 4
 
-	# the results: every step ran and changed something
+	# the results: every step ran; the converge steps changed
+	# something, the validate step that passed did not (a check)
 	expect_eq "$h: results generation" "$(res $h .generation)" 1
 	expect_eq "$h: results run" "$(res $h .run)" "$(obs $h .run.id)"
 	expect_eq "$h: results count" "$(res $h '.steps|length')" 4
-	for s in converge/conf converge/plain converge/init validate/check; do
+	for s in converge/conf converge/plain converge/init; do
 		expect_eq "$h: $s status" "$(step $h app/app/$s status)" changed
 		expect_eq "$h: $s changed" "$(step $h app/app/$s changed)" true
 	done
+	expect_eq "$h: check status" "$(step $h app/app/validate/check \
+	    status)" ok
+	expect_eq "$h: check changed" "$(step $h app/app/validate/check \
+	    changed)" false
+	expect_eq "$h: check exit" "$(step $h app/app/validate/check exit)" 0
+	log_has $h "generation 1: converged in" ||
+	    fail "$h: no end-of-run line in its log"
+	expect_has "$h: the end-of-run line" "$(grep "generation 1: converged" \
+	    "$T/agent-$h.log")" "(4 steps, 3 changed)"
+
 	expect_eq "$h: init exit" "$(step $h app/app/converge/init exit)" 0
 	expect_has "$h: init output" \
 	    "$(step $h app/app/converge/init output)" "some output"
