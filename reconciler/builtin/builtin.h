@@ -131,6 +131,13 @@ void	cmd_print_json(const json_t *o);
  */
 void	cmd_fputv(const char *s, FILE *f);
 
+/*
+ * Print the last lines of a host's output out (all when lines is 0) to
+ * stdout, each after indent, "..." first when lines were left out; made
+ * visible as cmd_fputv does, tabs kept.
+ */
+void	cmd_print_tail(const char *out, int lines, const char *indent);
+
 /* Print l's diagnostics to stderr (up to max; 0 = all). */
 void	cmd_print_diags(const struct rec_load *l, size_t max);
 /*

@@ -71,6 +71,34 @@ cmd_fputv(const char *s, FILE *f)
 }
 
 void
+cmd_print_tail(const char *out, int lines, const char *indent)
+{
+	struct lr_buf line = LR_BUF_INIT;
+	size_t len = strlen(out);
+	const char *p;
+	int n = 0;
+
+	while (len > 0 && out[len - 1] == '\n')
+		len--;
+	for (p = out + len; p > out; p--)
+		if (p[-1] == '\n' && lines > 0 && ++n == lines)
+			break;
+	if (p > out)
+		printf("%s...\n", indent);
+	while (p < out + len) {
+		const char *nl = memchr(p, '\n', (size_t)(out + len - p));
+		size_t k = nl ? (size_t)(nl - p) : (size_t)(out + len - p);
+
+		/* a host's output: shown, never acted on by the terminal */
+		lr_buf_reset(&line);
+		lr_buf_add_visible(&line, p, k, LR_VIS_LINES);
+		printf("%s%s\n", indent, line.s);
+		p += k + (nl != NULL);
+	}
+	lr_buf_release(&line);
+}
+
+void
 cmd_print_json(const json_t *o)
 {
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS |

@@ -1101,7 +1101,8 @@ rollout(struct up *u)
 		return LR_EXIT_FAIL;
 	putchar('\n');
 	optind = 0;	/* a fresh getopt_long for the command */
-	if (cmd_status(1, argv, u->uctx) != LR_EXIT_OK)
+	/* shown for what it says; its 2-4 are states, the wait decided */
+	if (cmd_status(1, argv, u->uctx) == LR_EXIT_FAIL)
 		return LR_EXIT_FAIL;
 	u->fatal = false;
 	return wr == CMD_WAIT_ALL_CONVERGED ? LR_EXIT_OK : LR_EXIT_FAIL;

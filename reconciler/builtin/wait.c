@@ -99,38 +99,14 @@ draw_progress(struct waiter *w)
 	w->drawn = true;
 }
 
-/*
- * The last lines of the failed step's output (the report keeps its
- * end), indented.
- */
+/* The end of the failed (or drifted) step's output, indented. */
 static void
 print_output(const json_t *report, enum rec_follow_state s)
 {
 	const json_t *f = json_array_get(json_object_get(report,
 	    s == REC_FOLLOW_DRIFTED ? "drift" : "failed_steps"), 0);
-	const char *out = lr_json_str(f, "output"), *p;
-	struct lr_buf line = LR_BUF_INIT;
-	size_t len = strlen(out);
-	int n = 0;
 
-	while (len > 0 && out[len - 1] == '\n')
-		len--;
-	for (p = out + len; p > out; p--)
-		if (p[-1] == '\n' && ++n == OUTPUT_LINES)
-			break;
-	if (p > out)
-		printf("    ...\n");
-	while (p < out + len) {
-		const char *nl = memchr(p, '\n', (size_t)(out + len - p));
-		size_t k = nl ? (size_t)(nl - p) : (size_t)(out + len - p);
-
-		/* a host's output: shown, never acted on by the terminal */
-		lr_buf_reset(&line);
-		lr_buf_add_visible(&line, p, k, LR_VIS_LINES);
-		printf("    %s\n", line.s);
-		p += k + (nl != NULL);
-	}
-	lr_buf_release(&line);
+	cmd_print_tail(lr_json_str(f, "output"), OUTPUT_LINES, "    ");
 }
 
 static void

@@ -192,13 +192,29 @@ int	rec_history_load(struct etcd *e, const char *prefix, size_t limit,
  * of all hosts: {host: doc with "generation"}), observed reports and
  * heartbeats, at now (Unix seconds).  Shape of `leura status --json`:
  *   {"hosts":{h:{"alive","state","reason","generation",
- *                "observed_generation","failed_steps"}},
+ *                "observed_generation","failed_steps","failures"}},
  *    "services":{s:{"state","reason","hosts"}}}
  * States: converged, converging, failed, drifted, unknown; every state
  * but converged has a reason.  New reference.
  */
 json_t	*rec_status(const json_t *desired, const json_t *observed,
 	    const json_t *agents, int64_t now);
+
+/*
+ * Keep in st (rec_status) only what names (n of them; 0 keeps all)
+ * select: a host name its host, a service name its service and the hosts
+ * it is placed on (a name that is both selects both).  A name that is
+ * neither: LR_ENOENT, with a "did you mean" hint, st unchanged.
+ */
+int	rec_status_select(json_t *st, const char *const *names, size_t n,
+	    struct lr_err *err);
+/* Drop from st the hosts and services not failed, drifted or unknown. */
+void	rec_status_only_not_fine(json_t *st);
+/*
+ * The worst state in st, hosts and services, in the order converged,
+ * converging, unknown, drifted, failed ("converged" when st is empty).
+ */
+const char *rec_status_worst(const json_t *st);
 
 /*
  * Why a report says a host failed or drifted, from its failed_steps or

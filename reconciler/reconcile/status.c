@@ -15,6 +15,7 @@
 #include "json.h"
 #include "report.h"
 #include "state.h"
+#include "suggest.h"
 #include "xalloc.h"
 
 enum st { ST_CONVERGED, ST_CONVERGING, ST_UNKNOWN, ST_DRIFTED, ST_FAILED };
@@ -176,6 +177,11 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 		if (reason)
 			json_object_set_new(hs, "reason", json_string(reason));
 		free(reason);
+		/* the failed steps with the end of their output */
+		json_object_set_new(hs, "failures", json_is_array(
+		    json_object_get(obs, PROTO_REPORT_FAILED_STEPS)) ?
+		    json_deep_copy(json_object_get(obs,
+		    PROTO_REPORT_FAILED_STEPS)) : json_array());
 		json_object_set_new(hosts, h, hs);
 		json_array_foreach(json_object_get(doc, PROTO_DOC_SERVICES), i,
 		    x) {
@@ -243,4 +249,122 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 		}
 	}
 	return json_pack("{s:o, s:o}", "hosts", hosts, "services", svcs);
+}
+
+/* The keys of o, for lr_suggest: borrowed, the array is the caller's. */
+static const char **
+keys_of(const json_t *o, size_t *n)
+{
+	const char **keys = lr_xcalloc(json_object_size(o) + 1,
+	    sizeof(*keys));
+	const char *k;
+	json_t *v;
+
+	*n = 0;
+	json_object_foreach((json_t *)o, k, v)
+		keys[(*n)++] = k;
+	return keys;
+}
+
+/* An unknown name: the error, with the closest host or service. */
+static int
+no_such_name(const json_t *st, const char *name, struct lr_err *err)
+{
+	const json_t *hosts = json_object_get(st, "hosts");
+	const json_t *svcs = json_object_get(st, "services");
+	const char **hk, **sk, *sugg;
+	size_t nh, ns;
+
+	lr_err_set(err, LR_ENOENT, "no host or service '%s' in what is "
+	    "applied", name);
+	hk = keys_of(hosts, &nh);
+	sk = keys_of(svcs, &ns);
+	if ((sugg = lr_suggest(name, hk, nh)) != NULL)
+		lr_err_hint(err, "did you mean the host '%s'?", sugg);
+	else if ((sugg = lr_suggest(name, sk, ns)) != NULL)
+		lr_err_hint(err, "did you mean the service '%s'?", sugg);
+	else
+		lr_err_hint(err, "'leura status' without names lists the "
+		    "hosts and services");
+	free(hk);
+	free(sk);
+	return LR_ENOENT;
+}
+
+int
+rec_status_select(json_t *st, const char *const *names, size_t n,
+    struct lr_err *err)
+{
+	json_t *hosts = json_object_get(st, "hosts");
+	json_t *svcs = json_object_get(st, "services");
+	json_t *keep_h, *keep_s, *sv, *x;
+	size_t i, j;
+	bool found;
+
+	if (n == 0)
+		return 0;
+	keep_h = json_object();
+	keep_s = json_object();
+	for (i = 0; i < n; i++) {
+		found = false;
+		if ((x = json_object_get(hosts, names[i])) != NULL) {
+			json_object_set(keep_h, names[i], x);
+			found = true;
+		}
+		if ((sv = json_object_get(svcs, names[i])) != NULL) {
+			json_object_set(keep_s, names[i], sv);
+			json_array_foreach(json_object_get(sv, "hosts"), j, x)
+				json_object_set(keep_h, json_string_value(x),
+				    json_object_get(hosts,
+				    json_string_value(x)));
+			found = true;
+		}
+		if (!found) {
+			json_decref(keep_h);
+			json_decref(keep_s);
+			return no_such_name(st, names[i], err);
+		}
+	}
+	json_object_set_new(st, "hosts", keep_h);
+	json_object_set_new(st, "services", keep_s);
+	return 0;
+}
+
+/* Whether state is one that needs a look: failed, drifted or unknown. */
+static bool
+not_fine(const json_t *o)
+{
+	enum st s = state_of(o);
+
+	return s == ST_FAILED || s == ST_DRIFTED || s == ST_UNKNOWN;
+}
+
+void
+rec_status_only_not_fine(json_t *st)
+{
+	const char *sect[] = { "hosts", "services" }, *k;
+	json_t *o, *v, *tmp;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		o = json_object_get(st, sect[i]);
+		json_object_foreach_safe(o, tmp, k, v)
+			if (!not_fine(v))
+				json_object_del(o, k);
+	}
+}
+
+const char *
+rec_status_worst(const json_t *st)
+{
+	const char *sect[] = { "hosts", "services" }, *k;
+	enum st worst = ST_CONVERGED, s;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		json_object_foreach(json_object_get(st, sect[i]), k, v)
+			if ((s = state_of(v)) > worst)
+				worst = s;
+	return st_names[worst];
 }

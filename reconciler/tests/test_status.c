@@ -188,11 +188,55 @@ test_rec_status__dead_agent_and_failed_validate(void **state)
 	json_decref(a);
 }
 
+/* names select hosts and services; a name both a host and a service both */
+static void
+test_rec_status__select(void **state)
+{
+	json_t *d = J("{\"db\":{\"generation\":1,\"services\":[\"x\"]},"
+	    "\"db1\":{\"generation\":1,\"services\":[\"db\"]},"
+	    "\"web1\":{\"generation\":1,\"services\":[\"web\"]}}");
+	json_t *o = J("{\"db1\":{\"generation\":1,\"state\":\"failed\"},"
+	    "\"web1\":{\"generation\":1,\"state\":\"converged\"}}");
+	json_t *a = J("{\"db1\":{},\"web1\":{}}"), *st;
+	const char *both[] = { "db" }, *bad[] = { "web1", "wbe" };
+	struct lr_err err;
+
+	(void)state;
+	st = rec_status(d, o, a, NOW);
+	assert_string_equal(rec_status_worst(st), "failed");
+	assert_int_equal(rec_status_select(st, bad, 2, &err), LR_ENOENT);
+	assert_non_null(strstr(err.hint, "the service 'web'"));
+	assert_int_equal(json_object_size(json_object_get(st, "hosts")), 3);
+	assert_int_equal(rec_status_select(st, both, 1, &err), 0);
+	/* the host db, the service db and its host db1; not web1 */
+	assert_non_null(json_object_get(json_object_get(st, "hosts"), "db"));
+	assert_non_null(json_object_get(json_object_get(st, "hosts"), "db1"));
+	assert_null(json_object_get(json_object_get(st, "hosts"), "web1"));
+	assert_non_null(json_object_get(json_object_get(st, "services"),
+	    "db"));
+	assert_null(json_object_get(json_object_get(st, "services"), "x"));
+	/* the host db has no agent: unknown; --failed keeps it and db1 */
+	rec_status_only_not_fine(st);
+	assert_int_equal(json_object_size(json_object_get(st, "hosts")), 2);
+	json_decref(st);
+	st = rec_status(d, o, a, NOW);
+	assert_int_equal(rec_status_select(st, (const char *[]){ "web1" }, 1,
+	    &err), 0);
+	assert_string_equal(rec_status_worst(st), "converged");
+	rec_status_only_not_fine(st);
+	assert_int_equal(json_object_size(json_object_get(st, "hosts")), 0);
+	json_decref(st);
+	json_decref(d);
+	json_decref(o);
+	json_decref(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rec_status__no_agents_is_unknown),
+		cmocka_unit_test(test_rec_status__select),
 		cmocka_unit_test(test_rec_status__converged_failed_drifted),
 		cmocka_unit_test(
 		    test_rec_status__converging_waits_for_dependency),

@@ -148,7 +148,7 @@ expect_in "$T/out" "No changes"
 heartbeat h1 || fail "h1: no heartbeat while running"
 agent_stop h1
 heartbeat h1 && fail "h1: heartbeat left after SIGTERM"
-run 0 "$LEURA" -C "$R" status
+run 3 "$LEURA" -C "$R" status
 expect_in "$T/out" "(its last report: converged at generation 1)"
 grep -Eq "^h1 +down +unknown" "$T/out" || fail "status: h1 not down"
 

@@ -75,7 +75,7 @@ wait_state h1 drifted 1 15
 expect_eq "drift id" "$(obs h1 '.drift[0].id')" rpt/rpt/converge/b
 expect_eq "drift detail" "$(obs h1 '.drift[0].detail')" "content differs"
 expect_eq "drift count" "$(obs h1 '.drift|length')" 1
-run 0 "$LEURA" -C "$R" status
+run 2 "$LEURA" -C "$R" status
 grep -Eq "^h1 +up +drifted +1/1 +step 'rpt/rpt/converge/b' drifted: \
 content differs" "$T/out" || {
 	fail "status: h1 not drifted"

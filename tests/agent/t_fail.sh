@@ -114,8 +114,8 @@ expect_eq "retried: status" "$(step h1 "$lucky" status)" changed
 expect_eq "retried: attempts" "$(step h1 "$lucky" attempts)" 2
 expect_eq "retried: tries" "$(wc -l <"$ROOT/tries")" 2
 
-# leura status
-run 0 "$LEURA" -C "$R" status
+# leura status: exit 2, something failed
+run 2 "$LEURA" -C "$R" status
 grep -Eq "^h1 +up +failed +1/1 +step '$boom' failed: exit 3 \(and 2 more\)" \
     "$T/out" || fail "status: h1 not failed with the reason"
 grep -Eq "^bad +failed +1 +h1: step '$boom' failed: exit 3" "$T/out" ||
@@ -123,7 +123,7 @@ grep -Eq "^bad +failed +1 +h1: step '$boom' failed: exit 3" "$T/out" ||
 # (good shows failed too: a service takes the worst state of its hosts,
 # leura-status(1); the report above says it validated)
 [ "$nfail" -eq 0 ] || sed 's/^/  status: /' "$T/out" >&2
-run 0 "$LEURA" -C "$R" status --json
+run 2 "$LEURA" -C "$R" status --json
 expect_eq "status --json: h1" "$("$TJSON" .hosts.h1.state <"$T/out")" failed
 
 # the fix: boom and everything skipped run, the rest does not

@@ -122,7 +122,7 @@ EVIL=$(unsigned "$V1" | sed 's/"generation":1,/"generation":2,/;
 # a: unsigned; leura status, which reads etcd as it is, says so too
 etcd_put "$G2/aaaa" "$EVIL"
 refused "$G2/aaaa" "it is not signed"
-run 0 "$LEURA" status
+run 2 "$LEURA" status
 expect_in "$T/out" "the agent refuses what etcd holds for it: refusing \
 the document '$G2/aaaa': it is not signed"
 etcd_del "$G2/aaaa"

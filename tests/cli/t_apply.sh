@@ -31,8 +31,8 @@ expect_in "$T/out" "No changes"
 expect_in "$T/out" "Not converged"
 expect_in "$T/out" "db1: unknown: no agent has reported"
 
-# status: every host unknown until agents report, with a reason
-run 0 "$LEURA" -C repo status --json
+# status: every host unknown until agents report, with a reason (exit 3)
+run 3 "$LEURA" -C repo status --json
 expect_in "$T/out" '"state": "unknown"'
 expect_in "$T/out" '"deploy": 1'
 for h in web1 web2 web3 db1 db2; do
@@ -40,7 +40,7 @@ for h in web1 web2 web3 db1 db2; do
 done
 expect_in "$T/out" '"observed_generation": null'
 expect_in "$T/out" '"services": {'
-run 0 "$LEURA" -C repo status
+run 3 "$LEURA" -C repo status
 expect_in "$T/out" "Deploy #1, commit"
 expect_in "$T/out" "web1                 down   unknown"
 
@@ -98,7 +98,7 @@ run 2 "$LEURA" -C repo plan --detailed-exitcode
 expect_in "$T/out" "Host db2 (removed from the inventory)"
 run 0 "$LEURA" -C repo apply --no-diff
 expect_in "$T/out" "Applied deploy #4"
-run 0 "$LEURA" -C repo status --json
+run 3 "$LEURA" -C repo status --json
 expect_not_in "$T/out" '"db2"'
 run 0 "$LEURA" -C repo plan --detailed-exitcode
 
