@@ -24,7 +24,7 @@ static const char usage_str[] =
 enum {
 	STATUS_EXIT_FAILED = 2,		/* something failed or drifted */
 	STATUS_EXIT_UNKNOWN = 3,	/* an agent is down or never reported */
-	STATUS_EXIT_CONVERGING = 4	/* only on the way: look again later */
+	STATUS_EXIT_CONVERGING = 4	/* on its way: look again later */
 };
 
 #define TAIL_LINES	5	/* of a failed step's output */
