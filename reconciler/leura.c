@@ -30,6 +30,7 @@ static const struct lr_cmd commands[] = {
 	{ "plan",	cmd_plan,	"show what an apply would change" },
 	{ "apply",	cmd_apply,	"write a commit's desired state to etcd" },
 	{ "status",	cmd_status,	"per host and service: converged or not" },
+	{ "logs",	cmd_logs,	"a host's last run: its steps and output" },
 	{ "history",	cmd_history,	"the commits applied, newest first" },
 	{ "up",		cmd_up,		"local etcd and agents, apply, wait: one machine" },
 	{ "keygen",	cmd_keygen,	"make the fleet's signing key pair" },

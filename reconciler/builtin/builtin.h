@@ -46,6 +46,7 @@ int	cmd_inventory(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_plan(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_apply(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_status(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_logs(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_up(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_keygen(int argc, char **argv, struct lr_ctx *ctx);
@@ -116,6 +117,12 @@ const char *cmd_option_name(int c, char **argv, char buf[3]);
  * a usage error as cmd_bad_option says it (LR_EXIT_USAGE).
  */
 int	cmd_no_args(int argc, char **argv, const char *usage);
+/*
+ * After the options, for a command that takes names: 0 when no argument
+ * left looks like an option, else a usage error (LR_EXIT_USAGE) saying
+ * options go first; after "--" every argument is a name.
+ */
+int	cmd_operands(int argc, char **argv, const char *usage);
 
 /*
  * Print o on stdout as indented JSON with sorted keys and a newline, the

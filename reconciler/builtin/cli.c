@@ -60,6 +60,24 @@ cmd_no_args(int argc, char **argv, const char *usage)
 	return optind < argc ? bad_arg(argv[optind], usage) : 0;
 }
 
+int
+cmd_operands(int argc, char **argv, const char *usage)
+{
+	int i;
+
+	if (optind > 1 && strcmp(argv[optind - 1], "--") == 0)
+		return 0;
+	for (i = optind; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "leura: error: option '%s' after "
+			    "'%s': options go before the names\n", argv[i],
+			    argv[optind]);
+			fputs(usage, stderr);
+			return LR_EXIT_USAGE;
+		}
+	return 0;
+}
+
 void
 cmd_fputv(const char *s, FILE *f)
 {

@@ -211,29 +211,20 @@ cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 	bool json = false, failed = false, all;
 	int i, rc = LR_EXIT_FAIL, worst;
 
-	/* options and names in any order; after "--" only names */
-	names = lr_xcalloc((size_t)argc + 1, sizeof(*names));
-	for (;;) {
-		while ((i = getopt_long(argc, argv, "+:h", longopts,
-		    NULL)) != -1) {
-			if (i == OPT_JSON)
-				json = true;
-			else if (i == OPT_FAILED)
-				failed = true;
-			else if (!conn_getopt(i, optarg, ctx)) {
-				free(names);
-				return cmd_bad_option(i, argv, usage_str);
-			}
-		}
-		if (optind >= argc)
-			break;
-		if (strcmp(argv[optind - 1], "--") == 0) {
-			while (optind < argc)
-				names[nnames++] = argv[optind++];
-			break;
-		}
-		names[nnames++] = argv[optind++];
+	while ((i = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		if (i == OPT_JSON)
+			json = true;
+		else if (i == OPT_FAILED)
+			failed = true;
+		else if (!conn_getopt(i, optarg, ctx))
+			return cmd_bad_option(i, argv, usage_str);
 	}
+	if ((rc = cmd_operands(argc, argv, usage_str)) != 0)
+		return rc;
+	rc = LR_EXIT_FAIL;
+	names = lr_xcalloc((size_t)argc + 1, sizeof(*names));
+	while (optind < argc)
+		names[nnames++] = argv[optind++];
 	all = nnames == 0 && !failed;
 	lr_err_clear(&err);
 	if (conn_open(&c, ctx) != 0)

@@ -126,6 +126,17 @@ grep -Eq "^bad +failed +1 +h1: step '$boom' failed: exit 3" "$T/out" ||
 run 2 "$LEURA" -C "$R" status --json
 expect_eq "status --json: h1" "$("$TJSON" .hosts.h1.state <"$T/out")" failed
 
+# leura logs: the failed step's status, exit and whole output, from the
+# agent's results, without a shell on the host
+run 0 "$LEURA" logs h1 boom
+expect_in "$T/out" "== $boom: failed: exited with status 3 ("
+expect_in "$T/out" "    boom-output line 1"
+expect_in "$T/out" "    boom on stderr"
+run 0 "$LEURA" logs h1
+expect_in "$T/out" "== bad/bad/converge/third: skipped, not run (an earlier step of the service failed)"
+expect_in "$T/out" "== retried/retried/converge/second time lucky: changed, exit 0 ("
+expect_in "$T/out" ", 2 attempts, started "
+
 # the fix: boom and everything skipped run, the rest does not
 sed -i 's/code: 3/code: 0/' "$R/services.yml"
 rmdir "$ROOT/a-dir"

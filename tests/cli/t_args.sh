@@ -44,7 +44,7 @@ if [ -n "$amb" ]; then
 fi
 
 # a word before an option: the word is the error, whatever follows
-for cmd in apply plan status history validate schedule inventory; do
+for cmd in apply plan history validate schedule inventory; do
 	run 64 "$LEURA" -C repo $cmd extra --lock-timeout x
 	expect_in err "leura: error: unknown argument 'extra'"
 	[ "$(grep -c 'leura: error' err)" -eq 1 ] || fail "$cmd: more than one error"
@@ -54,6 +54,21 @@ for cmd in apply plan status history validate schedule inventory; do
 	run 64 "$LEURA" -C repo $cmd extra --help
 	expect_in err "unknown argument 'extra'"
 done
+# status takes names, logs a host and a step: an option after one of them
+# is the error (options go first, as for every command)
+for cmd in status logs; do
+	run 64 "$LEURA" -C repo $cmd extra --lock-timeout x
+	expect_in err "leura: error: option '--lock-timeout' after 'extra': options go before the names"
+	[ "$(grep -c 'leura: error' err)" -eq 1 ] || fail "$cmd: more than one error"
+	run 64 "$LEURA" -C repo $cmd extra -h
+	expect_in err "option '-h' after 'extra'"
+	expect_in err "usage: leura $cmd"
+	run 64 "$LEURA" -C repo $cmd extra --help
+done
+run 64 "$LEURA" -C repo logs h1 step extra
+expect_in err "leura: error: unknown argument 'extra'"
+run 64 "$LEURA" -C repo logs
+expect_in err "leura: error: which host? 'leura logs' takes a host name"
 # a unique prefix of a long option is that option (as git's)
 run 0 "$LEURA" -C repo validate --js
 expect_in out '"valid": true'

@@ -92,8 +92,10 @@ for h in web1 web2 web3; do
 	expect_in "$T/out" "$h "
 done
 expect_not_in "$T/out" "db1 "
-# options after names; two names; --json selects as the table does
-run 2 "$LEURA" -C repo status web2 web1 --json
+# two names; --json selects as the table does; options go first
+run 64 "$LEURA" -C repo status web2 --json
+expect_in "$T/err" "option '--json' after 'web2': options go before the names"
+run 2 "$LEURA" -C repo status --json web2 web1
 expect_in "$T/out" '"web1": {'
 expect_not_in "$T/out" '"web3": {'
 expect_in "$T/out" '"services": {}'
