@@ -730,6 +730,48 @@ signing_pair(struct up *u)
 	return 0;
 }
 
+/*
+ * The state dir must be the user's alone to change: it holds the fleet's
+ * private key, etcd's socket folder and the agents' state, so whoever may
+ * write it (plant a key pair of their own before the first start, swap
+ * the socket folder after make_sock_dir checked it) is root on the fleet.
+ * Refused, not repaired: what others may already have put there stays.
+ * 0 or -1 (printed).
+ */
+static int
+check_state_dir(const char *dir)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "leura: error: cannot open the state dir "
+		    "'%s': %s\n", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (st.st_uid != geteuid()) {
+		fprintf(stderr, "leura: error: the state dir '%s' belongs to "
+		    "user %ld, not to you (%ld)\nhint: give a folder of your "
+		    "own with --state-dir\n", dir, (long)st.st_uid,
+		    (long)geteuid());
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		fprintf(stderr, "leura: error: the state dir '%s' may be "
+		    "written by others (mode %04o): they could put their own "
+		    "signing key there\nhint: give a folder only you may "
+		    "write with --state-dir (or chmod 700 '%s' once you are "
+		    "sure nobody else put anything in it)\n", dir,
+		    (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
+}
+
 /* One leura up per state dir: an flock on up.lock, held until exit. */
 static int
 lock_state(struct up *u)
@@ -954,7 +996,8 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 		goto out;
 	}
 	u->state = lr_xstrdup(real);
-	if (lock_state(u) < 0 || signing_pair(u) < 0)
+	if (check_state_dir(u->state) < 0 || lock_state(u) < 0 ||
+	    signing_pair(u) < 0)
 		goto out;
 	if (installed) {
 		/* an installed example is no git repository (up_example.c) */
