@@ -75,7 +75,8 @@ for b in leura leura-agent; do
 		head=$(git -C "$LEURA_SRC" rev-parse HEAD)
 		case $head in
 		"$id"?*) ;;
-		*) fail "$b --version names '$id', HEAD is $head"
+		*) fail "$b --version names '$id', HEAD is $head" \
+		       "(built before HEAD moved? cmake --build first)"
 		   cat "$T/out" >&2 ;;
 		esac
 	else
