@@ -15,6 +15,12 @@
 #ifndef PROTO_FIELDS_H
 #define PROTO_FIELDS_H
 
+/* ---- P/fleet: which fleet the prefix holds ---- */
+
+#define PROTO_FLEET_NAME		"name"	/* leura.yml's name */
+#define PROTO_FLEET_AT			"at"	/* when it was recorded */
+#define PROTO_FLEET_BY			"by"	/* by whom */
+
 /* ---- P/desired/head and P/source/deploys/<N> (one record) ---- */
 
 #define PROTO_HEAD_DEPLOY		"deploy"

@@ -12,6 +12,7 @@
 #include "xalloc.h"
 
 #define K_HEAD		"desired/head"
+#define K_FLEET		"fleet"
 #define K_DOCS		"desired/hosts/"
 #define K_FILES		"desired/files/"
 #define K_DEPLOYS	"source/deploys/"
@@ -46,6 +47,12 @@ char *
 proto_key_head(const char *p)
 {
 	return key(p, K_HEAD);
+}
+
+char *
+proto_key_fleet(const char *p)
+{
+	return key(p, K_FLEET);
 }
 
 char *
@@ -246,6 +253,8 @@ proto_key_parse(const char *p, const char *k, struct proto_key *out)
 	s = k + plen + 1;
 	if (strcmp(s, K_HEAD) == 0)
 		out->kind = PROTO_KEY_HEAD;
+	else if (strcmp(s, K_FLEET) == 0)
+		out->kind = PROTO_KEY_FLEET;
 	else if (strcmp(s, K_LOCK_APPLY) == 0)
 		out->kind = PROTO_KEY_LOCK_APPLY;
 	else if ((r = after(s, K_DOCS)) != NULL) {

@@ -4,6 +4,8 @@
  * a key.  Every key is under a prefix P ("/leura" by default, no trailing
  * slash):
  *
+ *   P/fleet                                 the fleet's name, written
+ *                                           by the first apply
  *   P/desired/head                          the commit marker (head)
  *   P/desired/hosts/<host>/<G:012>/<sha256> a host's desired state at
  *                                           generation G; "removed" in
@@ -35,6 +37,7 @@
 #define PROTO_TOMBSTONE		"removed"
 
 char	*proto_key_head(const char *p);
+char	*proto_key_fleet(const char *p);
 char	*proto_key_docs_dir(const char *p);		/* P/desired/hosts/ */
 char	*proto_key_host_docs_dir(const char *p, const char *host);
 /* name: the document's SHA-256 in hex, or PROTO_TOMBSTONE */
@@ -58,6 +61,7 @@ char	*proto_key_auth_dir(const char *p);		/* reserved */
 enum proto_key_kind {
 	PROTO_KEY_OTHER = 0,	/* not a key of the layout: leave it alone */
 	PROTO_KEY_HEAD,
+	PROTO_KEY_FLEET,
 	PROTO_KEY_DOC,
 	PROTO_KEY_FILE,
 	PROTO_KEY_DEPLOY,

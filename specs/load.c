@@ -220,6 +220,35 @@ load_roles(struct spec_repo *repo, struct spec_diags *diags,
 	return rc;
 }
 
+static struct spec_repo *
+repo_new(struct spec_source *src)
+{
+	struct spec_repo *repo = lr_xcalloc(1, sizeof(*repo));
+
+	repo->src = src;
+	repo->settings.defaults.timeout_ms = 10 * 60 * 1000;
+	repo->settings.defaults.drift = SPEC_DRIFT_REPAIR;
+	repo->settings.defaults.drift_interval_ms = 15 * 60 * 1000;
+	return repo;
+}
+
+int
+spec_settings_load(struct spec_source *src, struct spec_repo **out,
+    struct spec_diags *diags, struct lr_err *err)
+{
+	struct spec_repo *repo = repo_new(src);
+	const struct spec_node *root = NULL;
+	size_t nerr0 = diags->nerrors;
+	int rc;
+
+	*out = repo;
+	if ((rc = load_optional(repo, "leura.yml", &root, diags, err)) < 0)
+		return rc;
+	if (root)
+		spec_load_settings(repo, root, diags);
+	return diags->nerrors > nerr0 ? LR_EINVAL : 0;
+}
+
 int
 spec_repo_load(struct spec_source *src, struct spec_repo **out,
     struct spec_diags *diags, struct lr_err *err)
@@ -229,11 +258,7 @@ spec_repo_load(struct spec_source *src, struct spec_repo **out,
 	size_t nerr0 = diags->nerrors;
 	int rc;
 
-	repo = lr_xcalloc(1, sizeof(*repo));
-	repo->src = src;
-	repo->settings.defaults.timeout_ms = 10 * 60 * 1000;
-	repo->settings.defaults.drift = SPEC_DRIFT_REPAIR;
-	repo->settings.defaults.drift_interval_ms = 15 * 60 * 1000;
+	repo = repo_new(src);
 	*out = repo;
 
 	if ((rc = load_optional(repo, "leura.yml", &root, diags, err)) < 0)
@@ -298,6 +323,8 @@ spec_repo_free(struct spec_repo *repo)
 		return;
 	free(repo->settings.name);
 	free(repo->settings.domain);
+	free(repo->settings.etcd_endpoints);
+	free(repo->settings.etcd_prefix);
 	free(repo->settings.defaults.run_as);
 	for (i = 0; i < repo->nhosts; i++)
 		spec_host_release(&repo->hosts[i]);

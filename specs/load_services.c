@@ -274,8 +274,82 @@ static const char *const drift_vals[] = { "repair", "report", NULL };
 /* ---- leura.yml ---- */
 
 static const char *const settings_keys[] = {
-	"name", "domain", "description", "defaults", NULL
+	"name", "domain", "description", "defaults", "etcd", NULL
 };
+/* where the fleet's etcd is, never how to log in: that is the user's */
+static const char *const settings_etcd_keys[] = {
+	"endpoints", "prefix", NULL
+};
+static const char *const settings_credentials[] = {
+	"cacert", "cert", "key", "user", "password", "password_file", NULL
+};
+
+/*
+ * leura.yml's etcd: {endpoints, prefix}, the fleet's backend as the
+ * client configuration file spells it (leura(1), FILES); endpoints are
+ * kept comma-separated, as LEURA_ETCD.
+ */
+static void
+load_settings_etcd(struct spec_settings *st, const struct spec_node *n,
+    struct spec_diags *d)
+{
+	const struct spec_node **items = NULL, *v;
+	struct lr_buf b = LR_BUF_INIT;
+	const char *s;
+	size_t i, nitems = 0, ncred = 0;
+
+	for (i = 0; settings_credentials[i] != NULL; i++)
+		if ((v = spec_node_get(n, settings_credentials[i])) != NULL &&
+		    ++ncred)
+			spec_diag_hint(spec_diag_at(d, v, "leura.yml names "
+			    "etcd's endpoints and prefix, not credentials: "
+			    "'%s' is not allowed here", settings_credentials[i]),
+			    "put etcd.%s in your client configuration file "
+			    "or the LEURA_ETCD_* variables; see leura(1), "
+			    "FILES", settings_credentials[i]);
+	/* a credential is said once, not also as an unknown key */
+	if (ncred || !spec_check_map(d, n, "etcd of leura.yml",
+	    settings_etcd_keys, SEC_SETTINGS))
+		return;
+	if ((v = spec_node_get(n, "endpoints")) != NULL &&
+	    spec_get_strlist(d, v, "etcd.endpoints of leura.yml", &items,
+	    &nitems) == 0) {
+		for (i = 0; i < nitems; i++) {
+			if (spec_get_str(d, items[i], "an endpoint", &s) < 0)
+				continue;
+			if (strncmp(s, "http://", 7) != 0 &&
+			    strncmp(s, "https://", 8) != 0 &&
+			    strncmp(s, "unix:///", 8) != 0) {
+				spec_diag_hint(spec_diag_at(d, items[i],
+				    "etcd endpoint '%s' is not an http://, "
+				    "https:// or unix:/// URL", s), "write it "
+				    "as http://HOST:2379, https://HOST:2379 or "
+				    "unix:///PATH/OF/SOCKET");
+				continue;
+			}
+			if (b.len)
+				lr_buf_addc(&b, ',');
+			lr_buf_adds(&b, s);
+		}
+		if (nitems == 0)
+			spec_diag_hint(spec_diag_at(d, v, "etcd.endpoints of "
+			    "leura.yml is empty"), "list at least one URL, or "
+			    "remove the key");
+		free(items);
+	}
+	if (b.len)
+		st->etcd_endpoints = lr_buf_detach(&b, NULL);
+	lr_buf_release(&b);
+	if ((v = spec_node_get(n, "prefix")) != NULL &&
+	    spec_get_str(d, v, "etcd.prefix of leura.yml", &s) == 0) {
+		if (s[0] != '/')
+			spec_diag_hint(spec_diag_at(d, v, "etcd.prefix '%s' "
+			    "does not start with '/'", s), "use an absolute "
+			    "key prefix such as /leura");
+		else
+			st->etcd_prefix = lr_xstrdup(s);
+	}
+}
 static const char *const defaults_keys[] = {
 	"timeout", "retries", "run_as", "drift", "drift_interval", NULL
 };
@@ -301,6 +375,9 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 	read_str(d, root, "domain", &file, &repo->settings.domain);
 	read_str(d, root, "description", &file, &desc);
 	free(desc);
+	if ((v = spec_node_get(root, "etcd")) != NULL &&
+	    !spec_node_is_null(v))
+		load_settings_etcd(&repo->settings, v, d);
 	def = spec_node_get(root, "defaults");
 	if (spec_node_is_null(def) || !spec_check_map(d, def,
 	    owner_str(&owner), defaults_keys, SEC_SETTINGS))

@@ -49,6 +49,9 @@ struct spec_defaults {
 struct spec_settings {
 	char	*name;		/* NULL when unset */
 	char	*domain;	/* NULL when unset */
+	/* etcd: where the fleet's etcd is (flags and LEURA_ETCD* win) */
+	char	*etcd_endpoints;	/* URL[,URL...]; NULL when unset */
+	char	*etcd_prefix;		/* starts with '/'; NULL when unset */
 	struct spec_defaults defaults;
 	const struct spec_node *node;	/* NULL without leura.yml */
 };
@@ -245,6 +248,13 @@ struct spec_repo {
  * object missing).
  */
 int	spec_repo_load(struct spec_source *src, struct spec_repo **out,
+	    struct spec_diags *diags, struct lr_err *err);
+/*
+ * Load leura.yml only (a repo with its settings and nothing else): as
+ * spec_repo_load, for the commands that need the fleet's name and etcd
+ * but not its specs.
+ */
+int	spec_settings_load(struct spec_source *src, struct spec_repo **out,
 	    struct spec_diags *diags, struct lr_err *err);
 void	spec_repo_free(struct spec_repo *repo);
 

@@ -61,6 +61,10 @@ test_proto_key__every_kind_round_trips(void **state)
 	check_key(k, "/leura/desired/head", PROTO_KEY_HEAD, &pk);
 	free(k);
 
+	k = proto_key_fleet(P);
+	check_key(k, "/leura/fleet", PROTO_KEY_FLEET, &pk);
+	free(k);
+
 	k = proto_key_doc(P, "web1", 4, SHA);
 	check_key(k, "/leura/desired/hosts/web1/000000000004/" SHA,
 	    PROTO_KEY_DOC, &pk);

@@ -57,7 +57,8 @@ int	cmd_up_child(int argc, char **argv);
 
 /*
  * The etcd connection of a subcommand: flags (struct lr_ctx), then the
- * LEURA_ETCD* variables, then the config file, then the default
+ * LEURA_ETCD* variables, then etcd.endpoints and etcd.prefix of the
+ * working tree's leura.yml (-C DIR), then the config file, then the default
  * http://127.0.0.1:2379 (rec_config_conn, reconcile/config.h, over
  * lr_conn_resolve, lib/conn.h); here only what goes wrong is printed.
  */
@@ -65,14 +66,28 @@ struct conn {
 	struct etcd *etcd;	/* owned */
 	char	*prefix;	/* owned: key prefix, "/leura" by default */
 	char	*endpoints;	/* owned: what was used, for messages */
+	/*
+	 * The working tree's leura.yml (ctx->repo_dir): whether there is
+	 * one, and its name (owned; NULL when it names none).
+	 */
+	bool	 repo;
+	char	*fleet;
 };
 
 /*
  * Resolve the settings and make the client (no network yet).  On failure
- * prints the error and returns LR_EXIT_FAIL.  conn_release either way.
+ * (an invalid leura.yml included) prints the error and returns
+ * LR_EXIT_FAIL.  conn_release either way.
  */
 int	conn_open(struct conn *c, const struct lr_ctx *ctx);
 void	conn_release(struct conn *c);
+/*
+ * Refuse (print why, return LR_EXIT_FAIL) an etcd whose prefix holds
+ * another fleet than the working tree's leura.yml names (recorded: the
+ * name read there, rec_fleet_load; NULL: none).  Outside a config repo
+ * (no leura.yml) there is nothing to compare: 0.
+ */
+int	conn_check_fleet(const struct conn *c, const char *recorded);
 
 /*
  * The connection flags as a fragment of a getopt_long table, for the

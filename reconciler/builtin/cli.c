@@ -13,6 +13,9 @@
 #include "buf.h"
 #include "builtin.h"
 #include "config.h"
+#include "source.h"
+#include "state.h"
+#include "xalloc.h"
 
 static int
 bad_arg(const char *arg, const char *usage)
@@ -179,12 +182,39 @@ cmd_print_load_error(const struct rec_load *l, int rc,
 
 /* ---- the etcd connection ---- */
 
+/*
+ * leura.yml of the working tree at ctx->repo_dir, when there is one: its
+ * name and etcd backend.  *repo stays NULL without a readable folder or
+ * without leura.yml; LR_EINVAL with diagnostics in d when it is invalid.
+ */
+static int
+repo_settings(const struct lr_ctx *ctx, struct spec_source **src,
+    struct spec_repo **repo, struct spec_diags *d)
+{
+	struct lr_err err;
+	int rc;
+
+	*repo = NULL;
+	lr_err_clear(&err);
+	if (spec_source_dir_new(ctx->repo_dir, src, &err) < 0)
+		return 0;	/* no folder: nothing to read, no fleet named */
+	if ((rc = spec_settings_load(*src, repo, d, &err)) == LR_EINVAL)
+		return rc;
+	if (rc < 0 || (*repo)->settings.node == NULL) {
+		spec_repo_free(*repo);
+		*repo = NULL;
+	}
+	return 0;
+}
+
 int
 conn_open(struct conn *c, const struct lr_ctx *ctx)
 {
-	struct lr_conn_settings flags = { 0 };
+	struct lr_conn_settings flags = { 0 }, yml = { 0 };
 	struct lr_conn lc = { 0 };
 	struct etcd_config cfg = { 0 };
+	struct spec_source *src = NULL;
+	struct spec_repo *repo = NULL;
 	struct spec_diags d;
 	struct lr_err err;
 	int rc, ret = LR_EXIT_FAIL;
@@ -197,7 +227,15 @@ conn_open(struct conn *c, const struct lr_ctx *ctx)
 	flags.cert = ctx->etcd_cert;
 	flags.key = ctx->etcd_key;
 	flags.user = ctx->etcd_user;
-	if ((rc = rec_config_conn(&flags, &lc, &d, &err)) < 0) {
+	if (repo_settings(ctx, &src, &repo, &d) < 0) {
+		spec_diags_print(&d, stderr, 20);
+		goto out;
+	}
+	if (repo != NULL) {
+		yml.endpoints = repo->settings.etcd_endpoints;
+		yml.prefix = repo->settings.etcd_prefix;
+	}
+	if ((rc = rec_config_conn(&flags, &yml, &lc, &d, &err)) < 0) {
 		if (d.nerrors)
 			spec_diags_print(&d, stderr, 20);
 		else {
@@ -221,11 +259,29 @@ conn_open(struct conn *c, const struct lr_ctx *ctx)
 	c->endpoints = lc.endpoints;
 	c->prefix = lc.prefix;
 	lc.endpoints = lc.prefix = NULL;
+	c->repo = repo != NULL;
+	if (repo != NULL && repo->settings.name != NULL)
+		c->fleet = lr_xstrdup(repo->settings.name);
 	ret = 0;
 out:
+	spec_repo_free(repo);
+	spec_source_free(src);
 	lr_conn_release(&lc);
 	spec_diags_release(&d);
 	return ret;
+}
+
+int
+conn_check_fleet(const struct conn *c, const char *recorded)
+{
+	struct lr_err err;
+
+	lr_err_clear(&err);
+	if (!c->repo || rec_fleet_check(recorded, c->fleet, c->endpoints,
+	    c->prefix, &err) == 0)
+		return 0;
+	lr_err_print(&err);
+	return LR_EXIT_FAIL;
 }
 
 void
@@ -234,6 +290,7 @@ conn_release(struct conn *c)
 	etcd_free(c->etcd);
 	free(c->prefix);
 	free(c->endpoints);
+	free(c->fleet);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -31,7 +31,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	struct lr_err err;
 	json_t *list = NULL, *d;
 	const char *v;
-	char *end;
+	char *end, *fleet = NULL;
 	long limit = 0;
 	bool json = false;
 	struct proto_head h;
@@ -64,6 +64,12 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	lr_err_clear(&err);
 	if (conn_open(&c, ctx) != 0)
 		goto out;
+	if (rec_fleet_load(c.etcd, c.prefix, &fleet, &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	if (conn_check_fleet(&c, fleet) != 0)
+		goto out;
 	if (rec_history_load(c.etcd, c.prefix, (size_t)limit, &list,
 	    &err) < 0) {
 		lr_err_print(&err);
@@ -94,6 +100,7 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 	}
 	rc = LR_EXIT_OK;
 out:
+	free(fleet);
 	lr_buf_release(&b);
 	json_decref(list);
 	conn_release(&c);

@@ -229,8 +229,13 @@ cmd_status(int argc, char **argv, struct lr_ctx *ctx)
 	lr_err_clear(&err);
 	if (conn_open(&c, ctx) != 0)
 		goto out;
-	if (rec_applied_load(c.etcd, c.prefix, &a, &err) < 0 ||
-	    rec_applied_docs(c.etcd, &a, NULL, &docs, &err) < 0 ||
+	if (rec_applied_load(c.etcd, c.prefix, &a, &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	if (conn_check_fleet(&c, a.fleet) != 0)
+		goto out;
+	if (rec_applied_docs(c.etcd, &a, NULL, &docs, &err) < 0 ||
 	    rec_observed_load(c.etcd, c.prefix, &observed, &agents,
 	    &err) < 0) {
 		lr_err_print(&err);

@@ -600,6 +600,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	struct proto_head head, old;
 	const char *h, *sha;
 	char at[LR_TIME_ISO_LEN], idbuf[40], *key = NULL, *val = NULL, *what;
+	char *fleet_key = NULL, *fleet_val = NULL;
 	int64_t gen = (a->max_generation > a->generation ? a->max_generation :
 	    a->generation) + 1;
 	int64_t deploy;
@@ -721,16 +722,27 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 		w.head_val = val;
 		val = NULL;
 	}
+	/* the fleet's name, when none is recorded yet: with the head */
+	if (a->fleet == NULL && o->fleet != NULL) {
+		rec = json_pack("{s:s, s:s, s:s?}", PROTO_FLEET_NAME, o->fleet,
+		    PROTO_FLEET_AT, at, PROTO_FLEET_BY, o->by);
+		fleet_key = proto_key_fleet(a->prefix);
+		fleet_val = proto_dumps(rec);
+		json_decref(rec);
+	}
 	key = proto_key_deploy(a->prefix, deploy);
-	/* the record and the head land in the same, last txn */
+	/* the record and the head (and the name) land in the same, last txn */
 	n = put_cost(key, strlen(w.head_val)) +
-	    put_cost(w.head_key, strlen(w.head_val));
+	    put_cost(w.head_key, strlen(w.head_val)) +
+	    (fleet_key ? put_cost(fleet_key, strlen(fleet_val)) : 0);
 	if ((w.t.bytes + n + TXN_SLACK > w.max_request ||
-	    w.t.nops + 2 > w.max_ops) && (rc = txn_flush(&w, false, err)) < 0)
+	    w.t.nops + 3 > w.max_ops) && (rc = txn_flush(&w, false, err)) < 0)
 		goto out;
 	if ((rc = add_put(&w, key, w.head_val, strlen(w.head_val), err)) == 0)
 		rc = add_put(&w, w.head_key, w.head_val, strlen(w.head_val),
 		    err);
+	if (rc == 0 && fleet_key != NULL)
+		rc = add_put(&w, fleet_key, fleet_val, strlen(fleet_val), err);
 	free(key);
 	key = NULL;
 	if (rc < 0 || (rc = txn_flush(&w, true, err)) < 0)
@@ -754,6 +766,8 @@ out:
 		etcd_txn_release(&w.t);
 	free(key);
 	free(val);
+	free(fleet_key);
+	free(fleet_val);
 	free(w.head_key);
 	free(w.head_val);
 	json_decref(need);

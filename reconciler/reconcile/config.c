@@ -190,10 +190,19 @@ out:
 	return ret;
 }
 
+/* a, else b (NULL or "" is unset) */
+static const char *
+over(const char *a, const char *b)
+{
+	return a != NULL && *a != '\0' ? a : b;
+}
+
 int
-rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
+rec_config_conn(const struct lr_conn_settings *flags,
+    const struct lr_conn_settings *repo, struct lr_conn *out,
     struct spec_diags *d, struct lr_err *err)
 {
+	static const struct lr_conn_settings none;
 	struct rec_config rc = { 0 };
 	struct lr_conn_settings file = { 0 };
 	int ret;
@@ -201,13 +210,16 @@ rec_config_conn(const struct lr_conn_settings *flags, struct lr_conn *out,
 	memset(out, 0, sizeof(*out));
 	if ((ret = config_read(&rc, d, err)) < 0)
 		goto out;
-	file.endpoints = rc.endpoints;
+	if (repo == NULL)
+		repo = &none;
+	/* leura.yml's backend comes between the variables and the file */
+	file.endpoints = over(repo->endpoints, rc.endpoints);
 	file.cacert = rc.cacert;
 	file.cert = rc.cert;
 	file.key = rc.key;
 	file.user = rc.user;
 	file.password_file = rc.password_file;
-	file.prefix = rc.prefix;
+	file.prefix = over(repo->prefix, rc.prefix);
 	ret = lr_conn_resolve(flags, &file, out, err);
 out:
 	rec_config_release(&rc);

@@ -15,8 +15,9 @@
  *   signing:
  *     key: ~/.config/leura/signing.key
  *
- * Command-line flags win over LEURA_* variables, which win over this file
- * (DESIGN.md §3): rec_config_conn finds and reads the file and hands its
+ * Command-line flags win over LEURA_* variables, which win over the
+ * config repo's leura.yml (its etcd.endpoints and etcd.prefix, a fleet's
+ * backend), which wins over this file (DESIGN.md §3): rec_config_conn finds and reads the file and hands its
  * values to that merge (lr_conn_resolve, lib/conn.h), which the agent
  * shares.  Nothing here prints.
  */
@@ -45,7 +46,9 @@ void	rec_config_release(struct rec_config *c);
 
 /*
  * The connection settings of a client: flags (may be NULL), then the
- * LEURA_ETCD* variables, then the file at $LEURA_CONFIG (which must
+ * LEURA_ETCD* variables, then repo (may be NULL: the endpoints and prefix
+ * that leura.yml names; nothing else is read from it), then the file at
+ * $LEURA_CONFIG (which must
  * exist), else $XDG_CONFIG_HOME/leura/config or ~/.config/leura/config
  * (which may not), then the defaults.  Returns 0 with *out filled (release
  * with lr_conn_release), LR_EINVAL with diagnostics in d when the file is
@@ -53,7 +56,8 @@ void	rec_config_release(struct rec_config *c);
  * set, as lr_conn_resolve.
  */
 int	rec_config_conn(const struct lr_conn_settings *flags,
-	    struct lr_conn *out, struct spec_diags *d, struct lr_err *err);
+	    const struct lr_conn_settings *repo, struct lr_conn *out,
+	    struct spec_diags *d, struct lr_err *err);
 
 /*
  * The path of the fleet's private signing key (docs/security.md): flag

@@ -59,6 +59,10 @@ rec_plan_compile(struct rec_plan *p, const char *dir, struct rec_git *g,
 		rc = rec_load(&p->to, dir, ref, REC_COMPILE_DESIRED, err);
 	if (rc < 0)
 		return rc;
+	/* another fleet's etcd (or prefix) is refused before any diff */
+	if ((rc = rec_fleet_check(p->applied.fleet, p->to.repo->settings.name,
+	    etcd_endpoint(p->etcd), p->applied.prefix, err)) < 0)
+		return rc;
 	p->docs = rec_docs_build(p->to.repo, &p->to.comp);
 	p->changes = rec_docs_changes(p->docs, &p->applied);
 	p->nchanged = json_array_size(json_object_get(p->changes, "changed")) +
@@ -404,6 +408,7 @@ rec_deploy_write(struct rec_deploy *d, struct lr_err *err)
 	o.lock_wait_ms = d->o.lock_wait_ms;
 	o.lock_lease = d->o.lock_lease;
 	o.sign_key = d->o.sign_key;
+	o.fleet = p->to.repo ? p->to.repo->settings.name : NULL;
 	rc = rec_apply_write(p->etcd, &p->applied, p->docs, p->changes,
 	    &p->to.comp, &o, &d->res, err);
 	free(by);

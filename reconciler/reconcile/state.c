@@ -41,6 +41,8 @@ rec_applied_load(struct etcd *e, const char *prefix, struct rec_applied *out,
 	a.prefix = lr_xstrdup(prefix);
 	a.hosts = json_object();
 	a.stale = json_array();
+	if ((rc = rec_fleet_load(e, prefix, &a.fleet, err)) < 0)
+		goto out;
 	key = proto_key_head(prefix);
 	rc = etcd_get(e, key, &kv, &a.revision, err);
 	free(key);
@@ -97,9 +99,85 @@ out:
 	return rc;
 }
 
+int
+rec_fleet_load(struct etcd *e, const char *prefix, char **out,
+    struct lr_err *err)
+{
+	struct etcd_kv kv = { 0 };
+	json_t *v = NULL;
+	const char *name;
+	char *key = proto_key_fleet(prefix);
+	int rc;
+
+	*out = NULL;
+	if ((rc = etcd_get(e, key, &kv, NULL, err)) == LR_ENOENT) {
+		lr_err_clear(err);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if ((v = parse_value(&kv, err)) == NULL) {
+		rc = LR_EETCD;
+		goto out;
+	}
+	if ((name = json_string_value(json_object_get(v,
+	    PROTO_FLEET_NAME))) == NULL || *name == '\0') {
+		rc = lr_err_set(err, LR_EETCD, "'%s' in etcd names no fleet",
+		    key);
+		lr_err_hint(err, "delete the key: the next apply records "
+		    "leura.yml's name");
+		goto out;
+	}
+	*out = lr_xstrdup(name);
+out:
+	json_decref(v);
+	etcd_kv_release(&kv);
+	free(key);
+	return rc;
+}
+
+/* a name from etcd, as it may be shown: visible characters, bounded */
+static void
+visible(char *dst, size_t len, const char *s)
+{
+	struct lr_buf b = LR_BUF_INIT;
+
+	lr_buf_add_visible(&b, s, strnlen(s, 64), 0);
+	snprintf(dst, len, "%s", b.s);
+	lr_buf_release(&b);
+}
+
+int
+rec_fleet_check(const char *recorded, const char *name,
+    const char *endpoints, const char *prefix, struct lr_err *err)
+{
+	char rec[160];
+
+	if (recorded == NULL || (name != NULL && strcmp(recorded, name) == 0))
+		return 0;
+	visible(rec, sizeof(rec), recorded);
+	if (name == NULL) {
+		lr_err_set(err, LR_ECONFLICT, "etcd at '%s' holds fleet '%s' "
+		    "under prefix '%s', and leura.yml names no fleet",
+		    endpoints, rec, prefix);
+		return lr_err_hint(err, "if this repo is fleet '%s', add "
+		    "'name: %s' to leura.yml; else check the endpoint "
+		    "(--etcd, LEURA_ETCD, etcd.endpoints) and prefix", rec,
+		    rec);
+	}
+	lr_err_set(err, LR_ECONFLICT, "etcd at '%s' holds fleet '%s' under "
+	    "prefix '%s', not '%s' (the name in leura.yml)", endpoints, rec,
+	    prefix, name);
+	return lr_err_hint(err, "wrong etcd? check --etcd, LEURA_ETCD and "
+	    "etcd.endpoints (leura.yml, config file); sharing one etcd? give "
+	    "each fleet its own prefix (LEURA_ETCD_PREFIX, etcd.prefix)");
+}
+
 void
 rec_applied_release(struct rec_applied *a)
 {
+	free(a->fleet);
 	free(a->prefix);
 	json_decref(a->head);
 	free(a->head_raw);

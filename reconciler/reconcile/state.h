@@ -27,6 +27,7 @@
 /* What is applied, as read from etcd (rec_applied_load). */
 struct rec_applied {
 	char	*prefix;	/* owned, no trailing slash */
+	char	*fleet;		/* P/fleet's name; NULL when none is recorded */
 	json_t	*head;		/* P/desired/head; NULL before the first apply */
 	char	*head_raw;	/* its value as stored (signed: doc.h) */
 	size_t	 head_raw_len;
@@ -43,10 +44,26 @@ struct rec_applied {
 	int64_t	 max_generation;	/* highest G of any document key */
 };
 
-/* Read the head and the document keys (keys only). */
+/* Read the fleet's name, the head and the document keys (keys only). */
 int	rec_applied_load(struct etcd *e, const char *prefix,
 	    struct rec_applied *out, struct lr_err *err);
 void	rec_applied_release(struct rec_applied *a);
+
+/*
+ * The name recorded under prefix (P/fleet, written by the first apply of
+ * a named fleet): *out is the caller's, NULL when none is recorded.
+ */
+int	rec_fleet_load(struct etcd *e, const char *prefix, char **out,
+	    struct lr_err *err);
+/*
+ * Whether the config repo whose leura.yml says name (NULL: no name) may
+ * use the etcd at endpoints (for the message) whose prefix holds the
+ * fleet recorded (NULL: none yet): 0, or LR_ECONFLICT naming both, with a
+ * hint, when another fleet's name is recorded there, or a name is and
+ * leura.yml has none.
+ */
+int	rec_fleet_check(const char *recorded, const char *name,
+	    const char *endpoints, const char *prefix, struct lr_err *err);
 
 /*
  * Fetch the committed documents of hosts (an array of names; NULL: all
@@ -110,6 +127,11 @@ struct rec_apply_opts {
 	 * which agents refuse unless started with --insecure-unsigned.
 	 */
 	const struct lr_sign_key *sign_key;
+	/*
+	 * leura.yml's name, recorded as P/fleet in the txn of the head when
+	 * the prefix holds no name yet (a->fleet NULL); NULL records none.
+	 */
+	const char *fleet;
 };
 
 struct rec_apply_result {

@@ -253,18 +253,37 @@ test_rec_config_conn__file(void **state)
 	write_file(path, "etcd:\n  endpoints: [http://10.0.0.5:2379]\n"
 	    "  prefix: /p\n");
 	setenv("LEURA_CONFIG", path, 1);
-	assert_int_equal(rec_config_conn(NULL, &c, &d, &err), 0);
+	assert_int_equal(rec_config_conn(NULL, NULL, &c, &d, &err), 0);
 	assert_string_equal(c.endpoints, "http://10.0.0.5:2379");
 	assert_string_equal(c.prefix, "/p");
 	lr_conn_release(&c);
+	/* leura.yml's backend wins over the file, the variables over it */
+	{
+		struct lr_conn_settings repo = { 0 };
+
+		repo.endpoints = "http://10.0.0.7:2379";
+		repo.prefix = "/fleet";
+		assert_int_equal(rec_config_conn(NULL, &repo, &c, &d, &err),
+		    0);
+		assert_string_equal(c.endpoints, "http://10.0.0.7:2379");
+		assert_string_equal(c.prefix, "/fleet");
+		lr_conn_release(&c);
+		setenv("LEURA_ETCD", "http://10.0.0.9:2379", 1);
+		assert_int_equal(rec_config_conn(NULL, &repo, &c, &d, &err),
+		    0);
+		assert_string_equal(c.endpoints, "http://10.0.0.9:2379");
+		assert_string_equal(c.prefix, "/fleet");
+		lr_conn_release(&c);
+		unsetenv("LEURA_ETCD");
+	}
 	/* an invalid file: diagnostics */
 	write_file(path, "etcd:\n  endpoint: x\n");
-	assert_int_equal(rec_config_conn(NULL, &c, &d, &err), LR_EINVAL);
+	assert_int_equal(rec_config_conn(NULL, NULL, &c, &d, &err), LR_EINVAL);
 	assert_true(d.nerrors > 0);
 	/* a file LEURA_CONFIG names must exist */
 	unlink(path);
 	lr_err_clear(&err);
-	assert_int_equal(rec_config_conn(NULL, &c, &d, &err), LR_ENOENT);
+	assert_int_equal(rec_config_conn(NULL, NULL, &c, &d, &err), LR_ENOENT);
 	assert_non_null(strstr(err.msg, path));
 	rmdir(dir);
 	spec_diags_release(&d);
