@@ -101,6 +101,19 @@ check_groups(struct spec_repo *repo, struct spec_diags *d)
 	NAMES(hosts, repo->hosts, repo->nhosts);
 	for (i = 0; i < repo->ngroups; i++) {
 		struct spec_group *g = &repo->groups[i];
+		const struct spec_host *h;
+
+		/*
+		 * One name for a host and a group: 'web1' in a group's hosts,
+		 * the Ansible export or a reader could mean either.
+		 */
+		if ((h = spec_repo_find_host(repo, g->name)) != NULL)
+			spec_diag_hint(spec_diag_at(d, g->node ? g->node :
+			    h->node, "group '%s' has the name of a host "
+			    "(defined at %s:%d)", g->name, h->node->file->path,
+			    h->node->line), "rename the group or the host: a "
+			    "name in the inventory is either a host or a group, "
+			    "see leura-inventory(5)");
 
 		for (j = 0; j < g->nhosts; j++) {
 			if (spec_repo_find_host(repo, g->hosts[j].name))

@@ -163,6 +163,7 @@ place(struct compile *c)
 	size_t nspread = 0, spread_cap = 0;
 	size_t **elig, s, i, g, h;
 	json_t *byhost, *bysvc, *list, *svname, **hlist, *o;
+	bool *has_var;
 	int rc;
 
 	hosts = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*hosts));
@@ -170,6 +171,9 @@ place(struct compile *c)
 		hosts[h].name = r->hosts[h].name;
 	svcs = lr_xcalloc(r->nservices ? r->nservices : 1, sizeof(*svcs));
 	elig = lr_xcalloc(r->nservices ? r->nservices : 1, sizeof(*elig));
+	/* some host of the group has the spread_by var (null counts) */
+	has_var = lr_xcalloc(r->nservices ? r->nservices : 1,
+	    sizeof(*has_var));
 	for (s = 0; s < r->nservices; s++) {
 		const struct spec_service *sv = &r->services[s];
 		const char *gname = sv->scheduling_group.name ?
@@ -186,6 +190,9 @@ place(struct compile *c)
 			    &spread_cap, sv->spread_by.name);
 		for (i = 0; i < c->nmembers[g]; i++) {
 			h = c->members[g][i];
+			if (sv->spread_by.name &&
+			    rec_host_var(c, h, sv->spread_by.name) != NULL)
+				has_var[s] = true;
 			/* a host without the spread var cannot take it */
 			if (svcs[s].spread && svcs[s].spread[h] == NULL)
 				continue;
@@ -223,7 +230,14 @@ place(struct compile *c)
 		o = json_object();
 		json_object_set_nocheck(o, "hosts", list);
 		json_object_set_new_nocheck(c->services_ctx, sv->name, o);
-		if (p->error) {
+		/*
+		 * No host of the group has the spread_by var at all: the specs'
+		 * check said so at spread_by (a typo, mostly), and "no
+		 * eligible hosts" would only follow from it.
+		 */
+		if (p->error && sv->spread_by.name && !has_var[s]) {
+			c->nerr++;
+		} else if (p->error) {
 			struct spec_diag *dg;
 			const char *gname = sv->scheduling_group.name ?
 			    sv->scheduling_group.name : "all";
@@ -255,6 +269,7 @@ place(struct compile *c)
 	}
 	free(spread);
 	free(elig);
+	free(has_var);
 	free(svcs);
 	free(hosts);
 	return rc;

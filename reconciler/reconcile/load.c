@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "load.h"
 #include "xalloc.h"
@@ -113,6 +114,32 @@ rec_load(struct rec_load *l, const char *dir, const char *ref,
 	return rec_load_at(l, dir, ref, flags, (int64_t)time(NULL), err);
 }
 
+/*
+ * A folder without services.yml that is a bare git repository (-C
+ * repo.git) has no working tree to read: say so, and that --ref reads a
+ * commit of it, rather than "the repo has no services.yml".
+ */
+static int
+check_not_bare(const char *dir, struct lr_err *err)
+{
+	struct gitsrc_repo *r = NULL;
+	struct stat st;
+	struct lr_err e2;
+	char *p = lr_xasprintf("%s/services.yml", dir);
+	int rc = 0;
+
+	if (lstat(p, &st) != 0 && errno == ENOENT &&
+	    gitsrc_open(dir, &r, &e2) == 0 && gitsrc_workdir(r) == NULL) {
+		rc = lr_err_set(err, LR_EINVAL, "'%s' is a bare git "
+		    "repository: it has no working tree to read", dir);
+		lr_err_hint(err, "pass --ref to read one of its commits "
+		    "(e.g. --ref HEAD or --ref main)");
+	}
+	gitsrc_repo_free(r);
+	free(p);
+	return rc;
+}
+
 int
 rec_load_at(struct rec_load *l, const char *dir, const char *ref,
     unsigned flags, int64_t now, struct lr_err *err)
@@ -129,7 +156,8 @@ rec_load_at(struct rec_load *l, const char *dir, const char *ref,
 		rec_git_free(g);
 		return rc;
 	}
-	if ((rc = spec_source_dir_new(dir, &l->src, err)) < 0)
+	if ((rc = check_not_bare(dir, err)) < 0 ||
+	    (rc = spec_source_dir_new(dir, &l->src, err)) < 0)
 		return rc;
 	l->label = lr_xasprintf("working tree '%s'", dir);
 	return compile(l, flags, now, err);

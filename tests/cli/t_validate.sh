@@ -30,6 +30,38 @@ run 0 "$LEURA" -C bare.git validate --ref HEAD
 expect_in out "valid: 5 hosts"
 run 0 "$LEURA" -C bare.git schedule --ref main --json
 expect_in out '"web": ['
+# ... and without --ref it says so, not "the repo has no services.yml"
+run 1 "$LEURA" -C bare.git validate
+expect_in err "error: 'bare.git' is a bare git repository: it has no working tree to read"
+expect_in err "hint: pass --ref to read one of its commits (e.g. --ref HEAD or --ref main)"
+expect_not_in err "services.yml"
+run 1 "$LEURA" -C bare.git plan --from HEAD
+expect_in err "hint: pass --ref"
+
+# an error that follows from another is folded into its cause: a
+# spread_by typo, not also "no eligible hosts"
+rm -rf typo
+cp -R "$LEURA_SRC/examples/basic" typo
+sed -i 's/spread_by: zone/spread_by: zon/' typo/services.yml
+run 1 "$LEURA" -C typo validate
+expect_in err "error: spread_by 'zon' of service 'web': no host of group 'frontend' has a var 'zon'"
+expect_in err "did you mean 'zone'?"
+expect_not_in err "cannot be placed"
+expect_in err "leura: 1 error in"
+# while too few distinct values is a placement error of its own
+sed -i 's/spread_by: zon/spread_by: zone/; s/num_instances: 2/num_instances: 4/' \
+    typo/services.yml
+run 1 "$LEURA" -C typo validate
+expect_in err "service 'web' cannot be placed"
+
+# a group and a host of the same name: an error at the group
+rm -rf same
+cp -R "$LEURA_SRC/examples/basic" same
+sed -i 's/groups: \[backend\], vars: {zone: b}/groups: [backend, web1], vars: {zone: b}/' \
+    same/inventory/hosts.yml
+run 1 "$LEURA" -C same validate
+expect_in err "inventory/hosts.yml:6:48: error: group 'web1' has the name of a host (defined at inventory/hosts.yml:2)"
+expect_in err "hint: rename the group or the host"
 
 # --json carries the diagnostics
 run 1 "$LEURA" -C repo validate --json
