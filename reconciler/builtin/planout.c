@@ -1,7 +1,8 @@
 /*
  * Printing a plan (the value rec_diff returns) for people: placement
  * moves, then per host the services and steps added, changed and removed,
- * with line diffs of scripts and file contents.  Shared by plan and apply.
+ * with line diffs of scripts and file contents, and what the agent will
+ * run because of them (">": turndowns, when_changed steps).  Shared by plan and apply.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +123,7 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 {
 	const json_t *svcs = json_object_get(d, "services");
 	const json_t *hosts = json_object_get(d, "hosts");
-	size_t nadd = 0, nchg = 0, nrm = 0, i, j;
+	size_t nadd = 0, nchg = 0, nrm = 0, ntrig = 0, ntd = 0, i, j;
 	json_t *v, *c, *f, *shown = json_object();
 	const char *k;
 
@@ -146,10 +147,13 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 		printf("\nHost %s%s:\n", k, json_object_get(v, "host_removed") ?
 		    " (removed from the inventory)" : "");
 		print_list("+ service", json_object_get(v, "services_added"));
-		json_array_foreach(json_object_get(v, "services_removed"), i, c)
-			printf("  - service %s%s\n", json_string_value(c),
-			    json_object_get(v, "host_removed") ? "" :
-			    " (its turndown steps run)");
+		print_list("- service", json_object_get(v, "services_removed"));
+		json_array_foreach(json_object_get(v, "turndown"), i, c)
+			printf("  > will run turndown %s (service %s %s)\n",
+			    json_string_value(json_object_get(c, "id")),
+			    json_string_value(json_object_get(c, "service")),
+			    json_object_get(v, "host_removed") ? "goes with "
+			    "the host" : "leaves the host");
 		print_list("+", json_object_get(v, "added"));
 		json_array_foreach(json_object_get(v, "changed"), i, c) {
 			printf("  ~ %s (", json_string_value(
@@ -165,11 +169,21 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 		print_list("-", json_object_get(v, "removed"));
 		if (json_object_get(v, "reordered"))
 			printf("  ~ step order changed\n");
+		json_array_foreach(json_object_get(v, "triggered"), i, c) {
+			printf("  > will run %s (", json_string_value(
+			    json_object_get(c, "id")));
+			json_array_foreach(json_object_get(c, "because"), j, f)
+				printf("%s%s", j ? ", " : "",
+				    json_string_value(f));
+			printf(" changed)\n");
+		}
 	}
 	json_object_foreach((json_t *)hosts, k, v) {
 		nadd += json_array_size(json_object_get(v, "added"));
 		nchg += json_array_size(json_object_get(v, "changed"));
 		nrm += json_array_size(json_object_get(v, "removed"));
+		ntrig += json_array_size(json_object_get(v, "triggered"));
+		ntd += json_array_size(json_object_get(v, "turndown"));
 	}
 	printf("\nPlan: %lld changes: %zu service%s moved; steps: %zu to add, "
 	    "%zu to change, %zu to remove, on %zu host%s.\n",
@@ -177,6 +191,10 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 	    json_object_size(svcs), json_object_size(svcs) == 1 ? "" : "s",
 	    nadd, nchg, nrm, json_object_size(hosts),
 	    json_object_size(hosts) == 1 ? "" : "s");
+	if (ntrig || ntd)
+		printf("The agents will also run %zu when_changed step%s and "
+		    "%zu turndown step%s (marked >).\n", ntrig, ntrig == 1 ?
+		    "" : "s", ntd, ntd == 1 ? "" : "s");
 	json_decref(shown);
 }
 

@@ -3,11 +3,13 @@
  * two compiled states.  Steps are matched by id through a JSON object used
  * as an index, so a host with n steps diffs in O(n).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "diff.h"
 #include "fields.h"
 #include "json.h"
+#include "xalloc.h"
 
 static json_t *
 str_set_minus(const json_t *a, const json_t *b)
@@ -90,6 +92,113 @@ same_order(const json_t *a, const json_t *b, const json_t *aidx,
 	}
 }
 
+static bool
+has_str(const json_t *a, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach((json_t *)a, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
+static bool
+is_phase(const json_t *st, const char *phase)
+{
+	const char *p = lr_json_strn(st, PROTO_STEP_PHASE);
+
+	return p != NULL && strcmp(p, phase) == 0;
+}
+
+/* service, role and name: what a when_changed entry refers to */
+static char *
+trigger_key(const json_t *st, const char *name)
+{
+	const char *svc = lr_json_strn(st, PROTO_STEP_SERVICE);
+	const char *role = lr_json_strn(st, PROTO_STEP_ROLE);
+
+	return lr_xasprintf("%s\n%s\n%s", svc ? svc : "", role ? role : "",
+	    name ? name : "");
+}
+
+/*
+ * The converge steps of ts that the agent will run because a step they
+ * name in when_changed is added or changed (touched: {id: true}), as
+ * agent/converge.c decides (trigger_dependents, must_run): the named
+ * step is of the same service and role and comes earlier; a step with
+ * when_changed runs only when triggered, and then triggers those after
+ * it.  [{"id", "because": [names]}], in the document's order.
+ */
+static json_t *
+triggered_steps(const json_t *ts, const json_t *touched)
+{
+	json_t *out = json_array(), *fired = json_object(), *st, *wc, *n;
+	json_t *because;
+	const char *id;
+	char *key;
+	size_t i, j;
+
+	json_array_foreach((json_t *)ts, i, st) {
+		id = lr_json_strn(st, PROTO_STEP_ID);
+		wc = json_object_get(st, PROTO_STEP_WHEN_CHANGED);
+		if (id == NULL || is_phase(st, PROTO_PHASE_TURNDOWN))
+			continue;
+		because = json_array();
+		json_array_foreach(is_phase(st, PROTO_PHASE_CONVERGE) ? wc :
+		    NULL, j, n) {
+			key = trigger_key(st, json_string_value(n));
+			if (json_object_get(fired, key) != NULL)
+				json_array_append(because, n);
+			free(key);
+		}
+		if (json_array_size(because))
+			json_array_append_new(out, json_pack("{s:s, s:O}",
+			    "id", id, "because", because));
+		if (json_array_size(because) || (json_array_size(wc) == 0 &&
+		    json_object_get(touched, id) != NULL)) {
+			key = trigger_key(st, lr_json_strn(st,
+			    PROTO_STEP_NAME));
+			json_object_set_new(fired, key, json_true());
+			free(key);
+		}
+		json_decref(because);
+	}
+	json_decref(fired);
+	return out;
+}
+
+/*
+ * The turndown steps of from's services that to no longer has (sr): the
+ * agent runs them once (agent/desired.c, conv_turndown_add), a removed
+ * host's included.  [{"id", "service"}]; their ids go from removed.
+ */
+static json_t *
+turndown_steps(const json_t *fs, const json_t *sr, json_t *removed)
+{
+	json_t *out = json_array(), *ids = json_object(), *st;
+	const char *svc, *id;
+	size_t i;
+
+	json_array_foreach((json_t *)fs, i, st) {
+		svc = lr_json_strn(st, PROTO_STEP_SERVICE);
+		id = lr_json_strn(st, PROTO_STEP_ID);
+		if (svc == NULL || id == NULL ||
+		    !is_phase(st, PROTO_PHASE_TURNDOWN) || !has_str(sr, svc))
+			continue;
+		json_array_append_new(out, json_pack("{s:s, s:s}", "id", id,
+		    "service", svc));
+		json_object_set_new(ids, id, json_true());
+	}
+	for (i = json_array_size(removed); i-- > 0;)
+		if (json_object_get(ids, json_string_value(json_array_get(
+		    removed, i))) != NULL)
+			json_array_remove(removed, i);
+	json_decref(ids);
+	return out;
+}
+
 static size_t
 diff_host(const json_t *from, const json_t *to, json_t **out)
 {
@@ -98,7 +207,7 @@ diff_host(const json_t *from, const json_t *to, json_t **out)
 	json_t *fidx = index_steps(fs), *tidx = index_steps(ts);
 	json_t *added = json_array(), *removed = json_array();
 	json_t *changed = json_array(), *h, *st, *old;
-	json_t *sa, *sr;
+	json_t *sa, *sr, *touched, *trig, *td;
 	size_t i, n;
 	bool reord;
 
@@ -122,11 +231,20 @@ diff_host(const json_t *from, const json_t *to, json_t **out)
 	    json_object_get(from, PROTO_DOC_SERVICES));
 	sr = str_set_minus(json_object_get(from, PROTO_DOC_SERVICES),
 	    json_object_get(to, PROTO_DOC_SERVICES));
+	/* what the agent will run besides the edits: consequences */
+	touched = json_object();
+	json_array_foreach(added, i, st)
+		json_object_set(touched, json_string_value(st), json_true());
+	json_array_foreach(changed, i, st)
+		json_object_set(touched, lr_json_strn(st, "id"), json_true());
+	trig = triggered_steps(ts, touched);
+	json_decref(touched);
+	td = turndown_steps(fs, sr, removed);
 	n = json_array_size(added) + json_array_size(removed) +
-	    json_array_size(changed) + (reord ? 1 : 0);
-	h = json_pack("{s:o, s:o, s:o, s:o, s:o}", "added", added, "removed",
-	    removed, "changed", changed, "services_added", sa,
-	    "services_removed", sr);
+	    json_array_size(changed) + json_array_size(td) + (reord ? 1 : 0);
+	h = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "added", added,
+	    "removed", removed, "changed", changed, "services_added", sa,
+	    "services_removed", sr, "triggered", trig, "turndown", td);
 	if (reord)
 		json_object_set_new(h, "reordered", json_true());
 	json_decref(fidx);

@@ -37,6 +37,58 @@ expect_in out "~ cache/cache/converge/cache config (sha256, size)"
 expect_in out "        -size_mb=64"
 expect_in out "        +size_mb=128"
 
+# expect_lines FILE TEXT: FILE has the lines of TEXT, one after the other
+expect_lines() {
+	tr '\n' '\001' <"$1" | grep -qF -- "$(printf '%s' "$2" |
+	    tr '\n' '\001')" || {
+		fail "'$1' lacks the lines: $2"
+		sed 's/^/  | /' "$1" >&2
+	}
+}
+
+# consequences, not only edits: the when_changed steps a change sets off,
+# and the turndowns the agent runs where a service leaves (a host that
+# leaves the inventory included), not shown as removed steps
+new_repo
+echo "keepalive 65" >> repo/roles/web/files/site.conf
+sed -i 's/num_instances: 2/num_instances: 1/' repo/services.yml
+run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode --no-diff
+expect_lines out "Host web1:
+  ~ web/web/converge/site config (sha256, size)
+  > will run web/web/converge/reload (site config changed)"
+expect_lines out "Host web2:
+  - service web
+  > will run turndown web/web/turndown/remove site (service web leaves the host)"
+expect_not_in out "- web/web/turndown/remove site"
+expect_in out "The agents will also run 1 when_changed step and 1 turndown step (marked >)."
+run 0 "$LEURA" -C repo plan --from HEAD --json
+expect_lines out '"triggered": [
+        {
+          "because": [
+            "site config"
+          ],
+          "id": "web/web/converge/reload"
+        }'
+expect_lines out '"turndown": [
+        {
+          "id": "web/web/turndown/remove site",
+          "service": "web"
+        }'
+# a when_changed step whose trigger does not change is not set off
+git -C repo checkout -q roles/web/files/site.conf
+run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode --no-diff
+expect_not_in out "will run web/web/converge/reload"
+# a host removed from the inventory: its turndowns run
+git -C repo checkout -q services.yml
+sed -i '/^  web2:/d' repo/inventory/hosts.yml
+run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode --no-diff
+expect_lines out "Host web2 (removed from the inventory):
+  - service cache
+  - service web
+  > will run turndown web/web/turndown/remove site (service web goes with the host)"
+expect_not_in out "- web/web/turndown/remove site"
+git -C repo checkout -q inventory/hosts.yml
+
 # a config repo that is a folder of a larger git repository
 mkdir -p mono && cp -R "$LEURA_SRC/examples/basic" mono/fleet
 (cd mono && git init -q -b main . && git add -A && git commit -q -m mono)
