@@ -18,7 +18,7 @@
 /* ---- P/fleet: which fleet the prefix holds ---- */
 
 #define PROTO_FLEET_NAME		"name"	/* leura.yml's name */
-#define PROTO_FLEET_AT			"at"	/* when it was recorded */
+#define PROTO_FLEET_AT			"at"	/* when recorded */
 #define PROTO_FLEET_BY			"by"	/* by whom */
 
 /* ---- P/desired/head and P/source/deploys/<N> (one record) ---- */

@@ -112,8 +112,8 @@ check_groups(struct spec_repo *repo, struct spec_diags *d)
 			    h->node, "group '%s' has the name of a host "
 			    "(defined at %s:%d)", g->name, h->node->file->path,
 			    h->node->line), "rename the group or the host: a "
-			    "name in the inventory is either a host or a group, "
-			    "see leura-inventory(5)");
+			    "name in the inventory is either a host or a "
+			    "group, see leura-inventory(5)");
 
 		for (j = 0; j < g->nhosts; j++) {
 			if (spec_repo_find_host(repo, g->hosts[j].name))

@@ -303,7 +303,8 @@ load_settings_etcd(struct spec_settings *st, const struct spec_node *n,
 		    ++ncred)
 			spec_diag_hint(spec_diag_at(d, v, "leura.yml names "
 			    "etcd's endpoints and prefix, not credentials: "
-			    "'%s' is not allowed here", settings_credentials[i]),
+			    "'%s' is not allowed here",
+			    settings_credentials[i]),
 			    "put etcd.%s in your client configuration file "
 			    "or the LEURA_ETCD_* variables; see leura(1), "
 			    "FILES", settings_credentials[i]);

@@ -51,7 +51,7 @@ struct spec_settings {
 	char	*domain;	/* NULL when unset */
 	/* etcd: where the fleet's etcd is (flags and LEURA_ETCD* win) */
 	char	*etcd_endpoints;	/* URL[,URL...]; NULL when unset */
-	char	*etcd_prefix;		/* starts with '/'; NULL when unset */
+	char	*etcd_prefix;		/* starts with '/'; NULL: unset */
 	struct spec_defaults defaults;
 	const struct spec_node *node;	/* NULL without leura.yml */
 };

@@ -197,7 +197,7 @@ repo_settings(const struct lr_ctx *ctx, struct spec_source **src,
 	*repo = NULL;
 	lr_err_clear(&err);
 	if (spec_source_dir_new(ctx->repo_dir, src, &err) < 0)
-		return 0;	/* no folder: nothing to read, no fleet named */
+		return 0;	/* no folder: no leura.yml, no name */
 	if ((rc = spec_settings_load(*src, repo, d, &err)) == LR_EINVAL)
 		return rc;
 	if (rc < 0 || (*repo)->settings.node == NULL) {

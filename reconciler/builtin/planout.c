@@ -2,7 +2,8 @@
  * Printing a plan (the value rec_diff returns) for people: placement
  * moves, then per host the services and steps added, changed and removed,
  * with line diffs of scripts and file contents, and what the agent will
- * run because of them (">": turndowns, when_changed steps).  Shared by plan and apply.
+ * run because of them (">": turndowns, when_changed steps).  Shared by
+ * plan and apply.
  */
 #include <stdio.h>
 #include <stdlib.h>

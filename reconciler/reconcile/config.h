@@ -17,9 +17,10 @@
  *
  * Command-line flags win over LEURA_* variables, which win over the
  * config repo's leura.yml (its etcd.endpoints and etcd.prefix, a fleet's
- * backend), which wins over this file (DESIGN.md §3): rec_config_conn finds and reads the file and hands its
- * values to that merge (lr_conn_resolve, lib/conn.h), which the agent
- * shares.  Nothing here prints.
+ * backend), which wins over this file (DESIGN.md §3): rec_config_conn
+ * finds and reads the file and hands its values to that merge
+ * (lr_conn_resolve, lib/conn.h), which the agent shares.  Nothing here
+ * prints.
  */
 #ifndef REC_CONFIG_H
 #define REC_CONFIG_H

@@ -27,7 +27,7 @@
 /* What is applied, as read from etcd (rec_applied_load). */
 struct rec_applied {
 	char	*prefix;	/* owned, no trailing slash */
-	char	*fleet;		/* P/fleet's name; NULL when none is recorded */
+	char	*fleet;		/* P/fleet's name; NULL when none */
 	json_t	*head;		/* P/desired/head; NULL before the first apply */
 	char	*head_raw;	/* its value as stored (signed: doc.h) */
 	size_t	 head_raw_len;
