@@ -854,6 +854,8 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 	setenv("LEURA_CONFIG", path, 1);
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
+	/* the prefix of its agents, whatever the repo's leura.yml says */
+	setenv("LEURA_ETCD_PREFIX", PREFIX, 1);
 	/* this fleet's key, not one the environment names */
 	unsetenv("LEURA_SIGNING_KEY");
 	unsetenv("LEURA_FLEET_KEY");
