@@ -21,7 +21,7 @@ run 0 "$LEURA" -C repo apply --no-diff
 expect_in "$T/out" "Applied deploy #1"
 etcd_value /leura/fleet >"$T/fleet"
 expect_in "$T/fleet" '"name":"example"'
-run 0 "$LEURA" -C repo status
+run 3 "$LEURA" -C repo status
 run 0 "$LEURA" -C repo history
 
 # another fleet, "shop", pointed at the same etcd and prefix by mistake
@@ -66,7 +66,7 @@ run 0 env -u LEURA_ETCD "$LEURA" -C shop apply --no-diff
 expect_in "$T/out" "Applied deploy #1"
 etcd_value /shop/fleet >"$T/fleet"
 expect_in "$T/fleet" '"name":"shop"'
-run 0 env -u LEURA_ETCD "$LEURA" -C shop status
+run 3 env -u LEURA_ETCD "$LEURA" -C shop status
 expect_in "$T/out" "web1"
 # the variables win over leura.yml: shop's name is refused under /leura
 run 1 env LEURA_ETCD_PREFIX=/leura "$LEURA" -C shop status
