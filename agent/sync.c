@@ -874,7 +874,7 @@ report_send(struct agent_sync *s, struct lr_err *err)
 		cut = json_deep_copy(s->report);
 		if (!proto_report_fit(cut, raw_room(budget - keys)))
 			lr_log_error("the report does not fit in %zu bytes "
-			    "even without its failed steps", budget);
+			    "even without its failed steps and drift", budget);
 		free(rep);
 		rep = proto_dumps(cut);
 		json_decref(cut);

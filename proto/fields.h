@@ -132,6 +132,7 @@
 #define PROTO_REPORT_FAILED_STEPS_LEFT_OUT "failed_steps_left_out"
 #define PROTO_REPORT_SERVICES		"services"	/* {svc: {validated}} */
 #define PROTO_REPORT_DRIFT		"drift"		/* PROTO_DRIFTED_* */
+#define PROTO_REPORT_DRIFT_LEFT_OUT	"drift_left_out"
 #define PROTO_REPORT_CHECKED_UNIX_MS	"checked_unix_ms"
 #define PROTO_REPORT_INTERRUPTED	"interrupted"	/* [step id] */
 #define PROTO_REPORT_REFUSED		"refused"	/* PROTO_REFUSED_* */

@@ -326,9 +326,15 @@ proto_report_decode(const json_t *rep, struct proto_report *out)
 bool
 proto_report_fit(json_t *rep, size_t max)
 {
+	/*
+	 * drift next: a check of a big host lists every drifted step with
+	 * a detail of up to 512 bytes, more than any request takes
+	 */
 	return fit_array(rep, PROTO_REPORT_FAILED_STEPS,
 	    PROTO_REPORT_FAILED_STEPS_LEFT_OUT, PROTO_FAILED_OUTPUT,
-	    FIT_REPORT_OUTPUT, max, NULL);
+	    FIT_REPORT_OUTPUT, max, NULL) ||
+	    fit_array(rep, PROTO_REPORT_DRIFT, PROTO_REPORT_DRIFT_LEFT_OUT,
+	    PROTO_DRIFTED_DETAIL, FIT_REPORT_OUTPUT, max, NULL);
 }
 
 /* ---- P/results/<host> ---- */

@@ -106,8 +106,10 @@ json_t	*proto_service_state(bool validated);
  * Make rep fit in max bytes (as proto_dumps writes it), for a request
  * etcd takes: the output of failed_steps is cut to its last 256 bytes,
  * then dropped, then the failed steps that do not fit are left out from
- * the end (failed_steps_left_out says how many).  rep is changed in place
- * (give it a copy of what must stay whole).  true when it fits.
+ * the end (failed_steps_left_out says how many); when that is not enough,
+ * drift likewise (its details, then its last entries: drift_left_out).
+ * rep is changed in place (give it a copy of what must stay whole).
+ * true when it fits.
  */
 bool	 proto_report_fit(json_t *rep, size_t max);
 

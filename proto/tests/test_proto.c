@@ -769,6 +769,54 @@ test_proto_results_fit__by_worth(void **state)
 	free(big);
 }
 
+/*
+ * A drift check of a big host (thousands of file steps, each with a
+ * detail of up to 512 bytes) makes a report that fits no request even
+ * without failed steps: drift is cut too, its details to 256 bytes, then
+ * without them, then its last entries (drift_left_out says how many);
+ * the first entries, the first one shown for a drifted host, stay.
+ */
+static void
+test_proto_report_fit__drift(void **state)
+{
+	json_t *rep = json_object(), *drift = json_array(), *d;
+	char detail[512], id[64];
+	size_t i;
+
+	(void)state;
+	memset(detail, 'x', sizeof(detail) - 1);
+	detail[sizeof(detail) - 1] = '\0';
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "svc/r/converge/file %04zu", i);
+		json_array_append_new(drift, proto_drifted(id, detail));
+	}
+	proto_report_set_drift(rep, drift);
+	json_decref(drift);
+	lr_json_set_str(rep, PROTO_REPORT_STATE, PROTO_STATE_DRIFTED);
+	assert_true(dumped(rep) > 1536 * 1024);
+	/* details cut: every entry stays */
+	assert_true(proto_report_fit(rep, 600 * 1024));
+	assert_true(dumped(rep) <= 600 * 1024);
+	drift = json_object_get(rep, PROTO_REPORT_DRIFT);
+	assert_int_equal(json_array_size(drift), 3000);
+	assert_null(json_object_get(rep, PROTO_REPORT_DRIFT_LEFT_OUT));
+	/* then the last entries left out */
+	assert_true(proto_report_fit(rep, 64 * 1024));
+	assert_true(dumped(rep) <= 64 * 1024);
+	drift = json_object_get(rep, PROTO_REPORT_DRIFT);
+	assert_true(json_array_size(drift) > 0);
+	assert_true(json_array_size(drift) < 3000);
+	assert_int_equal(json_integer_value(json_object_get(rep,
+	    PROTO_REPORT_DRIFT_LEFT_OUT)), 3000 -
+	    (json_int_t)json_array_size(drift));
+	d = json_array_get(drift, 0);
+	assert_string_equal(lr_json_str(d, PROTO_DRIFTED_ID),
+	    "svc/r/converge/file 0000");
+	assert_string_equal(lr_json_str(rep, PROTO_REPORT_STATE),
+	    PROTO_STATE_DRIFTED);
+	json_decref(rep);
+}
+
 static void
 test_proto_report_fit__failed_steps(void **state)
 {
@@ -876,6 +924,7 @@ main(void)
 		cmocka_unit_test(test_proto_output_tail__lines_and_utf8),
 		cmocka_unit_test(test_proto_results_fit__by_worth),
 		cmocka_unit_test(test_proto_report_fit__failed_steps),
+		cmocka_unit_test(test_proto_report_fit__drift),
 		cmocka_unit_test(test_proto_facts__round_trip),
 	};
 
