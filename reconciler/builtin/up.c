@@ -1122,6 +1122,7 @@ rollout(struct up *u)
 	wo.revision = r.revision;
 	/* what the agents we started wrote, not what earlier ones did */
 	wo.min_revision = u->rev + 1;
+	wo.agents_starting = true;	/* started just before */
 	wo.timeout_ms = u->wait_ms;
 	wo.output = cmd_wait_tty() ? CMD_WAIT_PROGRESS : CMD_WAIT_LINES;
 	wo.stop = &wake;

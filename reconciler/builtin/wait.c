@@ -385,6 +385,7 @@ cmd_wait_run(struct etcd *e, const char *prefix, const json_t *targets,
 	w.e = e;
 	w.start_ms = lr_now_ms();
 	rec_follow_init(&w.f, prefix, targets, o->min_revision);
+	w.f.starting = o->agents_starting;
 
 	rev = o->revision;
 	if (load_prefix(&w, e, w.f.obs_pfx, &rev, &err) < 0 ||

@@ -36,6 +36,11 @@ struct cmd_wait_opts {
 	 * counts only what the agents it started wrote.  0: all count.
 	 */
 	int64_t	 min_revision;
+	/*
+	 * The agents were just started (`leura up`): a host whose agent has
+	 * not put its heartbeat yet is "starting", not "agent down".
+	 */
+	bool	 agents_starting;
 	long	 timeout_ms;	/* > 0 */
 	enum cmd_wait_output output;
 	/* set (signal handler, other thread): stop waiting; may be NULL */

@@ -17,8 +17,8 @@
 #include "xalloc.h"
 
 static const char *const state_ids[REC_FOLLOW_NSTATES] = {
-	"down", "converging", "waiting", "converged", "failed", "drifted",
-	"blocked", "unknown"
+	"down", "starting", "converging", "waiting", "converged", "failed",
+	"drifted", "blocked", "unknown"
 };
 
 const char *
@@ -244,7 +244,8 @@ rec_follow_fmt_ms(long ms, bool precise, char *buf, size_t len)
 
 /* The order states are listed in, in the progress and summary lines. */
 const enum rec_follow_state rec_follow_order[REC_FOLLOW_NORDER] = {
-	REC_FOLLOW_CONVERGING, REC_FOLLOW_WAITING, REC_FOLLOW_DOWN,
+	REC_FOLLOW_STARTING, REC_FOLLOW_CONVERGING, REC_FOLLOW_WAITING,
+	REC_FOLLOW_DOWN,
 	REC_FOLLOW_FAILED, REC_FOLLOW_DRIFTED, REC_FOLLOW_BLOCKED,
 	REC_FOLLOW_UNKNOWN
 };
@@ -353,9 +354,19 @@ rec_follow_release(struct rec_follow *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* The host followed of that name, or NULL. */
+static struct rec_follow_host *
+find_host(struct rec_follow *f, const char *name)
+{
+	struct rec_follow_host key = { .name = (char *)name };
+
+	return bsearch(&key, f->hosts, f->n, sizeof(*f->hosts), cmp_host);
+}
+
 void
 rec_follow_put(struct rec_follow *f, const struct etcd_kv *kv)
 {
+	struct rec_follow_host *fh;
 	struct lr_err err;
 	const char *h;
 	json_t *v;
@@ -367,8 +378,11 @@ rec_follow_put(struct rec_follow *f, const struct etcd_kv *kv)
 		    &err);
 		/* a value that is no object is reported as unreadable */
 		json_object_set_new(f->observed, h, v ? v : json_false());
-	} else if ((h = proto_key_host_in(kv->key, f->agt_pfx)) != NULL)
+	} else if ((h = proto_key_host_in(kv->key, f->agt_pfx)) != NULL) {
 		json_object_set_new(f->agents, h, json_true());
+		if ((fh = find_host(f, h)) != NULL)
+			fh->agent_seen = true;
+	}
 }
 
 void
@@ -406,6 +420,8 @@ rec_follow_update(struct rec_follow *f, long elapsed_ms)
 			continue;
 		s = rec_follow_decide(h->name, h->generation, f->observed,
 		    f->agents, f->targets, &detail);
+		if (s == REC_FOLLOW_DOWN && f->starting && !h->agent_seen)
+			s = REC_FOLLOW_STARTING;
 		changed = !h->shown || s != h->state;
 		/* a new waiting reason is news; a new step only on a tty */
 		if (!changed && s == REC_FOLLOW_WAITING && (detail == NULL) !=

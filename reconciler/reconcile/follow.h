@@ -26,6 +26,8 @@
  */
 enum rec_follow_state {
 	REC_FOLLOW_DOWN,	/* no heartbeat and no final report at >= G */
+	/* down, but its agent was just started (rec_follow.starting) */
+	REC_FOLLOW_STARTING,
 	REC_FOLLOW_CONVERGING,	/* the agent has not finished G yet */
 	REC_FOLLOW_WAITING,	/* held back by rollout order */
 	REC_FOLLOW_CONVERGED,
@@ -54,7 +56,8 @@ bool	rec_follow_state_done(enum rec_follow_state s);
  *   - a report at generation >= gen whose state is not "converging" is
  *     final: converged, failed, drifted, or unknown for another state
  *     (heartbeat or not: the agent said so);
- *   - otherwise no heartbeat is "agent down";
+ *   - otherwise no heartbeat is "agent down" (rec_follow_update makes
+ *     it "starting" for an agent just started: rec_follow.starting);
  *   - a "converging" report at >= gen with "waiting" is waiting, or
  *     blocked when the report's waiting_for names a host whose report
  *     says failed or drifted at or above that host's target, or a host
@@ -77,11 +80,12 @@ struct rec_follow_host {
 	char	*detail;	/* owned, may be NULL */
 	long	 took_ms;	/* converged: how long its run took, or -1 */
 	bool	 shown;		/* its state was decided once */
+	bool	 agent_seen;	/* a heartbeat was put in this follow */
 	bool	 changed;	/* news in the last rec_follow_update */
 };
 
 /* The order states are listed in, in progress and summary lines. */
-#define REC_FOLLOW_NORDER 7
+#define REC_FOLLOW_NORDER 8
 extern const enum rec_follow_state rec_follow_order[REC_FOLLOW_NORDER];
 
 /* How many hosts are in each state. */
@@ -111,6 +115,12 @@ void	rec_follow_fmt_ms(long ms, bool precise, char *buf, size_t len);
 struct rec_follow {
 	const json_t *targets;		/* borrowed: {host: G} */
 	int64_t	 min_revision;		/* keys written before are ignored */
+	/*
+	 * The agents were just started (`leura up` starts them): a host
+	 * down whose agent has not put a heartbeat yet in this follow is
+	 * starting; once it has, a lost heartbeat is down.
+	 */
+	bool	 starting;
 	char	*obs_pfx, *agt_pfx;	/* "P/observed/", "P/agents/" */
 	json_t	*observed, *agents;	/* what the keys say */
 	struct rec_follow_host *hosts;	/* sorted by name */

@@ -432,11 +432,62 @@ test_lr_duration_parse__forms(void **state)
 	assert_int_equal(lr_duration_parse("99999999999h", &ms), -1);
 }
 
+/* put key=value at revision rev into f */
+static void
+put_kv(struct rec_follow *f, const char *key, const char *value, int64_t rev)
+{
+	struct etcd_kv kv = { .key = (char *)key, .value = (char *)value,
+	    .value_len = strlen(value), .mod_revision = rev };
+
+	rec_follow_put(f, &kv);
+}
+
+/*
+ * Agents just started (leura up): no heartbeat yet is "starting", not
+ * "agent down"; a heartbeat seen and then lost is down; without
+ * starting, no heartbeat is down as before.
+ */
+static void
+test_rec_follow__starting_until_the_first_heartbeat(void **state)
+{
+	json_t *targets = json_pack("{s:i, s:i}", "web1", 2, "web2", 2);
+	struct rec_follow f;
+
+	(void)state;
+	rec_follow_init(&f, "/leura", targets, 10);
+	f.starting = true;
+	/* a heartbeat of an agent before this one (revision < 10) */
+	put_kv(&f, "/leura/agents/web2", "{}", 5);
+	rec_follow_update(&f, 0);
+	assert_int_equal(f.hosts[0].state, REC_FOLLOW_STARTING);
+	assert_int_equal(f.hosts[1].state, REC_FOLLOW_STARTING);
+	assert_string_equal(rec_follow_state_shown(REC_FOLLOW_STARTING),
+	    "starting");
+	assert_false(rec_follow_state_done(REC_FOLLOW_STARTING));
+	put_kv(&f, "/leura/agents/web1", "{}", 11);
+	rec_follow_update(&f, 0);
+	assert_int_equal(f.hosts[0].state, REC_FOLLOW_CONVERGING);
+	assert_true(f.hosts[0].changed);
+	assert_int_equal(f.hosts[1].state, REC_FOLLOW_STARTING);
+	rec_follow_del(&f, "/leura/agents/web1");
+	rec_follow_update(&f, 0);
+	assert_int_equal(f.hosts[0].state, REC_FOLLOW_DOWN);
+	rec_follow_release(&f);
+
+	rec_follow_init(&f, "/leura", targets, 0);
+	rec_follow_update(&f, 0);
+	assert_int_equal(f.hosts[0].state, REC_FOLLOW_DOWN);
+	rec_follow_release(&f);
+	json_decref(targets);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rec_follow_decide__no_agent_is_down),
+		cmocka_unit_test(
+		    test_rec_follow__starting_until_the_first_heartbeat),
 		cmocka_unit_test(
 		    test_rec_follow_decide__pending_until_the_generation),
 		cmocka_unit_test(

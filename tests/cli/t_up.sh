@@ -6,9 +6,10 @@
 # errors.  Needs leura-agent
 # (LEURA_AGENT) and etcd: exits 77 (skipped) without them.
 . "$LEURA_SRC/tests/cli/lib.sh"
-ETCD_TRAP='[ -z "${bg:-}" ] || kill -KILL "$bg" 2>/dev/null; sleep 0.2; rm -rf "$T"'
+ETCD_TRAP='for p in ${bg:-} ${slow:-}; do kill -KILL "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$T"'
 . "$LEURA_SRC/tests/lib/etcd.sh"
 bg=
+slow=
 if [ -z "${LEURA_AGENT:-}" ] || [ ! -x "$LEURA_AGENT" ]; then
 	echo "SKIP: no leura-agent (LEURA_AGENT)" >&2
 	exit 77
@@ -154,6 +155,35 @@ run 0 "$LEURA" up --once --state-dir "$S" -C repo --wait-timeout 60s
 expect_in "$T/out" "No changes: deploy #1"
 expect_in "$T/out" "deploy #1: all 2 hosts converged in"
 no_survivors "second up --once"
+
+# (2b) agents slow to start: until its first heartbeat, an agent up
+# started is "starting", not "agent down".  A leura-agent next to a copy
+# of leura (where up looks first) waits for the test's go, given once up
+# says the hosts are starting, then runs the real one.
+mkdir "$T/slow"
+cp "$LEURA" "$T/slow/leura"
+cat >"$T/slow/leura-agent" <<EOF
+#!/bin/sh
+i=0
+while [ ! -e "$T/go" ] && [ \$i -lt 600 ]; do i=\$((i + 1)); sleep 0.1; done
+exec "$LEURA_AGENT" "\$@"
+EOF
+chmod +x "$T/slow/leura-agent"
+"$T/slow/leura" up --once --state-dir "$S.slow" -C repo --wait-timeout 60s \
+    >"$T/slow.out" 2>"$T/slow.err" &
+slow=$!
+wait_for "$T/slow.out" "h1: starting"
+wait_for "$T/slow.out" "h2: starting"
+touch "$T/go"
+set +e
+wait "$slow"
+got=$?
+set -e
+[ "$got" -eq 0 ] || fail "slow agents: leura up exited $got"
+expect_in "$T/slow.out" "deploy #1: all 2 hosts converged in"
+expect_not_in "$T/slow.out" "agent down"
+slow=
+no_survivors "up --once with slow agents"
 
 # (3) without --once: up until Ctrl-C, which stops everything (exit 0);
 # meanwhile the state dir is taken and its client config works
