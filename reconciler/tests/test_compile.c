@@ -332,6 +332,94 @@ test_rec_diff__reorder_is_a_change(void **state)
 	rec_compiled_release(&b);
 }
 
+/* a converge step of service s, role r, as a JSON object's text */
+#define STEP(r, name, extra) "{\"id\":\"s/" r "/converge/" name "\"," \
+	"\"service\":\"s\",\"role\":\"" r "\",\"phase\":\"converge\"," \
+	"\"name\":\"" name "\"" extra "}"
+
+static void
+test_rec_diff__when_changed_steps_set_off(void **state)
+{
+	struct rec_compiled a, b;
+	json_t *d, *t;
+
+	(void)state;
+	/*
+	 * f changes: g (when_changed f) runs, then h (when_changed g);
+	 * k names f but in another role; m names n, which changed but
+	 * itself waits for a trigger that does not come; e names f but
+	 * comes before it
+	 */
+	compiled(&a, "{\"services\":{}}", "{\"h\":{\"services\":[\"s\"],"
+	    "\"steps\":[" STEP("r", "e", ",\"when_changed\":[\"f\"]") ","
+	    STEP("r", "f", ",\"sha256\":\"1\"") ","
+	    STEP("r", "g", ",\"when_changed\":[\"f\"]") ","
+	    STEP("r", "h", ",\"when_changed\":[\"g\"]") ","
+	    STEP("q", "k", ",\"when_changed\":[\"f\"]") ","
+	    STEP("r", "n", ",\"when_changed\":[\"x\"],\"script\":\"1\"") ","
+	    STEP("r", "m", ",\"when_changed\":[\"n\"]") "]}}");
+	compiled(&b, "{\"services\":{}}", "{\"h\":{\"services\":[\"s\"],"
+	    "\"steps\":[" STEP("r", "e", ",\"when_changed\":[\"f\"]") ","
+	    STEP("r", "f", ",\"sha256\":\"2\"") ","
+	    STEP("r", "g", ",\"when_changed\":[\"f\"]") ","
+	    STEP("r", "h", ",\"when_changed\":[\"g\"]") ","
+	    STEP("q", "k", ",\"when_changed\":[\"f\"]") ","
+	    STEP("r", "n", ",\"when_changed\":[\"x\"],\"script\":\"2\"") ","
+	    STEP("r", "m", ",\"when_changed\":[\"n\"]") "]}}");
+	d = rec_diff(&a, &b);
+	t = json_object_get(json_object_get(json_object_get(d, "hosts"), "h"),
+	    "triggered");
+	assert_int_equal(json_array_size(t), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    t, 0), "id")), "s/r/converge/g");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    json_array_get(t, 0), "because"), 0)), "f");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    t, 1), "id")), "s/r/converge/h");
+	/* consequences are not changes: f and n changed */
+	assert_int_equal(json_integer_value(json_object_get(d, "changes")), 2);
+	json_decref(d);
+	rec_compiled_release(&a);
+	rec_compiled_release(&b);
+}
+
+static void
+test_rec_diff__turndowns_of_services_that_leave(void **state)
+{
+	struct rec_compiled a, b;
+	json_t *d, *h;
+
+	(void)state;
+	compiled(&a, "{\"services\":{\"s\":[\"h\",\"g\"]}}",
+	    "{\"h\":{\"services\":[\"s\"],\"steps\":["
+	    "{\"id\":\"s/r/converge/a\",\"service\":\"s\","
+	    "\"phase\":\"converge\"},"
+	    "{\"id\":\"s/r/turndown/t\",\"service\":\"s\","
+	    "\"phase\":\"turndown\"}]},"
+	    "\"g\":{\"services\":[\"s\"],\"steps\":["
+	    "{\"id\":\"s/r/turndown/t\",\"service\":\"s\","
+	    "\"phase\":\"turndown\"}]}}");
+	/* h stays without s; g leaves the inventory */
+	compiled(&b, "{\"services\":{\"s\":[]}}",
+	    "{\"h\":{\"services\":[],\"steps\":[]}}");
+	d = rec_diff(&a, &b);
+	h = json_object_get(json_object_get(d, "hosts"), "h");
+	assert_int_equal(json_array_size(json_object_get(h, "removed")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    h, "removed"), 0)), "s/r/converge/a");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(h, "turndown"), 0), "id")), "s/r/turndown/t");
+	h = json_object_get(json_object_get(d, "hosts"), "g");
+	assert_true(json_is_true(json_object_get(h, "host_removed")));
+	assert_int_equal(json_array_size(json_object_get(h, "removed")), 0);
+	assert_int_equal(json_array_size(json_object_get(h, "turndown")), 1);
+	/* 1 move, 1 removed step, 2 turndowns */
+	assert_int_equal(json_integer_value(json_object_get(d, "changes")), 4);
+	json_decref(d);
+	rec_compiled_release(&a);
+	rec_compiled_release(&b);
+}
+
 int
 main(void)
 {
@@ -344,6 +432,9 @@ main(void)
 		cmocka_unit_test(test_rec_compile__task_next_fire_times),
 		cmocka_unit_test(test_rec_diff__moves_adds_changes_removes),
 		cmocka_unit_test(test_rec_diff__reorder_is_a_change),
+		cmocka_unit_test(test_rec_diff__when_changed_steps_set_off),
+		cmocka_unit_test(
+		    test_rec_diff__turndowns_of_services_that_leave),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
