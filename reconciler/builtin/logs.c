@@ -54,11 +54,21 @@ print_step(const json_t *o)
 			lr_buf_addc(&b, ')');
 		}
 	}
-	/* the error says it all ("exited with status 3"), else the exit */
+	/* why a step that ran did nothing: a guard ("unless: ...") */
+	if (r.ran && r.reason != NULL) {
+		lr_buf_adds(&b, ": ");
+		add_vis(&b, r.reason);
+	}
+	/*
+	 * The error says it all ("exited with status 3"), else the exit of
+	 * its command, when it ran one (not only its guard)
+	 */
 	if (r.error != NULL) {
 		lr_buf_adds(&b, ": ");
 		add_vis(&b, r.error);
-	} else if (r.exit_code >= 0)
+	} else if (r.ran && r.attempts == 0)
+		;
+	else if (r.exit_code >= 0)
 		lr_buf_printf(&b, ", exit %lld", (long long)r.exit_code);
 	else if (r.timed_out)
 		lr_buf_adds(&b, ", timed out");

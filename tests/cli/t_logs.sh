@@ -25,32 +25,35 @@ put /leura/results/web1 '{"generation":6,"run":"000000000006-1795341599874","ste
  {"id":"db/db/converge/install","status":"ok","changed":false,"ran":false,"reason":"unchanged since it last ran"},
  {"id":"db/db/converge/data dir","status":"failed","changed":false,"started_unix_ms":1795341599880,"duration_ms":31,"attempts":2,"exit":1,"output":"first line\nmkdir: cannot create directory \u001b]0;pwned\u0007/srv/db\u009b31m: Permission denied\n"},
  {"id":"db/db/validate/accepts connections","status":"skipped","changed":false,"ran":false,"reason":"an earlier step of the service failed"},
+ {"id":"db/db/converge/init","status":"skipped","changed":false,"reason":"unless: '"'"'test -e /srv/db/ready'"'"' exited 0","started_unix_ms":1795341599900,"duration_ms":12},
  {"id":"web/nginx/converge/reload","status":"failed","changed":false,"started_unix_ms":1795341599990,"duration_ms":5000,"attempts":1,"signal":9,"timed_out":true,"error":"timed out after 5s"}]}'
 put /leura/agents/web2 '{"agent":"test"}'
 
 # every step, in order, with its output whole and made visible
 run 0 "$LEURA" logs web1
-expect_in "$T/out" "Host web1, generation 6, run 000000000006-1795341599874: 4 steps, as its agent reported them"
+expect_in "$T/out" "Host web1, generation 6, run 000000000006-1795341599874: 5 steps, as its agent reported them"
 expect_in "$T/out" "== db/db/converge/install: ok, not run (unchanged since it last ran)"
 expect_in "$T/out" "== db/db/converge/data dir: failed, exit 1 (31ms, 2 attempts, started 2026-11-22T"
 expect_in "$T/out" "    first line"
 expect_in "$T/out" '    mkdir: cannot create directory \x1b]0;pwned\x07/srv/db\xc2\x9b31m: Permission denied'
 expect_in "$T/out" "== db/db/validate/accepts connections: skipped, not run (an earlier step of the service failed)"
 expect_in "$T/out" "== web/nginx/converge/reload: failed: timed out after 5s, killed by signal 9 (5.0s"
+# a step an unless guard skipped: why, and no exit (its command never ran)
+expect_in "$T/out" "== db/db/converge/init: skipped: unless: 'test -e /srv/db/ready' exited 0 (12ms, started "
 expect_not_in "$T/out" "$ESC"
-[ "$(grep -n '^== ' "$T/out" | cut -d: -f1 | tr '\n' ' ')" = "3 4 7 8 " ] ||
+[ "$(grep -n '^== ' "$T/out" | cut -d: -f1 | tr '\n' ' ')" = "3 4 7 8 9 " ] ||
     fail "logs: steps not in order: $(cat "$T/out")"
 
 # STEP: an id, a name, a service (a beginning of ids)
 run 0 "$LEURA" logs web1 "db/db/converge/data dir"
-expect_in "$T/out" ": 1 of 4 steps (db/db/converge/data dir)"
+expect_in "$T/out" ": 1 of 5 steps (db/db/converge/data dir)"
 expect_in "$T/out" "== db/db/converge/data dir"
 expect_not_in "$T/out" "install"
 run 0 "$LEURA" logs web1 reload
 expect_in "$T/out" "== web/nginx/converge/reload"
 expect_not_in "$T/out" "== db/"
 run 0 "$LEURA" logs web1 db
-expect_in "$T/out" ": 3 of 4 steps (db)"
+expect_in "$T/out" ": 4 of 5 steps (db)"
 expect_not_in "$T/out" "reload"
 run 0 "$LEURA" logs web1 db/db/validate/
 expect_in "$T/out" "== db/db/validate/accepts connections"
@@ -71,7 +74,7 @@ run 0 "$LEURA" logs --json web1
 expect_in "$T/out" '"output": "first line\nmkdir: cannot create directory \u001B]0;pwned\u0007/srv/db'
 
 # results cut to fit: say so, and where the rest is
-put /leura/results/db1 '{"generation":2,"run":"r","steps":[{"id":"a/a/converge/x","status":"changed","changed":true,"started_unix_ms":1795341599880,"duration_ms":1200,"exit":0}],"steps_left_out":3}'
+put /leura/results/db1 '{"generation":2,"run":"r","steps":[{"id":"a/a/converge/x","status":"changed","changed":true,"started_unix_ms":1795341599880,"duration_ms":1200,"attempts":1,"exit":0}],"steps_left_out":3}'
 run 0 "$LEURA" logs db1
 expect_in "$T/out" "== a/a/converge/x: changed, exit 0 (1.2s, started"
 expect_in "$T/out" "3 more steps were left out: the results did not fit in etcd."
