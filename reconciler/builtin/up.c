@@ -981,9 +981,10 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	    &installed)) != NULL)
 		u->repo = u->example;
 	else {
-		fprintf(stderr, "leura: error: the bundled example is not "
-		    "installed next to leura (BIN/../share/leura/examples/"
-		    "basic)\nhint: name a config repo with -C DIR\n");
+		fprintf(stderr, "leura: error: no bundled example: this "
+		    "leura, '%s', has none in ../share/leura/examples/basic "
+		    "and its source tree is gone\nhint: name a config repo "
+		    "with -C DIR, or reinstall leura\n", u->self_exe);
 		return -1;
 	}
 	if (state == NULL && (state = def = default_state_dir()) == NULL) {
