@@ -6,7 +6,9 @@
  *
  * A converge run goes through, in order: the turndown steps of services
  * that left the host, then for each service of the document (dependencies
- * first) its converge steps and its validate steps.  Before a service's
+ * first) its converge steps and its validate steps, then the turndown
+ * steps that make before break (turndown_gate: each waits for its service
+ * to validate where the head places it now).  Before a service's
  * first step, its rollout gates (doc["gates"], built by `leura apply`)
  * must be open: every host they name reports the service they name
  * validated, at a head no older than this document's generation.  A
@@ -71,6 +73,9 @@ struct agent_run {
 	json_t		*failed;	/* failed_steps of the report */
 	json_t		*drift;		/* check runs: [{"id","detail"}] */
 	json_t		*turned_down;	/* turndown step ids that succeeded */
+	size_t		 late;		/* plan index of the turndowns that
+					 * wait (make before break) */
+	json_t		*td_open;	/* {svc: true}: their gate opened */
 	struct agent_step_run *step;	/* running */
 	char		*waiting;
 	json_t		*waiting_for;	/* {"service", "host"} */
@@ -318,6 +323,89 @@ gate_check(struct agent_run *r, const char *svc, char **why, json_t **on)
 	return GATE_OPEN;
 }
 
+/*
+ * Make before break (docs/etcd-layout.md): a service that left this host
+ * is turned down here only once it has validated on every host the head
+ * places it on now, at a head no older than this document's generation,
+ * so that a move never leaves it with no validated instance.  The head's
+ * make_before_break names those hosts; a service it does not name
+ * (rollout.move: break-before-make, no longer placed anywhere, or a head
+ * of an older leura) is turned down at once, first in the run as before.
+ * Before the head is read, every turndown waits.
+ */
+static bool
+turndown_waits(struct agent_conv *cv, const char *svc)
+{
+	const json_t *mbb;
+	int64_t hg;
+
+	mbb = agent_sync_head_make_before_break(cv->sync, &hg);
+	return hg == 0 || json_array_size(json_object_get(mbb, svc)) > 0;
+}
+
+/* Whether the turndown of svc may run now; as gate_check. */
+static enum gate
+turndown_gate(struct agent_run *r, const char *svc, char **why, json_t **on)
+{
+	struct agent_conv *cv = r->cv;
+	const json_t *mbb, *obs, *rep;
+	struct proto_report rr;
+	json_t *hv;
+	const char *h;
+	int64_t hg;
+	size_t i;
+
+	*why = NULL;
+	*on = NULL;
+	if (lr_json_bool(r->td_open, svc))
+		return GATE_OPEN;
+	mbb = agent_sync_head_make_before_break(cv->sync, &hg);
+	if (hg == 0) {
+		*why = lr_xasprintf("the turndown of %s waits for the desired "
+		    "state's head, to learn where %s runs now (reading it)",
+		    svc, svc);
+		return GATE_WAIT;
+	}
+	json_array_foreach(json_object_get(mbb, svc), i, hv) {
+		if ((h = json_string_value(hv)) == NULL ||
+		    strcmp(h, cv->host) == 0)
+			continue;
+		if ((obs = agent_sync_observed(cv->sync)) == NULL) {
+			agent_sync_observe_start(cv->sync);
+			*why = lr_xasprintf("the turndown of %s waits for %s to "
+			    "validate on %s (reading its report)", svc, svc, h);
+			*on = proto_waiting_for(svc, h);
+			return GATE_WAIT;
+		}
+		if ((rep = json_object_get(obs, h)) == NULL) {
+			*why = lr_xasprintf("the turndown of %s waits for %s to "
+			    "validate on %s (no report from its agent yet)",
+			    svc, svc, h);
+			*on = proto_waiting_for(svc, h);
+			return GATE_WAIT;
+		}
+		proto_report_decode(rep, &rr);
+		if (rr.head < r->gen) {
+			*why = lr_xasprintf("the turndown of %s waits for %s to "
+			    "validate on %s (its agent is at generation %lld, "
+			    "this deploy is %lld)", svc, svc, h,
+			    (long long)rr.head, (long long)r->gen);
+			*on = proto_waiting_for(svc, h);
+			return GATE_WAIT;
+		}
+		if (!lr_json_bool(json_object_get(rr.services, svc),
+		    PROTO_SERVICE_VALIDATED)) {
+			*why = lr_xasprintf("the turndown of %s waits for %s to "
+			    "validate on %s (%s)", svc, svc, h,
+			    *rr.state ? rr.state : "no state");
+			*on = proto_waiting_for(svc, h);
+			return GATE_WAIT;
+		}
+	}
+	json_object_set_new(r->td_open, svc, json_true());
+	return GATE_OPEN;
+}
+
 /* ---- records ---- */
 
 static json_t *
@@ -521,6 +609,7 @@ run_free(struct agent_run *r)
 	json_decref(r->failed);
 	json_decref(r->drift);
 	json_decref(r->turned_down);
+	json_decref(r->td_open);
 	free(r->waiting);
 	json_decref(r->waiting_for);
 	free(r);
@@ -530,7 +619,7 @@ static struct agent_run *
 run_new(struct agent_conv *cv, enum run_kind kind)
 {
 	struct agent_run *r = lr_xcalloc(1, sizeof(*r));
-	json_t *doc = json_object_get(cv->cur, "doc"), *st, *s;
+	json_t *doc = json_object_get(cv->cur, "doc"), *st, *s, *late;
 	size_t i;
 
 	r->cv = cv;
@@ -548,9 +637,13 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 	r->started_ms = unix_ms();
 	snprintf(r->id, sizeof(r->id), "%012lld-%lld%s", (long long)r->gen,
 	    (long long)r->started_ms, kind == RUN_CHECK ? "-check" : "");
-	if (kind == RUN_CONVERGE)
-		json_array_extend(r->plan, json_object_get(cv->cur,
-		    "turndown"));
+	r->td_open = json_object();
+	late = json_array();
+	/* turndowns that need not wait go first, as they always did */
+	json_array_foreach(kind == RUN_CONVERGE ? json_object_get(cv->cur,
+	    "turndown") : NULL, i, st)
+		json_array_append(turndown_waits(cv, lr_json_str(st,
+		    PROTO_STEP_SERVICE)) ? late : r->plan, st);
 	json_array_foreach(json_object_get(doc, PROTO_DOC_STEPS), i, st) {
 		if (is_phase(st, PROTO_PHASE_TURNDOWN))
 			continue;
@@ -560,6 +653,10 @@ run_new(struct agent_conv *cv, enum run_kind kind)
 			continue;
 		json_array_append(r->plan, st);
 	}
+	/* the others last: this host's services are done when they wait */
+	r->late = json_array_size(r->plan);
+	json_array_extend(r->plan, late);
+	json_decref(late);
 	/* services with nothing to do are as good as validated */
 	json_array_foreach(json_object_get(doc, PROTO_DOC_SERVICES), i, s)
 		json_object_set_new(r->services, json_string_value(s),
@@ -879,6 +976,33 @@ check_creates(struct agent_run *r, const json_t *st)
 	free(detail);
 }
 
+/* The run waits (why and on taken): say so once. */
+static void
+hold(struct agent_run *r, char *why, json_t *on)
+{
+	if (r->waiting != NULL && strcmp(r->waiting, why) == 0) {
+		free(why);
+		json_decref(on);
+		return;
+	}
+	lr_log_info("%s", why);
+	free(r->waiting);
+	r->waiting = why;
+	json_decref(r->waiting_for);
+	r->waiting_for = on;
+	report_progress(r, NULL);
+}
+
+/* The run goes on: no longer waiting. */
+static void
+unhold(struct agent_run *r)
+{
+	free(r->waiting);
+	r->waiting = NULL;
+	json_decref(r->waiting_for);
+	r->waiting_for = NULL;
+}
+
 static void
 run_next(struct agent_run *r)
 {
@@ -902,30 +1026,24 @@ run_next(struct agent_run *r)
 		svc = lr_json_str(st, PROTO_STEP_SERVICE);
 		if (is_phase(st, PROTO_PHASE_TURNDOWN)) {
 			service_end(r);
+			if (r->idx >= r->late) {
+				g = turndown_gate(r, svc, &gwhy, &gon);
+				if (g == GATE_WAIT) {
+					hold(r, gwhy, gon);
+					return;	/* agent_conv_kick goes on */
+				}
+				unhold(r);
+			}
 		} else if (r->svc == NULL || strcmp(r->svc, svc) != 0) {
 			service_end(r);
 			if (r->kind == RUN_CONVERGE) {
 				g = gate_check(r, svc, &gwhy, &gon);
 				if (g == GATE_WAIT) {
-					if (r->waiting == NULL ||
-					    strcmp(r->waiting, gwhy) != 0) {
-						lr_log_info("%s", gwhy);
-						free(r->waiting);
-						r->waiting = gwhy;
-						json_decref(r->waiting_for);
-						r->waiting_for = gon;
-						report_progress(r, NULL);
-					} else {
-						free(gwhy);
-						json_decref(gon);
-					}
+					hold(r, gwhy, gon);
 					return;	/* agent_conv_kick goes on */
 				}
 				json_decref(gon);
-				free(r->waiting);
-				r->waiting = NULL;
-				json_decref(r->waiting_for);
-				r->waiting_for = NULL;
+				unhold(r);
 				if (g == GATE_FAIL) {
 					json_object_set_new(svc_state(r, svc),
 					    "failed", json_true());

@@ -97,6 +97,7 @@ struct agent_sync {
 	bool	 synced;	/* the initial read is done */
 	int64_t	 head_gen;	/* head.generation; 0: none */
 	int64_t	 head_deploy;
+	json_t	*head_mbb;	/* head.make_before_break; NULL: none */
 	int64_t	 head_rev;	/* its mod_revision */
 	json_t	*docs;		/* {key: document} under k_docs */
 	int64_t	 docs_rev;	/* docs is known up to this revision */
@@ -222,6 +223,9 @@ set_head(struct agent_sync *s, const struct etcd_kv *kv)
 		return;
 	s->head_gen = lr_json_int(h, PROTO_HEAD_GENERATION);
 	s->head_deploy = lr_json_int(h, PROTO_HEAD_DEPLOY);
+	json_decref(s->head_mbb);
+	s->head_mbb = json_incref(json_object_get(h,
+	    PROTO_HEAD_MAKE_BEFORE_BREAK));
 	s->head_rev = kv->mod_revision;
 	json_decref(h);
 }
@@ -386,6 +390,8 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	}
 	s->sync_backoff_ms = 0;
 	s->head_gen = s->head_deploy = 0;
+	json_decref(s->head_mbb);
+	s->head_mbb = NULL;
 	for (i = 0; i < r.ops[0].range.nkvs; i++)
 		set_head(s, &r.ops[0].range.kvs[i]);
 	docs_replace(s, r.ops[1].range.kvs, r.ops[1].range.nkvs);
@@ -1112,6 +1118,13 @@ agent_sync_observed(const struct agent_sync *s)
 	return s->observed;
 }
 
+const json_t *
+agent_sync_head_make_before_break(const struct agent_sync *s, int64_t *gen)
+{
+	*gen = s->head_gen;
+	return s->head_mbb;
+}
+
 int64_t
 agent_sync_head_deploy(const struct agent_sync *s)
 {
@@ -1306,6 +1319,7 @@ freed_cb(uv_handle_t *h)
 	if (--s->closing > 0)
 		return;
 	agent_trust_free(s->trust);
+	json_decref(s->head_mbb);
 	json_decref(s->docs);
 	json_decref(s->observed);
 	json_decref(s->report);

@@ -135,6 +135,14 @@ const json_t *agent_sync_observed(const struct agent_sync *s);
 void	agent_sync_observe_start(struct agent_sync *s);
 void	agent_sync_observe_stop(struct agent_sync *s);
 
+/*
+ * The head's make_before_break, {svc: [hosts]} (borrowed until the next
+ * hook call; NULL when the head has none), and in *gen the head's
+ * generation (0: no head read yet).
+ */
+const json_t *agent_sync_head_make_before_break(const struct agent_sync *s,
+	    int64_t *gen);
+
 /* The "deploy" of the head last read; 0 before the first read. */
 int64_t	agent_sync_head_deploy(const struct agent_sync *s);
 

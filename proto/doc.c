@@ -177,6 +177,9 @@ proto_head_encode(const struct proto_head *h)
 		lr_json_set_str(prev, PROTO_HEAD_COMMIT, h->previous_commit);
 		json_object_set_new(o, PROTO_HEAD_PREVIOUS, prev);
 	}
+	if (json_object_size(h->make_before_break) > 0)
+		json_object_set_new(o, PROTO_HEAD_MAKE_BEFORE_BREAK,
+		    json_deep_copy(h->make_before_break));
 	return o;
 }
 
@@ -198,6 +201,8 @@ proto_head_decode(const json_t *head, struct proto_head *out)
 	out->rollback = lr_json_bool(head, PROTO_HEAD_ROLLBACK);
 	out->hosts = lr_json_int(head, PROTO_HEAD_HOSTS);
 	out->hosts_written = lr_json_int(head, PROTO_HEAD_HOSTS_WRITTEN);
+	out->make_before_break = json_object_get(head,
+	    PROTO_HEAD_MAKE_BEFORE_BREAK);
 	out->leura = lr_json_strn(head, PROTO_HEAD_LEURA);
 	out->apply_id = lr_json_strn(head, PROTO_HEAD_APPLY_ID);
 	if (json_is_object(prev)) {

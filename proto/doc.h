@@ -97,6 +97,12 @@ struct proto_head {
 	/* the head it replaced: absent (NULL commit) for the first */
 	int64_t	 previous_deploy;
 	const char *previous_commit;
+	/*
+	 * {svc: [hosts]}: a turndown of svc on a host it left waits for
+	 * svc to validate on these hosts (agent/converge.c); NULL or empty:
+	 * left out
+	 */
+	const json_t *make_before_break;
 };
 
 /* New reference; strings are copied. */

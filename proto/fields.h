@@ -38,6 +38,8 @@
 #define PROTO_HEAD_LEURA		"leura"
 #define PROTO_HEAD_APPLY_ID		"apply_id"
 #define PROTO_HEAD_PREVIOUS		"previous"	/* {deploy, commit} */
+/* {svc: [hosts]}: turndowns of svc wait for it to validate there */
+#define PROTO_HEAD_MAKE_BEFORE_BREAK	"make_before_break"
 /* the last member of a signed head or host document (doc.h) */
 #define PROTO_SIGNATURE			"signature"
 

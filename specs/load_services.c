@@ -899,7 +899,12 @@ static const char *const service_keys[] = {
 	"service_credentials", "monitoring_endpoints", "public_endpoints",
 	"containers", NULL
 };
-static const char *const rollout_keys[] = { "max_parallel", "batches", NULL };
+static const char *const rollout_keys[] = {
+	"max_parallel", "batches", "move", NULL
+};
+static const char *const move_values[] = {
+	"make-before-break", "break-before-make"
+};
 
 #define HINT_NUM "write a number of hosts (num_instances: 2), or 'all' for " \
 	"every host of the scheduling group"
@@ -966,8 +971,9 @@ static void
 load_rollout(struct spec_service *s, const struct spec_node *v,
     struct spec_diags *d)
 {
-	const struct spec_node *mp, *bt, *second;
+	const struct spec_node *mp, *bt, *second, *mv;
 	struct owner owner = OWNER("rollout of service", s->name);
+	const char *sug;
 	struct spec_diag *dg;
 	char *what;
 	int64_t iv;
@@ -977,6 +983,27 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 		return;
 	if (!check_map(d, v, &owner, rollout_keys, SEC_SERVICES))
 		goto out;
+	if ((mv = spec_node_get(v, "move")) != NULL) {
+		if (mv->kind == SPEC_NODE_SCALAR &&
+		    strcmp(mv->str, move_values[1]) == 0)
+			s->break_before_make = true;
+		else if (mv->kind != SPEC_NODE_SCALAR ||
+		    strcmp(mv->str, move_values[0]) != 0) {
+			sug = mv->kind == SPEC_NODE_SCALAR ?
+			    lr_suggest(mv->str, move_values, 2) : NULL;
+			spec_diag_hint(spec_diag_at(d, mv, "move of %s must be "
+			    "make-before-break or break-before-make, not %s%s%s",
+			    owner_str(&owner), mv->kind == SPEC_NODE_SCALAR ?
+			    "'" : "", mv->kind == SPEC_NODE_SCALAR ? mv->str :
+			    spec_node_describe(mv), mv->kind ==
+			    SPEC_NODE_SCALAR ? "'" : ""), "%s%s%s"
+			    "make-before-break (the default) turns the service "
+			    "down on a host it leaves once it validates where "
+			    "it runs now; break-before-make turns it down first",
+			    sug ? "did you mean '" : "", sug ? sug : "",
+			    sug ? "'? " : "");
+		}
+	}
 	mp = spec_node_get(v, "max_parallel");
 	bt = spec_node_get(v, "batches");
 	if (mp && bt) {

@@ -164,6 +164,12 @@ struct spec_service {
 	int	 max_parallel;	/* 0: unlimited */
 	struct spec_batch *batches;
 	size_t	 nbatches;
+	/*
+	 * rollout.move: when the service leaves a host, its turndown
+	 * there waits for the service to validate where it runs now
+	 * (make-before-break, the default), or not (break-before-make)
+	 */
+	bool	 break_before_make;
 	enum spec_drift drift;
 	/* minicluster attributes, validated and kept as JSON arrays */
 	json_t	*service_credentials, *monitoring_endpoints;

@@ -708,6 +708,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	head.rollback = o->rollback;
 	head.hosts_written = (int64_t)res->hosts_written;
 	head.hosts = (int64_t)json_object_size(docs);
+	head.make_before_break = c->make_before_break;
 	if (a->head) {
 		head.previous_deploy = old.deploy;
 		head.previous_commit = old.commit;

@@ -29,6 +29,8 @@
 #include "clock.h"
 #include "compile-int.h"
 #include "err.h"
+#include "fields.h"
+#include "json.h"
 #include "xalloc.h"
 
 /* ---- group membership ---- */
@@ -383,6 +385,41 @@ check_tasks(struct compile *c, int64_t now)
 	}
 }
 
+/*
+ * rec_compiled.make_before_break: the services that are not
+ * break-before-make, have turndown steps on some host and are placed
+ * somewhere, with their hosts.  A service without turndown steps has
+ * nothing to wait for; one placed nowhere (num_instances 0, removed from
+ * every host) would wait for ever, so it is turned down at once.
+ */
+static json_t *
+make_before_break(struct compile *c)
+{
+	const json_t *bysvc = json_object_get(c->out->placement, "services");
+	json_t *out = json_object(), *doc, *st;
+	const struct spec_service *sv;
+	const char *h, *svc;
+	size_t i;
+
+	json_object_foreach(c->out->desired, h, doc) {
+		json_array_foreach(json_object_get(doc, PROTO_DOC_STEPS), i,
+		    st) {
+			if (strcmp(lr_json_str(st, PROTO_STEP_PHASE),
+			    PROTO_PHASE_TURNDOWN) != 0)
+				continue;
+			svc = lr_json_str(st, PROTO_STEP_SERVICE);
+			sv = spec_repo_find_service(c->repo, svc);
+			if (sv == NULL || sv->break_before_make ||
+			    json_object_get(out, svc) != NULL ||
+			    json_array_size(json_object_get(bysvc, svc)) == 0)
+				continue;
+			json_object_set(out, svc, json_object_get(bysvc,
+			    svc));
+		}
+	}
+	return out;
+}
+
 int
 rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
     struct rec_compiled *out, struct spec_diags *diags)
@@ -410,6 +447,8 @@ rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
 	check_tasks(&c, now);
 	rec_check_syntax(&c);
 	rec_compile_services(&c);
+	if (flags & REC_COMPILE_DESIRED)
+		out->make_before_break = make_before_break(&c);
 
 	for (g = 0; g < repo->ngroups; g++)
 		free(c.members[g]);
@@ -452,5 +491,6 @@ rec_compiled_release(struct rec_compiled *c)
 	json_decref(c->desired);
 	json_decref(c->files);
 	json_decref(c->tasks);
+	json_decref(c->make_before_break);
 	memset(c, 0, sizeof(*c));
 }

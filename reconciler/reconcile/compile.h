@@ -42,6 +42,14 @@ struct rec_compiled {
 	json_t	*files;
 	/* With REC_COMPILE_TASKS: {task: {"cron"|"at": s, "next":[iso...]}} */
 	json_t	*tasks;
+	/*
+	 * With REC_COMPILE_DESIRED: {svc: [hosts]}, the placement of the
+	 * services whose turndown on a host they leave waits for them to
+	 * validate on these hosts (rollout.move make-before-break, the
+	 * default, with turndown steps and placed somewhere).  The head
+	 * carries it to the agents (docs/etcd-layout.md, Make before break).
+	 */
+	json_t	*make_before_break;
 };
 
 /*
