@@ -7,7 +7,9 @@
  * bytes, ops per txn); each compares the head's mod_revision with the one
  * the plan read, so a concurrent apply is detected before anything of ours
  * lands.  The last transaction writes the head (the commit marker) and the
- * deploy record; until it lands, readers ignore the new documents.  After
+ * deploy record; until it lands, readers ignore the new documents (the
+ * first ones delete the documents of applies that never committed:
+ * drop_aborted()).  After
  * the commit, keys no reader needs any more are deleted, and etcd's
  * history is compacted (compact()).
  */
@@ -519,6 +521,43 @@ doc_value_len(const json_t *d, const char *commit)
 }
 
 /*
+ * Documents above the applied generation were written by an apply that
+ * never committed (it died between its txns, or lost the compare).  This
+ * apply's generation is above theirs, so once its head lands they would
+ * sit below the head, where a reader takes the greatest generation of a
+ * host as its document (an agent would run what was never deployed):
+ * they are deleted in this apply's first txns, before its commit, and
+ * taken off stale.
+ */
+static int
+drop_aborted(struct writer *w, json_t *stale, struct lr_err *err)
+{
+	char *dir = proto_key_docs_dir(w->a->prefix), host[256];
+	size_t i, dlen = strlen(dir);
+	const char *k, *name;
+	int64_t g;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < json_array_size(stale);) {
+		k = json_string_value(json_array_get(stale, i));
+		if (k == NULL || strncmp(k, dir, dlen) != 0 ||
+		    !proto_doc_key_split(k + dlen, host, sizeof(host), &g,
+		    &name) || g <= w->a->generation) {
+			i++;
+			continue;
+		}
+		if (w->t.bytes + put_cost(k, 0) + TXN_SLACK > w->max_request ||
+		    w->t.nops + 1 > w->max_ops)
+			if ((rc = txn_flush(w, false, err)) < 0)
+				break;
+		etcd_txn_delete(&w->t, ETCD_THEN, k, 0);
+		json_array_remove(stale, i);
+	}
+	free(dir);
+	return rc;
+}
+
+/*
  * Delete keys no reader needs; failures only leave garbage.  A delete
  * sent twice (etcd_uv_txn) deletes nothing the second time.
  */
@@ -664,6 +703,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	if ((rc = existing_files(&w, &have, err)) < 0)
 		goto out;
 	txn_begin(&w);
+	if ((rc = drop_aborted(&w, stale, err)) < 0)
+		goto out;
 	json_object_foreach(need, sha, v) {
 		if (json_object_get(have, sha))
 			continue;

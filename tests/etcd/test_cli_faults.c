@@ -1054,6 +1054,64 @@ test_cli_faults__ancestry(void **state)
 	res_release(&r);
 }
 
+/*
+ * 7b. documents an apply wrote and never committed (it died between its
+ * txns, or lost the head's compare) are gone when the next apply commits.
+ * The next apply skips their generation, so such a document sits below
+ * the new head: had it stayed until the clean-up after the commit, an
+ * agent whose host the new apply left alone would take it as the
+ * document in force (the greatest generation <= the head), run what was
+ * never deployed, and refuse its real document as a replay once the
+ * clean-up deleted the other.  The aborted document is put by hand for
+ * db1 (which the edit leaves alone) at generation 2; the apply that
+ * follows commits generation 3, and at the commit's revision that key
+ * must not exist any more.
+ */
+static void
+test_cli_faults__aborted_docs(void **state)
+{
+	SHARED_ENV(env, "/t7b");
+	static const char aborted[] = "/t7b/desired/hosts/db1/000000000002/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct etcd_range_result rr = { 0 };
+	struct etcd_range_req q = { 0 };
+	struct etcd_kv kv = { 0 };
+	char repo[320];
+	struct etcd *e;
+	struct lr_err err;
+	struct res r;
+	int64_t rev;
+
+	(void)state;
+	new_repo("r7b", repo, sizeof(repo));
+	leura(&r, env, "-C", repo, "apply", "--no-diff", NULL);
+	EXPECT_EXIT(&r, 0);
+	res_release(&r);
+	e = client(shared.endpoints);
+	lr_err_clear(&err);
+	if (etcd_put(e, aborted, "{}", 2, 0, NULL, &err) < 0)
+		fail_msg("etcd put: %s", err.msg);
+	edit_repo(repo, "services.yml", "workers: 4", "workers: 7");
+	commit_all(repo, "seven workers");
+	leura(&r, env, "-C", repo, "apply", "--no-diff", NULL);
+	EXPECT_EXIT(&r, 0);
+	EXPECT_OUT(&r, "Applied deploy #2");
+	res_release(&r);
+	if (etcd_get(e, "/t7b/desired/head", &kv, NULL, &err) < 0)
+		fail_msg("etcd get head: %s", err.msg);
+	rev = kv.mod_revision;
+	etcd_kv_release(&kv);
+	q.key = aborted;
+	q.revision = rev;
+	if (etcd_range(e, &q, &rr, &err) < 0)
+		fail_msg("etcd range at %lld: %s", (long long)rev, err.msg);
+	if (rr.nkvs != 0)
+		fail_msg("the aborted document %s is still there at the "
+		    "commit (revision %lld)", aborted, (long long)rev);
+	etcd_range_result_release(&rr);
+	etcd_free(e);
+}
+
 /* 8. uncommitted edits are named and left out */
 static void
 test_cli_faults__uncommitted(void **state)
@@ -1454,6 +1512,7 @@ main(void)
 		cmocka_unit_test(test_cli_faults__concurrent_locked),
 		cmocka_unit_test(test_cli_faults__noop),
 		cmocka_unit_test(test_cli_faults__ancestry),
+		cmocka_unit_test(test_cli_faults__aborted_docs),
 		cmocka_unit_test(test_cli_faults__uncommitted),
 		cmocka_unit_test(test_cli_faults__oversized),
 		cmocka_unit_test(test_cli_faults__bad_config),
