@@ -7,18 +7,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "builtin.h"
 #include "scheduler.h"
 
 static const char usage_str[] =
     "usage: leura schedule [--ref REF] [--json] [--tasks [--now TIME]]\n";
 
+/*
+ * The services' table shows, after each host of a service with spread_by,
+ * the value it was spread by: "web1 (zone=a)".
+ */
 static void
-print_table(const json_t *placement)
+print_table(const json_t *placement, const json_t *spread)
 {
 	const json_t *svcs = json_object_get(placement, "services");
 	const json_t *hosts = json_object_get(placement, "hosts");
-	const char *k;
+	struct lr_buf b = LR_BUF_INIT;
+	const json_t *sp, *val;
+	const char *k, *hn;
 	json_t *v, *h;
 	size_t i, w = 7;
 
@@ -27,11 +34,25 @@ print_table(const json_t *placement)
 			w = strlen(k);
 	printf("%-*s  %s\n", (int)w, "SERVICE", "HOSTS");
 	json_object_foreach((json_t *)svcs, k, v) {
-		printf("%-*s ", (int)w, k);
-		json_array_foreach(v, i, h)
-			printf(" %s", json_string_value(h));
-		printf("%s\n", json_array_size(v) ? "" : " (none)");
+		sp = json_object_get(spread, k);
+		lr_buf_reset(&b);
+		lr_buf_printf(&b, "%-*s ", (int)w, k);
+		json_array_foreach(v, i, h) {
+			hn = json_string_value(h);
+			lr_buf_printf(&b, " %s", hn);
+			if (sp == NULL)
+				continue;
+			/* a host var's text: shown, not obeyed */
+			val = json_object_get(json_object_get(sp, "hosts"), hn);
+			lr_buf_printf(&b, " (%s=", json_string_value(
+			    json_object_get(sp, "var")));
+			lr_buf_add_visible(&b, json_string_value(val),
+			    json_string_length(val), 0);
+			lr_buf_addc(&b, ')');
+		}
+		printf("%s%s\n", b.s, json_array_size(v) ? "" : " (none)");
 	}
+	lr_buf_release(&b);
 	w = 4;
 	json_object_foreach((json_t *)hosts, k, v)
 		if (strlen(k) > w)
@@ -43,6 +64,35 @@ print_table(const json_t *placement)
 			printf(" %s", json_string_value(h));
 		printf("%s\n", json_array_size(v) ? "" : " (none)");
 	}
+}
+
+/*
+ * "  targets: services web, groups backend -> db1 db2 web1 web2": what
+ * the task names, then the hosts that makes.
+ */
+static void
+print_targets(const json_t *task)
+{
+	static const char *const kinds[] = { "services", "groups", "hosts" };
+	const json_t *t = json_object_get(task, "targets"), *l;
+	json_t *v;
+	size_t i, k;
+	bool first = true;
+
+	printf("  targets:");
+	for (k = 0; k < 3; k++) {
+		if (json_array_size(l = json_object_get(t, kinds[k])) == 0)
+			continue;
+		printf("%s %s", first ? "" : ",", kinds[k]);
+		first = false;
+		json_array_foreach(l, i, v)
+			printf(" %s", json_string_value(v));
+	}
+	printf(" ->");
+	json_array_foreach(json_object_get(task, "hosts"), i, v)
+		printf(" %s", json_string_value(v));
+	printf("%s\n", json_array_size(json_object_get(task, "hosts")) ? "" :
+	    " (no hosts)");
 }
 
 static void
@@ -73,6 +123,7 @@ print_tasks(const json_t *tasks)
 		    json_object_get(v, "cron"))
 			printf(", never fires again");
 		putchar('\n');
+		print_targets(v);
 	}
 }
 
@@ -132,9 +183,12 @@ cmd_schedule(int argc, char **argv, struct lr_ctx *ctx)
 	} else if (tasks) {
 		print_tasks(sl.comp.tasks);
 	} else if (json) {
-		cmd_print_json(sl.comp.placement);
+		o = json_deep_copy(sl.comp.placement);
+		json_object_set(o, "spread_by", sl.comp.spread);
+		cmd_print_json(o);
+		json_decref(o);
 	} else {
-		print_table(sl.comp.placement);
+		print_table(sl.comp.placement, sl.comp.spread);
 	}
 	rec_load_release(&sl);
 	return LR_EXIT_OK;

@@ -164,7 +164,7 @@ place(struct compile *c)
 	struct spread_var *spread = NULL;
 	size_t nspread = 0, spread_cap = 0;
 	size_t **elig, s, i, g, h;
-	json_t *byhost, *bysvc, *list, *svname, **hlist, *o;
+	json_t *byhost, *bysvc, *list, *svname, **hlist, *o, *spreads;
 	bool *has_var;
 	int rc;
 
@@ -211,6 +211,7 @@ place(struct compile *c)
 
 	bysvc = json_object();
 	byhost = json_object();
+	spreads = json_object();
 	hlist = lr_xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*hlist));
 	for (h = 0; h < r->nhosts; h++) {
 		hlist[h] = json_array();
@@ -228,6 +229,16 @@ place(struct compile *c)
 			json_array_append(hlist[p->hosts[i]], svname);
 		}
 		json_decref(svname);
+		if (svcs[s].spread) {
+			o = json_object();
+			for (i = 0; i < p->n; i++)
+				json_object_set_new(o, json_string_value(
+				    c->hname[p->hosts[i]]), json_string(
+				    svcs[s].spread[p->hosts[i]]));
+			json_object_set_new(spreads, sv->name, json_pack(
+			    "{s:s, s:o}", "var", sv->spread_by.name, "hosts",
+			    o));
+		}
 		json_object_set_new_nocheck(bysvc, sv->name, list);
 		o = json_object();
 		json_object_set_nocheck(o, "hosts", list);
@@ -260,6 +271,7 @@ place(struct compile *c)
 	}
 	c->out->placement = json_pack("{s:o, s:o}", "services", bysvc,
 	    "hosts", byhost);
+	c->out->spread = spreads;
 
 	free(hlist);
 	for (s = 0; s < r->nservices; s++)
@@ -315,6 +327,82 @@ order_services(struct compile *c)
 }
 
 /* ---- tasks ---- */
+
+/* The names of refs as a JSON array (new reference). */
+static json_t *
+ref_names(const struct spec_ref *refs, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(refs[i].name));
+	return a;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * o["targets"]: what the task names, as written; o["hosts"]: the hosts
+ * that makes, sorted (a service's placement, a group's members, hosts).
+ */
+static void
+task_targets(struct compile *c, const struct spec_task *tk, json_t *o)
+{
+	const json_t *bysvc = json_object_get(c->out->placement, "services");
+	json_t *t = json_object(), *set = json_object(), *v, *list;
+	const char **names;
+	const char *k;
+	size_t i, j, g, n;
+
+	if (tk->nt_services)
+		json_object_set_new(t, "services", ref_names(tk->t_services,
+		    tk->nt_services));
+	if (tk->nt_hosts)
+		json_object_set_new(t, "hosts", ref_names(tk->t_hosts,
+		    tk->nt_hosts));
+	if (tk->nt_groups)
+		json_object_set_new(t, "groups", ref_names(tk->t_groups,
+		    tk->nt_groups));
+	for (i = 0; i < tk->nt_services; i++)
+		json_array_foreach(json_object_get(bysvc,
+		    tk->t_services[i].name), j, v)
+			json_object_set(set, json_string_value(v), json_true());
+	for (i = 0; i < tk->nt_hosts; i++)
+		if (spec_repo_find_host(c->repo, tk->t_hosts[i].name))
+			json_object_set(set, tk->t_hosts[i].name, json_true());
+	for (i = 0; i < tk->nt_groups; i++) {
+		if ((g = rec_group_index(c->repo, tk->t_groups[i].name)) ==
+		    (size_t)-1) {
+			/* 'all' is every host, defined or not */
+			for (j = 0; strcmp(tk->t_groups[i].name, "all") == 0 &&
+			    j < c->repo->nhosts; j++)
+				json_object_set(set, json_string_value(
+				    c->hname[j]), json_true());
+			continue;
+		}
+		for (j = 0; j < c->nmembers[g]; j++)
+			json_object_set(set, json_string_value(
+			    c->hname[c->members[g][j]]), json_true());
+	}
+	n = json_object_size(set);
+	names = lr_xcalloc(n + 1, sizeof(*names));
+	i = 0;
+	json_object_foreach(set, k, v)
+		names[i++] = k;
+	qsort(names, n, sizeof(*names), cmp_str);
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, json_string(names[i]));
+	free(names);
+	json_decref(set);
+	json_object_set_new(o, "targets", t);
+	json_object_set_new(o, "hosts", list);
+}
 
 static void
 check_tasks(struct compile *c, int64_t now)
@@ -378,6 +466,7 @@ check_tasks(struct compile *c, int64_t now)
 			json_object_set_new(o, "at", json_string(tk->at));
 		}
 		json_object_set_new(o, "next", next);
+		task_targets(c, tk, o);
 		if (c->out->tasks)
 			json_object_set_new(c->out->tasks, tk->name, o);
 		else
@@ -488,6 +577,7 @@ rec_compiled_release(struct rec_compiled *c)
 	if (c == NULL)
 		return;
 	json_decref(c->placement);
+	json_decref(c->spread);
 	json_decref(c->desired);
 	json_decref(c->files);
 	json_decref(c->tasks);

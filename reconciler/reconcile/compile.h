@@ -28,6 +28,12 @@ struct rec_compiled {
 	/* {"services":{svc:[hosts]}, "hosts":{host:[svcs]}}, sorted lists */
 	json_t	*placement;
 	/*
+	 * {svc: {"var": V, "hosts": {host: value}}} for the services with
+	 * spread_by: the value of V (as text) on each host of the service,
+	 * as the scheduler spread them
+	 */
+	json_t	*spread;
+	/*
 	 * With REC_COMPILE_DESIRED: {host: {"services":[...], "steps":[...]}}
 	 * where each step is {"id","service","role","phase","name","kind",
 	 * ...kind fields rendered..., common fields}.  "id" is
@@ -40,7 +46,11 @@ struct rec_compiled {
 	 * json_stringn_nocheck: never dump it)
 	 */
 	json_t	*files;
-	/* With REC_COMPILE_TASKS: {task: {"cron"|"at": s, "next":[iso...]}} */
+	/*
+	 * With REC_COMPILE_TASKS: {task: {"cron"|"at": s, "next":[iso...],
+	 * "targets": {"services"|"hosts"|"groups": [names]}, "hosts":
+	 * [the hosts they name, sorted]}}
+	 */
 	json_t	*tasks;
 	/*
 	 * With REC_COMPILE_DESIRED: {svc: [hosts]}, the placement of the

@@ -36,9 +36,34 @@ cmp -s out sched1.json || fail "placement changed when hosts were reordered"
 run 0 "$LEURA" -C repo schedule
 expect_in out "SERVICE"
 expect_in out "HOST"
+# each instance of a service with spread_by shows the value it spread by
+expect_in out "web      web1 (zone=a) web2 (zone=b)"
+expect_in out "cache    web1 web2 web3"
+run 0 "$LEURA" -C repo schedule --json
+expect_in out '"spread_by": {'
+expect_in out '"var": "zone"'
+expect_in out '"web1": "a"'
 
 run 0 "$LEURA" -C repo schedule --tasks --json
 expect_in out '"rotate-logs": {'
 expect_in out '"cron": "30 3 * * *"'
 expect_in out 'T03:30:00Z'
+
+# each task's targets, as written and as hosts
+cat > repo/tasks/audit.yml <<'YML'
+targets: {groups: [backend], hosts: [web3], services: [db]}
+steps:
+  - script: "true"
+YML
+run 0 "$LEURA" -C repo schedule --tasks
+expect_in out "rotate-logs: cron"
+expect_in out "  targets: services web -> web1 web2"
+[ "$(grep -A1 '^audit: on demand$' out | tail -n 1)" = \
+    "  targets: services db, groups backend, hosts web3 -> db1 db2 web3" ] ||
+    fail "audit's targets: $(cat out)"
+run 0 "$LEURA" -C repo schedule --tasks --json
+expect_in out '"groups": ['
+tr -d ' \n' <out >out.flat
+expect_in out.flat '"hosts":["db1","db2","web3"]'
+expect_in out.flat '"targets":{"services":["web"]}'
 done_testing
