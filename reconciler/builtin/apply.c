@@ -1,11 +1,13 @@
 /*
- * leura apply [--ref REF]: deploy a commit (default HEAD).  Plans against
- * what is applied, shows the plan, and writes the new generation of
- * desired state to etcd (reconcile/apply.c), recording deploy #N.  The
- * working tree is never applied: uncommitted changes are named and left
- * out.  A commit that does not descend from the applied one is refused
- * unless --rollback says going back is meant.  With --wait, follows the
- * hosts written until their agents are done (wait.h).
+ * leura apply [--ref REF] [FILE]: deploy a commit (default HEAD), or
+ * exactly the plan `leura plan -o FILE` saved (reconcile/planfile.h).
+ * Plans against what is applied, shows the plan, asks on a terminal
+ * (unless --yes), and writes the new generation of desired state to etcd
+ * (reconcile/apply.c), recording deploy #N.  The working tree is never
+ * applied: uncommitted changes are named and left out.  A commit that
+ * does not descend from the applied one is refused unless --rollback says
+ * going back is meant.  With --wait, follows the hosts written until
+ * their agents are done (wait.h).
  *
  * cmd_apply_run is the apply without its command line, for `leura up`.
  */
@@ -15,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builtin.h"
 #include "clock.h"
 #include "config.h"
 #include "deploy.h"
 #include "fields.h"
+#include "planfile.h"
 #include "planout.h"
 #include "sign.h"
 #include "wait.h"
@@ -28,9 +32,9 @@
 
 static const char usage_str[] =
     "usage: leura apply [--ref REF] [--rollback] [--expect-revision N] "
-    "[--lock-timeout SECONDS] [--no-diff] [--json] [--wait] "
+    "[-y | --yes] [--lock-timeout SECONDS] [--no-diff] [--json] [--wait] "
     "[--wait-timeout DURATION] [--signing-key PATH] [--insecure-unsigned] "
-    "[--etcd URL[,URL...]]\n";
+    "[--etcd URL[,URL...]] [FILE]\n";
 
 /*
  * The fleet's private key (docs/security.md), or NULL with nothing said
@@ -87,13 +91,58 @@ written_json(const struct rec_deploy *d)
 	const struct rec_apply_result *res = &d->res;
 
 	return json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, "
-	    "s:I}", "written", 1, "deploy", (json_int_t)res->deploy,
+	    "s:I, s:o}", "written", 1, "deploy", (json_int_t)res->deploy,
 	    "generation", (json_int_t)res->generation, "revision",
 	    (json_int_t)res->revision, "commit", d->commit.id, "hosts_written",
 	    (json_int_t)res->hosts_written, "files_written",
 	    (json_int_t)res->files_written, "bytes", (json_int_t)res->bytes,
 	    "transactions", (json_int_t)res->txns, "compacted",
-	    (json_int_t)res->compacted);
+	    (json_int_t)res->compacted, "uncommitted",
+	    cmd_uncommitted_json(d->uncommitted, d->nuncommitted));
+}
+
+/*
+ * Ask on the terminal whether to write what the plan above shows: true
+ * for y or yes.  End of input, or anything else, is no.
+ */
+static bool
+confirm(void)
+{
+	char line[64];
+	size_t i;
+
+	printf("\nApply? Only 'y' or 'yes' writes. [y/N] ");
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL) {
+		putchar('\n');
+		return false;
+	}
+	for (i = 0; line[i]; i++)
+		if (line[i] >= 'A' && line[i] <= 'Z')
+			line[i] = (char)(line[i] - 'A' + 'a');
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcmp(line, "y") == 0 || strcmp(line, "yes") == 0;
+}
+
+#define REPLAN_FILE	"'leura plan -o FILE'"
+
+/* Read ao->plan_file into pf and set o from it: an exit status. */
+static int
+plan_file_open(const struct cmd_apply_opts *ao, struct rec_planfile *pf,
+    struct rec_deploy_opts *o)
+{
+	struct lr_err err;
+
+	lr_err_clear(&err);
+	if (rec_planfile_load(ao->plan_file, pf, &err) < 0) {
+		lr_err_print(&err);
+		return LR_EXIT_FAIL;
+	}
+	o->ref = pf->ref;
+	o->commit = pf->commit;
+	o->expect = pf->revision;
+	o->replan = REPLAN_FILE;
+	return 0;
 }
 
 static void
@@ -116,6 +165,7 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 {
 	struct rec_deploy_opts o = { 0 };
 	struct rec_deploy d = { 0 };
+	struct rec_planfile pf = { 0 };
 	struct rec_git *g = NULL;
 	struct conn conn = { 0 };
 	struct lr_sign_key *key = NULL;
@@ -125,8 +175,14 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 
 	memset(out, 0, sizeof(*out));
 	lr_err_clear(&err);
-	if (signing_key(ao, &key) != 0)
+	o.ref = ao->ref;
+	o.expect = ao->expect;
+	if (ao->plan_file && plan_file_open(ao, &pf, &o) != 0)
 		return LR_EXIT_FAIL;
+	if (signing_key(ao, &key) != 0) {
+		rec_planfile_release(&pf);
+		return LR_EXIT_FAIL;
+	}
 	if ((rc = rec_git_open(ctx->repo_dir, &g, &err)) < 0) {
 		lr_err_print(&err);
 		/* no repository; a folder outside the tree has its own hint */
@@ -134,38 +190,62 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 			fprintf(stderr, "hint: apply deploys a commit of the "
 			    "config repo: commit it to git first ('leura "
 			    "validate' checks any directory)\n");
+		rec_planfile_release(&pf);
 		lr_sign_key_free(key);
 		return LR_EXIT_FAIL;
 	}
-	o.ref = ao->ref;
 	o.sign_key = key;
 	o.rollback = ao->rollback;
-	o.expect = ao->expect;
 	o.lock_wait_ms = ao->lockwait * 1000;
 	o.diff = print;
 	o.contents = print && ao->show_diff;
+	rc = 0;
+	if (conn_open(&conn, ctx) != 0)
+		goto fail;
+	if (ao->plan_file && (rc = rec_planfile_check(&pf, ao->plan_file, g,
+	    conn.prefix, &err)) < 0)
+		goto fail;
 	rc = rec_deploy_open(&d, g, &o, &err);
-	if (d.note)
-		fprintf(stderr, "note: %s\n", d.note);
-	if (rc < 0 || conn_open(&conn, ctx) != 0)
+	if (!ao->no_plan)
+		cmd_uncommitted_warn(d.uncommitted, d.nuncommitted, "not "
+		    "applied: apply deploys commits", "commit them, then "
+		    "plan and apply again");
+	if (rc < 0)
 		goto fail;
 	if ((rc = rec_deploy_plan(&d, conn.etcd, conn.prefix, &err)) < 0)
+		goto fail;
+	if (ao->plan_file && (rc = rec_planfile_check_digest(&pf,
+	    ao->plan_file, &d, &err)) < 0)
 		goto fail;
 	if (d.resign && d.plan.nchanged && !ao->json)
 		fprintf(stderr, "note: the applied deploy is not signed by "
 		    "key %s: every host's document is written anew, signed "
 		    "with it\n", lr_sign_key_id(key));
-	if (d.plan.nchanged && print)
+	if (d.plan.nchanged && print) {
 		print_plan(&d, ao->show_diff);
+		cmd_uncommitted_print(d.uncommitted, d.nuncommitted, "not "
+		    "applied (apply deploys commits: commit them, then plan "
+		    "and apply again)");
+	}
+	if (d.plan.nchanged && ao->ask && !confirm()) {
+		fprintf(stderr, "leura: apply cancelled: nothing written\n");
+		rc = LR_EXIT_FAIL;
+		goto out;
+	}
 	if ((rc = rec_deploy_write(&d, &err)) < 0)
 		goto fail;
 	if (!d.written && ao->json)
-		out->json = json_pack("{s:b, s:O?}", "written", 0, "deploy",
-		    json_object_get(d.plan.applied.head, PROTO_HEAD_DEPLOY));
-	else if (!d.written)
+		out->json = json_pack("{s:b, s:O?, s:o}", "written", 0,
+		    "deploy", json_object_get(d.plan.applied.head,
+		    PROTO_HEAD_DEPLOY), "uncommitted", cmd_uncommitted_json(
+		    d.uncommitted, d.nuncommitted));
+	else if (!d.written) {
 		printf("No changes: %s already has the desired state of %s; "
 		    "nothing written.\n", d.plan.from_label, d.label);
-	else if (ao->json)
+		cmd_uncommitted_print(d.uncommitted, d.nuncommitted, "not "
+		    "applied (apply deploys commits: commit them, then plan "
+		    "and apply again)");
+	} else if (ao->json)
 		out->json = written_json(&d);
 	else
 		print_written(&d, ao->no_plan);
@@ -188,6 +268,7 @@ fail:
 	rc = LR_EXIT_FAIL;
 out:
 	rec_deploy_release(&d);
+	rec_planfile_release(&pf);
 	conn_release(&conn);
 	rec_git_free(g);
 	lr_sign_key_free(key);
@@ -264,8 +345,29 @@ apply_wait(struct cmd_apply_result *r, bool json, long timeout_ms)
 enum {
 	OPT_REF = CMD_OPT_BASE, OPT_ROLLBACK, OPT_NO_DIFF, OPT_JSON, OPT_WAIT,
 	OPT_WAIT_TIMEOUT, OPT_EXPECT, OPT_LOCK_TIMEOUT, OPT_SIGNING_KEY,
-	OPT_INSECURE
+	OPT_INSECURE, OPT_YES, OPT_WORKTREE
 };
+
+/*
+ * After the options, at most one argument: the saved plan.  Options go
+ * before it (as terraform apply's), so a word followed by more is an
+ * error naming what follows it.
+ */
+static int
+plan_file_arg(int argc, char **argv, const char **file)
+{
+	if (optind >= argc)
+		return 0;
+	if (optind + 1 < argc) {
+		fprintf(stderr, "leura: error: %s '%s' after '%s': options go "
+		    "before the saved plan\n%s", argv[optind + 1][0] == '-' ?
+		    "option" : "argument", argv[optind + 1], argv[optind],
+		    usage_str);
+		return LR_EXIT_USAGE;
+	}
+	*file = argv[optind];
+	return 0;
+}
 
 int
 cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
@@ -281,6 +383,8 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "signing-key", required_argument, NULL, OPT_SIGNING_KEY },
 		{ "insecure-unsigned", no_argument, NULL, OPT_INSECURE },
+		{ "yes", no_argument, NULL, OPT_YES },
+		{ "worktree", no_argument, NULL, OPT_WORKTREE },
 		CONN_LONGOPTS,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
@@ -288,16 +392,28 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 	struct cmd_apply_opts o = { .ref = "HEAD", .show_diff = true,
 		.expect = -1, .lockwait = 60 };
 	struct cmd_apply_result r;
-	bool wait = false;
+	bool wait = false, yes = false, ref_set = false;
 	long wait_ms = 30 * 60 * 1000L;
 	char *end;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:hy", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REF:
 			o.ref = optarg;
+			ref_set = true;
 			break;
+		case 'y':
+		case OPT_YES:
+			yes = true;
+			break;
+		case OPT_WORKTREE:
+			fprintf(stderr, "leura: error: apply deploys commits, "
+			    "never the working tree\nhint: commit your "
+			    "changes, then 'leura plan' and 'leura apply' "
+			    "(only 'leura plan --worktree' previews "
+			    "uncommitted edits)\n");
+			return LR_EXIT_USAGE;
 		case OPT_ROLLBACK:
 			o.rollback = true;
 			break;
@@ -347,8 +463,28 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}
-	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+	if ((rc = plan_file_arg(argc, argv, &o.plan_file)) != 0)
 		return rc;
+	if (o.plan_file && (ref_set || o.expect >= 0)) {
+		fprintf(stderr, "leura: error: a saved plan names its commit "
+		    "and revision: --ref and --expect-revision do not go with "
+		    "'%s'\nhint: leave them out, or plan again with them\n",
+		    o.plan_file);
+		return LR_EXIT_USAGE;
+	}
+	/*
+	 * Ask on a terminal; a saved plan was the review (as terraform
+	 * apply PLAN), and scripts and CI (no terminal) never get asked.
+	 */
+	o.ask = !yes && o.plan_file == NULL && isatty(STDIN_FILENO) &&
+	    isatty(STDOUT_FILENO);
+	if (o.ask && o.json) {
+		fprintf(stderr, "leura: error: apply --json shows no plan to "
+		    "confirm, and this is a terminal\nhint: pass --yes to "
+		    "apply without asking, or apply a saved plan ('leura "
+		    "plan -o FILE', then 'leura apply --json FILE')\n");
+		return LR_EXIT_USAGE;
+	}
 	if ((rc = cmd_apply_run(ctx, &o, &r)) != LR_EXIT_OK)
 		return rc;
 	if (wait && json_object_size(r.targets) > 0)

@@ -196,6 +196,13 @@ struct cmd_apply_opts {
 	 * rec_config_signing_key) */
 	const char *signing_key;
 	bool	 insecure_unsigned;	/* --insecure-unsigned: no signing */
+	/*
+	 * A saved plan to apply exactly (leura plan -o FILE): its commit
+	 * and revision replace ref and expect; NULL: none.
+	 */
+	const char *plan_file;
+	/* Show the plan and ask on the terminal before writing. */
+	bool	 ask;
 };
 
 struct cmd_apply_result {

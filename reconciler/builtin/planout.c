@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "builtin.h"
 #include "planout.h"
 #include "textdiff.h"
 #include "xalloc.h"
@@ -229,4 +230,59 @@ cmd_plan_print(const struct rec_plan *p, bool show_diff)
 	else
 		plan_print(p->diff, p->from_label, p->to.label, &p->from_sub,
 		    &p->to_sub, show_diff);
+}
+
+/* ---- uncommitted changes (plan and apply) ---- */
+
+#define UNCOMMITTED_SHOWN	20	/* paths listed on stdout */
+#define UNCOMMITTED_WARNED	5	/* ... and on stderr */
+
+void
+cmd_uncommitted_print(char *const *paths, size_t n, const char *what)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	printf("\n%zu uncommitted change%s in the working tree %s:\n", n,
+	    n == 1 ? "" : "s", what);
+	for (i = 0; i < n && i < UNCOMMITTED_SHOWN; i++) {
+		fputs("  ", stdout);
+		cmd_fputv(paths[i], stdout);
+		putchar('\n');
+	}
+	if (n > UNCOMMITTED_SHOWN)
+		printf("  ... and %zu more ('git status' lists them)\n",
+		    n - UNCOMMITTED_SHOWN);
+}
+
+void
+cmd_uncommitted_warn(char *const *paths, size_t n, const char *what,
+    const char *hint)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	fprintf(stderr, "leura: warning: %zu uncommitted change%s in the "
+	    "working tree (", n, n == 1 ? "" : "s");
+	for (i = 0; i < n && i < UNCOMMITTED_WARNED; i++) {
+		fputs(i ? ", " : "", stderr);
+		cmd_fputv(paths[i], stderr);
+	}
+	if (n > UNCOMMITTED_WARNED)
+		fprintf(stderr, ", and %zu more", n - UNCOMMITTED_WARNED);
+	fprintf(stderr, ") %s %s\nhint: %s\n", n == 1 ? "is" : "are", what,
+	    hint);
+}
+
+json_t *
+cmd_uncommitted_json(char *const *paths, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(paths[i]));
+	return a;
 }

@@ -320,17 +320,19 @@ out:
 }
 
 int
-gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, size_t *n,
-    char **first, struct lr_err *err)
+gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, char ***paths,
+    size_t *n, struct lr_err *err)
 {
 	const git_status_entry *ent;
 	const git_diff_delta *dd;
 	git_status_options so;
 	git_status_list *list = NULL;
-	char *spec[1];
+	char *spec[1], **out;
 	char *pat = NULL;
+	size_t i, k = 0, cnt;
 
 	*n = 0;
+	*paths = NULL;
 	if (r->workdir == NULL)
 		return 0;
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
@@ -349,17 +351,40 @@ gitsrc_dirty(struct gitsrc_repo *r, const char *subdir, size_t *n,
 		return lr_err_set(err, LR_EGIT, "cannot read the status of "
 		    "'%s': %s", r->where, last_git_error());
 	}
-	*n = git_status_list_entrycount(list);
-	*first = NULL;
-	if (*n && (ent = git_status_byindex(list, 0)) != NULL) {
+	cnt = git_status_list_entrycount(list);
+	/* owned by the caller: gitsrc_paths_free */
+	out = lr_xcalloc(cnt + 1, sizeof(*out));
+	for (i = 0; i < cnt; i++) {
+		if ((ent = git_status_byindex(list, i)) == NULL)
+			continue;
 		dd = ent->index_to_workdir ? ent->index_to_workdir :
 		    ent->head_to_index;
 		if (dd && dd->new_file.path)
-			*first = lr_xstrdup(dd->new_file.path);
+			out[k++] = lr_xstrdup(dd->new_file.path);
+		else if (dd && dd->old_file.path)
+			out[k++] = lr_xstrdup(dd->old_file.path);
 	}
 	git_status_list_free(list);
 	free(pat);
+	if (k == 0) {
+		free(out);
+		return 0;
+	}
+	*paths = out;
+	*n = k;
 	return 0;
+}
+
+void
+gitsrc_paths_free(char **paths)
+{
+	size_t i;
+
+	if (paths == NULL)
+		return;
+	for (i = 0; paths[i]; i++)
+		free(paths[i]);
+	free(paths);
 }
 
 /* ---- the spec_source of a commit -------------------------------------- */

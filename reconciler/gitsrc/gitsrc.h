@@ -97,11 +97,14 @@ int	 gitsrc_tree_id(struct gitsrc_repo *repo, const char *ref,
 	    const char *subdir, char out[41], struct lr_err *err);
 
 /*
- * *n: paths under subdir ("" or NULL: all) of the work tree that differ
- * from HEAD (staged, modified, untracked), and *first the first of them
- * (owned, repository-relative; NULL when none).  0 for a bare repository.
+ * The paths under subdir ("" or NULL: all) of the work tree that differ
+ * from HEAD (staged, modified, deleted, untracked), repository-relative,
+ * in git's order: *paths a NULL-terminated array (owned, free it with
+ * gitsrc_paths_free), *n their count.  None (*paths NULL) in a bare
+ * repository.
  */
-int	 gitsrc_dirty(struct gitsrc_repo *repo, const char *subdir, size_t *n,
-	    char **first, struct lr_err *err);
+int	 gitsrc_dirty(struct gitsrc_repo *repo, const char *subdir,
+	    char ***paths, size_t *n, struct lr_err *err);
+void	 gitsrc_paths_free(char **paths);	/* NULL is fine */
 
 #endif

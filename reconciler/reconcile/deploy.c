@@ -19,6 +19,8 @@
 #include "diff.h"
 #include "doc.h"
 #include "fields.h"
+#include "hash.h"
+#include "buf.h"
 #include "json.h"
 #include "xalloc.h"
 
@@ -154,6 +156,31 @@ rec_plan_files(struct rec_plan *p, struct lr_err *err)
 	return rc;
 }
 
+void
+rec_plan_digest(const struct rec_plan *p, const char *commit,
+    const char *tree, char out[REC_PLAN_DIGEST_LEN + 1])
+{
+	struct lr_buf b = LR_BUF_INIT;
+	const char *h;
+	json_t *v;
+	size_t i;
+
+	/* one line each, in the order of p->changes (sorted by host) */
+	lr_buf_printf(&b, "leura-plan-digest 1\ncommit %s\ntree %s\n"
+	    "leura %s\n", commit ? commit : "", tree ? tree : "",
+	    LEURA_VERSION);
+	json_array_foreach(json_object_get(p->changes, "changed"), i, v) {
+		h = json_string_value(v);
+		lr_buf_printf(&b, "write %s %s\n", h, lr_json_strn(
+		    json_object_get(p->docs, h), "sha256"));
+	}
+	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
+		lr_buf_printf(&b, "remove %s\n", json_string_value(v));
+	memcpy(out, "sha256:", 7);
+	lr_sha256_hex(b.s ? b.s : "", b.len, out + 7);
+	lr_buf_release(&b);
+}
+
 bool
 rec_plan_rewrites_only(const struct rec_plan *p)
 {
@@ -193,42 +220,26 @@ deploy_who(void)
 	return lr_xasprintf("%s@%s", pw ? pw->pw_name : "uid", host);
 }
 
-/* What of the working tree is left out; never fails the deploy. */
-static char *
-dirty_note(struct rec_git *g)
-{
-	struct lr_err err;
-	char *first = NULL, *s;
-	size_t n = 0;
-
-	lr_err_clear(&err);
-	if (g->subdir == NULL || gitsrc_dirty(g->repo, g->subdir, &n, &first,
-	    &err) < 0 || n == 0)
-		return NULL;
-	s = lr_xasprintf("%zu uncommitted change%s in the working tree "
-	    "(%s%s) %s not applied: apply deploys commits; commit %s first",
-	    n, n == 1 ? "" : "s", first ? first : "?", n > 1 ? ", ..." : "",
-	    n == 1 ? "is" : "are", n == 1 ? "it" : "them");
-	free(first);
-	return s;
-}
-
 int
 rec_deploy_open(struct rec_deploy *d, struct rec_git *g,
     const struct rec_deploy_opts *o, struct lr_err *err)
 {
+	const char *rev;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->o = *o;
 	d->git = g;
 	d->ref = o->ref ? o->ref : "HEAD";
-	d->note = dirty_note(g);
-	if ((rc = gitsrc_describe(g->repo, d->ref, &d->commit, err)) < 0)
+	rev = o->commit ? o->commit : d->ref;
+	if (g->subdir != NULL && gitsrc_dirty(g->repo, g->subdir,
+	    &d->uncommitted, &d->nuncommitted, err) < 0)
+		lr_err_clear(err);	/* what is left out, not what is deployed */
+	if ((rc = gitsrc_describe(g->repo, rev, &d->commit, err)) < 0)
 		return rc;
 	snprintf(d->label, sizeof(d->label), "commit %.12s (%s)",
 	    d->commit.id, d->ref);
-	return gitsrc_tree_id(g->repo, d->ref, g->subdir, d->tree, err);
+	return gitsrc_tree_id(g->repo, rev, g->subdir, d->tree, err);
 }
 
 /* 0 when the new commit may replace the applied one. */
@@ -329,14 +340,19 @@ rec_deploy_plan(struct rec_deploy *d, struct etcd *e, const char *prefix,
 		    "your plan (it saw revision %lld, etcd has %lld: %s)",
 		    (long long)d->o.expect, (long long)p->applied.head_rev,
 		    p->from_label);
-		return lr_err_hint(err, "run plan again");
+		return lr_err_hint(err, "run %s again", d->o.replan ?
+		    d->o.replan : "plan");
 	}
 	d->resign = needs_resign(p, d->o.sign_key);
 	d->same_tree = !d->resign && same_tree(p, d->tree);
-	if (d->same_tree)
+	if (d->same_tree) {
+		rec_plan_digest(p, d->commit.id, d->tree, d->digest);
 		return 0;
-	if ((rc = rec_plan_compile(p, NULL, d->git, d->ref, err)) < 0)
+	}
+	if ((rc = rec_plan_compile(p, NULL, d->git, d->o.commit ?
+	    d->o.commit : d->ref, err)) < 0)
 		return rc;
+	rec_plan_digest(p, d->commit.id, d->tree, d->digest);
 	if (d->resign)
 		resign_all(p);
 	if (p->nchanged == 0 || !d->o.diff)
@@ -426,7 +442,7 @@ void
 rec_deploy_release(struct rec_deploy *d)
 {
 	gitsrc_commit_release(&d->commit);
-	free(d->note);
+	gitsrc_paths_free(d->uncommitted);
 	free(d->files_warning);
 	rec_plan_release(&d->plan);
 	json_decref(d->targets);

@@ -67,6 +67,17 @@ int	rec_plan_compile(struct rec_plan *p, const char *dir,
 int	rec_plan_diff(struct rec_plan *p, struct lr_err *err);
 int	rec_plan_files(struct rec_plan *p, struct lr_err *err);
 void	rec_plan_release(struct rec_plan *p);
+/*
+ * A digest of what an apply of p writes ("sha256:" and 64 hex digits):
+ * the commit and tree it is compiled from, leura's version, and each
+ * document to write (host and the hash of its canonical text, which
+ * names the file contents by their hashes) or tombstone; signatures
+ * are not part of it.  Two plans with the same digest write the same.
+ * p after rec_plan_compile, or with no changes at all (p->changes NULL).
+ */
+#define REC_PLAN_DIGEST_LEN	(7 + 64)
+void	rec_plan_digest(const struct rec_plan *p, const char *commit,
+	    const char *tree, char out[REC_PLAN_DIGEST_LEN + 1]);
 /* Whether the diff has no step or placement change, only documents. */
 bool	rec_plan_rewrites_only(const struct rec_plan *p);
 
@@ -74,6 +85,13 @@ bool	rec_plan_rewrites_only(const struct rec_plan *p);
 
 struct rec_deploy_opts {
 	const char *ref;	/* NULL: HEAD */
+	/*
+	 * The commit to deploy (a full id, from a saved plan), or NULL: the
+	 * commit ref names.  When set, ref only labels it (as recorded).
+	 */
+	const char *commit;
+	/* What makes a new plan, for hints: NULL: "plan" */
+	const char *replan;
 	bool	 rollback;	/* the commit may be older than the applied */
 	int64_t	 expect;	/* the head's revision the plan saw; -1: any */
 	long	 lock_wait_ms;	/* for a running apply */
@@ -98,14 +116,19 @@ struct rec_deploy {
 	char	 tree[41];		/* the config repo's tree in it */
 	char	 label[80];		/* "commit abc123456789 (HEAD)" */
 	/*
-	 * "3 uncommitted changes in the working tree (a, ...) are not
-	 * applied: ...", or NULL: shown as a note, never an error.
+	 * The uncommitted changes of the working tree, which the deploy
+	 * leaves out (gitsrc_dirty: NULL-terminated, repository-relative
+	 * paths; NULL when none, in a bare repository, or when the status
+	 * cannot be read): the caller names them, never an error.
 	 */
-	char	*note;
+	char	**uncommitted;
+	size_t	 nuncommitted;
 	/* rec_deploy_plan */
 	struct rec_plan plan;
 	bool	 same_tree;		/* no compile: the applied tree */
 	bool	 resign;		/* the head is not signed by o.sign_key */
+	/* rec_plan_digest of the plan, before any resign */
+	char	 digest[REC_PLAN_DIGEST_LEN + 1];
 	char	*files_warning;		/* rec_plan_files failed: why */
 	/* rec_deploy_write */
 	bool	 written;		/* a new generation was written */

@@ -60,15 +60,38 @@ run 0 "$LEURA" -C repo apply --no-diff
 expect_in "$T/out" "1 host and 0 files written"
 r1=$(revision)
 
-# uncommitted edits: plan sees them, apply does not
+# uncommitted edits: plan and apply both read HEAD and agree (no
+# change), and both name the edits, on stderr and in their output;
+# plan --worktree previews them, labelled not deployable
 sed -i 's/size_mb: 64/size_mb: 128/' repo/services.yml
-run 2 "$LEURA" -C repo plan --detailed-exitcode
+run 0 "$LEURA" -C repo plan --detailed-exitcode
+expect_in "$T/out" "No changes"
+expect_in "$T/err" "leura: warning: 1 uncommitted change in the working tree (services.yml) is not in this plan"
+expect_in "$T/out" "1 uncommitted change in the working tree not in this plan"
+expect_in "$T/out" "  services.yml"
+run 0 "$LEURA" -C repo plan --json
+expect_in "$T/out" '"uncommitted": ['
+expect_in "$T/out" '"deployable": true'
+run 2 "$LEURA" -C repo plan --worktree --detailed-exitcode
 expect_in "$T/out" "+size_mb=128"
 expect_in "$T/out" "Plan: 3 changes"
+expect_in "$T/out" "-> working tree 'repo', not deployable"
+expect_in "$T/out" "in this preview (not deployable"
 expect_not_in "$T/out" "Placement:"
+expect_not_in "$T/out" "--expect-revision"
+run 0 "$LEURA" -C repo plan --worktree --json
+expect_in "$T/out" '"deployable": false'
 run 0 "$LEURA" -C repo apply
-expect_in "$T/err" "1 uncommitted change in the working tree (services.yml) is not applied"
+expect_in "$T/err" "leura: warning: 1 uncommitted change in the working tree (services.yml) is not applied"
 expect_in "$T/out" "No changes"
+expect_in "$T/out" "1 uncommitted change in the working tree not applied"
+expect_in "$T/out" "  services.yml"
+run 0 "$LEURA" -C repo apply --json
+expect_in "$T/out" '"written": false'
+expect_in "$T/out" '"services.yml"'
+run 64 "$LEURA" -C repo apply --worktree
+expect_in "$T/err" "apply deploys commits, never the working tree"
+expect_in "$T/err" "hint: commit your changes"
 [ "$(revision)" = "$r1" ] || fail "apply of HEAD wrote the working tree"
 
 # commit it: apply writes only the three cache hosts

@@ -44,7 +44,13 @@ if [ -n "$amb" ]; then
 fi
 
 # a word before an option: the word is the error, whatever follows
-for cmd in apply plan history validate schedule inventory; do
+# (apply takes one word, its saved plan: then what follows is the error)
+run 64 "$LEURA" -C repo apply extra --lock-timeout x
+expect_in err "leura: error: option '--lock-timeout' after 'extra': options go before the saved plan"
+expect_in err "usage: leura apply"
+run 64 "$LEURA" -C repo apply extra -h
+expect_in err "option '-h' after 'extra'"
+for cmd in plan history validate schedule inventory; do
 	run 64 "$LEURA" -C repo $cmd extra --lock-timeout x
 	expect_in err "leura: error: unknown argument 'extra'"
 	[ "$(grep -c 'leura: error' err)" -eq 1 ] || fail "$cmd: more than one error"

@@ -1,4 +1,6 @@
-# leura plan --from: exit codes 0/2/1, moves, per-host step changes.
+# leura plan --from: exit codes 0/2/1, moves, per-host step changes; the
+# commit by default (what apply deploys), the working tree with
+# --worktree, labelled not deployable; uncommitted changes always named.
 . "$LEURA_SRC/tests/cli/lib.sh"
 new_repo
 
@@ -10,17 +12,43 @@ expect_in out '"changes": 0'
 # a placement change and a template change
 sed -i 's/num_instances: 2/num_instances: 3/' repo/services.yml
 echo "keepalive 65" >> repo/roles/web/files/site.conf
-run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+# by default the plan reads HEAD, as apply does: no change, and the
+# uncommitted edits named on stderr, in the text and in --json
+run 0 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+expect_in out "No changes"
+expect_in err "leura: warning: 2 uncommitted changes in the working tree (roles/web/files/site.conf, services.yml) are not in this plan"
+expect_in err "'leura plan --worktree' previews them"
+expect_in out "2 uncommitted changes in the working tree not in this plan"
+expect_in out "  services.yml"
+run 0 "$LEURA" -C repo plan --from HEAD --json
+expect_in out '"uncommitted": ['
+expect_in out '"services.yml"'
+expect_in out '"deployable": true'
+# --worktree previews them, labelled not deployable
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
+expect_in out "-> working tree 'repo', not deployable"
+expect_in out "in this preview (not deployable"
+expect_in err "in this plan, which previews the working tree: apply deploys commits"
+run 0 "$LEURA" -C repo plan --from HEAD --worktree --json
+expect_in out '"deployable": false'
+run 64 "$LEURA" -C repo plan --worktree --ref HEAD
+expect_in err "--worktree and --ref name two sources"
+run 64 "$LEURA" -C repo plan --worktree -o plan.json
+expect_in err "a plan of the working tree cannot be saved"
+[ ! -e plan.json ] || fail "plan --worktree -o wrote a file"
+run 64 "$LEURA" -C repo plan --from HEAD -o plan.json
+expect_in err "-o does not go with --from"
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
 expect_in out "~ web: web1 web2 -> web1 web2 web3"
 expect_in out "+ web/web/converge/site config"
 expect_in out "~ web/web/converge/site config (sha256, size)"
 # what changed inside the file, once; other hosts refer to it
 expect_in out "        +keepalive 65"
 expect_in out "(the same change as on host web1)"
-run 0 "$LEURA" -C repo plan --from HEAD --no-diff
+run 0 "$LEURA" -C repo plan --from HEAD --worktree --no-diff
 expect_not_in out "+keepalive 65"
-run 0 "$LEURA" -C repo plan --from HEAD
-run 0 "$LEURA" -C repo plan --from HEAD --json
+run 0 "$LEURA" -C repo plan --from HEAD --worktree
+run 0 "$LEURA" -C repo plan --from HEAD --worktree --json
 expect_in out '"changes": 8'
 
 # between two commits, without touching the working tree
@@ -31,7 +59,7 @@ run 0 "$LEURA" -C repo plan --from HEAD --ref HEAD --detailed-exitcode
 # a removed step shows as removed, a parameter change as changed
 sed -i '/name: reload/,/when_changed/d' repo/roles/web/role.yml
 sed -i 's/size_mb: 64/size_mb: 128/' repo/services.yml
-run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
 expect_in out "- web/web/converge/reload"
 expect_in out "~ cache/cache/converge/cache config (sha256, size)"
 expect_in out "        -size_mb=64"
@@ -95,12 +123,13 @@ mkdir -p mono && cp -R "$LEURA_SRC/examples/basic" mono/fleet
 run 0 "$LEURA" -C mono/fleet plan --from HEAD --detailed-exitcode
 expect_in out "folder 'fleet'"
 sed -i 's/size_mb: 64/size_mb: 32/' mono/fleet/services.yml
-run 2 "$LEURA" -C mono/fleet plan --from HEAD --detailed-exitcode
+run 2 "$LEURA" -C mono/fleet plan --from HEAD --worktree --detailed-exitcode
+expect_in err "1 uncommitted change in the working tree (fleet/services.yml) is in this plan"
 expect_in out "+size_mb=32"
 
 # errors on either side: exit 1
 echo "bad: [" >> repo/services.yml
-run 1 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+run 1 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
 expect_in err "invalid YAML"
 # without --from, plan asks etcd; none here: exit 1, and the offline way
 run 1 "$LEURA" -C repo plan --etcd http://127.0.0.1:9

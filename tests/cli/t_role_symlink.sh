@@ -12,7 +12,7 @@ mv repo/roles/web repo/shared/web
 ln -s ../shared/web repo/roles/web
 run 0 "$LEURA" -C repo validate
 expect_in out "3 roles"
-run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
 expect_in out "steps: 0 to add, 2 to change, 0 to remove, on 2 hosts"
 expect_in out "src: roles/web/files/site.conf -> shared/web/files/site.conf"
 commit_all "web role behind a symlink"
