@@ -1130,14 +1130,20 @@ test_cli_faults__uncommitted(void **state)
 	snprintf(msg, sizeof(msg), "commit %.12s", head);
 	EXPECT_OUT(&r, msg);
 	res_release(&r);
-	/* HEAD is applied; the working tree still differs */
-	leura(&r, env, "-C", repo, "plan", "--ref", "HEAD",
-	    "--detailed-exitcode", NULL);
-	EXPECT_EXIT(&r, 0);
-	res_release(&r);
+	/*
+	 * HEAD is applied; plan reads HEAD too (and names the edit), and
+	 * only --worktree sees the working tree differ
+	 */
 	leura(&r, env, "-C", repo, "plan", "--detailed-exitcode", NULL);
+	EXPECT_EXIT(&r, 0);
+	EXPECT_ERR(&r, "services.yml");
+	EXPECT_OUT(&r, "services.yml");
+	res_release(&r);
+	leura(&r, env, "-C", repo, "plan", "--worktree",
+	    "--detailed-exitcode", NULL);
 	EXPECT_EXIT(&r, 2);
 	EXPECT_OUT(&r, "workers");
+	EXPECT_OUT(&r, "not deployable");
 	res_release(&r);
 }
 
