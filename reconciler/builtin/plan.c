@@ -349,8 +349,8 @@ plan_from(struct lr_ctx *ctx, const struct plan_opts *po)
 	d = rec_diff(&from.comp, &to.comp);
 	changes = json_integer_value(json_object_get(d, "changes"));
 	if (po->json) {
-		json_object_set_new(d, "from", json_pack("{s:s, s:s?}", "source",
-		    from.label, "commit", from.commit));
+		json_object_set_new(d, "from", json_pack("{s:s, s:s?}",
+		    "source", from.label, "commit", from.commit));
 		json_object_set_new(d, "to", to_json(&to, po));
 		json_object_set_new(d, "uncommitted",
 		    cmd_uncommitted_json(dt.paths, dt.n));

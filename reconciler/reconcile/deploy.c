@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "deploy.h"
 #include "diff.h"
 #include "doc.h"
 #include "fields.h"
 #include "hash.h"
-#include "buf.h"
 #include "json.h"
 #include "xalloc.h"
 
@@ -234,7 +234,7 @@ rec_deploy_open(struct rec_deploy *d, struct rec_git *g,
 	rev = o->commit ? o->commit : d->ref;
 	if (g->subdir != NULL && gitsrc_dirty(g->repo, g->subdir,
 	    &d->uncommitted, &d->nuncommitted, err) < 0)
-		lr_err_clear(err);	/* what is left out, not what is deployed */
+		lr_err_clear(err);	/* left out: never fails the deploy */
 	if ((rc = gitsrc_describe(g->repo, rev, &d->commit, err)) < 0)
 		return rc;
 	snprintf(d->label, sizeof(d->label), "commit %.12s (%s)",

@@ -67,7 +67,8 @@ is_hex(const char *s, size_t n)
 	if (s == NULL || strlen(s) != n)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+		if (!isxdigit((unsigned char)s[i]) ||
+		    isupper((unsigned char)s[i]))
 			return false;
 	return true;
 }
