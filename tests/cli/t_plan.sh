@@ -80,7 +80,7 @@ expect_lines() {
 new_repo
 echo "keepalive 65" >> repo/roles/web/files/site.conf
 sed -i 's/num_instances: 2/num_instances: 1/' repo/services.yml
-run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode --no-diff
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode --no-diff
 expect_lines out "Host web1:
   ~ web/web/converge/site config (sha256, size)
   > will run web/web/converge/reload (site config changed)"
@@ -89,7 +89,7 @@ expect_lines out "Host web2:
   > will run turndown web/web/turndown/remove site (service web leaves the host)"
 expect_not_in out "- web/web/turndown/remove site"
 expect_in out "The agents will also run 1 when_changed step and 1 turndown step (marked >)."
-run 0 "$LEURA" -C repo plan --from HEAD --json
+run 0 "$LEURA" -C repo plan --from HEAD --worktree --json
 expect_lines out '"triggered": [
         {
           "because": [
@@ -104,12 +104,12 @@ expect_lines out '"turndown": [
         }'
 # a when_changed step whose trigger does not change is not set off
 git -C repo checkout -q roles/web/files/site.conf
-run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode --no-diff
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode --no-diff
 expect_not_in out "will run web/web/converge/reload"
 # a host removed from the inventory: its turndowns run
 git -C repo checkout -q services.yml
 sed -i '/^  web2:/d' repo/inventory/hosts.yml
-run 2 "$LEURA" -C repo plan --from HEAD --detailed-exitcode --no-diff
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode --no-diff
 expect_lines out "Host web2 (removed from the inventory):
   - service cache
   - service web

@@ -117,7 +117,7 @@ echo "# later" >>repo/services.yml
 commit_all "later"
 run 0 "$LEURA" -C repo apply --no-diff plan.json
 expect_in "$T/out" "Applied deploy #2: commit $(echo "$c1" | cut -c1-12)"
-run 0 "$LEURA" -C repo status --json
+run 0 "$LEURA" -C repo history -n 1 --json
 expect_in "$T/out" "\"commit\": \"$c1\""
 
 # the same plan again: the cluster moved since (the revision)

@@ -35,7 +35,11 @@ run 1 "$LEURA" -C bare.git validate
 expect_in err "error: 'bare.git' is a bare git repository: it has no working tree to read"
 expect_in err "hint: pass --ref to read one of its commits (e.g. --ref HEAD or --ref main)"
 expect_not_in err "services.yml"
-run 1 "$LEURA" -C bare.git plan --from HEAD
+# plan reads HEAD by default (what apply deploys): fine in a bare clone;
+# --worktree asks for the working tree it has not
+run 0 "$LEURA" -C bare.git plan --from HEAD
+expect_in out "No changes"
+run 1 "$LEURA" -C bare.git plan --from HEAD --worktree
 expect_in err "hint: pass --ref"
 
 # an error that follows from another is folded into its cause: a
