@@ -353,6 +353,8 @@ expect_in_at(struct res *r, bool err, const char *s, bool want,
 }
 
 #define EXPECT_EXIT(r, want)	expect_exit_at(r, want, __FILE__, __LINE__)
+/* leura status once applied, no agent running: every host unknown */
+#define STATUS_NO_AGENTS	3
 #define EXPECT_ERR(r, s)	expect_in_at(r, true, s, true, __FILE__, \
 				    __LINE__)
 #define EXPECT_OUT(r, s)	expect_in_at(r, false, s, true, __FILE__, \
@@ -597,7 +599,7 @@ test_cli_faults__auth(void **state)
 	EXPECT_OUT(&r, "Applied deploy #1");
 	res_release(&r);
 	leura(&r, ok, "status", NULL);
-	EXPECT_EXIT(&r, 0);
+	EXPECT_EXIT(&r, STATUS_NO_AGENTS);
 	EXPECT_OUT(&r, "Deploy #1");
 	res_release(&r);
 
@@ -653,7 +655,7 @@ test_cli_faults__tls(void **state)
 		snprintf(o3, sizeof(o3), "--etcd-cert=%s", h->cert);
 		snprintf(o4, sizeof(o4), "--etcd-key=%s", h->key);
 		leura(&r, NULL, o1, o2, o3, o4, "status", NULL);
-		EXPECT_EXIT(&r, 0);
+		EXPECT_EXIT(&r, STATUS_NO_AGENTS);
 		EXPECT_OUT(&r, "Deploy #1");
 		res_release(&r);
 	}
@@ -768,7 +770,7 @@ test_cli_faults__member_down(void **state)
 	EXPECT_EXIT(&r, 0);
 	res_release(&r);
 	leura(&r, env, "status", NULL);
-	EXPECT_EXIT(&r, 0);
+	EXPECT_EXIT(&r, STATUS_NO_AGENTS);
 	EXPECT_OUT(&r, "Deploy #1");
 	res_release(&r);
 
@@ -1411,7 +1413,7 @@ test_cli_faults__black_hole(void **state)
 	EXPECT_EXIT(&r, 0);
 	res_release(&r);
 	leura(&r, env, "status", NULL);
-	EXPECT_EXIT(&r, 0);
+	EXPECT_EXIT(&r, STATUS_NO_AGENTS);
 	EXPECT_OUT(&r, "Deploy #1");
 	res_release(&r);
 	leura(&r, env, "history", NULL);
@@ -1449,7 +1451,7 @@ test_cli_faults__member_hung(void **state)
 		res_release(&r);
 	}
 	leura(&r, env, "status", NULL);
-	EXPECT_EXIT(&r, 0);
+	EXPECT_EXIT(&r, STATUS_NO_AGENTS);
 	EXPECT_OUT(&r, "Deploy #3");
 	res_release(&r);
 	kill(h->m[0].pid, SIGCONT);
