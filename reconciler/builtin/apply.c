@@ -126,6 +126,25 @@ confirm(void)
 
 #define REPLAN_FILE	"'leura plan -o FILE'"
 
+/*
+ * A saved plan's ref that names another commit now (HEAD moved on since
+ * the plan): say that the plan's commit is what is applied.
+ */
+static void
+plan_file_note_ref(const struct rec_planfile *pf, struct rec_git *g)
+{
+	struct gitsrc_commit c = { 0 };
+	struct lr_err err;
+
+	lr_err_clear(&err);
+	if (gitsrc_describe(g->repo, pf->ref, &c, &err) == 0 &&
+	    strcmp(c.id, pf->commit) != 0)
+		fprintf(stderr, "note: %s is commit %.12s now; this applies "
+		    "the saved plan's commit %.12s, as planned\n", pf->ref,
+		    c.id, pf->commit);
+	gitsrc_commit_release(&c);
+}
+
 /* Read ao->plan_file into pf and set o from it: an exit status. */
 static int
 plan_file_open(const struct cmd_apply_opts *ao, struct rec_planfile *pf,
@@ -205,6 +224,8 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 	if (ao->plan_file && (rc = rec_planfile_check(&pf, ao->plan_file, g,
 	    conn.prefix, &err)) < 0)
 		goto fail;
+	if (ao->plan_file && !ao->json)
+		plan_file_note_ref(&pf, g);
 	rc = rec_deploy_open(&d, g, &o, &err);
 	if (!ao->no_plan)
 		cmd_uncommitted_warn(d.uncommitted, d.nuncommitted, "not "
@@ -221,6 +242,11 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 		fprintf(stderr, "note: the applied deploy is not signed by "
 		    "key %s: every host's document is written anew, signed "
 		    "with it\n", lr_sign_key_id(key));
+	if (ao->plan_file && d.plan.to.label) {
+		free(d.plan.to.label);
+		d.plan.to.label = lr_xasprintf("%s, the saved plan '%s'",
+		    d.label, ao->plan_file);
+	}
 	if (d.plan.nchanged && print) {
 		print_plan(&d, ao->show_diff);
 		cmd_uncommitted_print(d.uncommitted, d.nuncommitted, "not "

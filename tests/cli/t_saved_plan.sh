@@ -117,6 +117,8 @@ echo "# later" >>repo/services.yml
 commit_all "later"
 run 0 "$LEURA" -C repo apply --no-diff plan.json
 expect_in "$T/out" "Applied deploy #2: commit $(echo "$c1" | cut -c1-12)"
+expect_in "$T/out" "-> commit $(echo "$c1" | cut -c1-12) (HEAD), the saved plan 'plan.json'"
+expect_in "$T/err" "note: HEAD is commit $(cd repo && git rev-parse --short=12 HEAD) now; this applies the saved plan's commit $(echo "$c1" | cut -c1-12), as planned"
 run 0 "$LEURA" -C repo history -n 1 --json
 expect_in "$T/out" "\"commit\": \"$c1\""
 
