@@ -203,12 +203,13 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 		return LR_EXIT_FAIL;
 	}
 	if ((rc = rec_git_open(ctx->repo_dir, &g, &err)) < 0) {
-		lr_err_print(&err);
 		/* no repository; a folder outside the tree has its own hint */
 		if (rc == LR_EGIT)
-			fprintf(stderr, "hint: apply deploys a commit of the "
+			lr_err_hint(&err, "apply deploys a commit of the "
 			    "config repo: commit it to git first ('leura "
-			    "validate' checks any directory)\n");
+			    "validate' checks any directory, 'leura plan "
+			    "--worktree' previews it)");
+		lr_err_print(&err);
 		rec_planfile_release(&pf);
 		lr_sign_key_free(key);
 		return LR_EXIT_FAIL;

@@ -226,17 +226,23 @@ plan_etcd(struct lr_ctx *ctx, const struct plan_opts *po)
 	}
 	if (!po->worktree && (k = rec_git_open(ctx->repo_dir, &g,
 	    &err)) < 0) {
-		lr_err_print(&err);
 		if (k == LR_EGIT)
-			fprintf(stderr, "hint: plan shows the commit apply "
-			    "would deploy: commit the config repo to git "
-			    "first, or preview a folder as it is with 'leura "
-			    "plan --worktree'\n");
+			lr_err_hint(&err, "plan shows the commit apply would "
+			    "deploy: commit the config repo to git first, or "
+			    "preview a folder as it is with 'leura plan "
+			    "--worktree'");
+		lr_err_print(&err);
 		goto out;
 	}
 	dirty_load(&dt, ctx);
 	dirty_warn(&dt, po);
 	if ((k = rec_plan_compile(&p, ctx->repo_dir, g, ref, &err)) < 0) {
+		/* HEAD of a repository without commits: nothing to deploy */
+		if (!po->worktree && po->ref == NULL && err.code == LR_ENOENT &&
+		    p.to.diags.nerrors == 0)
+			lr_err_hint(&err, "plan shows the commit apply deploys: "
+			    "commit the config files first, or preview them "
+			    "with 'leura plan --worktree'");
 		cmd_print_load_error(&p.to, k, &err, 20);
 		goto out;
 	}

@@ -89,6 +89,16 @@ expect_in "$T/out" "  services.yml"
 run 0 "$LEURA" -C repo apply --json
 expect_in "$T/out" '"written": false'
 expect_in "$T/out" '"services.yml"'
+# a folder not in git: plan and apply have no commit to read, and say
+# so; --worktree previews it
+cp -R "$LEURA_SRC/examples/basic" "$T/plain"
+run 1 "$LEURA" -C "$T/plain" plan
+expect_in "$T/err" "hint: plan shows the commit apply would deploy: commit the config repo to git first, or preview a folder as it is with 'leura plan --worktree'"
+[ "$(grep -c '^hint:' "$T/err")" -eq 1 ] || fail "plan of a plain folder: not one hint"
+run 0 "$LEURA" -C "$T/plain" plan --worktree --no-diff
+expect_in "$T/out" "not deployable"
+run 1 "$LEURA" -C "$T/plain" apply
+expect_in "$T/err" "'leura plan --worktree' previews it"
 run 64 "$LEURA" -C repo apply --worktree
 expect_in "$T/err" "apply deploys commits, never the working tree"
 expect_in "$T/err" "hint: commit your changes"
