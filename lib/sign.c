@@ -116,7 +116,9 @@ lr_sign_key_load_private(const char *path, struct lr_sign_key **out,
 	BIO *bio;
 	int fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO there must not hang the open; see fstat */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		rc = errno == ENOENT ? LR_ENOENT : LR_EIO;
 		lr_err_set(err, rc, "cannot open the signing key '%s': %s",
 		    path, strerror(errno));
@@ -124,9 +126,9 @@ lr_sign_key_load_private(const char *path, struct lr_sign_key **out,
 		    keygen_hint) : rc;
 	}
 	/* the mode of what was opened, then read from it: no swap between */
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+	if ((rc = fstat(fd, &st)) == -1 || !S_ISREG(st.st_mode)) {
 		rc = lr_err_set(err, LR_EIO, "cannot read the signing key "
-		    "'%s': %s", path, S_ISREG(st.st_mode) ? strerror(errno) :
+		    "'%s': %s", path, rc == -1 ? strerror(errno) :
 		    "not a regular file");
 		close(fd);
 		return rc;

@@ -1,8 +1,8 @@
 /*
  * Unit tests of lib/sign.h: RFC 8032's known answers through PEM files,
  * a tampered byte, a wrong key, malformed signatures, the private key's
- * mode, key pairs (modes, no overwrite) and a public key file with two
- * keys (a rotation).
+ * mode, a FIFO as the key, key pairs (modes, no overwrite) and a public
+ * key file with two keys (a rotation).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -245,6 +245,29 @@ test_lr_sign_key_load_private__refuses_readable(void **state)
 	free(path);
 }
 
+/*
+ * A FIFO (0600) named as the key is refused as not a regular file, at
+ * once: the open blocked until a writer came (for ever), before the mode
+ * check could say anything.  alarm() turns the hang into a failure.
+ */
+static void
+test_lr_sign_key_load_private__fifo(void **state)
+{
+	struct lr_sign_key *k = NULL;
+	struct lr_err err;
+	char *path;
+
+	(void)state;
+	path = lr_xasprintf("%s/fifo.key", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(lr_sign_key_load_private(path, &k, &err), LR_EIO);
+	alarm(0);
+	assert_null(k);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	free(path);
+}
+
 static void
 test_lr_sign_keygen__modes_and_no_overwrite(void **state)
 {
@@ -334,6 +357,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_lr_sign_key_load_private__refuses_readable, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lr_sign_key_load_private__fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_lr_sign_keygen__modes_and_no_overwrite, setup,
 		    teardown),
