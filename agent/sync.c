@@ -866,7 +866,7 @@ raw_room(size_t bytes)
 static int
 report_send(struct agent_sync *s, struct lr_err *err)
 {
-	size_t budget = s->max_request - REQUEST_MARGIN, keys, room;
+	size_t budget = s->max_request - REQUEST_MARGIN, keys, room, used;
 	struct etcd_txn t;
 	json_t *cut;
 	char *rep, *res;
@@ -878,7 +878,9 @@ report_send(struct agent_sync *s, struct lr_err *err)
 	rep = proto_dumps(s->report);
 	if (b64_len(strlen(rep)) + keys > budget) {
 		cut = json_deep_copy(s->report);
-		if (!proto_report_fit(cut, raw_room(budget - keys)))
+		/* said once per cut, as below: a retry comes every 10 s */
+		if (!proto_report_fit(cut, raw_room(budget - keys)) &&
+		    !s->report_cut_said)
 			lr_log_error("the report does not fit in %zu bytes "
 			    "even without its failed steps and drift", budget);
 		free(rep);
@@ -894,7 +896,10 @@ report_send(struct agent_sync *s, struct lr_err *err)
 	etcd_txn_init(&t);
 	if (s->results_dirty && s->results) {
 		/* one round trip: the results and the report that names them */
-		room = raw_room(budget - keys - b64_len(strlen(rep)));
+		/* a report that still does not fit leaves no room (and
+		 * the unsigned difference must not wrap to all of it) */
+		used = keys + b64_len(strlen(rep));
+		room = used < budget ? raw_room(budget - used) : 0;
 		if (room > RESULTS_MAX)
 			room = RESULTS_MAX;
 		res = proto_dumps(s->results);
