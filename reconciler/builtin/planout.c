@@ -118,6 +118,25 @@ print_step_diff(const json_t *chg, const struct rec_compiled *from,
 	lr_buf_release(&b);
 }
 
+/*
+ * Make before break (docs/etcd-layout.md): the agent of host runs the
+ * turndown of svc once svc validates where it runs now.
+ */
+static void
+print_after(const struct rec_compiled *to, const char *host, const char *svc)
+{
+	json_t *hosts = json_object_get(to ? to->make_before_break : NULL,
+	    svc), *h;
+	size_t i, n = 0;
+
+	json_array_foreach(hosts, i, h) {
+		if (strcmp(json_string_value(h), host) == 0)
+			continue;
+		printf("%s %s", n++ ? "" : ", once it validates on",
+		    json_string_value(h));
+	}
+}
+
 void
 plan_print(const json_t *d, const char *from_label, const char *to_label,
     const struct rec_compiled *from, const struct rec_compiled *to,
@@ -150,12 +169,16 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 		    " (removed from the inventory)" : "");
 		print_list("+ service", json_object_get(v, "services_added"));
 		print_list("- service", json_object_get(v, "services_removed"));
-		json_array_foreach(json_object_get(v, "turndown"), i, c)
-			printf("  > will run turndown %s (service %s %s)\n",
+		json_array_foreach(json_object_get(v, "turndown"), i, c) {
+			printf("  > will run turndown %s (service %s %s",
 			    json_string_value(json_object_get(c, "id")),
 			    json_string_value(json_object_get(c, "service")),
 			    json_object_get(v, "host_removed") ? "goes with "
 			    "the host" : "leaves the host");
+			print_after(to, k, json_string_value(json_object_get(c,
+			    "service")));
+			printf(")\n");
+		}
 		print_list("+", json_object_get(v, "added"));
 		json_array_foreach(json_object_get(v, "changed"), i, c) {
 			printf("  ~ %s (", json_string_value(

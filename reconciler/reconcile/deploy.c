@@ -98,6 +98,8 @@ build_sides(struct rec_plan *p, const struct rec_compiled *applied)
 	p->from_sub.placement = rec_placement_of(all);
 	p->to_sub.placement = json_incref(p->to.comp.placement);
 	p->to_sub.files = json_incref(p->to.comp.files);
+	p->to_sub.make_before_break = json_incref(
+	    p->to.comp.make_before_break);
 	json_decref(all);
 }
 

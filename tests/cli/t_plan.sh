@@ -86,9 +86,18 @@ expect_lines out "Host web1:
   > will run web/web/converge/reload (site config changed)"
 expect_lines out "Host web2:
   - service web
-  > will run turndown web/web/turndown/remove site (service web leaves the host)"
+  > will run turndown web/web/turndown/remove site (service web leaves the host, once it validates on web1)"
 expect_not_in out "- web/web/turndown/remove site"
 expect_in out "The agents will also run 1 when_changed step and 1 turndown step (marked >)."
+# break-before-make: the turndown does not wait
+sed -i 's/rollout: {max_parallel: 1}/rollout: {max_parallel: 1, move: break-before-make}/' \
+    repo/services.yml
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode --no-diff
+expect_lines out "Host web2:
+  - service web
+  > will run turndown web/web/turndown/remove site (service web leaves the host)
+"
+sed -i 's/, move: break-before-make//' repo/services.yml
 run 0 "$LEURA" -C repo plan --from HEAD --worktree --json
 expect_lines out '"triggered": [
         {
@@ -113,7 +122,7 @@ run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode --no-diff
 expect_lines out "Host web2 (removed from the inventory):
   - service cache
   - service web
-  > will run turndown web/web/turndown/remove site (service web goes with the host)"
+  > will run turndown web/web/turndown/remove site (service web goes with the host, once it validates on web1 web3)"
 expect_not_in out "- web/web/turndown/remove site"
 git -C repo checkout -q inventory/hosts.yml
 
