@@ -248,6 +248,37 @@ test_rec_compile__task_next_fire_times(void **state)
 	release(&fx);
 }
 
+static void
+test_rec_compile__make_before_break(void **state)
+{
+	struct fx fx;
+	const json_t *mbb, *l;
+
+	(void)state;
+	/* api has turndown steps; db, without, has nothing to wait for */
+	new_repo(&fx);
+	load(&fx, REC_COMPILE_DESIRED);
+	assert_int_equal(fx.rc, 0);
+	mbb = fx.comp.make_before_break;
+	assert_int_equal(json_object_size(mbb), 1);
+	l = json_object_get(mbb, "api");
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(json_string_value(json_array_get(l, 0)), "a1");
+	assert_string_equal(json_string_value(json_array_get(l, 1)), "a2");
+	release(&fx);
+
+	/* break-before-make: turned down at once, named nowhere */
+	new_repo(&fx);
+	write_file(fx.dir, "services.yml", "api:\n"
+	    "  scheduling_group: app\n"
+	    "  rollout: {move: break-before-make}\n"
+	    "db:\n  scheduling_group: data\n  num_instances: 1\n");
+	load(&fx, REC_COMPILE_DESIRED);
+	assert_int_equal(fx.rc, 0);
+	assert_int_equal(json_object_size(fx.comp.make_before_break), 0);
+	release(&fx);
+}
+
 /* ---- diff ---- */
 
 static void
@@ -430,6 +461,7 @@ main(void)
 		cmocka_unit_test(
 		    test_rec_compile__impossible_placement_and_bad_cron),
 		cmocka_unit_test(test_rec_compile__task_next_fire_times),
+		cmocka_unit_test(test_rec_compile__make_before_break),
 		cmocka_unit_test(test_rec_diff__moves_adds_changes_removes),
 		cmocka_unit_test(test_rec_diff__reorder_is_a_change),
 		cmocka_unit_test(test_rec_diff__when_changed_steps_set_off),
