@@ -372,31 +372,32 @@ turndown_gate(struct agent_run *r, const char *svc, char **why, json_t **on)
 			continue;
 		if ((obs = agent_sync_observed(cv->sync)) == NULL) {
 			agent_sync_observe_start(cv->sync);
-			*why = lr_xasprintf("the turndown of %s waits for %s to "
-			    "validate on %s (reading its report)", svc, svc, h);
+			*why = lr_xasprintf("the turndown of %s waits for %s "
+			    "to validate on %s (reading its report)", svc, svc,
+			    h);
 			*on = proto_waiting_for(svc, h);
 			return GATE_WAIT;
 		}
 		if ((rep = json_object_get(obs, h)) == NULL) {
-			*why = lr_xasprintf("the turndown of %s waits for %s to "
-			    "validate on %s (no report from its agent yet)",
+			*why = lr_xasprintf("the turndown of %s waits for %s "
+			    "to validate on %s (no report from its agent yet)",
 			    svc, svc, h);
 			*on = proto_waiting_for(svc, h);
 			return GATE_WAIT;
 		}
 		proto_report_decode(rep, &rr);
 		if (rr.head < r->gen) {
-			*why = lr_xasprintf("the turndown of %s waits for %s to "
-			    "validate on %s (its agent is at generation %lld, "
-			    "this deploy is %lld)", svc, svc, h,
+			*why = lr_xasprintf("the turndown of %s waits for %s "
+			    "to validate on %s (its agent is at generation "
+			    "%lld, this deploy is %lld)", svc, svc, h,
 			    (long long)rr.head, (long long)r->gen);
 			*on = proto_waiting_for(svc, h);
 			return GATE_WAIT;
 		}
 		if (!lr_json_bool(json_object_get(rr.services, svc),
 		    PROTO_SERVICE_VALIDATED)) {
-			*why = lr_xasprintf("the turndown of %s waits for %s to "
-			    "validate on %s (%s)", svc, svc, h,
+			*why = lr_xasprintf("the turndown of %s waits for %s "
+			    "to validate on %s (%s)", svc, svc, h,
 			    *rr.state ? rr.state : "no state");
 			*on = proto_waiting_for(svc, h);
 			return GATE_WAIT;

@@ -767,13 +767,13 @@ static char *
 validate_script(const char *cmd, const char *path)
 {
 	struct lr_buf b = LR_BUF_INIT;
-	const char *p, *q;
+	const char *p, *q, *c;
 
 	for (p = cmd; (q = strstr(p, "%s")) != NULL; p = q + 2) {
 		lr_buf_add(&b, p, (size_t)(q - p));
 		/* single quotes keep everything but a single quote */
 		lr_buf_addc(&b, '\'');
-		for (const char *c = path; *c; c++) {
+		for (c = path; *c; c++) {
 			if (*c == '\'')
 				lr_buf_adds(&b, "'\\''");
 			else

@@ -27,12 +27,12 @@
  *             renames it over dest (on the pool), anything else removes
  *             it and fails the attempt, dest untouched.  An owner or
  *             group that does not exist, stored content whose SHA-256
- *             is not its name, or a folder at dest: AGENT_STEP_FAILED.  Anything else
- *             at dest (a symbolic link...) is replaced.  dest's folder is
- *             reached through open folders, never by path twice; a
- *             symbolic link on the way is followed only when root or the
- *             agent's user owns it, else AGENT_STEP_FAILED (step-int.h,
- *             step_file_open_dir).
+ *             is not its name, or a folder at dest: AGENT_STEP_FAILED.
+ *             Anything else at dest (a symbolic link...) is replaced.
+ *             dest's folder is reached through open folders, never by
+ *             path twice; a symbolic link on the way is followed only
+ *             when root or the agent's user owns it, else
+ *             AGENT_STEP_FAILED (step-int.h, step_file_open_dir).
  *   http      "url", "method", "headers", "body", "expect_status" (default:
  *             any 2xx): libcurl, on the thread pool; success is a change.
  *             Redirects are not followed.  The status and the start of the

@@ -532,7 +532,7 @@ write_dest(struct step_work *w, int dirfd, const char *name,
 	}
 	fd = -1;
 	if (w->stage) {
-		w->tmp = tmp;		/* the validate command's, then commit's */
+		w->tmp = tmp;	/* the validate command's, then commit's */
 		return 0;
 	}
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {

@@ -479,17 +479,17 @@ parse_file(struct pctx *p, struct item *it, const struct spec_node *key,
 	if ((v = spec_opt(f, "validate")) != NULL &&
 	    step_dup(p, it, v, "validate", &st->validate) == 0) {
 		if (is_blank(st->validate))
-			spec_diag_hint(spec_diag_at(p->diags, v, "'validate' of "
-			    "%s is empty", label(p, it)), "write a command that "
-			    "checks the new file, with %%s for its path, e.g. "
-			    "nginx -t -c %%s");
+			spec_diag_hint(spec_diag_at(p->diags, v, "'validate' "
+			    "of %s is empty", label(p, it)), "write a command "
+			    "that checks the new file, with %%s for its path, "
+			    "e.g. nginx -t -c %%s");
 		else if (strstr(st->validate, "%s") == NULL)
-			/* as Ansible: a check of some other file checks nothing */
-			spec_diag_hint(spec_diag_at(p->diags, v, "'validate' of "
-			    "%s has no %%s", label(p, it)), "write %%s where the "
-			    "new file's path goes, e.g. nginx -t -c %%s: the "
-			    "command checks the new content before it replaces "
-			    "'%s'", st->dest ? st->dest : "dest");
+			/* as Ansible: a check of another file checks nothing */
+			spec_diag_hint(spec_diag_at(p->diags, v, "'validate' "
+			    "of %s has no %%s", label(p, it)), "write %%s "
+			    "where the new file's path goes, e.g. nginx -t -c "
+			    "%%s: the command checks the new content before "
+			    "it replaces '%s'", st->dest ? st->dest : "dest");
 	}
 	return p->diags->nerrors > nerr ? -1 : 0;
 }

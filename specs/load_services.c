@@ -992,16 +992,17 @@ load_rollout(struct spec_service *s, const struct spec_node *v,
 			sug = mv->kind == SPEC_NODE_SCALAR ?
 			    lr_suggest(mv->str, move_values, 2) : NULL;
 			spec_diag_hint(spec_diag_at(d, mv, "move of %s must be "
-			    "make-before-break or break-before-make, not %s%s%s",
-			    owner_str(&owner), mv->kind == SPEC_NODE_SCALAR ?
-			    "'" : "", mv->kind == SPEC_NODE_SCALAR ? mv->str :
+			    "make-before-break or break-before-make, not "
+			    "%s%s%s", owner_str(&owner), mv->kind ==
+			    SPEC_NODE_SCALAR ? "'" : "", mv->kind ==
+			    SPEC_NODE_SCALAR ? mv->str :
 			    spec_node_describe(mv), mv->kind ==
 			    SPEC_NODE_SCALAR ? "'" : ""), "%s%s%s"
 			    "make-before-break (the default) turns the service "
 			    "down on a host it leaves once it validates where "
-			    "it runs now; break-before-make turns it down first",
-			    sug ? "did you mean '" : "", sug ? sug : "",
-			    sug ? "'? " : "");
+			    "it runs now; break-before-make turns it down "
+			    "first", sug ? "did you mean '" : "", sug ? sug :
+			    "", sug ? "'? " : "");
 		}
 	}
 	mp = spec_node_get(v, "max_parallel");
