@@ -230,8 +230,8 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 	rc = rec_deploy_open(&d, g, &o, &err);
 	if (!ao->no_plan)
 		cmd_uncommitted_warn(d.uncommitted, d.nuncommitted, "not "
-		    "applied: apply deploys commits", "commit them, then "
-		    "plan and apply again");
+		    "applied: apply deploys commits", "commit, then plan "
+		    "and apply again");
 	if (rc < 0)
 		goto fail;
 	if ((rc = rec_deploy_plan(&d, conn.etcd, conn.prefix, &err)) < 0)
@@ -251,8 +251,8 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 	if (d.plan.nchanged && print) {
 		print_plan(&d, ao->show_diff);
 		cmd_uncommitted_print(d.uncommitted, d.nuncommitted, "not "
-		    "applied (apply deploys commits: commit them, then plan "
-		    "and apply again)");
+		    "applied (apply deploys commits: commit, then plan and "
+		    "apply again)");
 	}
 	if (d.plan.nchanged && ao->ask && !confirm()) {
 		fprintf(stderr, "leura: apply cancelled: nothing written\n");
@@ -270,8 +270,8 @@ cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *ao,
 		printf("No changes: %s already has the desired state of %s; "
 		    "nothing written.\n", d.plan.from_label, d.label);
 		cmd_uncommitted_print(d.uncommitted, d.nuncommitted, "not "
-		    "applied (apply deploys commits: commit them, then plan "
-		    "and apply again)");
+		    "applied (apply deploys commits: commit, then plan and "
+		    "apply again)");
 	} else if (ao->json)
 		out->json = written_json(&d);
 	else

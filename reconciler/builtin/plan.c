@@ -69,12 +69,12 @@ dirty_warn(const struct dirty *dt, const struct plan_opts *po)
 	if (po->worktree)
 		cmd_uncommitted_warn(dt->paths, dt->n, "in this plan, which "
 		    "previews the working tree: apply deploys commits, not "
-		    "this", "commit them, then plan again to see what apply "
+		    "this", "commit, then plan again to see what apply "
 		    "deploys");
 	else
 		cmd_uncommitted_warn(dt->paths, dt->n, "not in this plan, "
-		    "which shows the commit apply deploys", "commit them to "
-		    "deploy them; 'leura plan --worktree' previews them");
+		    "which shows the commit apply deploys", "commit to deploy; "
+		    "'leura plan --worktree' previews uncommitted changes");
 }
 
 static void
@@ -82,12 +82,12 @@ dirty_print(const struct dirty *dt, const struct plan_opts *po)
 {
 	if (po->worktree)
 		cmd_uncommitted_print(dt->paths, dt->n, "in this preview "
-		    "(not deployable: apply deploys commits; commit them, then "
-		    "plan again)");
+		    "(not deployable: apply deploys commits; commit, then plan "
+		    "again)");
 	else
 		cmd_uncommitted_print(dt->paths, dt->n, "not in this plan "
-		    "(apply deploys commits: commit them to deploy them; "
-		    "'leura plan --worktree' previews them)");
+		    "(apply deploys commits: commit to deploy; 'leura plan "
+		    "--worktree' previews uncommitted changes)");
 }
 
 /* The "to" side of --json: its source, commit and whether deployable. */

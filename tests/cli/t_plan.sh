@@ -17,7 +17,7 @@ echo "keepalive 65" >> repo/roles/web/files/site.conf
 run 0 "$LEURA" -C repo plan --from HEAD --detailed-exitcode
 expect_in out "No changes"
 expect_in err "leura: warning: 2 uncommitted changes in the working tree (roles/web/files/site.conf, services.yml) are not in this plan"
-expect_in err "'leura plan --worktree' previews them"
+expect_in err "'leura plan --worktree' previews uncommitted changes"
 expect_in out "2 uncommitted changes in the working tree not in this plan"
 expect_in out "  services.yml"
 run 0 "$LEURA" -C repo plan --from HEAD --json
