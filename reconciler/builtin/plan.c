@@ -240,9 +240,9 @@ plan_etcd(struct lr_ctx *ctx, const struct plan_opts *po)
 		/* HEAD of a repository without commits: nothing to deploy */
 		if (!po->worktree && po->ref == NULL && err.code == LR_ENOENT &&
 		    p.to.diags.nerrors == 0)
-			lr_err_hint(&err, "plan shows the commit apply deploys: "
-			    "commit the config files first, or preview them "
-			    "with 'leura plan --worktree'");
+			lr_err_hint(&err, "plan shows the commit apply "
+			    "deploys: commit the config files first, or "
+			    "preview them with 'leura plan --worktree'");
 		cmd_print_load_error(&p.to, k, &err, 20);
 		goto out;
 	}
