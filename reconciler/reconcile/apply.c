@@ -94,31 +94,26 @@ txn_begin(struct writer *w)
 	etcd_txn_range(&w->t, ETCD_ELSE, &q);
 }
 
-/* How long a lost commit answer is looked for in the head (ms). */
-#define HEAD_CHECK_MS	10000
-
 /*
  * The commit txn failed without an answer (the connection dropped, no
- * answer in time): it may have landed all the same.  The head says: ours
- * (our apply_id) is a success, *rev its revision; anything else, or no
- * answer within HEAD_CHECK_MS, leaves the commit's own error (false).
+ * answer in time): it may have landed all the same.  The head, read once
+ * more (on the next endpoint, the client's own fail-over), says: ours (our
+ * apply_id) is a success, *rev its revision (1); another head means it did
+ * not land (0); no answer leaves it unknown (-1).  No retry loop here: the
+ * library does not sleep, and an etcd that answers nothing now is for the
+ * caller to tell the user about.
  */
-static bool
+static int
 head_is_ours(struct writer *w, int64_t *rev)
 {
-	long deadline = lr_now_ms() + HEAD_CHECK_MS;
 	struct proto_head hd;
 	struct etcd_kv kv = { 0 };
 	struct lr_err e2;
 	json_t *head;
 	bool ours;
-	int rc;
 
-	while ((rc = etcd_get(w->e, w->head_key, &kv, NULL, &e2)) ==
-	    LR_EUNREACH && lr_now_ms() < deadline)
-		lr_sleep_ms(200);
-	if (rc < 0)
-		return false;
+	if (etcd_get(w->e, w->head_key, &kv, NULL, &e2) < 0)
+		return -1;
 	head = json_loadb(kv.value, kv.value_len, 0, NULL);
 	proto_head_decode(head, &hd);
 	ours = hd.apply_id != NULL && strcmp(hd.apply_id, w->apply_id) == 0;
@@ -126,7 +121,7 @@ head_is_ours(struct writer *w, int64_t *rev)
 		*rev = kv.mod_revision;
 	json_decref(head);
 	etcd_kv_release(&kv);
-	return ours;
+	return ours ? 1 : 0;
 }
 
 /*
@@ -142,12 +137,12 @@ txn_flush(struct writer *w, bool last, struct lr_err *err)
 {
 	struct etcd_txn_result tr = { 0 };
 	int64_t ttl, rev;
-	int rc;
+	int rc, ours = 0;
 
 	if (w->t.nops <= 1 && !last)
 		return 0;
 	if ((rc = etcd_txn_commit(w->e, &w->t, &tr, err)) < 0 && last &&
-	    rc != LR_ETOOBIG && head_is_ours(w, &rev)) {
+	    rc != LR_ETOOBIG && (ours = head_is_ours(w, &rev)) == 1) {
 		/* it landed and only the answer was lost */
 		lr_err_clear(err);
 		w->res->txns++;
@@ -156,6 +151,10 @@ txn_flush(struct writer *w, bool last, struct lr_err *err)
 		memset(&w->t, 0, sizeof(w->t));
 		return 0;
 	}
+	if (rc < 0 && last && rc != LR_ETOOBIG && ours < 0)
+		lr_err_hint(err, "the commit may have landed all the same: "
+		    "'leura history' shows whether deploy %lld is there once "
+		    "etcd answers", (long long)w->res->deploy);
 	if (rc < 0)
 		return rc;
 	w->res->txns++;
