@@ -3,6 +3,7 @@
  * first (P/source/deploys/).
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,17 @@ static const char usage_str[] =
     "usage: leura history [-n N] [--json] [--etcd URL[,URL...]]\n";
 
 enum { OPT_JSON = CMD_OPT_BASE };
+
+/*
+ * At most max bytes of s made visible (the store's words, shown and never
+ * acted on); nothing for a field a record lacks (not what Leura writes).
+ */
+static void
+add_vis(struct lr_buf *b, const char *s, size_t max)
+{
+	if (s != NULL)
+		lr_buf_add_visible(b, s, strnlen(s, max), 0);
+}
 
 int
 cmd_history(int argc, char **argv, struct lr_ctx *ctx)
@@ -81,20 +93,17 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 		printf("No deploys yet.\n");
 	json_array_foreach(json ? NULL : list, i, d) {
 		proto_head_decode(d, &h);
-		/* the store's words, shown and never acted on */
 		lr_buf_reset(&b);
-		lr_buf_add_visible(&b, h.commit, strnlen(h.commit, 12), 0);
+		add_vis(&b, h.commit, 12);
 		lr_buf_adds(&b, "  ");
-		lr_buf_add_visible(&b, h.at, strlen(h.at), 0);
+		add_vis(&b, h.at, SIZE_MAX);
 		lr_buf_adds(&b, "  ");
 		at = b.len;
-		lr_buf_add_visible(&b, h.by, strlen(h.by), 0);
+		add_vis(&b, h.by, SIZE_MAX);
 		while (b.len - at < 20)
 			lr_buf_addc(&b, ' ');
 		lr_buf_addc(&b, ' ');
-		if (h.summary)
-			lr_buf_add_visible(&b, h.summary, strlen(h.summary),
-			    0);
+		add_vis(&b, h.summary, SIZE_MAX);
 		printf("#%-5lld %s%s\n", (long long)h.deploy, b.s,
 		    h.rollback ? " (rollback)" : "");
 	}

@@ -117,7 +117,9 @@ print_table(const json_t *st, const struct rec_applied *a, bool all)
 
 	proto_head_decode(a->head, &h);
 	lr_buf_printf(&b, "Deploy #%lld, commit ", (long long)h.deploy);
-	lr_buf_add_visible(&b, h.commit, strnlen(h.commit, 12), 0);
+	/* a head without a field (not what Leura writes) shows it empty */
+	if (h.commit != NULL)
+		lr_buf_add_visible(&b, h.commit, strnlen(h.commit, 12), 0);
 	lr_buf_printf(&b, ", generation %lld (applied by ",
 	    (long long)a->generation);
 	add_cell(&b, h.by, 0);

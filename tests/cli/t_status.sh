@@ -124,6 +124,15 @@ expect_not_in "$T/out" "web1 "
 up db2
 run 0 "$LEURA" -C repo status
 
+# a head and a deploy record without the fields Leura writes (anyone
+# with etcd access may put one) are shown without them, never a crash
+put /leura/desired/head '{"deploy":1,"generation":1}'
+run 0 "$LEURA" -C repo status
+expect_in "$T/out" "Deploy #1, commit , generation 1 (applied by  at )"
+put /leura/source/deploys/0000000001 '{"deploy":1}'
+run 0 "$LEURA" -C repo history
+expect_in "$T/out" "#1"
+
 # usage errors stay 64
 run 64 "$LEURA" -C repo status --bogus
 done_testing
