@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "doc.h"
 #include "json.h"
 #include "keys.h"
@@ -54,6 +55,20 @@ reported_hosts(struct etcd *e, const char *prefix, json_t **hosts,
 	return rc;
 }
 
+/*
+ * The hint "did you mean 'SUGG'?", SUGG made visible: a host or step id
+ * is the store's word (an agent's results), and a hint is printed.
+ */
+static void
+did_you_mean(struct lr_err *err, const char *sugg)
+{
+	struct lr_buf b = LR_BUF_INIT;
+
+	lr_buf_add_visible(&b, sugg, strlen(sugg), 0);
+	lr_err_hint(err, "did you mean '%s'?", b.s);
+	lr_buf_release(&b);
+}
+
 /* No results for host: say why, with the closest host as a hint. */
 static int
 no_results(struct etcd *e, const char *prefix, const char *host,
@@ -80,7 +95,7 @@ no_results(struct etcd *e, const char *prefix, const char *host,
 	json_object_foreach(hosts, k, v)
 		names[n++] = k;
 	if ((sugg = lr_suggest(host, names, n)) != NULL)
-		lr_err_hint(err, "did you mean '%s'?", sugg);
+		did_you_mean(err, sugg);
 	else
 		lr_err_hint(err, "'leura status' lists the hosts and whether "
 		    "their agents reported");
@@ -176,7 +191,7 @@ rec_results_steps(const json_t *res, const char *step, json_t **out,
 		cands[n++] = step_name(lr_json_str(s, PROTO_RESULT_ID));
 	}
 	if ((sugg = lr_suggest(step, cands, n)) != NULL)
-		lr_err_hint(err, "did you mean '%s'?", sugg);
+		did_you_mean(err, sugg);
 	else
 		lr_err_hint(err, "a step is named by its id "
 		    "(SERVICE/ROLE/PHASE/NAME), its NAME, or a beginning of "

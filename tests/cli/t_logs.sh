@@ -89,6 +89,17 @@ expect_in "$T/err" "did you mean 'web1'?"
 run 1 "$LEURA" logs ../x
 expect_in "$T/err" "'../x' is not a host name"
 
+# the did-you-mean of a step or host is the store's word too: made
+# visible (a step id that resets the terminal, \033c, never acts on it)
+put /leura/results/db2 '{"generation":2,"run":"r","steps":[{"id":"a/a/converge/conf\u001bc","status":"ok","changed":false}]}'
+run 1 "$LEURA" logs db2 a/a/converge/co
+expect_in "$T/err" "did you mean 'a/a/converge/conf\\x1bc'?"
+expect_not_in "$T/err" "$ESC"
+put "/leura/results/db3$ESC" '{"generation":2,"run":"r","steps":[]}'
+run 1 "$LEURA" logs db3x
+expect_in "$T/err" "did you mean 'db3\\x1b'?"
+expect_not_in "$T/err" "$ESC"
+
 # a value that is not JSON: a clear error
 put /leura/results/bad 'not json'
 run 1 "$LEURA" logs bad
