@@ -272,6 +272,7 @@ no_such_name(const json_t *st, const char *name, struct lr_err *err)
 {
 	const json_t *hosts = json_object_get(st, "hosts");
 	const json_t *svcs = json_object_get(st, "services");
+	struct lr_buf b = LR_BUF_INIT;
 	const char **hk, **sk, *sugg;
 	size_t nh, ns;
 
@@ -279,13 +280,17 @@ no_such_name(const json_t *st, const char *name, struct lr_err *err)
 	    "applied", name);
 	hk = keys_of(hosts, &nh);
 	sk = keys_of(svcs, &ns);
-	if ((sugg = lr_suggest(name, hk, nh)) != NULL)
-		lr_err_hint(err, "did you mean the host '%s'?", sugg);
-	else if ((sugg = lr_suggest(name, sk, ns)) != NULL)
-		lr_err_hint(err, "did you mean the service '%s'?", sugg);
-	else
+	/* the store's words, as the table shows them (made visible) */
+	if ((sugg = lr_suggest(name, hk, nh)) != NULL) {
+		lr_buf_add_visible(&b, sugg, strlen(sugg), 0);
+		lr_err_hint(err, "did you mean the host '%s'?", b.s);
+	} else if ((sugg = lr_suggest(name, sk, ns)) != NULL) {
+		lr_buf_add_visible(&b, sugg, strlen(sugg), 0);
+		lr_err_hint(err, "did you mean the service '%s'?", b.s);
+	} else
 		lr_err_hint(err, "'leura status' without names lists the "
 		    "hosts and services");
+	lr_buf_release(&b);
 	free(hk);
 	free(sk);
 	return LR_ENOENT;

@@ -133,6 +133,13 @@ put /leura/source/deploys/0000000001 '{"deploy":1}'
 run 0 "$LEURA" -C repo history
 expect_in "$T/out" "#1"
 
+# the did-you-mean of a name is the store's word: made visible (a host
+# key with \033c, which resets a terminal, never acts on it)
+put "/leura/desired/hosts/webzz${ESC}c/000000000001/$(printf '0%.0s' $(seq 64))" '{}'
+run 1 "$LEURA" -C repo status webzz
+expect_in "$T/err" "did you mean the host 'webzz\\x1bc'?"
+expect_not_in "$T/err" "$ESC"
+
 # usage errors stay 64
 run 64 "$LEURA" -C repo status --bogus
 done_testing
