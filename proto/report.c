@@ -22,21 +22,22 @@ dumped_size(const json_t *v)
 }
 
 /*
- * The two fits: make o fit in max bytes by shortening the entries of its
- * array o[arr_key], stopping as soon as it fits.  First the `field` of
- * the entries skip() says are not worth it goes (when skip is given),
- * then every `field` is cut to its last `cut` bytes, then removed; last,
- * entries are left out from the end and o[left_key] counts them.
+ * The fits make o fit in max bytes by shortening the entries of its
+ * array o[arr_key], stopping as soon as it fits.  fit_fields, in up to
+ * `passes` passes: first the `field` of the entries skip() says are not
+ * worth it goes (when skip is given), then every `field` is cut to its
+ * last `cut` bytes, then removed.  fit_entries leaves entries out from
+ * the end and o[left_key] counts them.  True when o fits.
  */
 static bool
-fit_array(json_t *o, const char *arr_key, const char *left_key,
-    const char *field, size_t cut, size_t max, bool (*skip)(const json_t *))
+fit_fields(json_t *o, const char *arr_key, const char *field, size_t cut,
+    size_t max, bool (*skip)(const json_t *), int passes)
 {
 	json_t *arr = json_object_get(o, arr_key), *e, *t;
-	size_t i, n, total, left = 0;
+	size_t i;
 	int pass;
 
-	for (pass = 0; pass < 3; pass++) {
+	for (pass = 0; pass < passes; pass++) {
 		if (dumped_size(o) <= max)
 			return true;
 		json_array_foreach(arr, i, e) {
@@ -53,7 +54,19 @@ fit_array(json_t *o, const char *arr_key, const char *left_key,
 				json_object_del(e, field);
 		}
 	}
-	/* leave entries out from the end: measure once, then subtract */
+	return dumped_size(o) <= max;
+}
+
+static bool
+fit_entries(json_t *o, const char *arr_key, const char *left_key,
+    size_t max)
+{
+	json_t *arr = json_object_get(o, arr_key);
+	size_t n, total, left = 0;
+
+	if (dumped_size(o) <= max)
+		return true;
+	/* measure once, then subtract */
 	lr_json_set_int(o, left_key, (int64_t)json_array_size(arr));
 	total = dumped_size(o);
 	n = json_array_size(arr);
@@ -327,14 +340,23 @@ bool
 proto_report_fit(json_t *rep, size_t max)
 {
 	/*
-	 * drift next: a check of a big host lists every drifted step with
-	 * a detail of up to 512 bytes, more than any request takes
+	 * A check of a big host lists every drifted step with a detail of
+	 * up to 512 bytes, more than any request takes, and a repair run
+	 * that failed keeps that drift beside its failed steps: a failed
+	 * step says more than a drifted one, so the failed steps' outputs
+	 * are only cut until the drift is gone (details, then its last
+	 * entries); then they go, then the last failed steps.
 	 */
-	return fit_array(rep, PROTO_REPORT_FAILED_STEPS,
-	    PROTO_REPORT_FAILED_STEPS_LEFT_OUT, PROTO_FAILED_OUTPUT,
-	    FIT_REPORT_OUTPUT, max, NULL) ||
-	    fit_array(rep, PROTO_REPORT_DRIFT, PROTO_REPORT_DRIFT_LEFT_OUT,
-	    PROTO_DRIFTED_DETAIL, FIT_REPORT_OUTPUT, max, NULL);
+	return fit_fields(rep, PROTO_REPORT_FAILED_STEPS,
+	    PROTO_FAILED_OUTPUT, FIT_REPORT_OUTPUT, max, NULL, 2) ||
+	    fit_fields(rep, PROTO_REPORT_DRIFT, PROTO_DRIFTED_DETAIL,
+	    FIT_REPORT_OUTPUT, max, NULL, 3) ||
+	    fit_entries(rep, PROTO_REPORT_DRIFT, PROTO_REPORT_DRIFT_LEFT_OUT,
+	    max) ||
+	    fit_fields(rep, PROTO_REPORT_FAILED_STEPS, PROTO_FAILED_OUTPUT,
+	    FIT_REPORT_OUTPUT, max, NULL, 3) ||
+	    fit_entries(rep, PROTO_REPORT_FAILED_STEPS,
+	    PROTO_REPORT_FAILED_STEPS_LEFT_OUT, max);
 }
 
 /* ---- P/results/<host> ---- */
@@ -424,9 +446,10 @@ result_not_failed(const json_t *st)
 bool
 proto_results_fit(json_t *res, size_t max)
 {
-	return fit_array(res, PROTO_RESULTS_STEPS,
-	    PROTO_RESULTS_STEPS_LEFT_OUT, PROTO_RESULT_OUTPUT,
-	    FIT_RESULT_OUTPUT, max, result_not_failed);
+	return fit_fields(res, PROTO_RESULTS_STEPS, PROTO_RESULT_OUTPUT,
+	    FIT_RESULT_OUTPUT, max, result_not_failed, 3) ||
+	    fit_entries(res, PROTO_RESULTS_STEPS,
+	    PROTO_RESULTS_STEPS_LEFT_OUT, max);
 }
 
 /* ---- P/agents/<host> ---- */

@@ -859,6 +859,52 @@ test_proto_report_fit__failed_steps(void **state)
 	free(big);
 }
 
+/*
+ * A repair run that failed keeps the drift it repaired: a report with a
+ * few failed steps and thousands of drifted ones fits by leaving drift
+ * entries out, never the failed steps (they were all left out before the
+ * drift was touched, so status showed a failed host without its steps).
+ */
+static void
+test_proto_report_fit__failed_before_drift(void **state)
+{
+	json_t *rep = json_object(), *drift = json_array(), *failed;
+	char detail[512], id[64];
+	size_t i;
+
+	(void)state;
+	memset(detail, 'x', sizeof(detail) - 1);
+	detail[sizeof(detail) - 1] = '\0';
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "svc/r/converge/file %04zu", i);
+		json_array_append_new(drift, proto_drifted(id, detail));
+	}
+	proto_report_set_drift(rep, drift);
+	json_decref(drift);
+	failed = json_array();
+	for (i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "svc/r/converge/file %04zu", i);
+		json_array_append_new(failed, proto_failed_step(id, 1, NULL,
+		    json_string("cannot write")));
+	}
+	proto_report_set_failed_steps(rep, failed);
+	json_decref(failed);
+	lr_json_set_str(rep, PROTO_REPORT_STATE, PROTO_STATE_FAILED);
+	assert_true(proto_report_fit(rep, 64 * 1024));
+	assert_true(dumped(rep) <= 64 * 1024);
+	failed = json_object_get(rep, PROTO_REPORT_FAILED_STEPS);
+	assert_int_equal(json_array_size(failed), 5);
+	assert_null(json_object_get(rep, PROTO_REPORT_FAILED_STEPS_LEFT_OUT));
+	assert_string_equal(lr_json_str(json_array_get(failed, 4),
+	    PROTO_FAILED_OUTPUT), "cannot write");
+	drift = json_object_get(rep, PROTO_REPORT_DRIFT);
+	assert_true(json_array_size(drift) > 0);
+	assert_int_equal(json_integer_value(json_object_get(rep,
+	    PROTO_REPORT_DRIFT_LEFT_OUT)), 3000 -
+	    (json_int_t)json_array_size(drift));
+	json_decref(rep);
+}
+
 /* ---- the heartbeat ---- */
 
 static void
@@ -925,6 +971,8 @@ main(void)
 		cmocka_unit_test(test_proto_results_fit__by_worth),
 		cmocka_unit_test(test_proto_report_fit__failed_steps),
 		cmocka_unit_test(test_proto_report_fit__drift),
+		cmocka_unit_test(
+		    test_proto_report_fit__failed_before_drift),
 		cmocka_unit_test(test_proto_facts__round_trip),
 	};
 
