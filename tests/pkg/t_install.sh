@@ -71,7 +71,15 @@ for b in leura leura-agent; do
 	case $b in leura) exe=$P/bin/leura ;; *) exe=$P/sbin/leura-agent ;; esac
 	run 0 "$exe" --version
 	if git -C "$LEURA_SRC" rev-parse --show-toplevel >/dev/null 2>&1; then
-		id=$(sed -n 's/.*(commit \([0-9a-f]*\).*/\1/p' "$T/out")
+		# the hash git describe gives: "1a2b3c4", or "v1-3-g1a2b3c4";
+		# a tag alone (a build at the tag) names no commit: resolve it
+		id=$(sed -n 's/.*(commit \([^)]*\)).*/\1/p' "$T/out")
+		id=${id%-dirty}
+		case $id in
+		*-g[0-9a-f]*) id=${id##*-g} ;;
+		*[!0-9a-f]*|'') id=$(git -C "$LEURA_SRC" rev-parse \
+		    "$id^{commit}" 2>/dev/null || echo "none") ;;
+		esac
 		head=$(git -C "$LEURA_SRC" rev-parse HEAD)
 		case $head in
 		"$id"?*) ;;
