@@ -43,20 +43,52 @@ struct writer {
 	const struct lr_sign_key *key;	/* signs what is written; NULL: no */
 };
 
+/*
+ * The error for a name recorded under the prefix since the plan read none
+ * (another fleet's first apply between the plan's reads of P/fleet and of
+ * the head): the plan's fleet check did not see it.
+ */
+static int
+fleet_recorded(struct writer *w, const struct etcd_kv *kv,
+    struct lr_err *err)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	const char *name;
+	json_t *v;
+
+	v = json_loadb(kv->value, kv->value_len, 0, NULL);
+	name = json_string_value(json_object_get(v, PROTO_FLEET_NAME));
+	/* the store's word, shown and never acted on */
+	lr_buf_add_visible(&b, name ? name : "?", name ? strnlen(name, 64) :
+	    1, 0);
+	lr_err_set(err, LR_ECONFLICT, "etcd holds fleet '%s' under prefix "
+	    "'%s' since your plan read it: nothing was deployed", b.s,
+	    w->a->prefix);
+	lr_buf_release(&b);
+	json_decref(v);
+	return lr_err_hint(err, "run plan again: it says whether this "
+	    "etcd and prefix are this repo's fleet");
+}
+
 /* The error for a lost compare, naming who applied what. */
 static int
 conflict(struct writer *w, const struct etcd_txn_result *tr,
     struct lr_err *err)
 {
-	const struct etcd_range_result *r = NULL;
+	const struct etcd_range_result *r = NULL, *f = NULL;
 	struct proto_head hd;
 	json_t *head = NULL;
 	json_error_t je;
 	size_t i;
 
+	/* the head's range (txn_begin), then P/fleet's (record_fleet) */
 	for (i = 0; i < tr->nops; i++)
-		if (tr->ops[i].kind == ETCD_OP_RANGE)
+		if (tr->ops[i].kind != ETCD_OP_RANGE)
+			continue;
+		else if (r == NULL)
 			r = &tr->ops[i].range;
+		else
+			f = &tr->ops[i].range;
 	/*
 	 * The client moves to the next endpoint when a connection breaks,
 	 * so a txn that landed but whose answer was lost runs twice: the
@@ -66,6 +98,8 @@ conflict(struct writer *w, const struct etcd_txn_result *tr,
 	    r->kvs[0].value_len == strlen(w->head_val) &&
 	    memcmp(r->kvs[0].value, w->head_val, r->kvs[0].value_len) == 0)
 		return 0;
+	if (f && f->nkvs)
+		return fleet_recorded(w, &f->kvs[0], err);
 	if (r && r->nkvs)
 		head = json_loadb(r->kvs[0].value, r->kvs[0].value_len, 0,
 		    &je);
@@ -173,6 +207,20 @@ txn_flush(struct writer *w, bool last, struct lr_err *err)
 	if (!last)
 		txn_begin(w);
 	return 0;
+}
+
+/*
+ * The last txn records the fleet's name only where none is: P/fleet must
+ * still be absent (the plan read none), its value read when it is not.
+ */
+static void
+record_fleet(struct writer *w, const char *fleet_key)
+{
+	struct etcd_range_req q = { 0 };
+
+	etcd_txn_cmp_int(&w->t, fleet_key, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, 0);
+	q.key = fleet_key;
+	etcd_txn_range(&w->t, ETCD_ELSE, &q);
 }
 
 /* Request bytes a put of len value bytes needs: base64 grows by 4/3. */
@@ -779,6 +827,8 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	if ((w.t.bytes + n + TXN_SLACK > w.max_request ||
 	    w.t.nops + 3 > w.max_ops) && (rc = txn_flush(&w, false, err)) < 0)
 		goto out;
+	if (fleet_key != NULL)
+		record_fleet(&w, fleet_key);
 	if ((rc = add_put(&w, key, w.head_val, strlen(w.head_val), err)) == 0)
 		rc = add_put(&w, w.head_key, w.head_val, strlen(w.head_val),
 		    err);

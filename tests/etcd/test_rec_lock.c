@@ -348,6 +348,58 @@ test_lock_wait_bounded(void **state)
 	etcd_free(e);
 }
 
+/* The name P/fleet holds under prefix; the caller frees it. */
+static char *
+fleet_name(struct etcd *e, const char *prefix)
+{
+	struct lr_err err;
+	char *name = NULL;
+
+	lr_err_clear(&err);
+	if (rec_fleet_load(e, prefix, &name, &err) < 0)
+		fail_msg("rec_fleet_load: %s", err.msg);
+	return name;
+}
+
+/*
+ * Two first applies of different fleets: the second read P/fleet before
+ * the first recorded its name and the head after (the two reads are not
+ * one), so it saw no name and the first one's head.  Its write must not
+ * replace the recorded name, nor deploy over the other fleet: the
+ * record is compared in the txn that writes it.
+ */
+static void
+test_fleet_record_race(void **state)
+{
+	struct empty_apply x, y;
+	struct etcd *e = client();
+	struct lr_err err;
+	char *name;
+	int rc;
+
+	(void)state;
+	empty_apply_init(&x, e, "/race");
+	x.o.fleet = "shop";
+	lr_err_clear(&err);
+	if (empty_apply_write(e, &x, &err) < 0)
+		fail_msg("first apply: %s", err.msg);
+	empty_apply_init(&y, e, "/race");
+	assert_non_null(y.a.fleet);
+	free(y.a.fleet);
+	y.a.fleet = NULL;		/* read before 'shop' landed */
+	y.o.fleet = "blog";
+	lr_err_clear(&err);
+	rc = empty_apply_write(e, &y, &err);
+	assert_int_equal(rc, LR_ECONFLICT);
+	assert_non_null(strstr(err.msg, "fleet 'shop'"));
+	name = fleet_name(e, "/race");
+	assert_string_equal(name, "shop");
+	free(name);
+	empty_apply_release(&x);
+	empty_apply_release(&y);
+	etcd_free(e);
+}
+
 struct writer_arg {
 	struct empty_apply x;
 	int	 rc;
@@ -442,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_lock_loop),
 		cmocka_unit_test(test_lock_wait_bounded),
 		cmocka_unit_test(test_lock_lease_regrant),
+		cmocka_unit_test(test_fleet_record_race),
 	};
 	int rc;
 
