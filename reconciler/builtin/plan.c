@@ -16,11 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "builtin.h"
 #include "deploy.h"
 #include "diff.h"
 #include "doc.h"
 #include "fields.h"
+#include "json.h"
 #include "planfile.h"
 #include "planout.h"
 #include "xalloc.h"
@@ -178,6 +180,28 @@ plan_save(const struct rec_plan *p, const struct rec_git *g,
 	return rc < 0 ? LR_EXIT_FAIL : 0;
 }
 
+/*
+ * "  HOST: STATE: REASON", made visible: the reason quotes what the agent
+ * reported (a step id, its error), never acted on by the terminal.
+ */
+static void
+print_unconverged(const char *h, const json_t *v)
+{
+	struct lr_buf b = LR_BUF_INIT;
+	const char *s;
+
+	lr_buf_adds(&b, "  ");
+	lr_buf_add_visible(&b, h, strlen(h), 0);
+	lr_buf_adds(&b, ": ");
+	s = lr_json_str(v, "state");
+	lr_buf_add_visible(&b, s, strlen(s), 0);
+	lr_buf_adds(&b, ": ");
+	s = lr_json_str(v, "reason");
+	lr_buf_add_visible(&b, s, strlen(s), 0);
+	printf("%s\n", b.s);
+	lr_buf_release(&b);
+}
+
 /* After the text plan of a commit: how to apply exactly it. */
 static void
 print_apply_hint(const struct rec_plan *p, const struct lr_ctx *ctx,
@@ -299,10 +323,7 @@ plan_etcd(struct lr_ctx *ctx, const struct plan_opts *po)
 			printf("\nNot converged (reported by the agents; an "
 			    "apply does not change this):\n");
 			json_object_foreach(unc, h, v)
-				printf("  %s: %s: %s\n", h, json_string_value(
-				    json_object_get(v, "state")),
-				    json_string_value(json_object_get(v,
-				    "reason")));
+				print_unconverged(h, v);
 		}
 	}
 	rc = po->detailed && p.nchanged ? LR_EXIT_CHANGES : LR_EXIT_OK;

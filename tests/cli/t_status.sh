@@ -124,6 +124,14 @@ expect_not_in "$T/out" "web1 "
 up db2
 run 0 "$LEURA" -C repo status
 
+# plan lists the hosts not converged with the agents' reasons, which
+# quote what an agent reported: made visible there too
+report web1 '{"generation":1,"state":"failed","failed_steps":[{"id":"cache/cache/converge/conf\u001bc","exit":3}]}'
+run 0 "$LEURA" -C repo plan
+expect_in "$T/out" "  web1: failed: step 'cache/cache/converge/conf\\x1bc' failed"
+expect_not_in "$T/out" "$ESC"
+converged web1
+
 # a head and a deploy record without the fields Leura writes (anyone
 # with etcd access may put one) are shown without them, never a crash
 put /leura/desired/head '{"deploy":1,"generation":1}'
