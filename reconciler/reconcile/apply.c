@@ -76,6 +76,7 @@ conflict(struct writer *w, const struct etcd_txn_result *tr,
     struct lr_err *err)
 {
 	const struct etcd_range_result *r = NULL, *f = NULL;
+	struct lr_buf by = LR_BUF_INIT, commit = LR_BUF_INIT;
 	struct proto_head hd;
 	json_t *head = NULL;
 	json_error_t je;
@@ -107,10 +108,19 @@ conflict(struct writer *w, const struct etcd_txn_result *tr,
 		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
 		    "your plan (it was removed)");
 	else {
+		/* the store's words, made visible */
 		proto_head_decode(head, &hd);
+		lr_buf_add_visible(&by, hd.by ? hd.by : "?", hd.by ?
+		    strnlen(hd.by, 64) : 1, 0);
+		if (hd.commit != NULL)
+			lr_buf_add_visible(&commit, hd.commit,
+			    strnlen(hd.commit, 12), 0);
 		lr_err_set(err, LR_ECONFLICT, "desired state changed since "
-		    "your plan (applied by %s, commit %.12s, deploy #%lld)",
-		    hd.by, hd.commit, (long long)hd.deploy);
+		    "your plan (applied by %s, commit %s, deploy #%lld)",
+		    by.s ? by.s : "", commit.s ? commit.s : "",
+		    (long long)hd.deploy);
+		lr_buf_release(&by);
+		lr_buf_release(&commit);
 	}
 	json_decref(head);
 	return lr_err_hint(err, "run plan again");

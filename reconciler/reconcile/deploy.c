@@ -39,10 +39,16 @@ rec_plan_open(struct rec_plan *p, struct etcd *e, const char *prefix,
 		return rc;
 	if (p->applied.head) {
 		struct proto_head h;
+		struct lr_buf b = LR_BUF_INIT;
 
+		/* the store's words, shown in plans and errors: visible */
 		proto_head_decode(p->applied.head, &h);
-		p->from_label = lr_xasprintf("deploy #%lld (commit %.12s)",
-		    (long long)h.deploy, h.commit ? h.commit : "");
+		lr_buf_printf(&b, "deploy #%lld (commit ", (long long)h.deploy);
+		if (h.commit != NULL)
+			lr_buf_add_visible(&b, h.commit, strnlen(h.commit, 12),
+			    0);
+		lr_buf_addc(&b, ')');
+		p->from_label = lr_buf_detach(&b, NULL);
 	}
 	else
 		p->from_label = lr_xstrdup("nothing applied yet");

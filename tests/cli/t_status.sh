@@ -140,6 +140,11 @@ expect_in "$T/out" "Deploy #1, commit , generation 1 (applied by  at )"
 put /leura/source/deploys/0000000001 '{"deploy":1}'
 run 0 "$LEURA" -C repo history
 expect_in "$T/out" "#1"
+# nor does a head's commit act on the terminal where plan names it
+put /leura/desired/head '{"deploy":1,"generation":1,"commit":"\u001bc0123"}'
+run 0 "$LEURA" -C repo plan
+expect_in "$T/out" "leura plan: deploy #1 (commit \\x1bc0123) ->"
+expect_not_in "$T/out" "$ESC"
 
 # the did-you-mean of a name is the store's word: made visible (a host
 # key with \033c, which resets a terminal, never acts on it)
