@@ -68,7 +68,7 @@ print_step_diff(const json_t *chg, const struct rec_compiled *from,
 {
 	const json_t *before = json_object_get(chg, "before");
 	const json_t *after = json_object_get(chg, "after");
-	struct lr_buf b = LR_BUF_INIT;
+	struct lr_buf b = LR_BUF_INIT, vis = LR_BUF_INIT;
 	const char *k, *ca, *cb;
 	char *key, *x, *y;
 	json_t *f;
@@ -111,11 +111,17 @@ print_step_diff(const json_t *chg, const struct rec_compiled *from,
 		printf("      (the same change as on host %s)\n",
 		    json_string_value(f));
 	else {
+		/*
+		 * Lines of files, scripts and fields, the old ones read from
+		 * etcd: shown as lines, never acted on by the terminal
+		 */
 		json_object_set_new(shown, key, json_string(host));
-		fputs(b.s ? b.s : "", stdout);
+		lr_buf_add_visible(&vis, b.s ? b.s : "", b.len, LR_VIS_LINES);
+		fputs(vis.s ? vis.s : "", stdout);
 	}
 	free(key);
 	lr_buf_release(&b);
+	lr_buf_release(&vis);
 }
 
 /*

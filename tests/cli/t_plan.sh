@@ -136,6 +136,15 @@ run 2 "$LEURA" -C mono/fleet plan --from HEAD --worktree --detailed-exitcode
 expect_in err "1 uncommitted change in the working tree (fleet/services.yml) is in this plan"
 expect_in out "+size_mb=32"
 
+# a file's lines are shown, never acted on by the terminal: control
+# characters made visible (the old side may come from etcd)
+git -C repo checkout -q .
+printf 'title \033]0;pwned\007 end\n' >> repo/roles/web/files/site.conf
+run 2 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
+expect_in out '        +title \x1b]0;pwned\x07 end'
+expect_not_in out "$(printf '\033')"
+git -C repo checkout -q .
+
 # errors on either side: exit 1
 echo "bad: [" >> repo/services.yml
 run 1 "$LEURA" -C repo plan --from HEAD --worktree --detailed-exitcode
