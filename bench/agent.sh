@@ -181,6 +181,11 @@ unset LEURA_CONFIG XDG_CONFIG_HOME XDG_STATE_HOME LEURA_ETCD_CACERT \
     LEURA_ETCD_CERT LEURA_ETCD_KEY LEURA_ETCD_USER LEURA_ETCD_PASSWORD \
     2>/dev/null || :
 
+# apply signs, agents verify (docs/security.md): the fleet's key pair
+# where apply looks by default, its public half for every agent
+"$leura" keygen "$HOME/.config/leura" >/dev/null || fail "leura keygen failed"
+export LEURA_FLEET_KEY="$HOME/.config/leura/signing.pub"
+
 git_commit() {	# git_commit REPO MESSAGE
 	git -C "$1" add -A || fail "git add in $1 failed"
 	git -C "$1" commit -q -m "$2" || fail "git commit in $1 failed"

@@ -144,6 +144,9 @@ export GIT_AUTHOR_DATE='2024-01-01T00:00:00Z'
 export GIT_COMMITTER_DATE='2024-01-01T00:00:00Z'
 unset LEURA_CONFIG XDG_CONFIG_HOME LEURA_ETCD_CACERT LEURA_ETCD_CERT \
     LEURA_ETCD_KEY LEURA_ETCD_USER LEURA_ETCD_PASSWORD 2>/dev/null || :
+# apply signs what it writes (docs/security.md): the key where apply
+# looks by default, under this HOME; signing is part of what is measured
+"$leura" keygen "$HOME/.config/leura" >/dev/null || fail "leura keygen failed"
 # shellcheck disable=SC2086
 "$work/bin/gen_repo" "$repo" $genargs || fail "gen_repo failed"
 if ! "$leura" -C "$repo" validate >"$work/validate.out" 2>&1; then
