@@ -1,7 +1,10 @@
 /*
  * Typed getters and setters for jansson objects (json.h).
  */
+#include <stdlib.h>
+#include <string.h>
 #include "json.h"
+#include "xalloc.h"
 
 const char *
 lr_json_str(const json_t *o, const char *k)
@@ -40,4 +43,26 @@ void
 lr_json_set_int(json_t *o, const char *k, int64_t v)
 {
 	json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **
+lr_json_keys(const json_t *o, bool sorted, size_t *n)
+{
+	const char **keys = lr_xcalloc(json_object_size(o) + 1,
+	    sizeof(*keys));
+	const char *k;
+	json_t *v;
+
+	*n = 0;
+	json_object_foreach((json_t *)o, k, v)
+		keys[(*n)++] = k;
+	if (sorted)
+		qsort(keys, *n, sizeof(*keys), cmp_str);
+	return keys;
 }

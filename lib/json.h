@@ -25,4 +25,11 @@ void		 lr_json_set_str(json_t *o, const char *k, const char *s);
 /* o[k] = v. */
 void		 lr_json_set_int(json_t *o, const char *k, int64_t v);
 
+/*
+ * The keys of object o (none when o is not one), sorted by strcmp when
+ * sorted, *n of them: a new array the caller frees, NULL-terminated; the
+ * keys are borrowed from o.
+ */
+const char	**lr_json_keys(const json_t *o, bool sorted, size_t *n);
+
 #endif

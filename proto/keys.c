@@ -305,3 +305,17 @@ proto_key_host_in(const char *k, const char *dir)
 		return NULL;
 	return k + n;
 }
+
+const char *
+proto_step_name(const char *id)
+{
+	const char *p = id;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if ((p = strchr(p, '/')) == NULL)
+			return id;
+		p++;
+	}
+	return *p ? p : id;
+}

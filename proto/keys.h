@@ -36,6 +36,12 @@
 /* The name of a tombstone, in place of a document's hash. */
 #define PROTO_TOMBSTONE		"removed"
 
+/*
+ * The name of a step: the last part of its id "<svc>/<role>/<phase>/
+ * <name>" (borrowed from id), or id itself when it has not that shape.
+ */
+const char *proto_step_name(const char *id);
+
 char	*proto_key_head(const char *p);
 char	*proto_key_fleet(const char *p);
 char	*proto_key_docs_dir(const char *p);		/* P/desired/hosts/ */

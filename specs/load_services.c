@@ -293,10 +293,9 @@ static void
 load_settings_etcd(struct spec_settings *st, const struct spec_node *n,
     struct spec_diags *d)
 {
-	const struct spec_node **items = NULL, *v;
-	struct lr_buf b = LR_BUF_INIT;
+	const struct spec_node *v;
 	const char *s;
-	size_t i, nitems = 0, ncred = 0;
+	size_t i, ncred = 0;
 
 	for (i = 0; settings_credentials[i] != NULL; i++)
 		if ((v = spec_node_get(n, settings_credentials[i])) != NULL &&
@@ -312,35 +311,10 @@ load_settings_etcd(struct spec_settings *st, const struct spec_node *n,
 	if (ncred || !spec_check_map(d, n, "etcd of leura.yml",
 	    settings_etcd_keys, SEC_SETTINGS))
 		return;
-	if ((v = spec_node_get(n, "endpoints")) != NULL &&
-	    spec_get_strlist(d, v, "etcd.endpoints of leura.yml", &items,
-	    &nitems) == 0) {
-		for (i = 0; i < nitems; i++) {
-			if (spec_get_str(d, items[i], "an endpoint", &s) < 0)
-				continue;
-			if (strncmp(s, "http://", 7) != 0 &&
-			    strncmp(s, "https://", 8) != 0 &&
-			    strncmp(s, "unix:///", 8) != 0) {
-				spec_diag_hint(spec_diag_at(d, items[i],
-				    "etcd endpoint '%s' is not an http://, "
-				    "https:// or unix:/// URL", s), "write it "
-				    "as http://HOST:2379, https://HOST:2379 or "
-				    "unix:///PATH/OF/SOCKET");
-				continue;
-			}
-			if (b.len)
-				lr_buf_addc(&b, ',');
-			lr_buf_adds(&b, s);
-		}
-		if (nitems == 0)
-			spec_diag_hint(spec_diag_at(d, v, "etcd.endpoints of "
-			    "leura.yml is empty"), "list at least one URL, or "
-			    "remove the key");
-		free(items);
-	}
-	if (b.len)
-		st->etcd_endpoints = lr_buf_detach(&b, NULL);
-	lr_buf_release(&b);
+	if ((v = spec_node_get(n, "endpoints")) != NULL)
+		st->etcd_endpoints = spec_get_endpoints(d, v,
+		    "etcd.endpoints of leura.yml", "list at least one URL, or "
+		    "remove the key");
 	if ((v = spec_node_get(n, "prefix")) != NULL &&
 	    spec_get_str(d, v, "etcd.prefix of leura.yml", &s) == 0) {
 		if (s[0] != '/')

@@ -133,6 +133,16 @@ int	spec_get_port(struct spec_diags *d, const struct spec_node *n,
 int	spec_get_strlist(struct spec_diags *d, const struct spec_node *n,
 	    const char *what, const struct spec_node ***items, size_t *nitems);
 
+/*
+ * etcd endpoints: a list of http://, https:// or unix:/// URLs (a single
+ * string is a one-item list), each checked with a positioned error; an
+ * empty list is "WHAT is empty" with empty_hint.  A new comma-separated
+ * string (as LEURA_ETCD takes it) the caller frees, or NULL when no entry
+ * is good.
+ */
+char	*spec_get_endpoints(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, const char *empty_hint);
+
 /* Parse a duration string; 0 or -1 (no diagnostic). */
 int	spec_parse_duration(const char *s, int64_t *ms);
 

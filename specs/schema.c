@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "node.h"
 #include "spec-int.h"
 #include "suggest.h"
@@ -669,4 +670,43 @@ spec_get_strmap(struct spec_diags *d, const struct spec_node *n,
 		return NULL;
 	}
 	return o;
+}
+
+char *
+spec_get_endpoints(struct spec_diags *d, const struct spec_node *n,
+    const char *what, const char *empty_hint)
+{
+	const struct spec_node **items = NULL;
+	struct lr_buf b = LR_BUF_INIT;
+	const char *s;
+	size_t i, nitems = 0;
+	char *out = NULL;
+
+	if (spec_get_strlist(d, n, what, &items, &nitems) < 0)
+		return NULL;
+	for (i = 0; i < nitems; i++) {
+		if (spec_get_str(d, items[i], "an endpoint", &s) < 0)
+			continue;
+		if (strncmp(s, "http://", 7) != 0 &&
+		    strncmp(s, "https://", 8) != 0 &&
+		    strncmp(s, "unix:///", 8) != 0) {
+			spec_diag_hint(spec_diag_at(d, items[i],
+			    "etcd endpoint '%s' is not an http://, https:// "
+			    "or unix:/// URL", s), "write it as "
+			    "http://HOST:2379, https://HOST:2379 or "
+			    "unix:///PATH/OF/SOCKET");
+			continue;
+		}
+		if (b.len)
+			lr_buf_addc(&b, ',');
+		lr_buf_adds(&b, s);
+	}
+	free(items);
+	if (nitems == 0)
+		spec_diag_hint(spec_diag_at(d, n, "%s is empty", what), "%s",
+		    empty_hint);
+	if (b.len)
+		out = lr_buf_detach(&b, NULL);
+	lr_buf_release(&b);
+	return out;
 }

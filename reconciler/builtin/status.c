@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "builtin.h"
 #include "doc.h"
+#include "json.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -28,28 +29,6 @@ enum {
 };
 
 #define TAIL_LINES	5	/* of a failed step's output */
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The keys of o, sorted; the array is the caller's, the keys borrowed. */
-static const char **
-sorted_keys(const json_t *o, size_t *n)
-{
-	const char **keys = lr_xcalloc(json_object_size(o) + 1,
-	    sizeof(*keys));
-	const char *k;
-	json_t *v;
-
-	*n = 0;
-	json_object_foreach((json_t *)o, k, v)
-		keys[(*n)++] = k;
-	qsort(keys, *n, sizeof(*keys), cmp_str);
-	return keys;
-}
 
 /* Print b without its trailing blanks (an empty last column). */
 static void
@@ -126,7 +105,7 @@ print_table(const json_t *st, const struct rec_applied *a, bool all)
 	lr_buf_adds(&b, " at ");
 	add_cell(&b, h.at, 0);
 	printf("%s)\n", b.s);
-	keys = sorted_keys(json_object_get(st, "hosts"), &n);
+	keys = lr_json_keys(json_object_get(st, "hosts"), true, &n);
 	if (all || n > 0)
 		printf("\n%-20s %-6s %-11s %-9s %s\n", "HOST", "AGENT",
 		    "STATE", "GEN", "REASON");
@@ -156,7 +135,7 @@ print_table(const json_t *st, const struct rec_applied *a, bool all)
 		print_failures(v);
 	}
 	free(keys);
-	keys = sorted_keys(json_object_get(st, "services"), &n);
+	keys = lr_json_keys(json_object_get(st, "services"), true, &n);
 	if (all || n > 0)
 		printf("\n%-20s %-11s %-6s %s\n", "SERVICE", "STATE",
 		    "HOSTS", "REASON");

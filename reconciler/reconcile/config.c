@@ -56,39 +56,10 @@ static void
 get_endpoints(struct spec_diags *d, const struct spec_node *n,
     struct rec_config *out)
 {
-	const struct spec_node **items = NULL;
-	struct lr_buf b = LR_BUF_INIT;
-	const char *s;
-	size_t i, nitems = 0;
-
 	if (n == NULL || spec_node_is_null(n))
 		return;
-	if (spec_get_strlist(d, n, "etcd.endpoints", &items, &nitems) < 0)
-		return;
-	for (i = 0; i < nitems; i++) {
-		if (spec_get_str(d, items[i], "an endpoint", &s) < 0)
-			continue;
-		if (strncmp(s, "http://", 7) != 0 &&
-		    strncmp(s, "https://", 8) != 0 &&
-		    strncmp(s, "unix:///", 8) != 0) {
-			spec_diag_hint(spec_diag_at(d, items[i],
-			    "etcd endpoint '%s' is not an http://, https:// "
-			    "or unix:/// URL", s), "write it as "
-			    "http://HOST:2379, https://HOST:2379 or "
-			    "unix:///PATH/OF/SOCKET");
-			continue;
-		}
-		if (b.len)
-			lr_buf_addc(&b, ',');
-		lr_buf_adds(&b, s);
-	}
-	free(items);
-	if (nitems == 0)
-		spec_diag_hint(spec_diag_at(d, n, "etcd.endpoints is empty"),
-		    "list at least one URL, e.g. [http://127.0.0.1:2379]");
-	if (b.len)
-		out->endpoints = lr_buf_detach(&b, NULL);
-	lr_buf_release(&b);
+	out->endpoints = spec_get_endpoints(d, n, "etcd.endpoints",
+	    "list at least one URL, e.g. [http://127.0.0.1:2379]");
 }
 
 int

@@ -39,21 +39,6 @@ rec_follow_state_done(enum rec_follow_state s)
 	return s >= REC_FOLLOW_CONVERGED;
 }
 
-/* The name of a step from its id "<service>/<role>/<phase>/<name>". */
-static const char *
-step_name(const char *id)
-{
-	const char *p = id;
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		if ((p = strchr(p, '/')) == NULL)
-			return id;
-		p++;
-	}
-	return *p ? p : id;
-}
-
 /* The first service whose validate steps the report says failed, or NULL. */
 static const char *
 unvalidated(const json_t *report)
@@ -214,7 +199,7 @@ rec_follow_decide(const char *host, int64_t gen, const json_t *observed,
 		return REC_FOLLOW_WAITING;
 	}
 	if (*rr.current)
-		*detail = lr_xstrdup(step_name(rr.current));
+		*detail = lr_xstrdup(proto_step_name(rr.current));
 	return REC_FOLLOW_CONVERGING;
 }
 

@@ -136,27 +136,12 @@ rec_results_load(struct etcd *e, const char *prefix, const char *host,
 	return rc;
 }
 
-/* The name of a step: its id's last part ("<svc>/<role>/<phase>/<name>"). */
-static const char *
-step_name(const char *id)
-{
-	const char *p = id;
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		if ((p = strchr(p, '/')) == NULL)
-			return id;
-		p++;
-	}
-	return *p ? p : id;
-}
-
 static bool
 step_matches(const char *id, const char *step)
 {
 	size_t n = strlen(step);
 
-	if (strcmp(id, step) == 0 || strcmp(step_name(id), step) == 0)
+	if (strcmp(id, step) == 0 || strcmp(proto_step_name(id), step) == 0)
 		return true;
 	/* a service, role or phase: "db", "db/db/converge" ("db/" too) */
 	if (n > 0 && step[n - 1] == '/')
@@ -188,7 +173,7 @@ rec_results_steps(const json_t *res, const char *step, json_t **out,
 	cands = lr_xcalloc(2 * json_array_size(steps) + 1, sizeof(*cands));
 	json_array_foreach(steps, i, s) {
 		cands[n++] = lr_json_str(s, PROTO_RESULT_ID);
-		cands[n++] = step_name(lr_json_str(s, PROTO_RESULT_ID));
+		cands[n++] = proto_step_name(lr_json_str(s, PROTO_RESULT_ID));
 	}
 	if ((sugg = lr_suggest(step, cands, n)) != NULL)
 		did_you_mean(err, sugg);

@@ -251,21 +251,6 @@ rec_status(const json_t *desired, const json_t *observed, const json_t *agents,
 	return json_pack("{s:o, s:o}", "hosts", hosts, "services", svcs);
 }
 
-/* The keys of o, for lr_suggest: borrowed, the array is the caller's. */
-static const char **
-keys_of(const json_t *o, size_t *n)
-{
-	const char **keys = lr_xcalloc(json_object_size(o) + 1,
-	    sizeof(*keys));
-	const char *k;
-	json_t *v;
-
-	*n = 0;
-	json_object_foreach((json_t *)o, k, v)
-		keys[(*n)++] = k;
-	return keys;
-}
-
 /* An unknown name: the error, with the closest host or service. */
 static int
 no_such_name(const json_t *st, const char *name, struct lr_err *err)
@@ -278,8 +263,8 @@ no_such_name(const json_t *st, const char *name, struct lr_err *err)
 
 	lr_err_set(err, LR_ENOENT, "no host or service '%s' in what is "
 	    "applied", name);
-	hk = keys_of(hosts, &nh);
-	sk = keys_of(svcs, &ns);
+	hk = lr_json_keys(hosts, false, &nh);
+	sk = lr_json_keys(svcs, false, &ns);
 	/* the store's words, as the table shows them (made visible) */
 	if ((sugg = lr_suggest(name, hk, nh)) != NULL) {
 		lr_buf_add_visible(&b, sugg, strlen(sugg), 0);
