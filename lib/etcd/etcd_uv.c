@@ -768,7 +768,7 @@ etcd_uv_compact(struct etcd_uv *eu, int64_t revision, etcd_uv_cb *cb,
 	snprintf(what, sizeof(what), "compact at revision %" PRId64,
 	    revision);
 	return etcd_uv_call(eu, ETCD_PATH_COMPACT, json_pack("{sIsb}",
-	    "revision", (json_int_t)revision, "physical", 1), what, cb, arg);
+	    "revision", (json_int_t)revision, "physical", 0), what, cb, arg);
 }
 
 int
