@@ -8,8 +8,9 @@
  * newest it verified before (a replay).  Contents come through the
  * SHA-256 that a verified document names, checked when stored (store.h).
  *
- * A refusal is said once (the same key for the same reason): in the log (error) and through the
- * refused callback, which puts it in the agent's report.  With no keys
+ * A refusal is said once (the same key for the same reason): in the log
+ * (error) and through the refused callback, which puts it in the agent's
+ * report.  With no keys
  * (--insecure-unsigned) every JSON object passes as it is.
  *
  * One thread: the loop's.  Nothing here touches etcd.

@@ -31,7 +31,8 @@ J(const char *s)
 
 /*
  * Decide host toward gen with observed and agents as JSON texts and the
- * targets {web1:5, web2:5, db1:5, a1:5 ... d1:5}; the detail into buf ("" when none).
+ * targets {web1:5, web2:5, db1:5, a1:5 ... d1:5}; the detail into buf
+ * ("" when none).
  */
 static enum rec_follow_state
 decide(const char *host, int64_t gen, const char *observed,
