@@ -1,0 +1,68 @@
+/*
+ * The daemon's state (struct srv), shared by the core (main.c, http.c,
+ * router.c, metrics.c, audit.c) and the modules that serve routes (auth,
+ * read, source, leader).  One per process; made by main.c before the loop
+ * runs, freed after it stops.  Fields marked "loop" are touched only on
+ * the loop thread; the rest are set before the loop runs and read-only
+ * after, or guarded as stated.
+ */
+#ifndef LEURAD_H
+#define LEURAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "conn.h"
+#include "srv.h"
+
+struct lr_buf;
+struct lr_sign_key;
+struct srv_router;
+struct auth_state;
+struct srv_source;
+struct srv_leader;
+
+/*
+ * A metrics source: appends Prometheus text (# HELP, # TYPE and samples)
+ * to out; called on a worker thread for each scrape of /metrics.
+ */
+typedef void srv_metrics_fn(struct srv *s, struct lr_buf *out, void *arg);
+
+struct srv {
+	uv_loop_t	*loop;			/* borrowed */
+	struct lr_conn	 conn;			/* etcd settings (owned) */
+	const char	*prefix;		/* conn.prefix */
+	char		*data_dir;		/* owned; 0700 */
+	struct srv_router *router;		/* owned */
+	struct lr_sign_key *sign_key;		/* owned; NULL: unsigned */
+	/*
+	 * A request's authentication: fills *out (owned by the core,
+	 * released with the request) from the bearer token, or answers
+	 * 401 and returns -1.  Set by auth_init; NULL: every route without
+	 * SRV_ANON answers 401.
+	 */
+	int		(*authenticate)(struct srv *s, struct srv_req *req,
+			    const char *token, struct auth_principal **out,
+			    struct srv_resp *resp);
+	void		(*principal_free)(struct auth_principal *p);
+	/* false until the modules' start-up reads are done (/readyz) */
+	bool		(*ready)(struct srv *s);
+	struct auth_state *auth;		/* auth.c */
+	struct srv_source *source;		/* source.c */
+	struct srv_leader *leader;		/* leader.c */
+	char		 id[64];		/* this replica: host:pid:random */
+};
+
+/* Borrow an etcd handle from the pool (blocks while all are in use)... */
+struct etcd *srv_etcd_take(struct srv *s);
+/* ... and give it back. */
+void	srv_etcd_give(struct srv *s, struct etcd *e);
+
+/* Register a metrics source (before the loop runs). */
+void	srv_metrics_add(struct srv *s, srv_metrics_fn *fn, void *arg);
+/* Count one event of a counter family with one label set (thread-safe). */
+void	srv_metrics_inc(const char *family, const char *labels);
+
+#endif
