@@ -13,8 +13,9 @@
 #include "sign.h"
 #include "xalloc.h"
 
-static const char *const top_keys[] = { "etcd", "signing", NULL };
+static const char *const top_keys[] = { "etcd", "signing", "server", NULL };
 static const char *const signing_keys[] = { "key", NULL };
+static const char *const server_keys[] = { "url", "cacert", NULL };
 static const char *const etcd_keys[] = { "endpoints", "cacert", "cert",
 	"key", "user", "password_file", "prefix", NULL };
 
@@ -67,7 +68,7 @@ rec_config_parse(const char *path, const char *buf, size_t len,
     const char *home, struct rec_config *out, struct spec_diags *d)
 {
 	struct spec_file *f = NULL;
-	const struct spec_node *etcd, *sg;
+	const struct spec_node *etcd, *sg, *sv;
 	size_t nerr = d->nerrors;
 	bool top;
 
@@ -95,6 +96,20 @@ rec_config_parse(const char *path, const char *buf, size_t len,
 	    !spec_node_is_null(sg) && spec_check_map(d, sg, "signing",
 	    signing_keys, "leura(1), FILES"))
 		get_path_in(d, "signing", sg, "key", home, &out->signing_key);
+	if (top && (sv = spec_node_get(f->root, "server")) != NULL &&
+	    !spec_node_is_null(sv) && spec_check_map(d, sv, "server",
+	    server_keys, "leura(1), FILES")) {
+		get_path_in(d, "server", sv, "url", NULL, &out->server_url);
+		get_path_in(d, "server", sv, "cacert", home,
+		    &out->server_cacert);
+		if (out->server_url != NULL &&
+		    strncmp(out->server_url, "http://", 7) != 0 &&
+		    strncmp(out->server_url, "https://", 8) != 0)
+			spec_diag_hint(spec_diag_at(d, spec_node_get(sv,
+			    "url"), "server.url '%s' is not an http:// or "
+			    "https:// URL", out->server_url), "give leurad's "
+			    "address, e.g. https://leura.example.net:7480");
+	}
 	spec_file_free(f);
 	return d->nerrors > nerr ? LR_EINVAL : 0;
 }
@@ -110,6 +125,8 @@ rec_config_release(struct rec_config *c)
 	free(c->password_file);
 	free(c->prefix);
 	free(c->signing_key);
+	free(c->server_url);
+	free(c->server_cacert);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -240,6 +257,31 @@ rec_config_signing_key(const char *flag, char **out, struct spec_diags *d,
 		lr_err_hint(err, "make a key pair with 'leura keygen DIR' "
 		    "and give its private key with --signing-key");
 	}
+out:
+	rec_config_release(&rc);
+	return ret;
+}
+
+int
+rec_config_server(const char *flag, char **url, char **cacert,
+    struct spec_diags *d, struct lr_err *err)
+{
+	struct rec_config rc = { 0 };
+	const char *u, *ca;
+	int ret = 0;
+
+	*url = *cacert = NULL;
+	u = over(flag, getenv("LEURA_SERVER"));
+	ca = getenv("LEURA_SERVER_CACERT");
+	if ((u == NULL || ca == NULL || *ca == '\0') &&
+	    (ret = config_read(&rc, d, err)) < 0)
+		goto out;
+	u = over(u, rc.server_url);
+	ca = over(ca, rc.server_cacert);
+	if (u != NULL)
+		*url = lr_xstrdup(u);
+	if (u != NULL && ca != NULL)
+		*cacert = lr_xstrdup(ca);
 out:
 	rec_config_release(&rc);
 	return ret;

@@ -14,6 +14,9 @@
  *     prefix: /leura
  *   signing:
  *     key: ~/.config/leura/signing.key
+ *   server:
+ *     url: https://leura.example.net:7480
+ *     cacert: /etc/leura/server-ca.pem
  *
  * Command-line flags win over LEURA_* variables, which win over the
  * config repo's leura.yml (its etcd.endpoints and etcd.prefix, a fleet's
@@ -33,6 +36,8 @@ struct rec_config {
 	char	*endpoints;	/* owned: comma-separated; NULL if unset */
 	char	*cacert, *cert, *key, *user, *password_file, *prefix;
 	char	*signing_key;	/* signing.key: the fleet's private key */
+	char	*server_url;	/* server.url: leurad's address */
+	char	*server_cacert;	/* server.cacert: the CA of its certificate */
 };
 
 /*
@@ -71,6 +76,16 @@ int	rec_config_conn(const struct lr_conn_settings *flags,
  */
 int	rec_config_signing_key(const char *flag, char **out,
 	    struct spec_diags *d, struct lr_err *err);
+/*
+ * leurad, when one is configured: --server (flag, may be NULL), then
+ * $LEURA_SERVER, then server.url of the config file.  *url is NULL when
+ * none is (the CLI then talks to etcd directly), else the caller's; so is
+ * *cacert ($LEURA_SERVER_CACERT, else server.cacert; NULL: the system's
+ * CAs).  Errors as rec_config_signing_key.
+ */
+int	rec_config_server(const char *flag, char **url, char **cacert,
+	    struct spec_diags *d, struct lr_err *err);
+
 /* The folder of the default config file (owned), NULL without a home. */
 char	*rec_config_dir(void);
 

@@ -69,6 +69,14 @@ test_rec_config_parse__full(void **state)
 	assert_int_equal(rc, 0);
 	assert_null(c.endpoints);
 	rec_config_release(&c);
+	/* leurad's address and CA */
+	diag = parse("server:\n  url: https://l:7480\n  cacert: ~/s.pem\n",
+	    &c, &rc);
+	assert_int_equal(rc, 0);
+	assert_null(diag);
+	assert_string_equal(c.server_url, "https://l:7480");
+	assert_string_equal(c.server_cacert, "/home/u/s.pem");
+	rec_config_release(&c);
 }
 
 static void
@@ -91,6 +99,10 @@ test_rec_config_parse__bad_input(void **state)
 		{ "etcd: {cacert: ''}\n", "1:16: etcd.cacert is empty" },
 		{ "etcd:\n  endpoints: [\n", "" },
 		{ "etcd:\n  endpoints: x\n  endpoints: y\n", "3:3: " },
+		{ "server:\n  uri: http://x\n", "2:3: unknown key 'uri'" },
+		{ "server:\n  url: ftp://x\n",
+		    "2:8: server.url 'ftp://x' is not an http" },
+		{ "server: {url: ''}\n", "1:15: server.url is empty" },
 	};
 	struct rec_config c;
 	size_t i;
@@ -117,7 +129,7 @@ test_rec_config_parse__bad_input(void **state)
 static const char *const conn_vars[] = { "LEURA_ETCD", "LEURA_ETCD_PREFIX",
 	"LEURA_ETCD_CACERT", "LEURA_ETCD_CERT", "LEURA_ETCD_KEY",
 	"LEURA_ETCD_USER", "LEURA_ETCD_PASSWORD", "LEURA_CONFIG",
-	"XDG_CONFIG_HOME", NULL };
+	"XDG_CONFIG_HOME", "LEURA_SERVER", "LEURA_SERVER_CACERT", NULL };
 
 static int
 conn_setup(void **state)
@@ -290,6 +302,49 @@ test_rec_config_conn__file(void **state)
 	conn_setup(NULL);
 }
 
+/* leurad's address: --server, then LEURA_SERVER, then server.url */
+static void
+test_rec_config_server__chain(void **state)
+{
+	char dir[] = "/tmp/leura-test-config-XXXXXX", path[64];
+	struct spec_diags d;
+	struct lr_err err;
+	char *url, *ca;
+
+	(void)state;
+	lr_err_clear(&err);
+	spec_diags_init(&d);
+	/* none anywhere: no server, the CLI talks to etcd */
+	assert_int_equal(rec_config_server(NULL, &url, &ca, &d, &err), 0);
+	assert_null(url);
+	assert_null(ca);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	write_file(path, "server: {url: 'http://f:1', cacert: /ca.pem}\n");
+	setenv("LEURA_CONFIG", path, 1);
+	assert_int_equal(rec_config_server(NULL, &url, &ca, &d, &err), 0);
+	assert_string_equal(url, "http://f:1");
+	assert_string_equal(ca, "/ca.pem");
+	free(url);
+	free(ca);
+	setenv("LEURA_SERVER", "http://e:2", 1);
+	assert_int_equal(rec_config_server(NULL, &url, &ca, &d, &err), 0);
+	assert_string_equal(url, "http://e:2");
+	free(url);
+	free(ca);
+	setenv("LEURA_SERVER_CACERT", "/env.pem", 1);
+	assert_int_equal(rec_config_server("http://g:3", &url, &ca, &d, &err),
+	    0);
+	assert_string_equal(url, "http://g:3");
+	assert_string_equal(ca, "/env.pem");
+	free(url);
+	free(ca);
+	unlink(path);
+	rmdir(dir);
+	spec_diags_release(&d);
+	conn_setup(NULL);
+}
+
 int
 main(void)
 {
@@ -301,6 +356,8 @@ main(void)
 		cmocka_unit_test_setup(
 		    test_lr_conn_resolve__prefix_and_password, conn_setup),
 		cmocka_unit_test_setup(test_rec_config_conn__file, conn_setup),
+		cmocka_unit_test_setup(test_rec_config_server__chain,
+		    conn_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
