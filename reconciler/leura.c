@@ -34,6 +34,17 @@ static const struct lr_cmd commands[] = {
 	{ "history",	cmd_history,	"the commits applied, newest first" },
 	{ "up",		cmd_up,		"local etcd and agents, apply, wait: one machine" },
 	{ "keygen",	cmd_keygen,	"make the fleet's signing key pair" },
+	{ "login",	cmd_login,	"log in to leurad; keep the session token" },
+	{ "logout",	cmd_logout,	"end the session; forget its token" },
+	{ "whoami",	cmd_whoami,	"the user, groups and grants leurad sees" },
+	{ "users",	cmd_users,	"list, add, remove, disable users" },
+	{ "groups",	cmd_groups,	"list, add, remove groups; members" },
+	{ "grant",	cmd_grant,	"let a user or group do a verb on a resource" },
+	{ "grants",	cmd_grants,	"list the grants" },
+	{ "revoke",	cmd_revoke,	"remove a grant" },
+	{ "tokens",	cmd_tokens,	"list, create, revoke API tokens" },
+	{ "can",	cmd_can,	"may I (or --as USER) do VERB on RESOURCE?" },
+	{ "events",	cmd_events,	"the audit log: who did what, when" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -56,6 +67,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CONN_LONGOPTS,
+		SERVER_LONGOPT,
 		CMD_HELP_LONGOPT,
 		{ "version", no_argument, NULL, CMD_OPT_BASE },
 		{ NULL, 0, NULL, 0 }

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "api.h"
 #include "etcd.h"
 #include "load.h"
 
@@ -38,6 +39,7 @@ struct lr_ctx {
 	/* etcd connection flags (conn_open, cli.c, merges env and config) */
 	const char *etcd;	/* --etcd URL[,URL...] */
 	const char *etcd_cacert, *etcd_cert, *etcd_key, *etcd_user;
+	const char *server;	/* --server URL: leurad (remote.c) */
 };
 
 int	cmd_validate(int argc, char **argv, struct lr_ctx *ctx);
@@ -50,6 +52,17 @@ int	cmd_logs(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_up(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_keygen(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_login(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_logout(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_whoami(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_users(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_groups(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_grant(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_grants(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_revoke(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_tokens(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_can(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_events(int argc, char **argv, struct lr_ctx *ctx);
 /* `leura --up-child PPID PROG ARGS...`: how `leura up` starts its children */
 int	cmd_up_child(int argc, char **argv);
 
@@ -98,7 +111,7 @@ int	conn_check_fleet(const struct conn *c, const char *recorded);
  */
 enum {
 	CONN_OPT_ETCD = 0x100, CONN_OPT_CACERT, CONN_OPT_CERT, CONN_OPT_KEY,
-	CONN_OPT_USER
+	CONN_OPT_USER, CONN_OPT_SERVER
 };
 #define CONN_LONGOPTS \
 	{ "etcd", required_argument, NULL, CONN_OPT_ETCD }, \
@@ -108,6 +121,9 @@ enum {
 	{ "etcd-user", required_argument, NULL, CONN_OPT_USER }
 
 bool	conn_getopt(int c, const char *arg, struct lr_ctx *ctx);
+/* --server URL (leurad), taken by conn_getopt too */
+#define SERVER_LONGOPT \
+	{ "server", required_argument, NULL, CONN_OPT_SERVER }
 
 
 /*
@@ -228,5 +244,78 @@ struct cmd_apply_result {
 int	cmd_apply_run(struct lr_ctx *ctx, const struct cmd_apply_opts *o,
 	    struct cmd_apply_result *r);
 void	cmd_apply_result_release(struct cmd_apply_result *r);
+
+/* ---- leurad (remote.c) ---- */
+
+/* A client of leurad for one command. */
+struct remote {
+	struct rec_api *api;	/* owned */
+	char	*url;		/* owned: the server's URL */
+	char	*user;		/* owned: who logged in (credentials); NULL */
+};
+
+/*
+ * The server configured (--server, LEURA_SERVER, server.url of the
+ * config file): *url NULL when none, else the caller's, as *cacert.
+ * Prints a bad config file's diagnostics and returns LR_EXIT_FAIL.
+ */
+int	cmd_remote_url(const struct lr_ctx *ctx, char **url, char **cacert);
+
+#define REMOTE_ANON	0x1	/* send no token (login) */
+/*
+ * Open a client of the configured server with the caller's token
+ * (LEURA_TOKEN, else the credentials file; none with REMOTE_ANON).  Prints what goes wrong (no server, not logged in, a
+ * credentials file others may read) and returns LR_EXIT_FAIL; r is
+ * released then.  cmd_remote_release either way.
+ */
+int	cmd_remote_open(struct remote *r, const struct lr_ctx *ctx,
+	    unsigned flags);
+void	cmd_remote_release(struct remote *r);
+/*
+ * rec_api_call, printing the server's error (made visible) on failure:
+ * LR_EXIT_OK with *out the answer (the caller's; out may be NULL), or
+ * LR_EXIT_FAIL.
+ */
+int	cmd_remote_call(struct remote *r, const char *method, const char *path,
+	    const json_t *body, json_t **out);
+/*
+ * Every item of the paginated list at path ({"items","next"}, followed
+ * with ?after=), at most max (0: all): *items a new array.  As
+ * cmd_remote_call.
+ */
+int	cmd_remote_list(struct remote *r, const char *path, size_t max,
+	    json_t **items);
+/* An error whose words came from the server, printed made visible. */
+void	cmd_remote_error(const struct lr_err *err);
+/*
+ * s made visible (lr_buf_add_visible: control characters as \xHH, a
+ * newline as \n) for printing; NULL prints as "".  The string is
+ * borrowed until 8 more calls (a ring): enough for one printf.
+ */
+const char *cmd_vis(const char *s);
+
+/*
+ * o[k] made visible as cmd_vis (a string, a number, a boolean; "" when
+ * absent or null), borrowed until 4 more calls.
+ */
+const char *cmd_field(const json_t *o, const char *k);
+/* One grant of an answer as a line: ID SUBJECT VERB RESOURCE (via X). */
+void	cmd_print_grant(const json_t *g, const char *indent);
+/* The strings (or objects' "name") of a, joined by ", "; dflt if none. */
+void	cmd_print_list(const json_t *a, const char *dflt);
+
+/* Where a password comes from: never a flag's value (ps shows argv). */
+struct cmd_password_src {
+	const char *file;	/* --password-file F: its first line */
+	bool	 from_stdin;	/* --password-stdin: the first line */
+};
+/*
+ * The password from src, else asked on the terminal without echo
+ * (prompt; twice with confirm).  LR_EXIT_OK with *out the caller's (free
+ * with cmd_password_free, which wipes it), or LR_EXIT_FAIL printed.
+ */
+int	cmd_password(const struct cmd_password_src *src, const char *prompt,
+	    bool confirm, char **out);
+void	cmd_password_free(char *s);
 
 #endif

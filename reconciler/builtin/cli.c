@@ -303,6 +303,7 @@ conn_getopt(int c, const char *arg, struct lr_ctx *ctx)
 	case CONN_OPT_CERT:	ctx->etcd_cert = arg; return true;
 	case CONN_OPT_KEY:	ctx->etcd_key = arg; return true;
 	case CONN_OPT_USER:	ctx->etcd_user = arg; return true;
+	case CONN_OPT_SERVER:	ctx->server = arg; return true;
 	default:		return false;
 	}
 }

@@ -3,6 +3,7 @@
  * per client, and the mapping of HTTP answers to struct lr_err.  Blocking
  * by design: the CLI calls it; nothing on a libuv loop may.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -217,7 +218,16 @@ transport_error(struct rec_api *api, CURLcode cc, const char *errbuf,
     struct lr_err *err)
 {
 	const char *why = *errbuf ? errbuf : curl_easy_strerror(cc);
+	char os[128];
+	long oserr = 0;
 
+	/* "connection refused" says more than curl's long sentence */
+	curl_easy_getinfo(api->h, CURLINFO_OS_ERRNO, &oserr);
+	if (cc == CURLE_COULDNT_CONNECT && oserr != 0) {
+		snprintf(os, sizeof(os), "%s", strerror((int)oserr));
+		os[0] = (char)tolower((unsigned char)os[0]);
+		why = os;
+	}
 	switch (cc) {
 	case CURLE_WRITE_ERROR:
 		if (api->too_big)
