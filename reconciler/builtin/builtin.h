@@ -264,9 +264,10 @@ int	cmd_remote_url(const struct lr_ctx *ctx, char **url, char **cacert);
 #define REMOTE_ANON	0x1	/* send no token (login) */
 /*
  * Open a client of the configured server with the caller's token
- * (LEURA_TOKEN, else the credentials file; none with REMOTE_ANON).  Prints what goes wrong (no server, not logged in, a
- * credentials file others may read) and returns LR_EXIT_FAIL; r is
- * released then.  cmd_remote_release either way.
+ * (LEURA_TOKEN, else the credentials file; none with REMOTE_ANON).
+ * Prints what goes wrong (no server, not logged in, a credentials file
+ * others may read) and returns LR_EXIT_FAIL; r is released then.
+ * cmd_remote_release either way.
  */
 int	cmd_remote_open(struct remote *r, const struct lr_ctx *ctx,
 	    unsigned flags);

@@ -59,7 +59,8 @@ cmd_events(int argc, char **argv, struct lr_ctx *ctx)
 			}
 			break;
 		default:
-			if (c != CONN_OPT_SERVER || !conn_getopt(c, optarg, ctx))
+			if (c != CONN_OPT_SERVER ||
+			    !conn_getopt(c, optarg, ctx))
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}

@@ -64,7 +64,8 @@ cmd_login(int argc, char **argv, struct lr_ctx *ctx)
 		case OPT_PWSTDIN: src.from_stdin = true; break;
 		case OPT_JSON: json = true; break;
 		default:
-			if (c != CONN_OPT_SERVER || !conn_getopt(c, optarg, ctx))
+			if (c != CONN_OPT_SERVER ||
+			    !conn_getopt(c, optarg, ctx))
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}

@@ -22,7 +22,7 @@ print_list(const char *mark, const json_t *a)
 	size_t i;
 
 	json_array_foreach((json_t *)a, i, v)
-		printf("  %s %s\n", mark, json_string_value(v));
+		printf("  %s %s\n", mark, cmd_vis(json_string_value(v)));
 }
 
 static void
@@ -34,7 +34,7 @@ print_hosts_inline(const json_t *a)
 	if (json_array_size(a) == 0)
 		printf(" (none)");
 	json_array_foreach((json_t *)a, i, v)
-		printf(" %s", json_string_value(v));
+		printf(" %s", cmd_vis(json_string_value(v)));
 }
 
 /* Text of a field's value for a line diff: strings as is, else JSON. */
@@ -109,7 +109,7 @@ print_step_diff(const json_t *chg, const struct rec_compiled *from,
 	    "id")), b.s ? b.s : "");
 	if ((f = json_object_get(shown, key)) != NULL)
 		printf("      (the same change as on host %s)\n",
-		    json_string_value(f));
+		    cmd_vis(json_string_value(f)));
 	else {
 		/*
 		 * Lines of files, scripts and fields, the old ones read from
@@ -139,7 +139,7 @@ print_after(const struct rec_compiled *to, const char *host, const char *svc)
 		if (strcmp(json_string_value(h), host) == 0)
 			continue;
 		printf("%s %s", n++ ? "" : ", once it validates on",
-		    json_string_value(h));
+		    cmd_vis(json_string_value(h)));
 	}
 }
 
@@ -154,7 +154,8 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 	json_t *v, *c, *f, *shown = json_object();
 	const char *k;
 
-	printf("leura plan: %s -> %s\n", from_label, to_label);
+	printf("leura plan: %s -> %s\n", cmd_vis(from_label),
+	    cmd_vis(to_label));
 	if (json_integer_value(json_object_get(d, "changes")) == 0) {
 		printf("\nNo changes: the desired state is the same.\n");
 		json_decref(shown);
@@ -163,7 +164,7 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 	if (json_object_size(svcs)) {
 		printf("\nPlacement:\n");
 		json_object_foreach((json_t *)svcs, k, v) {
-			printf("  ~ %s:", k);
+			printf("  ~ %s:", cmd_vis(k));
 			print_hosts_inline(json_object_get(v, "from"));
 			printf(" ->");
 			print_hosts_inline(json_object_get(v, "to"));
@@ -171,14 +172,16 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 		}
 	}
 	json_object_foreach((json_t *)hosts, k, v) {
-		printf("\nHost %s%s:\n", k, json_object_get(v, "host_removed") ?
-		    " (removed from the inventory)" : "");
+		printf("\nHost %s%s:\n", cmd_vis(k), json_object_get(v,
+		    "host_removed") ? " (removed from the inventory)" : "");
 		print_list("+ service", json_object_get(v, "services_added"));
 		print_list("- service", json_object_get(v, "services_removed"));
 		json_array_foreach(json_object_get(v, "turndown"), i, c) {
 			printf("  > will run turndown %s (service %s %s",
-			    json_string_value(json_object_get(c, "id")),
-			    json_string_value(json_object_get(c, "service")),
+			    cmd_vis(json_string_value(json_object_get(c,
+			    "id"))),
+			    cmd_vis(json_string_value(json_object_get(c,
+			    "service"))),
 			    json_object_get(v, "host_removed") ? "goes with "
 			    "the host" : "leaves the host");
 			print_after(to, k, json_string_value(json_object_get(c,
@@ -187,11 +190,11 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 		}
 		print_list("+", json_object_get(v, "added"));
 		json_array_foreach(json_object_get(v, "changed"), i, c) {
-			printf("  ~ %s (", json_string_value(
-			    json_object_get(c, "id")));
+			printf("  ~ %s (", cmd_vis(json_string_value(
+			    json_object_get(c, "id"))));
 			json_array_foreach(json_object_get(c, "fields"), j, f)
 				printf("%s%s", j ? ", " : "",
-				    json_string_value(f));
+				    cmd_vis(json_string_value(f)));
 			printf(")\n");
 			if (show_diff)
 				print_step_diff(c, from, to, k,
@@ -201,11 +204,11 @@ plan_print(const json_t *d, const char *from_label, const char *to_label,
 		if (json_object_get(v, "reordered"))
 			printf("  ~ step order changed\n");
 		json_array_foreach(json_object_get(v, "triggered"), i, c) {
-			printf("  > will run %s (", json_string_value(
-			    json_object_get(c, "id")));
+			printf("  > will run %s (", cmd_vis(json_string_value(
+			    json_object_get(c, "id"))));
 			json_array_foreach(json_object_get(c, "because"), j, f)
 				printf("%s%s", j ? ", " : "",
-				    json_string_value(f));
+				    cmd_vis(json_string_value(f)));
 			printf(" changed)\n");
 		}
 	}
@@ -245,10 +248,10 @@ print_rewrites(const struct rec_plan *p)
 	    "dependencies) and an apply writes them:\n", p->from_label,
 	    p->to.label, p->nchanged, p->nchanged == 1 ? "" : "s");
 	json_array_foreach(json_object_get(p->changes, "changed"), i, v)
-		printf("  ~ %s\n", json_string_value(v));
+		printf("  ~ %s\n", cmd_vis(json_string_value(v)));
 	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
 		printf("  - %s (removed from the inventory)\n",
-		    json_string_value(v));
+		    cmd_vis(json_string_value(v)));
 }
 
 void

@@ -50,7 +50,8 @@ parse_opts(int argc, char **argv, struct tokens_opts *o, struct lr_ctx *ctx)
 		case OPT_SCOPES: o->scopes = optarg; break;
 		case OPT_EXPIRES: o->expires = optarg; break;
 		default:
-			if (c != CONN_OPT_SERVER || !conn_getopt(c, optarg, ctx))
+			if (c != CONN_OPT_SERVER ||
+			    !conn_getopt(c, optarg, ctx))
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}

@@ -52,7 +52,8 @@ parse_opts(int argc, char **argv, struct users_opts *o, struct lr_ctx *ctx)
 		case OPT_PWFILE: o->pw.file = optarg; break;
 		case OPT_PWSTDIN: o->pw.from_stdin = true; break;
 		default:
-			if (c != CONN_OPT_SERVER || !conn_getopt(c, optarg, ctx))
+			if (c != CONN_OPT_SERVER ||
+			    !conn_getopt(c, optarg, ctx))
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}
