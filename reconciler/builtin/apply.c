@@ -34,7 +34,7 @@ static const char usage_str[] =
     "usage: leura apply [--ref REF] [--rollback] [--expect-revision N] "
     "[-y | --yes] [--lock-timeout SECONDS] [--no-diff] [--json] [--wait] "
     "[--wait-timeout DURATION] [--signing-key PATH] [--insecure-unsigned] "
-    "[--etcd URL[,URL...]] [FILE]\n";
+    "[--etcd URL[,URL...]] [--server URL | --direct] [FILE]\n";
 
 /*
  * The fleet's private key (docs/security.md), or NULL with nothing said
@@ -372,7 +372,7 @@ apply_wait(struct cmd_apply_result *r, bool json, long timeout_ms)
 enum {
 	OPT_REF = CMD_OPT_BASE, OPT_ROLLBACK, OPT_NO_DIFF, OPT_JSON, OPT_WAIT,
 	OPT_WAIT_TIMEOUT, OPT_EXPECT, OPT_LOCK_TIMEOUT, OPT_SIGNING_KEY,
-	OPT_INSECURE, OPT_YES, OPT_WORKTREE
+	OPT_INSECURE, OPT_YES, OPT_WORKTREE, OPT_DIRECT
 };
 
 /*
@@ -396,6 +396,32 @@ plan_file_arg(int argc, char **argv, const char **file)
 	return 0;
 }
 
+/*
+ * apply through leurad (serverplan.c): what only the direct path does is
+ * a usage error naming --direct.
+ */
+static int
+apply_remote(struct lr_ctx *ctx, const struct cmd_apply_opts *o, bool ref_set,
+    bool wait, bool lock_set)
+{
+	/* without --ref: the server's default branch, not a HEAD of here */
+	struct cmd_remote_plan rp = { .ref = ref_set ? o->ref : NULL,
+		.json = o->json,
+		.rollback = o->rollback, .ask = o->ask, .expect = o->expect };
+	const char *what = o->plan_file ? "a saved plan" : wait ? "--wait" :
+	    o->signing_key ? "--signing-key" : o->insecure_unsigned ?
+	    "--insecure-unsigned" : lock_set ? "--lock-timeout" : NULL;
+
+	if (what != NULL) {
+		fprintf(stderr, "leura: error: %s goes with apply --direct "
+		    "(straight to etcd); this apply goes through leurad\n"
+		    "hint: leave it out, or break glass: leura apply "
+		    "--direct --signing-key PATH ...\n", what);
+		return LR_EXIT_USAGE;
+	}
+	return cmd_apply_remote(ctx, &rp);
+}
+
 int
 cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 {
@@ -412,14 +438,18 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		{ "insecure-unsigned", no_argument, NULL, OPT_INSECURE },
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "worktree", no_argument, NULL, OPT_WORKTREE },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
 		CONN_LONGOPTS,
+		SERVER_LONGOPT,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_apply_opts o = { .ref = "HEAD", .show_diff = true,
 		.expect = -1, .lockwait = 60 };
 	struct cmd_apply_result r;
-	bool wait = false, yes = false, ref_set = false;
+	bool wait = false, yes = false, ref_set = false, direct = false;
+	bool lock_set = false;
+	char *url = NULL, *cacert = NULL;
 	long wait_ms = 30 * 60 * 1000L;
 	char *end;
 	int c, rc;
@@ -478,12 +508,16 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 				    "wants seconds, not '%s'\n", optarg);
 				return LR_EXIT_USAGE;
 			}
+			lock_set = true;
 			break;
 		case OPT_SIGNING_KEY:
 			o.signing_key = optarg;
 			break;
 		case OPT_INSECURE:
 			o.insecure_unsigned = true;
+			break;
+		case OPT_DIRECT:
+			direct = true;
 			break;
 		default:
 			if (!conn_getopt(c, optarg, ctx))
@@ -510,6 +544,26 @@ cmd_apply(int argc, char **argv, struct lr_ctx *ctx)
 		    "confirm, and this is a terminal\nhint: pass --yes to "
 		    "apply without asking, or apply a saved plan ('leura "
 		    "plan -o FILE', then 'leura apply --json FILE')\n");
+		return LR_EXIT_USAGE;
+	}
+	if (!direct && (rc = cmd_remote_url(ctx, &url, &cacert)) != 0)
+		return rc;
+	free(cacert);
+	if (url != NULL) {
+		free(url);
+		return apply_remote(ctx, &o, ref_set, wait, lock_set);
+	}
+	/*
+	 * Break-glass past a server: the key must be named, not found in
+	 * the config, so that nobody signs by accident
+	 */
+	if (direct && o.signing_key == NULL && !o.insecure_unsigned &&
+	    (getenv("LEURA_SIGNING_KEY") == NULL ||
+	    *getenv("LEURA_SIGNING_KEY") == '\0')) {
+		fprintf(stderr, "leura: error: apply --direct writes to etcd "
+		    "past leurad, signed with the fleet's key: name the key\n"
+		    "hint: --signing-key PATH or LEURA_SIGNING_KEY=PATH "
+		    "(docs/security.md)\n");
 		return LR_EXIT_USAGE;
 	}
 	if ((rc = cmd_apply_run(ctx, &o, &r)) != LR_EXIT_OK)

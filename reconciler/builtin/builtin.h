@@ -305,6 +305,27 @@ void	cmd_print_grant(const json_t *g, const char *indent);
 /* The strings (or objects' "name") of a, joined by ", "; dflt if none. */
 void	cmd_print_list(const json_t *a, const char *dflt);
 
+/* ---- plan and apply through leurad (serverplan.c) ---- */
+
+struct cmd_remote_plan {
+	const char *ref;	/* NULL: the server's default branch */
+	bool	 json;
+	bool	 detailed;	/* plan --detailed-exitcode */
+	bool	 rollback;	/* apply --rollback */
+	bool	 ask;		/* apply: show the plan, ask, then apply it */
+	long long expect;	/* apply --expect-revision; -1: none */
+};
+
+/*
+ * leura plan and leura apply when a server is configured: the plan (or
+ * the apply) of o->ref of the server's git source, under the caller's
+ * identity, printed as the direct path prints; the server's refusal
+ * (403: the first service or host without an apply grant) printed as it
+ * says it.  Return an exit status.
+ */
+int	cmd_plan_remote(struct lr_ctx *ctx, const struct cmd_remote_plan *o);
+int	cmd_apply_remote(struct lr_ctx *ctx, const struct cmd_remote_plan *o);
+
 /* Where a password comes from: never a flag's value (ps shows argv). */
 struct cmd_password_src {
 	const char *file;	/* --password-file F: its first line */

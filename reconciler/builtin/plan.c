@@ -13,6 +13,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,7 +30,8 @@
 
 static const char usage_str[] =
     "usage: leura plan [--from REF] [--ref REF | --worktree] [-o FILE] "
-    "[--json] [--detailed-exitcode] [--no-diff] [--etcd URL[,URL...]]\n";
+    "[--json] [--detailed-exitcode] [--no-diff] [--etcd URL[,URL...]] "
+    "[--server URL | --direct]\n";
 
 struct plan_opts {
 	const char *ref;	/* --ref; NULL: HEAD (or --worktree) */
@@ -398,7 +400,7 @@ out:
 
 enum {
 	OPT_REF = CMD_OPT_BASE, OPT_FROM, OPT_JSON, OPT_DETAILED, OPT_NO_DIFF,
-	OPT_WORKTREE, OPT_OUT
+	OPT_WORKTREE, OPT_OUT, OPT_DIRECT
 };
 
 static int
@@ -420,11 +422,15 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
 		{ "no-diff", no_argument, NULL, OPT_NO_DIFF },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
 		CONN_LONGOPTS,
+		SERVER_LONGOPT,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct plan_opts po = { .show_diff = true };
+	bool direct = false;
+	char *url = NULL, *cacert = NULL;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "+:ho:", longopts, NULL)) != -1) {
@@ -437,6 +443,7 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 		case OPT_JSON: po.json = true; break;
 		case OPT_DETAILED: po.detailed = true; break;
 		case OPT_NO_DIFF: po.show_diff = false; break;
+		case OPT_DIRECT: direct = true; break;
 		default:
 			if (!conn_getopt(c, optarg, ctx))
 				return cmd_bad_option(c, argv, usage_str);
@@ -457,6 +464,23 @@ cmd_plan(int argc, char **argv, struct lr_ctx *ctx)
 	if (po.out && *po.out == '\0')
 		return usage_error("-o wants a file name", "leura plan -o "
 		    "plan.json");
+	/*
+	 * Through leurad when one is configured; --from (offline),
+	 * --worktree and -o (local files) stay here
+	 */
+	if (!direct && po.from == NULL && !po.worktree && po.out == NULL) {
+		if ((rc = cmd_remote_url(ctx, &url, &cacert)) != 0)
+			return rc;
+		free(cacert);
+		if (url != NULL) {
+			struct cmd_remote_plan rp = { .ref = po.ref,
+				.json = po.json, .detailed = po.detailed,
+				.expect = -1 };
+
+			free(url);
+			return cmd_plan_remote(ctx, &rp);
+		}
+	}
 	if (po.from == NULL)
 		return plan_etcd(ctx, &po);
 	return plan_from(ctx, &po);
