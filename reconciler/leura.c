@@ -53,8 +53,8 @@ usage(FILE *fp)
 {
 	size_t i;
 
-	fprintf(fp, "usage: leura [-C dir] [-v] [--etcd url[,url...]] <command> "
-	    "[<args>]\n\n"
+	fprintf(fp, "usage: leura [-C dir] [-v] [--etcd url[,url...]] "
+	    "[--server url] <command> [<args>]\n\n"
 	    "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(fp, "  %-10s %s\n", commands[i].name,

@@ -22,6 +22,7 @@ static const char usage_str[] =
 
 enum { OPT_JSON = CMD_OPT_BASE };
 
+/* getopt over argv (from argv[1]): -1 to go on, or an exit status. */
 static int
 parse_opts(int argc, char **argv, bool *json, struct lr_ctx *ctx)
 {
@@ -40,7 +41,7 @@ parse_opts(int argc, char **argv, bool *json, struct lr_ctx *ctx)
 		else if (c != CONN_OPT_SERVER || !conn_getopt(c, optarg, ctx))
 			return cmd_bad_option(c, argv, usage_str);
 	}
-	return 0;
+	return -1;
 }
 
 /* The operands each subcommand takes. */
@@ -93,7 +94,7 @@ cmd_groups(int argc, char **argv, struct lr_ctx *ctx)
 	int rc, i, n, k;
 	size_t j;
 
-	if ((rc = parse_opts(argc, argv, &json, ctx)) != 0)
+	if ((rc = parse_opts(argc, argv, &json, ctx)) >= 0)
 		return rc;
 	i = optind;
 	if (i < argc)
@@ -112,7 +113,7 @@ cmd_groups(int argc, char **argv, struct lr_ctx *ctx)
 		}
 		arg[k] = argv[i++];
 	}
-	if ((rc = parse_opts(argc - i + 1, argv + i - 1, &json, ctx)) != 0 ||
+	if ((rc = parse_opts(argc - i + 1, argv + i - 1, &json, ctx)) >= 0 ||
 	    (rc = cmd_no_args(argc - i + 1, argv + i - 1, usage_str)) != 0)
 		return rc;
 	if ((rc = cmd_remote_open(&r, ctx, 0)) != 0)

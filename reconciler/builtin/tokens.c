@@ -30,6 +30,7 @@ struct tokens_opts {
 	const char *expires;	/* "30d" */
 };
 
+/* getopt over argv (from argv[1]): -1 to go on, or an exit status. */
 static int
 parse_opts(int argc, char **argv, struct tokens_opts *o, struct lr_ctx *ctx)
 {
@@ -55,7 +56,7 @@ parse_opts(int argc, char **argv, struct tokens_opts *o, struct lr_ctx *ctx)
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}
-	return 0;
+	return -1;
 }
 
 static int
@@ -147,19 +148,24 @@ cmd_tokens(int argc, char **argv, struct lr_ctx *ctx)
 	char *path;
 	int rc, i;
 
-	if ((rc = parse_opts(argc, argv, &o, ctx)) != 0)
+	if ((rc = parse_opts(argc, argv, &o, ctx)) >= 0)
 		return rc;
 	i = optind;
 	if (i < argc)
 		sub = argv[i++];
 	if (i < argc && argv[i][0] != '-')
 		arg = argv[i++];
-	if ((rc = parse_opts(argc - i + 1, argv + i - 1, &o, ctx)) != 0 ||
+	if ((rc = parse_opts(argc - i + 1, argv + i - 1, &o, ctx)) >= 0 ||
 	    (rc = cmd_no_args(argc - i + 1, argv + i - 1, usage_str)) != 0)
 		return rc;
+	if ((strcmp(sub, "create") == 0 || strcmp(sub, "revoke") == 0) &&
+	    arg == NULL) {
+		fprintf(stderr, "leura: error: tokens %s wants a%s\n%s", sub,
+		    strcmp(sub, "create") == 0 ? " NAME" : "n ID", usage_str);
+		return LR_EXIT_USAGE;
+	}
 	if (strcmp(sub, "list") == 0 ? arg != NULL :
-	    strcmp(sub, "create") == 0 || strcmp(sub, "revoke") == 0 ?
-	    arg == NULL : true) {
+	    strcmp(sub, "create") != 0 && strcmp(sub, "revoke") != 0) {
 		fprintf(stderr, "leura: error: '%s%s%s' is not a tokens "
 		    "command\n%s", sub, arg ? " " : "", arg ? arg : "",
 		    usage_str);

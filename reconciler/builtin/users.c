@@ -31,7 +31,7 @@ struct users_opts {
 	struct cmd_password_src pw;
 };
 
-/* getopt over argv (from argv[1]): 0, or an exit status. */
+/* getopt over argv (from argv[1]): -1 to go on, or an exit status. */
 static int
 parse_opts(int argc, char **argv, struct users_opts *o, struct lr_ctx *ctx)
 {
@@ -57,7 +57,7 @@ parse_opts(int argc, char **argv, struct users_opts *o, struct lr_ctx *ctx)
 				return cmd_bad_option(c, argv, usage_str);
 		}
 	}
-	return 0;
+	return -1;
 }
 
 static int
@@ -177,16 +177,17 @@ cmd_users(int argc, char **argv, struct lr_ctx *ctx)
 	const char *sub = "list", *name = NULL;
 	char *path = NULL, *self = NULL;
 	json_t *body;
+	bool named;
 	int rc, i;
 
-	if ((rc = parse_opts(argc, argv, &o, ctx)) != 0)
+	if ((rc = parse_opts(argc, argv, &o, ctx)) >= 0)
 		return rc;
 	i = optind;
 	if (i < argc)
 		sub = argv[i++];
 	if (i < argc && argv[i][0] != '-')
 		name = argv[i++];
-	if ((rc = parse_opts(argc - i + 1, argv + i - 1, &o, ctx)) != 0)
+	if ((rc = parse_opts(argc - i + 1, argv + i - 1, &o, ctx)) >= 0)
 		return rc;
 	if ((rc = cmd_no_args(argc - i + 1, argv + i - 1, usage_str)) != 0)
 		return rc;
@@ -195,11 +196,15 @@ cmd_users(int argc, char **argv, struct lr_ctx *ctx)
 		    "--password-stdin name two passwords\n%s", usage_str);
 		return LR_EXIT_USAGE;
 	}
-	if (strcmp(sub, "list") == 0 ? name != NULL :
-	    strcmp(sub, "passwd") == 0 ? false :
-	    (strcmp(sub, "add") == 0 || strcmp(sub, "rm") == 0 ||
-	    strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) ?
-	    name == NULL : true) {
+	named = strcmp(sub, "add") == 0 || strcmp(sub, "rm") == 0 ||
+	    strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0;
+	if (named && name == NULL) {
+		fprintf(stderr, "leura: error: users %s wants a NAME\n%s", sub,
+		    usage_str);
+		return LR_EXIT_USAGE;
+	}
+	if (!named && strcmp(sub, "passwd") != 0 &&
+	    (strcmp(sub, "list") != 0 || name != NULL)) {
 		fprintf(stderr, "leura: error: '%s%s%s' is not a users "
 		    "command\n%s", sub, name ? " " : "", name ? name : "",
 		    usage_str);
