@@ -2,6 +2,7 @@
  * Key builders and the key parser (keys.h).  The layout's spelling lives
  * in the string constants below and nowhere else.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,12 @@ char *
 proto_key_events_dir(const char *p)
 {
 	return key(p, K_EVENTS);
+}
+
+char *
+proto_key_event(const char *p, int64_t ns, uint32_t rnd)
+{
+	return key(p, K_EVENTS "%019" PRId64 "-%08" PRIx32, ns, rnd);
 }
 
 char *

@@ -16,8 +16,8 @@
  *   P/results/<host>                        its last run's step results
  *   P/agents/<host>                         heartbeat and facts (leased)
  *   P/locks/apply                           held by a running apply
- *   P/runs/, P/events/, P/auth/             reserved: task runs, the
- *                                           timeline, users
+ *   P/events/<ns:019>-<rand:8hex>           leurad's audit events
+ *   P/runs/, P/auth/                        reserved: task runs, users
  *
  * Builders return a new string, the caller's to free.  Names that end in
  * _dir build the prefix of a range, with its trailing slash (so that
@@ -61,7 +61,9 @@ char	*proto_key_agents_dir(const char *p);		/* P/agents/ */
 char	*proto_key_agent(const char *p, const char *host);
 char	*proto_key_lock_apply(const char *p);
 char	*proto_key_runs_dir(const char *p);		/* reserved */
-char	*proto_key_events_dir(const char *p);		/* reserved */
+char	*proto_key_events_dir(const char *p);		/* P/events/ */
+/* P/events/<ns:019>-<rnd:08x>: leurad's audit event at Unix time ns */
+char	*proto_key_event(const char *p, int64_t ns, uint32_t rnd);
 char	*proto_key_auth_dir(const char *p);		/* reserved */
 
 enum proto_key_kind {

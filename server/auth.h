@@ -58,8 +58,9 @@ struct auth_principal {
  */
 struct auth_why {
 	bool	 allowed;
-	char	 reason[512];	/* one line, e.g. "grant g3 (group:ops apply
-				   services/*) via group ops" */
+	/* one line, e.g. "grant g3 (group:ops apply services/ *) via group
+	   ops" (without the space: it would end this comment) */
+	char	 reason[512];
 	char	 hint[256];	/* denied: "ask an admin of services/web
 				   (alice, group:ops)" */
 };

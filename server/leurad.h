@@ -23,6 +23,7 @@ struct srv_router;
 struct auth_state;
 struct srv_source;
 struct srv_leader;
+struct srv_core;
 
 /*
  * A metrics source: appends Prometheus text (# HELP, # TYPE and samples)
@@ -35,6 +36,8 @@ struct srv {
 	struct lr_conn	 conn;			/* etcd settings (owned) */
 	const char	*prefix;		/* conn.prefix */
 	char		*data_dir;		/* owned; 0700 */
+	/* --admin-password-file: auth_init's first admin (owned; NULL) */
+	char		*admin_password_file;
 	struct srv_router *router;		/* owned */
 	struct lr_sign_key *sign_key;		/* owned; NULL: unsigned */
 	/*
@@ -53,6 +56,7 @@ struct srv {
 	struct srv_source *source;		/* source.c */
 	struct srv_leader *leader;		/* leader.c */
 	char		 id[64];		/* this replica: host:pid:random */
+	struct srv_core	*core;			/* the core's own (srv-int.h) */
 };
 
 /* Borrow an etcd handle from the pool (blocks while all are in use)... */

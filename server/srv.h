@@ -52,7 +52,8 @@ struct srv_req {
 	const char	*body;		/* NUL-terminated; "" when none */
 	size_t		 body_len;
 	char		 client[64];	/* "127.0.0.1:51234" */
-	char		 request_id[33];	/* 128 random bits, hex */
+	/* X-Request-Id when [A-Za-z0-9-]{1,64}, else 128 random bits, hex */
+	char		 request_id[65];
 	/* NULL: anonymous (only routes with SRV_ANON run so) */
 	const struct auth_principal *who;
 	struct etcd	*etcd;		/* this request's etcd handle */

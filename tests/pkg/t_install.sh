@@ -24,6 +24,7 @@ has() {
 }
 has "$P/bin/leura"
 has "$P/sbin/leura-agent"
+has "$P/sbin/leurad"
 [ ! -e "$P/bin/leura-agent" ] || fail "leura-agent in bin: a daemon, sbin"
 for r in "$LEURA_SRC"/roles/*/; do
 	has "$P/share/leura/roles/$(basename "$r")/role.yml"
@@ -66,9 +67,26 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	fi
 fi
 
+# leurad's unit: its binary, its settings file, no secret
+DUNIT=$P/lib/systemd/system/leurad.service
+has "$DUNIT"
+has "$ETC/default/leurad"
+expect_in "$DUNIT" "ExecStart=${P#"$ROOT"}/sbin/leurad --data-dir="
+expect_in "$DUNIT" "EnvironmentFile=-${ETC#"$ROOT"}/default/leurad"
+expect_not_in "$DUNIT" "--insecure-no-tls"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	systemd-analyze verify "$DUNIT" >"$T/verify" 2>&1 || :
+	if grep -v "is not executable\|Command 'man " "$T/verify" >&2; then
+		fail "systemd-analyze verify: leurad.service has errors"
+	fi
+fi
+
 # --version names the commit the build was made from
-for b in leura leura-agent; do
-	case $b in leura) exe=$P/bin/leura ;; *) exe=$P/sbin/leura-agent ;; esac
+for b in leura leura-agent leurad; do
+	case $b in
+	leura) exe=$P/bin/leura ;;
+	*) exe=$P/sbin/$b ;;
+	esac
 	run 0 "$exe" --version
 	if git -C "$LEURA_SRC" rev-parse --show-toplevel >/dev/null 2>&1; then
 		# the hash git describe gives: "1a2b3c4", or "v1-3-g1a2b3c4";

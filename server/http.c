@@ -1,0 +1,761 @@
+/*
+ * HTTP over libwebsockets 4.1 on leurad's libuv loop (a foreign loop), the
+ * one file that knows lws.  A connection (struct http_conn, the wsi's
+ * opaque user data) carries at most one request at a time (struct
+ * http_call):
+ *
+ *   LWS_CALLBACK_HTTP            method, path, query, headers, client;
+ *                                route match; the body's length checked
+ *   LWS_CALLBACK_HTTP_BODY       the body, up to --max-body (else 413)
+ *   ..._BODY_COMPLETION          dispatch: uv_queue_work runs
+ *                                authentication, the handler and the
+ *                                audit on a worker (work_cb)
+ *   after_work (loop)            metrics; ask lws for WRITEABLE
+ *   LWS_CALLBACK_HTTP_WRITEABLE  the head, then the body in chunks; then
+ *                                keep-alive (or close)
+ *
+ * A connection that closes while its request runs leaves the call
+ * orphaned (call->conn NULL): after_work frees it without writing.  Early
+ * answers (404, 405, 413, a bad path, stopping) never reach a worker.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#define LR_LOG_COMPONENT "http"
+#include "auth.h"
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "srv-int.h"
+#include "xalloc.h"
+
+#define WRITE_CHUNK	(64 * 1024)
+#define HEAD_MAX	4096
+
+struct http_conn;
+
+enum call_state {
+	CALL_READING,	/* headers done, the body is arriving */
+	CALL_WORKING,	/* on a worker */
+	CALL_WRITING	/* the answer is being written */
+};
+
+struct http_call {
+	struct srv_req	 req;
+	struct srv_resp	 resp;
+	struct srv	*srv;
+	struct http_conn *conn;		/* NULL: the connection closed */
+	const struct srv_route_ent *route;	/* NULL: early answer */
+	struct auth_principal *who;	/* owned (srv->principal_free) */
+	enum call_state	 state;
+	char		 method[8];
+	char		*path;		/* owned */
+	struct lr_buf	 body;
+	size_t		 expect;	/* Content-Length */
+	bool		 close;		/* Connection: close after */
+	bool		 head;		/* HEAD: no body written */
+	bool		 head_sent;
+	size_t		 sent;		/* body bytes written */
+	struct timespec	 t0;		/* CLOCK_MONOTONIC at the request */
+	uv_work_t	 work;
+	char		 allow[128];	/* 405's Allow */
+};
+
+struct http_conn {
+	struct srv	*srv;
+	struct lws	*wsi;
+	struct http_call *call;
+};
+
+static const struct {
+	const char	*name;
+	enum lws_token_indexes tok;
+} std_headers[] = {
+	{ "authorization",	WSI_TOKEN_HTTP_AUTHORIZATION },
+	{ "if-match",		WSI_TOKEN_HTTP_IF_MATCH },
+	{ "content-type",	WSI_TOKEN_HTTP_CONTENT_TYPE },
+	{ "user-agent",		WSI_TOKEN_HTTP_USER_AGENT },
+};
+
+/* Headers lws does not know (custom headers), lowercase. */
+static const char *const custom_headers[] = {
+	"x-request-id", "x-hub-signature-256", "x-gitea-signature",
+	"x-gitlab-token", "x-github-event", "x-gitlab-event",
+	"x-gitea-event", "x-github-delivery", "x-gitea-delivery",
+	"x-gitlab-event-uuid", "x-forwarded-for",
+};
+
+static const struct {
+	const char	*name;
+	enum lws_token_indexes tok;
+} methods[] = {
+	{ "GET", WSI_TOKEN_GET_URI }, { "POST", WSI_TOKEN_POST_URI },
+	{ "PUT", WSI_TOKEN_PUT_URI }, { "PATCH", WSI_TOKEN_PATCH_URI },
+	{ "DELETE", WSI_TOKEN_DELETE_URI }, { "HEAD", WSI_TOKEN_HEAD_URI },
+	{ "OPTIONS", WSI_TOKEN_OPTIONS_URI },
+};
+
+static void
+call_free(struct http_call *c)
+{
+	struct srv_req *r;
+
+	if (c == NULL)
+		return;
+	r = &c->req;
+	srv_kv_free(r->params, r->nparams);
+	srv_kv_free(r->query, r->nquery);
+	free(r->query);
+	srv_kv_free(r->headers, r->nheaders);
+	free(r->audit_resource);
+	json_decref(r->audit_detail);
+	if (c->who != NULL && c->srv->principal_free != NULL)
+		c->srv->principal_free(c->who);
+	srv_resp_release(&c->resp);
+	lr_buf_release(&c->body);
+	free(c->path);
+	free(c);
+}
+
+/* ---- reading a request ---- */
+
+static void
+add_header(struct srv_req *r, const char *name, char *v)
+{
+	if (r->nheaders == SRV_MAX_HEADERS) {
+		free(v);
+		return;
+	}
+	r->headers[r->nheaders].name = name;
+	r->headers[r->nheaders++].value = v;	/* r's */
+}
+
+static void
+read_headers(struct lws *wsi, struct srv_req *r)
+{
+	char name[64];
+	size_t i;
+	int n, nl;
+	char *v;
+
+	for (i = 0; i < sizeof(std_headers) / sizeof(std_headers[0]); i++) {
+		if ((n = lws_hdr_total_length(wsi, std_headers[i].tok)) <= 0)
+			continue;
+		v = lr_xmalloc((size_t)n + 1);
+		if (lws_hdr_copy(wsi, v, n + 1, std_headers[i].tok) < 0) {
+			free(v);
+			continue;
+		}
+		add_header(r, std_headers[i].name, v);
+	}
+	for (i = 0; i < sizeof(custom_headers) / sizeof(custom_headers[0]);
+	    i++) {
+		nl = snprintf(name, sizeof(name), "%s:", custom_headers[i]);
+		if ((n = lws_hdr_custom_length(wsi, name, nl)) < 0)
+			continue;
+		v = lr_xmalloc((size_t)n + 1);
+		if (lws_hdr_custom_copy(wsi, v, n + 1, name, nl) < 0) {
+			free(v);
+			continue;
+		}
+		v[n] = '\0';
+		add_header(r, custom_headers[i], v);
+	}
+}
+
+static void
+read_query(struct lws *wsi, struct srv_req *r)
+{
+	char buf[2048], *eq;
+	size_t cap = 0;
+	int i, n;
+
+	for (i = 0; i < 64; i++) {
+		n = lws_hdr_copy_fragment(wsi, buf, sizeof(buf),
+		    WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		r->query = lr_xgrow(r->query, &cap, r->nquery + 1,
+		    sizeof(*r->query));
+		/* the name and the value share one string: name\0value */
+		eq = strchr(buf, '=');
+		if (eq != NULL)
+			*eq = '\0';
+		r->query[r->nquery].value = lr_xmalloc((size_t)n + 2);
+		memcpy(r->query[r->nquery].value, buf, (size_t)n + 1);
+		r->query[r->nquery].value[n + 1] = '\0';
+		r->query[r->nquery].name = r->query[r->nquery].value;
+		r->query[r->nquery].value += eq != NULL ? eq - buf + 1 :
+		    n + 1;
+		r->nquery++;
+	}
+}
+
+static void
+read_client(struct lws *wsi, struct srv_req *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0, fd = lws_get_socket_fd(wsi);
+
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+			port = ntohs(a->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+			port = ntohs(a->sin6_port);
+			if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+				/* a dual-stack socket's IPv4 client */
+				inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12],
+				    ip, sizeof(ip));
+				snprintf(r->client, sizeof(r->client),
+				    "%s:%d", ip, port);
+				return;
+			}
+			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+			snprintf(r->client, sizeof(r->client), "[%s]:%d", ip,
+			    port);
+			return;
+		}
+	}
+	snprintf(r->client, sizeof(r->client), "%s:%d", ip, port);
+}
+
+/* ---- the worker ---- */
+
+static const char *
+bearer(const struct srv_req *r)
+{
+	const char *a = srv_header(r, "authorization");
+
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return NULL;
+	a += 7;
+	while (*a == ' ')
+		a++;
+	return *a ? a : NULL;
+}
+
+static void
+work_cb(uv_work_t *w)
+{
+	struct http_call *c = w->data;
+	struct srv *s = c->srv;
+	struct srv_req *req = &c->req;
+	struct srv_resp tmp = { 0 };
+	const char *tok = bearer(req);
+
+	req->etcd = srv_etcd_take(s);
+	if (c->route->flags & SRV_ANON) {
+		/* a token on an anonymous route: who, if it is good */
+		if (tok != NULL && s->authenticate != NULL &&
+		    s->authenticate(s, req, tok, &c->who, &tmp) < 0)
+			c->who = NULL;
+		srv_resp_release(&tmp);
+	} else if (tok == NULL) {
+		srv_resp_error(&c->resp, 401, "unauthorized", "log in with "
+		    "'leura login', or send Authorization: Bearer TOKEN",
+		    "%s %s needs authentication", c->method, c->route->pattern);
+	} else if (s->authenticate == NULL) {
+		srv_resp_error(&c->resp, 401, "unauthorized", NULL,
+		    "this server has no authentication configured");
+	} else if (s->authenticate(s, req, tok, &c->who, &c->resp) < 0) {
+		c->who = NULL;
+		if (c->resp.status == 0)
+			srv_resp_error(&c->resp, 401, "unauthorized", NULL,
+			    "invalid token");
+	}
+	req->who = c->who;
+	if (c->resp.status == 0)
+		c->route->h(req, &c->resp);
+	if (c->resp.status == 0)
+		srv_resp_error(&c->resp, 500, "internal", NULL,
+		    "the handler of %s %s gave no answer", c->method,
+		    c->route->pattern);
+	srv_audit(req, &c->resp);
+	srv_etcd_give(s, req->etcd);
+	req->etcd = NULL;
+}
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+answered(struct http_call *c)
+{
+	srv_metrics_observe(c->route ? c->route->pattern : "other",
+	    c->method, c->resp.status, elapsed(&c->t0));
+}
+
+static void
+after_work(uv_work_t *w, int status)
+{
+	struct http_call *c = w->data;
+	struct srv_core *k = c->srv->core;
+
+	k->inflight--;
+	answered(c);
+	if (c->conn == NULL) {
+		call_free(c);
+	} else {
+		c->state = CALL_WRITING;
+		lws_callback_on_writable(c->conn->wsi);
+	}
+	srv_http_idle_check(c->srv);
+}
+
+/* ---- answering ---- */
+
+/* Answer from the loop without a worker (the call's resp is set). */
+static void
+answer_now(struct http_call *c)
+{
+	answered(c);
+	c->state = CALL_WRITING;
+	lws_callback_on_writable(c->conn->wsi);
+}
+
+static void
+dispatch(struct http_call *c)
+{
+	struct srv_core *k = c->srv->core;
+
+	if (c->route == NULL) {
+		answer_now(c);
+		return;
+	}
+	c->req.body = c->body.s != NULL ? c->body.s : "";
+	c->req.body_len = c->body.len;
+	c->state = CALL_WORKING;
+	c->work.data = c;
+	k->inflight++;
+	if (uv_queue_work(c->srv->loop, &c->work, work_cb, after_work) < 0) {
+		k->inflight--;
+		srv_resp_error(&c->resp, 503, "unavailable", NULL,
+		    "the server cannot take work now");
+		c->route = NULL;
+		answer_now(c);
+	}
+}
+
+static int
+add_hdr(struct lws *wsi, const char *name, const char *value,
+    unsigned char **p, unsigned char *end)
+{
+	char n[64];
+
+	snprintf(n, sizeof(n), "%s:", name);
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)n,
+	    (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+static int
+write_head(struct lws *wsi, struct http_call *c)
+{
+	unsigned char buf[LWS_PRE + HEAD_MAX];
+	unsigned char *start = buf + LWS_PRE, *p = start;
+	unsigned char *end = buf + sizeof(buf) - 1;
+	struct srv_resp *r = &c->resp;
+	size_t i;
+
+	if (lws_add_http_header_status(wsi, (unsigned)r->status, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+	    (const unsigned char *)(r->content_type ? r->content_type :
+	    "application/json"), (int)strlen(r->content_type ?
+	    r->content_type : "application/json"), &p, end) ||
+	    lws_add_http_header_content_length(wsi, c->head ? 0 : r->body_len,
+	    &p, end) ||
+	    add_hdr(wsi, "cache-control", "no-store", &p, end) ||
+	    add_hdr(wsi, "x-content-type-options", "nosniff", &p, end) ||
+	    add_hdr(wsi, "x-request-id", c->req.request_id, &p, end))
+		return -1;
+	if (c->allow[0] && add_hdr(wsi, "allow", c->allow, &p, end))
+		return -1;
+	if (c->close && add_hdr(wsi, "connection", "close", &p, end))
+		return -1;
+	for (i = 0; i < r->nheaders; i++)
+		if (add_hdr(wsi, r->headers[i].name, r->headers[i].value, &p,
+		    end))
+			return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	c->head_sent = true;
+	return 0;
+}
+
+/* The transaction is over: keep the connection (0) or close it (-1). */
+static int
+finish(struct http_conn *hc, struct lws *wsi)
+{
+	struct http_call *c = hc->call;
+	bool close = c->close || hc->srv->core->stopping;
+
+	hc->call = NULL;
+	call_free(c);
+	if (close)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+on_writeable(struct http_conn *hc, struct lws *wsi)
+{
+	struct http_call *c = hc->call;
+	unsigned char *buf;
+	size_t n, total;
+	int rc;
+
+	if (c == NULL || c->state != CALL_WRITING)
+		return 0;
+	if (!c->head_sent) {
+		if (write_head(wsi, c) < 0) {
+			lr_log_warn("%s: cannot write the answer's head",
+			    c->req.client);
+			return -1;
+		}
+	}
+	total = c->head ? 0 : c->resp.body_len;
+	if (c->sent == total)
+		return finish(hc, wsi);
+	n = total - c->sent;
+	if (n > WRITE_CHUNK)
+		n = WRITE_CHUNK;
+	buf = lr_xmalloc(LWS_PRE + n);
+	memcpy(buf + LWS_PRE, c->resp.body + c->sent, n);
+	rc = lws_write(wsi, buf + LWS_PRE, n, c->sent + n == total ?
+	    LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+	free(buf);
+	if (rc < 0)
+		return -1;
+	c->sent += n;
+	if (c->sent == total)
+		return finish(hc, wsi);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* ---- the callback ---- */
+
+static void
+too_large(struct http_call *c, size_t max)
+{
+	char hint[96];
+
+	c->route = NULL;
+	c->close = true;
+	snprintf(hint, sizeof(hint), "send at most %zu bytes (leurad "
+	    "--max-body)", max);
+	srv_resp_release(&c->resp);
+	srv_resp_error(&c->resp, 413, "too_large", hint,
+	    "the request body is over the limit");
+}
+
+static struct http_call *
+call_new(struct srv *s, struct http_conn *hc, struct lws *wsi,
+    const char *in, size_t len)
+{
+	struct http_call *c = lr_xcalloc(1, sizeof(*c));	/* hc's */
+	struct srv_req *r = &c->req;
+	struct srv_core *k = s->core;
+	const char *m = NULL;
+	char cl[32];
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	c->srv = s;
+	c->conn = hc;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+			m = methods[i].name;
+			break;
+		}
+	snprintf(c->method, sizeof(c->method), "%s", m ? m : "OTHER");
+	c->head = m != NULL && strcmp(m, "HEAD") == 0;
+	c->path = lr_xstrndup(in ? in : "", in ? len : 0);
+	r->srv = s;
+	r->method = c->method;
+	r->path = c->path;
+	r->body = "";
+	read_headers(wsi, r);
+	read_query(wsi, r);
+	read_client(wsi, r);
+	srv_request_id(srv_header(r, "x-request-id"), r->request_id);
+	if (lws_hdr_copy(wsi, cl, sizeof(cl),
+	    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+		c->expect = strtoull(cl, NULL, 10);
+	if (k->stopping) {
+		c->close = true;
+		srv_resp_error(&c->resp, 503, "unavailable", "retry on "
+		    "another replica, or once the server is back",
+		    "the server is stopping");
+		return c;
+	}
+	if (m == NULL) {
+		c->close = true;
+		srv_resp_error(&c->resp, 405, "method_not_allowed", NULL,
+		    "unsupported method");
+		return c;
+	}
+	if (!srv_path_ok(c->path, in != NULL ? len : 0)) {
+		srv_resp_error(&c->resp, 400, "bad_request", NULL,
+		    "invalid path");
+		return c;
+	}
+	switch (srv_router_match(s->router, c->method, c->path, &c->route,
+	    r->params, &r->nparams, c->allow, sizeof(c->allow))) {
+	case SRV_MATCH_OK:
+		r->route = c->route->pattern;
+		break;
+	case SRV_MATCH_NONE:
+		srv_resp_error(&c->resp, 404, "not_found", "the API is listed "
+		    "at /v1/openapi.yaml", "no route for '%.200s'", c->path);
+		c->route = NULL;
+		break;
+	case SRV_MATCH_METHOD:
+		srv_resp_error(&c->resp, 405, "method_not_allowed", NULL,
+		    "%s is not allowed on '%.200s' (allowed: %s)", c->method,
+		    c->path, c->allow);
+		c->route = NULL;
+		break;
+	}
+	if (c->expect > k->opts.max_body) {
+		c->route = NULL;
+		c->close = true;
+		too_large(c, k->opts.max_body);
+	}
+	return c;
+}
+
+static int
+http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct srv *s = ctx != NULL ? lws_context_user(ctx) : NULL;
+	struct http_conn *hc = lws_get_opaque_user_data(wsi);
+	struct http_call *c;
+
+	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		if (s->core->nconns >= s->core->opts.max_connections ||
+		    s->core->stopping) {
+			srv_metrics_inc("leurad_http_connections_refused_total",
+			    "");
+			return -1;
+		}
+		hc = lr_xcalloc(1, sizeof(*hc));	/* the wsi's */
+		hc->srv = s;
+		hc->wsi = wsi;
+		lws_set_opaque_user_data(wsi, hc);
+		s->core->nconns++;
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (hc == NULL)
+			return 0;
+		lws_set_opaque_user_data(wsi, NULL);
+		if ((c = hc->call) != NULL) {
+			if (c->state == CALL_WORKING)
+				c->conn = NULL;	/* after_work frees it */
+			else
+				call_free(c);
+		}
+		free(hc);
+		s->core->nconns--;
+		srv_http_idle_check(s);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		if (hc == NULL)
+			return -1;
+		if (hc->call != NULL) {
+			lr_log_warn("a second request while one runs");
+			return -1;
+		}
+		hc->call = c = call_new(s, hc, wsi, in, len);
+		if (c->close || c->expect == 0) {
+			dispatch(c);
+			return 0;
+		}
+		c->state = CALL_READING;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+		    (int)s->core->opts.request_timeout);
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY:
+		if (hc == NULL || (c = hc->call) == NULL ||
+		    c->state != CALL_READING)
+			return 0;
+		if (c->body.len + len > s->core->opts.max_body) {
+			c->route = NULL;
+			c->close = true;
+			too_large(c, s->core->opts.max_body);
+			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+			dispatch(c);
+			return 0;
+		}
+		lr_buf_add(&c->body, in, len);
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (hc == NULL || (c = hc->call) == NULL ||
+		    c->state != CALL_READING)
+			return 0;
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		dispatch(c);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (hc == NULL)
+			return 0;
+		return on_writeable(hc, wsi);
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "http", http_cb, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* lws's own log lines, at our levels */
+static void
+lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		lr_log_warn("lws: %.*s", (int)n, line);
+	else
+		lr_log_debug("lws: %.*s", (int)n, line);
+}
+
+int
+srv_http_start(struct srv *s, struct lr_err *err)
+{
+	struct srv_core *k = s->core;
+	struct lws_context_creation_info info;
+	static void *loops[1];
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	memset(&info, 0, sizeof(info));
+	loops[0] = s->loop;
+	info.foreign_loops = loops;
+	info.options = LWS_SERVER_OPTION_LIBUV;
+	info.port = k->opts.port;
+	info.iface = k->opts.host;
+	info.protocols = protocols;
+	info.user = s;
+	info.max_http_header_data = (unsigned short)k->opts.max_header;
+	info.max_http_header_pool = 64;
+	info.timeout_secs = k->opts.request_timeout;
+	info.keepalive_timeout = 60;
+	info.server_string = "leurad";
+	info.alpn = "http/1.1";
+	if (k->opts.tls_cert != NULL) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = k->opts.tls_cert;
+		info.ssl_private_key_filepath = k->opts.tls_key;
+		if (k->opts.tls_ca != NULL) {
+			info.ssl_ca_filepath = k->opts.tls_ca;
+			info.options |=
+			    LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+		}
+	}
+	k->lws = lws_create_context(&info);
+	if (k->lws == NULL) {
+		lr_err_set(err, LR_EIO, "cannot listen on %s:%d", k->opts.host,
+		    k->opts.port);
+		lr_err_hint(err, "is the port in use? are the TLS certificate "
+		    "and key readable? (libwebsockets' own message is above)");
+		return LR_EIO;
+	}
+	return 0;
+}
+
+void
+srv_http_free(struct srv *s)
+{
+	if (s->core->lws != NULL) {
+		lws_context_destroy(s->core->lws);
+		s->core->lws = NULL;
+	}
+}
+
+static void
+grace_closed(uv_handle_t *h)
+{
+	struct srv *s = h->data;
+	void (*done)(struct srv *) = s->core->stop_done;
+
+	s->core->stop_done = NULL;
+	if (done != NULL)
+		done(s);
+}
+
+/* The stop is complete: nothing in flight, or the grace ran out. */
+static void
+stop_now(struct srv *s)
+{
+	struct srv_core *k = s->core;
+
+	if (!k->grace_on)
+		return;
+	k->grace_on = false;
+	uv_timer_stop(&k->grace);
+	uv_close((uv_handle_t *)&k->grace, grace_closed);
+}
+
+static void
+grace_cb(uv_timer_t *t)
+{
+	struct srv *s = t->data;
+
+	lr_log_warn("stopping with %u request(s) still running",
+	    s->core->inflight);
+	stop_now(s);
+}
+
+void
+srv_http_idle_check(struct srv *s)
+{
+	if (s->core->stopping && s->core->inflight == 0)
+		stop_now(s);
+}
+
+void
+srv_http_stop(struct srv *s, unsigned grace_ms, void (*done)(struct srv *s))
+{
+	struct srv_core *k = s->core;
+
+	if (k->stopping)
+		return;
+	k->stopping = true;
+	k->stop_done = done;
+	uv_timer_init(s->loop, &k->grace);
+	k->grace.data = s;
+	k->grace_on = true;
+	uv_timer_start(&k->grace, grace_cb, grace_ms, 0);
+	srv_http_idle_check(s);
+}

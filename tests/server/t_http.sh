@@ -1,0 +1,152 @@
+# leurad's HTTP core on a real etcd: health, the error shape of 404, 405
+# and 413, request ids, keep-alive, slow clients, the connection limit,
+# TLS (and client certificates), the refusal to listen in clear off
+# loopback, audit events of 401s, /metrics, and a prompt SIGTERM.
+. "$LEURA_SRC/tests/server/lib.sh"
+
+# expect WHAT WANT GOT
+expect() {
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+# error_is STATUS CODE GOT_STATUS: the status, and the one error shape
+error_is() {
+	expect "status" "$1" "$3"
+	expect "error code" "$2" "$(json_get "$T/body" error.code)"
+	[ -n "$(json_get "$T/body" error.message)" ] ||
+	    fail "no error message in $(cat "$T/body")"
+}
+
+srv_start a
+
+# health
+expect "healthz" 200 "$(srv_curl GET /healthz)"
+expect "healthz body" ok "$(json_get "$T/body" status)"
+expect "readyz" 200 "$(srv_curl GET /readyz)"
+grep -qi '^cache-control: no-store' "$T/headers" ||
+    fail "no Cache-Control: no-store"
+grep -qi '^x-content-type-options: nosniff' "$T/headers" ||
+    fail "no X-Content-Type-Options: nosniff"
+
+# the API document
+expect "openapi" 200 "$(srv_curl GET /v1/openapi.yaml)"
+head -n 1 "$T/body" | grep -q '^openapi: 3' || fail "openapi.yaml: $(head -n 1 "$T/body")"
+
+# 404, 405 (with Allow), in the error shape
+error_is 404 not_found "$(srv_curl GET /no/such/route)"
+error_is 405 method_not_allowed "$(srv_curl DELETE /healthz)"
+grep -qi '^allow: GET' "$T/headers" || fail "405 without Allow: GET"
+# path tricks: libwebsockets resolves "." and ".." (encoded or not)
+# before routing, so a capture never sees one
+code=$(srv_curl GET /healthz/.. --path-as-is)
+[ "$code" != 200 ] || fail "/healthz/.. answered 200"
+code=$(srv_curl GET '/v1/openapi.yaml/%2e%2e/%2e%2e/healthz' --path-as-is)
+expect "/v1/openapi.yaml/../../healthz, resolved" 200 "$code"
+error_is 404 not_found "$(srv_curl GET '/v1/%2e%2e/%2e%2e/%2e%2e/etc/passwd' --path-as-is)"
+
+# 413: a declared length over --max-body (1 MiB), and a body that grows
+# past it
+head -c 1100000 /dev/zero >"$T/big"
+error_is 413 too_large "$(srv_curl POST /healthz --data-binary @"$T/big")"
+error_is 413 too_large "$(srv_curl POST /healthz -H 'Transfer-Encoding:' \
+    --data-binary @"$T/big")"
+
+# request ids: echoed when sane, else 128 random bits
+srv_curl GET /healthz -H 'X-Request-Id: ci-run-42' >/dev/null
+grep -qi '^x-request-id: ci-run-42' "$T/headers" ||
+    fail "X-Request-Id not echoed: $(cat "$T/headers")"
+srv_curl GET /healthz -H 'X-Request-Id: bad id;' >/dev/null
+grep -Eqi '^x-request-id: [0-9a-f]{32}' "$T/headers" ||
+    fail "a bad X-Request-Id was not replaced: $(cat "$T/headers")"
+
+# keep-alive: two requests on one connection
+curl -sv -o /dev/null -o /dev/null "$SRV_URL/healthz" "$SRV_URL/readyz" \
+    2>"$T/v" || fail "curl of two URLs failed"
+grep -q 'Re-using existing connection' "$T/v" ||
+    fail "the second request did not re-use the connection"
+
+# no route without authentication: 401 in the error shape, and its
+# audit event in etcd
+error_is 401 unauthorized "$(srv_curl GET /metrics -H 'X-Request-Id: audit-401')"
+if command -v etcdctl >/dev/null; then
+	ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" get --prefix \
+	    /leura/events/ --print-value-only >"$T/events"
+	grep -q '"request_id":"audit-401"' "$T/events" ||
+	    fail "no audit event of the 401: $(cat "$T/events")"
+	grep '"request_id":"audit-401"' "$T/events" |
+	    grep -q '"outcome":"denied"' || fail "the 401 event is not denied"
+fi
+
+# SIGTERM: leurad stops promptly and exits 0
+srv_stop a
+expect "exit status after SIGTERM" 0 "$SRV_STATUS"
+
+# /metrics with --metrics-anonymous; counts what it served
+srv_start m --metrics-anonymous
+srv_curl GET /healthz >/dev/null
+expect "metrics" 200 "$(srv_curl GET /metrics)"
+grep -q '^leurad_http_requests_total{route="/healthz",method="GET",status="200"} 1$' \
+    "$T/body" || fail "no request count in /metrics"
+grep -q '^leurad_http_request_duration_seconds_count{route="/healthz"} 1$' \
+    "$T/body" || fail "no duration histogram in /metrics"
+grep -q '^leurad_audit_failures_total 0$' "$T/body" ||
+    fail "no audit failure count in /metrics"
+grep -q '^process_start_time_seconds ' "$T/body" ||
+    fail "no start time in /metrics"
+
+# a slow client (half a body) is closed after --request-timeout
+srv_start slow --request-timeout 2s --max-connections 2
+t0=$(date +%s)
+curl -s -m 20 -o /dev/null -X POST -H 'Content-Length: 100' \
+    --data-binary 'abc' "$SRV_URL/healthz" && fail "a slow client got an answer"
+t1=$(date +%s)
+[ $((t1 - t0)) -le 5 ] || fail "a slow client was closed after $((t1 - t0)) s"
+
+# the connection limit: 2 held open, the third is refused; then served
+port=${SRV_URL##*:}
+for i in 1 2; do
+	curl -s -m 20 -o /dev/null -X POST -H 'Content-Length: 100' \
+	    --data-binary 'abc' "$SRV_URL/healthz" &
+	held="${held:-} $!"
+done
+i=0
+while [ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -lt 2 ] &&
+    [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+code=$(srv_curl GET /healthz)
+[ "$code" != 200 ] || fail "a third connection over --max-connections 2 was served"
+for p in $held; do
+	wait "$p" || :
+done
+expect "served after the limit" 200 "$(srv_curl GET /healthz)"
+
+# TLS: curl with the server's certificate; client certificates with
+# --tls-ca
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/ckey.pem" -out "$T/ccert.pem" -days 1 -subj /CN=client \
+    2>/dev/null
+srv_start tls --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+expect "healthz over TLS" 200 "$(srv_curl GET /healthz)"
+case $SRV_URL in https://*) ;; *) fail "TLS server not on https" ;; esac
+plain=http://${SRV_URL#https://}
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$plain/healthz" || :)
+[ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
+SRV_PROBE_OPTS="--cert $T/ccert.pem --key $T/ckey.pem" srv_start mtls \
+    --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --tls-ca "$T/ccert.pem"
+expect "healthz with a client certificate" 200 "$(srv_curl GET /healthz \
+    --cert "$T/ccert.pem" --key "$T/ckey.pem")"
+code=$(srv_curl GET /healthz)
+[ "$code" != 200 ] || fail "served a client without a certificate"
+
+# secure by default: no clear text off loopback
+run 64 "$LEURAD" --etcd "$ETCD_ENDPOINT" --listen 0.0.0.0:7480
+grep -q 'refusing to listen' "$T/err" || fail "no refusal: $(cat "$T/err")"
+run 64 "$LEURAD" --listen 127.0.0.1:7480 --tls-cert "$T/cert.pem"
+run 64 "$LEURAD" --listen nope
+
+exit $((nfail > 0))
