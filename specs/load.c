@@ -325,6 +325,9 @@ spec_repo_free(struct spec_repo *repo)
 	free(repo->settings.domain);
 	free(repo->settings.etcd_endpoints);
 	free(repo->settings.etcd_prefix);
+	for (i = 0; i < repo->settings.nauto_apply; i++)
+		free(repo->settings.auto_apply[i]);
+	free(repo->settings.auto_apply);
 	free(repo->settings.defaults.run_as);
 	for (i = 0; i < repo->nhosts; i++)
 		spec_host_release(&repo->hosts[i]);

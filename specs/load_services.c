@@ -274,7 +274,8 @@ static const char *const drift_vals[] = { "repair", "report", NULL };
 /* ---- leura.yml ---- */
 
 static const char *const settings_keys[] = {
-	"name", "domain", "description", "defaults", "etcd", NULL
+	"name", "domain", "description", "defaults", "etcd", "auto_apply",
+	NULL
 };
 /* where the fleet's etcd is, never how to log in: that is the user's */
 static const char *const settings_etcd_keys[] = {
@@ -325,6 +326,92 @@ load_settings_etcd(struct spec_settings *st, const struct spec_node *n,
 			st->etcd_prefix = lr_xstrdup(s);
 	}
 }
+
+/*
+ * Whether s may name a branch as git allows (git-check-ref-format(1)):
+ * no control characters, space, ~ ^ : ? * [ \\, "..", "@{", "//", no
+ * leading '-' or '/', no trailing '/', '.' or ".lock", no component
+ * starting with '.'.  NULL when fine, else what is wrong.
+ */
+static const char *
+branch_name_fault(const char *s)
+{
+	size_t n = strlen(s);
+	const char *p;
+
+	if (n == 0)
+		return "is empty";
+	if (s[0] == '-')
+		return "starts with '-'";
+	if (s[0] == '/' || s[n - 1] == '/')
+		return "starts or ends with '/'";
+	if (s[n - 1] == '.' || (n >= 5 && strcmp(s + n - 5, ".lock") == 0))
+		return "ends with '.' or '.lock'";
+	if (strstr(s, "..") || strstr(s, "@{") || strstr(s, "//"))
+		return "contains '..', '@{' or '//'";
+	if (s[0] == '.' || strstr(s, "/."))
+		return "has a part that starts with '.'";
+	if (strcmp(s, "@") == 0)
+		return "is '@'";
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f ||
+		    strchr(" ~^:?*[\\", *p))
+			return "contains a space, a control character or one "
+			    "of ~ ^ : ? * [ \\";
+	return NULL;
+}
+
+/*
+ * auto_apply: a branch name or a list of them, the branches leurad
+ * deploys when they are pushed (leurad(8), GIT SOURCE).
+ */
+static void
+load_settings_auto_apply(struct spec_settings *st,
+    const struct spec_node *n, struct spec_diags *d)
+{
+	const struct spec_node **items = NULL;
+	const char *why;
+	size_t i, k, nitems = 0, n0 = d->n;
+
+	if (spec_get_strlist(d, n, "auto_apply of leura.yml", &items,
+	    &nitems) < 0) {
+		hint_last(d, n0, "%s", "write the branch leurad applies when "
+		    "it is pushed (auto_apply: main), or a list of them");
+		return;
+	}
+	/* owned: NULL-terminated */
+	st->auto_apply = lr_xcalloc(nitems + 1, sizeof(*st->auto_apply));
+	for (i = 0; i < nitems; i++) {
+		if ((why = branch_name_fault(items[i]->str)) != NULL) {
+			spec_diag_hint(spec_diag_at(d, items[i], "auto_apply "
+			    "of leura.yml: '%s' is not a branch name: it %s",
+			    items[i]->str, why), "name a branch as git "
+			    "does, without refs/heads/ (auto_apply: main)");
+			continue;
+		}
+		if (strncmp(items[i]->str, "refs/", 5) == 0) {
+			spec_diag_hint(spec_diag_at(d, items[i], "auto_apply "
+			    "of leura.yml names '%s', a ref, not a branch",
+			    items[i]->str), "write the branch alone: "
+			    "auto_apply: %s", strncmp(items[i]->str,
+			    "refs/heads/", 11) == 0 ? items[i]->str + 11 :
+			    "main");
+			continue;
+		}
+		for (k = 0; k < st->nauto_apply; k++)
+			if (strcmp(st->auto_apply[k], items[i]->str) == 0)
+				break;
+		if (k < st->nauto_apply) {
+			spec_diag_hint(spec_diag_at(d, items[i], "auto_apply "
+			    "of leura.yml names branch '%s' twice",
+			    items[i]->str), "remove one of them");
+			continue;
+		}
+		st->auto_apply[st->nauto_apply++] = lr_xstrdup(items[i]->str);
+	}
+	free(items);
+}
+
 static const char *const defaults_keys[] = {
 	"timeout", "retries", "run_as", "drift", "drift_interval", NULL
 };
@@ -353,6 +440,8 @@ spec_load_settings(struct spec_repo *repo, const struct spec_node *root,
 	if ((v = spec_node_get(root, "etcd")) != NULL &&
 	    !spec_node_is_null(v))
 		load_settings_etcd(&repo->settings, v, d);
+	if ((v = spec_node_get(root, "auto_apply")) != NULL)
+		load_settings_auto_apply(&repo->settings, v, d);
 	def = spec_node_get(root, "defaults");
 	if (spec_node_is_null(def) || !spec_check_map(d, def,
 	    owner_str(&owner), defaults_keys, SEC_SETTINGS))

@@ -53,6 +53,12 @@ struct spec_settings {
 	char	*etcd_endpoints;	/* URL[,URL...]; NULL when unset */
 	char	*etcd_prefix;		/* starts with '/'; NULL: unset */
 	struct spec_defaults defaults;
+	/*
+	 * auto_apply: the branches whose pushes leurad plans and applies
+	 * itself (GitOps); NULL-terminated, owned; NULL when unset
+	 */
+	char	**auto_apply;
+	size_t	 nauto_apply;
 	const struct spec_node *node;	/* NULL without leura.yml */
 };
 
