@@ -94,14 +94,6 @@ dirty_print(const struct dirty *dt, const struct plan_opts *po)
 		    "--worktree' previews uncommitted changes)");
 }
 
-/* The "to" side of --json: its source, commit and whether deployable. */
-static json_t *
-to_json(const struct rec_load *to, const struct plan_opts *po)
-{
-	return json_pack("{s:s, s:s?, s:b}", "source", to->label, "commit",
-	    to->commit, "deployable", !po->worktree);
-}
-
 /* "leura -C 'DIR' " when -C was given, else "leura ": for hints. */
 static char *
 leura_cmd(const struct lr_ctx *ctx)
@@ -115,30 +107,16 @@ leura_cmd(const struct lr_ctx *ctx)
 static json_t *
 unconverged(struct rec_plan *p, const struct conn *c)
 {
-	json_t *observed = NULL, *agents = NULL, *st, *out, *v;
 	struct lr_err err;
-	const char *h;
+	json_t *out;
 
 	lr_err_clear(&err);
-	if (rec_observed_load(c->etcd, c->prefix, &observed, &agents,
-	    &err) < 0) {
+	if ((out = rec_unconverged(&p->applied, c->etcd, c->prefix,
+	    &err)) == NULL) {
 		fprintf(stderr, "leura: warning: cannot read the agents' "
 		    "reports: %s\n", err.msg);
 		return json_object();
 	}
-	/* host states need only each document's generation */
-	st = rec_status(p->applied.hosts, observed, agents,
-	    (int64_t)time(NULL));
-	out = json_object();
-	json_object_foreach(json_object_get(st, "hosts"), h, v)
-		if (strcmp(json_string_value(json_object_get(v, "state")),
-		    "converged") != 0)
-			json_object_set_new(out, h, json_pack("{s:O, s:O*}",
-			    "state", json_object_get(v, "state"), "reason",
-			    json_object_get(v, "reason")));
-	json_decref(st);
-	json_decref(observed);
-	json_decref(agents);
 	return out;
 }
 
@@ -234,7 +212,7 @@ plan_etcd(struct lr_ctx *ctx, const struct plan_opts *po)
 	struct conn c;
 	struct dirty dt = { 0 };
 	struct lr_err err;
-	json_t *unc = NULL, *v;
+	json_t *unc = NULL, *pj, *v;
 	const char *h, *ref = po->worktree ? NULL : po->ref ? po->ref :
 	    "HEAD";
 	char tree[41] = "", digest[REC_PLAN_DIGEST_LEN + 1] = "", *label;
@@ -292,25 +270,16 @@ plan_etcd(struct lr_ctx *ctx, const struct plan_opts *po)
 		goto out;
 	unc = unconverged(&p, &c);
 	if (po->json) {
-		json_object_set_new(p.diff, "from", json_pack("{s:s, s:O?, "
-		    "s:O?, s:I}", "source", p.from_label, "commit",
-		    json_object_get(p.applied.head, PROTO_HEAD_COMMIT),
-		    "deploy", json_object_get(p.applied.head,
-		    PROTO_HEAD_DEPLOY), "revision",
-		    (json_int_t)p.applied.head_rev));
-		json_object_set_new(p.diff, "to", to_json(&p.to, po));
-		json_object_set_new(p.diff, "writes", json_integer(
-		    (json_int_t)p.nchanged));
-		json_object_set_new(p.diff, "uncommitted",
+		pj = rec_plan_json(&p, !po->worktree, po->worktree ? NULL :
+		    digest);
+		json_object_set_new(pj, "uncommitted",
 		    cmd_uncommitted_json(dt.paths, dt.n));
-		if (!po->worktree)
-			json_object_set_new(p.diff, "digest",
-			    json_string(digest));
 		if (po->out)
-			json_object_set_new(p.diff, "saved",
+			json_object_set_new(pj, "saved",
 			    json_string(po->out));
-		json_object_set(p.diff, "not_converged", unc);
-		cmd_print_json(p.diff);
+		json_object_set(pj, "not_converged", unc);
+		cmd_print_json(pj);
+		json_decref(pj);
 	} else {
 		if (po->show_diff && rec_plan_files(&p, &err) < 0) {
 			/* the plan stands without the old contents */
@@ -380,7 +349,9 @@ plan_from(struct lr_ctx *ctx, const struct plan_opts *po)
 	if (po->json) {
 		json_object_set_new(d, "from", json_pack("{s:s, s:s?}",
 		    "source", from.label, "commit", from.commit));
-		json_object_set_new(d, "to", to_json(&to, po));
+		json_object_set_new(d, "to", json_pack("{s:s, s:s?, s:b}",
+		    "source", to.label, "commit", to.commit, "deployable",
+		    !po->worktree));
 		json_object_set_new(d, "uncommitted",
 		    cmd_uncommitted_json(dt.paths, dt.n));
 		cmd_print_json(d);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -455,4 +456,130 @@ rec_deploy_release(struct rec_deploy *d)
 	rec_plan_release(&d->plan);
 	json_decref(d->targets);
 	memset(d, 0, sizeof(*d));
+}
+
+/* ---- the plan as data ---- */
+
+json_t *
+rec_plan_json(const struct rec_plan *p, bool deployable, const char *digest)
+{
+	json_t *out = json_deep_copy(p->diff);
+
+	json_object_set_new(out, "from", json_pack("{s:s, s:O?, s:O?, s:I}",
+	    "source", p->from_label, "commit",
+	    json_object_get(p->applied.head, PROTO_HEAD_COMMIT), "deploy",
+	    json_object_get(p->applied.head, PROTO_HEAD_DEPLOY), "revision",
+	    (json_int_t)p->applied.head_rev));
+	json_object_set_new(out, "to", json_pack("{s:s, s:s?, s:b}", "source",
+	    p->to.label, "commit", p->to.commit, "deployable", deployable));
+	json_object_set_new(out, "writes", json_integer(
+	    (json_int_t)p->nchanged));
+	if (digest)
+		json_object_set_new(out, "digest", json_string(digest));
+	return out;
+}
+
+/* Add the service of step id ("service/role/phase/name") to set. */
+static void
+touched_step(json_t *set, const char *id)
+{
+	const char *slash;
+	char *svc;
+
+	if (id == NULL || (slash = strchr(id, '/')) == NULL || slash == id)
+		return;
+	svc = lr_xstrndup(id, (size_t)(slash - id));	/* owned here */
+	json_object_set_new(set, svc, json_true());
+	free(svc);
+}
+
+static int
+cmp_str_p(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of set (sorted): a new array. */
+static json_t *
+sorted_keys(const json_t *set)
+{
+	json_t *out = json_array();
+	const char **k;
+	const char *key;
+	json_t *v;
+	size_t i = 0, n = json_object_size(set);
+
+	k = lr_xcalloc(n ? n : 1, sizeof(*k));	/* owned here */
+	json_object_foreach((json_t *)set, key, v)
+		k[i++] = key;
+	qsort(k, n, sizeof(*k), cmp_str_p);
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_string(k[i]));
+	free(k);
+	return out;
+}
+
+void
+rec_plan_touched(const struct rec_plan *p, json_t **services,
+    json_t **hosts)
+{
+	static const char *const ids[] = { "added", "removed", "changed",
+	    "triggered", "turndown", NULL };
+	static const char *const svcs[] = { "services_added",
+	    "services_removed", NULL };
+	json_t *sv = json_object(), *hs = json_object(), *h, *v, *a;
+	const char *k;
+	size_t i, j;
+
+	json_object_foreach(json_object_get(p->diff, "services"), k, v)
+		json_object_set_new(sv, k, json_true());
+	json_object_foreach(json_object_get(p->diff, "hosts"), k, h) {
+		for (j = 0; ids[j]; j++)
+			json_array_foreach(json_object_get(h, ids[j]), i, v) {
+				if (json_is_string(v))
+					touched_step(sv, json_string_value(v));
+				else if ((a = json_object_get(v, "service")))
+					json_object_set_new(sv,
+					    json_string_value(a), json_true());
+				else
+					touched_step(sv, lr_json_str(v, "id"));
+			}
+		for (j = 0; svcs[j]; j++)
+			json_array_foreach(json_object_get(h, svcs[j]), i, v)
+				if (json_is_string(v))
+					json_object_set_new(sv,
+					    json_string_value(v), json_true());
+	}
+	json_array_foreach(json_object_get(p->changes, "changed"), i, v)
+		json_object_set_new(hs, json_string_value(v), json_true());
+	json_array_foreach(json_object_get(p->changes, "removed"), i, v)
+		json_object_set_new(hs, json_string_value(v), json_true());
+	*services = sorted_keys(sv);
+	*hosts = sorted_keys(hs);
+	json_decref(sv);
+	json_decref(hs);
+}
+
+json_t *
+rec_unconverged(const struct rec_applied *a, struct etcd *e,
+    const char *prefix, struct lr_err *err)
+{
+	json_t *observed = NULL, *agents = NULL, *st, *out, *v;
+	const char *h;
+
+	if (rec_observed_load(e, prefix, &observed, &agents, err) < 0)
+		return NULL;
+	/* host states need only each document's generation */
+	st = rec_status(a->hosts, observed, agents, (int64_t)time(NULL));
+	out = json_object();
+	json_object_foreach(json_object_get(st, "hosts"), h, v)
+		if (strcmp(json_string_value(json_object_get(v, "state")),
+		    "converged") != 0)
+			json_object_set_new(out, h, json_pack("{s:O, s:O*}",
+			    "state", json_object_get(v, "state"), "reason",
+			    json_object_get(v, "reason")));
+	json_decref(st);
+	json_decref(observed);
+	json_decref(agents);
+	return out;
 }

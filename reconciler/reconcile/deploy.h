@@ -81,6 +81,32 @@ void	rec_plan_digest(const struct rec_plan *p, const char *commit,
 /* Whether the diff has no step or placement change, only documents. */
 bool	rec_plan_rewrites_only(const struct rec_plan *p);
 
+/*
+ * The plan as `leura plan --json` shows it, p after rec_plan_diff: a new
+ * object, p->diff's members and "from" {source, commit, deploy,
+ * revision}, "to" {source, commit, deployable}, "writes" (hosts to
+ * write) and, when digest is not NULL, "digest".  The caller adds what
+ * it knows besides ("uncommitted", "not_converged", "saved").
+ */
+json_t	*rec_plan_json(const struct rec_plan *p, bool deployable,
+	    const char *digest);
+/*
+ * What a plan touches, p after rec_plan_diff, as two new sorted arrays
+ * of names: the services with a moved placement, an added, removed,
+ * changed, triggered or turned down step, or added to or removed from a
+ * host; and the hosts whose documents are written (changed or removed).
+ * What an apply of p needs the right to change.
+ */
+void	rec_plan_touched(const struct rec_plan *p, json_t **services,
+	    json_t **hosts);
+/*
+ * The hosts of a whose agents report a state other than converged:
+ * {host: {"state", "reason"}} (new), or NULL with err set when the
+ * reports cannot be read.
+ */
+json_t	*rec_unconverged(const struct rec_applied *a, struct etcd *e,
+	    const char *prefix, struct lr_err *err);
+
 /* ---- a deploy ---- */
 
 struct rec_deploy_opts {
