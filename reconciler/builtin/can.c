@@ -33,21 +33,38 @@ cmd_can(int argc, char **argv, struct lr_ctx *ctx)
 	const char *as = NULL;
 	json_t *ans = NULL, *g;
 	char *path;
+	const char *what[2] = { NULL, NULL };
 	bool json = false, yes;
 	size_t i;
-	int c, rc;
+	int c, rc, n, base, k;
 
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if (c == OPT_AS)
-			as = optarg;
-		else if (c != CONN_OPT_SERVER || !conn_getopt(c, optarg, ctx))
-			return cmd_bad_option(c, argv, usage_str);
+	/*
+	 * Options before or after VERB RESOURCE (leura can apply
+	 * services/web --as bob reads as the question it is)
+	 */
+	for (n = 0, base = 0, k = 0;; base = k) {
+		/* argv[base] plays argv[0]: getopt starts after it */
+		optind = 0;
+		while ((c = getopt_long(argc - base, argv + base, "+:h",
+		    longopts, NULL)) != -1) {
+			if (c == OPT_JSON)
+				json = true;
+			else if (c == OPT_AS)
+				as = optarg;
+			else if (c != CONN_OPT_SERVER ||
+			    !conn_getopt(c, optarg, ctx))
+				return cmd_bad_option(c, argv + base,
+				    usage_str);
+		}
+		if ((k = base + optind) >= argc)
+			break;
+		if (n == 2) {
+			n = 3;
+			break;
+		}
+		what[n++] = argv[k];
 	}
-	if ((rc = cmd_operands(argc, argv, usage_str)) != 0)
-		return rc;
-	if (argc - optind != 2) {
+	if (n != 2) {
 		fprintf(stderr, "leura: error: can wants a VERB and a "
 		    "RESOURCE, e.g. leura can apply services/web\n%s",
 		    usage_str);
@@ -56,8 +73,8 @@ cmd_can(int argc, char **argv, struct lr_ctx *ctx)
 	if ((rc = cmd_remote_open(&r, ctx, 0)) != 0)
 		return rc;
 	path = lr_xstrdup("/v1/auth/explain");
-	rec_api_query_add(r.api, &path, "verb", argv[optind]);
-	rec_api_query_add(r.api, &path, "resource", argv[optind + 1]);
+	rec_api_query_add(r.api, &path, "verb", what[0]);
+	rec_api_query_add(r.api, &path, "resource", what[1]);
 	rec_api_query_add(r.api, &path, "user", as);
 	if ((rc = cmd_remote_call(&r, "GET", path, NULL, &ans)) != 0)
 		goto out;
