@@ -356,7 +356,7 @@ cmd_print_grant(const json_t *g, const char *indent)
 {
 	const char *via = lr_json_strn(g, "via");
 
-	printf("%s%-10s %-20s %-8s %s", indent, cmd_field(g, "id"),
+	printf("%s%-17s %-20s %-8s %s", indent, cmd_field(g, "id"),
 	    cmd_field(g, "subject"), cmd_field(g, "verb"),
 	    cmd_field(g, "resource"));
 	if (via != NULL && *via != '\0')

@@ -72,7 +72,7 @@ tokens_list(struct remote *r, bool json)
 		cmd_print_json(items);
 	else
 		json_array_foreach(items, i, t) {
-			printf("%-10s %-8s %-16s %-12s", cmd_field(t, "id"),
+			printf("%-17s %-8s %-16s %-12s", cmd_field(t, "id"),
 			    cmd_field(t, "kind"), cmd_field(t, "name"),
 			    cmd_field(t, "user"));
 			printf(" expires %s", lr_json_strn(t, "expires") ?
