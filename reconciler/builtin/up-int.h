@@ -28,6 +28,13 @@ char	*up_self_exe(struct lr_err *err);
  * NULL; *self_dir (owned, may be NULL): the folder of self_exe.
  */
 char	*up_find_agent(const char *self_exe, char **self_dir);
+/* leurad, looked for as leura-agent is (owned), or NULL. */
+char	*up_find_leurad(const char *self_exe);
+/*
+ * A TCP port of 127.0.0.1 free now: preferred if it is, else one the
+ * kernel picks; -1 when none can be bound.
+ */
+int	up_free_port(int preferred);
 
 /*
  * The bundled example (owned; up_example.c): BIN/../share/leura/examples/

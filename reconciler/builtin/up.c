@@ -32,11 +32,18 @@
  * What up needs of the machine (binaries, local hosts, log ends) is
  * up_local.c's.
  *
+ * leurad, the server, is a child too (when it is found next to leura or
+ * in PATH): on 127.0.0.1 (port 7480, or a free one), started with the
+ * agents, stopped with them; the rollout's worker waits for its /readyz
+ * before up says it is up, with the URL and how to log in as admin.
+ *
  * Files under the state dir (leura-up(1), FILES): etcd/ (its data, kept
  * between runs), etcd.log, sock/ (0700: etcd's client socket etcd:2379
  * and peer socket etcd:2380), agents/HOST/ (an agent's state dir) and
- * agents/HOST.log, config (the client configuration for this etcd) and
- * up.lock (one `leura up` per state dir).
+ * agents/HOST.log, leurad/ (its data dir) and leurad.log, admin-password
+ * (0600: the password of leurad's first admin), config (the client
+ * configuration for this etcd and leurad) and up.lock (one `leura up` per
+ * state dir).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,12 +61,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <sys/random.h>
 #include <uv.h>
 
 #include "builtin.h"
 #include "clock.h"
 #include "file.h"
 #include "load.h"
+#include "api.h"
 #include "proc.h"
 #include "sign.h"
 #include "up-int.h"
@@ -82,6 +92,9 @@ static const char usage_str[] =
 #define CLIENT_SOCK	"etcd:2379"
 #define PEER_SOCK	"etcd:2380"
 #define PREFIX		"/leura"
+#define LEURAD_PORT	7480	/* leurad's, when it is free */
+#define LEURAD_READY_MS	15000
+#define ADMIN_PW_FILE	"admin-password"
 
 struct up;
 
@@ -119,6 +132,12 @@ struct up {
 	char	**hosts;	/* the local hosts, one agent each */
 	size_t	 nhosts;
 	char	*remote;	/* hosts not on this machine, for a note */
+	/* leurad: none when leurad_bin is NULL (not found) */
+	char	*leurad_bin;
+	struct child leurad;
+	char	*server_url;	/* http://127.0.0.1:PORT */
+	char	*admin_pw;	/* STATE/admin-password */
+	bool	 leurad_ready;	/* it answered /readyz (worker, then loop) */
 	/* the run */
 	uv_loop_t loop;
 	uv_signal_t sig_int, sig_term, sig_hup;
@@ -147,6 +166,7 @@ struct up {
 static atomic_int stop_sig;
 static atomic_int wake;
 static atomic_int etcd_gone;
+static atomic_int leurad_gone;
 
 /* The default state dir: $XDG_STATE_HOME/leura/up, ~/.local/state/... */
 static char *
@@ -278,6 +298,7 @@ note_exits(struct up *u)
 
 	for (i = 0; i < u->nagents; i++)
 		note_exit(u, &u->agents[i]);
+	note_exit(u, &u->leurad);
 	note_exit(u, &u->etcd);
 	return u->etcd.exited;
 }
@@ -295,6 +316,8 @@ child_exited(struct lr_proc *p, const struct lr_proc_status *st, void *arg)
 	c->term_signal = st->term_signal;
 	if (c == &u->etcd)
 		etcd_gone = 1;
+	if (c == &u->leurad)
+		leurad_gone = 1;
 	switch (u->stage) {
 	case UP_ETCD:		/* the start's business */
 		break;
@@ -397,6 +420,8 @@ stop_next(struct up *u)
 	for (i = 0; i < u->nagents; i++)
 		if (u->agents[i].proc != NULL)
 			left++;
+	if (u->leurad.proc != NULL)
+		left++;
 	if (left)
 		return;		/* their exits come back here */
 	if (u->etcd.proc != NULL) {
@@ -405,7 +430,8 @@ stop_next(struct up *u)
 		return;
 	}
 	if (u->say_stopped)
-		printf("Stopped %zu agent%s and etcd.\n", u->nagents,
+		printf("Stopped %s%zu agent%s and etcd.\n",
+		    u->leurad.what != NULL ? "leurad, " : "", u->nagents,
 		    u->nagents == 1 ? "" : "s");
 	fflush(stdout);
 	if (!uv_is_closing((uv_handle_t *)&u->sig_int)) {
@@ -431,6 +457,10 @@ up_stop(struct up *u)
 			lr_proc_stop(u->agents[i].proc);
 			n++;
 		}
+	if (u->leurad.proc != NULL) {
+		lr_proc_stop(u->leurad.proc);
+		n++;
+	}
 	if (n == 0)
 		stop_next(u);
 }
@@ -701,7 +731,108 @@ start_agents(struct up *u)
 	return rc;
 }
 
+/* ---- leurad ----------------------------------------------------------- */
+
+/*
+ * leurad on u->server_url, over this etcd, signing with this fleet's key,
+ * its first admin's password from STATE/admin-password.  0 or -1
+ * (printed).
+ */
+static int
+start_leurad(struct up *u)
+{
+	char *data = lr_xasprintf("%s/leurad", u->state);
+	char *listen = lr_xstrdup(u->server_url + strlen("http://"));
+	char *argv[] = { u->leurad_bin, "--etcd", u->url, "--prefix", PREFIX,
+		"--listen", listen, "--data-dir", data,
+		"--signing-key", u->sign_key,
+		"--admin-password-file", u->admin_pw,
+		u->verbose ? "-v" : NULL, NULL };
+	int rc;
+
+	u->leurad.what = lr_xstrdup("leurad");
+	u->leurad.log = lr_xasprintf("%s/leurad.log", u->state);
+	leurad_gone = 0;
+	rc = spawn(u, &u->leurad, argv, NULL, NULL);
+	free(listen);
+	free(data);
+	return rc;
+}
+
+/*
+ * In the worker: whether leurad answers /readyz 200 within
+ * LEURAD_READY_MS (false at once when it died or a signal came).
+ */
+static bool
+leurad_ready(struct up *u)
+{
+	struct rec_api *api = NULL;
+	struct lr_err err;
+	long deadline = lr_now_ms() + LEURAD_READY_MS, status;
+	json_t *out;
+	bool ok = false;
+
+	lr_err_clear(&err);
+	if (rec_api_open(u->server_url, NULL, NULL, &api, &err) < 0)
+		return false;
+	while (lr_now_ms() < deadline && !stop_sig && !leurad_gone) {
+		if (rec_api_call(api, "GET", "/readyz", NULL, &out, &status,
+		    &err) == 0) {
+			json_decref(out);
+			ok = true;
+			break;
+		}
+		lr_sleep_ms(100);
+	}
+	rec_api_free(api);
+	return ok;
+}
+
 /* ---- the state dir ---------------------------------------------------- */
+
+/*
+ * The password of leurad's first admin: 32 random bytes, base64url, in
+ * STATE/admin-password (0600), made on the first start and kept after
+ * (the admin user lives on in etcd's data).  0 or -1 (printed).
+ */
+static int
+admin_password(struct up *u)
+{
+	unsigned char rnd[32], b64[64];
+	struct lr_err err;
+	struct stat st;
+	int i, n;
+
+	u->admin_pw = lr_xasprintf("%s/%s", u->state, ADMIN_PW_FILE);
+	if (stat(u->admin_pw, &st) == 0)
+		return 0;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		fprintf(stderr, "leura: error: no random bytes for the admin "
+		    "password: %s\n", strerror(errno));
+		return -1;
+	}
+	n = EVP_EncodeBlock(b64, rnd, sizeof(rnd));
+	explicit_bzero(rnd, sizeof(rnd));
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	for (i = 0; i < n; i++)
+		if (b64[i] == '+')
+			b64[i] = '-';
+		else if (b64[i] == '/')
+			b64[i] = '_';
+	b64[n++] = '\n';
+	lr_err_clear(&err);
+	if (lr_file_replace(u->state, ADMIN_PW_FILE, b64, (size_t)n, 0600,
+	    LR_FILE_DURABLE, &err) < 0) {
+		explicit_bzero(b64, sizeof(b64));
+		lr_err_print(&err);
+		return -1;
+	}
+	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}
+
+/* ---- the state dir's checks ------------------------------------------- */
 
 /*
  * The fleet's key pair: made in the state dir on the first start, kept
@@ -832,7 +963,8 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 {
 	static const char *const vars[] = { "LEURA_ETCD", "LEURA_ETCD_CACERT",
 		"LEURA_ETCD_CERT", "LEURA_ETCD_KEY", "LEURA_ETCD_USER",
-		"LEURA_ETCD_PASSWORD", "LEURA_ETCD_PREFIX" };
+		"LEURA_ETCD_PASSWORD", "LEURA_ETCD_PREFIX", "LEURA_SERVER",
+		"LEURA_SERVER_CACERT" };
 	char *path = lr_xasprintf("%s/config", u->state);
 	FILE *fp;
 	size_t i;
@@ -850,6 +982,11 @@ write_client_config(struct up *u, struct lr_ctx *uctx)
 	fprintf(fp, "\n  prefix: %s\nsigning:\n  key: ", PREFIX);
 	put_quoted(fp, u->sign_key);
 	fputc('\n', fp);
+	if (u->server_url != NULL) {
+		fprintf(fp, "server:\n  url: ");
+		put_quoted(fp, u->server_url);
+		fputc('\n', fp);
+	}
 	fclose(fp);
 	setenv("LEURA_CONFIG", path, 1);
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
@@ -1002,6 +1139,11 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	if (check_state_dir(u->state) < 0 || lock_state(u) < 0 ||
 	    signing_pair(u) < 0)
 		goto out;
+	if ((u->leurad_bin = up_find_leurad(u->self_exe)) == NULL)
+		fprintf(stderr, "leura: note: no leurad next to leura or in "
+		    "PATH: starting no server\n");
+	else if (admin_password(u) < 0)
+		goto out;
 	if (installed) {
 		/* an installed example is no git repository (up_example.c) */
 		if ((repo = up_example_repo(u->state, u->example, &made,
@@ -1072,6 +1214,11 @@ up_release(struct up *u)
 	free(u->remote);
 	free(u->etcd.what);
 	free(u->etcd.log);
+	free(u->leurad.what);
+	free(u->leurad.log);
+	free(u->leurad_bin);
+	free(u->server_url);
+	free(u->admin_pw);
 	free(u->etcd_bin);
 	free(u->agent_bin);
 	free(u->self_exe);
@@ -1152,6 +1299,7 @@ rollout(struct up *u)
 	if (cmd_status(1, argv, u->uctx) == LR_EXIT_FAIL)
 		return LR_EXIT_FAIL;
 	u->fatal = false;
+	u->leurad_ready = u->leurad.what != NULL && leurad_ready(u);
 	return wr == CMD_WAIT_ALL_CONVERGED ? LR_EXIT_OK : LR_EXIT_FAIL;
 }
 
@@ -1189,6 +1337,18 @@ rollout_done(uv_work_t *w, int status)
 		    "Ctrl-C stops everything.\nTalk to it: LEURA_CONFIG=%s/"
 		    "config leura status\n", u->url, u->nagents,
 		    u->nagents == 1 ? "" : "s", u->state, u->state);
+		if (u->leurad_ready)
+			printf("leurad serves %s; log in as admin (its "
+			    "password is in %s):\n  LEURA_CONFIG=%s/config "
+			    "leura login --password-file %s admin\n",
+			    u->server_url, u->admin_pw, u->state, u->admin_pw);
+		else if (u->leurad.what != NULL) {
+			fprintf(stderr, "leura: warning: leurad did not answer "
+			    "at %s within %d s; its log, %s, ends:\n",
+			    u->server_url, LEURAD_READY_MS / 1000,
+			    u->leurad.log);
+			up_print_tail(u->leurad.log, 5);
+		}
 		fflush(stdout);
 		u->stage = UP_IDLE;
 		u->rc = LR_EXIT_OK;
@@ -1201,8 +1361,19 @@ rollout_done(uv_work_t *w, int status)
 static void
 etcd_started(struct up *u)
 {
+	int port;
+
 	u->rc = LR_EXIT_FAIL;
 	u->stage = UP_ROLLOUT;
+	if (u->leurad_bin != NULL) {
+		if ((port = up_free_port(LEURAD_PORT)) < 0) {
+			fprintf(stderr, "leura: error: no free TCP port on "
+			    "127.0.0.1 for leurad\n");
+			up_stop(u);
+			return;
+		}
+		u->server_url = lr_xasprintf("http://127.0.0.1:%d", port);
+	}
 	if (write_client_config(u, u->uctx) < 0) {
 		up_stop(u);
 		return;
@@ -1211,7 +1382,8 @@ etcd_started(struct up *u)
 	    "%s/agents/)\n", u->url, u->nhosts, u->nhosts == 1 ? "" : "s",
 	    u->state);
 	fflush(stdout);
-	if (start_agents(u) < 0) {
+	if (start_agents(u) < 0 ||
+	    (u->leurad_bin != NULL && start_leurad(u) < 0)) {
 		up_stop(u);
 		return;
 	}

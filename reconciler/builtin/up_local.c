@@ -110,9 +110,9 @@ up_self_exe(struct lr_err *err)
 	return lr_xstrdup(self);
 }
 
-/* leura-agent next to this leura, self_exe (*self_dir), else in PATH. */
-char *
-up_find_agent(const char *self_exe, char **self_dir)
+/* name next to this leura, self_exe (*self_dir), else in PATH. */
+static char *
+find_daemon(const char *self_exe, const char *name, char **self_dir)
 {
 	const char *slash = strrchr(self_exe, '/');
 	char *p;
@@ -121,17 +121,66 @@ up_find_agent(const char *self_exe, char **self_dir)
 	if (slash != NULL) {
 		*self_dir = lr_xasprintf("%.*s", (int)(slash - self_exe),
 		    self_exe);
-		p = lr_xasprintf("%s/leura-agent", *self_dir);
+		p = lr_xasprintf("%s/%s", *self_dir, name);
 		if (is_exec(p))
 			return p;
 		free(p);
-		/* installed: BIN/leura and SBIN/leura-agent (a daemon) */
-		p = lr_xasprintf("%s/../sbin/leura-agent", *self_dir);
+		/* installed: BIN/leura and SBIN/NAME (a daemon) */
+		p = lr_xasprintf("%s/../sbin/%s", *self_dir, name);
 		if (is_exec(p))
 			return p;
 		free(p);
 	}
-	return in_path("leura-agent");
+	return in_path(name);
+}
+
+char *
+up_find_agent(const char *self_exe, char **self_dir)
+{
+	return find_daemon(self_exe, "leura-agent", self_dir);
+}
+
+char *
+up_find_leurad(const char *self_exe)
+{
+	char *dir = NULL, *p = find_daemon(self_exe, "leurad", &dir);
+
+	free(dir);
+	return p;
+}
+
+/* Whether port on 127.0.0.1 can be bound now. */
+static bool
+port_free(int port, int *got)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd, one = 1;
+	bool ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0;
+	if (ok)
+		*got = ntohs(sa.sin_port);
+	close(fd);
+	return ok;
+}
+
+int
+up_free_port(int preferred)
+{
+	int got = 0;
+
+	if (port_free(preferred, &got) || port_free(0, &got))
+		return got;
+	return -1;
 }
 
 /* A file's last lines to stderr, indented: what a dead child said. */

@@ -136,7 +136,7 @@ expect_in "$T/out" "Applied deploy #1"
 expect_in "$T/out" "note: not on this machine, so not waited for: far"
 expect_in "$T/out" "deploy #1: all 2 hosts converged in"
 expect_in "$T/out" "HOST                 AGENT  STATE"
-expect_in "$T/out" "Stopped 2 agents and etcd."
+expect_in "$T/out" "Stopped leurad, 2 agents and etcd."
 expect_not_in "$T/out" "Leura is up"
 [ "$(cat "$OUT/h1/note.txt" 2>/dev/null)" = "hello from h1" ] ||
     fail "h1's note was not written"
@@ -190,6 +190,18 @@ no_survivors "up --once with slow agents"
 start_bg --state-dir "$S" -C repo
 wait_for "$T/bg.out" "Leura is up: etcd unix://$S/sock/etcd:2379,"
 expect_in "$T/bg.out" "2 agents, state in $S. Ctrl-C stops everything."
+# leurad: on loopback, ready, its admin's password 0600 in the state dir,
+# its URL in the client config
+expect_in "$T/bg.out" "leurad serves http://127.0.0.1:"
+url=$(sed -n 's/^leurad serves \(http:[^;]*\);.*/\1/p' "$T/bg.out")
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$url/readyz" || :)
+[ "$code" = 200 ] || fail "leurad at '$url' answered /readyz $code"
+[ "$(stat -c %a "$S/admin-password")" = 600 ] ||
+    fail "$S/admin-password is not of mode 0600"
+[ "$(wc -c <"$S/admin-password")" -eq 44 ] ||
+    fail "the admin password is not 32 bytes in base64url"
+expect_in "$S/config" "url: \"$url\""
+expect_in "$T/bg.out" "leura login --password-file $S/admin-password admin"
 run 1 "$LEURA" up --once --state-dir "$S" -C repo
 expect_in "$T/err" "another leura up (pid $bg) is running with the state dir"
 # the hosts up started converged (exit 0); far has no agent (exit 3)
@@ -199,7 +211,7 @@ run 3 "$LEURA" --etcd "unix://$S/sock/etcd:2379" status
 expect_in "$T/out" "h2                   up     converged"
 kill -INT "$bg"
 end_bg 0
-expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+expect_in "$T/bg.out" "Stopped leurad, 2 agents and etcd."
 no_survivors "up after Ctrl-C"
 
 # (4) SIGKILL: the children die with it
@@ -236,7 +248,7 @@ wait_for "$T/bg.out" "h1: converging"
 kill -INT "$bg"
 end_bg 130
 expect_in "$T/bg.err" "interrupted: stopping the agents and etcd"
-expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+expect_in "$T/bg.out" "Stopped leurad, 2 agents and etcd."
 no_survivors "up interrupted during the rollout"
 
 # (7) etcd dies during the rollout: up says so, stops the agents, exit 1
@@ -246,7 +258,7 @@ wait_for "$T/bg.out" "h1: converging"
 pkill -KILL -f -- "--data-dir $S/etcd"
 end_bg 1
 expect_in "$T/bg.err" "leura: error: etcd was killed by signal 9; its log"
-expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+expect_in "$T/bg.out" "Stopped leurad, 2 agents and etcd."
 no_survivors "up whose etcd died"
 
 # (8) an agent dies during the rollout: up says so after the wait is done
@@ -271,7 +283,7 @@ awk -v died="leura: warning: the agent of h1 " '
     "'Leura is up'"; sed 's/^/  | /' "$T/bg.out" >&2; }
 kill -INT "$bg"
 end_bg 0
-expect_in "$T/bg.out" "Stopped 2 agents and etcd."
+expect_in "$T/bg.out" "Stopped leurad, 2 agents and etcd."
 no_survivors "up whose agent died"
 
 # errors, before anything starts
