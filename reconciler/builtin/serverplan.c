@@ -20,7 +20,7 @@
 
 /* The plan answer printed as `leura plan` prints its own. */
 static void
-print_plan(const json_t *p)
+print_plan(const json_t *p, bool hint)
 {
 	const json_t *from = json_object_get(p, "from");
 	const json_t *to = json_object_get(p, "to");
@@ -38,10 +38,20 @@ print_plan(const json_t *p)
 	} else
 		plan_print(p, lr_json_str(from, "source"),
 		    lr_json_str(to, "source"), NULL, NULL, false);
+	if (hint)
+		printf("\nThis plan saw revision %lld of the desired state in "
+		    "etcd: %s.\n", (long long)lr_json_int(from, "revision"),
+		    cmd_field(from, "source"));
+	if (hint && lr_json_int(p, "writes") > 0 &&
+	    lr_json_strn(to, "commit"))
+		printf("To apply commit %.12s only if nothing was applied "
+		    "since:\n  leura apply --ref %.12s --expect-revision %lld\n",
+		    cmd_field(to, "commit"), cmd_field(to, "commit"),
+		    (long long)lr_json_int(from, "revision"));
 	unc = json_object_get(p, "not_converged");
 	if (json_object_size(unc) > 0) {
-		printf("\nNot converged (%zu host%s):\n", json_object_size(unc),
-		    json_object_size(unc) == 1 ? "" : "s");
+		printf("\nNot converged (reported by the agents; an apply "
+		    "does not change this):\n");
 		json_object_foreach((json_t *)unc, k, v)
 			printf("  %s: %s%s%s\n", cmd_vis(k),
 			    cmd_field(v, "state"),
@@ -75,9 +85,9 @@ cmd_plan_remote(struct lr_ctx *ctx, const struct cmd_remote_plan *o)
 	if (o->json)
 		cmd_print_json(ans);
 	else
-		print_plan(ans);
-	if (o->detailed && lr_json_int(ans, "changes") + lr_json_int(ans,
-	    "writes") > 0)
+		print_plan(ans, true);
+	/* as the direct plan: a change is what an apply would write */
+	if (o->detailed && lr_json_int(ans, "writes") > 0)
 		rc = LR_EXIT_CHANGES;
 out:
 	json_decref(body);
@@ -136,10 +146,11 @@ cmd_apply_remote(struct lr_ctx *ctx, const struct cmd_remote_plan *o)
 		if ((rc = cmd_remote_call(&r, "POST", "/v1/plan", body,
 		    &plan)) != 0)
 			goto out;
-		print_plan(plan);
-		if (lr_json_int(plan, "changes") + lr_json_int(plan,
-		    "writes") == 0)
+		print_plan(plan, false);
+		if (lr_json_int(plan, "writes") == 0) {
+			printf("No changes: nothing to apply.\n");
 			goto out;
+		}
 		if (!confirm()) {
 			fprintf(stderr, "leura: apply cancelled: nothing "
 			    "written\n");
@@ -162,7 +173,7 @@ cmd_apply_remote(struct lr_ctx *ctx, const struct cmd_remote_plan *o)
 		cmd_print_json(ans);
 	else {
 		if (!o->ask && json_is_object(json_object_get(ans, "plan")))
-			print_plan(json_object_get(ans, "plan"));
+			print_plan(json_object_get(ans, "plan"), false);
 		print_applied(ans, &r);
 	}
 out:
