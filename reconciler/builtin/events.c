@@ -20,6 +20,22 @@ static const char usage_str[] =
 enum { OPT_JSON = CMD_OPT_BASE, OPT_SINCE, OPT_ACTOR, OPT_ACTION,
 	OPT_RESOURCE, OPT_LIMIT };
 
+/* An event's detail: a string as is, an object as compact JSON. */
+static void
+print_detail(const json_t *d)
+{
+	char *s;
+
+	if (json_is_string(d) && *json_string_value(d) != '\0')
+		printf("  %s", cmd_vis(json_string_value(d)));
+	else if ((json_is_object(d) && json_object_size(d) > 0) ||
+	    (json_is_array(d) && json_array_size(d) > 0)) {
+		s = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("  %s", cmd_vis(s));
+		free(s);
+	}
+}
+
 int
 cmd_events(int argc, char **argv, struct lr_ctx *ctx)
 {
@@ -82,9 +98,7 @@ cmd_events(int argc, char **argv, struct lr_ctx *ctx)
 			    cmd_field(e, "time"), cmd_field(e, "actor"),
 			    cmd_field(e, "outcome"), cmd_field(e, "status"),
 			    cmd_field(e, "action"), cmd_field(e, "resource"));
-			if (lr_json_strn(e, "detail") != NULL &&
-			    *lr_json_str(e, "detail") != '\0')
-				printf("  %s", cmd_field(e, "detail"));
+			print_detail(json_object_get(e, "detail"));
 			putchar('\n');
 		}
 out:
