@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +74,18 @@ cmd_remote_url(const struct lr_ctx *ctx, char **url, char **cacert)
 	struct lr_err err;
 	int rc = 0;
 
+	size_t n;
+
 	spec_diags_init(&d);
 	lr_err_clear(&err);
 	if (rec_config_server(ctx->server, url, cacert, &d, &err) < 0)
 		rc = config_error(&d, &err);
+	else if (*url != NULL) {
+		/* one name per server in the credentials file */
+		n = strlen(*url);
+		while (n > 0 && (*url)[n - 1] == '/')
+			(*url)[--n] = '\0';
+	}
 	spec_diags_release(&d);
 	return rc;
 }
@@ -236,26 +245,55 @@ read_line(int fd, char *buf, size_t size)
 	return n == 0 && k <= 0 ? -1 : 0;
 }
 
-/* Ask on the terminal, without echo; 0, or -1 without a terminal. */
+/* The terminal's settings while echo is off, for a signal to restore. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_fd = -1;
+
+static void
+tty_restore_and_die(int sig)
+{
+	if (tty_fd != -1)
+		tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Ask on the terminal, without echo: 0, -1 without a terminal, -2 when
+ * it gave no line (end of input).
+ */
 static int
 ask_tty(const char *prompt, char *buf, size_t size)
 {
-	struct termios old, quiet;
+	struct sigaction sa, oint, oterm, ohup;
+	struct termios quiet;
 	int fd, rc;
 
 	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1)
 		return -1;
-	if (tcgetattr(fd, &old) == -1) {
+	if (tcgetattr(fd, &tty_saved) == -1) {
 		close(fd);
 		return -1;
 	}
-	quiet = old;
+	/* Ctrl-C at the prompt must not leave the terminal without echo */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = tty_restore_and_die;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &oint);
+	sigaction(SIGTERM, &sa, &oterm);
+	sigaction(SIGHUP, &sa, &ohup);
+	tty_fd = fd;
+	quiet = tty_saved;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
 	(void)!write(fd, prompt, strlen(prompt));
 	tcsetattr(fd, TCSAFLUSH, &quiet);
-	rc = read_line(fd, buf, size);
-	tcsetattr(fd, TCSAFLUSH, &old);
+	rc = read_line(fd, buf, size) < 0 ? -2 : 0;
+	tcsetattr(fd, TCSAFLUSH, &tty_saved);
+	tty_fd = -1;
+	sigaction(SIGINT, &oint, NULL);
+	sigaction(SIGTERM, &oterm, NULL);
+	sigaction(SIGHUP, &ohup, NULL);
 	(void)!write(fd, "\n", 1);
 	close(fd);
 	return rc;
@@ -285,12 +323,17 @@ cmd_password(const struct cmd_password_src *src, const char *prompt,
 		}
 		s = lr_xstrdup(buf);
 	} else {
-		if (ask_tty(prompt, buf, sizeof(buf)) < 0) {
-			fprintf(stderr, "leura: error: no terminal to ask "
-			    "the password on\nhint: give it with "
-			    "--password-file FILE or --password-stdin\n");
+		if ((rc = ask_tty(prompt, buf, sizeof(buf))) < 0) {
+			if (rc == -1)
+				fprintf(stderr, "leura: error: no terminal to "
+				    "ask the password on\nhint: give it with "
+				    "--password-file FILE or --password-stdin\n");
+			else
+				fprintf(stderr, "leura: error: no password "
+				    "was typed\n");
 			return LR_EXIT_FAIL;
 		}
+		rc = LR_EXIT_FAIL;
 		if (confirm && (ask_tty("Again: ", again, sizeof(again)) < 0 ||
 		    strcmp(buf, again) != 0)) {
 			fprintf(stderr, "leura: error: the two passwords "
