@@ -63,6 +63,10 @@ struct auth_why {
 	char	 reason[512];
 	char	 hint[256];	/* denied: "ask an admin of services/web
 				   (alice, group:ops)" */
+	char	 grant[64];	/* allowed: the grant's id, or "" (a rule
+				   such as the owner rule allowed it) */
+	char	 nearest[3][64];	/* denied: ids of the nearest grants */
+	size_t	 nnearest;
 };
 
 /*
@@ -79,6 +83,18 @@ bool	auth_can(const struct srv_req *req, enum auth_verb verb,
  */
 bool	auth_require(const struct srv_req *req, struct srv_resp *resp,
 	    enum auth_verb verb, const char *resource);
+
+/*
+ * Module hooks (main.c): auth_init reads s->admin_password_file, sets
+ * s->authenticate and s->principal_free, and starts loading P/auth/ on
+ * the loop (first admin made when no user exists); auth_ready is false
+ * until the copy is loaded; auth_routes adds /v1/login, users, groups,
+ * grants, tokens, whoami and explain.
+ */
+int	auth_init(struct srv *s, struct lr_err *err);
+bool	auth_ready(struct srv *s);
+void	auth_routes(struct srv *s);
+void	auth_free(struct srv *s);
 
 const char *auth_verb_name(enum auth_verb v);
 /* "read" ... "admin" -> 0, unknown -> -1 */
