@@ -177,6 +177,8 @@ struct auth_snapshot *auth_current(struct srv *s);
  * handler's write is visible to the next request on this replica.
  */
 void	auth_wait_rev(struct srv *s, int64_t rev);
+/* Compact JSON of o (stolen), the caller's. */
+char	*auth_dump(json_t *o);
 /* P/auth/ + rel, caller's. */
 char	*auth_key(struct srv *s, const char *rel);
 
