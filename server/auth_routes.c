@@ -118,7 +118,7 @@ lost_race(struct srv_resp *resp, int64_t if_match, const char *what)
 static void
 iso_of(int64_t t, char buf[LR_TIME_ISO_LEN])
 {
-	lr_time_iso(t * 1000, buf);
+	lr_time_iso(t, buf);
 }
 
 static json_t *
@@ -243,13 +243,13 @@ page_answer(struct srv_resp *resp, struct page *p)
 }
 
 /*
- * New session or API token for user; answers 201 (or the error).  idhex
- * gets the token's public id.
+ * New session or API token for user; answers status (or the error).
+ * idhex gets the token's public id.
  */
 static void
 token_issue(struct srv_req *req, struct srv_resp *resp, const char *user,
     const char *kind, const char *name, unsigned scopes, long ttl_s,
-    char idhex[17])
+    int status, char idhex[17])
 {
 	char hash[65], now[LR_TIME_ISO_LEN], exp[LR_TIME_ISO_LEN];
 	char *secret = auth_token_new(), *k, *val;
@@ -289,7 +289,7 @@ token_issue(struct srv_req *req, struct srv_resp *resp, const char *user,
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s}", "token", secret, "id",
 	    idhex, "user", user, "kind", kind, "name", name, "scopes",
 	    scopes_json(scopes), "expires", exp);
-	srv_resp_json(resp, 201, o);
+	srv_resp_json(resp, status, o);
 out:
 	OPENSSL_cleanse(secret, strlen(secret));
 	free(secret);
@@ -349,7 +349,7 @@ h_login(struct srv_req *req, struct srv_resp *resp)
 	}
 	auth_backoff_ok(st, user, req->client);
 	token_issue(req, resp, u->name, "session", "login", AUTH_SCOPES_ALL,
-	    AUTH_SESSION_S, id);
+	    AUTH_SESSION_S, 200, id);
 out:
 	auth_snapshot_unref(snap);
 	json_decref(body);
@@ -1344,7 +1344,8 @@ h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 		ttl = (long)json_integer_value(ex);
 	}
 	srv_req_audit(req, "tokens", json_pack("{s:s}", "name", name));
-	token_issue(req, resp, req->who->user, "api", name, scopes, ttl, id);
+	token_issue(req, resp, req->who->user, "api", name, scopes, ttl, 201,
+	    id);
 	if (resp->status == 201) {
 		snprintf(res, sizeof(res), "tokens/%s", id);
 		srv_req_audit(req, res, NULL);
