@@ -130,6 +130,28 @@ SRV_TOKEN=$BOB want 200 GET /v1/grants
 body_has "\"id\":\"$GID\""
 SRV_TOKEN=$BOB want 403 DELETE "/v1/grants/$GID"
 
+# path tricks: refused, never matched, never a 500
+SRV_TOKEN=$ADM want 400 GET /v1/users/Bob
+body_has 'a-z'
+# (as bob, who reads only himself: whatever the path resolves to, he gets
+# no other user; 000: the HTTP layer dropped the request)
+for pth in '/v1/users/a%00b' '/v1/users/bob%2f..%2fadmin' \
+    '/v1/users/..%2fusers%2fadmin' '/v1/users/%2e%2e' '/v1/users/bob%2fx' \
+    '/v1/grants/..%2fusers%2fadmin' "/v1/users/$(printf 'a%.0s' $(seq 1 300))"; do
+	code=$(SRV_TOKEN=$BOB srv_curl GET "$pth")
+	case $code in
+	000|400|403|404) ;;
+	*) fail "GET $pth as bob: $code, expected a refusal" ;;
+	esac
+done
+[ "$(srv_curl GET /healthz)" = 200 ] || fail "leurad died of a path trick"
+SRV_TOKEN=$ADM want 200 GET '/v1/auth/explain?verb=read&resource=services/..%2fusers'
+body_has '"allowed":false'
+body_has "'..'"
+SRV_TOKEN=$ADM want 200 GET "/v1/auth/explain?verb=read&resource=services/$(printf 'a%.0s' $(seq 1 300))"
+body_has '"allowed":false'
+body_has 'longer than 255'
+
 # ---- groups
 SRV_TOKEN=$ADM want 201 POST /v1/groups -d '{"name":"ops","members":[]}'
 SRV_TOKEN=$ADM want 200 PUT /v1/groups/ops/members/bob
