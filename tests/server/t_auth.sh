@@ -87,6 +87,15 @@ body_has 'string'
 
 BOB=$(login bob "$BOBPW")
 [ -n "$BOB" ] || fail "bob cannot log in"
+# pages: admin, then bob, then the end
+SRV_TOKEN=$ADM want 200 GET '/v1/users?limit=1'
+body_has '"items":[{"name":"admin"'
+body_has '"next":"admin"'
+SRV_TOKEN=$ADM want 200 GET '/v1/users?limit=1&after=admin'
+body_has '"items":[{"name":"bob"'
+SRV_TOKEN=$ADM want 200 GET '/v1/users?limit=1&after=bob'
+body_has '"items":[],"next":null'
+SRV_TOKEN=$ADM want 400 GET '/v1/users?limit=0'
 # bob sees only himself, and is refused the admin with the grant named
 SRV_TOKEN=$BOB want 200 GET /v1/users
 body_has '"name":"bob"'
