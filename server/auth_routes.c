@@ -1292,6 +1292,28 @@ h_tokens_list(struct srv_req *req, struct srv_resp *resp)
 	auth_snapshot_unref(snap);
 }
 
+/* expires_in: seconds, or "90s", "10m", "12h", "1h30m", "90d"; -1: bad */
+static long
+ttl_parse(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	long ms, n;
+	char *end;
+
+	if (json_is_integer(v)) {
+		n = (long)json_integer_value(v);
+		return n >= 1 && n <= TOKEN_MAX_S ? n : -1;
+	}
+	if (!s)
+		return -1;
+	n = strtol(s, &end, 10);
+	if (end != s && strcmp(end, "d") == 0)
+		return n >= 1 && n <= 366 ? n * 86400 : -1;
+	if (lr_duration_parse(s, &ms) < 0 || ms < 1000)
+		return -1;
+	return ms / 1000;
+}
+
 static void
 h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 {
@@ -1333,15 +1355,12 @@ h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 		    "scopes the token that makes it lacks");
 		goto out;
 	}
-	if ((ex = json_object_get(body, "expires_in"))) {
-		if (!json_is_integer(ex) || json_integer_value(ex) < 1 ||
-		    json_integer_value(ex) > TOKEN_MAX_S) {
-			srv_resp_error(resp, 400, "bad_request", "seconds, "
-			    "from 1 to 31622400 (366 days)",
-			    "'expires_in' out of range");
-			goto out;
-		}
-		ttl = (long)json_integer_value(ex);
+	if ((ex = json_object_get(body, "expires_in")) &&
+	    (ttl = ttl_parse(ex)) < 0) {
+		srv_resp_error(resp, 400, "bad_request", "seconds (3600) or a "
+		    "duration (90s, 10m, 12h, 90d), from 1 s to 366 days",
+		    "'expires_in' is not a duration from 1 s to 366 days");
+		goto out;
 	}
 	srv_req_audit(req, "tokens", json_pack("{s:s}", "name", name));
 	token_issue(req, resp, req->who->user, "api", name, scopes, ttl, 201,

@@ -188,6 +188,9 @@ TID=$(field id)
 case $TOK in leura_*) ;; *) fail "token '$TOK' lacks its prefix" ;; esac
 SRV_TOKEN=$BOB want 200 GET /v1/tokens
 body_has "\"id\":\"$TID\""
+SRV_TOKEN=$BOB want 400 POST /v1/tokens -d '{"name":"x","expires_in":"forever"}'
+body_has 'expires_in'
+SRV_TOKEN=$BOB want_secret 201 POST /v1/tokens -d '{"name":"d","expires_in":"90d"}'
 SRV_TOKEN=$TOK want 200 GET /v1/whoami
 body_has '"scopes":["read"]'
 body_has '"kind":"api"'
