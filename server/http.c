@@ -108,12 +108,15 @@ static void
 call_free(struct http_call *c)
 {
 	struct srv_req *r;
+	size_t i;
 
 	if (c == NULL)
 		return;
 	r = &c->req;
 	srv_kv_free(r->params, r->nparams);
-	srv_kv_free(r->query, r->nquery);
+	/* a query argument's name and value share one string: name's */
+	for (i = 0; i < r->nquery; i++)
+		free((char *)r->query[i].name);
 	free(r->query);
 	srv_kv_free(r->headers, r->nheaders);
 	free(r->audit_resource);
