@@ -207,6 +207,10 @@ h_metrics(struct srv_req *req, struct srv_resp *resp)
 {
 	struct lr_buf b = LR_BUF_INIT;
 
+	/* read on fleet, unless --metrics-anonymous */
+	if (!req->srv->core->opts.metrics_anonymous &&
+	    !auth_require(req, resp, AUTH_READ, "fleet"))
+		return;
 	srv_metrics_render(req->srv, &b);
 	srv_resp_bytes(resp, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    b.s != NULL ? b.s : "", b.len);

@@ -53,8 +53,6 @@ struct srv {
 	/* false until the modules' start-up reads are done (/readyz) */
 	bool		(*ready)(struct srv *s);
 	struct auth_state *auth;		/* auth.c */
-	/* --admin-password-file: the first admin's password; NULL: made */
-	const char	*admin_password_file;
 	struct srv_source *source;		/* source.c */
 	struct srv_leader *leader;		/* leader.c */
 	char		 id[64];		/* this replica: host:pid:random */

@@ -32,6 +32,7 @@
 #include "diag.h"
 #include "file.h"
 #include "leura_commit.h"
+#include "auth.h"
 #include "log.h"
 #include "sign.h"
 #include "srv-int.h"
@@ -296,12 +297,38 @@ struct stopper {
 
 static struct stopper stopper;
 
+/* The modules' routes (the core's are srv_init's): one line each. */
+static void
+modules_routes(struct srv *s)
+{
+	auth_routes(s);
+}
+
+/* /readyz: every module has read its state. */
+static bool
+modules_ready(struct srv *s)
+{
+	return auth_ready(s);
+}
+
+/*
+ * The modules' state on the loop, freed once requests are done: when
+ * leurad stops (their watches and timers keep the loop alive until then)
+ * and again on the way out (a no-op after the first).
+ */
+static void
+modules_free(struct srv *s)
+{
+	auth_free(s);
+}
+
 static void
 stopped(struct srv *s)
 {
 	uv_close((uv_handle_t *)&stopper.term, NULL);
 	uv_close((uv_handle_t *)&stopper.intr, NULL);
 	srv_http_free(s);
+	modules_free(s);
 	lr_log_info("stopped");
 }
 
@@ -396,6 +423,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* the modules: one line each */
+	if (auth_init(&s, &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	modules_routes(&s);
+	s.ready = modules_ready;
 	if (srv_http_start(&s, &err) < 0) {
 		lr_err_print(&err);
 		goto out;
@@ -412,6 +445,7 @@ main(int argc, char **argv)
 	ret = 0;
 out:
 	srv_http_free(&s);
+	modules_free(&s);
 	/* what lws or the modules still hold on the loop closes now */
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)

@@ -261,18 +261,26 @@ unk=$(curl -s -o /dev/null -w '%{time_total}' -X POST \
 bad=$(curl -s -o /dev/null -w '%{time_total}' -X POST \
     -d '{"user":"carol","password":"not-it-at-all"}' "$SRV_URL/v1/login")
 echo "login: ok ${lat}s, unknown user ${unk}s, wrong password ${bad}s"
+# (without the dummy hash an unknown user would answer 100 times faster)
 python3 -c "import sys; u=float(sys.argv[1]); b=float(sys.argv[2]);
-sys.exit(0 if u > b / 3 else 1)" "$unk" "$bad" ||
+sys.exit(0 if u > b / 10 else 1)" "$unk" "$bad" ||
     fail "an unknown user's login took ${unk}s against ${bad}s"
 
-# ---- back-off: the 6th failure in a row for a user is refused
+# ---- back-off: after 5 failures in a row for a user, 429 (the window
+# is 1 s, then 2, 4...: a loaded machine may let one more try through)
 i=0
 while [ $i -lt 4 ]; do
 	SRV_TOKEN= want 401 POST /v1/login \
 	    -d '{"user":"zed","password":"not-it-at-all"}'
 	i=$((i + 1))
 done
-SRV_TOKEN= want 429 POST /v1/login -d '{"user":"zed","password":"x-x-x-x-x"}'
+i=0
+while code=$(srv_curl POST /v1/login -d '{"user":"zed","password":"x-x-x"}') &&
+    [ "$code" = 401 ] && [ $i -lt 3 ]; do
+	i=$((i + 1))
+done
+cat "$T/headers" "$T/body" >>"$T/all"
+[ "$code" = 429 ] || fail "no 429 after $((5 + i)) failed logins: $code"
 body_has 'try again in'
 grep -qi '^retry-after: [0-9]' "$T/headers" || fail "429 without Retry-After"
 # another user from the same address is not blocked yet

@@ -12,19 +12,29 @@ start_one() {
 	mkdir -p "$s_dir"
 	s_port=$(_srv_port)
 	"$LEURAD" --etcd "$ETCD_ENDPOINT" --listen "127.0.0.1:$s_port" \
-	    --data-dir "$s_dir/data" </dev/null >"$s_dir/log" 2>&1 &
+	    --data-dir "$s_dir/data" </dev/null >>"$s_dir/log" 2>&1 &
+	eval "PID$1=$!"
 	SRV_PIDS="$SRV_PIDS $!"
 	eval "URL$1=http://127.0.0.1:$s_port"
 }
 start_one 1
 start_one 2
-# both ready, with a deadline (a port taken by another process: no retry,
-# the test fails with the logs)
-for u in "$URL1" "$URL2"; do
+# both ready, with a deadline; one whose port was taken meanwhile is
+# started again on another (the race for the first admin is over by then)
+for r in 1 2; do
 	i=0
-	until curl -s -m 1 -o /dev/null -w '%{http_code}' "$u/readyz" |
-	    grep -q '^200$'; do
+	tries=0
+	until curl -s -m 1 -o /dev/null -w '%{http_code}' \
+	    "$(eval "echo \$URL$r")/readyz" | grep -q '^200$'; do
 		i=$((i + 1))
+		if grep -q 'ERROR on binding\|cannot listen' "$T/r$r/log" &&
+		    [ $tries -lt 5 ]; then
+			kill -KILL "$(eval "echo \$PID$r")"
+			sed -i 's/ERROR on binding/(port taken)/' "$T/r$r/log"
+			start_one $r
+			tries=$((tries + 1))
+			i=0
+		fi
 		if [ $i -ge 200 ]; then
 			cat "$T"/r*/log >&2
 			echo "a replica did not become ready" >&2
