@@ -1082,7 +1082,7 @@ h_grants_create(struct srv_req *req, struct srv_resp *resp)
 	struct auth_snapshot *snap = NULL;
 	const struct auth_grant *g;
 	const char *subject, *verb, *resource;
-	char id[14], now[LR_TIME_ISO_LEN], *k = NULL, *val = NULL;
+	char id[17], now[LR_TIME_ISO_LEN], *k = NULL, *val = NULL;
 	struct lr_err e = { 0 };
 	struct etcd_txn t;
 	json_t *body = NULL;
@@ -1127,7 +1127,7 @@ h_grants_create(struct srv_req *req, struct srv_resp *resp)
 		    "subject '%s' does not exist", subject);
 		goto out;
 	}
-	auth_random_hex(id, 6);
+	auth_random_hex(id, 8);
 	id[0] = 'g';
 	lr_time_iso_now(now);
 	val = auth_dump(json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", id,
