@@ -84,6 +84,12 @@ SRV_TOKEN=$ADM want 400 POST /v1/users -d '{"name":"x","password":"long-enough",
 body_has 'admin'
 SRV_TOKEN=$ADM want 400 POST /v1/users -d '{"name":"x","password":7}'
 body_has 'string'
+SRV_TOKEN=$ADM want 400 POST /v1/users -d '{"name":"x",'
+SRV_TOKEN=$ADM want 400 POST /v1/users -d '["x"]'
+SRV_TOKEN=$ADM want 400 POST /v1/grants -d '{"subject":"user:admin","verb":"read","resource":["*"]}'
+body_has 'resource'
+SRV_TOKEN=$ADM want 400 POST /v1/tokens -d '{"name":"x","scopes":"read"}'
+body_has 'scopes'
 
 BOB=$(login bob "$BOBPW")
 [ -n "$BOB" ] || fail "bob cannot log in"
