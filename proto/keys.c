@@ -24,6 +24,9 @@
 #define K_RUNS		"runs/"
 #define K_EVENTS	"events/"
 #define K_AUTH		"auth/"
+#define K_LEADER	"leader"
+#define K_BRANCHES	"source/branches/"
+#define K_DELIVERIES	"source/deliveries/"
 
 /* p + "/" + the formatted rest */
 static char *
@@ -163,6 +166,36 @@ char *
 proto_key_auth_dir(const char *p)
 {
 	return key(p, K_AUTH);
+}
+
+char *
+proto_key_leader(const char *p)
+{
+	return key(p, K_LEADER);
+}
+
+char *
+proto_key_branches_dir(const char *p)
+{
+	return key(p, K_BRANCHES);
+}
+
+char *
+proto_key_branch(const char *p, const char *branch)
+{
+	return key(p, K_BRANCHES "%s", branch);
+}
+
+char *
+proto_key_deliveries_dir(const char *p)
+{
+	return key(p, K_DELIVERIES);
+}
+
+char *
+proto_key_delivery(const char *p, const char *id)
+{
+	return key(p, K_DELIVERIES "%s", id);
 }
 
 /* ---- parsing ---- */

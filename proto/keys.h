@@ -65,6 +65,12 @@ char	*proto_key_events_dir(const char *p);		/* P/events/ */
 /* P/events/<ns:019>-<rnd:08x>: leurad's audit event at Unix time ns */
 char	*proto_key_event(const char *p, int64_t ns, uint32_t rnd);
 char	*proto_key_auth_dir(const char *p);		/* reserved */
+/* leurad (server/leader.c, server/source*.c): docs/etcd-layout.md */
+char	*proto_key_leader(const char *p);		/* P/leader */
+char	*proto_key_branches_dir(const char *p);	/* P/source/branches/ */
+char	*proto_key_branch(const char *p, const char *branch);
+char	*proto_key_deliveries_dir(const char *p);	/* .../deliveries/ */
+char	*proto_key_delivery(const char *p, const char *id);
 
 enum proto_key_kind {
 	PROTO_KEY_OTHER = 0,	/* not a key of the layout: leave it alone */

@@ -1,0 +1,132 @@
+/*
+ * leurad's git source, its webhooks and applies (src_*, source*.c), and
+ * the leader election (ldr_*, leader.c): docs/server.md, "Git source,
+ * webhooks, auto-apply, HA".
+ *
+ *   source_hook.c  push webhooks: which provider, its signature, the
+ *                  push it describes (pure functions);
+ *   source_git.c   the mirror DATA_DIR/source.git, fetched with libgit2;
+ *   source.c       the routes (GET /v1/sources, POST /v1/sources/refresh,
+ *                  POST /v1/plan, POST /v1/apply) and the auto-apply
+ *                  worker, which acts on the leader only;
+ *   leader.c       the etcd election (P/leader) and GET /v1/leader.
+ */
+#ifndef SRV_SOURCE_H
+#define SRV_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct srv;
+
+/* ---- configuration (leurad's flags) ---- */
+
+struct src_config {
+	const char *source;	/* --source PATH|URL; NULL: no git source */
+	const char *branch;	/* --source-branch; NULL: "main" */
+	const char *token_file;	/* --source-token-file: https password */
+	const char *ssh_key;	/* --source-ssh-key: private key file */
+	const char *secret_file;	/* --webhook-secret-file */
+};
+
+/*
+ * Set up the source (s->source) from c (copied; the token and secret are
+ * read from their files now): nothing, without c->source.  The first
+ * fetch and the auto-apply worker start in src_start.
+ */
+int	src_init(struct srv *s, const struct src_config *c,
+	    struct lr_err *err);
+/* Start the auto-apply worker thread (after ldr_init). */
+int	src_start(struct srv *s, struct lr_err *err);
+void	src_routes(struct srv *s);
+void	src_free(struct srv *s);		/* stops the worker */
+
+/* ---- push webhooks (source_hook.c) ---- */
+
+enum src_provider {
+	SRC_NONE = 0,
+	SRC_GITHUB,	/* X-Hub-Signature-256: sha256=HMAC-SHA256 hex */
+	SRC_GITEA,	/* X-Gitea-Signature: HMAC-SHA256 hex */
+	SRC_GITLAB	/* X-Gitlab-Token: the secret itself */
+};
+
+const char *src_provider_name(enum src_provider p);
+
+/*
+ * The signature headers of a request (NULL when absent), as sent.
+ */
+struct src_hook_headers {
+	const char *github;	/* x-hub-signature-256 */
+	const char *gitea;	/* x-gitea-signature */
+	const char *gitlab;	/* x-gitlab-token */
+};
+
+/*
+ * Check the signature of body with secret (secret_len bytes): the
+ * provider whose header is present (Gitea's first: Gitea sends GitHub's
+ * header too), compared in constant time.  Returns the provider when
+ * the signature holds, SRC_NONE when no header is present, or -1 with
+ * err set (LR_EAUTH: which header, and why) when one is present and
+ * wrong, or when there is no secret to check it with.
+ */
+int	src_hook_verify(const char *secret, size_t secret_len,
+	    const struct src_hook_headers *h, const char *body, size_t len,
+	    struct lr_err *err);
+
+/* A push, as its provider's payload says. */
+struct src_push {
+	char	*branch;	/* "main" of "refs/heads/main"; NULL: a tag */
+	char	*after;		/* the pushed commit; NULL: deleted */
+	char	*pusher;	/* who pushed, [A-Za-z0-9._@+-] only */
+};
+
+/*
+ * Parse the push payload of provider p.  0, or LR_EINVAL with err set
+ * (not JSON, not a push: no "ref").
+ */
+int	src_push_parse(enum src_provider p, const char *body, size_t len,
+	    struct src_push *out, struct lr_err *err);
+void	src_push_release(struct src_push *p);
+
+/* ---- the mirror (source_git.c) ---- */
+
+struct src_mirror {
+	char	*url;		/* owned: an absolute path or a URL */
+	char	*path;		/* owned: DATA_DIR/source.git */
+	char	*token;		/* owned, wiped when freed; may be NULL */
+	char	*ssh_key;	/* owned; may be NULL */
+};
+
+/*
+ * The URL without its userinfo (what responses and logs show): new.
+ */
+char	*src_url_public(const char *url);
+/*
+ * Fetch every branch of m->url into m->path (a bare mirror, made when
+ * missing): refs/heads/ mirrors the remote's, pruned.  *heads is then
+ * {branch: commit id} (new).  LR_EGIT or LR_EUNREACH with err set.
+ * Blocking; one fetch at a time per mirror (the caller's lock).
+ */
+int	src_mirror_fetch(struct src_mirror *m, json_t **heads,
+	    struct lr_err *err);
+void	src_mirror_release(struct src_mirror *m);
+
+/* ---- the leader (leader.c) ---- */
+
+/*
+ * Join the election with a lease of ttl_s seconds (s->leader): a thread
+ * campaigns, keeps the lease alive and watches P/leader.
+ */
+int	ldr_init(struct srv *s, int ttl_s, struct lr_err *err);
+void	ldr_routes(struct srv *s);
+/* Resign (the lease is revoked: another replica leads at once). */
+void	ldr_free(struct srv *s);
+/* Whether this replica leads now (any thread). */
+bool	ldr_is_leader(struct srv *s);
+
+#endif
