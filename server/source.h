@@ -22,6 +22,7 @@
 
 #include "err.h"
 
+struct etcd;
 struct srv;
 
 /* ---- configuration (leurad's flags) ---- */
@@ -128,5 +129,10 @@ void	ldr_routes(struct srv *s);
 void	ldr_free(struct srv *s);
 /* Whether this replica leads now (any thread). */
 bool	ldr_is_leader(struct srv *s);
+/*
+ * A blocking etcd client of s's settings, for a thread of its own (the
+ * election's, the auto-apply worker's): *out the caller's (etcd_free).
+ */
+int	ldr_etcd_new(struct srv *s, struct etcd **out, struct lr_err *err);
 
 #endif
