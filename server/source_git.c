@@ -103,6 +103,7 @@ src_mirror_fetch(struct src_mirror *m, json_t **heads, struct lr_err *err)
 	char *specs[] = { refspec };
 	git_strarray rs = { specs, 1 };
 	git_fetch_options fo;
+	git_remote_create_options ro;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	struct cred_state cs = { m, 0 };
@@ -129,7 +130,16 @@ src_mirror_fetch(struct src_mirror *m, json_t **heads, struct lr_err *err)
 		    "directory");
 		goto out;
 	}
-	if (git_remote_create_anonymous(&remote, repo, m->url) < 0) {
+	/*
+	 * Anonymous, and without the url.*.insteadOf rewriting of the
+	 * user's git config: exactly --source (libgit2 1.5's rewriting also
+	 * leaks its pcre2 match data)
+	 */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, m->url, &ro) < 0) {
 		rc = git_fail(err, LR_EGIT, "bad git source", pub);
 		lr_err_hint(err, "give --source a repository path, an https:// "
 		    "or an ssh:// URL");
