@@ -460,15 +460,30 @@ out:
 
 /* ---- a deploy (POST /v1/apply and the auto-apply worker) ---- */
 
-/* What a deploy answers: {deploy, generation, revision, commit, ...}. */
+/*
+ * What a deploy answers: {written, deploy, generation, revision, commit,
+ * ref, changed: {hosts, services}, hosts_written, files_written, bytes,
+ * transactions, plan} (apply --json's shape, and the plan).
+ */
 static json_t *
 deploy_json(const struct rec_deploy *d, json_t *svcs, json_t *hosts)
 {
-	return json_pack("{s:b, s:I, s:I, s:I, s:s, s:s, s:{s:O, s:O}}",
-	    "written", d->written, "deploy", (json_int_t)d->deploy,
-	    "generation", (json_int_t)d->generation, "revision",
-	    (json_int_t)d->revision, "commit", d->commit.id, "ref", d->ref,
-	    "changed", "hosts", hosts, "services", svcs);
+	json_t *out = json_pack("{s:b, s:I, s:I, s:I, s:s, s:s, s:{s:O, s:O},"
+	    " s:I, s:I, s:I, s:I}", "written", d->written, "deploy",
+	    (json_int_t)d->deploy, "generation", (json_int_t)d->generation,
+	    "revision", (json_int_t)d->revision, "commit", d->commit.id,
+	    "ref", d->ref, "changed", "hosts", hosts, "services", svcs,
+	    "hosts_written", (json_int_t)(d->written ? d->res.hosts_written :
+	    0), "files_written", (json_int_t)(d->written ?
+	    d->res.files_written : 0), "bytes", (json_int_t)(d->written ?
+	    d->res.bytes : 0), "transactions", (json_int_t)(d->written ?
+	    d->res.txns : 0));
+
+	/* the plan applied, as POST /v1/plan shows it */
+	if (d->plan.diff)
+		json_object_set_new(out, "plan", rec_plan_json(&d->plan, true,
+		    d->digest));
+	return out;
 }
 
 static void
