@@ -956,6 +956,7 @@ auto_apply(struct srv_source *src, json_t *rec)
 		st = d.written ? "applied" : "unchanged";
 		rec_plan_touched(&d.plan, &svcs, &hosts);
 		out = deploy_json(&d, svcs, hosts);
+		json_object_del(out, "plan");	/* the record stays small */
 		json_object_update(rec, out);
 		json_decref(out);
 		lr_log_notice("auto-apply of %s: commit %.12s, deploy #%lld "
