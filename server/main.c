@@ -8,6 +8,9 @@
  *          [--signing-key F] [--admin-password-file F]
  *          [--metrics-anonymous] [--max-body BYTES]
  *          [--request-timeout DURATION] [--max-connections N] [-v]
+ *          [--source PATH|URL [--source-branch B]
+ *          [--source-token-file F] [--source-ssh-key F]
+ *          [--webhook-secret-file F]] [--leader-ttl SECONDS]
  *
  * The etcd settings follow leura's chain (flags, LEURA_ETCD*, the client
  * configuration file, the defaults: rec_config_conn).  This file turns
@@ -35,6 +38,7 @@
 #include "auth.h"
 #include "log.h"
 #include "sign.h"
+#include "source.h"
 #include "srv-int.h"
 #include "xalloc.h"
 
@@ -56,14 +60,19 @@ usage(FILE *f)
 	    "[--admin-password-file FILE]\n"
 	    "              [--metrics-anonymous] [--max-body BYTES] "
 	    "[--request-timeout DURATION]\n"
-	    "              [--max-connections N] [-v]\n");
+	    "              [--max-connections N] [-v]\n"
+	    "              [--source PATH|URL [--source-branch BRANCH] "
+	    "[--source-token-file FILE]\n"
+	    "              [--source-ssh-key FILE] "
+	    "[--webhook-secret-file FILE]] [--leader-ttl SECONDS]\n");
 }
 
 enum {
 	O_ETCD = 0x100, O_CACERT, O_CERT, O_KEY, O_USER, O_PWFILE, O_PREFIX,
 	O_LISTEN, O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_INSECURE, O_DATA_DIR,
 	O_SIGNING_KEY, O_ADMIN_PW, O_METRICS_ANON, O_MAX_BODY, O_REQ_TIMEOUT,
-	O_MAX_CONNS, O_VERSION
+	O_MAX_CONNS, O_VERSION, O_SOURCE, O_SOURCE_BRANCH, O_SOURCE_TOKEN,
+	O_SOURCE_SSH_KEY, O_WEBHOOK_SECRET, O_LEADER_TTL
 };
 
 static const struct option longopts[] = {
@@ -89,6 +98,12 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, O_VERSION },
+	{ "source", required_argument, NULL, O_SOURCE },
+	{ "source-branch", required_argument, NULL, O_SOURCE_BRANCH },
+	{ "source-token-file", required_argument, NULL, O_SOURCE_TOKEN },
+	{ "source-ssh-key", required_argument, NULL, O_SOURCE_SSH_KEY },
+	{ "webhook-secret-file", required_argument, NULL, O_WEBHOOK_SECRET },
+	{ "leader-ttl", required_argument, NULL, O_LEADER_TTL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -98,6 +113,8 @@ struct args {
 	bool	 insecure;
 	int	 verbose;
 	struct srv_opts opts;
+	struct src_config source;	/* source.h */
+	int	 leader_ttl;		/* seconds */
 };
 
 /* HOST:PORT or [V6]:PORT into o; false when it is neither. */
@@ -219,6 +236,18 @@ parse_args(int argc, char **argv, struct args *a)
 				    "a number from 1 to 1000000");
 			a->opts.max_connections = (unsigned)n;
 			break;
+		case O_SOURCE: a->source.source = optarg; break;
+		case O_SOURCE_BRANCH: a->source.branch = optarg; break;
+		case O_SOURCE_TOKEN: a->source.token_file = optarg; break;
+		case O_SOURCE_SSH_KEY: a->source.ssh_key = optarg; break;
+		case O_WEBHOOK_SECRET: a->source.secret_file = optarg; break;
+		case O_LEADER_TTL:
+			if (lr_duration_parse(optarg, &ms) < 0 || ms < 2000 ||
+			    ms > 3600000)
+				return bad_value("--leader-ttl", optarg,
+				    "seconds from 2 to 3600, e.g. 5");
+			a->leader_ttl = (int)(ms / 1000);
+			break;
 		case 'v': a->verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION:
@@ -302,6 +331,8 @@ static void
 modules_routes(struct srv *s)
 {
 	auth_routes(s);
+	src_routes(s);
+	ldr_routes(s);
 }
 
 /* /readyz: every module has read its state. */
@@ -423,7 +454,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* the modules: one line each */
-	if (auth_init(&s, &err) < 0) {
+	if (auth_init(&s, &err) < 0 ||
+	    src_init(&s, &a.source, &err) < 0 ||
+	    ldr_init(&s, a.leader_ttl ? a.leader_ttl : 5, &err) < 0 ||
+	    src_start(&s, &err) < 0) {
 		lr_err_print(&err);
 		goto out;
 	}
@@ -450,6 +484,9 @@ out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		lr_log_debug("the loop still had handles at exit");
+	/* threads of their own, joined off the loop */
+	src_free(&s);		/* its worker asks the leader: first */
+	ldr_free(&s);		/* resigns: another replica leads at once */
 	srv_release(&s);
 	srv_opts_release(&a.opts);
 	lr_conn_release(&conn);

@@ -738,24 +738,6 @@ in_list(const json_t *a, const char *s)
 
 /* ---- POST /v1/sources/refresh ---- */
 
-/* The bearer caller of an anonymous route, when the core left it. */
-static bool
-bearer(struct srv_req *req, struct srv_resp *resp)
-{
-	const char *h = srv_header(req, "authorization");
-	struct auth_principal *p = NULL;
-
-	if (req->who)
-		return true;
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
-	    req->srv->authenticate == NULL)
-		return false;
-	if (req->srv->authenticate(req->srv, req, h + 7, &p, resp) < 0)
-		return false;
-	req->who = p;
-	return true;
-}
-
 static void
 post_refresh(struct srv_req *req, struct srv_resp *resp)
 {
@@ -766,7 +748,6 @@ post_refresh(struct srv_req *req, struct srv_resp *resp)
 	json_t *heads = NULL, *rec = NULL, *aa = NULL, *diags = NULL, *body;
 	const char *commit, *branch, *trigger;
 	char *by = NULL;
-	bool own_who = false;
 	int prov;
 
 	if (!need_source(req, resp))
@@ -785,17 +766,14 @@ post_refresh(struct srv_req *req, struct srv_resp *resp)
 		return;
 	}
 	if (prov == SRC_NONE) {
-		/* no signature: a caller with apply on the fleet */
-		own_who = req->who == NULL;
-		if (!bearer(req, resp)) {
-			if (resp->status == 0)
-				srv_resp_error(resp, 401, "unauthorized",
-				    "sign the webhook (--webhook-secret-file) "
-				    "or send 'Authorization: Bearer TOKEN' of "
-				    "a user with apply on fleet", "refresh "
-				    "needs a webhook signature or a bearer "
-				    "token");
-			own_who = false;
+		/* no signature: a caller (the core authenticated a bearer
+		   token) with apply on the fleet */
+		if (req->who == NULL) {
+			srv_resp_error(resp, 401, "unauthorized", "sign the "
+			    "webhook (--webhook-secret-file) or send "
+			    "'Authorization: Bearer TOKEN' of a user with "
+			    "apply on fleet", "refresh needs a webhook "
+			    "signature or a valid bearer token");
 			return;
 		}
 		if (!auth_require(req, resp, AUTH_APPLY, "fleet"))
@@ -892,10 +870,6 @@ post_refresh(struct srv_req *req, struct srv_resp *resp)
 	}
 	queue_and_wait(req, resp, rec);
 out:
-	if (own_who && req->who && req->srv->principal_free) {
-		req->srv->principal_free((struct auth_principal *)req->who);
-		req->who = NULL;
-	}
 	free(by);
 	json_decref(heads);
 	json_decref(rec);
