@@ -889,12 +889,17 @@ auto_apply(struct srv_source *src, json_t *rec)
 	struct lr_err err;
 	json_t *svcs = NULL, *hosts = NULL, *out;
 	const char *st;
+	char *ref, *commit, *by;
 	int rc;
 
+	/* owned here: rec's strings are replaced by the outcome */
+	ref = lr_xstrdup(lr_json_str(rec, "branch"));
+	commit = lr_xstrdup(lr_json_str(rec, "commit"));
+	by = lr_xstrdup(lr_json_str(rec, "by"));
 	lr_err_clear(&err);
-	o.ref = lr_json_str(rec, "branch");
-	o.commit = lr_json_str(rec, "commit");
-	o.by = lr_json_str(rec, "by");
+	o.ref = ref;
+	o.commit = commit;
+	o.by = by;
 	o.expect = -1;
 	o.sign_key = src->s->sign_key;
 	o.lock_wait_ms = SRC_LOCK_WAIT_MS;
@@ -946,6 +951,9 @@ auto_apply(struct srv_source *src, json_t *rec)
 	json_decref(hosts);
 	rec_deploy_release(&d);
 	rec_git_free(g);
+	free(ref);
+	free(commit);
+	free(by);
 }
 
 /*

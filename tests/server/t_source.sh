@@ -102,7 +102,7 @@ code=$(hook gitlab main mallory wrong-secret)
 [ "$code" = 401 ] || fail "wrong GitLab token: $code"
 code=$(hook none main mallory)
 [ "$code" = 401 ] || fail "unsigned webhook: $code"
-expect_in "$T/body" 'signature or a bearer token'
+expect_in "$T/body" 'signature or a valid bearer token'
 [ "$(deploys)" = 0 ] || fail "a refused webhook applied: $(deploys) deploys"
 expect_not_in "$SRV_LOG" "$SECRET"
 
@@ -207,4 +207,5 @@ expect_in "$T/body" '"line":'
 [ "$(deploys)" = 3 ] || fail "a bad leura.yml applied: $(deploys)"
 expect_not_in "$SRV_LOG" "$SECRET"
 
+[ "$nfail" = 0 ] || cat "$SRV_LOG" >&2
 done_testing
