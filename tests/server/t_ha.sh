@@ -61,6 +61,9 @@ for r in a b c; do
 	fi
 done
 [ -n "$L" ] || fail "no replica says it leads ($lid does in etcd)"
+srv_use "$L"
+srv_curl GET /metrics >/dev/null
+expect_in "$T/body" 'leurad_leader 1'
 
 # an apply the leader answers 200, then the leader dies
 srv_use "$L"

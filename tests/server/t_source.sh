@@ -178,6 +178,18 @@ expect_in "$T/body" '"deploy":3'
 expect_in "$T/body" '"services":["db","web"]'
 [ "$(deploy_by 3)" = admin ] || fail "deploy 3 by: $(deploy_by 3)"
 
+# ---- refresh by a caller with apply on fleet (no signature) ----
+code=$(SRV_TOKEN=$BOB srv_curl POST /v1/sources/refresh -d '{}')
+[ "$code" = 403 ] || fail "refresh by bob: $code $(cat "$T/body")"
+expect_in "$T/body" 'apply on fleet'
+code=$(SRV_TOKEN=$ADMIN srv_curl POST /v1/sources/refresh -d '{"branch":"main"}')
+[ "$code" = 200 ] || fail "refresh by admin: $code $(cat "$T/body")"
+expect_in "$T/body" '"status":"unchanged"'
+expect_in "$T/body" '"by":"admin (refresh, via leurad)"'
+code=$(SRV_TOKEN=$ADMIN srv_curl POST /v1/sources/refresh -d '{"brnch":"main"}')
+[ "$code" = 400 ] || fail "refresh with an unknown field: $code"
+[ "$(deploys)" = 3 ] || fail "refreshes wrote: $(deploys)"
+
 # ---- bad bodies ----
 code=$(SRV_TOKEN=$ADMIN srv_curl POST /v1/apply -d '{"ref":')
 [ "$code" = 400 ] || fail "bad JSON: $code"
