@@ -52,12 +52,11 @@ struct srv_leader {
 	atomic_int	 stop;
 	/* the thread's own */
 	int64_t		 lease;			/* 0: none */
-	long		 renewed_ms;		/* last keep-alive sent that held */
+	long		 renewed_ms;		/* the last good keep-alive */
 	/* guarded by mu: what other threads read */
 	pthread_mutex_t	 mu;
 	bool		 leading;
 	char		 since[LR_TIME_ISO_LEN];
-	uint64_t	 changes;		/* times this replica took over */
 };
 
 static void
@@ -66,7 +65,6 @@ set_leading(struct srv_leader *l, bool on)
 	pthread_mutex_lock(&l->mu);
 	if (on && !l->leading) {
 		lr_time_iso_now(l->since);
-		l->changes++;
 		lr_log_notice("replica %s leads (lease %llx, ttl %d s)",
 		    l->s->id, (unsigned long long)l->lease, l->ttl);
 		srv_metrics_inc("leurad_leader_changes_total", "");
@@ -118,7 +116,8 @@ campaign(struct srv_leader *l, int64_t *rev, struct lr_err *err)
 	snprintf(lease, sizeof(lease), "%lld", (long long)l->lease);
 	v = json_pack("{s:s, s:s, s:s}", "id", l->s->id, "since", since,
 	    "lease", lease);
-	val = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);	/* freed below */
+	/* freed below */
+	val = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(v);
 	etcd_txn_init(&t);
 	etcd_txn_cmp_int(&t, l->key, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, 0);

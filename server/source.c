@@ -62,26 +62,26 @@
 #include "xalloc.h"
 
 #define SRC_KEEP_DELIVERIES	100
-#define SRC_WAIT_MS		30000	/* a webhook's answer waits so long */
+#define SRC_WAIT_MS		30000	/* a webhook's answer waits */
 #define SRC_LOCK_WAIT_MS	60000	/* for a running apply */
 #define SRC_REF_MAX		256
 
 struct srv_source {
-	struct srv	*s;			/* borrowed */
-	char		*branch;		/* owned: the source's branch */
-	char		*url_public;		/* owned */
-	struct src_mirror mirror;		/* owned */
-	char		*secret;		/* owned, wiped; NULL: none */
+	struct srv	*s;		/* borrowed */
+	char		*branch;	/* owned: the source's branch */
+	char		*url_public;	/* owned */
+	struct src_mirror mirror;	/* owned */
+	char		*secret;	/* owned, wiped; NULL: none */
 	size_t		 secret_len;
-	char		*deliveries;		/* owned: P/source/deliveries/ */
-	pthread_mutex_t	 fetch_mu;		/* one fetch at a time */
-	json_t		*heads;			/* fetch_mu: last fetched */
+	char		*deliveries;	/* owned: the deliveries key */
+	pthread_mutex_t	 fetch_mu;	/* one fetch at a time */
+	json_t		*heads;		/* fetch_mu: last fetched */
 	/* the auto-apply worker */
-	struct etcd	*ew, *ek;		/* owned: watch; the rest */
+	struct etcd	*ew, *ek;	/* owned: watch; the rest */
 	uv_thread_t	 thread;
 	bool		 started;
 	atomic_int	 stop;
-	bool		 was_leader;		/* the worker's own */
+	bool		 was_leader;	/* the worker's own */
 };
 
 /* ---- set-up ---- */
@@ -887,7 +887,7 @@ auto_apply(struct srv_source *src, json_t *rec)
 	struct rec_deploy d = { 0 };
 	struct rec_git *g = NULL;
 	struct lr_err err;
-	json_t *svcs = NULL, *hosts = NULL, *out;
+	json_t *svcs = NULL, *hosts = NULL, *out, *e;
 	const char *st;
 	char *ref, *commit, *by;
 	int rc;
@@ -917,25 +917,25 @@ auto_apply(struct srv_source *src, json_t *rec)
 		rc = rec_deploy_write(&d, &err);
 	if (rc < 0) {
 		st = rc == LR_ECONFLICT ? "conflict" : "failed";
-		if (d.plan.to.diags.nerrors) {
-			json_object_set_new(rec, "error", json_pack("{s:s, s:s+,"
-			    " s:s, s:o}", "code", "invalid_specs", "message",
-			    d.plan.to.label ? d.plan.to.label : "the specs",
-			    " do not hold: nothing applied", "hint", "run "
-			    "'leura validate' on the commit", "diagnostics",
-			    spec_diags_to_json(&d.plan.to.diags)));
-		} else
-			json_object_set_new(rec, "error", json_pack("{s:s, s:s, "
-			    "s:s}", "code", rc == LR_ECONFLICT ? "conflict" :
-			    "internal", "message", err.msg, "hint",
-			    err.hint));
+		if (d.plan.to.diags.nerrors)
+			e = json_pack("{s:s, s:s+, s:s, s:o}", "code",
+			    "invalid_specs", "message", d.plan.to.label ?
+			    d.plan.to.label : "the specs", " do not hold: "
+			    "nothing applied", "hint", "run 'leura validate' "
+			    "on the commit", "diagnostics",
+			    spec_diags_to_json(&d.plan.to.diags));
+		else
+			e = json_pack("{s:s, s:s, s:s}", "code",
+			    rc == LR_ECONFLICT ? "conflict" : "internal",
+			    "message", err.msg, "hint", err.hint);
+		json_object_set_new(rec, "error", e);
 		lr_log_warn("auto-apply of %s at %.12s failed: %s",
 		    lr_json_str(rec, "branch"), o.commit, err.msg);
 	} else {
 		st = d.written ? "applied" : "unchanged";
 		rec_plan_touched(&d.plan, &svcs, &hosts);
 		out = deploy_json(&d, svcs, hosts);
-		json_object_del(out, "plan");	/* the record stays small */
+		json_object_del(out, "plan");	/* records stay small */
 		json_object_update(rec, out);
 		json_decref(out);
 		lr_log_notice("auto-apply of %s: commit %.12s, deploy #%lld "

@@ -86,7 +86,8 @@ list_heads(git_repository *repo)
 	while (git_reference_next(&ref, it) == 0) {
 		name = git_reference_name(ref);
 		if (git_reference_resolve(&res, ref) == 0) {
-			git_oid_tostr(id, sizeof(id), git_reference_target(res));
+			git_oid_tostr(id, sizeof(id),
+			    git_reference_target(res));
 			json_object_set_new(out, name + 11, json_string(id));
 			git_reference_free(res);
 		}

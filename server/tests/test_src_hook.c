@@ -18,7 +18,8 @@
 #define SECRET	"It's a Secret to Everybody"
 #define BODY	"Hello, World!"
 /* GitHub's documented example: HMAC-SHA256 of BODY with SECRET */
-#define SIG	"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+#define SIG	"757107ea0eb2509fc211221cce984b8a" \
+		"37570b6d7586c22c46f4379c8b043e17"
 
 static int
 verify(const char *secret, const char *gh, const char *gitea,
