@@ -2,7 +2,8 @@
 # webhooks, auto-apply, HA"): one leads; an apply answered 200 by the
 # leader survives its kill -9; another replica leads within the lease
 # TTL (waited for on etcd's watch of P/leader, with a deadline); a push
-# webhook sent to a follower after the failover is applied exactly once
+# sent while no replica leads is queued and applied by the new leader; a
+# push sent to a follower after the failover is applied exactly once
 # (deploy records counted), and sent again to another replica applies
 # nothing more.
 . "$LEURA_SRC/tests/server/lib.sh"
@@ -85,6 +86,19 @@ exec 3<"$T/watch"
 t0=$(date +%s%N)
 kill -KILL "$SRV_PID"
 wait "$SRV_PID" 2>/dev/null || :
+# a push while no replica leads: queued, taken by the next leader
+sed -i 's/workers: 5/workers: 6/' "$T/repo/services.yml"
+commit_all "6 workers"
+sha=$(git -C "$T/repo" rev-parse main)
+body="{\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"pusher\":{\"name\":\"dora\"}}"
+sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/.* //')
+for r in a b c; do
+	[ "$r" = "$L" ] || break
+done
+curl -s -m 30 -o "$T/body-gap" -w '%{http_code}' -X POST \
+    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
+    "$(_srv_var "$r" URL)/v1/sources/refresh" >"$T/code-gap" &
+gap=$!
 new=
 t1=
 while IFS= read -r line <&3; do
@@ -120,12 +134,19 @@ for r in a b c; do
 done
 [ -n "$F" ] && [ -n "$O" ] || fail "survivors: leader '$F', follower '$O'"
 
-# the apply answered 200 before the kill is in etcd
-[ "$(deploys)" = 1 ] || fail "deploys after the failover: $(deploys)"
+# the apply answered 200 before the kill is in etcd, and the push sent
+# in the gap was applied by the new leader
+wait "$gap" || :
+[ "$(cat "$T/code-gap")" = 200 ] ||
+    fail "push in the gap: $(cat "$T/code-gap") $(cat "$T/body-gap")"
+expect_in "$T/body-gap" '"status":"applied"'
+expect_in "$T/body-gap" '"deploy":2'
+expect_in "$T/body-gap" "\"leader\":\"$new\""
+[ "$(deploys)" = 2 ] || fail "deploys after the failover: $(deploys)"
 
 # a push after the failover, sent to the follower: the leader applies it
-sed -i 's/workers: 5/workers: 6/' "$T/repo/services.yml"
-commit_all "6 workers"
+sed -i 's/workers: 6/workers: 7/' "$T/repo/services.yml"
+commit_all "7 workers"
 sha=$(git -C "$T/repo" rev-parse main)
 body="{\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"pusher\":{\"name\":\"erin\"}}"
 sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/.* //')
@@ -135,13 +156,13 @@ for r in "$O" "$F"; do
 	    -H "X-Hub-Signature-256: sha256=$sig" -H "X-GitHub-Delivery: ha-1" \
 	    --data-binary "$body")
 	[ "$code" = 200 ] || fail "push to $r: $code $(cat "$T/body")"
-	expect_in "$T/body" '"deploy":2'
+	expect_in "$T/body" '"deploy":3'
 	expect_in "$T/body" "\"leader\":\"$new\""
 done
 # the first applied, the second found nothing to do: once
-[ "$(deploys)" = 2 ] || fail "the push was applied $(( $(deploys) - 1 )) times"
+[ "$(deploys)" = 3 ] || fail "the push was applied $(( $(deploys) - 2 )) times"
 srv_use "$F"
-code=$(srv_curl GET /v1/deploys/2)
+code=$(srv_curl GET /v1/deploys/3)
 [ "$code" != 200 ] || expect_in "$T/body" 'erin (webhook, via leurad)'
 
 done_testing
