@@ -19,6 +19,8 @@
  * answers (404, 405, 413, a bad path, stopping) never reach a worker.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -654,6 +657,50 @@ lws_log(int level, const char *line)
 		lr_log_debug("lws: %.*s", (int)n, line);
 }
 
+/*
+ * Whether *host:port can be bound now, else err set: a clear message, and
+ * no half-made lws context (which leaks what the vhost had made).  *host
+ * becomes the numeric address it names ("localhost": "127.0.0.1").
+ */
+static int
+check_bind(char **host, int port, struct lr_err *err)
+{
+	struct addrinfo hints, *ai = NULL;
+	char ps[16], num[NI_MAXHOST];
+	int fd, one = 1, rc, e = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if ((rc = getaddrinfo(*host, ps, &hints, &ai)) != 0) {
+		lr_err_set(err, LR_EINVAL, "cannot listen on %s:%d: %s", *host,
+		    port, gai_strerror(rc));
+		return lr_err_hint(err, "--listen takes an address of this "
+		    "machine and a port, e.g. 127.0.0.1:7480");
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	/* lws takes an address or an interface name, not a host name */
+	if (e == 0 && getnameinfo(ai->ai_addr, ai->ai_addrlen, num,
+	    sizeof(num), NULL, 0, NI_NUMERICHOST) == 0 &&
+	    strcmp(num, *host) != 0) {
+		free(*host);
+		*host = lr_xstrdup(num);
+	}
+	freeaddrinfo(ai);
+	if (e == 0)
+		return 0;
+	lr_err_set(err, LR_EIO, "cannot listen on %s:%d: %s", *host, port,
+	    strerror(e));
+	return lr_err_hint(err, "is another leurad (or another server) on "
+	    "that port? choose another with --listen");
+}
+
 int
 srv_http_start(struct srv *s, struct lr_err *err)
 {
@@ -661,6 +708,8 @@ srv_http_start(struct srv *s, struct lr_err *err)
 	struct lws_context_creation_info info;
 	static void *loops[1];
 
+	if (check_bind(&k->opts.host, k->opts.port, err) < 0)
+		return err->code;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	memset(&info, 0, sizeof(info));
 	loops[0] = s->loop;
@@ -672,7 +721,9 @@ srv_http_start(struct srv *s, struct lr_err *err)
 	info.user = s;
 	info.max_http_header_data = (unsigned short)k->opts.max_header;
 	info.max_http_header_pool = 64;
+	/* the head (timeout_secs_ah_idle) and the body must come in time */
 	info.timeout_secs = k->opts.request_timeout;
+	info.timeout_secs_ah_idle = k->opts.request_timeout;
 	info.keepalive_timeout = 60;
 	info.server_string = "leurad";
 	info.alpn = "http/1.1";
@@ -686,7 +737,16 @@ srv_http_start(struct srv *s, struct lr_err *err)
 			    LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
 		}
 	}
+	/*
+	 * The vhost (the listener) apart: lws_create_context makes a
+	 * context even when the default vhost cannot bind its port.
+	 */
+	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	k->lws = lws_create_context(&info);
+	if (k->lws != NULL && lws_create_vhost(k->lws, &info) == NULL) {
+		lws_context_destroy(k->lws);
+		k->lws = NULL;
+	}
 	if (k->lws == NULL) {
 		lr_err_set(err, LR_EIO, "cannot listen on %s:%d", k->opts.host,
 		    k->opts.port);

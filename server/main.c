@@ -414,6 +414,7 @@ main(int argc, char **argv)
 	struct lr_conn conn = { 0 };
 	struct lr_err err;
 	uv_loop_t loop;
+	bool v6;
 	int rc, ret = 1;
 
 	lr_progname = "leurad";
@@ -472,9 +473,11 @@ main(int argc, char **argv)
 	uv_signal_init(&loop, &stopper.intr);
 	uv_signal_start(&stopper.term, on_signal, SIGTERM);
 	uv_signal_start(&stopper.intr, on_signal, SIGINT);
-	lr_log_info("%s: serving %s://%s:%d/ (etcd %s, prefix %s)", s.id,
-	    s.core->opts.tls_cert ? "https" : "http", s.core->opts.host,
-	    s.core->opts.port, s.conn.endpoints, s.prefix);
+	v6 = strchr(s.core->opts.host, ':') != NULL;
+	lr_log_info("%s: serving %s://%s%s%s:%d/ (etcd %s, prefix %s)", s.id,
+	    s.core->opts.tls_cert ? "https" : "http", v6 ? "[" : "",
+	    s.core->opts.host, v6 ? "]" : "", s.core->opts.port,
+	    s.conn.endpoints, s.prefix);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	ret = 0;
 out:

@@ -102,8 +102,23 @@ curl -s -m 20 -o /dev/null -X POST -H 'Content-Length: 100' \
 t1=$(date +%s)
 [ $((t1 - t0)) -le 5 ] || fail "a slow client was closed after $((t1 - t0)) s"
 
-# the connection limit: 2 held open, the third is refused; then served
+# and so is one that sends its head a line at a time (slowloris)
 port=${SRV_URL##*:}
+python3 - "$port" <<'EOF' || fail "a slow head was not closed in time"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t = time.time()
+try:
+    s.sendall(b"GET /healthz HTTP/1.1\r\n")
+    for i in range(40):
+        s.sendall(b"X-A: b\r\n")
+        time.sleep(0.25)
+    sys.exit(1)
+except OSError:
+    sys.exit(0 if time.time() - t < 5 else 1)
+EOF
+
+# the connection limit: 2 held open, the third is refused; then served
 for i in 1 2; do
 	curl -s -m 20 -o /dev/null -X POST -H 'Content-Length: 100' \
 	    --data-binary 'abc' "$SRV_URL/healthz" &
