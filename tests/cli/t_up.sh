@@ -202,6 +202,11 @@ code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$url/readyz" || :)
     fail "the admin password is not 32 bytes in base64url"
 expect_in "$S/config" "url: \"$url\""
 expect_in "$T/bg.out" "leura login --password-file $S/admin-password admin"
+# and the admin logs in with it, as up says
+run 0 env LEURA_CONFIG="$S/config" "$LEURA" login --password-file \
+    "$S/admin-password" admin
+run 0 env LEURA_CONFIG="$S/config" "$LEURA" whoami
+expect_in "$T/out" "admin"
 run 1 "$LEURA" up --once --state-dir "$S" -C repo
 expect_in "$T/err" "another leura up (pid $bg) is running with the state dir"
 # the hosts up started converged (exit 0); far has no agent (exit 3)

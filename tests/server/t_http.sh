@@ -77,6 +77,40 @@ if command -v etcdctl >/dev/null; then
 	    grep -q '"outcome":"denied"' || fail "the 401 event is not denied"
 fi
 
+# every route of the API document needs a token, but the anonymous ones
+# it marks (security: [] or {}), which are exactly these
+awk '
+/^  \/[^:]*:$/ { path = substr($1, 1, length($1) - 1); next }
+/^    (get|post|put|patch|delete):/ {
+	if (m != "") print m, p, anon
+	m = toupper(substr($1, 1, length($1) - 1)); p = path; anon = 0; next
+}
+/^      security: .*(\[\]|\{\})/ { anon = 1 }
+/^[a-z]/ { if (m != "") print m, p, anon; m = "" }
+END { if (m != "") print m, p, anon }
+' "$LEURA_SRC/docs/api/openapi.yaml" >"$T/routes"
+[ "$(wc -l <"$T/routes")" -ge 5 ] || fail "no routes read from openapi.yaml"
+awk '$3 == 1 { print $1, $2 }' "$T/routes" | sort >"$T/anon"
+printf '%s\n' "GET /healthz" "GET /readyz" "GET /v1/openapi.yaml" \
+    "POST /v1/login" "POST /v1/sources/refresh" | sort >"$T/anon.want"
+awk '{ print $1, $2 }' "$T/routes" | sort | comm -12 - "$T/anon.want" \
+    >"$T/anon.listed"
+cmp -s "$T/anon" "$T/anon.listed" ||
+    fail "anonymous routes beyond the allowed ones: $(comm -23 "$T/anon" \
+    "$T/anon.want" | tr '\n' ' ')"
+while read -r m p anon; do
+	[ "$anon" = 0 ] || continue
+	path=$(printf '%s' "$p" | sed 's/{[^}]*}/x/g')
+	for tok in "" "not-a-token"; do
+		code=$(SRV_TOKEN=$tok srv_curl "$m" "$path" \
+		    -H 'Content-Type: application/json' -d '{}')
+		if [ "$code" != 401 ] ||
+		    [ "$(json_get "$T/body" error.code)" != unauthorized ]; then
+			fail "$m $path with token '$tok': $code $(cat "$T/body")"
+		fi
+	done
+done <"$T/routes"
+
 # SIGTERM: leurad stops promptly and exits 0
 srv_stop a
 expect "exit status after SIGTERM" 0 "$SRV_STATUS"
@@ -93,6 +127,17 @@ grep -q '^leurad_audit_failures_total 0$' "$T/body" ||
     fail "no audit failure count in /metrics"
 grep -q '^process_start_time_seconds ' "$T/body" ||
     fail "no start time in /metrics"
+# an audit event etcd does not take: the answer still goes, the failure
+# is logged and counted
+etcd_pause
+expect "401 while etcd hangs" 401 "$(srv_curl GET /v1/whoami \
+    -H 'X-Request-Id: lost-event')"
+etcd_resume
+srv_curl GET /metrics >/dev/null
+grep -q '^leurad_audit_failures_total 1$' "$T/body" ||
+    fail "the lost audit event was not counted: $(grep audit "$T/body")"
+grep -q 'cannot write the audit event of GET /v1/whoami (request lost-event)' \
+    "$SRV_LOG" || fail "the lost audit event was not logged"
 
 # a slow client (half a body) is closed after --request-timeout
 srv_start slow --request-timeout 2s --max-connections 2
