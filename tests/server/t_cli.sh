@@ -11,8 +11,10 @@ srv_start a
 export LEURA_SERVER="$SRV_URL"
 unset LEURA_TOKEN LEURA_CREDENTIALS XDG_CONFIG_HOME || :
 CRED=$HOME/.config/leura/credentials
-# bob's own credentials, apart from the admin's
-BOB="env XDG_CONFIG_HOME=$T/bob"
+# bob: leura with bob's own credentials file
+bob() {
+	env XDG_CONFIG_HOME="$T/bob" "$LEURA" "$@"
+}
 
 # ---- login, the credentials file, whoami ----
 run 0 "$LEURA" login --password-file "$SRV_ADMIN_PASSWORD_FILE" admin
@@ -68,15 +70,15 @@ expect_in "$T/out" "$GID"
 expect_in "$T/out" "services/web"
 
 # ---- bob: login, can ----
-run 0 $BOB "$LEURA" login --password-file "$T/bob.pw" bob
+run 0 bob login --password-file "$T/bob.pw" bob
 [ "$(stat -c %a "$T/bob/leura/credentials")" = 600 ] ||
     fail "bob's credentials are not 0600"
-run 0 $BOB "$LEURA" whoami
+run 0 bob whoami
 expect_in "$T/out" "groups:  ops"
-run 0 $BOB "$LEURA" can read services/web
+run 0 bob can read services/web
 expect_in "$T/out" "yes:"
 expect_in "$T/out" "ops"
-run 2 $BOB "$LEURA" can apply services/web
+run 2 bob can apply services/web
 expect_in "$T/out" "no:"
 expect_in "$T/out" "hint: ask an admin"
 run 0 "$LEURA" can read services/web --as bob
@@ -87,7 +89,7 @@ run 0 "$LEURA" can --json read services/web --as bob
 # ---- revoke ----
 run 0 "$LEURA" revoke "$GID"
 expect_in "$T/out" "Revoked grant $GID."
-run 2 $BOB "$LEURA" can read services/web
+run 2 bob can read services/web
 run 1 "$LEURA" revoke "$GID"
 
 # ---- API tokens, LEURA_TOKEN ----
@@ -120,13 +122,13 @@ expect_in "$T/err" "hint: log in: leura login"
 
 # ---- users disable, passwd ----
 run 0 "$LEURA" users disable bob
-run 1 $BOB "$LEURA" whoami
+run 1 bob whoami
 expect_in "$T/err" "log in"
 run 0 "$LEURA" users enable bob
 printf 'bob-pass-5678\n' >"$T/bob2.pw"
 run 0 "$LEURA" users passwd bob --password-file "$T/bob2.pw"
-run 1 $BOB "$LEURA" login --password-file "$T/bob.pw" bob
-run 0 $BOB "$LEURA" login --password-file "$T/bob2.pw" bob
+run 1 bob login --password-file "$T/bob.pw" bob
+run 0 bob login --password-file "$T/bob2.pw" bob
 run 0 "$LEURA" groups leave ops bob
 run 0 "$LEURA" groups rm ops
 run 0 "$LEURA" users rm bob

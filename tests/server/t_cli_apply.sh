@@ -10,13 +10,16 @@ new_repo
 srv_start a --source "$T/repo" --signing-key "$LEURA_SIGNING_KEY"
 export LEURA_SERVER="$SRV_URL"
 unset LEURA_TOKEN LEURA_CREDENTIALS XDG_CONFIG_HOME || :
-BOB="env XDG_CONFIG_HOME=$T/bob"
+# bob: leura with bob's own credentials file
+bob() {
+	env XDG_CONFIG_HOME="$T/bob" "$LEURA" "$@"
+}
 
 run 0 "$LEURA" login --password-file "$SRV_ADMIN_PASSWORD_FILE" admin
 printf 'bob-pass-1234\n' >"$T/bob.pw"
 run 0 "$LEURA" users add bob --password-file "$T/bob.pw"
 run 0 "$LEURA" grant bob read 'services/*'
-run 0 $BOB "$LEURA" login --password-file "$T/bob.pw" bob
+run 0 bob login --password-file "$T/bob.pw" bob
 
 # ---- plan through the server ----
 run 2 "$LEURA" plan --detailed-exitcode
@@ -27,7 +30,7 @@ run 0 "$LEURA" plan --json
 [ "$(json_get "$T/out" writes)" -gt 0 ] || fail "plan --json: no writes"
 
 # ---- bob may read, not apply: refused, the resource named ----
-run 1 $BOB "$LEURA" apply --yes
+run 1 bob apply --yes
 expect_in "$T/err" "leura: error:"
 grep -qE "(services|hosts)/[a-z0-9]+" "$T/err" ||
     fail "the refusal names no service or host: $(cat "$T/err")"
