@@ -69,6 +69,8 @@
 struct srv_source {
 	struct srv	*s;		/* borrowed */
 	char		*branch;	/* owned: the source's branch */
+	char		*subdir;	/* owned: the config repo's folder
+					   in the repository; NULL: root */
 	char		*url_public;	/* owned */
 	struct src_mirror mirror;	/* owned */
 	char		*secret;	/* owned, wiped; NULL: none */
@@ -121,6 +123,31 @@ read_secret(const char *path, const char *what, size_t *len,
 	return buf;	/* the caller's */
 }
 
+/*
+ * A local source: the repository holding dir is what is mirrored, and
+ * dir's folder in its work tree (a config repo inside a larger
+ * repository, as `leura up`'s) is where the specs are read.
+ */
+static int
+local_source(struct srv_source *src, const char *dir, struct lr_err *err)
+{
+	struct rec_git *g = NULL;
+	const char *root;
+	int rc;
+
+	if ((rc = rec_git_open(dir, &g, err)) < 0) {
+		lr_err_hint(err, "--source names a git repository (or a folder "
+		    "of one): commit the config repo to git first");
+		return rc;
+	}
+	root = gitsrc_workdir(g->repo);
+	src->mirror.url = lr_xstrdup(root ? root : dir);
+	if (g->subdir && *g->subdir)
+		src->subdir = lr_xstrdup(g->subdir);
+	rec_git_free(g);
+	return 0;
+}
+
 int
 src_init(struct srv *s, const struct src_config *c, struct lr_err *err)
 {
@@ -154,8 +181,8 @@ src_init(struct srv *s, const struct src_config *c, struct lr_err *err)
 		lr_err_hint(err, "give the path of a git repository, or a "
 		    "URL (https://, ssh://)");
 		return LR_ENOENT;
-	} else
-		src->mirror.url = lr_xstrdup(abs);
+	} else if ((rc = local_source(src, abs, err)) < 0)
+		return rc;
 	src->url_public = src_url_public(src->mirror.url);
 	src->mirror.path = lr_xasprintf("%s/source.git", s->data_dir);
 	if (c->ssh_key)
@@ -316,6 +343,19 @@ body_str(const json_t *body, const char *name, struct srv_resp *resp,
 	return 0;
 }
 
+/* Open the mirror, the config repo at src->subdir: 0 or an LR_E*. */
+static int
+mirror_open(struct srv_source *src, struct rec_git **out, struct lr_err *err)
+{
+	int rc;
+
+	if ((rc = rec_git_open(src->mirror.path, out, err)) < 0)
+		return rc;
+	free((*out)->subdir);
+	(*out)->subdir = src->subdir ? lr_xstrdup(src->subdir) : NULL;
+	return 0;
+}
+
 /* Fetch (503 when it fails) and open the mirror: NULL after an answer. */
 static struct rec_git *
 open_fresh(struct srv_req *req, struct srv_resp *resp)
@@ -330,7 +370,7 @@ open_fresh(struct srv_req *req, struct srv_resp *resp)
 		    err.msg);
 		return NULL;
 	}
-	if (rec_git_open(src->mirror.path, &g, &err) < 0) {
+	if (mirror_open(src, &g, &err) < 0) {
 		srv_resp_lr_err(resp, &err);
 		return NULL;
 	}
@@ -383,8 +423,9 @@ get_sources(struct srv_req *req, struct srv_resp *resp)
 		etcd_kv_release(&kv);
 	}
 	etcd_range_result_release(&r);
-	item = json_pack("{s:s, s:s, s:s, s:O?, s:o, s:o, s:b}", "name",
-	    "default", "url", src->url_public, "branch", src->branch,
+	item = json_pack("{s:s, s:s, s:s?, s:s, s:O?, s:o, s:o, s:b}", "name",
+	    "default", "url", src->url_public, "path", src->subdir,
+	    "branch", src->branch,
 	    "commit", json_object_get(json_object_get(branches, src->branch),
 	    "commit"), "branches", branches, "last_delivery", last ? last :
 	    json_null(), "webhook_secret", src->secret != NULL);
@@ -704,6 +745,7 @@ auto_apply_of(struct srv_source *src, const char *commit, json_t **out,
 	if ((rc = rec_git_open(src->mirror.path, &g, err)) < 0 ||
 	    (rc = gitsrc_source_new(g->repo, commit, &ss, err)) < 0)
 		goto out;
+	ss = spec_source_subdir_new(ss, src->subdir);
 	rc = spec_settings_load(ss, &repo, &d, err);
 	if (rc == LR_EINVAL && d.nerrors) {
 		spec_diags_sort(&d);
@@ -911,7 +953,7 @@ auto_apply(struct srv_source *src, json_t *rec)
 		lr_log_warn("%s", err.msg);
 		lr_err_clear(&err);
 	}
-	if ((rc = rec_git_open(src->mirror.path, &g, &err)) == 0 &&
+	if ((rc = mirror_open(src, &g, &err)) == 0 &&
 	    (rc = rec_deploy_open(&d, g, &o, &err)) == 0 &&
 	    (rc = rec_deploy_plan(&d, src->ek, src->s->prefix, &err)) == 0)
 		rc = rec_deploy_write(&d, &err);
@@ -1145,6 +1187,7 @@ src_free(struct srv *s)
 	json_decref(src->heads);
 	pthread_mutex_destroy(&src->fetch_mu);
 	free(src->branch);
+	free(src->subdir);
 	free(src->url_public);
 	free(src->deliveries);
 	free(src);

@@ -44,4 +44,24 @@ expect_in "$T/err" "apply on services/db needs a grant"
 run 0 "$LEURA" history
 expect_not_in "$T/out" "bob"
 
+# a config repo in a folder of a larger repository, as leura up's
+mkdir -p "$T/mono"
+cp -R "$LEURA_SRC/examples/basic" "$T/mono/fleet"
+echo "# docs" >"$T/mono/README"
+(cd "$T/mono" && git init -q -b main . && git add -A && git commit -q -m mono)
+srv_start b --source "$T/mono/fleet" --signing-key "$LEURA_SIGNING_KEY"
+code=$(srv_curl GET /v1/sources)
+[ "$code" = 200 ] || fail "sources of a folder: $code $(cat "$T/body")"
+expect_in "$T/body" "\"url\":\"$T/mono\""
+expect_in "$T/body" '"path":"fleet"'
+code=$(srv_curl POST /v1/plan -d '{}')
+[ "$code" = 200 ] || fail "plan of a folder: $code $(cat "$T/body")"
+expect_in "$T/body" '"commit":"'"$(git -C "$T/mono" rev-parse main)"'"'
+expect_in "$T/body" '"changes":0'
+# not a repository at all
+mkdir "$T/plain"
+run 1 "$LEURAD" --etcd "$ETCD_ENDPOINT" --listen 127.0.0.1:0 \
+    --data-dir "$T/plain-data" --source "$T/plain"
+expect_in "$T/err" "commit the config repo to git first"
+
 done_testing
