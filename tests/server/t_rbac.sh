@@ -6,7 +6,9 @@
 # 2xx is an unauthorized read or write.  rbac.tsv says how to add rows.
 . "$LEURA_SRC/tests/server/lib.sh"
 
-srv_start a
+# a git source (the bundled example, committed), for the source's rows
+new_repo
+srv_start a --source "$T/repo" --signing-key "$LEURA_SIGNING_KEY"
 ROLES="anon none reader owner approver admin"
 PW=rbac-password-1
 
