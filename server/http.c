@@ -107,14 +107,20 @@ static const struct {
 	{ "OPTIONS", WSI_TOKEN_OPTIONS_URI },
 };
 
+/*
+ * A call is in flight from its head to its answer written (or its
+ * connection gone): a stop waits for none to be (srv_http_stop).
+ */
 static void
 call_free(struct http_call *c)
 {
 	struct srv_req *r;
+	struct srv *s;
 	size_t i;
 
 	if (c == NULL)
 		return;
+	s = c->srv;
 	r = &c->req;
 	srv_kv_free(r->params, r->nparams);
 	/* a query argument's name and value share one string: name's */
@@ -130,6 +136,8 @@ call_free(struct http_call *c)
 	lr_buf_release(&c->body);
 	free(c->path);
 	free(c);
+	s->core->inflight--;
+	srv_http_idle_check(s);
 }
 
 /* ---- reading a request ---- */
@@ -319,9 +327,7 @@ static void
 after_work(uv_work_t *w, int status)
 {
 	struct http_call *c = w->data;
-	struct srv_core *k = c->srv->core;
 
-	k->inflight--;
 	answered(c);
 	if (c->conn == NULL) {
 		call_free(c);
@@ -329,7 +335,6 @@ after_work(uv_work_t *w, int status)
 		c->state = CALL_WRITING;
 		lws_callback_on_writable(c->conn->wsi);
 	}
-	srv_http_idle_check(c->srv);
 }
 
 /* ---- answering ---- */
@@ -346,8 +351,6 @@ answer_now(struct http_call *c)
 static void
 dispatch(struct http_call *c)
 {
-	struct srv_core *k = c->srv->core;
-
 	if (c->route == NULL) {
 		answer_now(c);
 		return;
@@ -356,9 +359,7 @@ dispatch(struct http_call *c)
 	c->req.body_len = c->body.len;
 	c->state = CALL_WORKING;
 	c->work.data = c;
-	k->inflight++;
 	if (uv_queue_work(c->srv->loop, &c->work, work_cb, after_work) < 0) {
-		k->inflight--;
 		srv_resp_error(&c->resp, 503, "unavailable", NULL,
 		    "the server cannot take work now");
 		c->route = NULL;
@@ -492,6 +493,7 @@ call_new(struct srv *s, struct http_conn *hc, struct lws *wsi,
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	c->srv = s;
 	c->conn = hc;
+	k->inflight++;
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
 			m = methods[i].name;

@@ -358,6 +358,9 @@ stopped(struct srv *s)
 {
 	uv_close((uv_handle_t *)&stopper.term, NULL);
 	uv_close((uv_handle_t *)&stopper.intr, NULL);
+	/* closing them restored the default: a second signal is no crash */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	srv_http_free(s);
 	modules_free(s);
 	lr_log_info("stopped");

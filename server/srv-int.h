@@ -96,7 +96,7 @@ struct srv_core {
 	struct etcd	**idle;		/* pool: handles not in use */
 	size_t		 nidle, made, cap;
 	/* loop */
-	unsigned	 inflight;	/* requests between parse and reply */
+	unsigned	 inflight;	/* requests from head to answer written */
 	unsigned	 nconns;	/* open connections */
 	bool		 stopping;
 	uv_timer_t	 grace;		/* bounds the wait for in-flight */

@@ -111,7 +111,28 @@ while read -r m p anon; do
 	done
 done <"$T/routes"
 
-# SIGTERM: leurad stops promptly and exits 0
+# SIGTERM while a request runs (etcd hangs): it is answered, then
+# leurad exits 0
+etcd_pause
+curl -s -m 20 -o "$T/inflight" -w '%{http_code}' "$SRV_URL/readyz" \
+    >"$T/inflight.code" &
+inflight=$!
+port=${SRV_URL##*:}
+i=0
+while [ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -lt 1 ] &&
+    [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+kill -TERM "$SRV_PID"
+sleep 0.5
+etcd_resume
+wait "$inflight" || :
+code=$(cat "$T/inflight.code")
+case $code in
+200|503) ;;
+*) fail "the request in flight at SIGTERM got '$code', not an answer" ;;
+esac
 srv_stop a
 expect "exit status after SIGTERM" 0 "$SRV_STATUS"
 
@@ -129,10 +150,14 @@ grep -q '^process_start_time_seconds ' "$T/body" ||
     fail "no start time in /metrics"
 # an audit event etcd does not take: the answer still goes, the failure
 # is logged and counted
+# (meanwhile a client gives up on a request that runs: its answer has
+# nowhere to go, and leurad goes on)
 etcd_pause
+curl -s -m 1 -o /dev/null "$SRV_URL/readyz" && fail "readyz answered while etcd hangs"
 expect "401 while etcd hangs" 401 "$(srv_curl GET /v1/whoami \
     -H 'X-Request-Id: lost-event')"
 etcd_resume
+expect "healthz after a client left" 200 "$(srv_curl GET /healthz)"
 srv_curl GET /metrics >/dev/null
 grep -q '^leurad_audit_failures_total 1$' "$T/body" ||
     fail "the lost audit event was not counted: $(grep audit "$T/body")"
