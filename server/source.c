@@ -668,6 +668,47 @@ wait_batch(const struct etcd_watch_batch *b, void *arg)
 }
 
 /*
+ * A new delivery's id (<unix-ns:019>-<rand:8hex>, so that they sort by
+ * time) into rec, with status st: its key (new).
+ */
+static char *
+delivery_key(struct srv *s, json_t *rec, const char *st)
+{
+	unsigned char rnd[4];
+	struct timespec ts;
+	char id[40];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(id, sizeof(id), "%019lld-%02x%02x%02x%02x",
+	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, rnd[0], rnd[1],
+	    rnd[2], rnd[3]);
+	json_object_set_new(rec, "id", json_string(id));
+	json_object_set_new(rec, "status", json_string(st));
+	return proto_key_delivery(s->prefix, id);
+}
+
+/*
+ * A delivery that needs nothing more (fetched, not applied): recorded
+ * (best effort) and answered 200.
+ */
+static void
+record_and_answer(struct srv_req *req, struct srv_resp *resp, json_t *rec,
+    const char *reason)
+{
+	struct lr_err err;
+	char *key = delivery_key(req->srv, rec, "fetched");
+
+	json_object_set_new(rec, "reason", json_string(reason));
+	lr_err_clear(&err);
+	if (delivery_put(req->etcd, key, rec, NULL, &err) < 0)
+		lr_log_warn("cannot record delivery %s: %s", key, err.msg);
+	free(key);
+	srv_resp_json(resp, 200, json_incref(rec));
+}
+
+/*
  * Queue a delivery for the leader and wait (SRC_WAIT_MS) for its
  * outcome: 200 with the final record, or 202 with the pending one.
  */
@@ -678,22 +719,12 @@ queue_and_wait(struct srv_req *req, struct srv_resp *resp, json_t *rec)
 	struct etcd_watch_opts wo = { 0 };
 	struct waiter w = { 0 };
 	struct lr_err err;
-	unsigned char rnd[4];
-	char *key, id[40];
+	char *key;
 	const char *st, *code;
 	int64_t rev = 0;
-	struct timespec ts;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		memset(rnd, 0, sizeof(rnd));
-	snprintf(id, sizeof(id), "%019lld-%02x%02x%02x%02x",
-	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, rnd[0], rnd[1],
-	    rnd[2], rnd[3]);
-	json_object_set_new(rec, "id", json_string(id));
-	json_object_set_new(rec, "status", json_string("pending"));
-	key = proto_key_delivery(req->srv->prefix, id);
+	key = delivery_key(req->srv, rec, "pending");
 	lr_err_clear(&err);
 	if (delivery_put(req->etcd, key, rec, &rev, &err) < 0) {
 		srv_resp_lr_err(resp, &err);
@@ -883,11 +914,8 @@ post_refresh(struct srv_req *req, struct srv_resp *resp)
 	srv_req_audit(req, "sources/default", json_pack("{s:s?, s:s?, s:s}",
 	    "branch", branch, "commit", commit, "pusher", push.pusher));
 	if (commit == NULL) {
-		json_object_set_new(rec, "status", json_string("fetched"));
-		json_object_set_new(rec, "reason", json_string(branch ?
-		    "the branch is not in the source (deleted)" :
-		    "not a branch push"));
-		srv_resp_json(resp, 200, json_incref(rec));
+		record_and_answer(req, resp, rec, branch ? "the branch is not "
+		    "in the source (deleted)" : "not a branch push");
 		goto out;
 	}
 	if (auto_apply_of(src, commit, &aa, &diags, &err) < 0) {
@@ -903,11 +931,9 @@ post_refresh(struct srv_req *req, struct srv_resp *resp)
 		goto out;
 	}
 	if (!in_list(aa, branch)) {
-		json_object_set_new(rec, "status", json_string("fetched"));
-		json_object_set_new(rec, "reason", json_string("the branch is "
-		    "not in auto_apply of leura.yml: fetched, not applied"));
 		json_object_set_new(rec, "auto_apply", json_incref(aa));
-		srv_resp_json(resp, 200, json_incref(rec));
+		record_and_answer(req, resp, rec, "the branch is not in "
+		    "auto_apply of leura.yml: fetched, not applied");
 		goto out;
 	}
 	queue_and_wait(req, resp, rec);
@@ -1043,6 +1069,29 @@ process(struct srv_source *src, const struct etcd_kv *kv)
 	json_decref(rec);
 }
 
+/* Keep the newest SRC_KEEP_DELIVERIES deliveries (the leader's job). */
+static void
+prune(struct srv_source *src)
+{
+	struct etcd_range_req rq = { 0 };
+	struct etcd_range_result r = { 0 };
+	struct lr_err err;
+	size_t i;
+
+	lr_err_clear(&err);
+	rq.key = src->deliveries;
+	rq.flags = ETCD_PREFIX | ETCD_KEYS_ONLY;
+	if (etcd_range(src->ek, &rq, &r, &err) < 0) {
+		lr_log_warn("deliveries: %s", err.msg);
+		return;
+	}
+	for (i = 0; i + SRC_KEEP_DELIVERIES < r.nkvs; i++)
+		if (etcd_delete(src->ek, r.kvs[i].key, 0, NULL, NULL,
+		    &err) < 0)
+			break;
+	etcd_range_result_release(&r);
+}
+
 /*
  * Every delivery: take those pending or applying (a leader died
  * mid-way) when this replica leads, and keep the newest
@@ -1070,11 +1119,10 @@ rescan(struct srv_source *src, int64_t *rev, struct lr_err *err)
 		if (strcmp(st, "pending") == 0 || strcmp(st, "applying") == 0)
 			process(src, &r.kvs[i]);
 		json_decref(v);
-		if (i + SRC_KEEP_DELIVERIES < r.nkvs)
-			etcd_delete(src->ek, r.kvs[i].key, 0, NULL, NULL, err);
 	}
 	etcd_range_result_release(&r);
-	lr_err_clear(err);
+	if (src->was_leader)
+		prune(src);
 	return 0;
 }
 
@@ -1095,8 +1143,10 @@ worker_batch(const struct etcd_watch_batch *b, void *arg)
 		if (ev->type != ETCD_EV_PUT)
 			continue;
 		v = json_loads(ev->kv.value, 0, NULL);
-		if (strcmp(lr_json_str(v, "status"), "pending") == 0)
+		if (strcmp(lr_json_str(v, "status"), "pending") == 0) {
 			process(src, &ev->kv);
+			prune(src);
+		}
 		json_decref(v);
 	}
 	return 0;

@@ -132,6 +132,9 @@ expect_in "$T/body" 'not in auto_apply'
 [ "$(deploys)" = 1 ] || fail "a push to dev applied: $(deploys)"
 code=$(SRV_TOKEN=$ADMIN srv_curl GET /v1/sources)
 expect_in "$T/body" "\"dev\":{\"commit\":\"$(git -C "$T/repo" rev-parse dev)\""
+# the last delivery: carol's push, fetched
+expect_in "$T/body" '"pusher":"carol"'
+expect_in "$T/body" '"status":"fetched"'
 
 # ---- a GitLab push to main ----
 sed -i 's/workers: 4/workers: 5/' "$T/repo/services.yml"
