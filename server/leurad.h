@@ -24,6 +24,7 @@ struct auth_state;
 struct srv_source;
 struct srv_leader;
 struct srv_core;
+struct rd_state;
 
 /*
  * A metrics source: appends Prometheus text (# HELP, # TYPE and samples)
@@ -55,6 +56,7 @@ struct srv {
 	struct auth_state *auth;		/* auth.c */
 	struct srv_source *source;		/* source.c */
 	struct srv_leader *leader;		/* leader.c */
+	struct rd_state	*read;			/* read_view.c */
 	char		 id[64];		/* this replica: host:pid:random */
 	struct srv_core	*core;			/* the core's own (srv-int.h) */
 };

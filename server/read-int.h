@@ -1,0 +1,131 @@
+/*
+ * The read module's inside (read.h is its face): the values the view
+ * keeps, the snapshot handlers share, and the pure functions between
+ * them, unit-tested in server/tests/test_read.c.
+ *
+ * Threads: an rd_val is made and dropped on the loop; its parsed form is
+ * written only by the one snapshot build running at a time (read_view.c
+ * runs builds one after the other, through the loop, which orders them).
+ * An rd_snap is immutable once built; its reference count is atomic and
+ * any thread may hold one.
+ */
+#ifndef READ_INT_H
+#define READ_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct lr_buf;
+
+/* One etcd key's value, as the view holds it. */
+struct rd_val {
+	atomic_int	 refs;
+	char		*key;		/* owned */
+	int64_t		 mod_rev;
+	char		*raw;		/* owned; freed once parsed */
+	size_t		 len;
+	json_t		*parsed;	/* what the build keeps; NULL: not yet */
+	bool		 bad;		/* not JSON: ignored */
+};
+
+/* A new value: key and len bytes at raw copied; one reference. */
+struct rd_val *rd_val_new(const char *key, const char *raw, size_t len,
+	    int64_t mod_rev);
+struct rd_val *rd_val_ref(struct rd_val *v);
+void	rd_val_unref(struct rd_val *v);		/* NULL is fine */
+
+/* The status states, in rec_status's order of worseness. */
+#define RD_NSTATES 5
+extern const char *const rd_state_names[RD_NSTATES];
+
+/* What GET /v1/status serves, built once per change of the view. */
+struct rd_snap {
+	atomic_int	 refs;
+	int64_t		 revision;	/* etcd revision the view had seen */
+	int64_t		 built;		/* Unix seconds */
+	json_t		*fleet;		/* name string, or null */
+	json_t		*head;		/* P/desired/head, or NULL */
+	int64_t		 head_rev;	/* its mod_revision, 0: none */
+	int64_t		 generation;
+	/* rec_status: {host: {...}}, {service: {...}} */
+	json_t		*hosts;
+	json_t		*services;
+	/* {host: [services]} and the ETags: {name: mod_revision} */
+	json_t		*host_services;
+	json_t		*host_etag;
+	json_t		*service_etag;
+	/* the whole GET /v1/status body, for callers who may read all */
+	char		*body;
+	size_t		 body_len;
+	/* gauges */
+	size_t		 host_states[RD_NSTATES];
+	size_t		 service_states[RD_NSTATES];
+	size_t		 agents_alive;
+	size_t		 steps_failed;
+	/* a reason says an age ("not seen for 5m"): rebuild now and then */
+	bool		 ages;
+};
+
+/*
+ * Build a snapshot from the values of the view (n of them, any order):
+ * P/fleet, P/desired/head, P/desired/hosts/..., P/observed/<h> and
+ * P/agents/<h> under prefix, at revision, at now (Unix seconds).  Parses
+ * the values not parsed yet (keeping of a document only what status
+ * needs).  Never fails: a value that is not JSON is left out (logged).
+ * New snapshot, one reference.
+ */
+struct rd_snap *rd_snap_build(const char *prefix, struct rd_val *const *vals,
+	    size_t n, int64_t revision, int64_t now);
+struct rd_snap *rd_snap_ref(struct rd_snap *s);
+void	rd_snap_unref(struct rd_snap *s);	/* NULL is fine */
+
+/*
+ * The GET /v1/status body of s with only the hosts and services for
+ * which may(kind, name, arg) is true (kind "hosts" or "services"; may
+ * NULL: all of them).  The fleet's own fields are null (0) when none is
+ * and may("fleet", "", arg) is false.  New reference.
+ */
+typedef bool rd_may_fn(const char *kind, const char *name, void *arg);
+json_t	*rd_snap_status(const struct rd_snap *s, rd_may_fn *may, void *arg);
+/* The body of one host or service (kind as above); NULL: no such one. */
+json_t	*rd_snap_one(const struct rd_snap *s, const char *kind,
+	    const char *name, int64_t *etag);
+/*
+ * The view's current snapshot (read_view.c): a new reference, NULL
+ * before the first build.  Any thread.
+ */
+struct srv;
+struct rd_snap *rd_view_snap(struct srv *s);
+/* The fleet's gauges in Prometheus text (s may be NULL: none yet). */
+void	rd_snap_metrics(const struct rd_snap *s, struct lr_buf *out);
+
+/* ---- events (read_events.c) ---- */
+
+struct srv_req;
+struct srv_resp;
+/* GET /v1/events */
+void	rd_events_get(struct srv_req *req, struct srv_resp *resp);
+
+/*
+ * ?since= as the least event time in Unix nanoseconds: a duration before
+ * now_ns ("24h", "90m", "1h30m": lib/clock.h) or an RFC 3339 time
+ * ("2026-12-07T19:00:00Z", with fractions and a numeric offset).
+ * 0, or LR_EINVAL with err naming the value and the forms.
+ */
+int	rd_since_parse(const char *s, int64_t now_ns, int64_t *out,
+	    struct lr_err *err);
+/* Whether id is an event key's last part: 19 digits, '-', 8 hex. */
+bool	rd_event_id_valid(const char *id);
+/*
+ * What an event about resource needs besides read on "events": admin for
+ * users/, groups/, grants/ and tokens/ (1), read for the rest (0).
+ */
+bool	rd_event_needs_admin(const char *resource);
+
+#endif
