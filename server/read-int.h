@@ -123,9 +123,12 @@ int	rd_since_parse(const char *s, int64_t now_ns, int64_t *out,
 /* Whether id is an event key's last part: 19 digits, '-', 8 hex. */
 bool	rd_event_id_valid(const char *id);
 /*
- * What an event about resource needs besides read on "events": admin for
- * users/, groups/, grants/ and tokens/ (1), read for the rest (0).
+ * Whether an event (its resource and action, "METHOD /route") is about
+ * identity, which needs admin on its resource rather than read: a
+ * resource under users/, groups/, grants/ or tokens/, or an action of
+ * those routes, of login, logout or explain (a grant's event names the
+ * resource granted on).
  */
-bool	rd_event_needs_admin(const char *resource);
+bool	rd_event_needs_admin(const char *resource, const char *action);
 
 #endif

@@ -22,8 +22,9 @@
  *   - deploy records are the fleet's: both deploy routes need read on
  *     "fleet" (403 naming the grant otherwise);
  *   - read on "events" shows every event; otherwise an event shows when
- *     its resource is readable, and events about users/, groups/,
- *     grants/ and tokens/ need admin on that resource.
+ *     its resource is readable, and events about identity (users/,
+ *     groups/, grants/, tokens/, logins; a grant's event names the
+ *     resource granted on) need admin on that resource.
  */
 #ifndef READ_H
 #define READ_H

@@ -48,14 +48,22 @@ rd_event_id_valid(const char *id)
 }
 
 bool
-rd_event_needs_admin(const char *resource)
+rd_event_needs_admin(const char *resource, const char *action)
 {
-	static const char *const admin[] = { "users/", "groups/", "grants/",
+	static const char *const res[] = { "users/", "groups/", "grants/",
 		"tokens/" };
+	static const char *const routes[] = { "/v1/users", "/v1/groups",
+		"/v1/grants", "/v1/tokens", "/v1/login", "/v1/logout",
+		"/v1/auth/" };
+	const char *route = strchr(action, ' ');
 	size_t i;
 
-	for (i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
-		if (strncmp(resource, admin[i], strlen(admin[i])) == 0)
+	for (i = 0; i < sizeof(res) / sizeof(res[0]); i++)
+		if (strncmp(resource, res[i], strlen(res[i])) == 0)
+			return true;
+	route = route ? route + 1 : action;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strncmp(route, routes[i], strlen(routes[i])) == 0)
 			return true;
 	return false;
 }
@@ -169,8 +177,8 @@ ev_visible(const struct ev_filter *f, const json_t *ev)
 		return false;
 	if (f->all)
 		return true;
-	return *res != '\0' && auth_can(f->req, rd_event_needs_admin(res) ?
-	    AUTH_ADMIN : AUTH_READ, res, NULL);
+	return *res != '\0' && auth_can(f->req, rd_event_needs_admin(res,
+	    lr_json_str(ev, "action")) ? AUTH_ADMIN : AUTH_READ, res, NULL);
 }
 
 static const char *const ev_args[] = { "since", "actor", "action",

@@ -270,13 +270,16 @@ static void
 test_rd_event_needs_admin__identity(void **state)
 {
 	(void)state;
-	assert_true(rd_event_needs_admin("users/alice"));
-	assert_true(rd_event_needs_admin("groups/ops"));
-	assert_true(rd_event_needs_admin("grants/g1"));
-	assert_true(rd_event_needs_admin("tokens/t1"));
-	assert_false(rd_event_needs_admin("services/web"));
-	assert_false(rd_event_needs_admin("hosts/users"));
-	assert_false(rd_event_needs_admin("fleet"));
+	assert_true(rd_event_needs_admin("users/alice", "POST /v1/users"));
+	assert_true(rd_event_needs_admin("groups/ops", "DELETE /v1/groups/x"));
+	assert_true(rd_event_needs_admin("grants/g1", "DELETE /v1/grants/g1"));
+	assert_true(rd_event_needs_admin("tokens/t1", "DELETE /v1/tokens/t"));
+	/* a grant's event names what it grants on */
+	assert_true(rd_event_needs_admin("services/web", "POST /v1/grants"));
+	assert_true(rd_event_needs_admin("/v1/login", "POST /v1/login"));
+	assert_false(rd_event_needs_admin("services/web", "POST /v1/apply"));
+	assert_false(rd_event_needs_admin("hosts/users", "POST /v1/apply"));
+	assert_false(rd_event_needs_admin("fleet", ""));
 }
 
 int
