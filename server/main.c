@@ -11,12 +11,16 @@
  *          [--source PATH|URL [--source-branch B]
  *          [--source-token-file F] [--source-ssh-key F]
  *          [--webhook-secret-file F]] [--leader-ttl SECONDS]
+ *   leurad --list-routes
  *
  * The etcd settings follow leura's chain (flags, LEURA_ETCD*, the client
  * configuration file, the defaults: rec_config_conn).  This file turns
  * argv into struct srv, calls every module's init and routes, runs the
  * one libuv loop until SIGTERM/SIGINT, then stops: no new requests, the
  * running ones answered (at most 10 s), connections closed.
+ * --list-routes prints the router's table ("METHOD PATTERN" a line) and
+ * exits, touching nothing: for operators, and for the test that holds
+ * docs/api/openapi.yaml to it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +41,7 @@
 #include "leura_commit.h"
 #include "auth.h"
 #include "log.h"
+#include "read.h"
 #include "sign.h"
 #include "source.h"
 #include "srv-int.h"
@@ -64,7 +69,8 @@ usage(FILE *f)
 	    "              [--source PATH|URL [--source-branch BRANCH] "
 	    "[--source-token-file FILE]\n"
 	    "              [--source-ssh-key FILE] "
-	    "[--webhook-secret-file FILE]] [--leader-ttl SECONDS]\n");
+	    "[--webhook-secret-file FILE]] [--leader-ttl SECONDS]\n"
+	    "       leurad --list-routes\n");
 }
 
 enum {
@@ -72,7 +78,7 @@ enum {
 	O_LISTEN, O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_INSECURE, O_DATA_DIR,
 	O_SIGNING_KEY, O_ADMIN_PW, O_METRICS_ANON, O_MAX_BODY, O_REQ_TIMEOUT,
 	O_MAX_CONNS, O_VERSION, O_SOURCE, O_SOURCE_BRANCH, O_SOURCE_TOKEN,
-	O_SOURCE_SSH_KEY, O_WEBHOOK_SECRET, O_LEADER_TTL
+	O_SOURCE_SSH_KEY, O_WEBHOOK_SECRET, O_LEADER_TTL, O_LIST_ROUTES
 };
 
 static const struct option longopts[] = {
@@ -104,6 +110,7 @@ static const struct option longopts[] = {
 	{ "source-ssh-key", required_argument, NULL, O_SOURCE_SSH_KEY },
 	{ "webhook-secret-file", required_argument, NULL, O_WEBHOOK_SECRET },
 	{ "leader-ttl", required_argument, NULL, O_LEADER_TTL },
+	{ "list-routes", no_argument, NULL, O_LIST_ROUTES },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -111,6 +118,7 @@ struct args {
 	struct lr_conn_settings flags;
 	const char *listen, *data_dir, *signing_key, *admin_pw;
 	bool	 insecure;
+	bool	 list_routes;
 	int	 verbose;
 	struct srv_opts opts;
 	struct src_config source;	/* source.h */
@@ -215,6 +223,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->opts.tls_ca = lr_xstrdup(optarg);
 			break;
 		case O_INSECURE: a->insecure = true; break;
+		case O_LIST_ROUTES: a->list_routes = true; break;
 		case O_DATA_DIR: a->data_dir = optarg; break;
 		case O_SIGNING_KEY: a->signing_key = optarg; break;
 		case O_ADMIN_PW: a->admin_pw = optarg; break;
@@ -333,13 +342,14 @@ modules_routes(struct srv *s)
 	auth_routes(s);
 	src_routes(s);
 	ldr_routes(s);
+	rd_routes(s);
 }
 
 /* /readyz: every module has read its state. */
 static bool
 modules_ready(struct srv *s)
 {
-	return auth_ready(s);
+	return auth_ready(s) && rd_ready(s);
 }
 
 /*
@@ -350,7 +360,19 @@ modules_ready(struct srv *s)
 static void
 modules_free(struct srv *s)
 {
+	rd_free(s);
 	auth_free(s);
+}
+
+/* --list-routes: the router's table, in the order routes were added. */
+static void
+list_routes(const struct srv *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->router->n; i++)
+		printf("%s %s\n", s->router->v[i].method,
+		    s->router->v[i].pattern);
 }
 
 static void
@@ -443,6 +465,12 @@ main(int argc, char **argv)
 		lr_err_print(&err);
 		goto out;
 	}
+	if (a.list_routes) {
+		modules_routes(&s);
+		list_routes(&s);
+		ret = fflush(stdout) == 0 ? 0 : 1;
+		goto out;
+	}
 	make_id(&s);
 	s.data_dir = a.data_dir != NULL ? lr_xstrdup(a.data_dir) :
 	    default_data_dir();
@@ -461,7 +489,8 @@ main(int argc, char **argv)
 	if (auth_init(&s, &err) < 0 ||
 	    src_init(&s, &a.source, &err) < 0 ||
 	    ldr_init(&s, a.leader_ttl ? a.leader_ttl : 5, &err) < 0 ||
-	    src_start(&s, &err) < 0) {
+	    src_start(&s, &err) < 0 ||
+	    rd_init(&s, &err) < 0) {
 		lr_err_print(&err);
 		goto out;
 	}
