@@ -38,7 +38,8 @@ want() {
 pyj() {
 	python3 -c 'import json,sys
 j=json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$T/body" "$1"
+v=eval(sys.argv[2])
+print(" ".join(str(x) for x in v) if isinstance(v, tuple) else v)' "$T/body" "$1"
 }
 # wait_for TOKEN PATH EXPR: GET PATH until EXPR is True (10 s deadline)
 wait_for() {
