@@ -41,7 +41,13 @@
 #include "srv-int.h"
 #include "xalloc.h"
 
-#define WRITE_CHUNK	(64 * 1024)
+/*
+ * What one lws_write hands over, and what lws gives one send() (its
+ * protocol's tx_packet_size; 0 would mean 4096 bytes a send, each after a
+ * POLLOUT: a 165 KB answer took 46 send()s and 144 epoll_ctl()s, and
+ * GET /v1/status of 1,000 hosts served 1,400 req/s instead of 11,000).
+ */
+#define WRITE_CHUNK	(1024 * 1024)
 #define HEAD_MAX	4096
 
 struct http_conn;
@@ -641,7 +647,7 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "http", http_cb, 0, 0, 0, NULL, 0 },
+	{ "http", http_cb, 0, 0, 0, NULL, WRITE_CHUNK },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

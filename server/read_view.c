@@ -263,6 +263,7 @@ build_after(uv_work_t *w, int status)
 		maybe_free(st);
 		return;
 	}
+	st->pending--;		/* build_start's */
 	pthread_mutex_lock(&st->lock);
 	old = st->cur;
 	st->cur = st->job_out;
