@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "etcd_uv.h"
 #include "keys.h"
 #include "leurad.h"
@@ -190,6 +191,7 @@ struct rd_state {
 	struct rd_val	**job;		/* the build's values (refs) */
 	size_t		 njob;
 	int64_t		 job_rev;
+	long		 job_start;	/* lr_now_ms() */
 	struct rd_snap	*job_out;
 	pthread_mutex_t	 lock;		/* guards cur */
 	struct rd_snap	*cur;
@@ -269,6 +271,8 @@ build_after(uv_work_t *w, int status)
 	st->cur = st->job_out;
 	pthread_mutex_unlock(&st->lock);
 	st->job_out = NULL;
+	lr_log_debug("status view built at revision %lld in %ld ms",
+	    (long long)st->cur->revision, lr_now_ms() - st->job_start);
 	if (old == NULL)
 		lr_log_info("status view ready at revision %lld: %zu hosts, "
 		    "%zu services", (long long)st->cur->revision,
@@ -295,6 +299,7 @@ build_start(struct rd_state *st)
 			st->job[n++] = rd_val_ref(x->v);
 	st->njob = n;
 	st->job_rev = st->revision;
+	st->job_start = lr_now_ms();
 	st->work.data = st;
 	st->building = true;
 	st->pending++;
