@@ -22,6 +22,7 @@
  */
 #define LR_LOG_COMPONENT "read"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,7 @@ struct rd_state {
 	bool		 building;	/* a build runs on a worker */
 	bool		 dirty;		/* changed since the build began */
 	bool		 stopping;
+	bool		 trim;		/* malloc_trim after the next build */
 	long		 retry_ms;
 	int		 pending;	/* handles and work not done yet */
 	uv_timer_t	 debounce, ages, retry;
@@ -273,6 +275,12 @@ build_after(uv_work_t *w, int status)
 	st->job_out = NULL;
 	lr_log_debug("status view built at revision %lld in %ld ms",
 	    (long long)st->cur->revision, lr_now_ms() - st->job_start);
+	if (st->trim) {
+		/* the first read's answer and documents are gone: give the
+		 * pages back */
+		malloc_trim(0);
+		st->trim = false;
+	}
 	if (old == NULL)
 		lr_log_info("status view ready at revision %lld: %zu hosts, "
 		    "%zu services", (long long)st->cur->revision,
@@ -456,6 +464,7 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 			put_kv(st, &r.ops[i].range.kvs[j]);
 	st->revision = r.revision;
 	etcd_txn_result_release(&r);
+	st->trim = true;
 	for (i = 0; i < RD_NRANGES; i++) {
 		wq.key = st->ranges[i].key;
 		wq.range_end = st->ranges[i].end;
