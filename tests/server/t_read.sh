@@ -3,7 +3,7 @@
 # a reader of one service and a user without grants (each sees only what
 # is granted; no grant, nothing), single hosts and services (404 alike for
 # missing and not readable, ETags), the view following etcd (a report
-# changes a host's state), deploys (newest first, pages, read on fleet),
+# changes a host's state, also after etcd restarts), deploys (newest first, pages, read on fleet),
 # events after mutating calls (filters since, actor, action, resource;
 # the cursor; a bad since answers 400 naming it; what a caller may not
 # read is left out) and the fleet's gauges in /metrics.  The fleet is the
@@ -133,6 +133,10 @@ if [ -z "$tag1" ] || [ "$tag1" = "$tag2" ]; then
 fi
 expect_in "$T/body" "step 'db/db/converge/conf' failed: exit 3"
 wait_for "$ADM" /v1/status/services/db 'j["state"] == "failed"'
+# ... and across a restart of etcd (the watches resume)
+etcd_restart
+put "/leura/observed/$dbh" '{"generation":2,"state":"failed","failed_steps":[{"id":"db/db/converge/conf","exit":4}]}'
+wait_for "$ADM" "/v1/status/hosts/$dbh" '"exit 4" in j["reason"]'
 
 # ---- deploys: read on fleet; newest first; pages
 want 200 "$(as "$ADM" GET /v1/deploys)" "deploys as admin"
