@@ -227,7 +227,8 @@ h_openapi(struct srv_req *req, struct srv_resp *resp)
 void
 srv_core_routes(struct srv *s)
 {
-	srv_route(s->router, "GET", "/healthz", h_healthz, SRV_ANON);
+	srv_route(s->router, "GET", "/healthz", h_healthz,
+	    SRV_ANON | SRV_LOOP);
 	srv_route(s->router, "GET", "/readyz", h_readyz, SRV_ANON);
 	srv_route(s->router, "GET", "/metrics", h_metrics,
 	    s->core->opts.metrics_anonymous ? SRV_ANON : 0);

@@ -363,6 +363,11 @@ dispatch(struct http_call *c)
 	}
 	c->req.body = c->body.s != NULL ? c->body.s : "";
 	c->req.body_len = c->body.len;
+	if (c->route->flags & SRV_LOOP) {
+		c->route->h(&c->req, &c->resp);
+		answer_now(c);
+		return;
+	}
 	c->state = CALL_WORKING;
 	c->work.data = c;
 	if (uv_queue_work(c->srv->loop, &c->work, work_cb, after_work) < 0) {

@@ -35,6 +35,13 @@ void	srv_opts_release(struct srv_opts *o);
 
 /* ---- routes (router.c) ---- */
 
+/*
+ * A core route whose handler runs on the loop, without a worker or an
+ * etcd handle (it must not block): /healthz answers while every worker
+ * waits for a hung etcd.
+ */
+#define SRV_LOOP	0x100
+
 struct srv_route_ent {
 	char		*method;	/* owned */
 	char		*pattern;	/* owned */

@@ -156,7 +156,25 @@ etcd_pause
 curl -s -m 1 -o /dev/null "$SRV_URL/readyz" && fail "readyz answered while etcd hangs"
 expect "401 while etcd hangs" 401 "$(srv_curl GET /v1/whoami \
     -H 'X-Request-Id: lost-event')"
+# and with every worker waiting for etcd, /healthz still answers
+port=${SRV_URL##*:}
+busy=
+for i in $(seq 20); do
+	curl -s -m 15 -o /dev/null "$SRV_URL/readyz" &
+	busy="$busy $!"
+done
+i=0
+while [ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -lt 20 ] &&
+    [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$SRV_URL/healthz" || :)
+expect "healthz while the workers wait for etcd" 200 "$code"
 etcd_resume
+for p in $busy; do
+	wait "$p" || :
+done
 expect "healthz after a client left" 200 "$(srv_curl GET /healthz)"
 srv_curl GET /metrics >/dev/null
 grep -q '^leurad_audit_failures_total 1$' "$T/body" ||
