@@ -139,6 +139,7 @@ expect_in "$T/body" '"status":"fetched"'
 # ---- a GitLab push to main ----
 sed -i 's/workers: 4/workers: 5/' "$T/repo/services.yml"
 commit_all "5 workers"
+five=$(git -C "$T/repo" rev-parse main)
 code=$(hook gitlab main dave)
 [ "$code" = 200 ] || fail "GitLab push: $code $(cat "$T/body")"
 expect_in "$T/body" '"deploy":2'
@@ -220,6 +221,16 @@ code=$(SRV_TOKEN=$ADMIN srv_curl POST /v1/plan -d '{}')
 [ "$code" = 400 ] || fail "plan of a bad leura.yml: $code"
 expect_in "$T/body" '"line":'
 [ "$(deploys)" = 3 ] || fail "a bad leura.yml applied: $(deploys)"
+
+# ---- back to an older commit: only with rollback ----
+code=$(SRV_TOKEN=$ADMIN srv_curl POST /v1/apply -d "{\"ref\":\"$five\"}")
+[ "$code" = 409 ] || fail "apply of an older commit: $code $(cat "$T/body")"
+expect_in "$T/body" 'rollback'
+code=$(SRV_TOKEN=$ADMIN srv_curl POST /v1/apply \
+    -d "{\"ref\":\"$five\",\"rollback\":true}")
+[ "$code" = 200 ] || fail "rollback: $code $(cat "$T/body")"
+expect_in "$T/body" '"deploy":4'
+expect_in "$T/body" "\"commit\":\"$five\""
 expect_not_in "$SRV_LOG" "$SECRET"
 
 [ "$nfail" = 0 ] || cat "$SRV_LOG" >&2
