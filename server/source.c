@@ -100,23 +100,23 @@ is_remote(const char *s)
 
 /* A file's first line (a secret): new, or NULL with err set. */
 static char *
-read_secret(const char *path, const char *what, size_t *len,
-    struct lr_err *err)
+read_secret(const char *path, const char *flag, const char *what,
+    size_t *len, struct lr_err *err)
 {
 	char *buf = NULL;
 	size_t n = 0;
 
 	if (lr_read_file(path, 4096, &buf, &n, err) < 0) {
-		lr_err_hint(err, "give %s a readable file holding the %s",
-		    what, what + 2);
+		lr_err_hint(err, "give %s a file leurad may read, holding %s "
+		    "on its first line", flag, what);
 		return NULL;
 	}
 	n = strcspn(buf, "\r\n");
 	buf[n] = '\0';
 	if (n == 0) {
 		free(buf);
-		lr_err_set(err, LR_EINVAL, "%s '%s' is empty", what, path);
-		lr_err_hint(err, "write the secret on its first line");
+		lr_err_set(err, LR_EINVAL, "%s '%s' is empty", flag, path);
+		lr_err_hint(err, "write %s on its first line", what);
 		return NULL;
 	}
 	*len = n;
@@ -188,16 +188,31 @@ src_init(struct srv *s, const struct src_config *c, struct lr_err *err)
 	if (c->ssh_key)
 		src->mirror.ssh_key = lr_xstrdup(c->ssh_key);
 	if (c->token_file && (src->mirror.token = read_secret(c->token_file,
-	    "--source-token-file", &(size_t){ 0 }, err)) == NULL)
+	    "--source-token-file", "the git host's token", &(size_t){ 0 },
+	    err)) == NULL)
 		return err->code;
 	if (c->secret_file && (src->secret = read_secret(c->secret_file,
-	    "--webhook-secret-file", &src->secret_len, err)) == NULL)
+	    "--webhook-secret-file", "the webhooks' secret",
+	    &src->secret_len, err)) == NULL)
 		return err->code;
 	src->deliveries = proto_key_deliveries_dir(s->prefix);
 	if ((rc = ldr_etcd_new(s, &src->ew, err)) < 0 ||
 	    (rc = ldr_etcd_new(s, &src->ek, err)) < 0)
 		return rc;
 	return 0;
+}
+
+/* Put v (compact JSON) at key: 0 and *rev, or an LR_E* (err set). */
+static int
+put_json(struct etcd *e, const char *key, const json_t *v,
+    int64_t *rev, struct lr_err *err)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
+
+	rc = etcd_put(e, key, s, strlen(s), 0, rev, err);
+	free(s);
+	return rc;
 }
 
 /* ---- fetching ---- */
@@ -211,9 +226,9 @@ static int
 src_fetch(struct srv_source *src, struct etcd *e, json_t **heads,
     struct lr_err *err)
 {
-	json_t *h = NULL, *old, *v;
+	json_t *h = NULL, *old, *v, *rec;
 	const char *b;
-	char now[LR_TIME_ISO_LEN], *key, *val;
+	char now[LR_TIME_ISO_LEN], *key;
 	struct lr_err e2;
 	int rc;
 
@@ -234,14 +249,13 @@ src_fetch(struct srv_source *src, struct etcd *e, json_t **heads,
 		if (json_equal(v, json_object_get(old, b)))
 			continue;
 		key = proto_key_branch(src->s->prefix, b);
-		val = lr_xasprintf("{\"commit\":\"%s\",\"fetched\":\"%s\","
-		    "\"replica\":\"%s\"}", json_string_value(v), now,
-		    src->s->id);
+		rec = json_pack("{s:O, s:s, s:s}", "commit", v, "fetched",
+		    now, "replica", src->s->id);
 		/* best effort: the answer does not depend on it */
-		if (etcd_put(e, key, val, strlen(val), 0, NULL, &e2) < 0)
+		if (put_json(e, key, rec, NULL, &e2) < 0)
 			lr_log_warn("cannot record branch %s: %s", b, e2.msg);
+		json_decref(rec);
 		free(key);
-		free(val);
 	}
 	json_object_foreach(old, b, v)
 		if (json_object_get(h, b) == NULL) {
@@ -628,18 +642,6 @@ status_final(const char *st)
 	    strcmp(st, "applying") != 0;
 }
 
-/* Put a delivery record (v): 0 and *rev, or an LR_E* (err set). */
-static int
-delivery_put(struct etcd *e, const char *key, const json_t *v,
-    int64_t *rev, struct lr_err *err)
-{
-	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-	int rc;
-
-	rc = etcd_put(e, key, s, strlen(s), 0, rev, err);
-	free(s);
-	return rc;
-}
 
 struct waiter {
 	json_t	*final;		/* the record once final (new) */
@@ -702,7 +704,7 @@ record_and_answer(struct srv_req *req, struct srv_resp *resp, json_t *rec,
 
 	json_object_set_new(rec, "reason", json_string(reason));
 	lr_err_clear(&err);
-	if (delivery_put(req->etcd, key, rec, NULL, &err) < 0)
+	if (put_json(req->etcd, key, rec, NULL, &err) < 0)
 		lr_log_warn("cannot record delivery %s: %s", key, err.msg);
 	free(key);
 	srv_resp_json(resp, 200, json_incref(rec));
@@ -726,7 +728,7 @@ queue_and_wait(struct srv_req *req, struct srv_resp *resp, json_t *rec)
 
 	key = delivery_key(req->srv, rec, "pending");
 	lr_err_clear(&err);
-	if (delivery_put(req->etcd, key, rec, &rev, &err) < 0) {
+	if (put_json(req->etcd, key, rec, &rev, &err) < 0) {
 		srv_resp_lr_err(resp, &err);
 		goto out;
 	}
@@ -1063,7 +1065,7 @@ process(struct srv_source *src, const struct etcd_kv *kv)
 	auto_apply(src, rec);
 	lr_time_iso_now(now);
 	json_object_set_new(rec, "finished", json_string(now));
-	if (delivery_put(src->ek, kv->key, rec, NULL, &err) < 0)
+	if (put_json(src->ek, kv->key, rec, NULL, &err) < 0)
 		lr_log_warn("cannot record delivery %s: %s", kv->key,
 		    err.msg);
 	json_decref(rec);
