@@ -322,11 +322,18 @@ elapsed(const struct timespec *t0)
 	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The answer is ready: metrics, and a debug line (-v) per request. */
 static void
 answered(struct http_call *c)
 {
+	double t = elapsed(&c->t0);
+
 	srv_metrics_observe(c->route ? c->route->pattern : "other",
-	    c->method, c->resp.status, elapsed(&c->t0));
+	    c->method, c->resp.status, t);
+	lr_log_debug("%s %s %s %d %.1fms request %s user %s", c->req.client,
+	    c->method, c->route ? c->route->pattern : "-", c->resp.status,
+	    t * 1e3, c->req.request_id,
+	    c->who != NULL ? c->who->user : "-");
 }
 
 static void
@@ -389,6 +396,23 @@ add_hdr(struct lws *wsi, const char *name, const char *value,
 	    (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
+/*
+ * Content-Length: what lws then counts down as the body goes out; for
+ * HEAD, the GET's length as a plain header (lws would wait for the body).
+ */
+static int
+content_length(struct lws *wsi, struct http_call *c, unsigned char **p,
+    unsigned char *end)
+{
+	char n[24];
+
+	if (!c->head)
+		return lws_add_http_header_content_length(wsi,
+		    c->resp.body_len, p, end);
+	snprintf(n, sizeof(n), "%zu", c->resp.body_len);
+	return add_hdr(wsi, "content-length", n, p, end);
+}
+
 static int
 write_head(struct lws *wsi, struct http_call *c)
 {
@@ -403,8 +427,7 @@ write_head(struct lws *wsi, struct http_call *c)
 	    (const unsigned char *)(r->content_type ? r->content_type :
 	    "application/json"), (int)strlen(r->content_type ?
 	    r->content_type : "application/json"), &p, end) ||
-	    lws_add_http_header_content_length(wsi, c->head ? 0 : r->body_len,
-	    &p, end) ||
+	    content_length(wsi, c, &p, end) ||
 	    add_hdr(wsi, "cache-control", "no-store", &p, end) ||
 	    add_hdr(wsi, "x-content-type-options", "nosniff", &p, end) ||
 	    add_hdr(wsi, "x-request-id", c->req.request_id, &p, end))
@@ -809,7 +832,7 @@ grace_cb(uv_timer_t *t)
 	struct srv *s = t->data;
 
 	lr_log_warn("stopping with %u request(s) still running",
-	    s->core->inflight);
+	    atomic_load(&s->core->inflight));
 	stop_now(s);
 }
 

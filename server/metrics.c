@@ -4,6 +4,7 @@
  *   leurad_http_requests_total{route,method,status}   counter
  *   leurad_http_request_duration_seconds{route}       histogram
  *   leurad_audit_failures_total                       counter
+ *   leurad_http_connections, _requests_in_flight      gauges
  *   process_start_time_seconds                        gauge
  *
  * the counters of srv_metrics_inc (any family, one label set each), and
@@ -208,7 +209,16 @@ srv_metrics_render(struct srv *s, struct lr_buf *out)
 		lr_buf_printf(out, "# HELP process_start_time_seconds start "
 		    "time of the process since the Unix epoch in seconds\n"
 		    "# TYPE process_start_time_seconds gauge\n"
-		    "process_start_time_seconds %.3f\n", s->core->started);
+		    "process_start_time_seconds %.3f\n"
+		    "# HELP leurad_http_connections open HTTP connections\n"
+		    "# TYPE leurad_http_connections gauge\n"
+		    "leurad_http_connections %u\n"
+		    "# HELP leurad_http_requests_in_flight requests read and "
+		    "not yet answered\n"
+		    "# TYPE leurad_http_requests_in_flight gauge\n"
+		    "leurad_http_requests_in_flight %u\n", s->core->started,
+		    atomic_load(&s->core->nconns),
+		    atomic_load(&s->core->inflight));
 	/* sources are added before the loop runs: no lock needed to call */
 	for (i = 0; i < n; i++)
 		sources[i].fn(s, out, sources[i].arg);

@@ -7,6 +7,7 @@
 #define SRV_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,8 +104,9 @@ struct srv_core {
 	struct etcd	**idle;		/* pool: handles not in use */
 	size_t		 nidle, made, cap;
 	/* loop */
-	unsigned	 inflight;	/* requests from head to answer written */
-	unsigned	 nconns;	/* open connections */
+	/* changed on the loop, read by /metrics on a worker */
+	atomic_uint	 inflight;	/* requests from head to answer written */
+	atomic_uint	 nconns;	/* open connections */
 	bool		 stopping;
 	uv_timer_t	 grace;		/* bounds the wait for in-flight */
 	bool		 grace_on;

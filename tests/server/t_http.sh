@@ -65,6 +65,15 @@ curl -sv -o /dev/null -o /dev/null "$SRV_URL/healthz" "$SRV_URL/readyz" \
 grep -q 'Re-using existing connection' "$T/v" ||
     fail "the second request did not re-use the connection"
 
+# HEAD: the GET's headers, its length, no body; the connection goes on
+curl -sv -I "$SRV_URL/v1/openapi.yaml" -o /dev/null "$SRV_URL/healthz" \
+    >"$T/head" 2>&1 || fail "curl HEAD then GET failed"
+n=$(wc -c <"$LEURA_SRC/docs/api/openapi.yaml")
+grep -qi "content-length: $n" "$T/head" ||
+    fail "HEAD /v1/openapi.yaml: no Content-Length $n"
+grep -q 'Re-using existing connection' "$T/head" ||
+    fail "no keep-alive after HEAD"
+
 # no route without authentication: 401 in the error shape, and its
 # audit event in etcd
 error_is 401 unauthorized "$(srv_curl GET /metrics -H 'X-Request-Id: audit-401')"
@@ -148,6 +157,10 @@ grep -q '^leurad_audit_failures_total 0$' "$T/body" ||
     fail "no audit failure count in /metrics"
 grep -q '^process_start_time_seconds ' "$T/body" ||
     fail "no start time in /metrics"
+grep -q '^leurad_http_connections 1$' "$T/body" ||
+    fail "no connection gauge in /metrics"
+grep -q '^leurad_http_requests_in_flight 1$' "$T/body" ||
+    fail "no in-flight gauge in /metrics (the scrape itself is one)"
 # an audit event etcd does not take: the answer still goes, the failure
 # is logged and counted
 # (meanwhile a client gives up on a request that runs: its answer has
