@@ -30,7 +30,7 @@ for r in 1 2; do
 		if grep -q 'ERROR on binding\|cannot listen' "$T/r$r/log" &&
 		    [ $tries -lt 5 ]; then
 			kill -KILL "$(eval "echo \$PID$r")"
-			sed -i 's/ERROR on binding/(port taken)/' "$T/r$r/log"
+			sed -i 's/ERROR on binding\|cannot listen/(port taken)/' "$T/r$r/log"
 			start_one $r
 			tries=$((tries + 1))
 			i=0
