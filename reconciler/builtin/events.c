@@ -95,7 +95,8 @@ cmd_events(int argc, char **argv, struct lr_ctx *ctx)
 	else
 		json_array_foreach(items, i, e) {
 			printf("%-24s %-12s %-7s %-3s %-28s %s",
-			    cmd_field(e, "time"), cmd_field(e, "actor"),
+			    cmd_field(e, "time"), lr_json_strn(e, "actor") ?
+			    cmd_field(e, "actor") : "-",
 			    cmd_field(e, "outcome"), cmd_field(e, "status"),
 			    cmd_field(e, "action"), cmd_field(e, "resource"));
 			print_detail(json_object_get(e, "detail"));

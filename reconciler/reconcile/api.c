@@ -298,7 +298,8 @@ http_error(struct rec_api *api, long status, struct lr_err *err)
 	else
 		lr_err_set(err, rc, "leurad at '%s' answered HTTP %ld%s%s",
 		    api->url, status, code ? ": " : "", code ? code : "");
-	if (status == 401)
+	/* a token refused (expired, revoked): log in again */
+	if (status == 401 && api->auth != NULL)
 		lr_err_hint(err, "log in: leura login --server %s", api->url);
 	else if (status == 429)
 		lr_err_hint(err, "%s%stry again in %s seconds",

@@ -8,7 +8,8 @@
  *
  * Errors: leurad's one error shape {"error":{"code","message","hint"}}
  * becomes a struct lr_err whose message and hint are the server's, and
- * whose code says the class: 400 LR_EINVAL, 401 LR_EAUTH (hint: log in),
+ * whose code says the class: 400 LR_EINVAL, 401 LR_EAUTH (with a token:
+ * the hint says log in),
  * 403 LR_EPERM, 404 LR_ENOENT, 409 and 412 LR_ECONFLICT, 413 LR_ETOOBIG,
  * 429 LR_EBUSY (the hint gives Retry-After), 5xx LR_EIO; a server that
  * does not answer LR_EUNREACH ("is leurad running at URL?"), a TLS
