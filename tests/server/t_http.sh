@@ -51,6 +51,19 @@ error_is 413 too_large "$(srv_curl POST /healthz --data-binary @"$T/big")"
 error_is 413 too_large "$(srv_curl POST /healthz -H 'Transfer-Encoding:' \
     --data-binary @"$T/big")"
 
+# bodies: bad JSON named at line:col, an unknown field named with the
+# allowed ones (POST /v1/login: anonymous, a JSON body)
+error_is 400 bad_request "$(srv_curl POST /v1/login \
+    -H 'Content-Type: application/json' --data-binary '{"user": "a",
+  "password": }')"
+json_get "$T/body" error.message | grep -q 'invalid JSON at line 2:' ||
+    fail "bad JSON not placed: $(cat "$T/body")"
+error_is 400 bad_request "$(srv_curl POST /v1/login \
+    -H 'Content-Type: application/json' -d '{"user":"a","pasword":"b"}')"
+json_get "$T/body" error.message |
+    grep -q "unknown field 'pasword' (did you mean 'password'?" ||
+    fail "unknown field not named: $(cat "$T/body")"
+
 # request ids: echoed when sane, else 128 random bits
 srv_curl GET /healthz -H 'X-Request-Id: ci-run-42' >/dev/null
 grep -qi '^x-request-id: ci-run-42' "$T/headers" ||
