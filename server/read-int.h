@@ -12,6 +12,7 @@
 #ifndef READ_INT_H
 #define READ_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +45,15 @@ void	rd_val_unref(struct rd_val *v);		/* NULL is fine */
 #define RD_NSTATES 5
 extern const char *const rd_state_names[RD_NSTATES];
 
+/* A filtered body of a snapshot, for the callers who may read bits. */
+struct rd_body {
+	unsigned char	*bits;		/* owned; rd_snap_nbits bits */
+	char		*body;		/* owned */
+	size_t		 len;
+};
+
+#define RD_BODIES 16	/* filtered bodies kept per snapshot */
+
 /* What GET /v1/status serves, built once per change of the view. */
 struct rd_snap {
 	atomic_int	 refs;
@@ -70,6 +80,13 @@ struct rd_snap {
 	size_t		 steps_failed;
 	/* a reason says an age ("not seen for 5m"): rebuild now and then */
 	bool		 ages;
+	/*
+	 * Bodies for callers who may read part of it, by what they may
+	 * read: added (never removed) under lock while the snapshot lives.
+	 */
+	pthread_mutex_t	 lock;
+	struct rd_body	 bodies[RD_BODIES];
+	size_t		 nbodies;
 };
 
 /*
@@ -93,6 +110,23 @@ void	rd_snap_unref(struct rd_snap *s);	/* NULL is fine */
  */
 typedef bool rd_may_fn(const char *kind, const char *name, void *arg);
 json_t	*rd_snap_status(const struct rd_snap *s, rd_may_fn *may, void *arg);
+/*
+ * What a caller may read of s, as bits: one per host, then one per
+ * service (in s's order), then "fleet"; rd_snap_nbits(s) of them, in a
+ * new array (free it).
+ */
+size_t	 rd_snap_nbits(const struct rd_snap *s);
+unsigned char *rd_snap_bits(const struct rd_snap *s, rd_may_fn *may,
+	    void *arg);
+/*
+ * The serialized body for bits (rd_snap_bits): s->body when every host
+ * and service is readable, else the one built for the same bits before
+ * (kept in s) or a new one.  Borrowed while s is referenced; when s
+ * keeps RD_BODIES already, *owned is set to it (the caller frees it).
+ * Any thread.
+ */
+const char *rd_snap_body(struct rd_snap *s, const unsigned char *bits,
+	    size_t *len, char **owned);
 /* The body of one host or service (kind as above); NULL: no such one. */
 json_t	*rd_snap_one(const struct rd_snap *s, const char *kind,
 	    const char *name, int64_t *etag);

@@ -4,7 +4,8 @@
  *
  * Status: a caller who may read everything (read on "*") gets the bytes
  * serialized once per snapshot; anyone else gets the hosts and services
- * auth_can lets them read, serialized per request.  The fleet's own
+ * auth_can lets them read, serialized once per snapshot for each set of
+ * them (rd_snap_body): the whole body again when that is all of them.  The fleet's own
  * fields (name, generation, deploy, commit) are shown to a caller who
  * may read at least one of them, or "fleet": a caller without any grant
  * sees nothing at all.  One host or service the caller may not read
@@ -57,14 +58,24 @@ static void
 status_get(struct srv_req *req, struct srv_resp *resp)
 {
 	struct rd_snap *snap;
+	unsigned char *bits;
+	const char *body;
+	char *owned;
+	size_t len;
 
 	if ((snap = snap_get(req, resp)) == NULL)
 		return;
 	if (auth_can(req, AUTH_READ, "*", NULL))
 		srv_resp_bytes(resp, 200, "application/json", snap->body,
 		    snap->body_len);
-	else
-		srv_resp_json(resp, 200, rd_snap_status(snap, may_read, req));
+	else {
+		/* the same bytes for everyone who may read the same */
+		bits = rd_snap_bits(snap, may_read, req);
+		body = rd_snap_body(snap, bits, &len, &owned);
+		srv_resp_bytes(resp, 200, "application/json", body, len);
+		free(owned);
+		free(bits);
+	}
 	rd_snap_unref(snap);
 }
 

@@ -29,6 +29,8 @@
 const char *const rd_state_names[RD_NSTATES] = { "converged", "converging",
 	"unknown", "drifted", "failed" };
 
+static char	*dump_line(const json_t *o, size_t *len);
+
 /* ---- values ---- */
 
 struct rd_val *
@@ -110,6 +112,8 @@ rd_snap_ref(struct rd_snap *s)
 void
 rd_snap_unref(struct rd_snap *s)
 {
+	size_t i;
+
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	json_decref(s->fleet);
@@ -120,6 +124,11 @@ rd_snap_unref(struct rd_snap *s)
 	json_decref(s->host_etag);
 	json_decref(s->service_etag);
 	free(s->body);
+	for (i = 0; i < s->nbodies; i++) {
+		free(s->bodies[i].bits);
+		free(s->bodies[i].body);
+	}
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -186,6 +195,7 @@ rd_snap_build(const char *prefix, struct rd_val *const *vals, size_t n,
 	size_t i;
 
 	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->lock, NULL);
 	s->revision = revision;
 	s->built = now;
 	s->host_services = json_object();
@@ -263,11 +273,7 @@ rd_snap_build(const char *prefix, struct rd_val *const *vals, size_t n,
 	json_decref(st);
 	snap_summarize(s, agents);
 	body = rd_snap_status(s, NULL, NULL);
-	s->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	s->body_len = strlen(s->body);
-	s->body = lr_xrealloc(s->body, s->body_len + 2);
-	s->body[s->body_len++] = '\n';
-	s->body[s->body_len] = '\0';
+	s->body = dump_line(body, &s->body_len);
 	json_decref(body);
 	json_decref(best);
 	json_decref(desired);
@@ -276,21 +282,58 @@ rd_snap_build(const char *prefix, struct rd_val *const *vals, size_t n,
 	return s;
 }
 
-json_t *
-rd_snap_status(const struct rd_snap *s, rd_may_fn *may, void *arg)
+size_t
+rd_snap_nbits(const struct rd_snap *s)
+{
+	return json_object_size(s->hosts) + json_object_size(s->services) + 1;
+}
+
+#define BIT(b, i)	((b)[(i) / 8] & (1u << ((i) % 8)))
+
+unsigned char *
+rd_snap_bits(const struct rd_snap *s, rd_may_fn *may, void *arg)
+{
+	size_t n = rd_snap_nbits(s), i = 0;
+	unsigned char *b = lr_xcalloc((n + 7) / 8, 1);	/* caller's */
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(s->hosts, name, v) {
+		if (may == NULL || may("hosts", name, arg))
+			b[i / 8] |= (unsigned char)(1u << (i % 8));
+		i++;
+	}
+	json_object_foreach(s->services, name, v) {
+		if (may == NULL || may("services", name, arg))
+			b[i / 8] |= (unsigned char)(1u << (i % 8));
+		i++;
+	}
+	if (may == NULL || may("fleet", "", arg))
+		b[i / 8] |= (unsigned char)(1u << (i % 8));
+	return b;
+}
+
+/* The body of what bits let read (new reference). */
+static json_t *
+status_of(const struct rd_snap *s, const unsigned char *bits)
 {
 	json_t *hosts = json_object(), *svcs = json_object(), *v;
 	const char *name;
+	size_t i = 0;
 
-	json_object_foreach(s->hosts, name, v)
-		if (may == NULL || may("hosts", name, arg))
+	json_object_foreach(s->hosts, name, v) {
+		if (BIT(bits, i))
 			json_object_set(hosts, name, v);
-	json_object_foreach(s->services, name, v)
-		if (may == NULL || may("services", name, arg))
+		i++;
+	}
+	json_object_foreach(s->services, name, v) {
+		if (BIT(bits, i))
 			json_object_set(svcs, name, v);
+		i++;
+	}
 	/* the fleet's own fields: for callers who may read some of it */
-	if (may != NULL && json_object_size(hosts) + json_object_size(svcs) ==
-	    0 && !may("fleet", "", arg))
+	if (json_object_size(hosts) + json_object_size(svcs) == 0 &&
+	    !BIT(bits, i))
 		return json_pack("{s:n, s:I, s:n, s:n, s:I, s:I, s:o, s:o}",
 		    "fleet", "generation", (json_int_t)0, "deploy", "commit",
 		    "head_revision", (json_int_t)0, "revision", (json_int_t)0,
@@ -302,6 +345,82 @@ rd_snap_status(const struct rd_snap *s, rd_may_fn *may, void *arg)
 	    PROTO_HEAD_COMMIT) : NULL, "head_revision",
 	    (json_int_t)s->head_rev, "revision", (json_int_t)s->revision,
 	    "hosts", hosts, "services", svcs);
+}
+
+json_t *
+rd_snap_status(const struct rd_snap *s, rd_may_fn *may, void *arg)
+{
+	unsigned char *bits = rd_snap_bits(s, may, arg);
+	json_t *o = status_of(s, bits);
+
+	free(bits);
+	return o;
+}
+
+/* Compact JSON and a newline, as srv_resp_json writes it (new). */
+static char *
+dump_line(const json_t *o, size_t *len)
+{
+	char *p = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+
+	*len = strlen(p);
+	p = lr_xrealloc(p, *len + 2);
+	p[(*len)++] = '\n';
+	p[*len] = '\0';
+	return p;
+}
+
+const char *
+rd_snap_body(struct rd_snap *s, const unsigned char *bits, size_t *len,
+    char **owned)
+{
+	size_t n = rd_snap_nbits(s), nb = (n + 7) / 8, i;
+	const char *found = NULL;
+	char *body;
+	json_t *o;
+
+	*owned = NULL;
+	for (i = 0; i + 1 < n && BIT(bits, i); i++)
+		;
+	if (n > 1 && i + 1 == n) {
+		*len = s->body_len;	/* every host and service */
+		return s->body;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->nbodies && found == NULL; i++)
+		if (memcmp(s->bodies[i].bits, bits, nb) == 0) {
+			found = s->bodies[i].body;
+			*len = s->bodies[i].len;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (found != NULL)
+		return found;
+	/* built outside the lock; another caller may have added it since */
+	o = status_of(s, bits);
+	body = dump_line(o, len);
+	json_decref(o);
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->nbodies && found == NULL; i++)
+		if (memcmp(s->bodies[i].bits, bits, nb) == 0) {
+			found = s->bodies[i].body;
+			*len = s->bodies[i].len;
+		}
+	if (found == NULL && s->nbodies < RD_BODIES) {
+		s->bodies[s->nbodies].bits = lr_xmalloc(nb);	/* s's */
+		memcpy(s->bodies[s->nbodies].bits, bits, nb);
+		s->bodies[s->nbodies].body = body;		/* s's */
+		s->bodies[s->nbodies].len = *len;
+		s->nbodies++;
+		found = body;
+		body = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (found == NULL) {
+		*owned = body;		/* s keeps enough: the caller's */
+		return body;
+	}
+	free(body);
+	return found;
 }
 
 json_t *

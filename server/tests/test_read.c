@@ -201,6 +201,85 @@ test_rd_snap_status__filtered(void **state)
 	fleet_release(&f);
 }
 
+/* may: bit i of *arg for the i-th question (hosts, services, fleet) */
+static bool
+may_bits(const char *kind, const char *name, void *arg)
+{
+	unsigned *q = arg;
+	bool r = (q[0] >> q[1]) & 1;
+
+	(void)kind;
+	(void)name;
+	q[1]++;
+	return r;
+}
+
+static void
+test_rd_snap_body__cached_per_set(void **state)
+{
+	struct fleet f;
+	struct rd_snap *s;
+	unsigned char *bits;
+	const char *b1, *b2, *seen[32];
+	char *owned;
+	unsigned q[2];
+	size_t len, n, i, nowned = 0;
+
+	(void)state;
+	fleet_init(&f);
+	s = rd_snap_build("/t", f.v, f.n, 20, NOW);
+	n = rd_snap_nbits(s);
+	assert_int_equal(n, 2 + 2 + 1);
+	/* everything readable: the whole body, not a copy */
+	q[0] = 0x1f;
+	q[1] = 0;
+	bits = rd_snap_bits(s, may_bits, q);
+	assert_ptr_equal(rd_snap_body(s, bits, &len, &owned), s->body);
+	assert_int_equal(len, s->body_len);
+	assert_null(owned);
+	free(bits);
+	/* one service: built once, the same bytes the second time */
+	q[0] = 1u << 2;
+	q[1] = 0;
+	bits = rd_snap_bits(s, may_bits, q);
+	b1 = rd_snap_body(s, bits, &len, &owned);
+	assert_null(owned);
+	assert_int_equal(b1[len - 1], '\n');
+	assert_non_null(strstr(b1, "\"fleet\":\"shop\""));
+	assert_non_null(strstr(b1, "\"hosts\":{}"));
+	b2 = rd_snap_body(s, bits, &len, &owned);
+	assert_ptr_equal(b1, b2);
+	free(bits);
+	/* nothing readable, not even the fleet: its fields are null */
+	q[0] = 0;
+	q[1] = 0;
+	bits = rd_snap_bits(s, may_bits, q);
+	b1 = rd_snap_body(s, bits, &len, &owned);
+	assert_non_null(strstr(b1, "\"fleet\":null"));
+	free(bits);
+	/* RD_BODIES sets are kept; more are the caller's */
+	for (i = 0; i < 32; i++) {
+		q[0] = (unsigned)i;
+		q[1] = 0;
+		bits = rd_snap_bits(s, may_bits, q);
+		seen[i] = rd_snap_body(s, bits, &len, &owned);
+		if (owned != NULL)
+			nowned++;
+		free(owned);
+		free(bits);
+	}
+	assert_int_equal(s->nbodies, RD_BODIES);
+	/*
+	 * 32 sets: 2 give the whole body (every host and service), 16 are
+	 * kept (the 2 above among them), the other 14 are built each time
+	 */
+	assert_int_equal(nowned, 32 - 2 - RD_BODIES);
+	assert_ptr_equal(seen[15], s->body);
+	assert_ptr_equal(seen[31], s->body);
+	rd_snap_unref(s);
+	fleet_release(&f);
+}
+
 static void
 test_rd_snap_build__empty(void **state)
 {
@@ -289,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_rd_snap_build__committed_documents),
 		cmocka_unit_test(test_rd_snap_build__etags_and_gauges),
 		cmocka_unit_test(test_rd_snap_status__filtered),
+		cmocka_unit_test(test_rd_snap_body__cached_per_set),
 		cmocka_unit_test(test_rd_snap_build__empty),
 		cmocka_unit_test(test_rd_since_parse__forms),
 		cmocka_unit_test(test_rd_event_id_valid__shape),
