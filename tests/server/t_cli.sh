@@ -154,6 +154,26 @@ for f in /proc/[0-9]*/cmdline; do
 done
 wait "$LPID" || fail "login from a FIFO failed: $(cat "$T/login.out")"
 
+# ---- the password asked on a terminal (script(1)'s): never echoed ----
+if command -v script >/dev/null 2>&1; then
+	mkfifo "$T/tty.in"
+	script -qfc "'$LEURA' login admin" "$T/tty.out" <"$T/tty.in" \
+	    >/dev/null 2>&1 &
+	SPID=$!
+	exec 3>"$T/tty.in"
+	i=0
+	while ! grep -q "Password for admin" "$T/tty.out" 2>/dev/null &&
+	    [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	printf '%s\n' "$SRV_ADMIN_PASSWORD" >&3
+	wait "$SPID" || fail "login on a terminal failed"
+	exec 3>&-
+	expect_in "$T/tty.out" "Logged in to $SRV_URL as admin"
+	expect_not_in "$T/tty.out" "$SRV_ADMIN_PASSWORD"
+fi
+
 # ---- logout; a server that is not there; no server ----
 run 0 "$LEURA" logout
 expect_in "$T/out" "Logged out of $SRV_URL."
