@@ -678,7 +678,12 @@ auth_init(struct srv *s, struct lr_err *err)
 	s->auth = st;
 	s->authenticate = authenticate;
 	s->principal_free = principal_free;
-	load_start(st);
+	/*
+	 * The first read (and the first admin) once the loop runs, that is
+	 * once leurad listens: a leurad that cannot listen exits before
+	 * making an admin whose generated password nobody would see.
+	 */
+	uv_timer_start(st->retry, retry_cb, 0, 0);
 	return 0;
 }
 
