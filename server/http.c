@@ -195,28 +195,30 @@ read_headers(struct lws *wsi, struct srv_req *r)
 static void
 read_query(struct lws *wsi, struct srv_req *r)
 {
-	char buf[2048], *eq;
+	char *buf, *eq;
 	size_t cap = 0;
 	int i, n;
 
 	for (i = 0; i < 64; i++) {
-		n = lws_hdr_copy_fragment(wsi, buf, sizeof(buf),
-		    WSI_TOKEN_HTTP_URI_ARGS, i);
+		/* sized to the fragment: a long one is not cut short */
+		n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (n < 0)
 			break;
-		buf[n] = '\0';
+		buf = lr_xmalloc((size_t)n + 2);	/* r's: the name */
+		if (lws_hdr_copy_fragment(wsi, buf, n + 1,
+		    WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+			free(buf);
+			break;
+		}
+		buf[n] = buf[n + 1] = '\0';
 		r->query = lr_xgrow(r->query, &cap, r->nquery + 1,
 		    sizeof(*r->query));
 		/* the name and the value share one string: name\0value */
 		eq = strchr(buf, '=');
 		if (eq != NULL)
 			*eq = '\0';
-		r->query[r->nquery].value = lr_xmalloc((size_t)n + 2);
-		memcpy(r->query[r->nquery].value, buf, (size_t)n + 1);
-		r->query[r->nquery].value[n + 1] = '\0';
-		r->query[r->nquery].name = r->query[r->nquery].value;
-		r->query[r->nquery].value += eq != NULL ? eq - buf + 1 :
-		    n + 1;
+		r->query[r->nquery].name = buf;
+		r->query[r->nquery].value = eq != NULL ? eq + 1 : buf + n + 1;
 		r->nquery++;
 	}
 }

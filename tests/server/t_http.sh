@@ -64,6 +64,18 @@ json_get "$T/body" error.message |
     grep -q "unknown field 'pasword' (did you mean 'password'?" ||
     fail "unknown field not named: $(cat "$T/body")"
 
+# query arguments: a long one does not hide those after it (the admin's
+# GET /v1/users?after=3000 bytes&limit=0 is refused for its limit)
+expect "admin login" 200 "$(srv_curl POST /v1/login \
+    -H 'Content-Type: application/json' \
+    -d "{\"user\":\"admin\",\"password\":\"$SRV_ADMIN_PASSWORD\"}")"
+admin=$(json_get "$T/body" token)
+long=$(head -c 3000 /dev/zero | tr '\0' a)
+error_is 400 bad_request "$(SRV_TOKEN=$admin srv_curl GET \
+    "/v1/users?after=$long&limit=0")"
+json_get "$T/body" error.message | grep -q "invalid limit '0'" ||
+    fail "limit after a long argument: $(cat "$T/body")"
+
 # request ids: echoed when sane, else 128 random bits
 srv_curl GET /healthz -H 'X-Request-Id: ci-run-42' >/dev/null
 grep -qi '^x-request-id: ci-run-42' "$T/headers" ||
