@@ -14,10 +14,11 @@ DOC=$LEURA_SRC/docs/api/openapi.yaml
 SWAGGER_CLI_VERSION=4.0.4
 
 # ---- the router's table and the document's paths: "METHOD PATTERN"
+# (Debian's python3, where tools/bootstrap put python3-yaml)
 run 0 "$LEURAD" --list-routes
 sort -u "$T/out" >"$T/routes"
 [ -s "$T/routes" ] || fail "leurad --list-routes printed no route"
-python3 - "$DOC" >"$T/doc" <<'EOF' || fail "cannot read $DOC"
+/usr/bin/python3 - "$DOC" >"$T/doc" <<'EOF' || fail "cannot read $DOC"
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 for path, item in doc["paths"].items():
