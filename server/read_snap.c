@@ -313,6 +313,13 @@ rd_snap_bits(const struct rd_snap *s, rd_may_fn *may, void *arg)
 	return b;
 }
 
+/* The head's field k (borrowed), NULL when no head or no such field. */
+static json_t *
+head_field(const struct rd_snap *s, const char *k)
+{
+	return s->head != NULL ? json_object_get(s->head, k) : NULL;
+}
+
 /* The body of what bits let read (new reference). */
 static json_t *
 status_of(const struct rd_snap *s, const unsigned char *bits)
@@ -334,15 +341,18 @@ status_of(const struct rd_snap *s, const unsigned char *bits)
 	/* the fleet's own fields: for callers who may read some of it */
 	if (json_object_size(hosts) + json_object_size(svcs) == 0 &&
 	    !BIT(bits, i))
-		return json_pack("{s:n, s:I, s:n, s:n, s:I, s:I, s:o, s:o}",
-		    "fleet", "generation", (json_int_t)0, "deploy", "commit",
+		return json_pack("{s:n, s:I, s:n, s:n, s:n, s:n, s:I, s:I, "
+		    "s:o, s:o}", "fleet", "generation", (json_int_t)0,
+		    "deploy", "commit", "applied_by", "applied_at",
 		    "head_revision", (json_int_t)0, "revision", (json_int_t)0,
 		    "hosts", hosts, "services", svcs);
-	return json_pack("{s:O, s:I, s:O?, s:O?, s:I, s:I, s:o, s:o}",
-	    "fleet", s->fleet, "generation", (json_int_t)s->generation,
-	    "deploy", s->head ? json_object_get(s->head, PROTO_HEAD_DEPLOY) :
-	    NULL, "commit", s->head ? json_object_get(s->head,
-	    PROTO_HEAD_COMMIT) : NULL, "head_revision",
+	/* who applied and when: leura status's first line says it */
+	return json_pack("{s:O, s:I, s:O?, s:O?, s:O?, s:O?, s:I, s:I, s:o, "
+	    "s:o}", "fleet", s->fleet, "generation",
+	    (json_int_t)s->generation, "deploy", head_field(s,
+	    PROTO_HEAD_DEPLOY), "commit", head_field(s, PROTO_HEAD_COMMIT),
+	    "applied_by", head_field(s, PROTO_HEAD_BY), "applied_at",
+	    head_field(s, PROTO_HEAD_AT), "head_revision",
 	    (json_int_t)s->head_rev, "revision", (json_int_t)s->revision,
 	    "hosts", hosts, "services", svcs);
 }

@@ -1,6 +1,7 @@
 /*
  * leura history [--json] [-n N]: the deploys recorded by apply, newest
- * first (P/source/deploys/).
+ * first (P/source/deploys/); with a server configured (and no --direct),
+ * from leurad's GET /v1/deploys, printed the same way.
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -14,9 +15,10 @@
 #include "state.h"
 
 static const char usage_str[] =
-    "usage: leura history [-n N] [--json] [--etcd URL[,URL...]]\n";
+    "usage: leura history [-n N] [--json] [--etcd URL[,URL...] | "
+    "--server URL | --direct]\n";
 
-enum { OPT_JSON = CMD_OPT_BASE };
+enum { OPT_JSON = CMD_OPT_BASE, OPT_DIRECT };
 
 /*
  * At most max bytes of s made visible (the store's words, shown and never
@@ -29,64 +31,15 @@ add_vis(struct lr_buf *b, const char *s, size_t max)
 		lr_buf_add_visible(b, s, strnlen(s, max), 0);
 }
 
-int
-cmd_history(int argc, char **argv, struct lr_ctx *ctx)
+/* The deploys of list, one a line (or --json); the exit status. */
+static int
+print_history(const json_t *list, bool json)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		CONN_LONGOPTS,
-		CMD_HELP_LONGOPT,
-		{ NULL, 0, NULL, 0 }
-	};
 	struct lr_buf b = LR_BUF_INIT;
-	struct conn c = { 0 };
-	struct lr_err err;
-	json_t *list = NULL, *d;
-	const char *v;
-	char *end, *fleet = NULL;
-	long limit = 0;
-	bool json = false;
 	struct proto_head h;
+	const json_t *d;
 	size_t i, at;
-	int k, rc = LR_EXIT_FAIL;
 
-	while ((k = getopt_long(argc, argv, "+:hn:", longopts, NULL)) != -1) {
-		switch (k) {
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'n':
-			/* "-n=5" as well as "-n 5" and "-n5" */
-			v = optarg[0] == '=' ? optarg + 1 : optarg;
-			limit = strtol(v, &end, 10);
-			if (*v == '\0' || *end || limit <= 0) {
-				fprintf(stderr, "leura: error: -n wants a "
-				    "positive number, not '%s'\n", v);
-				return LR_EXIT_USAGE;
-			}
-			break;
-		default:
-			if (!conn_getopt(k, optarg, ctx))
-				return cmd_bad_option(k, argv, usage_str);
-		}
-	}
-	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
-		return rc;
-	rc = LR_EXIT_FAIL;
-	lr_err_clear(&err);
-	if (conn_open(&c, ctx) != 0)
-		goto out;
-	if (rec_fleet_load(c.etcd, c.prefix, &fleet, &err) < 0) {
-		lr_err_print(&err);
-		goto out;
-	}
-	if (conn_check_fleet(&c, fleet) != 0)
-		goto out;
-	if (rec_history_load(c.etcd, c.prefix, (size_t)limit, &list,
-	    &err) < 0) {
-		lr_err_print(&err);
-		goto out;
-	}
 	if (json)
 		cmd_print_json(list);
 	else if (json_array_size(list) == 0)
@@ -107,11 +60,108 @@ cmd_history(int argc, char **argv, struct lr_ctx *ctx)
 		printf("#%-5lld %s%s\n", (long long)h.deploy, b.s,
 		    h.rollback ? " (rollback)" : "");
 	}
-	rc = LR_EXIT_OK;
+	lr_buf_release(&b);
+	return LR_EXIT_OK;
+}
+
+/* leura history straight from etcd. */
+static int
+history_direct(struct lr_ctx *ctx, long limit, bool json)
+{
+	struct conn c = { 0 };
+	struct lr_err err;
+	json_t *list = NULL;
+	char *fleet = NULL;
+	int rc = LR_EXIT_FAIL;
+
+	lr_err_clear(&err);
+	if (conn_open(&c, ctx) != 0)
+		goto out;
+	if (rec_fleet_load(c.etcd, c.prefix, &fleet, &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	if (conn_check_fleet(&c, fleet) != 0)
+		goto out;
+	if (rec_history_load(c.etcd, c.prefix, (size_t)limit, &list,
+	    &err) < 0) {
+		lr_err_print(&err);
+		goto out;
+	}
+	rc = print_history(list, json);
 out:
 	free(fleet);
-	lr_buf_release(&b);
 	json_decref(list);
 	conn_release(&c);
+	return rc;
+}
+
+/* leura history through leurad: GET /v1/deploys (read on fleet). */
+static int
+history_remote(struct lr_ctx *ctx, long limit, bool json)
+{
+	struct remote r;
+	json_t *list = NULL;
+	int rc;
+
+	if ((rc = cmd_remote_open(&r, ctx, 0)) != 0)
+		return rc;
+	if ((rc = cmd_remote_list(&r, "/v1/deploys", (size_t)limit,
+	    &list)) == 0)
+		rc = print_history(list, json);
+	json_decref(list);
+	cmd_remote_release(&r);
+	return rc;
+}
+
+int
+cmd_history(int argc, char **argv, struct lr_ctx *ctx)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
+		CONN_LONGOPTS,
+		SERVER_LONGOPT,
+		CMD_HELP_LONGOPT,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *v;
+	char *end, *url = NULL, *cacert = NULL;
+	long limit = 0;
+	bool json = false, direct = false;
+	int k, rc;
+
+	while ((k = getopt_long(argc, argv, "+:hn:", longopts, NULL)) != -1) {
+		switch (k) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_DIRECT:
+			direct = true;
+			break;
+		case 'n':
+			/* "-n=5" as well as "-n 5" and "-n5" */
+			v = optarg[0] == '=' ? optarg + 1 : optarg;
+			limit = strtol(v, &end, 10);
+			if (*v == '\0' || *end || limit <= 0) {
+				fprintf(stderr, "leura: error: -n wants a "
+				    "positive number, not '%s'\n", v);
+				return LR_EXIT_USAGE;
+			}
+			break;
+		default:
+			if (!conn_getopt(k, optarg, ctx))
+				return cmd_bad_option(k, argv, usage_str);
+		}
+	}
+	if ((rc = cmd_no_args(argc, argv, usage_str)) != 0)
+		return rc;
+	/* through leurad when one is configured, as plan and apply */
+	if (!direct && (rc = cmd_remote_url(ctx, &url, &cacert)) != 0)
+		return rc;
+	free(cacert);
+	rc = url != NULL ? history_remote(ctx, limit, json) :
+	    history_direct(ctx, limit, json);
+	free(url);
 	return rc;
 }
