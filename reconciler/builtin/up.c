@@ -1249,7 +1249,8 @@ rollout(struct up *u)
 	enum cmd_wait_result wr;
 	json_t *targets;
 	char *hint;
-	char *argv[] = { "status", NULL };
+	/* from etcd, as the apply: up's own leurad knows no login yet */
+	char *argv[] = { "status", "--direct", NULL };
 	int rc;
 
 	ao.signing_key = u->sign_key;
@@ -1296,7 +1297,7 @@ rollout(struct up *u)
 	putchar('\n');
 	optind = 0;	/* a fresh getopt_long for the command */
 	/* shown for what it says; its 2-4 are states, the wait decided */
-	if (cmd_status(1, argv, u->uctx) == LR_EXIT_FAIL)
+	if (cmd_status(2, argv, u->uctx) == LR_EXIT_FAIL)
 		return LR_EXIT_FAIL;
 	u->fatal = false;
 	u->leurad_ready = u->leurad.what != NULL && leurad_ready(u);
