@@ -31,6 +31,12 @@ char	*up_find_agent(const char *self_exe, char **self_dir);
 /* leurad, looked for as leura-agent is (owned), or NULL. */
 char	*up_find_leurad(const char *self_exe);
 /*
+ * Whether repo is in a git repository (leurad's --source then): 0 and
+ * *branch (owned), the branch its HEAD is on, NULL when detached; -1
+ * when it is in none (or its HEAD cannot be read).
+ */
+int	up_git_branch(const char *repo, char **branch);
+/*
  * A TCP port of 127.0.0.1 free now: preferred if it is, else one the
  * kernel picks; -1 when none can be bound.
  */

@@ -35,7 +35,9 @@
  * leurad, the server, is a child too (when it is found next to leura or
  * in PATH): on 127.0.0.1 (port 7480, or a free one), started with the
  * agents, stopped with them; the rollout's worker waits for its /readyz
- * before up says it is up, with the URL and how to log in as admin.
+ * before up says it is up, with the URL and how to log in as admin.  Its
+ * git source (--source, --source-branch) is the config repo on the branch
+ * it is on, so that plan and apply through leurad read what up applies.
  *
  * Files under the state dir (leura-up(1), FILES): etcd/ (its data, kept
  * between runs), etcd.log, sock/ (0700: etcd's client socket etcd:2379
@@ -137,6 +139,9 @@ struct up {
 	struct child leurad;
 	char	*server_url;	/* http://127.0.0.1:PORT */
 	char	*admin_pw;	/* STATE/admin-password */
+	/* its git source: the config repo, when in git (NULL: none) */
+	const char *source;
+	char	*source_branch;	/* the repo's branch; NULL: leurad's main */
 	bool	 leurad_ready;	/* it answered /readyz (worker, then loop) */
 	/* the run */
 	uv_loop_t loop;
@@ -747,8 +752,23 @@ start_leurad(struct up *u)
 		"--listen", listen, "--data-dir", data,
 		"--signing-key", u->sign_key,
 		"--admin-password-file", u->admin_pw,
-		u->verbose ? "-v" : NULL, NULL };
+		NULL, NULL, NULL, NULL, NULL, NULL };
+	size_t n = 0;
 	int rc;
+
+	while (argv[n] != NULL)	/* the optional ones go after */
+		n++;
+
+	if (u->source != NULL) {
+		argv[n++] = "--source";
+		argv[n++] = (char *)u->source;
+	}
+	if (u->source != NULL && u->source_branch != NULL) {
+		argv[n++] = "--source-branch";
+		argv[n++] = u->source_branch;
+	}
+	if (u->verbose)
+		argv[n++] = "-v";
 
 	u->leurad.what = lr_xstrdup("leurad");
 	u->leurad.log = lr_xasprintf("%s/leurad.log", u->state);
@@ -1097,6 +1117,28 @@ parse_args(int argc, char **argv, struct lr_ctx *ctx, const char **state,
 	return cmd_no_args(argc, argv, usage_str);
 }
 
+/*
+ * leurad's git source: the config repo, on its branch, so that `leura
+ * plan` and `leura apply` through leurad read what up applied.  When it
+ * is in no git repository (or its HEAD is detached), one line says what
+ * that means.
+ */
+static void
+leurad_source(struct up *u)
+{
+	if (up_git_branch(u->repo, &u->source_branch) < 0) {
+		printf("note: '%s' is in no git repository: leurad starts "
+		    "no git source, so leura plan and leura apply through it "
+		    "need the config repo committed to git\n", u->repo);
+		return;
+	}
+	u->source = u->repo;
+	if (u->source_branch == NULL)
+		printf("note: '%s' is on no branch (detached HEAD): leura "
+		    "plan and leura apply through leurad follow branch "
+		    "main\n", u->repo);
+}
+
 /* Find the config repo, the binaries and the hosts: before starting any. */
 static int
 prepare(struct up *u, struct lr_ctx *ctx, const char *state)
@@ -1176,6 +1218,8 @@ prepare(struct up *u, struct lr_ctx *ctx, const char *state)
 	}
 	rc = pick_hosts(u, sl.repo);
 	rec_load_release(&sl);
+	if (rc == 0 && u->leurad_bin != NULL)
+		leurad_source(u);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -1219,6 +1263,7 @@ up_release(struct up *u)
 	free(u->leurad_bin);
 	free(u->server_url);
 	free(u->admin_pw);
+	free(u->source_branch);
 	free(u->etcd_bin);
 	free(u->agent_bin);
 	free(u->self_exe);

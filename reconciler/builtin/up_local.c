@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "gitsrc.h"
 #include "up-int.h"
 #include "xalloc.h"
 
@@ -147,6 +148,22 @@ up_find_leurad(const char *self_exe)
 
 	free(dir);
 	return p;
+}
+
+int
+up_git_branch(const char *repo, char **branch)
+{
+	struct gitsrc_repo *g = NULL;
+	struct lr_err err;
+	int rc = -1;
+
+	*branch = NULL;
+	lr_err_clear(&err);
+	if (gitsrc_open(repo, &g, &err) == 0 &&
+	    gitsrc_head_branch(g, branch, &err) == 0)
+		rc = 0;
+	gitsrc_repo_free(g);
+	return rc;
 }
 
 /* Whether port on 127.0.0.1 can be bound now. */

@@ -137,6 +137,24 @@ gitsrc_workdir(const struct gitsrc_repo *r)
 	return r->workdir;
 }
 
+int
+gitsrc_head_branch(struct gitsrc_repo *r, char **out, struct lr_err *err)
+{
+	git_reference *head = NULL;
+	const char *name;
+
+	*out = NULL;
+	if (git_reference_lookup(&head, r->repo, "HEAD") < 0)
+		return lr_err_set(err, LR_EGIT, "cannot read HEAD of '%s': %s",
+		    r->where, last_git_error());
+	if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	    (name = git_reference_symbolic_target(head)) != NULL &&
+	    strncmp(name, "refs/heads/", 11) == 0)
+		*out = lr_xstrdup(name + 11);	/* the caller's */
+	git_reference_free(head);
+	return 0;
+}
+
 /* ---- revisions -------------------------------------------------------- */
 
 /*

@@ -53,6 +53,14 @@ void	 gitsrc_repo_free(struct gitsrc_repo *repo);	/* NULL is fine */
 const char *gitsrc_workdir(const struct gitsrc_repo *repo);
 
 /*
+ * The branch HEAD is on, short ("main"), into *out (owned; a branch
+ * with no commit yet too), or *out NULL when HEAD is detached.  0 or
+ * LR_EGIT.
+ */
+int	 gitsrc_head_branch(struct gitsrc_repo *repo, char **out,
+	    struct lr_err *err);
+
+/*
  * Resolve ref (any git revision: HEAD, main, origin/main, v1, a sha,
  * HEAD~1; annotated tags are peeled) to a commit and make a spec_source that
  * reads the commit's tree.  (*out)->commit is the full hex id and

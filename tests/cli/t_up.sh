@@ -227,6 +227,47 @@ wait "$bg" 2>/dev/null || :
 bg=
 no_survivors "up killed with SIGKILL"
 
+# (4b) plan and apply through up's leurad: its git source is the config
+# repo on its branch (trunk here, not leurad's default main); the admin
+# logs in, plans (nothing to do), applies a committed edit as admin; bob,
+# who may only read, is refused the apply, the missing grant named
+S3=$T/s3
+mkdir -p srv
+cp -R repo/inventory repo/services.yml repo/roles srv/
+sed -i "s|root: \"$OUT\"|root: \"$T/files3\"|" srv/inventory/hosts.yml
+(cd srv && git init -q -b trunk . && git add -A && git commit -q -m init)
+start_bg --state-dir "$S3" -C srv
+wait_for "$T/bg.out" "Leura is up"
+url=$(sed -n 's/^leurad serves \(http:[^;]*\);.*/\1/p' "$T/bg.out")
+expect_not_in "$T/bg.out" "leurad starts with no git source"
+lc() { env LEURA_CONFIG="$S3/config" "$LEURA" "$@"; }
+run 0 lc login --password-file "$S3/admin-password" admin
+run 0 lc plan
+expect_in "$T/out" "No changes"
+sed -i 's/text: hello/text: hej/' srv/services.yml
+(cd srv && git commit -qam "hej")
+run 0 lc apply --yes
+expect_in "$T/out" "Applied deploy #2 through $url"
+run 0 lc history --json
+expect_in "$T/out" '"by": "admin"'
+expect_in "$T/out" '"ref": "trunk"'
+wait_for "$T/files3/h1/note.txt" "hej from h1"
+printf 'bob-password-1\n' >"$T/bob-pw"
+run 0 lc users add bob --password-file "$T/bob-pw"
+run 0 lc grant user:bob read services/note
+run 0 lc login --password-file "$T/bob-pw" bob
+sed -i 's/text: hej/text: hallo/' srv/services.yml
+(cd srv && git commit -qam "hallo")
+run 1 lc apply --yes
+expect_in "$T/err" "apply on services/note needs a grant"
+run 2 lc can apply services/note
+expect_in "$T/out" "no: "
+run 0 lc history --json
+expect_not_in "$T/out" '"by": "bob"'
+kill -INT "$bg"
+end_bg 0
+no_survivors "up with plan and apply through leurad"
+
 # (5) a step that fails: up --once says which and exits 1
 cat >>repo/roles/note/role.yml <<'EOF'
   - name: broken
