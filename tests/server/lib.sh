@@ -99,8 +99,10 @@ srv_start() {
 		ok=
 		while [ $i -lt 200 ]; do
 			# shellcheck disable=SC2086
-			if curl -s -m 1 -o /dev/null -w '%{http_code}' $copt \
-			    "$url/readyz" 2>/dev/null | grep -q '^200$'; then
+			# ready, and ours: the replica id is host:PID:random
+			# (another test's leurad may hold a port we drew)
+			if curl -s -m 1 -f $copt "$url/readyz" 2>/dev/null |
+			    grep -q ":$pid:"; then
 				ok=1
 				break
 			fi

@@ -191,7 +191,18 @@ grep -q '^leurad_http_requests_in_flight 1$' "$T/body" ||
 # (meanwhile a client gives up on a request that runs: its answer has
 # nowhere to go, and leurad goes on)
 etcd_pause
-curl -s -m 1 -o /dev/null "$SRV_URL/readyz" && fail "readyz answered while etcd hangs"
+# stopped for sure (state T) before leurad is asked anything
+i=0
+until [ "$(awk '{print $3}' "/proc/$ETCD_PID/stat" 2>/dev/null)" = T ] ||
+    [ $i -ge 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+if code=$(curl -s -m 1 -o /dev/null -w '%{http_code} in %{time_total}s' \
+    "$SRV_URL/readyz"); then
+	fail "readyz answered while etcd hangs: $code (etcd $ETCD_PID: \
+$(awk '{print $3}' "/proc/$ETCD_PID/stat" 2>/dev/null))"
+fi
 expect "401 while etcd hangs" 401 "$(srv_curl GET /v1/whoami \
     -H 'X-Request-Id: lost-event')"
 # and with every worker waiting for etcd, /healthz still answers
