@@ -127,9 +127,13 @@ unsigned char *rd_snap_bits(const struct rd_snap *s, rd_may_fn *may,
  */
 const char *rd_snap_body(struct rd_snap *s, const unsigned char *bits,
 	    size_t *len, char **owned);
-/* The body of one host or service (kind as above); NULL: no such one. */
+/*
+ * The body of one host or service (kind as above); NULL: no such one.
+ * A service lists only the member hosts may("hosts", host, arg) lets
+ * read (may NULL: all), as GET /v1/status does.
+ */
 json_t	*rd_snap_one(const struct rd_snap *s, const char *kind,
-	    const char *name, int64_t *etag);
+	    const char *name, rd_may_fn *may, void *arg, int64_t *etag);
 /*
  * The view's current snapshot (read_view.c): a new reference, NULL
  * before the first build.  Any thread.

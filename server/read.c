@@ -92,7 +92,8 @@ status_one(struct srv_req *req, struct srv_resp *resp, const char *kind,
 	if ((snap = snap_get(req, resp)) == NULL)
 		return;
 	if (may_read(kind, name, req))
-		o = rd_snap_one(snap, kind, name, &etag);
+		o = rd_snap_one(snap, kind, name, may_read, req,
+		    &etag);
 	rd_snap_unref(snap);
 	if (o == NULL) {
 		/* the same answer whether it is missing or not readable */

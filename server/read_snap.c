@@ -320,6 +320,57 @@ head_field(const struct rd_snap *s, const char *k)
 	return s->head != NULL ? json_object_get(s->head, k) : NULL;
 }
 
+/* Whether a caller may read the host named (see svc_view). */
+typedef bool host_ok_fn(const char *host, void *arg);
+
+/*
+ * Service v as a caller sees it (new reference): only the member hosts
+ * ok lets read, with "hidden_hosts" the number left out; a reason that
+ * names a host left out ("web1: applying...", rec_status's form) becomes
+ * one naming none.  v itself when every member is readable.
+ */
+static json_t *
+svc_view(json_t *v, host_ok_fn *ok, void *arg)
+{
+	json_t *hosts = json_object_get(v, "hosts"), *keep, *o, *x;
+	const char *h, *reason = lr_json_str(v, "reason");
+	size_t i, hidden = 0, hl;
+	bool named = false;
+
+	keep = json_array();
+	json_array_foreach(hosts, i, x) {
+		h = json_string_value(x);
+		if (h != NULL && ok(h, arg)) {
+			json_array_append(keep, x);
+			continue;
+		}
+		hidden++;
+		hl = h != NULL ? strlen(h) : 0;
+		if (reason != NULL && h != NULL && strncmp(reason, h, hl) ==
+		    0 && reason[hl] == ':')
+			named = true;
+	}
+	if (hidden == 0) {
+		json_decref(keep);
+		return json_incref(v);
+	}
+	o = json_copy(v);
+	json_object_set_new(o, "hosts", keep);
+	json_object_set_new(o, "hidden_hosts", json_integer((json_int_t)
+	    hidden));
+	if (named)
+		json_object_set_new(o, "reason", json_sprintf("a host you may "
+		    "not read is %s", lr_json_str(v, "state")));
+	return o;
+}
+
+/* host_ok_fn over the hosts already chosen (an object by name). */
+static bool
+host_in(const char *host, void *arg)
+{
+	return json_object_get(arg, host) != NULL;
+}
+
 /* The body of what bits let read (new reference). */
 static json_t *
 status_of(const struct rd_snap *s, const unsigned char *bits)
@@ -335,7 +386,8 @@ status_of(const struct rd_snap *s, const unsigned char *bits)
 	}
 	json_object_foreach(s->services, name, v) {
 		if (BIT(bits, i))
-			json_object_set(svcs, name, v);
+			json_object_set_new(svcs, name, svc_view(v, host_in,
+			    hosts));
 		i++;
 	}
 	/* the fleet's own fields: for callers who may read some of it */
@@ -433,17 +485,38 @@ rd_snap_body(struct rd_snap *s, const unsigned char *bits, size_t *len,
 	return found;
 }
 
+/* host_ok_fn through an rd_may_fn (see rd_snap_one). */
+struct may_host {
+	rd_may_fn	*may;
+	void		*arg;
+};
+
+static bool
+host_may(const char *host, void *arg)
+{
+	struct may_host *m = arg;
+
+	return m->may == NULL || m->may("hosts", host, m->arg);
+}
+
 json_t *
 rd_snap_one(const struct rd_snap *s, const char *kind, const char *name,
-    int64_t *etag)
+    rd_may_fn *may, void *arg, int64_t *etag)
 {
 	bool host = strcmp(kind, "hosts") == 0;
 	json_t *v = json_object_get(host ? s->hosts : s->services, name);
+	struct may_host m = { may, arg };
 	json_t *o;
 
 	if (v == NULL)
 		return NULL;
-	o = json_copy(v);
+	if (host)
+		o = json_copy(v);
+	else {
+		v = svc_view(v, host_may, &m);
+		o = json_copy(v);
+		json_decref(v);
+	}
 	json_object_set_new(o, "name", json_string(name));
 	if (host)
 		json_object_set(o, "services", json_object_get(

@@ -132,7 +132,7 @@ test_rd_snap_build__etags_and_gauges(void **state)
 	fleet_init(&f);
 	s = rd_snap_build("/t", f.v, f.n, 20, NOW);
 	/* a host's ETag is the newest of its document, report, heartbeat */
-	o = rd_snap_one(s, "hosts", "web1", &etag);
+	o = rd_snap_one(s, "hosts", "web1", NULL, NULL, &etag);
 	assert_non_null(o);
 	assert_int_equal(etag, 13);
 	assert_string_equal(json_string_value(json_object_get(o, "name")),
@@ -140,11 +140,11 @@ test_rd_snap_build__etags_and_gauges(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(
 	    o, "services"), 0)), "web");
 	json_decref(o);
-	o = rd_snap_one(s, "services", "db", &etag);
+	o = rd_snap_one(s, "services", "db", NULL, NULL, &etag);
 	assert_int_equal(etag, 7);
 	json_decref(o);
-	assert_null(rd_snap_one(s, "hosts", "gone1", &etag));
-	assert_null(rd_snap_one(s, "services", "nope", &etag));
+	assert_null(rd_snap_one(s, "hosts", "gone1", NULL, NULL, &etag));
+	assert_null(rd_snap_one(s, "services", "nope", NULL, NULL, &etag));
 	rd_snap_metrics(s, &b);
 	assert_non_null(strstr(b.s, "leura_hosts{state=\"failed\"} 1\n"));
 	assert_non_null(strstr(b.s, "leura_hosts{state=\"converged\"} 1\n"));

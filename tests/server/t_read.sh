@@ -105,6 +105,24 @@ want 200 "$(as "$NG" GET /v1/status)" "status as nogrant"
     "0 0 None 0" ] || fail "nogrant's status: $(cat "$T/body")"
 want 401 "$(as "" GET /v1/status)" "status anonymous"
 
+# a service's hosts are not the reader's: no host name in what he reads,
+# not in the service's hosts nor in a reason naming one (web1 failing)
+put /leura/observed/web1 '{"generation":2,"state":"failed","failed_steps":[{"id":"web/web/converge/conf","exit":3}]}'
+wait_for "$ADM" /v1/status/services/web \
+    'j.get("reason", "").startswith("web1: step")'
+for p in /v1/status /v1/status/services/web; do
+	want 200 "$(as "$RD" GET $p)" "$p as reader, web1 failing"
+	for h in web1 web2 web3 db1 db2; do
+		! grep -q "$h" "$T/body" ||
+		    fail "$p as reader names host $h: $(cat "$T/body")"
+	done
+done
+[ "$(pyj 'j["hidden_hosts"], j["hosts"], j["state"], j["reason"]')" = \
+    "2 [] failed a host you may not read is failed" ] ||
+    fail "reader's web: $(cat "$T/body")"
+put /leura/observed/web1 '{"generation":2,"state":"converged"}'
+wait_for "$ADM" /v1/status/services/web 'j["state"] == "converged"'
+
 # one host or service: 404 alike when missing or not readable; ETags
 want 200 "$(as "$ADM" GET /v1/status/hosts/web1)" "host as admin"
 grep -qi '^etag: "[0-9]*"' "$T/headers" || fail "no ETag on a host"
