@@ -262,7 +262,11 @@ run 1 lc apply --yes
 expect_in "$T/err" "apply on services/note needs a grant"
 run 2 lc can apply services/note
 expect_in "$T/out" "no: "
-run 0 lc history --json
+# bob may not read the deploys through leurad: read them from etcd
+run 1 lc history --json
+expect_in "$T/err" "read on fleet needs a grant"
+run 0 lc history --direct --json
+expect_in "$T/out" '"by": "admin"'
 expect_not_in "$T/out" '"by": "bob"'
 kill -INT "$bg"
 end_bg 0
