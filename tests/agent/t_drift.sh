@@ -63,6 +63,10 @@ rmdir "$ROOT/made"
 wait_until 15 "made/ created again" test -d "$ROOT/made"
 wait_until 5 "the log to say made/ is missing" log_has h1 \
     "(creates) is missing (repairing)"
+# (the run that repaired a.conf may log its end after n was counted, so
+# wait for mk's second line itself, then for a run's end)
+wait_until 15 "mk to run again" eval \
+    '[ "$(wc -l <"$ROOT/mk.log")" -ge 2 ]'
 wait_until 5 "the repair run to end" log_more h1 \
     "generation 1: converged" "$n"
 expect_eq "mk ran twice" "$(wc -l <"$ROOT/mk.log")" 2
