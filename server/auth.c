@@ -142,7 +142,12 @@ map_put(json_t *map, size_t dirlen, const struct etcd_kv *kv)
 	if (strlen(kv->key) <= dirlen)
 		return;
 	if (!(doc = json_loadb(kv->value, kv->value_len, 0, NULL))) {
-		lr_log_warn("%s: not JSON; ignored", kv->key);
+		/* a token's key is its hash: never in a log line */
+		if (strncmp(kv->key + dirlen, "tokens/", 7) == 0)
+			lr_log_warn("%.*stokens/...: not JSON; ignored",
+			    (int)dirlen, kv->key);
+		else
+			lr_log_warn("%s: not JSON; ignored", kv->key);
 		return;
 	}
 	json_object_set_new(map, kv->key + dirlen,

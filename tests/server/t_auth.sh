@@ -317,5 +317,16 @@ while read -r h; do
 		fi
 	done
 done <"$T/hashes"
+# nor when a P/auth/tokens/ value is not JSON (leurad warns of the key)
+bad=$(printf 'x' | sha256sum | cut -c1-64)
+ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" put \
+    "/leura/auth/tokens/$bad" 'not json' >/dev/null
+i=0
+while ! grep -q 'not JSON' "$SRV_LOG" && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+expect_in "$SRV_LOG" 'tokens/...: not JSON; ignored'
+expect_not_in "$SRV_LOG" "$bad"
 
 done_testing
