@@ -130,7 +130,9 @@ rfc3339(const char *s)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = se;
-	if ((t = timegm(&tm)) == (time_t)-1 || t - off < 0)
+	/* the key's nanoseconds are an int64_t: up to 2262 */
+	if ((t = timegm(&tm)) == (time_t)-1 || t - off < 0 ||
+	    (int64_t)t - off >= INT64_MAX / 1000000000)
 		return -1;
 	return ((int64_t)t - off) * 1000000000 + frac;
 }

@@ -325,6 +325,11 @@ test_rd_since_parse__forms(void **state)
 	assert_non_null(strstr(err.hint, "24h"));
 	assert_int_equal(rd_since_parse("2027-13-01T00:00:00Z", now, &t,
 	    &err), LR_EINVAL);
+	/* past 2262 the nanoseconds overflow an int64_t */
+	assert_int_equal(rd_since_parse("2300-01-01T00:00:00Z", now, &t,
+	    &err), LR_EINVAL);
+	assert_int_equal(rd_since_parse("9999-12-31T23:59:59.999Z", now, &t,
+	    &err), LR_EINVAL);
 	assert_int_equal(rd_since_parse("2027-01-15T08:00:00", now, &t,
 	    &err), LR_EINVAL);
 	assert_int_equal(rd_since_parse("2027-01-15T08:00:00Zjunk", now, &t,
