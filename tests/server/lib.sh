@@ -39,8 +39,11 @@ srv_kill_all() {
 }
 
 _srv_port() {
+	# below etcd's (tests/lib/etcd.sh: 20000-39999) and below the
+	# kernel's ephemeral ports (32768-60999), which every client here
+	# takes its source ports from
 	n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-	echo $((40000 + n % 20000))
+	echo $((10000 + n % 10000))
 }
 
 # _srv_var NAME FIELD: the value srv_start recorded for NAME

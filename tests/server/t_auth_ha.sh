@@ -24,12 +24,13 @@ start_one 2
 for r in 1 2; do
 	i=0
 	tries=0
-	until curl -s -m 1 -o /dev/null -w '%{http_code}' \
-	    "$(eval "echo \$URL$r")/readyz" | grep -q '^200$'; do
+	until curl -s -m 1 -f "$(eval "echo \$URL$r")/readyz" |
+	    grep -q ":$(eval "echo \$PID$r"):"; do
 		i=$((i + 1))
 		if grep -q 'ERROR on binding\|cannot listen' "$T/r$r/log" &&
 		    [ $tries -lt 5 ]; then
-			kill -KILL "$(eval "echo \$PID$r")"
+			# (it may have exited already: 'cannot listen')
+			kill -KILL "$(eval "echo \$PID$r")" 2>/dev/null || :
 			sed -i 's/ERROR on binding\|cannot listen/(port taken)/' "$T/r$r/log"
 			start_one $r
 			tries=$((tries + 1))
