@@ -151,8 +151,11 @@ print_table(const json_t *st, const json_t *head, int64_t generation,
 		lr_buf_addc(&b, ' ');
 		add_cell(&b, json_string_value(json_object_get(v, "state")),
 		    11);
+		/* through leurad, hosts the caller may not read are
+		   counted in hidden_hosts (server/read_snap.c) */
 		lr_buf_printf(&b, " %-6zu ", json_array_size(
-		    json_object_get(v, "hosts")));
+		    json_object_get(v, "hosts")) +
+		    (size_t)lr_json_int(v, "hidden_hosts"));
 		add_cell(&b, json_string_value(json_object_get(v, "reason")),
 		    0);
 		print_line(&b);

@@ -75,6 +75,9 @@ expect_in "$T/out" "Deploy #1"
 expect_in "$T/out" "web "
 expect_not_in "$T/out" web1
 expect_not_in "$T/out" db
+# web's one host is counted, though bob may not read its name
+grep -Eq '^web +converged +1( |$)' "$T/out" ||
+    fail "web's HOSTS is not 1 for bob: $(cat "$T/out")"
 run 0 bob status --failed
 expect_in "$T/out" "Nothing failed, drifted or unknown."
 run 1 bob status db
