@@ -120,14 +120,24 @@ srv_resp_error(struct srv_resp *r, int status, const char *code,
     const char *hint, const char *fmt, ...)
 {
 	char msg[1024];
+	struct lr_buf m = LR_BUF_INIT, h = LR_BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/*
+	 * Made visible: a message may quote the request (a name, jansson's
+	 * error text) or be cut inside a character, and a string that is not
+	 * UTF-8 cannot be encoded (fuzz_server: an abort from one request)
+	 */
+	lr_buf_add_visible(&m, msg, strlen(msg), 0);
+	if (hint != NULL && *hint)
+		lr_buf_add_visible(&h, hint, strlen(hint), 0);
 	srv_resp_json(r, status, json_pack("{s:{s:s,s:s,s:s?}}", "error",
-	    "code", code, "message", msg, "hint",
-	    hint != NULL && *hint ? hint : NULL));
+	    "code", code, "message", m.s ? m.s : "", "hint", h.s));
+	lr_buf_release(&m);
+	lr_buf_release(&h);
 }
 
 void
