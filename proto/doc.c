@@ -216,22 +216,26 @@ proto_head_decode(const json_t *head, struct proto_head *out)
 #define SIG_MEMBER	",\"" PROTO_SIGNATURE "\":\""
 #define DOC_CONTEXT	"leura-doc-v1\n"
 #define HEAD_CONTEXT	"leura-head-v1\n"
+#define RUN_CONTEXT	"leura-run-v1\n"
 
-/* What is signed: the context, the host and U.  New buffer. */
+/*
+ * What is signed: the context, the host and U, into m.  ctx: DOC_CONTEXT
+ * or RUN_CONTEXT with a host, HEAD_CONTEXT without.
+ */
 static void
-message(struct lr_buf *m, const char *u, size_t ulen, const char *host)
+message(struct lr_buf *m, const char *ctx, const char *u, size_t ulen,
+    const char *host)
 {
+	lr_buf_adds(m, ctx);
 	if (host != NULL) {
-		lr_buf_adds(m, DOC_CONTEXT);
 		lr_buf_adds(m, host);
 		lr_buf_addc(m, '\n');
-	} else
-		lr_buf_adds(m, HEAD_CONTEXT);
+	}
 	lr_buf_add(m, u, ulen);
 }
 
-char *
-proto_sign_value(const char *u, const char *host,
+static char *
+sign_value(const char *ctx, const char *u, const char *host,
     const struct lr_sign_key *k)
 {
 	struct lr_buf m = LR_BUF_INIT, out = LR_BUF_INIT;
@@ -240,7 +244,7 @@ proto_sign_value(const char *u, const char *host,
 
 	if (ulen < 2 || u[0] != '{' || u[ulen - 1] != '}' || u[1] == '}')
 		LR_BUG("signing what is not a non-empty JSON object");
-	message(&m, u, ulen, host);
+	message(&m, ctx, u, ulen, host);
 	sig = lr_sign(k, m.s, m.len);
 	lr_buf_add(&out, u, ulen - 1);
 	lr_buf_adds(&out, SIG_MEMBER);
@@ -278,8 +282,25 @@ sig_member(const char *val, size_t len, char *sig, size_t siglen)
 	return (ssize_t)(j - ml);
 }
 
-int
-proto_verify_value(const char *val, size_t len, const char *host,
+char *
+proto_sign_value(const char *u, const char *host,
+    const struct lr_sign_key *k)
+{
+	return sign_value(host != NULL ? DOC_CONTEXT : HEAD_CONTEXT, u, host,
+	    k);
+}
+
+char *
+proto_sign_run_value(const char *u, const char *host,
+    const struct lr_sign_key *k)
+{
+	if (host == NULL)
+		LR_BUG("a run dispatch is signed for a host");
+	return sign_value(RUN_CONTEXT, u, host, k);
+}
+
+static int
+verify_value(const char *ctx, const char *val, size_t len, const char *host,
     const struct lr_sign_key *keys, json_t **out, struct lr_err *err)
 {
 	struct lr_buf u = LR_BUF_INIT, m = LR_BUF_INIT;
@@ -294,7 +315,7 @@ proto_verify_value(const char *val, size_t len, const char *host,
 	/* U: the bytes before the member, and the closing brace */
 	lr_buf_add(&u, val, (size_t)at);
 	lr_buf_addc(&u, '}');
-	message(&m, u.s, u.len, host);
+	message(&m, ctx, u.s, u.len, host);
 	if ((rc = lr_sign_verify(keys, m.s, m.len, sig, err)) < 0) {
 		if (host != NULL && strstr(err->msg, "does not match"))
 			lr_err_set(err, rc, "the signature does not match: "
@@ -318,4 +339,21 @@ out:
 	lr_buf_release(&u);
 	lr_buf_release(&m);
 	return rc;
+}
+
+int
+proto_verify_value(const char *val, size_t len, const char *host,
+    const struct lr_sign_key *keys, json_t **out, struct lr_err *err)
+{
+	return verify_value(host != NULL ? DOC_CONTEXT : HEAD_CONTEXT, val,
+	    len, host, keys, out, err);
+}
+
+int
+proto_verify_run_value(const char *val, size_t len, const char *host,
+    const struct lr_sign_key *keys, json_t **out, struct lr_err *err)
+{
+	if (host == NULL)
+		LR_BUG("a run dispatch is verified for a host");
+	return verify_value(RUN_CONTEXT, val, len, host, keys, out, err);
 }

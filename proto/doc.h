@@ -123,6 +123,8 @@ void	 proto_head_decode(const json_t *head, struct proto_head *out);
  *
  *   "leura-doc-v1\n" HOST "\n" U     a host's document or tombstone
  *   "leura-head-v1\n" U               the head
+ *   "leura-run-v1\n" HOST "\n" U      a task run's step dispatched to
+ *                                     HOST (P/runs/dispatch/, leurad)
  *
  * so a document is bound to its host (the key it sits under cannot move
  * it to another) and, through U's stamp, to its generation.  The
@@ -132,6 +134,9 @@ void	 proto_head_decode(const json_t *head, struct proto_head *out);
 
 /* U (a JSON object's text) signed for host (NULL: the head).  New string. */
 char	*proto_sign_value(const char *u, const char *host,
+	    const struct lr_sign_key *k);
+/* A run dispatch U signed for host (leurad's key).  New string. */
+char	*proto_sign_run_value(const char *u, const char *host,
 	    const struct lr_sign_key *k);
 /* Bytes a signature adds to a value, at most. */
 #define PROTO_SIGN_OVERHEAD	128
@@ -146,6 +151,13 @@ char	*proto_sign_value(const char *u, const char *host,
  * The caller adds what the value is and the hint.
  */
 int	proto_verify_value(const char *val, size_t len, const char *host,
+	    const struct lr_sign_key *keys, json_t **out, struct lr_err *err);
+/*
+ * The same for a run dispatch under P/runs/dispatch/HOST/: a document
+ * signed as a host's desired state does not pass as a dispatch, nor the
+ * reverse (the contexts differ).
+ */
+int	proto_verify_run_value(const char *val, size_t len, const char *host,
 	    const struct lr_sign_key *keys, json_t **out, struct lr_err *err);
 
 #endif

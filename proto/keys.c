@@ -22,6 +22,12 @@
 #define K_AGENTS	"agents/"
 #define K_LOCK_APPLY	"locks/apply"
 #define K_RUNS		"runs/"
+#define K_RUN_DOCS	K_RUNS "docs/"
+#define K_RUN_DISPATCH	K_RUNS "dispatch/"
+#define K_RUN_EXEC	K_RUNS "exec/"
+#define K_RUN_RESULTS	K_RUNS "results/"
+#define K_RUN_LOG	K_RUNS "log/"
+#define K_RUN_FIRED	K_RUNS "fired/"
 #define K_EVENTS	"events/"
 #define K_AUTH		"auth/"
 #define K_LEADER	"leader"
@@ -148,6 +154,83 @@ char *
 proto_key_runs_dir(const char *p)
 {
 	return key(p, K_RUNS);
+}
+
+char *
+proto_key_run_docs_dir(const char *p)
+{
+	return key(p, K_RUN_DOCS);
+}
+
+char *
+proto_key_run(const char *p, const char *id)
+{
+	return key(p, K_RUN_DOCS "%s", id);
+}
+
+char *
+proto_key_dispatch_dir(const char *p, const char *host)
+{
+	return key(p, K_RUN_DISPATCH "%s/", host);
+}
+
+char *
+proto_key_dispatch(const char *p, const char *host, const char *id,
+    int step)
+{
+	return key(p, K_RUN_DISPATCH "%s/%s/%04d", host, id, step);
+}
+
+char *
+proto_key_run_exec_dir(const char *p, const char *id)
+{
+	return key(p, K_RUN_EXEC "%s/", id);
+}
+
+char *
+proto_key_run_exec(const char *p, const char *id, const char *host,
+    int step)
+{
+	return key(p, K_RUN_EXEC "%s/%s/%04d", id, host, step);
+}
+
+char *
+proto_key_run_results_dir(const char *p, const char *id)
+{
+	return key(p, K_RUN_RESULTS "%s/", id);
+}
+
+char *
+proto_key_run_result(const char *p, const char *id, const char *host,
+    int step)
+{
+	return key(p, K_RUN_RESULTS "%s/%s/%04d", id, host, step);
+}
+
+char *
+proto_key_run_log_dir(const char *p)
+{
+	return key(p, K_RUN_LOG);
+}
+
+char *
+proto_key_run_log_step_dir(const char *p, const char *id, const char *host,
+    int step)
+{
+	return key(p, K_RUN_LOG "%s/%s/%04d/", id, host, step);
+}
+
+char *
+proto_key_run_log(const char *p, const char *id, const char *host,
+    int step, int64_t seq)
+{
+	return key(p, K_RUN_LOG "%s/%s/%04d/%08" PRId64, id, host, step, seq);
+}
+
+char *
+proto_key_run_fired(const char *p, const char *task, int64_t unix_s)
+{
+	return key(p, K_RUN_FIRED "%s/%012" PRId64, task, unix_s);
 }
 
 char *

@@ -17,7 +17,14 @@
  *   P/agents/<host>                         heartbeat and facts (leased)
  *   P/locks/apply                           held by a running apply
  *   P/events/<ns:019>-<rand:8hex>           leurad's audit events
- *   P/runs/, P/auth/                        reserved: task runs, users
+ *   P/runs/docs/<run>                       a task run's record (leurad)
+ *   P/runs/dispatch/<host>/<run>/<S:04>     step S of a run for a host:
+ *                                           signed, deleted to cancel
+ *   P/runs/exec/<run>/<host>/<S:04>         the agent's claim (leased)
+ *   P/runs/results/<run>/<host>/<S:04>      the step's result + preview
+ *   P/runs/log/<run>/<host>/<S:04>/<N:08>   output chunks (agent)
+ *   P/runs/fired/<task>/<unix-s:012>        a cron/at firing, once
+ *   P/auth/                                 users, groups, grants, tokens
  *
  * Builders return a new string, the caller's to free.  Names that end in
  * _dir build the prefix of a range, with its trailing slash (so that
@@ -60,7 +67,26 @@ char	*proto_key_results(const char *p, const char *host);
 char	*proto_key_agents_dir(const char *p);		/* P/agents/ */
 char	*proto_key_agent(const char *p, const char *host);
 char	*proto_key_lock_apply(const char *p);
-char	*proto_key_runs_dir(const char *p);		/* reserved */
+char	*proto_key_runs_dir(const char *p);		/* P/runs/ */
+/* Task runs (docs/etcd-layout.md, server/run.h); step: index in the run */
+char	*proto_key_run_docs_dir(const char *p);	/* P/runs/docs/ */
+char	*proto_key_run(const char *p, const char *id);
+char	*proto_key_dispatch_dir(const char *p, const char *host);
+char	*proto_key_dispatch(const char *p, const char *host, const char *id,
+	    int step);
+char	*proto_key_run_exec_dir(const char *p, const char *id);
+char	*proto_key_run_exec(const char *p, const char *id, const char *host,
+	    int step);
+char	*proto_key_run_results_dir(const char *p, const char *id);
+char	*proto_key_run_result(const char *p, const char *id,
+	    const char *host, int step);
+char	*proto_key_run_log_dir(const char *p);	/* P/runs/log/ */
+char	*proto_key_run_log_step_dir(const char *p, const char *id,
+	    const char *host, int step);
+char	*proto_key_run_log(const char *p, const char *id, const char *host,
+	    int step, int64_t seq);
+char	*proto_key_run_fired(const char *p, const char *task,
+	    int64_t unix_s);
 char	*proto_key_events_dir(const char *p);		/* P/events/ */
 /* P/events/<ns:019>-<rnd:08x>: leurad's audit event at Unix time ns */
 char	*proto_key_event(const char *p, int64_t ns, uint32_t rnd);

@@ -387,6 +387,20 @@ test_proto_verify_value__refuses_forgeries(void **state)
 	    &err), LR_EINVAL);
 	free(t);
 	assert_null(out);
+	/* a run dispatch is not a host document, nor the reverse */
+	t = proto_sign_run_value(u, "web1", k);
+	assert_int_equal(proto_verify_run_value(t, strlen(t), "web1", pub,
+	    &out, &err), 0);
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(proto_verify_value(t, strlen(t), "web1", pub, &out,
+	    &err), LR_EINVAL);
+	assert_int_equal(proto_verify_run_value(t, strlen(t), "web2", pub,
+	    &out, &err), LR_EINVAL);
+	assert_int_equal(proto_verify_run_value(v, strlen(v), "web1", pub,
+	    &out, &err), LR_EINVAL);
+	free(t);
+	assert_null(out);
 
 	cmd = lr_xasprintf("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);

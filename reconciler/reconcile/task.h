@@ -1,0 +1,58 @@
+/*
+ * A task's run, compiled (issue 14): its params checked against what the
+ * task declares, its targets resolved to hosts, and its steps rendered
+ * for one host into the JSON the agent's step runner reads (the same
+ * shape as a desired state's steps: agent/step.h), with the contents
+ * their file steps need.  leurad's run engine (server/run*.c) and
+ * `leura run --dry-run` read tasks through this file only.  Nothing here
+ * prints or touches etcd.
+ */
+#ifndef REC_TASK_H
+#define REC_TASK_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "spec.h"
+
+/*
+ * Check given ({k: value}: JSON values, or strings as typed after -p
+ * k=v, converted to the declared type) against the task's declared
+ * params: unknown names (with the nearest), wrong types ("param 'count'
+ * of task 'drain' is an integer; got 'x'"), missing required ones.
+ * *out: every declared param with its value or default (new reference).
+ * LR_EINVAL with err set when not.
+ */
+int	rec_task_params(const struct spec_task *t, const json_t *given,
+	    json_t **out, struct lr_err *err);
+
+/*
+ * The hosts a task runs on (sorted, unique; new reference): targets
+ * ({"hosts","groups","services"}, NULL: the task's own) resolved
+ * against repo, services through their placement (comp: what
+ * rec_compile made of repo).  LR_EINVAL when a name is unknown (named,
+ * with the nearest) or when nothing matches ("targets match no host").
+ */
+int	rec_task_hosts(const struct spec_repo *repo,
+	    const struct rec_compiled *comp, const struct spec_task *t,
+	    const json_t *targets, json_t **out, struct lr_err *err);
+
+/*
+ * The steps of task t rendered for host with params (from
+ * rec_task_params): *steps a new array of step objects ({"id":
+ * "task/<t>/<S>/<name>","name","kind", ...} as agent/step.h reads them;
+ * approval steps as {"name","kind":"approval","approval":{"groups",
+ * "timeout_ms","self_approval"}}, which the engine keeps), *files a new
+ * object {sha256: content} of what their file steps need (to be stored
+ * under P/desired/files/ before dispatch).  Templates see params.*,
+ * host.*, and what role steps see.  LR_EINVAL with err set (the step and
+ * path:line:col) when a template fails for this host.
+ */
+int	rec_task_render(const struct spec_repo *repo,
+	    const struct rec_compiled *comp, const struct spec_task *t,
+	    const char *host, const json_t *params, json_t **steps,
+	    json_t **files, struct lr_err *err);
+
+#endif
