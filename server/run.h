@@ -115,8 +115,8 @@ struct run_request {
 int	run_create(struct srv *s, struct etcd *e, const struct run_request *rq,
 	    json_t **out, json_t **recent, struct lr_err *err);
 
-/* A new run id into buf (RUN_ID_LEN + 1 bytes). */
-#define RUN_ID_LEN	22
+/* A new run id into buf (RUN_ID_LEN + 1 bytes): "r@" 8+1+6 "-" 6. */
+#define RUN_ID_LEN	24
 void	run_id_new(char buf[RUN_ID_LEN + 1]);
 /* Whether s has the form of a run id ("r@...") or a deploy's ("d@N"). */
 bool	run_id_valid(const char *s);
