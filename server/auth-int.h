@@ -33,7 +33,14 @@ struct etcd_uv_watch;
 struct auth_user {
 	const char	*name;
 	const char	*password;	/* the Argon2id encoding */
+	/*
+	 * "uid": random, given when the user is made, so that a user made
+	 * again under a deleted one's name is told apart (the owner rule);
+	 * NULL in users made before it existed
+	 */
+	const char	*uid;
 	const char	*created_by;
+	const char	*created_by_uid;	/* the creator's uid; NULL */
 	bool		 disabled;
 	int64_t		 mod_rev;
 	const json_t	*doc;		/* borrowed from the snapshot */
@@ -41,6 +48,7 @@ struct auth_user {
 
 struct auth_group {
 	const char	*name;
+	const char	*created_by_uid;
 	const char	*created_by;
 	const json_t	*members;	/* array of user names */
 	int64_t		 mod_rev;
@@ -53,6 +61,7 @@ struct auth_grant {
 	int		 verb;
 	const char	*resource;	/* the pattern */
 	const char	*created_by;
+	const char	*created_by_uid;
 	int64_t		 mod_rev;
 	const json_t	*doc;
 };

@@ -227,7 +227,8 @@ first_admin(struct auth_state *st, struct etcd *e, struct lr_err *err)
 	struct srv *s = st->srv;
 	char *marker = auth_key(s, "initialized");
 	char *ukey = auth_key(s, "users/" AUTH_ADMIN_USER);
-	char gid[17], now[LR_TIME_ISO_LEN], *gkey, *hash = NULL, *pw, *rel;
+	char gid[17], uid[33], now[LR_TIME_ISO_LEN];
+	char *gkey, *hash = NULL, *pw, *rel;
 	char *uval = NULL, *gval = NULL, *mval = NULL;
 	struct etcd_txn t;
 	struct etcd_txn_result res = { 0 };
@@ -247,9 +248,10 @@ first_admin(struct auth_state *st, struct etcd *e, struct lr_err *err)
 	lr_time_iso_now(now);
 	if ((rc = auth_pw_hash(pw, &hash, err)) < 0)
 		goto out;
-	uval = auth_dump(json_pack("{s:s,s:s,s:s,s:s,s:b}", "name",
-	    AUTH_ADMIN_USER, "password", hash, "created", now, "created_by",
-	    "leurad", "disabled", 0));
+	auth_random_hex(uid, 16);
+	uval = auth_dump(json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name",
+	    AUTH_ADMIN_USER, "uid", uid, "password", hash, "created", now,
+	    "created_by", "leurad", "disabled", 0));
 	gval = auth_dump(json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", gid,
 	    "subject", "user:" AUTH_ADMIN_USER, "verb", "admin", "resource",
 	    "*", "created", now, "created_by", "leurad"));

@@ -210,6 +210,25 @@ grant_match(const struct auth_snapshot *s, const char *user,
 	return hit;
 }
 
+/*
+ * Whether user owns what created_by (of uid cuid) made: the same name,
+ * and the same user, not one made again under a deleted one's name.
+ * Users made before uids existed have none, nor has what they made.
+ */
+static bool
+owns(const struct auth_snapshot *s, const char *user,
+    const char *created_by, const char *cuid)
+{
+	const struct auth_user *u;
+
+	if (!created_by || strcmp(created_by, user) != 0 ||
+	    !(u = auth_find_user(s, user)))
+		return false;
+	if (!u->uid)
+		return cuid == NULL;
+	return cuid != NULL && strcmp(cuid, u->uid) == 0;
+}
+
 /* The built-in rules (see the top); a reason in why when one applies. */
 static bool
 rules(const struct auth_snapshot *s, const char *user, enum auth_verb verb,
@@ -225,7 +244,7 @@ rules(const struct auth_snapshot *s, const char *user, enum auth_verb verb,
 		name = resource + 6;
 		if (!(u = auth_find_user(s, name)))
 			return false;
-		if (u->created_by && strcmp(u->created_by, user) == 0) {
+		if (owns(s, user, u->created_by, u->created_by_uid)) {
 			why_set(why, true, NULL, "owner: %s created %s", user,
 			    resource);
 			return true;
@@ -237,7 +256,7 @@ rules(const struct auth_snapshot *s, const char *user, enum auth_verb verb,
 	} else if (strncmp(resource, "groups/", 7) == 0) {
 		if (!(g = auth_find_group(s, resource + 7)))
 			return false;
-		if (g->created_by && strcmp(g->created_by, user) == 0) {
+		if (owns(s, user, g->created_by, g->created_by_uid)) {
 			why_set(why, true, NULL, "owner: %s created %s", user,
 			    resource);
 			return true;
@@ -250,7 +269,7 @@ rules(const struct auth_snapshot *s, const char *user, enum auth_verb verb,
 	} else if (strncmp(resource, "grants/", 7) == 0) {
 		if (!(gr = auth_find_grant(s, resource + 7)))
 			return false;
-		if (gr->created_by && strcmp(gr->created_by, user) == 0) {
+		if (owns(s, user, gr->created_by, gr->created_by_uid)) {
 			why_set(why, true, NULL, "owner: %s created %s", user,
 			    resource);
 			return true;

@@ -28,8 +28,48 @@
 #define PW_MAX		1024
 #define TOKEN_DEFAULT_S	(30L * 86400)
 #define TOKEN_MAX_S	(366L * 86400)
+/*
+ * A session younger than this may make a token that outlives it: the
+ * password was typed moments ago (GitHub's "sudo mode").  An older
+ * session, or an API token, makes tokens that end when it ends, so a
+ * stolen token cannot be stretched into a year-long one.
+ */
+#define TOKEN_FRESH_S	(15L * 60)
+
+/* The highest verb of a scope set (bit 1 << verb), -1 when empty. */
+static int
+scopes_top(unsigned scopes)
+{
+	int v;
+
+	for (v = AUTH_ADMIN; v >= 0; v--)
+		if (scopes & (1u << v))
+			return v;
+	return -1;
+}
 
 /* ---- helpers ---- */
+
+/*
+ * Stamp doc, made by the caller, with the caller's uid (the owner rule:
+ * auth_decide.c), and a user's doc with its own new uid.  Returns doc.
+ */
+static json_t *
+stamp_creator(struct srv_req *req, json_t *doc, bool is_user)
+{
+	struct auth_snapshot *snap = auth_current(req->srv);
+	const struct auth_user *u;
+	char uid[33];
+
+	if (snap && (u = auth_find_user(snap, req->who->user)) && u->uid)
+		lr_json_set_str(doc, "created_by_uid", u->uid);
+	auth_snapshot_unref(snap);
+	if (is_user) {
+		auth_random_hex(uid, 16);
+		lr_json_set_str(doc, "uid", uid);
+	}
+	return doc;
+}
 
 static struct auth_snapshot *
 snap_get(struct srv_req *req, struct srv_resp *resp)
@@ -495,9 +535,9 @@ h_users_create(struct srv_req *req, struct srv_resp *resp)
 		goto out;
 	}
 	lr_time_iso_now(now);
-	val = auth_dump(json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", name,
-	    "password", hash, "created", now, "created_by", req->who->user,
-	    "disabled", dis && json_is_true(dis)));
+	val = auth_dump(stamp_creator(req, json_pack("{s:s,s:s,s:s,s:s,s:b}",
+	    "name", name, "password", hash, "created", now, "created_by",
+	    req->who->user, "disabled", dis && json_is_true(dis)), true));
 	etcd_txn_init(&t);
 	etcd_txn_cmp_int(&t, k, ETCD_CMP_VERSION, ETCD_CMP_EQUAL, 0);
 	etcd_txn_put(&t, ETCD_THEN, k, val, strlen(val), 0);
@@ -846,9 +886,9 @@ h_groups_create(struct srv_req *req, struct srv_resp *resp)
 		json_array_append(members, v);
 	}
 	lr_time_iso_now(now);
-	val = auth_dump(json_pack("{s:s,s:O,s:s,s:s}", "name", name,
-	    "members", members, "created", now, "created_by",
-	    req->who->user));
+	val = auth_dump(stamp_creator(req, json_pack("{s:s,s:O,s:s,s:s}",
+	    "name", name, "members", members, "created", now, "created_by",
+	    req->who->user), false));
 	k = key_of(req, "groups", name);
 	etcd_txn_init(&t);
 	etcd_txn_cmp_int(&t, k, ETCD_CMP_VERSION, ETCD_CMP_EQUAL, 0);
@@ -1130,9 +1170,10 @@ h_grants_create(struct srv_req *req, struct srv_resp *resp)
 	auth_random_hex(id, 8);
 	id[0] = 'g';
 	lr_time_iso_now(now);
-	val = auth_dump(json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", id,
-	    "subject", subject, "verb", auth_verb_name(vb), "resource",
-	    resource, "created", now, "created_by", req->who->user));
+	val = auth_dump(stamp_creator(req, json_pack("{s:s,s:s,s:s,s:s,s:s,"
+	    "s:s}", "id", id, "subject", subject, "verb", auth_verb_name(vb),
+	    "resource", resource, "created", now, "created_by",
+	    req->who->user), false));
 	k = key_of(req, "grants", id);
 	etcd_txn_init(&t);
 	etcd_txn_cmp_int(&t, k, ETCD_CMP_VERSION, ETCD_CMP_EQUAL, 0);
@@ -1314,6 +1355,47 @@ ttl_parse(const json_t *v)
 	return ms / 1000;
 }
 
+/* "session" or "API token": what the caller authenticated with. */
+static const char *
+parent_kind(struct srv_req *req)
+{
+	struct auth_snapshot *snap = auth_current(req->srv);
+	const struct auth_token *t;
+	const char *k = "token";
+
+	if (snap && (t = auth_find_token_id(snap, req->who->token_id)))
+		k = strcmp(t->kind, "session") == 0 ? "session" : "API token";
+	auth_snapshot_unref(snap);
+	return k;
+}
+
+/*
+ * The most seconds a token made by the caller may last: TOKEN_MAX_S from
+ * a fresh session (TOKEN_FRESH_S), else what is left of the caller's own
+ * token.  -1 with resp set when the caller's token is not found.
+ */
+static long
+parent_expiry(struct srv_req *req, struct srv_resp *resp)
+{
+	struct auth_snapshot *snap;
+	const struct auth_token *t;
+	int64_t now = (int64_t)time(NULL);
+	long left = -1;
+
+	if (!(snap = snap_get(req, resp)))
+		return -1;
+	if (!(t = auth_find_token_id(snap, req->who->token_id)))
+		srv_resp_error(resp, 401, "unauthorized", "log in again: "
+		    "leura login", "the token of this request is gone");
+	else if (strcmp(t->kind, "session") == 0 &&
+	    t->expires - now >= AUTH_SESSION_S - TOKEN_FRESH_S)
+		left = TOKEN_MAX_S;
+	else
+		left = t->expires > now ? (long)(t->expires - now) : 0;
+	auth_snapshot_unref(snap);
+	return left;
+}
+
 static void
 h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 {
@@ -1323,7 +1405,7 @@ h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 	char id[17], res[64];
 	json_t *body = NULL, *sc, *v, *ex;
 	unsigned scopes = 0;
-	long ttl = TOKEN_DEFAULT_S;
+	long ttl = TOKEN_DEFAULT_S, parent_left;
 	size_t i;
 	int vb;
 
@@ -1349,7 +1431,8 @@ h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 	}
 	if (!sc)
 		scopes = req->who->scopes;
-	if (scopes & ~req->who->scopes) {
+	/* a scope implies the verbs below it (auth_decide.c) */
+	if (scopes_top(scopes) > scopes_top(req->who->scopes)) {
 		srv_resp_error(resp, 403, "forbidden", "log in (leura login) "
 		    "to make tokens with more scopes", "a token cannot have "
 		    "scopes the token that makes it lacks");
@@ -1360,6 +1443,20 @@ h_tokens_create(struct srv_req *req, struct srv_resp *resp)
 		srv_resp_error(resp, 400, "bad_request", "seconds (3600) or a "
 		    "duration (90s, 10m, 12h, 90d), from 1 s to 366 days",
 		    "'expires_in' is not a duration from 1 s to 366 days");
+		goto out;
+	}
+	if ((parent_left = parent_expiry(req, resp)) < 0)
+		goto out;
+	if (ttl > parent_left) {
+		char hint[160];
+
+		snprintf(hint, sizeof(hint), "log in again (leura login) and "
+		    "make the token within %ld minutes, or ask for at most "
+		    "%lds", TOKEN_FRESH_S / 60, parent_left);
+		srv_resp_error(resp, 403, "forbidden", hint, "a token cannot "
+		    "outlive the %s that makes it, unless that is a session "
+		    "opened in the last %ld minutes", parent_kind(req),
+		    TOKEN_FRESH_S / 60);
 		goto out;
 	}
 	srv_req_audit(req, "tokens", json_pack("{s:s}", "name", name));

@@ -74,7 +74,9 @@ add_entry(struct auth_snapshot *s, const char *rel, const json_t *e)
 		u = &s->users[s->nusers++];
 		u->name = name;
 		u->password = lr_json_str(doc, "password");
+		u->uid = lr_json_str(doc, "uid");
 		u->created_by = lr_json_str(doc, "created_by");
+		u->created_by_uid = lr_json_str(doc, "created_by_uid");
 		u->disabled = lr_json_bool(doc, "disabled");
 		u->mod_rev = rev;
 		u->doc = doc;
@@ -87,6 +89,7 @@ add_entry(struct auth_snapshot *s, const char *rel, const json_t *e)
 		g = &s->groups[s->ngroups++];
 		g->name = name;
 		g->created_by = lr_json_str(doc, "created_by");
+		g->created_by_uid = lr_json_str(doc, "created_by_uid");
 		g->members = json_object_get(doc, "members");
 		g->mod_rev = rev;
 		g->doc = doc;
@@ -106,6 +109,7 @@ add_entry(struct auth_snapshot *s, const char *rel, const json_t *e)
 		gr->verb = vb;
 		gr->resource = lr_json_str(doc, "resource");
 		gr->created_by = lr_json_str(doc, "created_by");
+		gr->created_by_uid = lr_json_str(doc, "created_by_uid");
 		gr->mod_rev = rev;
 		gr->doc = doc;
 	} else if (strncmp(rel, "tokens/", 7) == 0) {

@@ -27,6 +27,20 @@ static const char *fixture =
 " \"users/erin\": {\"rev\": 7, \"doc\": {\"name\": \"erin\","
 "   \"created_by\": \"bob\"}},"
 " \"users/nogrants\": {\"rev\": 8, \"doc\": {\"name\": \"nogrants\"}},"
+/* frank was deleted and made again: the new one (uid f2) owns nothing of
+   the old one's (f1); gina (uid g1) owns what she made */
+" \"users/frank\": {\"rev\": 21, \"doc\": {\"name\": \"frank\","
+"   \"uid\": \"f2\", \"created_by\": \"root\"}},"
+" \"users/gina\": {\"rev\": 22, \"doc\": {\"name\": \"gina\","
+"   \"uid\": \"g1\", \"created_by\": \"root\"}},"
+" \"users/hal\": {\"rev\": 23, \"doc\": {\"name\": \"hal\","
+"   \"uid\": \"h1\", \"created_by\": \"frank\","
+"   \"created_by_uid\": \"f1\"}},"
+" \"groups/web\": {\"rev\": 24, \"doc\": {\"name\": \"web\","
+"   \"members\": [], \"created_by\": \"frank\"}},"
+" \"groups/gina-team\": {\"rev\": 25, \"doc\": {\"name\": \"gina-team\","
+"   \"members\": [], \"created_by\": \"gina\","
+"   \"created_by_uid\": \"g1\"}},"
 " \"groups/ops\": {\"rev\": 9, \"doc\": {\"name\": \"ops\","
 "   \"members\": [\"carol\", \"dave\"], \"created_by\": \"alice\"}},"
 " \"groups/dba\": {\"rev\": 10, \"doc\": {\"name\": \"dba\","
@@ -126,6 +140,10 @@ static const struct row rows[] = {
 	{ "alice", ALL, AUTH_ADMIN, "users/bob", true, "owner" },
 	{ "alice", ALL, AUTH_ADMIN, "groups/ops", true, "owner" },
 	{ "alice", ALL, AUTH_ADMIN, "grants/g3", true, "owner" },
+	/* ...the same user, not a new one under a deleted one's name */
+	{ "frank", ALL, AUTH_ADMIN, "users/hal", false, "" },
+	{ "frank", ALL, AUTH_ADMIN, "groups/web", false, "" },
+	{ "gina", ALL, AUTH_ADMIN, "groups/gina-team", true, "owner" },
 	{ "alice", ALL, AUTH_ADMIN, "users/carol", false, "no grant" },
 	{ "bob", ALL, AUTH_ADMIN, "users/erin", true, "owner" },
 	{ "bob", R, AUTH_ADMIN, "users/erin", false, "scopes" },

@@ -202,6 +202,17 @@ body_has '"scopes":["read"]'
 body_has '"kind":"api"'
 SRV_TOKEN=$TOK want 403 POST /v1/tokens -d '{"name":"more","scopes":["apply"]}'
 body_has 'scopes'
+# an API token cannot stretch itself: one made by it ends when it ends
+SRV_TOKEN=$TOK want 403 POST /v1/tokens -d '{"name":"long","expires_in":"90d"}'
+body_has 'cannot outlive'
+body_has 'leura login'
+SRV_TOKEN=$TOK want_secret 201 POST /v1/tokens -d '{"name":"shorter","expires_in":600}'
+# scopes are ordered: an admin-scoped token may make a read-scoped one
+SRV_TOKEN=$BOB want_secret 201 POST /v1/tokens \
+    -d '{"name":"adm","scopes":["admin"],"expires_in":3600}'
+ATOK=$(field token)
+SRV_TOKEN=$ATOK want_secret 201 POST /v1/tokens \
+    -d '{"name":"rd","scopes":["read"],"expires_in":600}'
 SRV_TOKEN=$ADM want 200 GET '/v1/tokens?user=bob'
 body_has "\"id\":\"$TID\""
 SRV_TOKEN=$BOB want 403 GET '/v1/tokens?user=admin'
