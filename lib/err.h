@@ -27,6 +27,7 @@ enum {
 	LR_ECANCELED = -15,	/* stopped by the caller */
 	LR_EPERM = -16,		/* etcd denied the operation (RBAC) */
 	LR_EBUSY = -17,		/* held by another process (a lock) */
+	LR_EEXIST = -18,	/* already made (a run, a firing): see its hint */
 };
 
 struct lr_err {

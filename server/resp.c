@@ -152,6 +152,7 @@ srv_resp_lr_err(struct srv_resp *r, const struct lr_err *err)
 	case LR_EAUTH:	status = 401; code = "unauthorized"; break;
 	case LR_EPERM:	status = 403; code = "forbidden"; break;
 	case LR_ECONFLICT:
+	case LR_EEXIST:
 	case LR_EBUSY:	status = 409; code = "conflict"; break;
 	case LR_ETOOBIG: status = 413; code = "too_large"; break;
 	case LR_EUNREACH: status = 503; code = "unavailable"; break;

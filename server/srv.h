@@ -105,7 +105,8 @@ void	srv_resp_error(struct srv_resp *r, int status, const char *code,
 /*
  * An lr_err as the error shape: the status and code follow err->code
  * (LR_EINVAL 400, LR_ENOENT 404, LR_EAUTH 401, LR_EPERM 403,
- * LR_ECONFLICT 409, LR_EBUSY 409, LR_ETOOBIG 413, LR_EUNREACH 503,
+ * LR_ECONFLICT 409, LR_EBUSY 409, LR_EEXIST 409, LR_ETOOBIG 413,
+ * LR_EUNREACH 503,
  * anything else 500), message and hint are err's.
  */
 void	srv_resp_lr_err(struct srv_resp *r, const struct lr_err *err);
