@@ -98,6 +98,7 @@ struct agent_sync {
 	int64_t	 head_gen;	/* head.generation; 0: none */
 	int64_t	 head_deploy;
 	json_t	*head_mbb;	/* head.make_before_break; NULL: none */
+	json_t	*head_skipped;	/* head.skipped (proto/doc.h); NULL */
 	int64_t	 head_rev;	/* its mod_revision */
 	json_t	*docs;		/* {key: document} under k_docs */
 	int64_t	 docs_rev;	/* docs is known up to this revision */
@@ -226,6 +227,8 @@ set_head(struct agent_sync *s, const struct etcd_kv *kv)
 	json_decref(s->head_mbb);
 	s->head_mbb = json_incref(json_object_get(h,
 	    PROTO_HEAD_MAKE_BEFORE_BREAK));
+	json_decref(s->head_skipped);
+	s->head_skipped = json_incref(json_object_get(h, PROTO_HEAD_SKIPPED));
 	s->head_rev = kv->mod_revision;
 	json_decref(h);
 }
@@ -392,6 +395,8 @@ read_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	s->head_gen = s->head_deploy = 0;
 	json_decref(s->head_mbb);
 	s->head_mbb = NULL;
+	json_decref(s->head_skipped);
+	s->head_skipped = NULL;
 	for (i = 0; i < r.ops[0].range.nkvs; i++)
 		set_head(s, &r.ops[0].range.kvs[i]);
 	docs_replace(s, r.ops[1].range.kvs, r.ops[1].range.nkvs);
@@ -671,19 +676,29 @@ docs_behind(struct agent_sync *s)
 static void
 evaluate(struct agent_sync *s)
 {
-	const char *key, *best = NULL, *cur;
-	int64_t g, bg = -1, cur_head = 0;
+	const char *key, *best = NULL, *cur, *ghost = NULL;
+	int64_t g, bg = -1, cur_head = 0, gg = -1;
 	json_t *v;
 
 	if (s->stopping || s->fetching || docs_behind(s))
 		return;
 	json_object_foreach(s->docs, key, v) {
 		g = key_generation(s, key);
-		if (g >= 0 && g <= s->head_gen && g > bg) {
+		if (g < 0 || g > s->head_gen)
+			continue;
+		/* a generation never deployed: a replay of an aborted apply */
+		if (proto_skipped_has(s->head_skipped, g)) {
+			if (g > gg) {
+				gg = g;
+				ghost = key;
+			}
+		} else if (g > bg) {
 			bg = g;
 			best = key;
 		}
 	}
+	if (ghost != NULL && gg > bg)
+		agent_trust_never_deployed(s->trust, ghost, gg);
 	cur = s->hooks.in_force(s->hooks.arg, &cur_head);
 	if (best == NULL || (cur && strcmp(cur, best) == 0)) {
 		/* the head moved without changing this host */
@@ -1325,6 +1340,7 @@ freed_cb(uv_handle_t *h)
 		return;
 	agent_trust_free(s->trust);
 	json_decref(s->head_mbb);
+	json_decref(s->head_skipped);
 	json_decref(s->docs);
 	json_decref(s->observed);
 	json_decref(s->report);

@@ -165,6 +165,18 @@ agent_trust_fresh(struct agent_trust *t, const char *key, int64_t gen)
 }
 
 void
+agent_trust_never_deployed(struct agent_trust *t, const char *key,
+    int64_t gen)
+{
+	struct lr_err err;
+
+	lr_err_set(&err, LR_EINVAL, "it is generation %lld, which the head "
+	    "lists as never deployed: an apply that did not commit wrote it, "
+	    "and it was put back (a replay)", (long long)gen);
+	refuse(t, key, "the document", &err);
+}
+
+void
 agent_trust_accepted(struct agent_trust *t, int64_t gen)
 {
 	struct lr_err err;

@@ -60,6 +60,12 @@ json_t	*agent_trust_head(struct agent_trust *t, const char *key,
  */
 bool	agent_trust_fresh(struct agent_trust *t, const char *key,
 	    int64_t gen);
+/*
+ * Say that the document under key is of a generation the head lists as
+ * never deployed (proto/doc.h, skipped): it is ignored.
+ */
+void	agent_trust_never_deployed(struct agent_trust *t, const char *key,
+	    int64_t gen);
 /* The document of generation gen came into force: remember gen. */
 void	agent_trust_accepted(struct agent_trust *t, int64_t gen);
 

@@ -177,6 +177,9 @@ proto_head_encode(const struct proto_head *h)
 		lr_json_set_str(prev, PROTO_HEAD_COMMIT, h->previous_commit);
 		json_object_set_new(o, PROTO_HEAD_PREVIOUS, prev);
 	}
+	if (json_array_size(h->skipped) > 0)
+		json_object_set_new(o, PROTO_HEAD_SKIPPED,
+		    json_deep_copy(h->skipped));
 	if (json_object_size(h->make_before_break) > 0)
 		json_object_set_new(o, PROTO_HEAD_MAKE_BEFORE_BREAK,
 		    json_deep_copy(h->make_before_break));
@@ -203,12 +206,71 @@ proto_head_decode(const json_t *head, struct proto_head *out)
 	out->hosts_written = lr_json_int(head, PROTO_HEAD_HOSTS_WRITTEN);
 	out->make_before_break = json_object_get(head,
 	    PROTO_HEAD_MAKE_BEFORE_BREAK);
+	out->skipped = json_object_get(head, PROTO_HEAD_SKIPPED);
 	out->leura = lr_json_strn(head, PROTO_HEAD_LEURA);
 	out->apply_id = lr_json_strn(head, PROTO_HEAD_APPLY_ID);
 	if (json_is_object(prev)) {
 		out->previous_deploy = lr_json_int(prev, PROTO_HEAD_DEPLOY);
 		out->previous_commit = lr_json_strn(prev, PROTO_HEAD_COMMIT);
 	}
+}
+
+/* ---- generations never deployed ---- */
+
+static bool
+range_get(const json_t *r, int64_t *lo, int64_t *hi)
+{
+	if (!json_is_array(r) || json_array_size(r) != 2 ||
+	    !json_is_integer(json_array_get(r, 0)) ||
+	    !json_is_integer(json_array_get(r, 1)))
+		return false;
+	*lo = json_integer_value(json_array_get(r, 0));
+	*hi = json_integer_value(json_array_get(r, 1));
+	return *lo <= *hi;
+}
+
+json_t *
+proto_skipped_add(const json_t *prev, int64_t lo, int64_t hi)
+{
+	json_t *out = json_array(), *r;
+	int64_t a, b;
+	size_t i;
+	bool placed = lo > hi;
+
+	json_array_foreach((json_t *)prev, i, r) {
+		if (!range_get(r, &a, &b))
+			continue;
+		if (!placed && b + 1 >= lo && a <= hi + 1) {
+			/* overlaps or touches the new range: absorb it */
+			lo = a < lo ? a : lo;
+			hi = b > hi ? b : hi;
+			continue;
+		}
+		if (!placed && a > hi) {
+			json_array_append_new(out, json_pack("[I,I]",
+			    (json_int_t)lo, (json_int_t)hi));
+			placed = true;
+		}
+		json_array_append_new(out, json_pack("[I,I]", (json_int_t)a,
+		    (json_int_t)b));
+	}
+	if (!placed)
+		json_array_append_new(out, json_pack("[I,I]", (json_int_t)lo,
+		    (json_int_t)hi));
+	return out;
+}
+
+bool
+proto_skipped_has(const json_t *skipped, int64_t g)
+{
+	const json_t *r;
+	int64_t a, b;
+	size_t i;
+
+	json_array_foreach((json_t *)skipped, i, r)
+		if (range_get(r, &a, &b) && a <= g && g <= b)
+			return true;
+	return false;
 }
 
 /* ---- signatures ---- */

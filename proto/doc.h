@@ -103,10 +103,27 @@ struct proto_head {
 	 * left out
 	 */
 	const json_t *make_before_break;
+	/*
+	 * Generations never deployed: [[lo, hi]...], inclusive ranges,
+	 * sorted; the ones allocated by applies that did not commit, this
+	 * head's and every earlier head's.  A document of such a generation
+	 * is signed but was never in force: a reader ignores it, so a copy
+	 * kept and put back later (a replay) never runs.  NULL or empty:
+	 * left out.
+	 */
+	const json_t *skipped;
 };
 
 /* New reference; strings are copied. */
 json_t	*proto_head_encode(const struct proto_head *h);
+/*
+ * The skipped list of a new head: prev's (a head's PROTO_HEAD_SKIPPED,
+ * may be NULL) with [lo, hi] added when lo <= hi, adjacent and
+ * overlapping ranges merged.  New reference.
+ */
+json_t	*proto_skipped_add(const json_t *prev, int64_t lo, int64_t hi);
+/* Whether generation g is in skipped (NULL: none is). */
+bool	 proto_skipped_has(const json_t *skipped, int64_t g);
 /*
  * Read head (a head or a deploy record) into out; strings are borrowed
  * from it, NULL (numbers 0) when absent or of another type.

@@ -40,6 +40,7 @@
 #define PROTO_HEAD_PREVIOUS		"previous"	/* {deploy, commit} */
 /* {svc: [hosts]}: turndowns of svc wait for it to validate there */
 #define PROTO_HEAD_MAKE_BEFORE_BREAK	"make_before_break"
+#define PROTO_HEAD_SKIPPED		"skipped"	/* [[lo,hi]...] */
 /* the last member of a signed head or host document (doc.h) */
 #define PROTO_SIGNATURE			"signature"
 

@@ -315,6 +315,43 @@ test_proto_value_parse__refuses_no_object(void **state)
 	assert_non_null(strstr(err.msg, "is not a JSON object"));
 }
 
+/* The generations never deployed: ranges merged, looked up. */
+static void
+test_proto_skipped(void **state)
+{
+	json_t *a, *b, *c, *d;
+	char *t;
+
+	(void)state;
+	a = proto_skipped_add(NULL, 5, 4);		/* empty range */
+	assert_int_equal(json_array_size(a), 0);
+	b = proto_skipped_add(a, 3, 3);
+	c = proto_skipped_add(b, 7, 8);
+	d = proto_skipped_add(c, 4, 6);		/* joins both */
+	t = json_dumps(d, JSON_COMPACT);
+	assert_string_equal(t, "[[3,8]]");
+	free(t);
+	json_decref(d);
+	d = proto_skipped_add(c, 1, 1);		/* before, apart */
+	t = json_dumps(d, JSON_COMPACT);
+	assert_string_equal(t, "[[1,1],[3,3],[7,8]]");
+	free(t);
+	assert_true(proto_skipped_has(d, 7));
+	assert_true(proto_skipped_has(d, 1));
+	assert_false(proto_skipped_has(d, 2));
+	assert_false(proto_skipped_has(d, 9));
+	assert_false(proto_skipped_has(NULL, 1));
+	json_decref(d);
+	/* a malformed list (etcd is not trusted for shape): ranges skipped */
+	d = json_loads("[[2],\"x\",[5,4],[6,6]]", 0, NULL);
+	assert_false(proto_skipped_has(d, 2));
+	assert_true(proto_skipped_has(d, 6));
+	json_decref(d);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+}
+
 /* ---- the head ---- */
 
 /* A signed document: bound to its host, its bytes, its key. */
@@ -978,6 +1015,7 @@ main(void)
 		cmocka_unit_test(test_proto_doc__round_trips),
 		cmocka_unit_test(test_proto_value_parse__refuses_no_object),
 		cmocka_unit_test(test_proto_verify_value__refuses_forgeries),
+		cmocka_unit_test(test_proto_skipped),
 		cmocka_unit_test(test_proto_head__round_trips),
 		cmocka_unit_test(test_proto_report__round_trips),
 		cmocka_unit_test(test_proto_results__round_trip),

@@ -692,7 +692,7 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 {
 	struct writer w = { 0 };
 	json_t *need = json_object(), *have = NULL, *stale, *v, *x;
-	json_t *rec;
+	json_t *rec, *skipped;
 	struct proto_head head, old;
 	const char *h, *sha;
 	char at[LR_TIME_ISO_LEN], idbuf[40], *key = NULL, *val = NULL, *what;
@@ -807,11 +807,19 @@ rec_apply_write(struct etcd *e, const struct rec_applied *a,
 	head.hosts_written = (int64_t)res->hosts_written;
 	head.hosts = (int64_t)json_object_size(docs);
 	head.make_before_break = c->make_before_break;
+	/*
+	 * Generations between the head's and this one were allocated by
+	 * applies that never committed: their signed documents must never
+	 * come into force, even put back later (proto/doc.h).
+	 */
+	skipped = proto_skipped_add(old.skipped, a->generation + 1, gen - 1);
+	head.skipped = skipped;
 	if (a->head) {
 		head.previous_deploy = old.deploy;
 		head.previous_commit = old.commit;
 	}
 	rec = proto_head_encode(&head);
+	json_decref(skipped);
 	/* the head is the deploy record, under its own key */
 	w.head_val = proto_dumps(rec);
 	json_decref(rec);

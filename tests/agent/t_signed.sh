@@ -219,6 +219,34 @@ wait_state h1 converged "$GEN"
 H1GEN=$GEN
 expect_eq "h1 rolled back" "$(cat "$ROOT/h1/app.conf")" "n=1"
 
+# j: a document of an apply that never committed (signed: apply signs
+# before its commit), kept by the attacker and put back once a later head
+# sits above its generation.  The later apply deletes it and its head
+# lists the generation as never deployed, so the copy put back is refused
+# though its signature is good.
+K1=$(doc_key h1)
+GJ=$(printf '/leura/desired/hosts/h1/%012d/jjjj' $((GEN + 1)))
+GHOST=$(sign_with "$KEYS/signing.key" "$FID" h1 "$(unsigned \
+    "$(etcd_get "$K1")" | sed "s/\"generation\":$GEN,/\"generation\":$((GEN + 1)),/;
+    s/ran\.log/pwned/")")
+etcd_put "$GJ" "$GHOST"
+# the next deploy changes h2 only (h1 as deployed by the rollback)
+sed -i 's/h1: {vars: {n: 3}}/h1: {vars: {n: 1}}/;
+    s/h2: {vars: {n: 2}}/h2: {vars: {n: 6}}/' "$R/inventory/hosts.yml"
+commit_all "h2: n=6"
+apply
+[ "$GEN" = "$((H1GEN + 2))" ] || fail "the apply after the aborted one: $GEN"
+case $(etcd_get /leura/desired/head) in
+*"\"skipped\":[[$((H1GEN + 1)),$((H1GEN + 1))]]"*) ;;
+*) fail "the head does not list generation $((H1GEN + 1)) as skipped" ;;
+esac
+[ -z "$(etcd_get "$GJ" 2>/dev/null)" ] || fail "the aborted document stayed"
+wait_until 20 "h1 sees head $GEN" at_head "$GEN"
+etcd_put "$GJ" "$GHOST"
+refused "$GJ" "it is generation $((H1GEN + 1)), which the head lists as \
+never deployed"
+etcd_del "$GJ"
+
 # ---- rotating the key ----
 # the agent trusts the old and the new public key; apply with the new one
 # signs every host's document anew, h2's too, though nothing changed
