@@ -1,5 +1,7 @@
 /*
- * Cron expressions and `at` times for task schedules, in UTC.
+ * Cron expressions and `at` times for task schedules, in UTC or in a time
+ * zone (tz.c: sched_cron_next_tz() reads the fields as wall-clock times
+ * there).
  *
  * A cron expression compiles into one bit mask per field; sched_cron_next()
  * then walks the calendar month by month, day by day and hour by hour,
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cal-int.h"
 #include "scheduler.h"
 
 struct sched_cron {
@@ -96,6 +99,11 @@ static const struct cron_macro {
  * 2200, ...); 28 years is a full cycle of weekdays over leap years.
  */
 #define SEARCH_YEARS	28
+/*
+ * sched_cron_next_tz(): wall times tried before giving up; a zone's span
+ * of offsets is at most a day (1,440 minutes of "* * * * *").
+ */
+#define CRON_TZ_MAX_CANDIDATES	4096
 
 static void	seterr(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -110,71 +118,6 @@ seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* ---- calendar ---- */
-
-static bool
-is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-	static const int mdays[13] = {
-		0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-
-	return m == 2 && is_leap(y) ? 29 : mdays[m];
-}
-
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t	 q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	 era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = floor_div(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t	 era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = floor_div(z, 146097);
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-/* 0 = Sunday */
-static int
-weekday_of(int64_t days)
-{
-	return (int)(days - floor_div(days + 4, 7) * 7 + 4);
 }
 
 /* ---- cron parsing ---- */
@@ -608,8 +551,13 @@ read_digits(const char **sp, int n, int *val)
 	return true;
 }
 
-int
-sched_at_parse(const char *s, int64_t *out, char *errbuf, size_t errlen)
+/*
+ * An RFC 3339 time into *out: Unix seconds when it has a zone (*zoned
+ * true), else, when tz_optional, the wall time as if it were UTC.
+ */
+static int
+at_parse(const char *s, bool tz_optional, int64_t *out, bool *zoned,
+    char *errbuf, size_t errlen)
 {
 	const char	*p = s;
 	int		 y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
@@ -667,12 +615,15 @@ sched_at_parse(const char *s, int64_t *out, char *errbuf, size_t errlen)
 		while (is_digit(*p))
 			p++;
 	}
-	if (*p == '\0') {
+	*zoned = *p != '\0';
+	if (*p == '\0' && !tz_optional) {
 		seterr(errbuf, errlen, "missing timezone: add 'Z' for UTC or "
 		    "an offset like '+02:00'");
 		return -1;
 	}
-	if (*p == 'Z' || *p == 'z') {
+	if (*p == '\0') {
+		/* a wall time: the caller reads it in its zone */
+	} else if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		sign = *p++ == '+' ? 1 : -1;
@@ -728,4 +679,56 @@ sched_at_parse(const char *s, int64_t *out, char *errbuf, size_t errlen)
 	*out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec -
 	    sign * (oh * 3600 + om * 60);
 	return 0;
+}
+
+int
+sched_at_parse(const char *s, int64_t *out, char *errbuf, size_t errlen)
+{
+	bool	 zoned;
+
+	return at_parse(s, false, out, &zoned, errbuf, errlen);
+}
+
+int
+sched_at_parse_tz(const char *s, const struct sched_tz *tz, int64_t *out,
+    char *errbuf, size_t errlen)
+{
+	int64_t	 t;
+	bool	 zoned;
+
+	if (tz == NULL)
+		return sched_at_parse(s, out, errbuf, errlen);
+	if (at_parse(s, true, &t, &zoned, errbuf, errlen) < 0)
+		return -1;
+	*out = zoned ? t : sched_tz_wall_to_utc(tz, t);
+	return 0;
+}
+
+int
+sched_cron_next_tz(const struct sched_cron *c, const struct sched_tz *tz,
+    int64_t after, int64_t *next)
+{
+	int64_t	 wall, t;
+	int	 i;
+
+	if (tz == NULL)
+		return sched_cron_next(c, after, next);
+	/*
+	 * Every wall time whose first instant is after `after` is at least
+	 * after's wall time minus the zone's span of offsets: start there
+	 * and take the candidates in order (the first-instant mapping never
+	 * goes backwards), so the first one past `after` is the answer.
+	 */
+	wall = sched_tz_utc_to_wall(tz, after, NULL, NULL) -
+	    sched_tz_span(tz) - 1;
+	for (i = 0; i < CRON_TZ_MAX_CANDIDATES; i++) {
+		if (sched_cron_next(c, wall, &wall) < 0)
+			return -1;
+		t = sched_tz_wall_to_utc(tz, wall);
+		if (t > after) {
+			*next = t;
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -24,7 +24,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=${LEURA_FUZZ_BUILD:-$src/build-fuzz}
-targets=${LEURA_FUZZ_TARGETS:-fuzz_spec fuzz_yaml fuzz_template fuzz_cron fuzz_config fuzz_proto fuzz_agentdoc fuzz_server}
+targets=${LEURA_FUZZ_TARGETS:-fuzz_spec fuzz_yaml fuzz_template fuzz_cron fuzz_tzif fuzz_config fuzz_proto fuzz_agentdoc fuzz_server}
 jobs=${LEURA_FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 out=${LEURA_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/leura-fuzz.XXXXXX")}
 mkdir -p "$out"
