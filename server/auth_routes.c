@@ -765,6 +765,17 @@ h_users_delete(struct srv_req *req, struct srv_resp *resp)
 	k = key_of(req, "users", name);
 	etcd_txn_cmp_int(&t, k, ETCD_CMP_MOD, ETCD_CMP_EQUAL,
 	    im > 0 ? im : u->mod_rev);
+	free(k);
+	/*
+	 * and with no grant made since the copy these deletes come from: a
+	 * grant to the user made meanwhile would outlive them, and give a
+	 * new user of that name what the old one had
+	 */
+	k = key_of(req, "grants", "");
+	etcd_txn_cmp_prefix_int(&t, k, ETCD_CMP_MOD, ETCD_CMP_LESS,
+	    snap->revision + 1);
+	free(k);
+	k = key_of(req, "users", name);
 	etcd_txn_delete(&t, ETCD_THEN, k, 0);
 	free(k);
 	for (i = 0; i < snap->ntokens; i++) {
@@ -969,6 +980,10 @@ h_groups_delete(struct srv_req *req, struct srv_resp *resp)
 	/* the grants to the group go with it */
 	snprintf(subject, sizeof(subject), "group:%s", name);
 	etcd_txn_init(&t);
+	k = key_of(req, "grants", "");
+	etcd_txn_cmp_prefix_int(&t, k, ETCD_CMP_MOD, ETCD_CMP_LESS,
+	    snap->revision + 1);
+	free(k);
 	k = key_of(req, "groups", name);
 	etcd_txn_cmp_int(&t, k, ETCD_CMP_MOD, ETCD_CMP_EQUAL,
 	    im > 0 ? im : g->mod_rev);
@@ -1174,8 +1189,15 @@ h_grants_create(struct srv_req *req, struct srv_resp *resp)
 	    "s:s}", "id", id, "subject", subject, "verb", auth_verb_name(vb),
 	    "resource", resource, "created", now, "created_by",
 	    req->who->user), false));
-	k = key_of(req, "grants", id);
 	etcd_txn_init(&t);
+	/* the subject is still there: its deletion does not miss this */
+	k = subject[0] == 'u' ? key_of(req, "users", subject + 5) :
+	    key_of(req, "groups", subject + 6);
+	etcd_txn_cmp_int(&t, k, ETCD_CMP_MOD, ETCD_CMP_EQUAL, subject[0] ==
+	    'u' ? auth_find_user(snap, subject + 5)->mod_rev :
+	    auth_find_group(snap, subject + 6)->mod_rev);
+	free(k);
+	k = key_of(req, "grants", id);
 	etcd_txn_cmp_int(&t, k, ETCD_CMP_VERSION, ETCD_CMP_EQUAL, 0);
 	etcd_txn_put(&t, ETCD_THEN, k, val, strlen(val), 0);
 	rc = commit(req, resp, &t);
@@ -1183,8 +1205,8 @@ h_grants_create(struct srv_req *req, struct srv_resp *resp)
 	if (rc < 0)
 		goto out;
 	if (rc == 0) {
-		srv_resp_error(resp, 500, "internal", "try again",
-		    "grant id collision");
+		srv_resp_error(resp, 409, "conflict", "retry", "subject '%s' "
+		    "changed while the grant was made", subject);
 		goto out;
 	}
 	auth_snapshot_unref(snap);

@@ -130,6 +130,13 @@ void	etcd_txn_release(struct etcd_txn *t);
 /* Compare version / create_revision / mod_revision of key with v. */
 void	etcd_txn_cmp_int(struct etcd_txn *t, const char *key,
 	    enum etcd_cmp_target target, enum etcd_cmp_result res, int64_t v);
+/*
+ * The same over every key under prefix (a range compare: each key must
+ * pass; none passes as a key of version and revisions 0): e.g. "no key
+ * under P/auth/grants/ changed after revision R" is MOD LESS R + 1.
+ */
+void	etcd_txn_cmp_prefix_int(struct etcd_txn *t, const char *prefix,
+	    enum etcd_cmp_target target, enum etcd_cmp_result res, int64_t v);
 void	etcd_txn_cmp_value(struct etcd_txn *t, const char *key,
 	    enum etcd_cmp_result res, const void *val, size_t len);
 void	etcd_txn_put(struct etcd_txn *t, enum etcd_branch b, const char *key,

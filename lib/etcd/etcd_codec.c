@@ -324,8 +324,8 @@ cmp_result_name(enum etcd_cmp_result res)
 	LR_BUG("compare result %d", (int)res);
 }
 
-void
-etcd_txn_cmp_int(struct etcd_txn *t, const char *key,
+static void
+cmp_int(struct etcd_txn *t, const char *key, bool prefix,
     enum etcd_cmp_target target, enum etcd_cmp_result res, int64_t v)
 {
 	const char *tname, *field;
@@ -350,8 +350,29 @@ etcd_txn_cmp_int(struct etcd_txn *t, const char *key,
 	}
 	c = json_pack("{sossssso}", "key", key_json(key), "target", tname,
 	    "result", cmp_result_name(res), field, int64_json(v));
+	if (prefix) {
+		char *end = etcd_prefix_end(key);
+
+		json_object_set_new(c, "range_end", key_json(end));
+		t->bytes += b64_len(strlen(end));
+		free(end);
+	}
 	json_array_append_new(t->compare, c);
 	t->bytes += b64_len(strlen(key)) + TXN_ITEM_BYTES;
+}
+
+void
+etcd_txn_cmp_int(struct etcd_txn *t, const char *key,
+    enum etcd_cmp_target target, enum etcd_cmp_result res, int64_t v)
+{
+	cmp_int(t, key, false, target, res, v);
+}
+
+void
+etcd_txn_cmp_prefix_int(struct etcd_txn *t, const char *prefix,
+    enum etcd_cmp_target target, enum etcd_cmp_result res, int64_t v)
+{
+	cmp_int(t, prefix, true, target, res, v);
 }
 
 void

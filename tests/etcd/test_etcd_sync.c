@@ -640,6 +640,26 @@ txn_cmp(struct etcd *e, const char *key, enum etcd_cmp_target tg,
 	return out->succeeded;
 }
 
+/* Whether no key under prefix has a mod revision >= below. */
+static bool
+txn_prefix(struct etcd *e, const char *prefix, int64_t below)
+{
+	struct etcd_txn_result r = { 0 };
+	struct etcd_txn t;
+	struct lr_err err;
+	bool ok;
+
+	etcd_txn_init(&t);
+	etcd_txn_cmp_prefix_int(&t, prefix, ETCD_CMP_MOD, ETCD_CMP_LESS,
+	    below);
+	if (etcd_txn_commit(e, &t, &r, &err) < 0)
+		fail_msg("txn: %s", err.msg);
+	ok = r.succeeded;
+	etcd_txn_result_release(&r);
+	etcd_txn_release(&t);
+	return ok;
+}
+
 static void
 test_txn(void **state)
 {
@@ -708,6 +728,17 @@ test_txn(void **state)
 	assert_int_equal(r.ops[2].deleted, 1);
 	etcd_txn_result_release(&r);
 	etcd_txn_release(&t);
+
+	/* a range compare: no key under the prefix changed after rev */
+	put(e, "/t/txn/p/a", "1");
+	rev = put(e, "/t/txn/p/b", "2");
+	assert_true(txn_prefix(e, "/t/txn/p/", rev + 1));
+	assert_true(txn_prefix(e, "/t/txn/nothing/", 1));	/* empty */
+	put(e, "/t/txn/p/c", "3");			/* made after rev */
+	assert_false(txn_prefix(e, "/t/txn/p/", rev + 1));
+	/* the prefix ends where it says: /t/txn/pq is not under it */
+	rev = put(e, "/t/txn/pq", "4");
+	assert_true(txn_prefix(e, "/t/txn/p/", rev));
 	etcd_free(e);
 }
 
