@@ -45,6 +45,11 @@ static const struct lr_cmd commands[] = {
 	{ "tokens",	cmd_tokens,	"list, create, revoke API tokens" },
 	{ "can",	cmd_can,	"may I (or --as USER) do VERB on RESOURCE?" },
 	{ "events",	cmd_events,	"the audit log: who did what, when" },
+	{ "run",	cmd_run,	"start a task (leura run show RUN: a run)" },
+	{ "runs",	cmd_runs,	"the task runs and commands run, newest first" },
+	{ "exec",	cmd_exec,	"run a command on hosts, recorded as a run" },
+	{ "cancel",	cmd_cancel,	"stop a run" },
+	{ "approve",	cmd_approve,	"approve (or --reject) a run's approval step" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

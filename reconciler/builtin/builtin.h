@@ -26,6 +26,8 @@ enum {
 	LR_EXIT_OK = 0,
 	LR_EXIT_FAIL = 1,
 	LR_EXIT_CHANGES = 2,
+	/* run, exec: refused, a recent run overlaps; --force starts it */
+	LR_EXIT_RECENT = 3,
 	LR_EXIT_USAGE = 64,
 	LR_EXIT_INTERRUPTED = 130	/* 128 + SIGINT: stopped by Ctrl-C */
 };
@@ -63,6 +65,11 @@ int	cmd_revoke(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_tokens(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_can(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_events(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_run(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_runs(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_exec(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_cancel(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_approve(int argc, char **argv, struct lr_ctx *ctx);
 /* `leura --up-child PPID PROG ARGS...`: how `leura up` starts its children */
 int	cmd_up_child(int argc, char **argv);
 

@@ -32,6 +32,7 @@ struct rec_api {
 	char	*retry_after;	/* owned: of the last answer */
 	struct lr_buf body;	/* the answer being read */
 	bool	 too_big;
+	json_t	*err_body;	/* owned: the last error answer, parsed */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -96,6 +97,7 @@ rec_api_free(struct rec_api *api)
 	free(api->if_match);
 	free(api->etag);
 	free(api->retry_after);
+	json_decref(api->err_body);
 	lr_buf_release(&api->body);
 	free(api);
 }
@@ -117,6 +119,12 @@ const char *
 rec_api_etag(const struct rec_api *api)
 {
 	return api->etag;
+}
+
+const json_t *
+rec_api_error_body(const struct rec_api *api)
+{
+	return api->err_body;
 }
 
 /* ---- paths ---- */
@@ -310,7 +318,10 @@ http_error(struct rec_api *api, long status, struct lr_err *err)
 	else if (status >= 500)
 		lr_err_hint(err, "leurad failed; its log says why "
 		    "(journalctl -u leurad)");
-	json_decref(root);
+	/* kept for rec_api_error_body: an error answer holds no secret */
+	api->err_body = json_is_object(root) ? root : NULL;
+	if (api->err_body == NULL)
+		json_decref(root);
 	return rc;
 }
 
@@ -330,6 +341,8 @@ rec_api_call(struct rec_api *api, const char *method, const char *path,
 		*status = 0;
 	lr_buf_reset(&api->body);
 	api->too_big = false;
+	json_decref(api->err_body);
+	api->err_body = NULL;
 	free(api->etag);
 	free(api->retry_after);
 	api->etag = api->retry_after = NULL;

@@ -63,6 +63,14 @@ void	rec_api_if_match(struct rec_api *api, const char *etag);
 const char *rec_api_etag(const struct rec_api *api);
 
 /*
+ * The body of the last call's answer when it was an HTTP error and a
+ * JSON object ({"error":{...}} and whatever else the route adds, such
+ * as the "recent" run of a 409 recent_run), else NULL.  Borrowed until
+ * the next call or rec_api_free.
+ */
+const json_t *rec_api_error_body(const struct rec_api *api);
+
+/*
  * A path with escaped parts (the caller's to free): fmt is copied, each
  * "%s" replaced by the next argument percent-encoded (curl_easy_escape),
  * so a user name cannot add a path segment or a query argument.  Only
