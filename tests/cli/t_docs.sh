@@ -82,7 +82,8 @@ section() {
 
 # (2) each command's usage line is in its page's SYNOPSIS
 for cmd in validate schedule inventory plan apply status history up keygen \
-    login logout whoami users groups grant grants revoke tokens can events; do
+    login logout whoami users groups grant grants revoke tokens can events \
+    run runs exec cancel approve; do
 	page="$MAN/leura-$cmd.1.md"
 	if [ ! -f "$page" ]; then
 		fail "no $page"
