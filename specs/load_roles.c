@@ -39,7 +39,7 @@
 
 #define COMMON_KEYS \
 	"name", "run_as", "timeout", "retries", "env", "cwd", "creates", \
-	"unless", "when_changed"
+	"unless", "when_changed", "on_failure"
 
 static const char *const role_keys[] = {
 	"description", "params", "converge", "validate", "turndown", NULL
@@ -71,7 +71,7 @@ static const char *const file_keys[] = {
 static const char *const http_keys[] = {
 	"url", "method", "body", "headers", "expect_status", NULL
 };
-static const char *const approval_keys[] = { "groups", NULL };
+static const char *const approval_keys[] = { "groups", "timeout", NULL };
 static const char *const http_methods[] = {
 	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"
 };
@@ -566,7 +566,7 @@ parse_approval(struct pctx *p, struct item *it, const struct spec_node *key,
     const struct spec_node *a)
 {
 	struct spec_step *st = &it->step;
-	const struct spec_node *g;
+	const struct spec_node *g, *t;
 	char what[512];
 
 	if (p->phase != SPEC_PHASE_TASK) {
@@ -587,6 +587,19 @@ parse_approval(struct pctx *p, struct item *it, const struct spec_node *key,
 		spec_diag_hint(spec_diag_at(p->diags, g, "%s names no groups",
 		    what), "list the user groups that may approve, e.g. "
 		    "groups: [sre-leads]");
+		return -1;
+	}
+	if ((t = spec_opt(a, "timeout")) == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "'timeout' of the approval of %s",
+	    label(p, it));
+	if (spec_get_duration(p->diags, t, what, &st->approval_timeout_ms) < 0)
+		return -1;
+	if (st->approval_timeout_ms == 0) {
+		spec_diag_hint(spec_diag_at(p->diags, t, "%s must be longer "
+		    "than 0", what), "give the time the run waits for a "
+		    "decision, such as 1h, or remove it to wait until the run "
+		    "is approved, rejected or cancelled");
 		return -1;
 	}
 	return 0;
@@ -731,6 +744,16 @@ parse_common(struct pctx *p, struct item *it, const struct spec_node *n)
 	if ((v = spec_opt(n, "when_changed")) != NULL)
 		step_refs(p, it, v, "when_changed", &st->when_changed,
 		    &st->nwhen_changed);
+	if ((v = spec_opt(n, "on_failure")) == NULL)
+		return;
+	if (p->phase != SPEC_PHASE_TASK)
+		spec_diag_hint(spec_diag_at(p->diags, spec_node_key(n,
+		    "on_failure"), "'on_failure' is only allowed in task "
+		    "steps, not in %s", p_list(p)), "a role's converge stops at its "
+		    "first failed step; remove 'on_failure'");
+	else if (spec_get_on_failure(p->diags, v, kw(p, it, "on_failure"),
+	    &st->on_failure) == 0)
+		st->on_failure_node = v;
 }
 
 static void
@@ -749,6 +772,7 @@ parse_step(struct pctx *p, size_t idx, const struct spec_node *n,
 	st->mode = -1;
 	st->timeout_ms = -1;
 	st->retries = -1;
+	st->approval_timeout_ms = -1;
 	it->index = idx;
 	if (n->kind != SPEC_NODE_MAP) {
 		spec_diag_hint(spec_diag_at(p->diags, n, "%s must be a "

@@ -710,3 +710,39 @@ spec_get_endpoints(struct spec_diags *d, const struct spec_node *n,
 	lr_buf_release(&b);
 	return out;
 }
+
+int
+spec_get_word(struct spec_diags *d, const struct spec_node *n,
+    const char *what, const char *const *words, size_t nwords,
+    const char *meaning, int *out)
+{
+	struct spec_diag *dg;
+	struct lr_buf list = LR_BUF_INIT;
+	const char *sug;
+	size_t i;
+
+	if (spec_node_is_str(n) && n->kind == SPEC_NODE_SCALAR)
+		for (i = 0; i < nwords; i++)
+			if (strcmp(n->str, words[i]) == 0) {
+				*out = (int)i;
+				return 0;
+			}
+	for (i = 0; i < nwords; i++)
+		lr_buf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == nwords ?
+		    " or " : ", ", words[i]);
+	if (!spec_node_is_str(n) || n->kind != SPEC_NODE_SCALAR) {
+		dg = spec_diag_at(d, n, "%s must be %s, not %s", what, list.s,
+		    spec_node_describe(n));
+		sug = NULL;
+	} else {
+		dg = spec_diag_at(d, n, "%s must be %s, not '%s'", what,
+		    list.s, n->str);
+		sug = lr_suggest(n->str, words, nwords);
+	}
+	if (sug)
+		spec_diag_hint(dg, "did you mean '%s'? %s", sug, meaning);
+	else
+		spec_diag_hint(dg, "%s", meaning);
+	lr_buf_release(&list);
+	return -1;
+}

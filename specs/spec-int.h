@@ -52,6 +52,15 @@ void	spec_load_task(struct spec_repo *, const char *name, const char *path,
 void	spec_check_roles(struct spec_repo *, struct spec_diags *);
 
 /*
+ * zone.c: schedule.timezone.  0 when name is a zone file of the system's
+ * zoneinfo ($TZDIR or /usr/share/zoneinfo); -1 when not (why says so),
+ * -2 when the zoneinfo directory cannot be read.
+ */
+int	spec_zone_check(const char *name, char *why, size_t whylen);
+/* The nearest zone name to name (the caller's), or NULL. */
+char	*spec_zone_suggest(const char *name);
+
+/*
  * schema.c: reads the loaders share, on top of node.h's.  Each adds a
  * positioned diagnostic when the value has the wrong shape.
  */
@@ -79,6 +88,17 @@ json_t	*spec_get_object(struct spec_diags *d, const struct spec_node *n,
  */
 json_t	*spec_get_strmap(struct spec_diags *d, const struct spec_node *n,
 	    const char *what, bool env);
+/*
+ * One of the words[0..nwords) (plain or quoted): *out its index.  Else
+ * "WHAT must be a, b or c, not 'x'" with a did-you-mean, or meaning (what
+ * each word does) as the hint; -1.
+ */
+int	spec_get_word(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, const char *const *words, size_t nwords,
+	    const char *meaning, int *out);
+/* on_failure of a task or a task step (load_tasks.c); -1 and a diagnostic */
+int	spec_get_on_failure(struct spec_diags *d, const struct spec_node *n,
+	    const char *what, enum spec_on_failure *out);
 /* The key, of the two keys ka and kb of map, that was written last. */
 const struct spec_node *spec_later_key(const struct spec_node *map,
 	    const char *ka, const char *kb);

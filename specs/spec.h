@@ -92,6 +92,17 @@ enum spec_step_kind {
 	SPEC_STEP_USE		/* use: <type> with: {...} */
 };
 
+/*
+ * What a task run does when a step fails on a host (after its retries):
+ * STOP: the host runs no further step and the run ends failed once the
+ * hosts already started finish (no new host or batch starts);
+ * CONTINUE: the host goes on with its next step, and the run ends failed
+ * all the same.  A task says STOP or CONTINUE (default STOP); a step may
+ * override it, else it is INHERIT.
+ */
+enum spec_on_failure { SPEC_ON_FAILURE_INHERIT, SPEC_ON_FAILURE_STOP,
+	SPEC_ON_FAILURE_CONTINUE };
+
 enum spec_phase { SPEC_PHASE_CONVERGE, SPEC_PHASE_VALIDATE,
 	SPEC_PHASE_TURNDOWN, SPEC_PHASE_TASK };
 
@@ -122,6 +133,13 @@ struct spec_step {
 	/* APPROVAL */
 	struct spec_ref *approvers;	/* groups */
 	size_t	 napprovers;
+	/*
+	 * approval.timeout: how long the run waits for a decision before
+	 * the step (and so the run, per on_failure) fails as timed out;
+	 * -1: unset, the run waits until it is decided or cancelled (or
+	 * the task's timeout ends it)
+	 */
+	int64_t	 approval_timeout_ms;
 	/* USE */
 	char	*use;
 	json_t	*with;		/* object or NULL */
@@ -136,6 +154,9 @@ struct spec_step {
 	char	*unless;	/* guard: skip when the command exits 0 */
 	struct spec_ref *when_changed;	/* names of earlier steps */
 	size_t	 nwhen_changed;
+	/* task steps only (an error in a role): INHERIT is the task's */
+	enum spec_on_failure on_failure;
+	const struct spec_node *on_failure_node;	/* NULL when unset */
 };
 
 struct spec_role {
@@ -186,6 +207,43 @@ struct spec_service {
 
 /* ---- tasks/<t>.yml ---- */
 
+enum spec_param_type { SPEC_PARAM_STRING, SPEC_PARAM_INTEGER,
+	SPEC_PARAM_NUMBER, SPEC_PARAM_BOOLEAN };
+
+/*
+ * One declared param of a task: `NAME: {type, default, required, values,
+ * description}`, or `NAME: V` (a default of V's type).  The loader has
+ * checked that default and every one of values are of type (an integer
+ * is a number too: a number's default and values may be integers, kept
+ * as JSON integers) and that default is one of values; a param without
+ * a type takes its default's (string without one).
+ */
+struct spec_param {
+	char	*name;
+	enum spec_param_type type;
+	json_t	*def;		/* owned; NULL: no default */
+	bool	 required;	/* a run must give it (has no default) */
+	json_t	*values;	/* owned array of the allowed values; NULL */
+	char	*description;	/* NULL when none */
+	const struct spec_node *node;	/* the value of NAME */
+};
+
+/*
+ * schedule.overlap, when a firing comes while a run of the task (fired
+ * or started by hand) is still going: FORBID (default): the firing is
+ * skipped (and recorded as such); ALLOW: a second run starts; REPLACE:
+ * the running one is cancelled and the new one starts.
+ */
+enum spec_overlap { SPEC_OVERLAP_FORBID, SPEC_OVERLAP_ALLOW,
+	SPEC_OVERLAP_REPLACE };
+/*
+ * schedule.misfire, for a firing time that passed more than
+ * starting_deadline ago without firing (leurad was down, no leader):
+ * SKIP (default): those firings are dropped; RUN_ONCE: one run starts
+ * now for all of them.
+ */
+enum spec_misfire { SPEC_MISFIRE_SKIP, SPEC_MISFIRE_RUN_ONCE };
+
 struct spec_task {
 	char	*name;		/* file name without .yml */
 	char	*path;		/* "tasks/<name>.yml" */
@@ -197,9 +255,35 @@ struct spec_task {
 	const struct spec_node *cron_node;
 	char	*at;		/* NULL when none: RFC 3339 */
 	const struct spec_node *at_node;
+	/*
+	 * schedule.timezone: an IANA name (Europe/Paris) that exists as a
+	 * zoneinfo file (checked); the cron fields, and an 'at' time
+	 * written without an offset, are read in its local time
+	 * (sched_cron_next_tz, sched_at_parse_tz); NULL: UTC.
+	 */
+	char	*timezone;
+	const struct spec_node *timezone_node;
+	enum spec_overlap overlap;
+	enum spec_misfire misfire;
+	/*
+	 * schedule.starting_deadline: a firing may still start this late
+	 * (leader change, slow etcd); later, it is a misfire.  Default
+	 * 10 min; always > 0.
+	 */
+	int64_t	 starting_deadline_ms;
 	int	 parallel;	/* hosts at once; 0: all */
 	int64_t	 timeout_ms;	/* whole run; -1: none */
-	json_t	*params;
+	enum spec_on_failure on_failure;	/* STOP or CONTINUE */
+	/*
+	 * dedupe_window: a run started within this long after a run of
+	 * the task on overlapping hosts needs force; default 15 min; 0:
+	 * off
+	 */
+	int64_t	 dedupe_window_ms;
+	/* self_approval: the run's starter may approve its approval steps */
+	bool	 self_approval;
+	struct spec_param *params;	/* declared params, sorted by name */
+	size_t	 nparams;
 	struct spec_step *steps;
 	size_t	 nsteps;
 	const struct spec_node *node;
@@ -293,6 +377,20 @@ bool	spec_host_in_group(const struct spec_repo *, const struct spec_host *,
  */
 json_t	*spec_host_vars(const struct spec_repo *, const struct spec_host *);
 
+/* A declared param of t by name: NULL when absent. */
+const struct spec_param *spec_task_find_param(const struct spec_task *t,
+	    const char *name);
+/*
+ * True when v (JSON) is a value of type: a JSON integer is a number too;
+ * a number must be finite.
+ */
+bool	spec_param_type_accepts(enum spec_param_type type, const json_t *v);
+
+/* The words of the YAML: "integer", "stop", "forbid", "run_once" */
+const char *spec_param_type_name(enum spec_param_type t);
+const char *spec_on_failure_name(enum spec_on_failure f);
+const char *spec_overlap_name(enum spec_overlap o);
+const char *spec_misfire_name(enum spec_misfire m);
 const char *spec_step_kind_name(enum spec_step_kind k);
 const char *spec_phase_name(enum spec_phase p);
 

@@ -686,8 +686,17 @@ test_spec_load_task__design_example(void **state)
 	assert_int_equal(t->cron_node->line, 4);
 	assert_null(t->at);
 	assert_int_equal(t->parallel, 2);
-	assert_string_equal(json_string_value(json_object_get(t->params,
-	    "pattern")), ".");
+	assert_int_equal(t->nparams, 1);
+	assert_non_null(spec_task_find_param(t, "pattern"));
+	assert_string_equal(json_string_value(t->params[0].def), ".");
+	assert_int_equal(t->params[0].type, SPEC_PARAM_STRING);
+	assert_int_equal(t->on_failure, SPEC_ON_FAILURE_STOP);
+	assert_int_equal(t->dedupe_window_ms, 15 * 60 * 1000);
+	assert_int_equal(t->overlap, SPEC_OVERLAP_FORBID);
+	assert_int_equal(t->misfire, SPEC_MISFIRE_SKIP);
+	assert_int_equal(t->starting_deadline_ms, 10 * 60 * 1000);
+	assert_null(t->timezone);
+	assert_false(t->self_approval);
 	assert_int_equal(t->nsteps, 3);
 	st = &t->steps[0];
 	assert_int_equal(st->phase, SPEC_PHASE_TASK);
@@ -814,9 +823,152 @@ test_spec_check_roles__targets(void **state)
 	free(dir);
 }
 
+/* Declared params, on_failure, the schedule's new keys: the parsed values. */
+static void
+test_spec_load_task__params_and_schedule(void **state)
+{
+	const struct spec_task *t;
+	const struct spec_param *p;
+	struct loaded l;
+	char *dir = base_repo();
+
+	write_file(dir, "tasks/drain.yml",
+	    "targets: {groups: [all]}\n"
+	    "params:\n"
+	    "  count: 3\n"
+	    "  ratio: 0.5\n"
+	    "  dry: false\n"
+	    "  who: {type: string, required: true, description: why}\n"
+	    "  region: {default: eu, values: [eu, us]}\n"
+	    "  limit: {type: number, default: 2, values: [1, 2.0, 2.5]}\n"
+	    "  opt: {type: integer}\n"
+	    "on_failure: continue\n"
+	    "dedupe_window: 0\n"
+	    "self_approval: true\n"
+	    "schedule: {cron: \"0 3 * * *\", timezone: Europe/Paris,"
+	    " overlap: replace, misfire: run_once, starting_deadline: 5m}\n"
+	    "steps:\n"
+	    "  - {name: ok, approval: {groups: [ops], timeout: 1h}}\n"
+	    "  - {script: a, on_failure: continue}\n"
+	    "  - {script: b, on_failure: stop}\n"
+	    "  - {script: c}\n");
+	load_clean(dir, &l);
+	assert_non_null(t = spec_repo_find_task(l.repo, "drain"));
+	assert_int_equal(t->nparams, 7);
+	/* sorted by name */
+	assert_string_equal(t->params[0].name, "count");
+	assert_string_equal(t->params[6].name, "who");
+	assert_non_null(p = spec_task_find_param(t, "count"));
+	assert_int_equal(p->type, SPEC_PARAM_INTEGER);
+	assert_int_equal(json_integer_value(p->def), 3);
+	assert_false(p->required);
+	assert_non_null(p = spec_task_find_param(t, "ratio"));
+	assert_int_equal(p->type, SPEC_PARAM_NUMBER);
+	assert_non_null(p = spec_task_find_param(t, "dry"));
+	assert_int_equal(p->type, SPEC_PARAM_BOOLEAN);
+	assert_true(json_is_false(p->def));
+	assert_non_null(p = spec_task_find_param(t, "who"));
+	assert_int_equal(p->type, SPEC_PARAM_STRING);
+	assert_true(p->required);
+	assert_null(p->def);
+	assert_string_equal(p->description, "why");
+	assert_non_null(p = spec_task_find_param(t, "region"));
+	assert_int_equal(p->type, SPEC_PARAM_STRING);
+	assert_int_equal(json_array_size(p->values), 2);
+	assert_non_null(p = spec_task_find_param(t, "limit"));
+	assert_int_equal(p->type, SPEC_PARAM_NUMBER);
+	assert_true(json_is_integer(p->def));
+	assert_true(spec_param_type_accepts(p->type, json_array_get(
+	    p->values, 2)));
+	assert_non_null(p = spec_task_find_param(t, "opt"));
+	assert_null(p->def);
+	assert_false(p->required);
+	assert_null(spec_task_find_param(t, "nope"));
+	assert_int_equal(t->on_failure, SPEC_ON_FAILURE_CONTINUE);
+	assert_int_equal(t->dedupe_window_ms, 0);
+	assert_true(t->self_approval);
+	assert_string_equal(t->timezone, "Europe/Paris");
+	assert_int_equal(t->timezone_node->line, 13);
+	assert_int_equal(t->overlap, SPEC_OVERLAP_REPLACE);
+	assert_int_equal(t->misfire, SPEC_MISFIRE_RUN_ONCE);
+	assert_int_equal(t->starting_deadline_ms, 5 * 60 * 1000);
+	assert_int_equal(t->nsteps, 4);
+	assert_int_equal(t->steps[0].approval_timeout_ms, 3600 * 1000);
+	assert_int_equal(t->steps[0].on_failure, SPEC_ON_FAILURE_INHERIT);
+	assert_int_equal(t->steps[1].on_failure, SPEC_ON_FAILURE_CONTINUE);
+	assert_non_null(t->steps[1].on_failure_node);
+	assert_int_equal(t->steps[2].on_failure, SPEC_ON_FAILURE_STOP);
+	assert_int_equal(t->steps[3].on_failure, SPEC_ON_FAILURE_INHERIT);
+	assert_null(t->steps[3].on_failure_node);
+	assert_int_equal(t->steps[3].approval_timeout_ms, -1);
+	assert_string_equal(spec_param_type_name(SPEC_PARAM_NUMBER), "number");
+	assert_string_equal(spec_on_failure_name(t->on_failure), "continue");
+	assert_string_equal(spec_overlap_name(t->overlap), "replace");
+	assert_string_equal(spec_misfire_name(t->misfire), "run_once");
+	unload(&l);
+	rm_rf(dir);
+	free(dir);
+}
+
+/*
+ * Zone names against the system's zoneinfo (the cases use a stand-in
+ * through TZDIR): names that would leave the directory never open a file.
+ */
+static void
+test_spec_zone_check__names(void **state)
+{
+	static const char *const bad[] = {
+		"", "/etc/passwd", "../etc/passwd", "Europe/../../etc/passwd",
+		"Europe//Paris", "Europe/", "./UTC", "Europe/Paris\n",
+		"Europe/Par is", "Europe/..", ".",
+	};
+	char why[256], *saved, *sug;
+	const char *tzdir = getenv("TZDIR");
+	size_t i;
+
+	saved = tzdir ? lr_xstrdup(tzdir) : NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (spec_zone_check(bad[i], why, sizeof(why)) != -1)
+			fail_msg("zone '%s' accepted", bad[i]);
+	assert_int_equal(spec_zone_check("Europe/Paris", why, sizeof(why)), 0);
+	assert_int_equal(spec_zone_check("zone.tab", why, sizeof(why)), -1);
+	assert_string_equal(why, "not a zone file");
+	assert_int_equal(spec_zone_check("Europe", why, sizeof(why)), -1);
+	assert_non_null(sug = spec_zone_suggest("europe/paris"));
+	assert_string_equal(sug, "Europe/Paris");
+	free(sug);
+	assert_non_null(sug = spec_zone_suggest("New_York"));
+	assert_string_equal(sug, "America/New_York");
+	free(sug);
+	assert_null(spec_zone_suggest("Mars/Olympus"));
+	/* the real one, when the system has it */
+	unsetenv("TZDIR");
+	if (access("/usr/share/zoneinfo/Europe/Paris", R_OK) == 0) {
+		assert_int_equal(spec_zone_check("Europe/Paris", why,
+		    sizeof(why)), 0);
+		assert_int_equal(spec_zone_check("America/Argentina/Salta",
+		    why, sizeof(why)), 0);
+		assert_int_equal(spec_zone_check("Europe/Pariss", why,
+		    sizeof(why)), -1);
+		assert_int_equal(spec_zone_check("../../etc/passwd", why,
+		    sizeof(why)), -1);
+		assert_non_null(sug = spec_zone_suggest("Europe/Pariss"));
+		assert_string_equal(sug, "Europe/Paris");
+		free(sug);
+	}
+	setenv("TZDIR", "/nonexistent/zoneinfo", 1);
+	assert_int_equal(spec_zone_check("UTC", why, sizeof(why)), -2);
+	if (saved)
+		setenv("TZDIR", saved, 1);
+	free(saved);
+}
+
 int
 main(void)
 {
+	const char *src = getenv("LEURA_SRC");
+	char *tzdir;
+	int rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_load_role__design_example),
 		cmocka_unit_test(test_spec_load_role__generated_names),
@@ -828,8 +980,15 @@ main(void)
 		cmocka_unit_test(test_spec_load_role__odd_shapes),
 		cmocka_unit_test(test_spec_check_roles__targets),
 		cmocka_unit_test(test_spec_load_role__symlinked_folder),
+		cmocka_unit_test(test_spec_load_task__params_and_schedule),
+		cmocka_unit_test(test_spec_zone_check__names),
 		cmocka_unit_test(test_spec_repo_load__roles_cases),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* zone names are checked against a stand-in zoneinfo */
+	tzdir = lr_xasprintf("%s/specs/tests/zoneinfo", src ? src : ".");
+	setenv("TZDIR", tzdir, 1);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(tzdir);
+	return rc;
 }

@@ -3,7 +3,7 @@
 new_repo
 
 run 0 "$LEURA" -C repo validate
-expect_in out "valid: 5 hosts, 3 groups, 3 services, 3 roles, 2 tasks"
+expect_in out "valid: 5 hosts, 3 groups, 3 services, 3 roles, 3 tasks"
 
 # several errors in one run, each positioned, sorted, with hints
 cat >> repo/services.yml <<'YML'

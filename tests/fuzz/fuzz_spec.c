@@ -198,8 +198,19 @@ walk_repo(const struct spec_repo *repo)
 			(void)spec_repo_find_group(repo,
 			    svc->scheduling_group.name);
 	}
-	for (i = 0; i < repo->ntasks; i++)
-		(void)spec_repo_find_task(repo, repo->tasks[i].name);
+	for (i = 0; i < repo->ntasks; i++) {
+		const struct spec_task *t = &repo->tasks[i];
+
+		(void)spec_repo_find_task(repo, t->name);
+		for (j = 0; j < t->nparams; j++) {
+			if (spec_task_find_param(t, t->params[j].name) !=
+			    &t->params[j])
+				abort();	/* sorted, unique names */
+			if (t->params[j].def && !spec_param_type_accepts(
+			    t->params[j].type, t->params[j].def))
+				abort();	/* a default of its type */
+		}
+	}
 	for (i = 0; i < repo->nroles; i++)
 		for (j = 0; j < repo->roles[i].nconverge; j++)
 			(void)spec_step_kind_name(repo->roles[i].converge[j].kind);
