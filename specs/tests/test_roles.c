@@ -932,6 +932,8 @@ test_spec_zone_check__names(void **state)
 			fail_msg("zone '%s' accepted", bad[i]);
 	assert_int_equal(spec_zone_check("Europe/Paris", why, sizeof(why)), 0);
 	assert_int_equal(spec_zone_check("zone.tab", why, sizeof(why)), -1);
+	assert_string_equal(why, "not a time zone name");
+	assert_int_equal(spec_zone_check("Factory", why, sizeof(why)), -1);
 	assert_string_equal(why, "not a zone file");
 	assert_int_equal(spec_zone_check("Europe", why, sizeof(why)), -1);
 	assert_non_null(sug = spec_zone_suggest("europe/paris"));
