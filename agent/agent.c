@@ -38,6 +38,7 @@
 #include "converge.h"
 #include "file.h"
 #include "log.h"
+#include "runs.h"
 #include "store.h"
 #include "sync.h"
 #include "xalloc.h"
@@ -55,6 +56,7 @@ struct agent {
 	struct agent_store *store;	/* owned, lent to both sides */
 	struct agent_sync *sync;	/* owned: the sync side */
 	struct agent_conv *conv;	/* owned: the run side */
+	struct agent_runs *runs;	/* owned: task runs */
 	uv_signal_t	 sig_term, sig_int, sig_hup;
 	uv_timer_t	 t_stop;	/* STOP_MAX_MS after the stop began */
 	bool		 signals_closed;
@@ -105,6 +107,8 @@ agent_stop(struct agent *a, int code, bool signalled)
 	}
 	if (agent_conv_stop(a->conv))
 		return;		/* the step's end calls again */
+	if (agent_runs_stop(a->runs))
+		return;		/* the last result calls again */
 	if (a->signals_closed)
 		return;
 	a->signals_closed = true;
@@ -208,6 +212,22 @@ conv_stopped(void *arg, int code)
 	agent_stop(arg, code, false);
 }
 
+static void
+runs_refused(void *arg, const char *key, const struct lr_err *err)
+{
+	struct agent *a = arg;
+
+	agent_conv_refused(a->conv, key, err);
+}
+
+static void
+runs_stopped(void *arg)
+{
+	struct agent *a = arg;
+
+	agent_stop(a, a->exit_code, false);
+}
+
 /* ---- lifetime ---- */
 
 static char *
@@ -250,6 +270,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	struct agent_sync_hooks h = hooks;
 	struct agent_sync_config sc = { 0 };
 	struct agent_conv_config cc = { 0 };
+	struct agent_runs_config rc_ = { 0 };
 	struct agent_store *store;
 	struct agent *a;
 	int64_t started;
@@ -302,6 +323,20 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	uv_signal_start(&a->sig_hup, signal_cb, SIGHUP);
 
 	a->conv = agent_conv_new(&cc);		/* reads the cache */
+
+	rc_.loop = loop;
+	rc_.store = store;
+	rc_.sync = a->sync;
+	rc_.host = o->host;
+	rc_.prefix = o->prefix;
+	rc_.self_exe = a->self_exe;
+	rc_.keys = o->keys;
+	rc_.retry_base_ms = o->retry_base_ms;
+	rc_.parallel = o->run_parallel;
+	rc_.refused = runs_refused;
+	rc_.stopped = runs_stopped;
+	rc_.arg = a;
+	a->runs = agent_runs_new(&rc_);
 	*out = a;
 	return 0;
 }
@@ -320,9 +355,12 @@ agent_run(struct agent *a)
 		lr_err_print(&err);
 		a->exit_code = 1;
 		agent_stop(a, 1, false);
-	} else if (agent_conv_has_desired(a->conv) && !a->o.once) {
-		/* enforce what we last knew, while etcd is asked */
-		agent_conv_converge(a->conv);
+	} else {
+		if (!a->o.once)
+			agent_runs_start(a->runs);
+		if (agent_conv_has_desired(a->conv) && !a->o.once)
+			/* enforce what we last knew, while etcd is asked */
+			agent_conv_converge(a->conv);
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	return a->exit_code;
@@ -341,6 +379,7 @@ agent_free(struct agent *a)
 	}
 	uv_close((uv_handle_t *)&a->t_stop, NULL);
 	agent_conv_free(a->conv);
+	agent_runs_free(a->runs);	/* its watch, before the client */
 	agent_sync_free(a->sync);
 	uv_run(a->loop, UV_RUN_DEFAULT);	/* the close callbacks */
 	agent_store_close(a->store);

@@ -38,6 +38,7 @@ struct agent_opts {
 	size_t	 keep_logs;		/* packed runs kept; 0: 50 */
 	size_t	 step_log_max;		/* a step's log; 0: the default */
 	size_t	 max_request_bytes;	/* etcd's limit; 0: its default */
+	size_t	 run_parallel;		/* task-run steps at once; 0: 4 */
 	/*
 	 * The fleet's public keys: only what they signed is acted on
 	 * (trust.h).  NULL: --insecure-unsigned, everything is.

@@ -5,7 +5,8 @@
  *               [--state-dir DIR] [--etcd-cacert F] [--etcd-cert F]
  *               [--etcd-key F] [--etcd-user U] [--etcd-password-file F]
  *               [--etcd-max-request-bytes N] [--once]
- *               [--drift-interval DURATION] [--step-log-max SIZE] [-v]
+ *               [--drift-interval DURATION] [--step-log-max SIZE]
+ *               [--run-parallel N] [-v]
  *               (--fleet-key FILE | --insecure-unsigned)
  *
  * Connection settings: the flags, then LEURA_ETCD, LEURA_ETCD_PREFIX,
@@ -60,7 +61,8 @@ usage(FILE *f)
 	    "FILE]\n"
 	    "                   [--etcd-max-request-bytes N] [--once] "
 	    "[--drift-interval DURATION]\n"
-	    "                   [--step-log-max SIZE] [-v]\n"
+	    "                   [--step-log-max SIZE] [--run-parallel N] "
+	    "[-v]\n"
 	    "                   (--fleet-key FILE | --insecure-unsigned)\n");
 }
 
@@ -255,6 +257,26 @@ step_log_parse(const char *arg, size_t *out)
 	return -1;
 }
 
+/* --run-parallel: 1 to 64; -1 when good, else the exit status. */
+static int
+run_parallel_parse(const char *arg, size_t *out)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end != '\0' || *arg == '-' || n < 1 ||
+	    n > 64) {
+		fprintf(stderr, "leura-agent: error: invalid --run-parallel "
+		    "'%s'\nhint: how many task-run steps may run at once, "
+		    "from 1 to 64 (default 4)\n", arg);
+		return EXIT_USAGE;
+	}
+	*out = (size_t)n;
+	return -1;
+}
+
 static int
 opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 {
@@ -272,6 +294,7 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		{ "once", no_argument, NULL, 'o' },
 		{ "drift-interval", required_argument, NULL, 'd' },
 		{ "step-log-max", required_argument, NULL, 'L' },
+		{ "run-parallel", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -308,6 +331,11 @@ opts_parse(int argc, char **argv, struct agent_opts *o, struct opts_mem *m)
 		case 'L':
 			if ((rc = step_log_parse(optarg,
 			    &o->step_log_max)) >= 0)
+				return rc;
+			break;
+		case 'R':
+			if ((rc = run_parallel_parse(optarg,
+			    &o->run_parallel)) >= 0)
 				return rc;
 			break;
 		case 'o': o->once = true; break;

@@ -90,6 +90,8 @@ struct agent_step_run {
 	bool		 log_nl;	/* the log ends a line */
 	bool		 file_nl;	/* the log file ends a line */
 	size_t		 log_max;	/* the most a step's log takes */
+	void		(*on_output)(const char *, size_t, void *);
+	void		*output_arg;
 	size_t		 log_head;	/* bytes the log may still take as
 					 * they come (the head) */
 	size_t		 log_tail_max;	/* then the last this many are kept */
@@ -266,6 +268,8 @@ run_output(struct agent_step_run *run, const char *p, size_t n)
 {
 	size_t pos, k;
 
+	if (run->on_output != NULL && n > 0)
+		run->on_output(p, n, run->output_arg);
 	log_write(run, p, n);
 	if (n > AGENT_STEP_TAIL) {
 		run->ring_total += n - AGENT_STEP_TAIL;
@@ -1215,6 +1219,8 @@ agent_step_start(const struct agent_step_ctx *ctx, agent_step_done_cb *cb,
 	run->log_max = ctx->log_max >= 2 ? ctx->log_max : AGENT_STEP_LOG_MAX;
 	run->log_tail_max = run->log_max / 2;
 	run->log_head = run->log_max - run->log_tail_max;
+	run->on_output = ctx->on_output;
+	run->output_arg = ctx->output_arg;
 	run->file.mode = -1;
 	run->loop = ctx->loop;
 	run->cb = cb;

@@ -135,6 +135,15 @@ struct agent_step_ctx {
 	long		 retry_base_ms;	/* 0: 1000 */
 	long		 kill_grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
 	size_t		 log_max;	/* log cap; 0: AGENT_STEP_LOG_MAX */
+	/*
+	 * Output as it is read (commands' stdout and stderr, an http
+	 * answer's start), before any cut of the log: each piece once, in
+	 * order, on the loop, from a callback of the runner (never from
+	 * agent_step_start).  NULL: none.  The agent's own notes are not
+	 * passed.  Task runs stream it (agent/runs.c).
+	 */
+	void		(*on_output)(const char *p, size_t n, void *arg);
+	void		*output_arg;
 };
 
 struct agent_step_result {

@@ -41,6 +41,7 @@
 #include "store.h"
 #include "xalloc.h"
 
+#define MARK_NAME_MAX	160	/* a task run's id and step */
 #define RUN_NAME_MAX	128	/* leaves room for ".RUN.tar.gz.tmp-XXXXXX" */
 #define TMP_MARK	LR_FILE_TMP_MARK
 #define TAR_GZ		".tar.gz"
@@ -51,6 +52,7 @@ struct agent_store {
 	char	*files_dir;
 	char	*work_dir;
 	char	*logs_dir;
+	char	*runs_dir;	/* markers of claimed task-run steps */
 	int	 lock_fd;
 	json_t	*records;	/* steps.json: the caller's to change */
 	json_t	*running;	/* running.json found at open, until taken */
@@ -474,6 +476,7 @@ agent_store_open(const char *dir, struct agent_store **out,
 	s->files_dir = lr_xasprintf("%s/files", s->dir);
 	s->work_dir = lr_xasprintf("%s/work", s->dir);
 	s->logs_dir = lr_xasprintf("%s/logs", s->dir);
+	s->runs_dir = lr_xasprintf("%s/runs", s->dir);
 
 	if (len == 0) {
 		rc = lr_err_set(err, LR_EINVAL, "the state dir is empty");
@@ -499,7 +502,8 @@ agent_store_open(const char *dir, struct agent_store **out,
 		goto out;
 	if ((rc = make_dir(s->files_dir, err)) < 0 ||
 	    (rc = make_dir(s->work_dir, err)) < 0 ||
-	    (rc = make_dir(s->logs_dir, err)) < 0)
+	    (rc = make_dir(s->logs_dir, err)) < 0 ||
+	    (rc = make_dir(s->runs_dir, err)) < 0)
 		goto out;
 	/*
 	 * Traversable, not listable: a step run_as another user can run a
@@ -511,6 +515,7 @@ agent_store_open(const char *dir, struct agent_store **out,
 	sweep(s->dir, false);
 	sweep(s->files_dir, false);
 	sweep(s->logs_dir, false);
+	sweep(s->runs_dir, false);
 	sweep(s->work_dir, true);
 	if ((n = sweep_run_dirs(s->logs_dir)) > 0)
 		lr_log_info("removed %zu log folder%s of interrupted runs from "
@@ -538,6 +543,7 @@ agent_store_close(struct agent_store *s)
 	free(s->files_dir);
 	free(s->work_dir);
 	free(s->logs_dir);
+	free(s->runs_dir);
 	free(s);
 }
 
@@ -781,6 +787,93 @@ agent_store_running_take(struct agent_store *s)
 
 	s->running = NULL;
 	return v;
+}
+
+/* ---- markers of claimed task-run steps ---- */
+
+static int	list_files(const char *, bool (*)(const char *), char ***,
+		    size_t *, struct lr_err *);
+static void	free_names(char **, size_t);
+
+static bool
+valid_mark(const char *s)
+{
+	size_t i, n;
+	char c;
+
+	if (s == NULL || s[0] == '.' || (n = strnlen(s, MARK_NAME_MAX + 1)) ==
+	    0 || n > MARK_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '@' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int
+agent_store_run_mark(struct agent_store *s, const char *name,
+    const json_t *v, struct lr_err *err)
+{
+	if (!valid_mark(name) || !json_is_object(v))
+		return lr_err_set(err, LR_EINVAL, "cannot mark the task step "
+		    "'%s' as claimed: not a valid name", name ? name : "");
+	return write_json(s->runs_dir, name, v, JSON_COMPACT, true, err);
+}
+
+bool
+agent_store_run_marked(const struct agent_store *s, const char *name)
+{
+	struct stat st;
+	char *path;
+	bool r;
+
+	if (!valid_mark(name))
+		return false;
+	path = lr_xasprintf("%s/%s", s->runs_dir, name);
+	r = lstat(path, &st) == 0;
+	free(path);
+	return r;
+}
+
+void
+agent_store_run_unmark(struct agent_store *s, const char *name)
+{
+	char *path;
+
+	if (!valid_mark(name))
+		return;
+	path = lr_xasprintf("%s/%s", s->runs_dir, name);
+	if (unlink(path) == -1 && errno != ENOENT)
+		lr_log_warn("cannot remove '%s': %s", path, strerror(errno));
+	free(path);
+}
+
+static bool
+is_mark_name(const char *name)
+{
+	return valid_mark(name) && !lr_file_is_tmp(name);
+}
+
+json_t *
+agent_store_run_marks(struct agent_store *s)
+{
+	struct lr_err err;
+	json_t *out = json_array();
+	char **names;
+	size_t i, n;
+
+	if (list_files(s->runs_dir, is_mark_name, &names, &n, &err) < 0) {
+		lr_log_warn("%s", err.msg);
+		return out;
+	}
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_string(names[i]));
+	free_names(names, n);
+	return out;
 }
 
 /* ---- logs ---- */

@@ -14,6 +14,7 @@
  *                           are refused)
  *   DIR/running.json        the step being run right now; left behind by
  *                           a crash, it names the interrupted step
+ *   DIR/runs/<run>.<S:04>   a task-run step claimed and started (runs.c)
  *   DIR/work/               temporary scripts
  *   DIR/logs/<run>/         output of the steps of a run being made
  *   DIR/logs/<run>.tar.gz   a finished run: its logs and manifest.json
@@ -113,6 +114,23 @@ int	agent_store_records_save(struct agent_store *s, struct lr_err *err);
 int	agent_store_running_set(struct agent_store *s, const json_t *entry,
 	    struct lr_err *err);
 json_t	*agent_store_running_take(struct agent_store *s);
+
+/*
+ * Markers of task-run steps (agent/runs.c): DIR/runs/NAME, where NAME is
+ * a run id and the step ("r@20261207-223500-0a1b2c.0003"; letters,
+ * digits, '@', '_', '-', '.', not first; at most 160), holding v (an
+ * object).  Marking is durable (the file and its folder are fsync()ed)
+ * before the step starts, so that a restarted agent knows the step was
+ * claimed and started, and never starts it again.  Unmark once its
+ * result is in etcd.  A bad name: LR_EINVAL (mark), false (marked),
+ * nothing (unmark).  agent_store_run_marks: the names, an array (new
+ * reference).
+ */
+int	agent_store_run_mark(struct agent_store *s, const char *name,
+	    const json_t *v, struct lr_err *err);
+bool	agent_store_run_marked(const struct agent_store *s, const char *name);
+void	agent_store_run_unmark(struct agent_store *s, const char *name);
+json_t	*agent_store_run_marks(struct agent_store *s);
 
 /*
  * Logs of a run named RUN (letters, digits, '-', '.', not first; at most

@@ -1151,6 +1151,18 @@ agent_sync_head_deploy(const struct agent_sync *s)
 	return s->head_deploy;
 }
 
+struct etcd_uv *
+agent_sync_client(const struct agent_sync *s)
+{
+	return s->eu;
+}
+
+int64_t
+agent_sync_lease(const struct agent_sync *s)
+{
+	return s->lease_id;
+}
+
 /* ---- lease and lifetime ---- */
 
 static void

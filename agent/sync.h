@@ -32,6 +32,7 @@
 #include "store.h"
 
 struct agent_sync;
+struct etcd_uv;
 
 struct agent_sync_hooks {
 	/*
@@ -145,5 +146,15 @@ const json_t *agent_sync_head_make_before_break(const struct agent_sync *s,
 
 /* The "deploy" of the head last read; 0 before the first read. */
 int64_t	agent_sync_head_deploy(const struct agent_sync *s);
+
+/*
+ * For task runs (runs.c), which share the sync side's client and lease:
+ * the client (NULL before agent_sync_start and once agent_sync_stop let
+ * go of etcd; borrowed: calls on it end, with LR_ECANCELED, when it
+ * goes), and the heartbeat's lease (0 while none is held).  Whoever
+ * watches on the client stops its watches before agent_sync_stop.
+ */
+struct etcd_uv *agent_sync_client(const struct agent_sync *s);
+int64_t	agent_sync_lease(const struct agent_sync *s);
 
 #endif

@@ -81,7 +81,7 @@ dump_logs() {
 	for _l in "$T"/agent-*.log; do
 		[ -f "$_l" ] || continue
 		echo "--- ${_l##*/} (last 40 lines)" >&2
-		tail -n 40 "$_l" | sed 's/^/  | /' >&2
+		tail -n ${DUMP_LINES:-40} "$_l" | sed 's/^/  | /' >&2
 	done
 }
 
