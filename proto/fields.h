@@ -104,6 +104,13 @@
 #define PROTO_STEP_RETRIES		"retries"
 #define PROTO_STEP_WHEN_CHANGED		"when_changed"
 #define PROTO_STEP_VALIDATE		"validate"	/* file steps */
+/*
+ * A task's steps (reconcile/task.h): "on_failure" ("stop"|"continue",
+ * the step's or else the task's), and an approval step's "approval":
+ * {"groups","timeout_ms"|null,"self_approval"}
+ */
+#define PROTO_STEP_ON_FAILURE		"on_failure"
+#define PROTO_STEP_APPROVAL		"approval"
 
 /*
  * doc.steps[i].phase and .kind: the names specs/ gives them

@@ -75,6 +75,15 @@ struct where {
 };
 
 /* compile.c */
+/*
+ * A compile state for repo: group members and host contexts, no
+ * placement (rec_compile adds it; task.c renders task steps with a
+ * state of its own).  out and diags are borrowed.
+ */
+void	 rec_compile_state_init(struct compile *c,
+	    const struct spec_repo *repo, unsigned flags,
+	    struct rec_compiled *out, struct spec_diags *diags);
+void	 rec_compile_state_release(struct compile *c);
 /* Index of group name in the repo's sorted groups, or (size_t)-1. */
 size_t	 rec_group_index(const struct spec_repo *r, const char *name);
 
@@ -127,6 +136,14 @@ void	 rec_add_file(struct compile *c, json_t *step, const char *content,
 	    size_t len);
 
 /* steps.c */
+/*
+ * One step rendered for host with ctx, as the agent reads it; with svc
+ * NULL (a task's step) without "id", "service" and "role", which the
+ * caller sets.  Errors are reported into c (the result is then partial).
+ */
+json_t	*rec_compile_step(struct compile *c, const struct spec_step *st,
+	    const char *svc, const char *role, const json_t *ctx,
+	    const char *host);
 /* Every placed service's steps, per host, into c->out->desired. */
 void	 rec_compile_services(struct compile *c);
 /* Template syntax of every step of every role and task, placed or not. */

@@ -14,7 +14,8 @@
  * shared by reference.
  *
  * What is not rendered is only syntax-checked: task steps (their context
- * is known when a run starts) and the steps of services placed nowhere.
+ * is known when a run starts: task.c renders them) and the steps of
+ * services placed nowhere.
  *
  * This file is the driver (group membership, placement, service order,
  * task schedules, then the steps); render.c holds host contexts,
@@ -509,27 +510,71 @@ make_before_break(struct compile *c)
 	return out;
 }
 
+void
+rec_compile_state_init(struct compile *c, const struct spec_repo *repo,
+    unsigned flags, struct rec_compiled *out, struct spec_diags *diags)
+{
+	memset(c, 0, sizeof(*c));
+	c->repo = repo;
+	c->flags = flags;
+	c->diags = diags;
+	c->out = out;
+	c->seen = json_object();
+	c->services_ctx = json_object();
+	c->file_cache = json_object();
+	build_members(c);
+	rec_build_host_ctx(c);
+}
+
+void
+rec_compile_state_release(struct compile *c)
+{
+	const struct spec_repo *repo = c->repo;
+	size_t g, h;
+
+	for (g = 0; g < repo->ngroups; g++)
+		free(c->members[g]);
+	free(c->members);
+	free(c->nmembers);
+	json_decref(c->ctx);
+	for (g = 0; c->role_hv != NULL && g < repo->nroles; g++)
+		free(c->role_hv[g]);
+	free(c->role_hv);
+	for (h = 0; h < repo->nhosts; h++) {
+		json_decref(c->hvars[h]);
+		json_decref(c->hobj[h]);
+		json_decref(c->hname[h]);
+	}
+	for (g = 0; g < repo->ngroups; g++)
+		json_decref(c->gname[g]);
+	free(c->hvars);
+	free(c->hobj);
+	free(c->hname);
+	free(c->gname);
+	free(c->hfirst);
+	free(c->hgroup);
+	free(c->hshape);
+	free(c->order);
+	sched_result_release(&c->sres);
+	json_decref(c->seen);
+	json_decref(c->services_ctx);
+	json_decref(c->file_cache);
+	rec_tmpl_cache_release(&c->tmpls);
+	lr_buf_release(&c->buf);
+	memset(c, 0, sizeof(*c));
+}
+
 int
 rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
     struct rec_compiled *out, struct spec_diags *diags)
 {
 	struct compile c;
-	size_t g, h;
+	int nerr;
 
 	memset(out, 0, sizeof(*out));
-	memset(&c, 0, sizeof(c));
-	c.repo = repo;
-	c.flags = flags;
-	c.diags = diags;
-	c.out = out;
-	c.seen = json_object();
-	c.services_ctx = json_object();
-	c.file_cache = json_object();
 	if (flags & REC_COMPILE_DESIRED)
 		out->files = json_object();
-
-	build_members(&c);
-	rec_build_host_ctx(&c);
+	rec_compile_state_init(&c, repo, flags, out, diags);
 	rec_build_shapes(&c);
 	place(&c);
 	order_services(&c);
@@ -538,37 +583,9 @@ rec_compile(const struct spec_repo *repo, unsigned flags, int64_t now,
 	rec_compile_services(&c);
 	if (flags & REC_COMPILE_DESIRED)
 		out->make_before_break = make_before_break(&c);
-
-	for (g = 0; g < repo->ngroups; g++)
-		free(c.members[g]);
-	free(c.members);
-	free(c.nmembers);
-	json_decref(c.ctx);
-	for (g = 0; c.role_hv != NULL && g < repo->nroles; g++)
-		free(c.role_hv[g]);
-	free(c.role_hv);
-	for (h = 0; h < repo->nhosts; h++) {
-		json_decref(c.hvars[h]);
-		json_decref(c.hobj[h]);
-		json_decref(c.hname[h]);
-	}
-	for (g = 0; g < repo->ngroups; g++)
-		json_decref(c.gname[g]);
-	free(c.hvars);
-	free(c.hobj);
-	free(c.hname);
-	free(c.gname);
-	free(c.hfirst);
-	free(c.hgroup);
-	free(c.hshape);
-	free(c.order);
-	sched_result_release(&c.sres);
-	json_decref(c.seen);
-	json_decref(c.services_ctx);
-	json_decref(c.file_cache);
-	rec_tmpl_cache_release(&c.tmpls);
-	lr_buf_release(&c.buf);
-	return c.nerr ? LR_EINVAL : 0;
+	nerr = c.nerr;
+	rec_compile_state_release(&c);
+	return nerr ? LR_EINVAL : 0;
 }
 
 void

@@ -72,12 +72,16 @@ compile_step(struct compile *c, const struct spec_step *st,
 
 	if (want) {
 		o = json_object();
-		id = lr_xasprintf("%s/%s/%s/%s", svc, role,
-		    spec_phase_name(st->phase), st->name);
-		lr_json_set_str(o, PROTO_STEP_ID, id);
-		free(id);
-		json_object_set_new(o, PROTO_STEP_SERVICE, json_string(svc));
-		json_object_set_new(o, PROTO_STEP_ROLE, json_string(role));
+		if (svc != NULL) {
+			id = lr_xasprintf("%s/%s/%s/%s", svc, role,
+			    spec_phase_name(st->phase), st->name);
+			lr_json_set_str(o, PROTO_STEP_ID, id);
+			free(id);
+			json_object_set_new(o, PROTO_STEP_SERVICE,
+			    json_string(svc));
+			json_object_set_new(o, PROTO_STEP_ROLE,
+			    json_string(role));
+		}
 		json_object_set_new(o, PROTO_STEP_PHASE,
 		    json_string(spec_phase_name(st->phase)));
 		json_object_set_new(o, PROTO_STEP_NAME, json_string(st->name));
@@ -267,6 +271,13 @@ compile_step(struct compile *c, const struct spec_step *st,
 		json_object_set_new(o, PROTO_STEP_WHEN_CHANGED, wc);
 	}
 	return o;
+}
+
+json_t *
+rec_compile_step(struct compile *c, const struct spec_step *st,
+    const char *svc, const char *role, const json_t *ctx, const char *host)
+{
+	return compile_step(c, st, svc, role, ctx, host, true);
 }
 
 /*

@@ -42,13 +42,19 @@ int	rec_task_hosts(const struct spec_repo *repo,
 /*
  * The steps of task t rendered for host with params (from
  * rec_task_params): *steps a new array of step objects ({"id":
- * "task/<t>/<S>/<name>","name","kind", ...} as agent/step.h reads them;
- * approval steps as {"name","kind":"approval","approval":{"groups",
- * "timeout_ms","self_approval"}}, which the engine keeps), *files a new
- * object {sha256: content} of what their file steps need (to be stored
- * under P/desired/files/ before dispatch).  Templates see params.*,
- * host.*, and what role steps see.  LR_EINVAL with err set (the step and
- * path:line:col) when a template fails for this host.
+ * "task/<t>/<S>/<name>","name","kind","phase":"task", ...} as
+ * agent/step.h reads them, "run_as" the step's, else the task's, else
+ * leura.yml's default; approval steps as {"id","name","kind":"approval",
+ * "approval":{"groups","timeout_ms"|null,"self_approval"}}, which the
+ * engine keeps), each with "on_failure" ("stop"|"continue": the step's,
+ * else the task's); *files a new object of what their file and use
+ * steps need, as rec_compiled.files has it ({sha256: {"size","content"}}
+ * or {"size","bytes"} for content that is not UTF-8: never dump it), to
+ * be stored under P/desired/files/ before dispatch.  Templates see
+ * host.*, params.* (every declared param) and services.<s>.hosts, as role
+ * steps do.  LR_EINVAL with err set when host is not in the inventory or
+ * a template fails for this host ("step 'x' of task 't' for host 'h':
+ * path:line:col: message", the hint of the diagnostic).
  */
 int	rec_task_render(const struct spec_repo *repo,
 	    const struct rec_compiled *comp, const struct spec_task *t,
