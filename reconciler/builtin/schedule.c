@@ -95,18 +95,27 @@ print_targets(const json_t *task)
 	    " (no hosts)");
 }
 
+/*
+ * "flush: cron \"0 3 * * *\", next: T1 T2 T3" in UTC; a task with a
+ * time zone says it and shows each time there, then in UTC:
+ * "flush: cron \"0 3 * * *\" in Europe/Paris, next:
+ * 2026-03-29T03:00:00+02:00 (2026-03-29T01:00:00Z) ...".
+ */
 static void
 print_tasks(const json_t *tasks)
 {
-	const char *k;
-	json_t *v, *t;
+	const char *k, *zone;
+	json_t *v, *t, *loc;
 	size_t i;
+	bool in_zone;
 
 	if (json_object_size(tasks) == 0) {
 		printf("no tasks\n");
 		return;
 	}
 	json_object_foreach((json_t *)tasks, k, v) {
+		zone = json_string_value(json_object_get(v, "timezone"));
+		in_zone = zone != NULL && strcmp(zone, "UTC") != 0;
 		if (json_object_get(v, "cron"))
 			printf("%s: cron \"%s\"", k, json_string_value(
 			    json_object_get(v, "cron")));
@@ -115,10 +124,20 @@ print_tasks(const json_t *tasks)
 			    json_object_get(v, "at")));
 		else
 			printf("%s: on demand", k);
+		if (in_zone && (json_object_get(v, "cron") ||
+		    json_object_get(v, "at")))
+			printf(" in %s", zone);
+		loc = json_object_get(v, "next_local");
 		if (json_array_size(json_object_get(v, "next"))) {
 			printf(", next:");
-			json_array_foreach(json_object_get(v, "next"), i, t)
-				printf(" %s", json_string_value(t));
+			json_array_foreach(json_object_get(v, "next"), i, t) {
+				if (in_zone)
+					printf(" %s (%s)", json_string_value(
+					    json_array_get(loc, i)),
+					    json_string_value(t));
+				else
+					printf(" %s", json_string_value(t));
+			}
 		} else if (json_object_get(v, "at") ||
 		    json_object_get(v, "cron"))
 			printf(", never fires again");

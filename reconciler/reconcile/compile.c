@@ -405,13 +405,34 @@ task_targets(struct compile *c, const struct spec_task *tk, json_t *o)
 	json_object_set_new(o, "hosts", list);
 }
 
+/*
+ * Instant t as wall-clock time in tz with its offset, RFC 3339:
+ * "2026-03-29T03:00:00+02:00" ("...Z" in UTC).
+ */
+static void
+local_iso(const struct sched_tz *tz, int64_t t, char buf[LR_TIME_ISO_LEN])
+{
+	int32_t off;
+	int64_t wall = sched_tz_utc_to_wall(tz, t, &off, NULL);
+	size_t n;
+	int a;
+
+	lr_time_iso(wall, buf);
+	if (off == 0 || (n = strlen(buf)) == 0 || buf[n - 1] != 'Z')
+		return;
+	a = off < 0 ? -off : off;
+	snprintf(buf + n - 1, LR_TIME_ISO_LEN - (n - 1), "%c%02d:%02d",
+	    off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+}
+
 static void
 check_tasks(struct compile *c, int64_t now)
 {
 	const struct spec_repo *r = c->repo;
 	char errbuf[256], ts[LR_TIME_ISO_LEN];
 	struct sched_cron *cron;
-	json_t *o, *next;
+	struct sched_tz *tz;
+	json_t *o, *next, *local;
 	int64_t t;
 	size_t i, errpos;
 	int k;
@@ -423,6 +444,16 @@ check_tasks(struct compile *c, int64_t now)
 
 		o = json_object();
 		next = json_array();
+		local = json_array();
+		tz = NULL;
+		if (tk->timezone && sched_tz_load(NULL, tk->timezone, &tz,
+		    errbuf, sizeof(errbuf)) < 0) {
+			spec_diag_hint(spec_diag_at(c->diags,
+			    tk->timezone_node, "task '%s': %s", tk->name,
+			    errbuf), "check the time zone data (Debian: "
+			    "apt-get install --reinstall tzdata)");
+			c->nerr++;
+		}
 		if (tk->cron) {
 			errpos = 0;
 			if (sched_cron_parse(tk->cron, &cron, errbuf,
@@ -442,17 +473,21 @@ check_tasks(struct compile *c, int64_t now)
 			} else {
 				t = now;
 				for (k = 0; k < 3; k++) {
-					if (sched_cron_next(cron, t, &t) < 0)
+					if (sched_cron_next_tz(cron, tz, t,
+					    &t) < 0)
 						break;
 					lr_time_iso(t, ts);
 					json_array_append_new(next,
+					    json_string(ts));
+					local_iso(tz, t, ts);
+					json_array_append_new(local,
 					    json_string(ts));
 				}
 				sched_cron_free(cron);
 			}
 			json_object_set_new(o, "cron", json_string(tk->cron));
 		} else if (tk->at) {
-			if (sched_at_parse(tk->at, &t, errbuf,
+			if (sched_at_parse_tz(tk->at, tz, &t, errbuf,
 			    sizeof(errbuf)) < 0) {
 				spec_diag_hint(spec_diag_at(c->diags,
 				    tk->at_node, "invalid time '%s' in task "
@@ -463,10 +498,16 @@ check_tasks(struct compile *c, int64_t now)
 			} else if (t > now) {
 				lr_time_iso(t, ts);
 				json_array_append_new(next, json_string(ts));
+				local_iso(tz, t, ts);
+				json_array_append_new(local, json_string(ts));
 			}
 			json_object_set_new(o, "at", json_string(tk->at));
 		}
 		json_object_set_new(o, "next", next);
+		json_object_set_new(o, "timezone", json_string(tk->timezone ?
+		    tk->timezone : "UTC"));
+		json_object_set_new(o, "next_local", local);
+		sched_tz_free(tz);
 		task_targets(c, tk, o);
 		if (c->out->tasks)
 			json_object_set_new(c->out->tasks, tk->name, o);
