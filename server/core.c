@@ -126,6 +126,7 @@ srv_init(struct srv *s, uv_loop_t *loop, struct lr_conn *conn,
 	k->opts = *opts;			/* s's now */
 	memset(opts, 0, sizeof(*opts));
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->wake_mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	/* one handle per worker, and one for the loop's own uses */
 	k->cap = pool_size() + 1;
@@ -151,6 +152,7 @@ srv_release(struct srv *s)
 			etcd_free(k->idle[i]);
 		free(k->idle);
 		pthread_mutex_destroy(&k->mu);
+		pthread_mutex_destroy(&k->wake_mu);
 		pthread_cond_destroy(&k->cv);
 		srv_opts_release(&k->opts);
 		free(k);

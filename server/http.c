@@ -17,12 +17,24 @@
  * A connection that closes while its request runs leaves the call
  * orphaned (call->conn NULL): after_work frees it without writing.  Early
  * answers (404, 405, 413, a bad path, stopping) never reach a worker.
+ *
+ * A streamed answer (srv_resp_stream_begin): the worker queues bytes in
+ * the call's stream (bounded; the worker waits while it is full) and
+ * puts the call on the core's wake list; the loop's async handle then
+ * asks lws for WRITEABLE, which sends the head (Transfer-Encoding:
+ * chunked, Connection: close) and what is queued as one chunk, unless
+ * lws still holds unsent bytes (the client reads slowly: the queue
+ * fills and the worker waits).  When the handler returns, after_work
+ * marks the stream ended: the rest and the last chunk go, then the
+ * connection closes.  A connection closed meanwhile marks the stream
+ * gone, which the worker's next write returns as -1.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +61,8 @@
  */
 #define WRITE_CHUNK	(1024 * 1024)
 #define HEAD_MAX	4096
+/* a stream's queue: the worker waits above this */
+#define STREAM_QMAX	(256 * 1024)
 
 struct http_conn;
 
@@ -58,8 +72,17 @@ enum call_state {
 	CALL_WRITING	/* the answer is being written */
 };
 
+/* A streamed answer's queue, between its worker and the loop. */
+struct http_stream {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct lr_buf	 q;		/* bytes not yet handed to lws */
+	bool		 gone;		/* the connection closed */
+	bool		 ended;		/* the handler returned */
+};
+
 struct http_call {
-	struct srv_req	 req;
+	struct srv_req	 req;		/* first: srv_req -> http_call */
 	struct srv_resp	 resp;
 	struct srv	*srv;
 	struct http_conn *conn;		/* NULL: the connection closed */
@@ -77,6 +100,10 @@ struct http_call {
 	struct timespec	 t0;		/* CLOCK_MONOTONIC at the request */
 	uv_work_t	 work;
 	char		 allow[128];	/* 405's Allow */
+	struct http_stream *stream;	/* owned; NULL: a whole answer */
+	bool		 streaming;	/* loop: the stream's head may go */
+	bool		 wake_queued;	/* on the core's wake list */
+	struct http_call *wake_next;
 };
 
 struct http_conn {
@@ -141,6 +168,24 @@ call_free(struct http_call *c)
 	srv_resp_release(&c->resp);
 	lr_buf_release(&c->body);
 	free(c->path);
+	if (c->wake_queued) {
+		struct http_call **pp;
+
+		pthread_mutex_lock(&s->core->wake_mu);
+		for (pp = &s->core->wake_list; *pp != NULL;
+		    pp = &(*pp)->wake_next)
+			if (*pp == c) {
+				*pp = c->wake_next;
+				break;
+			}
+		pthread_mutex_unlock(&s->core->wake_mu);
+	}
+	if (c->stream != NULL) {
+		pthread_mutex_destroy(&c->stream->mu);
+		pthread_cond_destroy(&c->stream->cv);
+		lr_buf_release(&c->stream->q);
+		free(c->stream);
+	}
 	free(c);
 	s->core->inflight--;
 	srv_http_idle_check(s);
@@ -344,12 +389,120 @@ after_work(uv_work_t *w, int status)
 	struct http_call *c = w->data;
 
 	answered(c);
+	if (c->stream != NULL) {
+		pthread_mutex_lock(&c->stream->mu);
+		c->stream->ended = true;
+		pthread_mutex_unlock(&c->stream->mu);
+		c->streaming = true;
+	}
 	if (c->conn == NULL) {
 		call_free(c);
 	} else {
 		c->state = CALL_WRITING;
 		lws_callback_on_writable(c->conn->wsi);
 	}
+}
+
+/* ---- streamed answers ---- */
+
+static struct http_call *
+call_of(struct srv_req *req)
+{
+	return (struct http_call *)(void *)((char *)req -
+	    offsetof(struct http_call, req));
+}
+
+/* Ask the loop to write c (any thread). */
+static void
+stream_wake(struct http_call *c)
+{
+	struct srv_core *k = c->srv->core;
+
+	pthread_mutex_lock(&k->wake_mu);
+	if (!c->wake_queued) {
+		c->wake_queued = true;
+		c->wake_next = k->wake_list;
+		k->wake_list = c;
+	}
+	pthread_mutex_unlock(&k->wake_mu);
+	uv_async_send(&k->wake);
+}
+
+/* The loop: the calls that have something to write. */
+static void
+wake_cb(uv_async_t *a)
+{
+	struct srv *s = a->data;
+	struct srv_core *k = s->core;
+	struct http_call *c, *next;
+
+	pthread_mutex_lock(&k->wake_mu);
+	c = k->wake_list;
+	k->wake_list = NULL;
+	for (next = c; next != NULL; next = next->wake_next)
+		next->wake_queued = false;
+	pthread_mutex_unlock(&k->wake_mu);
+	for (; c != NULL; c = next) {
+		next = c->wake_next;
+		c->streaming = true;
+		if (c->conn != NULL)
+			lws_callback_on_writable(c->conn->wsi);
+	}
+}
+
+void
+srv_resp_stream_begin(struct srv_req *req, struct srv_resp *resp,
+    const char *ctype)
+{
+	struct http_call *c = call_of(req);
+	struct http_stream *st;
+
+	if (c->stream != NULL)
+		return;
+	st = lr_xcalloc(1, sizeof(*st));	/* c's: call_free */
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	resp->status = 200;
+	resp->content_type = ctype;
+	c->stream = st;
+	stream_wake(c);
+}
+
+bool
+srv_resp_stream_gone(struct srv_req *req)
+{
+	struct http_call *c = call_of(req);
+	bool gone;
+
+	if (c->stream == NULL)
+		return true;
+	pthread_mutex_lock(&c->stream->mu);
+	gone = c->stream->gone || c->srv->core->stopping;
+	pthread_mutex_unlock(&c->stream->mu);
+	return gone;
+}
+
+int
+srv_resp_stream_write(struct srv_req *req, const void *p, size_t n)
+{
+	struct http_call *c = call_of(req);
+	struct http_stream *st = c->stream;
+
+	if (st == NULL)
+		return -1;
+	if (n == 0)
+		return srv_resp_stream_gone(req) ? -1 : 0;
+	pthread_mutex_lock(&st->mu);
+	while (!st->gone && st->q.len >= STREAM_QMAX)
+		pthread_cond_wait(&st->cv, &st->mu);
+	if (st->gone) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	lr_buf_add(&st->q, p, n);
+	pthread_mutex_unlock(&st->mu);
+	stream_wake(c);
+	return 0;
 }
 
 /* ---- answering ---- */
@@ -408,6 +561,8 @@ content_length(struct lws *wsi, struct http_call *c, unsigned char **p,
 {
 	char n[24];
 
+	if (c->stream != NULL)
+		return add_hdr(wsi, "transfer-encoding", "chunked", p, end);
 	if (!c->head)
 		return lws_add_http_header_content_length(wsi,
 		    c->resp.body_len, p, end);
@@ -462,6 +617,76 @@ finish(struct http_conn *hc, struct lws *wsi)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* A streamed answer: the head, then what is queued as one chunk. */
+static int
+stream_writeable(struct http_conn *hc, struct lws *wsi)
+{
+	struct http_call *c = hc->call;
+	struct http_stream *st = c->stream;
+	struct lr_buf q = LR_BUF_INIT;
+	unsigned char *buf;
+	char len[24];
+	size_t hn, n;
+	bool ended;
+	int rc;
+
+	if (!c->head_sent) {
+		c->close = true;
+		if (write_head(wsi, c) < 0) {
+			lr_log_warn("%s: cannot write the answer's head",
+			    c->req.client);
+			return -1;
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (lws_send_pipe_choked(wsi)) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	pthread_mutex_lock(&st->mu);
+	q = st->q;			/* taken: the worker's starts over */
+	lr_buf_init(&st->q);
+	ended = st->ended;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	if (c->head)
+		q.len = 0;
+	if (q.len > 0) {
+		hn = (size_t)snprintf(len, sizeof(len), "%zx\r\n", q.len);
+		n = hn + q.len + 2;
+		buf = lr_xmalloc(LWS_PRE + n + 5);	/* freed below */
+		memcpy(buf + LWS_PRE, len, hn);
+		memcpy(buf + LWS_PRE + hn, q.s, q.len);
+		memcpy(buf + LWS_PRE + hn + q.len, "\r\n", 2);
+		if (ended) {
+			/* the last chunk with the rest */
+			memcpy(buf + LWS_PRE + n, "0\r\n\r\n", 5);
+			n += 5;
+		}
+		rc = lws_write(wsi, buf + LWS_PRE, n, ended ?
+		    LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+		free(buf);
+		lr_buf_release(&q);
+		if (rc < 0)
+			return -1;
+		if (ended)
+			return finish(hc, wsi);
+		return 0;
+	}
+	lr_buf_release(&q);
+	if (!ended)
+		return 0;
+	buf = lr_xmalloc(LWS_PRE + 5);
+	memcpy(buf + LWS_PRE, "0\r\n\r\n", 5);
+	rc = lws_write(wsi, buf + LWS_PRE, c->head ? 0 : 5,
+	    LWS_WRITE_HTTP_FINAL);
+	free(buf);
+	if (rc < 0)
+		return -1;
+	return finish(hc, wsi);
+}
+
 static int
 on_writeable(struct http_conn *hc, struct lws *wsi)
 {
@@ -470,7 +695,11 @@ on_writeable(struct http_conn *hc, struct lws *wsi)
 	size_t n, total;
 	int rc;
 
-	if (c == NULL || c->state != CALL_WRITING)
+	if (c == NULL)
+		return 0;
+	if (c->stream != NULL && c->streaming)
+		return stream_writeable(hc, wsi);
+	if (c->state != CALL_WRITING)
 		return 0;
 	if (!c->head_sent) {
 		if (write_head(wsi, c) < 0) {
@@ -620,9 +849,15 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return 0;
 		lws_set_opaque_user_data(wsi, NULL);
 		if ((c = hc->call) != NULL) {
-			if (c->state == CALL_WORKING)
+			if (c->state == CALL_WORKING) {
 				c->conn = NULL;	/* after_work frees it */
-			else
+				if (c->stream != NULL) {
+					pthread_mutex_lock(&c->stream->mu);
+					c->stream->gone = true;
+					pthread_cond_broadcast(&c->stream->cv);
+					pthread_mutex_unlock(&c->stream->mu);
+				}
+			} else
 				call_free(c);
 		}
 		free(hc);
@@ -748,6 +983,9 @@ srv_http_start(struct srv *s, struct lr_err *err)
 
 	if (check_bind(&k->opts.host, k->opts.port, err) < 0)
 		return err->code;
+	uv_async_init(s->loop, &k->wake, wake_cb);
+	k->wake.data = s;
+	k->wake_on = true;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	memset(&info, 0, sizeof(info));
 	loops[0] = s->loop;
@@ -801,6 +1039,10 @@ srv_http_free(struct srv *s)
 	if (s->core->lws != NULL) {
 		lws_context_destroy(s->core->lws);
 		s->core->lws = NULL;
+	}
+	if (s->core->wake_on) {
+		s->core->wake_on = false;
+		uv_close((uv_handle_t *)&s->core->wake, NULL);
 	}
 }
 

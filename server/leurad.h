@@ -25,6 +25,7 @@ struct srv_source;
 struct srv_leader;
 struct srv_core;
 struct rd_state;
+struct lg_state;
 
 /*
  * A metrics source: appends Prometheus text (# HELP, # TYPE and samples)
@@ -57,6 +58,7 @@ struct srv {
 	struct srv_source *source;		/* source.c */
 	struct srv_leader *leader;		/* leader.c */
 	struct rd_state	*read;			/* read_view.c */
+	struct lg_state	*logs;			/* logs_store.c */
 	char		 id[64];		/* this replica: host:pid:random */
 	struct srv_core	*core;			/* the core's own (srv-int.h) */
 };

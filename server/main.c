@@ -42,6 +42,7 @@
 #include "leura_commit.h"
 #include "auth.h"
 #include "log.h"
+#include "logs.h"
 #include "read.h"
 #include "sign.h"
 #include "source.h"
@@ -71,6 +72,7 @@ usage(FILE *f)
 	    "[--source-token-file FILE]\n"
 	    "              [--source-ssh-key FILE] "
 	    "[--webhook-secret-file FILE]] [--leader-ttl SECONDS]\n"
+	    "              [--log-retention DURATION] [--log-max-bytes BYTES]\n"
 	    "       leurad --list-routes\n");
 }
 
@@ -79,7 +81,8 @@ enum {
 	O_LISTEN, O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_INSECURE, O_DATA_DIR,
 	O_SIGNING_KEY, O_ADMIN_PW, O_METRICS_ANON, O_MAX_BODY, O_REQ_TIMEOUT,
 	O_MAX_CONNS, O_VERSION, O_SOURCE, O_SOURCE_BRANCH, O_SOURCE_TOKEN,
-	O_SOURCE_SSH_KEY, O_WEBHOOK_SECRET, O_LEADER_TTL, O_LIST_ROUTES
+	O_SOURCE_SSH_KEY, O_WEBHOOK_SECRET, O_LEADER_TTL, O_LIST_ROUTES,
+	O_LOG_RETENTION, O_LOG_MAX_BYTES
 };
 
 static const struct option longopts[] = {
@@ -112,6 +115,8 @@ static const struct option longopts[] = {
 	{ "webhook-secret-file", required_argument, NULL, O_WEBHOOK_SECRET },
 	{ "leader-ttl", required_argument, NULL, O_LEADER_TTL },
 	{ "list-routes", no_argument, NULL, O_LIST_ROUTES },
+	{ "log-retention", required_argument, NULL, O_LOG_RETENTION },
+	{ "log-max-bytes", required_argument, NULL, O_LOG_MAX_BYTES },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -124,6 +129,7 @@ struct args {
 	struct srv_opts opts;
 	struct src_config source;	/* source.h */
 	int	 leader_ttl;		/* seconds */
+	struct lg_opts logs;		/* logs.h */
 };
 
 /* HOST:PORT or [V6]:PORT into o; false when it is neither. */
@@ -258,6 +264,19 @@ parse_args(int argc, char **argv, struct args *a)
 				    "seconds from 2 to 3600, e.g. 5");
 			a->leader_ttl = (int)(ms / 1000);
 			break;
+		case O_LOG_RETENTION:
+			if (lr_duration_parse(optarg, &ms) < 0 || ms < 1000)
+				return bad_value("--log-retention", optarg,
+				    "a duration of at least a second, e.g. "
+				    "30d or 720h");
+			a->logs.retention_s = ms / 1000;
+			break;
+		case O_LOG_MAX_BYTES:
+			if (!parse_size(optarg, &n))
+				return bad_value("--log-max-bytes", optarg,
+				    "bytes, with K, M or G, e.g. 10G");
+			a->logs.max_bytes = n;
+			break;
 		case 'v': a->verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION:
@@ -344,6 +363,7 @@ modules_routes(struct srv *s)
 	src_routes(s);
 	ldr_routes(s);
 	rd_routes(s);
+	lg_routes(s);
 }
 
 /* /readyz: every module has read its state. */
@@ -458,6 +478,8 @@ main(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	memset(&s, 0, sizeof(s));
 	srv_opts_init(&a.opts);
+	a.logs.retention_s = 30L * 24 * 3600;
+	a.logs.max_bytes = 10ULL << 30;
 	if ((rc = parse_args(argc, argv, &a)) >= 0) {
 		srv_opts_release(&a.opts);
 		return rc;
@@ -499,7 +521,8 @@ main(int argc, char **argv)
 	    src_init(&s, &a.source, &err) < 0 ||
 	    ldr_init(&s, a.leader_ttl ? a.leader_ttl : 5, &err) < 0 ||
 	    src_start(&s, &err) < 0 ||
-	    rd_init(&s, &err) < 0) {
+	    rd_init(&s, &err) < 0 ||
+	    lg_init(&s, &a.logs, &err) < 0) {
 		lr_err_print(&err);
 		goto out;
 	}
@@ -529,6 +552,7 @@ out:
 	if (uv_loop_close(&loop) != 0)
 		lr_log_debug("the loop still had handles at exit");
 	/* threads of their own, joined off the loop */
+	lg_free(&s);		/* its thread asks the leader too */
 	src_free(&s);		/* its worker asks the leader: first */
 	ldr_free(&s);		/* resigns: another replica leads at once */
 	srv_release(&s);

@@ -16,6 +16,7 @@
 #include "srv.h"
 
 struct lws_context;
+struct http_call;
 struct lr_buf;
 
 /* What leurad's flags set (docs/server.md); srv_opts_init's defaults. */
@@ -112,6 +113,11 @@ struct srv_core {
 	bool		 grace_on;
 	void		(*stop_done)(struct srv *s);
 	double		 started;	/* the Unix time leurad started */
+	/* streamed answers (http.c): calls whose queue has bytes */
+	uv_async_t	 wake;
+	bool		 wake_on;
+	pthread_mutex_t	 wake_mu;
+	struct http_call *wake_list;	/* guarded by wake_mu */
 };
 
 /*

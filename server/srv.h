@@ -138,6 +138,22 @@ int64_t	srv_if_match(const struct srv_req *req, struct srv_resp *resp);
 int	srv_page_args(const struct srv_req *req, struct srv_resp *resp,
 	    size_t *limit, const char **after);
 
+/*
+ * A streamed answer, for output that arrives while the handler runs (a
+ * step's live log): HTTP/1.1 chunked transfer encoding, the connection
+ * closed after it.  stream_begin answers 200 of type ctype (a static
+ * string) and sends the head; each stream_write queues bytes for the
+ * loop to send, blocking the worker while the queue is full (the client
+ * reads slowly), and returns -1 once the client is gone or the server
+ * stops (the handler then returns); stream_gone says the same without
+ * writing.  The stream ends when the handler returns.  Headers set with
+ * srv_resp_header before stream_begin are sent.
+ */
+void	srv_resp_stream_begin(struct srv_req *req, struct srv_resp *resp,
+	    const char *ctype);
+int	srv_resp_stream_write(struct srv_req *req, const void *p, size_t n);
+bool	srv_resp_stream_gone(struct srv_req *req);
+
 /* A handler: blocking code on a worker thread (see above). */
 typedef void srv_handler(struct srv_req *req, struct srv_resp *resp);
 
