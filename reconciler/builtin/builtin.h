@@ -51,6 +51,13 @@ int	cmd_plan(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_apply(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_status(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_logs(int argc, char **argv, struct lr_ctx *ctx);
+/*
+ * Stream run's output from leurad as it comes (host NULL: every host;
+ * step -1: every step), until it ends (logs.c): `leura run --follow`.
+ * Returns an exit status (errors printed).
+ */
+int	cmd_logs_follow(struct lr_ctx *ctx, const char *run, const char *host,
+	    int step);
 int	cmd_history(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_up(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_keygen(int argc, char **argv, struct lr_ctx *ctx);

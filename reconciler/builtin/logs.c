@@ -3,12 +3,20 @@
  * last converge run, step by step, with each step's output (the results
  * it puts to P/results/HOST; reconcile/logs.c reads and selects, this
  * prints).  Results are the host's word: shown, never acted on.
+ *
+ * Through leurad (its log store, server/logs.h): leura logs [--host H]
+ * [--step S] [--follow] RUN (a run id holds '@', which no host name can),
+ * leura logs --deploy N --host H (a converge log), leura logs
+ * --retention.  The text streams to stdout as it comes; on a terminal,
+ * control characters but newlines and tabs are shown as '?' (a host's
+ * bytes do not drive the terminal).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "builtin.h"
@@ -16,10 +24,15 @@
 #include "json.h"
 #include "logs.h"
 #include "report.h"
+#include "api.h"
 #include "xalloc.h"
 
 static const char usage_str[] =
-    "usage: leura logs [--json] [--etcd URL[,URL...]] HOST [STEP]\n";
+    "usage: leura logs [--json] [--etcd URL[,URL...]] HOST [STEP]\n"
+    "       leura logs [--server URL] [--host H] [--step S] "
+    "[--follow] RUN\n"
+    "       leura logs [--server URL] --deploy N --host H\n"
+    "       leura logs [--server URL] [--json] --retention\n";
 
 /* s made visible into b (a host's words). */
 static void
@@ -128,14 +141,166 @@ print_results(const char *host, const json_t *res, const json_t *steps,
 		    (long long)left, left == 1 ? " was" : "s were");
 }
 
-enum { OPT_JSON = CMD_OPT_BASE };
+/* ---- through leurad ---- */
+
+struct out_ctx {
+	bool	 tty;
+};
+
+static int
+to_stdout(const void *p, size_t n, void *arg)
+{
+	struct out_ctx *o = arg;
+	const unsigned char *b = p;
+	char buf[4096];
+	size_t i, k = 0;
+
+	if (!o->tty)
+		return fwrite(p, 1, n, stdout) == n && fflush(stdout) == 0 ?
+		    0 : -1;
+	for (i = 0; i < n; i++) {
+		buf[k++] = (b[i] < 0x20 && b[i] != '\n' && b[i] != '\t') ||
+		    b[i] == 0x7f ? '?' : (char)b[i];
+		if (k == sizeof(buf)) {
+			if (fwrite(buf, 1, k, stdout) != k)
+				return -1;
+			k = 0;
+		}
+	}
+	if (k > 0 && fwrite(buf, 1, k, stdout) != k)
+		return -1;
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static int
+stream(struct remote *r, const char *path)
+{
+	struct out_ctx o = { isatty(STDOUT_FILENO) == 1 };
+	struct lr_err err;
+
+	lr_err_clear(&err);
+	if (rec_api_stream(r->api, path, to_stdout, &o, NULL, &err) < 0) {
+		if (err.code == LR_ECANCELED)	/* stdout closed */
+			return LR_EXIT_OK;
+		fflush(stdout);
+		cmd_remote_error(&err);
+		return LR_EXIT_FAIL;
+	}
+	return LR_EXIT_OK;
+}
+
+static int
+run_logs(struct remote *r, const char *run, const char *host, int step,
+    bool follow)
+{
+	char *path, sb[16];
+	int rc;
+
+	path = rec_api_path(r->api, "/v1/runs/%s/logs", run);
+	rec_api_query_add(r->api, &path, "host", host);
+	if (step >= 0) {
+		snprintf(sb, sizeof(sb), "%d", step);
+		rec_api_query_add(r->api, &path, "step", sb);
+	}
+	if (follow)
+		rec_api_query_add(r->api, &path, "follow", "1");
+	rc = stream(r, path);
+	free(path);
+	return rc;
+}
+
+int
+cmd_logs_follow(struct lr_ctx *ctx, const char *run, const char *host,
+    int step)
+{
+	struct remote r;
+	int rc;
+
+	if ((rc = cmd_remote_open(&r, ctx, 0)) != 0)
+		return rc;
+	rc = run_logs(&r, run, host, step, true);
+	cmd_remote_release(&r);
+	return rc;
+}
+
+static void
+print_retention(const json_t *o)
+{
+	const json_t *p = json_object_get(o, "policy");
+	const json_t *u = json_object_get(o, "usage");
+	const json_t *w = json_object_get(o, "would_delete"), *x;
+	size_t i;
+
+	printf("Policy:  keep %s seconds at most, %s bytes at most\n",
+	    cmd_field(p, "retention_seconds"), cmd_field(p, "max_bytes"));
+	printf("Usage:   %s bytes in %s archives (%s runs), the oldest %s "
+	    "seconds old\n", cmd_field(u, "bytes"), cmd_field(u, "archives"),
+	    cmd_field(u, "runs"), cmd_field(u, "oldest_seconds"));
+	if (json_array_size(w) == 0) {
+		printf("Nothing to delete now.\n");
+		return;
+	}
+	printf("Would delete now (%zu):\n", json_array_size(w));
+	json_array_foreach(w, i, x)
+		printf("  %-28s %12s bytes  %s  (%s)\n", cmd_field(x, "run"),
+		    cmd_field(x, "bytes"), cmd_field(x, "time"),
+		    cmd_field(x, "reason"));
+}
+
+struct remote_opts {
+	const char	*host, *deploy;
+	int		 step;
+	bool		 follow, retention, json;
+};
+
+static int
+logs_remote(struct lr_ctx *ctx, const struct remote_opts *o,
+    const char *run)
+{
+	struct remote r;
+	json_t *ans = NULL;
+	char *path;
+	int rc;
+
+	if ((rc = cmd_remote_open(&r, ctx, 0)) != 0)
+		return rc;
+	if (o->retention) {
+		if ((rc = cmd_remote_call(&r, "GET", "/v1/logs/retention",
+		    NULL, &ans)) == 0) {
+			if (o->json)
+				cmd_print_json(ans);
+			else
+				print_retention(ans);
+		}
+		json_decref(ans);
+	} else if (o->deploy != NULL) {
+		path = rec_api_path(r.api, "/v1/deploys/%s/logs", o->deploy);
+		rec_api_query_add(r.api, &path, "host", o->host);
+		rc = stream(&r, path);
+		free(path);
+	} else
+		rc = run_logs(&r, run, o->host, o->step, o->follow);
+	cmd_remote_release(&r);
+	return rc;
+}
+
+enum {
+	OPT_JSON = CMD_OPT_BASE, OPT_HOST, OPT_STEP, OPT_FOLLOW, OPT_DEPLOY,
+	OPT_RETENTION
+};
 
 int
 cmd_logs(int argc, char **argv, struct lr_ctx *ctx)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "step", required_argument, NULL, OPT_STEP },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "deploy", required_argument, NULL, OPT_DEPLOY },
+		{ "retention", no_argument, NULL, OPT_RETENTION },
 		CONN_LONGOPTS,
+		SERVER_LONGOPT,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -143,15 +308,59 @@ cmd_logs(int argc, char **argv, struct lr_ctx *ctx)
 	struct lr_err err;
 	json_t *res = NULL, *steps = NULL, *out;
 	const char *args[2] = { NULL, NULL };
+	struct remote_opts ro = { .step = -1 };
 	size_t nargs = 0;
-	bool json = false;
+	bool json = false, remote;
+	char *end;
+	long v;
 	int i, rc = LR_EXIT_FAIL;
 
-	while ((i = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		if (i == OPT_JSON)
-			json = true;
-		else if (!conn_getopt(i, optarg, ctx))
-			return cmd_bad_option(i, argv, usage_str);
+	while ((i = getopt_long(argc, argv, "+:hf", longopts, NULL)) != -1) {
+		switch (i) {
+		case OPT_JSON: json = true; break;
+		case OPT_HOST: ro.host = optarg; break;
+		case OPT_FOLLOW: case 'f': ro.follow = true; break;
+		case OPT_DEPLOY: ro.deploy = optarg; break;
+		case OPT_RETENTION: ro.retention = true; break;
+		case OPT_STEP:
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 0 ||
+			    v > 9999) {
+				fprintf(stderr, "%s: error: --step wants a "
+				    "step's index in the run (0, 1, ...), not "
+				    "'%s'\n", ctx->progname, optarg);
+				return LR_EXIT_USAGE;
+			}
+			ro.step = (int)v;
+			break;
+		default:
+			if (!conn_getopt(i, optarg, ctx))
+				return cmd_bad_option(i, argv, usage_str);
+		}
+	}
+	ro.json = json;
+	remote = ro.retention || ro.deploy != NULL ||
+	    (optind < argc && strchr(argv[optind], '@') != NULL);
+	if (remote) {
+		if ((ro.retention && (ro.deploy != NULL || optind < argc)) ||
+		    (ro.deploy != NULL && (optind < argc || ro.host == NULL ||
+		    ro.step >= 0 || ro.follow)) ||
+		    (!ro.retention && ro.deploy == NULL &&
+		    optind + 1 != argc)) {
+			fprintf(stderr, "%s: error: %s\n%s", ctx->progname,
+			    ro.retention ? "--retention takes no run nor "
+			    "--deploy" : ro.deploy != NULL ? "--deploy N "
+			    "takes --host H, and no run" : "one run id, after "
+			    "--host, --step, --follow", usage_str);
+			return LR_EXIT_USAGE;
+		}
+		return logs_remote(ctx, &ro, argv[optind]);
+	}
+	if (ro.host != NULL || ro.step >= 0 || ro.follow) {
+		fprintf(stderr, "%s: error: --host, --step and --follow go "
+		    "with a run id (RUN holds '@': 'leura runs' lists them)\n"
+		    "%s", ctx->progname, usage_str);
+		return LR_EXIT_USAGE;
 	}
 	if ((rc = cmd_operands(argc, argv, usage_str)) != 0)
 		return rc;

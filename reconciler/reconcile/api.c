@@ -429,3 +429,97 @@ out:
 	lr_buf_reset(&api->body);
 	return rc;
 }
+
+/* ---- a streamed answer ---- */
+
+struct stream_ctx {
+	struct rec_api	*api;
+	rec_api_sink	*fn;
+	void		*arg;
+	int		 ok;		/* -1 unknown, 0 an error answer, 1 2xx */
+	bool		 stopped;
+};
+
+static size_t
+on_stream(char *p, size_t size, size_t n, void *arg)
+{
+	struct stream_ctx *x = arg;
+	long code = 0;
+
+	if (x->ok < 0) {
+		curl_easy_getinfo(x->api->h, CURLINFO_RESPONSE_CODE, &code);
+		x->ok = code >= 200 && code <= 299;
+	}
+	if (!x->ok)
+		return on_body(p, size, n, x->api);
+	if (x->fn(p, size * n, x->arg) < 0) {
+		x->stopped = true;
+		return 0;
+	}
+	return size * n;
+}
+
+int
+rec_api_stream(struct rec_api *api, const char *path, rec_api_sink *fn,
+    void *arg, long *status, struct lr_err *err)
+{
+	struct stream_ctx x = { api, fn, arg, -1, false };
+	struct curl_slist *hdrs = NULL;
+	char errbuf[CURL_ERROR_SIZE], *url;
+	long code = 0;
+	CURLcode cc;
+	int rc = 0;
+
+	if (status != NULL)
+		*status = 0;
+	lr_buf_reset(&api->body);
+	api->too_big = false;
+	free(api->etag);
+	free(api->retry_after);
+	api->etag = api->retry_after = NULL;
+	curl_easy_reset(api->h);
+	url = lr_xasprintf("%s%s", api->url, path);
+	curl_easy_setopt(api->h, CURLOPT_URL, url);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (api->auth != NULL)
+		hdrs = curl_slist_append(hdrs, api->auth);
+	if (hdrs == NULL)
+		LR_BUG("curl_slist_append failed");
+	curl_easy_setopt(api->h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(api->h, CURLOPT_USERAGENT, "leura");
+	if (api->cacert != NULL)
+		curl_easy_setopt(api->h, CURLOPT_CAINFO, api->cacert);
+	curl_easy_setopt(api->h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(api->h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(api->h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(api->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(api->h, CURLOPT_CONNECTTIMEOUT_MS, API_CONNECT_MS);
+	curl_easy_setopt(api->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(api->h, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
+	curl_easy_setopt(api->h, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(api->h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(api->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(api->h, CURLOPT_HEADERDATA, api);
+	errbuf[0] = '\0';
+	curl_easy_setopt(api->h, CURLOPT_ERRORBUFFER, errbuf);
+	cc = curl_easy_perform(api->h);
+	curl_easy_setopt(api->h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	if (x.stopped) {
+		rc = lr_err_set(err, LR_ECANCELED, "stopped reading %s", path);
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		rc = transport_error(api, cc, errbuf, err);
+		goto out;
+	}
+	curl_easy_getinfo(api->h, CURLINFO_RESPONSE_CODE, &code);
+	if (status != NULL)
+		*status = code;
+	if (code < 200 || code > 299)
+		rc = http_error(api, code, err);
+out:
+	free(url);
+	lr_buf_reset(&api->body);
+	return rc;
+}

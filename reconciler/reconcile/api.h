@@ -55,6 +55,18 @@ int	rec_api_call(struct rec_api *api, const char *method,
 	    struct lr_err *err);
 
 /*
+ * A streamed GET of path (a text or a file, e.g. a run's log followed
+ * live): on a 2xx answer each piece of the body goes to fn as it
+ * arrives (fn returns -1 to stop: LR_ECANCELED), and 0 is returned once
+ * the server ends it; no total timeout applies (a followed step may be
+ * silent for long).  Any other answer or failure: LR_E* with err set as
+ * for rec_api_call.  *status as for rec_api_call.
+ */
+typedef int rec_api_sink(const void *p, size_t n, void *arg);
+int	rec_api_stream(struct rec_api *api, const char *path,
+	    rec_api_sink *fn, void *arg, long *status, struct lr_err *err);
+
+/*
  * Send "If-Match: etag" with the next call only (etag may be NULL: none);
  * the ETag of the last 2xx answer, NULL when it had none (borrowed until
  * the next call).

@@ -179,4 +179,64 @@ want 400 "$(as "$ADMIN" GET "/v1/deploys/7/logs")" "deploy log without host"
 want 200 "$(as "$ADMIN" GET "/v1/logs/retention")" "retention"
 [ "$(json_get "$T/body" usage.runs)" = 1 ] || fail "retention: $(cat "$T/body")"
 
+# the CLI: leura logs RUN, --deploy, --retention; HOST stays a host
+export LEURA_SERVER="$SRV_URL" LEURA_TOKEN="$ADMIN"
+run 0 "$LEURA" logs --host web2 --step 1 "$R"
+cmp -s "$T/out" "$T/want_w2" || fail "leura logs RUN: $(cat "$T/out")"
+run 0 "$LEURA" logs "$R"
+expect_in "$T/out" "==> web1 0 build <=="
+run 0 "$LEURA" logs --deploy 7 --host web1
+expect_in "$T/out" "converge output"
+run 0 "$LEURA" logs --retention
+expect_in "$T/out" "Policy:  keep 2592000 seconds at most, 10737418240 bytes"
+run 0 "$LEURA" logs --retention --json
+run 1 "$LEURA" logs r@20261207-120000-ffffff
+expect_in "$T/err" "no run 'r@20261207-120000-ffffff'"
+run 64 "$LEURA" logs --step x "$R"
+run 64 "$LEURA" logs --deploy 7
+run 64 "$LEURA" logs --follow web1
+expect_in "$T/err" "go with a run id"
+LEURA_TOKEN=$BOB run 1 "$LEURA" logs "$R"
+expect_in "$T/err" "no run '$R'"
+
+# a live follow through the CLI: a second run, its output as it comes
+R2=r@20261207-130000-00beef
+put "runs/docs/$R2" "{\"id\":\"$R2\",\"kind\":\"exec\",\"task\":null,\"by\":\"admin\",\"state\":\"running\",\"hosts\":[\"web1\"],\"steps\":[{\"name\":\"command\"}]}"
+"$LEURA" logs --follow "$R2" >"$T/f2" 2>"$T/f2err" &
+FPID=$!
+printf 'first\n' >"$T/x0"; printf 'second\n' >"$T/x1"
+$PUT "$ETCD_ENDPOINT" $P chunks $R2 web1 0 "$T/x0" 0 >/dev/null
+wait_for "the CLI's live output" grep -q '^first$' "$T/f2"
+kill -0 $FPID || fail "leura logs --follow ended early: $(cat "$T/f2err")"
+$PUT "$ETCD_ENDPOINT" $P chunks $R2 web1 0 "$T/x1" 1 >/dev/null
+wait_for "the CLI's second line" grep -q '^second$' "$T/f2"
+put "runs/results/$R2/web1/0000" '{"status":"ok","chunks":2,"bytes":13}'
+put "runs/docs/$R2" "{\"id\":\"$R2\",\"kind\":\"exec\",\"task\":null,\"by\":\"admin\",\"state\":\"finalised\",\"outcome\":\"succeeded\",\"hosts\":[\"web1\"],\"steps\":[{\"name\":\"command\"}]}"
+wait $FPID || fail "leura logs --follow: $(cat "$T/f2err")"
+printf '==> web1 0 command <==\nfirst\nsecond\n' >"$T/want_f2"
+cmp -s "$T/f2" "$T/want_f2" || fail "CLI follow: $(cat "$T/f2")"
+# an exec run needs read on its hosts: bob has none
+LEURA_TOKEN=$BOB run 1 "$LEURA" logs "$R2"
+
+# a follower that goes away: its slot is given back (more follows than
+# slots, one after the other)
+R3=r@20261207-140000-00cafe
+put "runs/docs/$R3" "{\"id\":\"$R3\",\"kind\":\"task\",\"task\":\"deploy\",\"by\":\"admin\",\"state\":\"running\",\"hosts\":[\"web1\"],\"steps\":[{\"name\":\"s\"}]}"
+for i in 1 2 3 4 5 6; do
+	curl -s -m 1 -H "Authorization: Bearer $ADMIN" \
+	    "$SRV_URL/v1/runs/$R3/logs?follow=1" >/dev/null 2>&1 || :
+done
+# slots: UV_THREADPOOL_SIZE 16 / 4; four held, the fifth is refused
+for i in 1 2 3 4; do
+	curl -s -m 30 -H "Authorization: Bearer $ADMIN" -N \
+	    "$SRV_URL/v1/runs/$R3/logs?follow=1" >/dev/null 2>&1 &
+	eval "H$i=\$!"
+done
+busy() { [ "$(as "$ADMIN" GET "/v1/runs/$R3/logs?follow=1")" = 503 ]; }
+wait_for "a 503 past the follow slots" busy
+grep -q 'UV_THREADPOOL_SIZE' "$T/body" || fail "503 without a hint: $(cat "$T/body")"
+kill $H1 $H2 $H3 $H4 2>/dev/null || :
+free_slot() { [ "$(curl -s -m 1 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$SRV_URL/v1/runs/$R3/logs?follow=1")" != 503 ]; }
+wait_for "the slots given back" free_slot
+
 done_testing
