@@ -185,23 +185,35 @@ export LEURA_ETCD="$endpoint"
     { tail -n 20 "$work/apply.out" >&2; fail "leura apply failed"; }
 
 # ---- leurad and the agents
-port=$(free_port)
 pw=$work/admin-password
 (umask 077 && od -An -N18 -tx1 /dev/urandom | tr -d ' \n' >"$pw")
-"$leurad" --etcd "$endpoint" --listen "127.0.0.1:$port" \
-    --data-dir "$work/leurad" --admin-password-file "$pw" \
-    --source "$repo" --signing-key "$keys/signing.key" \
-    </dev/null >"$work/leurad.log" 2>&1 &
-leurad_pid=$!
-url=http://127.0.0.1:$port
-t=0
-until curl -sf -m 1 -o /dev/null "$url/readyz"; do
-	kill -0 "$leurad_pid" 2>/dev/null ||
-	    { tail -n 20 "$work/leurad.log" >&2; fail "leurad died"; }
-	[ $t -lt 300 ] ||
-	    { tail -n 20 "$work/leurad.log" >&2; fail "leurad not ready in 30 s"; }
-	sleep 0.1
-	t=$((t + 1))
+# a port another process takes between free_port and leurad's listen:
+# try another
+tries=0
+while :; do
+	tries=$((tries + 1))
+	port=$(free_port)
+	"$leurad" --etcd "$endpoint" --listen "127.0.0.1:$port" \
+	    --data-dir "$work/leurad" --admin-password-file "$pw" \
+	    --source "$repo" --signing-key "$keys/signing.key" \
+	    </dev/null >"$work/leurad.log" 2>&1 &
+	leurad_pid=$!
+	url=http://127.0.0.1:$port
+	t=0
+	until curl -sf -m 1 -o /dev/null "$url/readyz"; do
+		kill -0 "$leurad_pid" 2>/dev/null || break
+		[ $t -lt 300 ] || { tail -n 20 "$work/leurad.log" >&2
+		    fail "leurad not ready in 30 s"; }
+		sleep 0.1
+		t=$((t + 1))
+	done
+	kill -0 "$leurad_pid" 2>/dev/null && break
+	wait "$leurad_pid" 2>/dev/null || :
+	leurad_pid=
+	if ! grep -q 'cannot listen' "$work/leurad.log" || [ $tries -ge 5 ]; then
+		tail -n 20 "$work/leurad.log" >&2
+		fail "leurad died"
+	fi
 done
 curl -sf -X POST "$url/v1/login" -H 'Content-Type: application/json' \
     -d "{\"user\":\"admin\",\"password\":\"$(cat "$pw")\"}" \

@@ -77,7 +77,6 @@ cmd_runs(int argc, char **argv, struct lr_ctx *ctx)
 	bool json = false;
 	int64_t now;
 	size_t i;
-	long ms;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -85,15 +84,7 @@ cmd_runs(int argc, char **argv, struct lr_ctx *ctx)
 		case OPT_JSON: json = true; break;
 		case OPT_TASK: task = optarg; break;
 		case OPT_STATE: state = optarg; break;
-		case OPT_SINCE:
-			if (lr_duration_parse(optarg, &ms) < 0) {
-				fprintf(stderr, "leura: error: --since wants "
-				    "a duration such as 24h or 30m, not "
-				    "'%s'\n", cmd_vis(optarg));
-				return LR_EXIT_USAGE;
-			}
-			since = optarg;
-			break;
+		case OPT_SINCE: since = optarg; break;
 		case OPT_LIMIT:
 			limit = strtoll(optarg, &end, 10);
 			if (*optarg == '\0' || *end || limit < 1) {
