@@ -56,6 +56,7 @@ struct srv_leader {
 	/* guarded by mu: what other threads read */
 	pthread_mutex_t	 mu;
 	bool		 leading;
+	int64_t		 key_rev;		/* P/leader's create revision */
 	char		 since[LR_TIME_ISO_LEN];
 };
 
@@ -63,6 +64,8 @@ static void
 set_leading(struct srv_leader *l, bool on)
 {
 	pthread_mutex_lock(&l->mu);
+	if (!on)
+		l->key_rev = 0;
 	if (on && !l->leading) {
 		lr_time_iso_now(l->since);
 		lr_log_notice("replica %s leads (lease %llx, ttl %d s)",
@@ -86,6 +89,28 @@ ldr_is_leader(struct srv *s)
 	on = l->leading;
 	pthread_mutex_unlock(&l->mu);
 	return on;
+}
+
+int64_t
+ldr_leader_rev(struct srv *s)
+{
+	struct srv_leader *l = s->leader;
+	int64_t rev;
+
+	if (l == NULL)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	rev = l->leading ? l->key_rev : 0;
+	pthread_mutex_unlock(&l->mu);
+	return rev;
+}
+
+static void
+set_key_rev(struct srv_leader *l, int64_t rev)
+{
+	pthread_mutex_lock(&l->mu);
+	l->key_rev = rev;
+	pthread_mutex_unlock(&l->mu);
 }
 
 /* Sleep ms, in steps, unless stopped: false when stopped. */
@@ -129,10 +154,13 @@ campaign(struct srv_leader *l, int64_t *rev, struct lr_err *err)
 	if (rc < 0)
 		return rc;
 	*rev = r.revision;
-	if (r.succeeded)
+	if (r.succeeded) {
+		set_key_rev(l, r.revision);
 		set_leading(l, true);
-	else if (r.nops == 1 && (cur = &r.ops[0].range)->nkvs == 1) {
+	} else if (r.nops == 1 && (cur = &r.ops[0].range)->nkvs == 1) {
 		/* ours when the key is bound to our lease (a re-campaign) */
+		if (cur->kvs[0].lease == l->lease)
+			set_key_rev(l, cur->kvs[0].create_revision);
 		set_leading(l, cur->kvs[0].lease == l->lease);
 		if ((v = json_loads(cur->kvs[0].value, 0, NULL)) != NULL)
 			lr_log_info("replica %s follows %s", l->s->id,

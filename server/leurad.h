@@ -14,6 +14,8 @@
 
 #include <uv.h>
 
+#include <jansson.h>
+
 #include "conn.h"
 #include "srv.h"
 
@@ -26,6 +28,7 @@ struct srv_leader;
 struct srv_core;
 struct rd_state;
 struct lg_state;
+struct run_state;
 
 /*
  * A metrics source: appends Prometheus text (# HELP, # TYPE and samples)
@@ -59,6 +62,7 @@ struct srv {
 	struct srv_leader *leader;		/* leader.c */
 	struct rd_state	*read;			/* read_view.c */
 	struct lg_state	*logs;			/* logs_store.c */
+	struct run_state *run;			/* run_engine.c */
 	char		 id[64];		/* this replica: host:pid:random */
 	struct srv_core	*core;			/* the core's own (srv-int.h) */
 };
@@ -67,6 +71,18 @@ struct srv {
 struct etcd *srv_etcd_take(struct srv *s);
 /* ... and give it back. */
 void	srv_etcd_give(struct srv *s, struct etcd *e);
+
+/*
+ * Record an event of leurad's own (not a request's: the run engine's
+ * state changes, cron's firings) under P/events/ (audit.c): {"time",
+ * "actor" (NULL: "leurad"), "action" ("run.started"), "resource"
+ * ("tasks/drain"), "outcome" (NULL: "ok"), "detail" (stolen; may be
+ * NULL)}.  0, or the LR_E* of the put (logged).  Blocking: any thread
+ * with an etcd handle of its own.
+ */
+int	srv_event_put(struct srv *s, struct etcd *e, const char *actor,
+	    const char *action, const char *resource, const char *outcome,
+	    json_t *detail);
 
 /* Register a metrics source (before the loop runs). */
 void	srv_metrics_add(struct srv *s, srv_metrics_fn *fn, void *arg);

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "logs.h"
 #include "read.h"
+#include "run.h"
 #include "sign.h"
 #include "source.h"
 #include "srv-int.h"
@@ -364,6 +365,7 @@ modules_routes(struct srv *s)
 	ldr_routes(s);
 	rd_routes(s);
 	lg_routes(s);
+	run_routes(s);
 }
 
 /* /readyz: every module has read its state. */
@@ -522,7 +524,8 @@ main(int argc, char **argv)
 	    ldr_init(&s, a.leader_ttl ? a.leader_ttl : 5, &err) < 0 ||
 	    src_start(&s, &err) < 0 ||
 	    rd_init(&s, &err) < 0 ||
-	    lg_init(&s, &a.logs, &err) < 0) {
+	    lg_init(&s, &a.logs, &err) < 0 ||
+	    run_init(&s, &err) < 0) {
 		lr_err_print(&err);
 		goto out;
 	}
@@ -553,6 +556,7 @@ out:
 		lr_log_debug("the loop still had handles at exit");
 	/* threads of their own, joined off the loop */
 	lg_free(&s);		/* its thread asks the leader too */
+	run_free(&s);		/* the engine reads the source, asks the leader */
 	src_free(&s);		/* its worker asks the leader: first */
 	ldr_free(&s);		/* resigns: another replica leads at once */
 	srv_release(&s);

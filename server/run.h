@@ -44,7 +44,12 @@
  *    "timed_out"|"cancelled", "attempt"}]},
  *    "approvals": [{"step","decision": "approved"|"rejected","by","at",
  *    "message"}], "cancel": {"by","at","message"}, "fired": {"schedule",
- *    "time"}, "forced": {"recent": run id}}
+ *    "time"}, "forced": {"recent": run id}, "waiting_since": RFC 3339
+ *    (while waiting_approval), "self_approval": bool}
+ *
+ * steps[].on_failure is there when the step overrides the task's.  The
+ * routes write "cancel" and "approvals" (a compare on mod_revision); the
+ * leader's engine does the rest (docs/runs.md).
  *
  * Steps run host by host in batches of "parallel" hosts (0: all); each
  * host runs its steps in order.  An approval step is a barrier across
@@ -95,6 +100,14 @@ struct run_request {
 	 */
 	const char *fire_key;
 	const json_t *fired;
+	/*
+	 * Called once the targets are resolved to hosts (a sorted array),
+	 * before anything is written: 0 to go on, else an LR_E* with err
+	 * set, which run_create returns (the routes check grants on the
+	 * hosts of an ad-hoc command: LR_EPERM).  NULL: none.
+	 */
+	int	(*check)(void *arg, const json_t *hosts, struct lr_err *err);
+	void	*check_arg;
 };
 
 /*
@@ -105,11 +118,15 @@ struct run_request {
  * reference).  Errors (err set, with a hint):
  *   LR_ENOENT   unknown task (the nearest names in the hint)
  *   LR_EINVAL   bad param (named, with its declared type), targets that
- *               match no host, no deployed commit
+ *               match no host, no deployed commit, leurad without a
+ *               git source to read tasks from
  *   LR_EEXIST   a recent overlapping run: *recent is its summary {"id",
- *               "by","created","hosts","outcome"} (new reference); with
- *               fire_key: the firing was already made (not an error for
- *               cron: skip it)
+ *               "by","created","hosts","outcome","state"} (new
+ *               reference); or, *recent left NULL, the firing fire_key
+ *               was already made (not an error for cron: skip it).  A
+ *               firing sets force (its schedule's overlap policy is
+ *               cron's to apply), so that only the second can happen
+ *   LR_EPERM    what check refused
  * Blocking (etcd, git): a worker or the engine's thread.
  */
 int	run_create(struct srv *s, struct etcd *e, const struct run_request *rq,

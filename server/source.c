@@ -391,6 +391,41 @@ open_fresh(struct srv_req *req, struct srv_resp *resp)
 	return g;
 }
 
+/* ---- a commit's specs (the run engine's) ---- */
+
+int
+src_load_commit(struct srv *s, struct etcd *e, const char *commit,
+    unsigned flags, struct rec_load *l, struct lr_err *err)
+{
+	struct srv_source *src = s->source;
+	struct rec_git *g = NULL;
+	int rc;
+
+	if (src == NULL) {
+		lr_err_set(err, LR_EINVAL, "leurad has no git source to read "
+		    "commit %.12s from", commit);
+		return lr_err_hint(err, "start leurad with --source PATH|URL, "
+		    "the git repository it deploys from");
+	}
+	if ((rc = mirror_open(src, &g, err)) == 0) {
+		rc = rec_load_commit(l, g, commit, flags, err);
+		rec_git_free(g);
+		g = NULL;
+		/* a commit applied by another (leura apply): not fetched yet */
+		if (rc == 0 || l->diags.nerrors)
+			return rc;
+	}
+	rec_load_release(l);
+	spec_diags_init(&l->diags);
+	lr_err_clear(err);
+	if ((rc = src_fetch(src, e, NULL, err)) < 0 ||
+	    (rc = mirror_open(src, &g, err)) < 0)
+		return rc;
+	rc = rec_load_commit(l, g, commit, flags, err);
+	rec_git_free(g);
+	return rc;
+}
+
 /* ---- GET /v1/sources ---- */
 
 static void

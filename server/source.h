@@ -23,6 +23,7 @@
 #include "err.h"
 
 struct etcd;
+struct rec_load;
 struct srv;
 
 /* ---- configuration (leurad's flags) ---- */
@@ -46,6 +47,18 @@ int	src_init(struct srv *s, const struct src_config *c,
 int	src_start(struct srv *s, struct lr_err *err);
 void	src_routes(struct srv *s);
 void	src_free(struct srv *s);		/* stops the worker */
+
+/*
+ * The config repo at commit (a full id), read from the mirror and
+ * compiled with flags (REC_COMPILE_*) into l (released by the caller with
+ * rec_load_release, even on error): the run engine's tasks at the
+ * deployed commit.  The mirror is fetched first when it lacks the commit
+ * (applied by `leura apply`, not through leurad).  Errors as rec_load's
+ * (diagnostics in l->diags); LR_EINVAL when leurad has no source.
+ * Blocking (git; etcd e records the fetch): any thread.
+ */
+int	src_load_commit(struct srv *s, struct etcd *e, const char *commit,
+	    unsigned flags, struct rec_load *l, struct lr_err *err);
 
 /* ---- push webhooks (source_hook.c) ---- */
 
@@ -129,6 +142,14 @@ void	ldr_routes(struct srv *s);
 void	ldr_free(struct srv *s);
 /* Whether this replica leads now (any thread). */
 bool	ldr_is_leader(struct srv *s);
+/*
+ * While this replica leads, the create revision of P/leader (its
+ * campaign's); 0 when it does not lead.  A leader's writes compare it
+ * (a transaction "create_revision(P/leader) == rev"), so that one
+ * deposed meanwhile writes nothing: another's campaign made the key
+ * anew.
+ */
+int64_t	ldr_leader_rev(struct srv *s);
 /*
  * A blocking etcd client of s's settings, for a thread of its own (the
  * election's, the auto-apply worker's): *out the caller's (etcd_free).
