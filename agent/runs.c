@@ -196,13 +196,16 @@ agent_runs_out_add(struct agent_runs_out *o, const char *p, size_t n)
 			m -= k;
 		}
 	}
-	/* chunks: the first log_max bytes, as room allows */
-	if (o->queued + o->dropped >= o->log_max) {
+	/*
+	 * chunks: log_max bytes at most, as room allows (bytes dropped for
+	 * lack of room leave the budget to the bytes that come after)
+	 */
+	if (o->queued >= o->log_max) {
 		o->truncated = true;
 		return;
 	}
-	if (o->log_max - o->queued - o->dropped < n) {
-		n = (size_t)(o->log_max - o->queued - o->dropped);
+	if (o->log_max - o->queued < n) {
+		n = (size_t)(o->log_max - o->queued);
 		o->truncated = true;
 	}
 	room = o->pend_len < o->pending_max ? o->pending_max - o->pend_len :
@@ -252,11 +255,6 @@ agent_runs_out_take(struct agent_runs_out *o, size_t n)
 		n = o->pend_len;
 	memmove(o->pend, o->pend + n, o->pend_len - n);
 	o->pend_len -= n;
-	if (o->pend_len == 0 && o->pend_cap > 4 * AGENT_RUNS_CHUNK) {
-		free(o->pend);	/* a burst is over: give the memory back */
-		o->pend = NULL;
-		o->pend_cap = 0;
-	}
 }
 
 char *

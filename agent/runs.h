@@ -86,11 +86,12 @@ void	agent_runs_free(struct agent_runs *r);
 
 /*
  * A step's output on its way to etcd: every byte is counted (bytes) and
- * goes through the preview (its first and last AGENT_RUNS_PREVIEW); the
- * first log_max are queued for chunks, at most AGENT_RUNS_PENDING_MAX at
- * a time: past that, bytes are dropped (counted in dropped, and a line
+ * goes through the preview (its first and last AGENT_RUNS_PREVIEW); up
+ * to log_max of them are queued for chunks, at most pending_max at a
+ * time: past that, bytes are dropped (counted in dropped, and a line
  * "[leura] N bytes of output dropped ..." takes their place once there
- * is room again).  init/release.
+ * is room again) and the budget of log_max goes to later bytes.
+ * init/release.
  */
 struct agent_runs_out {
 	uint64_t bytes;		/* all output */

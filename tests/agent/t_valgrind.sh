@@ -1,10 +1,12 @@
 # leura-agent under valgrind (memcheck): a --once run, and a daemon that
 # converges, takes a second deploy, runs drift checks and repairs, then
-# stops on SIGTERM, on a small repo (file, script, validate and
+# runs task-run steps (one to its end, one cancelled, one cut by the
+# stop: agent/runs.c), stops on SIGTERM, on a small repo (file, script, validate and
 # when_changed steps).  Both must exit 0 with no memory error and nothing
 # definitely or indirectly lost.  Skipped (77) in sanitized builds, where
 # ASan does this job, and without valgrind.  Slow: keep the repo small.
 . "$LEURA_SRC/tests/agent/lib.sh"
+. "$LEURA_SRC/tests/agent/runs.sh"
 if [ "${LEURA_SANITIZED:-0}" = 1 ]; then
 	echo "SKIP: a sanitized build (LEURA_SANITIZED=1): ASan checks it" >&2
 	exit 77
@@ -81,7 +83,20 @@ wait_until 60 "the drift repaired under valgrind" eval \
     '[ "$(cat "$ROOT/h1/app.conf")" = "v=2" ]'
 wait_until 60 "the repair run to end" log_more h1 \
     "generation 2: converged" "$n"
+# task runs: a step to its end, one whose dispatch is deleted, one
+# running when SIGTERM comes
+RUN=r@20261207-160000-eeeeee
+dispatch h1 $RUN 0 "$(script_spec "echo task")"
+wait_result $RUN h1 0 120
+expect_eq "task step under valgrind" "$(rres $RUN h1 0 .status)" changed
+dispatch h1 $RUN 1 "$(script_spec "echo \$\$ > $PIDS/v1; exec sleep 60")"
+wait_until 60 "step 1 started" test -s "$PIDS/v1"
+etcd_del "$(dkey h1 $RUN 1)"
+wait_result $RUN h1 1 120
+dispatch h1 $RUN 2 "$(script_spec "echo \$\$ > $PIDS/v2; exec sleep 60")"
+wait_until 60 "step 2 started" test -s "$PIDS/v2"
 agent_stop h1 120
 vg_clean daemon
+expect_eq "step 2 at the stop" "$(rres $RUN h1 2 .status)" aborted
 AGENT_WRAP=
 done_testing
