@@ -212,6 +212,17 @@ conv_stopped(void *arg, int code)
 	agent_stop(arg, code, false);
 }
 
+/* A converge run's logs are packed: they go to leurad as the deploy's. */
+static void
+conv_packed(void *arg, const char *run, int64_t deploy, const char *status,
+    const char *archive)
+{
+	struct agent *a = arg;
+
+	if (!a->stopping)
+		agent_runs_deploy_log(a->runs, run, deploy, status, archive);
+}
+
 static void
 runs_refused(void *arg, const char *key, const struct lr_err *err)
 {
@@ -310,6 +321,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	cc.step_log_max = o->step_log_max;
 	cc.keep_logs = o->keep_logs;
 	cc.stop = conv_stopped;
+	cc.packed = conv_packed;
 	cc.arg = a;
 
 	uv_signal_init(loop, &a->sig_term);
@@ -371,6 +383,7 @@ agent_free(struct agent *a)
 {
 	if (a == NULL)
 		return;
+	a->stopping = true;	/* late hooks (a log packed) act on nothing */
 	if (!a->signals_closed) {
 		a->signals_closed = true;
 		uv_close((uv_handle_t *)&a->sig_term, NULL);

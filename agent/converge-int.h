@@ -31,6 +31,8 @@ struct agent_conv {
 	size_t		 keep_logs;
 	size_t		 step_log_max;
 	void		(*stop_cb)(void *arg, int code);
+	void		(*packed_cb)(void *arg, const char *run, int64_t deploy,
+			    const char *status, const char *archive);
 	void		*arg;
 
 	/* ---- the desired state in force (desired.c) ---- */

@@ -545,6 +545,12 @@ struct pack {
 	size_t	 keep;
 	struct lr_err err;
 	int	 rc;
+	/* the packed hook, and what it is told */
+	void	(*packed)(void *, const char *, int64_t, const char *,
+		    const char *);
+	void	*arg;
+	int64_t	 deploy;
+	const char *status;	/* static */
 };
 
 static void
@@ -561,8 +567,15 @@ pack_done(uv_work_t *w, int status)
 {
 	struct pack *p = w->data;
 
+	char *archive;
+
 	if (status == 0 && p->rc < 0)
 		lr_log_warn("%s", p->err.msg);
+	else if (status == 0 && p->packed != NULL) {
+		archive = lr_xasprintf("%s/logs/%s.tar.gz", p->dir, p->run);
+		p->packed(p->arg, p->run, p->deploy, p->status, archive);
+		free(archive);
+	}
 	free(p->dir);
 	free(p->run);
 	json_decref(p->manifest);
@@ -586,6 +599,13 @@ pack_logs(struct agent_run *r)
 	p->dir = lr_xstrdup(agent_store_dir(cv->store));
 	p->run = lr_xstrdup(r->id);
 	p->keep = cv->keep_logs ? cv->keep_logs : 50;
+	p->packed = cv->packed_cb;
+	p->arg = cv->arg;
+	p->deploy = lr_json_int(r->doc, PROTO_DOC_DEPLOY);
+	if (p->deploy <= 0)
+		p->deploy = agent_sync_head_deploy(cv->sync);
+	p->status = r->aborting ? "aborted" : json_array_size(r->failed) > 0 ?
+	    "failed" : "ok";
 	p->manifest = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "host",
 	    cv->host, "run", r->id, "kind", r->kind == RUN_CHECK ? "check" :
 	    "converge", "generation", (json_int_t)r->gen, "started_unix_ms",
@@ -1231,6 +1251,7 @@ agent_conv_new(const struct agent_conv_config *c)
 	cv->step_log_max = c->step_log_max;
 	cv->keep_logs = c->keep_logs;
 	cv->stop_cb = c->stop;
+	cv->packed_cb = c->packed;
 	cv->arg = c->arg;
 	cv->last_ok = -1;
 	cv->report = json_object();

@@ -42,6 +42,15 @@ struct agent_conv_config {
 	 * converged, 1 when not), or a run ended after agent_conv_stop.
 	 */
 	void		(*stop)(void *arg, int code);
+	/*
+	 * A converge run's logs are packed (store.h): run, its id; deploy,
+	 * the deploy of its document (the head's when the document has
+	 * none); status "ok", "failed" or "aborted" (stopped or superseded);
+	 * archive, the path of logs/RUN.tar.gz.  Strings borrowed for the
+	 * call.  May be NULL.
+	 */
+	void		(*packed)(void *arg, const char *run, int64_t deploy,
+			    const char *status, const char *archive);
 	void		*arg;
 };
 

@@ -27,6 +27,10 @@
  * any entry is busy) after a back-off; while the agent stops, once.  An
  * entry with a call in flight is freed when the call comes back.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +85,23 @@ struct rstep {
 	char		 why[256];	/* aborted: why */
 };
 
+/* A converge run's packed log on its way to etcd (agent_runs_deploy_log). */
+enum dl_phase { DL_DELETE, DL_CHUNKS, DL_RESULT };
+
+struct dlog {
+	struct agent_runs *r;	/* NULL: the runs went, free when back */
+	char		*run, *status, *path;
+	char		 id[32];	/* "d@N" */
+	int64_t		 deploy;
+	int		 fd;		/* the archive; -1 */
+	uint64_t	 size;
+	int64_t		 chunks;	/* sent */
+	enum dl_phase	 phase;
+	bool		 busy;		/* a call in flight */
+	uint64_t	 retry_at;
+	long		 backoff_ms;
+};
+
 struct agent_runs {
 	uv_loop_t	*loop;
 	struct agent_store *store;
@@ -104,12 +125,16 @@ struct agent_runs {
 	uv_timer_t	 t_tick;	/* flushes and retries */
 	bool		 ticking;
 	int		 closing;
+	struct dlog	*dl;		/* the deploy log going out */
+	struct dlog	*dl_next;	/* the next, waiting */
 };
 
 static void	pump(struct agent_runs *r);
 static void	step_next(struct rstep *e, bool tick);
 static void	read_later(struct agent_runs *r);
 static void	runs_read(struct agent_runs *r);
+static void	dl_step(struct dlog *d);
+static void	dl_free(struct dlog *d);
 
 /* ---- output: counting, preview, chunks (pure) ---- */
 
@@ -477,6 +502,13 @@ tick_cb(uv_timer_t *t)
 		} else if (e->retry_at == 0)
 			step_next(e, true);	/* flushes the output */
 	}
+	if (r->dl != NULL && !r->dl->busy && r->dl->retry_at != 0 &&
+	    r->dl->retry_at <= now) {
+		r->dl->retry_at = 0;
+		dl_step(r->dl);
+	}
+	if (r->dl != NULL)
+		any = true;
 	if (!any) {
 		uv_timer_stop(&r->t_tick);
 		r->ticking = false;
@@ -1366,6 +1398,217 @@ runs_read(struct agent_runs *r)
 	r->reading = true;
 }
 
+/* ---- deploy logs ---- */
+
+static void
+dl_free(struct dlog *d)
+{
+	if (d == NULL)
+		return;
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->run);
+	free(d->status);
+	free(d->path);
+	free(d);
+}
+
+/* The next archive, if one waits and none goes. */
+static void
+dl_start(struct agent_runs *r)
+{
+	struct dlog *d;
+	struct stat st;
+
+	if (r->dl != NULL || r->dl_next == NULL || r->stopping)
+		return;
+	d = r->dl = r->dl_next;
+	r->dl_next = NULL;
+	/* open now: the archive may be rotated out while it goes */
+	if ((d->fd = open(d->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(d->fd, &st) < 0) {
+		lr_log_warn("cannot send the log of run %s as deploy %lld's: "
+		    "'%s': %s", d->run, (long long)d->deploy, d->path,
+		    strerror(errno));
+		goto drop;
+	}
+	d->size = (uint64_t)st.st_size;
+	if (d->size > AGENT_RUNS_LOG_MAX) {
+		lr_log_warn("the log of run %s is %llu bytes, over %d: not "
+		    "sent as deploy %lld's (it stays in '%s')", d->run,
+		    (unsigned long long)d->size, AGENT_RUNS_LOG_MAX,
+		    (long long)d->deploy, d->path);
+		goto drop;
+	}
+	dl_step(d);
+	return;
+drop:
+	r->dl = NULL;
+	dl_free(d);
+	dl_start(r);
+}
+
+/* A call failed: again later, unless the agent stops. */
+static void
+dl_retry(struct dlog *d, const char *why)
+{
+	struct agent_runs *r = d->r;
+	long t;
+
+	if (r->stopping) {
+		r->dl = NULL;
+		dl_free(d);
+		return;
+	}
+	t = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (t > BACKOFF_MAX_MS)
+		t = BACKOFF_MAX_MS;
+	if (d->backoff_ms == 0)
+		lr_log_warn("cannot send the log of run %s as deploy %lld's: "
+		    "%s; retrying", d->run, (long long)d->deploy, why);
+	d->backoff_ms = t;
+	d->retry_at = uv_now(r->loop) + (uint64_t)t;
+	tick_start(r);
+}
+
+static void
+dl_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
+{
+	struct dlog *d = arg;
+	struct agent_runs *r = d->r;
+
+	(void)resp;
+	d->busy = false;
+	if (r == NULL) {
+		dl_free(d);
+		return;
+	}
+	if (status < 0) {
+		dl_retry(d, err->msg);
+		return;
+	}
+	d->backoff_ms = 0;
+	switch (d->phase) {
+	case DL_DELETE:
+		d->phase = DL_CHUNKS;
+		break;
+	case DL_CHUNKS:
+		d->chunks++;
+		break;
+	case DL_RESULT:
+		lr_log_info("the log of run %s is in etcd as deploy %lld's "
+		    "(%llu bytes, %lld chunks)", d->run, (long long)d->deploy,
+		    (unsigned long long)d->size, (long long)d->chunks);
+		r->dl = NULL;
+		dl_free(d);
+		dl_start(r);
+		return;
+	}
+	dl_step(d);
+}
+
+static void
+dl_step(struct dlog *d)
+{
+	struct agent_runs *r = d->r;
+	struct etcd_uv *eu = agent_sync_client(r->sync);
+	uint64_t off = (uint64_t)d->chunks * AGENT_RUNS_CHUNK;
+	struct etcd_txn t;
+	char *key, *dir, *buf, *text;
+	ssize_t got;
+	size_t n;
+	json_t *v;
+	int rc;
+
+	if (eu == NULL) {
+		dl_retry(d, "not connected");
+		return;
+	}
+	switch (d->phase) {
+	case DL_DELETE:
+		dir = proto_key_run_log_step_dir(r->prefix, d->id, r->host, 0);
+		key = proto_key_run_result(r->prefix, d->id, r->host, 0);
+		etcd_txn_init(&t);
+		etcd_txn_delete(&t, ETCD_THEN, dir, ETCD_PREFIX);
+		etcd_txn_delete(&t, ETCD_THEN, key, 0);
+		rc = etcd_uv_txn(eu, &t, dl_cb, d);
+		etcd_txn_release(&t);
+		free(dir);
+		free(key);
+		break;
+	case DL_CHUNKS:
+		if (off >= d->size) {
+			d->phase = DL_RESULT;
+			dl_step(d);
+			return;
+		}
+		n = d->size - off < AGENT_RUNS_CHUNK ? (size_t)(d->size -
+		    off) : AGENT_RUNS_CHUNK;
+		buf = lr_xmalloc(n);	/* one chunk, freed below */
+		got = pread(d->fd, buf, n, (off_t)off);
+		if (got != (ssize_t)n) {
+			lr_log_warn("cannot read '%s': %s; its log is not sent "
+			    "as deploy %lld's", d->path, got < 0 ?
+			    strerror(errno) : "it got shorter",
+			    (long long)d->deploy);
+			free(buf);
+			r->dl = NULL;
+			dl_free(d);
+			dl_start(r);
+			return;
+		}
+		key = proto_key_run_log(r->prefix, d->id, r->host, 0,
+		    d->chunks);
+		rc = etcd_uv_put(eu, key, buf, n, 0, dl_cb, d);
+		free(key);
+		free(buf);
+		break;
+	case DL_RESULT:
+	default:
+		v = json_pack("{s:s, s:b, s:I, s:I, s:s}", "status",
+		    d->status, "archive", 1, "bytes", (json_int_t)d->size,
+		    "chunks", (json_int_t)d->chunks, "local_run", d->run);
+		text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(v);
+		if (text == NULL)
+			LR_BUG("json_dumps of a deploy log's result failed");
+		key = proto_key_run_result(r->prefix, d->id, r->host, 0);
+		rc = etcd_uv_put(eu, key, text, strlen(text), 0, dl_cb, d);
+		free(key);
+		free(text);
+		break;
+	}
+	if (rc < 0) {
+		dl_retry(d, "cannot send the request");
+		return;
+	}
+	d->busy = true;
+}
+
+void
+agent_runs_deploy_log(struct agent_runs *r, const char *run, int64_t deploy,
+    const char *status, const char *archive)
+{
+	struct dlog *d;
+
+	if (r->stopping || !r->started || deploy <= 0)
+		return;
+	d = lr_xcalloc(1, sizeof(*d));
+	d->r = r;
+	d->fd = -1;
+	d->run = lr_xstrdup(run);
+	d->status = lr_xstrdup(status);
+	d->path = lr_xstrdup(archive);
+	d->deploy = deploy;
+	snprintf(d->id, sizeof(d->id), "d@%lld", (long long)deploy);
+	if (r->dl_next != NULL)
+		lr_log_info("the log of run %s is not sent: run %s's is newer",
+		    r->dl_next->run, run);
+	dl_free(r->dl_next);
+	r->dl_next = d;
+	dl_start(r);
+}
+
 /* ---- lifetime ---- */
 
 struct agent_runs *
@@ -1449,6 +1692,11 @@ closed_cb(uv_handle_t *h)
 
 	if (--r->closing > 0)
 		return;
+	dl_free(r->dl_next);
+	if (r->dl != NULL && r->dl->busy)
+		r->dl->r = NULL;	/* its callback frees it */
+	else
+		dl_free(r->dl);
 	for (e = r->steps; e; e = next) {
 		next = e->next;
 		if (e->calls > 0 || e->put_busy || e->srun != NULL)

@@ -82,6 +82,19 @@ bool	agent_runs_stop(struct agent_runs *r);
 /* Close the handles (the struct goes in their close callbacks). NULL ok. */
 void	agent_runs_free(struct agent_runs *r);
 
+/*
+ * A converge run's packed log (archive: logs/RUN.tar.gz, store.h) goes to
+ * leurad's log store as the deploy log of this host (server/run.h): the
+ * chunks and result of run "d@DEPLOY", step 0, replacing those of an
+ * earlier converge of the same deploy (deleted first).  The result:
+ * {"status", "archive": true, "bytes", "chunks", "local_run": run}.
+ * One archive goes at a time; a newer one waiting replaces the one that
+ * waited.  An archive over AGENT_RUNS_LOG_MAX is not sent (said in the
+ * log).  Strings copied.  Nothing while stopping, or before start.
+ */
+void	agent_runs_deploy_log(struct agent_runs *r, const char *run,
+	    int64_t deploy, const char *status, const char *archive);
+
 /* ---- pure parts, for tests ---- */
 
 /*
