@@ -62,6 +62,7 @@ struct rstep {
 	struct agent_runs *r;
 	struct rstep	*next;
 	char		*key;		/* the dispatch's */
+	int64_t		 mod_rev;	/* its value's mod_revision */
 	char		*run;		/* its run id */
 	int		 step;
 	char		*mark;		/* the marker's name: RUN.SSSS */
@@ -1132,6 +1133,7 @@ dispatch_add(struct agent_runs *r, const struct etcd_kv *kv)
 	e = lr_xcalloc(1, sizeof(*e));
 	e->r = r;
 	e->key = lr_xstrdup(kv->key);
+	e->mod_rev = kv->mod_revision;
 	for (pp = &r->steps; *pp; pp = &(*pp)->next)
 		;
 	*pp = e;
@@ -1228,12 +1230,22 @@ dispatch_del(struct agent_runs *r, const char *key)
 	}
 }
 
+/*
+ * A dispatch put: new, or a refused one written again (looked at anew);
+ * a dispatch taken is not changed by a put (leurad deletes it to cancel).
+ */
 static void
 dispatch_put(struct agent_runs *r, const struct etcd_kv *kv)
 {
-	if (strncmp(kv->key, r->k_dir, strlen(r->k_dir)) != 0 ||
-	    find(r, kv->key) != NULL)
+	struct rstep *e;
+
+	if (strncmp(kv->key, r->k_dir, strlen(r->k_dir)) != 0)
 		return;
+	if ((e = find(r, kv->key)) != NULL) {
+		if (e->state != RS_REFUSED || e->mod_rev == kv->mod_revision)
+			return;
+		rstep_drop(e);
+	}
 	dispatch_add(r, kv);
 }
 

@@ -100,9 +100,13 @@ refused "$K" "not its key's"
 n=$(log_count h1 "refusing the dispatch '$K'")
 expect_eq "said once" "$n" 1
 [ ! -e "$ROOT/pwned" ] || fail "a refused dispatch ran"
-for s in 10 11 12 13 14; do
+for s in 11 12 13 14; do
 	has_result $RUN h1 $s && fail "refused step $s has a result"
 done
+# a refused key written again, well signed this time: it runs
+dispatch h1 $RUN 10 "$(script_spec "echo fixed")"
+wait_result $RUN h1 10
+expect_eq "refused, then fixed" "$(rres $RUN h1 10 .head)" fixed
 # a good one still runs after them
 dispatch h1 $RUN 5 "$(script_spec "true")"
 wait_result $RUN h1 5
