@@ -47,6 +47,7 @@
 #include "run.h"
 #include "sign.h"
 #include "source.h"
+#include "tasks.h"
 #include "srv-int.h"
 #include "xalloc.h"
 
@@ -366,6 +367,7 @@ modules_routes(struct srv *s)
 	rd_routes(s);
 	lg_routes(s);
 	run_routes(s);
+	tk_routes(s);
 }
 
 /* /readyz: every module has read its state. */

@@ -982,6 +982,78 @@ out:
 	src_push_release(&push);
 }
 
+/* ---- writers of the source (tasks.c) ---- */
+
+bool
+src_target_get(struct srv *s, struct src_target *out)
+{
+	struct srv_source *src = s->source;
+
+	if (src == NULL)
+		return false;
+	out->url = src->mirror.url;
+	out->remote = is_remote(src->mirror.url);
+	out->mirror = src->mirror.path;
+	out->branch = src->branch;
+	out->subdir = src->subdir;
+	return true;
+}
+
+struct src_mirror *
+src_mirror_of(struct srv *s)
+{
+	return s->source ? &s->source->mirror : NULL;
+}
+
+int
+src_fetch_now(struct srv *s, struct etcd *e, struct lr_err *err)
+{
+	if (s->source == NULL)
+		return lr_err_set(err, LR_ENOENT, "leurad has no git source");
+	return src_fetch(s->source, e, NULL, err);
+}
+
+int
+src_refresh_after_commit(struct srv *s, struct etcd *e, const char *user,
+    json_t **delivery, struct lr_err *err)
+{
+	struct srv_source *src = s->source;
+	json_t *heads = NULL, *aa = NULL, *diags = NULL, *rec = NULL;
+	const char *commit;
+	char now[LR_TIME_ISO_LEN], *key = NULL, *by;
+	int rc;
+
+	*delivery = json_null();
+	if (src == NULL)
+		return 0;
+	if ((rc = src_fetch(src, e, &heads, err)) < 0)
+		return rc;
+	commit = json_string_value(json_object_get(heads, src->branch));
+	if (commit == NULL ||
+	    (rc = auto_apply_of(src, commit, &aa, &diags, err)) < 0 ||
+	    !in_list(aa, src->branch))
+		goto out;
+	by = lr_xasprintf("%s (tasks, via leurad)", user);
+	lr_time_iso_now(now);
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "provider", "api", "trigger", "tasks", "branch", src->branch,
+	    "commit", commit, "pusher", user, "by", by, "replica", s->id,
+	    "received", now);
+	free(by);
+	key = delivery_key(s, rec, "pending");
+	if ((rc = put_json(e, key, rec, NULL, err)) < 0)
+		goto out;
+	json_decref(*delivery);
+	*delivery = json_incref(rec);
+out:
+	free(key);
+	json_decref(rec);
+	json_decref(diags);
+	json_decref(aa);
+	json_decref(heads);
+	return rc == LR_EINVAL ? 0 : rc;	/* specs: checked by the caller */
+}
+
 /* ---- the auto-apply worker ---- */
 
 /* Deploy the delivery rec (claimed by this leader): its outcome in rec. */

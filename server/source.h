@@ -130,6 +130,46 @@ int	src_mirror_fetch(struct src_mirror *m, json_t **heads,
 	    struct lr_err *err);
 void	src_mirror_release(struct src_mirror *m);
 
+/* ---- writers of the source (tasks.c) ---- */
+
+/* Where the source is, for a module that commits on its branch. */
+struct src_target {
+	const char *url;	/* a repository path (local) or a URL */
+	bool	 remote;	/* url is a URL: commits are pushed */
+	const char *mirror;	/* DATA_DIR/source.git */
+	const char *branch;	/* the branch leurad deploys from */
+	const char *subdir;	/* the config repo's folder; NULL: root */
+};
+
+/*
+ * s's source (borrowed, for s's life): false when leurad has none.
+ * Any thread.
+ */
+bool	src_target_get(struct srv *s, struct src_target *out);
+/*
+ * Fetch the source into the mirror now (the routes' own fetch).  0, or
+ * LR_EGIT/LR_EUNREACH with err set.  Blocking.
+ */
+int	src_fetch_now(struct srv *s, struct etcd *e, struct lr_err *err);
+/*
+ * After a commit on the source's branch by user: fetch, and when the
+ * branch is in the commit's auto_apply, queue a delivery for the leader
+ * as a push webhook does (without waiting for it).  *delivery: the
+ * delivery record, or null when nothing was queued (new).  Blocking.
+ */
+int	src_refresh_after_commit(struct srv *s, struct etcd *e,
+	    const char *user, json_t **delivery, struct lr_err *err);
+/*
+ * Push the mirror's ref local_ref to the branch of m->url, never forced:
+ * LR_ECONFLICT (err set) when the remote refuses it (its branch moved
+ * on: not a fast-forward), LR_EUNREACH when it cannot be reached.
+ * Blocking (source_git.c).
+ */
+int	src_mirror_push(struct src_mirror *m, const char *local_ref,
+	    const char *branch, struct lr_err *err);
+/* The mirror of s's source (borrowed); NULL without a source. */
+struct src_mirror *src_mirror_of(struct srv *s);
+
 /* ---- the leader (leader.c) ---- */
 
 /*

@@ -7,6 +7,7 @@
  * response: src_url_public strips a URL's userinfo too.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,4 +178,83 @@ src_mirror_release(struct src_mirror *m)
 	}
 	free(m->ssh_key);
 	memset(m, 0, sizeof(*m));
+}
+
+/* ---- pushing an edit (tasks.c) ---- */
+
+/* cred_cb's state first: both callbacks get the same payload */
+struct push_state {
+	struct cred_state cs;
+	char	 msg[200];	/* the remote's refusal, "" when none */
+};
+
+static int
+push_ref_cb(const char *refname, const char *status, void *data)
+{
+	struct push_state *ps = data;
+
+	if (status != NULL && ps->msg[0] == '\0')
+		snprintf(ps->msg, sizeof(ps->msg), "%s: %s", refname, status);
+	return 0;
+}
+
+int
+src_mirror_push(struct src_mirror *m, const char *local_ref,
+    const char *branch, struct lr_err *err)
+{
+	git_push_options po;
+	git_remote_create_options ro;
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	struct push_state ps = { { m, 0 }, "" };
+	char *spec = lr_xasprintf("%s:refs/heads/%s", local_ref, branch);
+	char *specs[] = { spec };
+	git_strarray rs = { specs, 1 };
+	char *pub = src_url_public(m->url);
+	int rc = 0;
+
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, m->path,
+	    GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+	    NULL) < 0) {
+		rc = git_fail(err, LR_EGIT, "cannot open the mirror of", pub);
+		goto out;
+	}
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, m->url, &ro) < 0) {
+		rc = git_fail(err, LR_EGIT, "bad git source", pub);
+		goto out;
+	}
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks.credentials = cred_cb;
+	po.callbacks.push_update_reference = push_ref_cb;
+	po.callbacks.payload = &ps;
+	if (git_remote_push(remote, &rs, &po) < 0) {
+		const git_error *ge = git_error_last();
+
+		/* a non-fast-forward is refused before anything is sent */
+		if (ge && ge->message && (strstr(ge->message, "fast-forward") ||
+		    strstr(ge->message, "non-fast") || strstr(ge->message,
+		    "rejected"))) {
+			rc = lr_err_set(err, LR_ECONFLICT, "the branch '%s' of "
+			    "'%s' moved on: %s", branch, pub, ge->message);
+		} else
+			rc = git_fail(err, LR_EUNREACH, "cannot push to", pub);
+		goto out;
+	}
+	if (ps.msg[0]) {
+		rc = lr_err_set(err, LR_ECONFLICT, "'%s' refused the push to "
+		    "'%s' (%s)", pub, branch, ps.msg);
+		goto out;
+	}
+out:
+	git_remote_free(remote);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	free(spec);
+	free(pub);
+	return rc;
 }
