@@ -1,7 +1,7 @@
 # Task runs end to end (docs/runs.md): a real leurad and real leura-agent
 # processes.  A task's steps rendered per host (params and host names in
-# the output preview), run by the agents and collected; an ad-hoc
-# command; an agent killed with -9 mid-step: the step is lost once its
+# the output preview), run by the agents and collected; a file step
+# rendered with the run's params; an ad-hoc command; an agent killed with -9 mid-step: the step is lost once its
 # lease runs out, the run goes on per on_failure: continue, and the agent
 # restarted never runs the claimed step again; a cancel aborts a running
 # step on its agent.
@@ -35,6 +35,19 @@ targets: {hosts: [web1]}
 steps:
   - name: wait
     script: echo \$\$ >$PIDS/wait; sleep 60
+EOF
+cat >"$T/repo/tasks/conf.yml" <<'EOF'
+description: A file rendered with the run's params
+targets: {hosts: [web2]}
+params:
+  word: {type: string, default: plain}
+steps:
+  - name: put
+    file:
+      content: "word={{ params.word }} host={{ host.name }}\n"
+      dest: "{{ host.vars.root }}/{{ host.name }}/task.conf"
+      mode: "0640"
+      template: true
 EOF
 commit_all "tasks for real agents"
 
@@ -88,6 +101,14 @@ RX=$(json_get "$T/body" id)
 runs_wait "$RX" 'r["state"]=="finalised"' 60
 [ "$(runs_field "$RX" outcome)" = succeeded ] || fail "exec: $(cat "$T/body")"
 runs_wait "$RX" '"adhoc on" in r["results"]["web2"][0]["head"]'
+
+# ---- a file step: its content stored under P/desired/files/ first ----
+runs_start "$ADM" conf '{"params":{"word":"loud"}}'
+[ "$code" = 201 ] || fail "conf: $code $(cat "$T/body")"
+runs_wait "$RUN" 'r["state"]=="finalised"' 60
+[ "$(runs_field "$RUN" outcome)" = succeeded ] || fail "conf: $(cat "$T/body")"
+[ "$(cat "$T/root/web2/task.conf")" = "word=loud host=web2" ] ||
+    fail "the file step wrote '$(cat "$T/root/web2/task.conf")'"
 
 # ---- kill -9 of the agent mid-step ----
 runs_start "$ADM" slow '{}'
