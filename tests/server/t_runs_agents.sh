@@ -3,8 +3,9 @@
 # the output preview), run by the agents and collected; a file step
 # rendered with the run's params; an ad-hoc command; an agent killed with -9 mid-step: the step is lost once its
 # lease runs out, the run goes on per on_failure: continue, and the agent
-# restarted never runs the claimed step again; a cancel aborts a running
-# step on its agent.
+# restarted never runs the claimed step again; the leader killed with -9
+# mid-run: the other replica carries the run on and every step ran once
+# on its host; a cancel aborts a running step on its agent.
 . "$LEURA_SRC/tests/server/lib.sh"
 . "$LEURA_SRC/tests/server/runs_lib.sh"
 if [ -z "${LEURA_AGENT:-}" ] || [ ! -x "$LEURA_AGENT" ]; then
@@ -49,11 +50,26 @@ steps:
       mode: "0640"
       template: true
 EOF
+mkdir -p "$T/count"
+cat >"$T/repo/tasks/rolling.yml" <<EOF
+description: Three hosts one at a time, each step counted where it ran
+targets: {hosts: [web1, web2, db1]}
+parallel: 1
+steps:
+  - name: one
+    script: echo one >>$T/count/{{ host.name }}; sleep 0.3
+  - name: two
+    script: echo two >>$T/count/{{ host.name }}; sleep 0.3
+EOF
 commit_all "tasks for real agents"
 
 srv_start a --source "$T/repo" --signing-key "$LEURA_SIGNING_KEY" \
     --leader-ttl 2
-ADM=$(runs_login admin "$SRV_ADMIN_PASSWORD")
+ADMIN_PW=$SRV_ADMIN_PASSWORD
+srv_start b --source "$T/repo" --signing-key "$LEURA_SIGNING_KEY" \
+    --leader-ttl 2
+srv_use a
+ADM=$(runs_login admin "$ADMIN_PW")
 [ -n "$ADM" ] || fail "admin cannot log in"
 code=$(SRV_TOKEN=$ADM srv_curl POST /v1/apply -d '{}')
 [ "$code" = 200 ] || fail "apply: $code $(cat "$T/body")"
@@ -135,6 +151,25 @@ runs_wait "$RS" 'r["state"]=="finalised"' 60
 runs_wait "$RS" '"after on db1" in r["results"]["db1"][1]["head"]'
 [ ! -e "$PIDS/hang" ] || fail "the restarted agent ran the claimed step again"
 expect_in "$SRV_LOG" "run $RS finalised: failed"
+
+# ---- the leader killed with -9 mid-run: the run completes once ----
+# (the replica that leads: the one whose log says so last)
+L=a
+grep -q 'replica .* leads' "$(_srv_var b LOG)" && L=b
+F=b
+[ "$L" = b ] && F=a
+srv_use "$F"
+runs_start "$ADM" rolling '{}'
+[ "$code" = 201 ] || fail "rolling: $code $(cat "$T/body")"
+RR=$RUN
+runs_wait "$RR" 'r["progress"]["web1"][1]["state"]=="done"' 60
+kill -KILL "$(_srv_var "$L" PID)"
+runs_wait "$RR" 'r["state"]=="finalised"' 60
+[ "$(runs_field "$RR" outcome)" = succeeded ] || fail "rolling: $(cat "$T/body")"
+for h in web1 web2 db1; do
+	[ "$(cat "$T/count/$h")" = "$(printf 'one\ntwo')" ] ||
+	    fail "$h ran: $(tr '\n' ' ' <"$T/count/$h") (each step once, in order)"
+done
 
 # ---- cancel aborts a running step on its agent ----
 runs_start "$ADM" long '{}'
