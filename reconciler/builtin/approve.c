@@ -79,8 +79,12 @@ cmd_approve(int argc, char **argv, struct lr_ctx *ctx)
 	if ((rc = cmd_remote_call(&r, "POST", path, body, &run)) == 0) {
 		if (aa.json)
 			cmd_print_json(run);
+		else if (rec_runs_is_final(run))
+			printf("%s run %s: it ended %s.\n", aa.reject ?
+			    "Rejected" : "Approved", cmd_vis(ops[0]),
+			    cmd_vis(rec_runs_state(run)));
 		else
-			printf("%s run %s: it is now %s.\n", aa.reject ?
+			printf("%s run %s: it goes on (%s).\n", aa.reject ?
 			    "Rejected" : "Approved", cmd_vis(ops[0]),
 			    cmd_vis(rec_runs_state(run)));
 	}

@@ -257,7 +257,8 @@ print_approval_wait(const json_t *run, int k)
 	}
 	printf(":\n  leura approve %s [-m WHY]\n  leura approve --reject %s "
 	    "[-m WHY]\n", id, id);
-	if (!lr_json_bool(ap, "self_approval"))
+	if (!lr_json_bool(ap, "self_approval") &&
+	    !lr_json_bool(run, "self_approval"))
 		printf("  (not by %s, who started it: the task does not allow "
 		    "self_approval)\n", cmd_field(run, "by"));
 	fflush(stdout);
@@ -453,7 +454,10 @@ print_step(const json_t *run, const char *host, size_t k)
 	}
 	st = step_status(run, host, k);
 	result_detail(res, &d);
-	printf("%-10s %s\n", cmd_vis(st), d.s ? d.s : "");
+	if (d.len > 0)
+		printf("%-10s %s\n", cmd_vis(st), d.s);
+	else
+		printf("%s\n", cmd_vis(st));
 	lr_buf_release(&d);
 	if (status_ok(st) || res == NULL)
 		return;
