@@ -328,7 +328,7 @@ utf8_char(const unsigned char *p, size_t n)
 		len = 4;
 		cp = c & 0x07;
 	} else
-		return 0;	/* NUL, a continuation byte, 0xc0, 0xc1, > 0xf4 */
+		return 0;	/* NUL, continuation, 0xc0, 0xc1, > 0xf4 */
 	if (n < len)
 		return 0;
 	for (i = 1; i < len; i++) {
@@ -510,7 +510,9 @@ tick_cb(uv_timer_t *t)
 	}
 	if (r->dl != NULL)
 		any = true;
-	if (!any) {
+	/* a step given up while stopping may have been the last */
+	check_stopped(r);
+	if (!any && r->ticking) {
 		uv_timer_stop(&r->t_tick);
 		r->ticking = false;
 	}
@@ -526,7 +528,11 @@ tick_start(struct agent_runs *r)
 	    AGENT_RUNS_FLUSH_MS);
 }
 
-/* A call failed: retry later (while stopping: give up, *gave_up). */
+/*
+ * A call failed: retry later; while stopping, give up (the marker stays,
+ * and the next start reports the step lost; the tick then sees whether
+ * that was the last thing the stop waited for).
+ */
 static void
 retry_later(struct rstep *e, const char *what, const struct lr_err *err)
 {
@@ -536,7 +542,8 @@ retry_later(struct rstep *e, const char *what, const struct lr_err *err)
 		lr_log_warn("%s of step %d of run %s: %s; the agent is "
 		    "stopping, not retrying", what, e->step, e->run,
 		    err ? err->msg : "no etcd client");
-		e->state = RS_DONE;	/* the marker stays: "lost" later */
+		e->state = RS_DONE;
+		tick_start(e->r);
 		return;
 	}
 	d = e->backoff_ms ? e->backoff_ms * 2 : BACKOFF_MIN_MS;

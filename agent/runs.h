@@ -38,7 +38,7 @@
 
 #define AGENT_RUNS_PARALLEL	4		/* steps at once, by default */
 #define AGENT_RUNS_CHUNK	(64 * 1024)	/* a log chunk, at most */
-#define AGENT_RUNS_FLUSH_MS	250		/* a chunk goes this late at most */
+#define AGENT_RUNS_FLUSH_MS	250		/* the most a chunk waits */
 #define AGENT_RUNS_PENDING_MAX	(1024 * 1024)	/* output waiting for etcd */
 #define AGENT_RUNS_PREVIEW	4096		/* head, tail of the result */
 #define AGENT_RUNS_LOG_MAX	(64 * 1024 * 1024) /* no "log_max": this */

@@ -23,6 +23,7 @@
 
 #define CUT	"7500 bytes of output past the log's limit of 2500 bytes"
 #define GAP	"393216 bytes of output dropped here"
+#define MARK	"r@20261207-120000-aaaaaa.0001"
 
 static void
 check_utf8(const char *in, size_t n, bool cs, bool ce, const char *want)
@@ -221,10 +222,10 @@ test_marks(void **state)
 	dir = lr_xasprintf("%s/state", tmpl);
 	assert_int_equal(agent_store_open(dir, &s, &err), 0);
 	v = json_pack("{s:s}", "run", "r@1");
-	assert_false(agent_store_run_marked(s, "r@20261207-120000-aaaaaa.0001"));
+	assert_false(agent_store_run_marked(s, MARK));
 	assert_int_equal(agent_store_run_mark(s,
 	    "r@20261207-120000-aaaaaa.0001", v, &err), 0);
-	assert_true(agent_store_run_marked(s, "r@20261207-120000-aaaaaa.0001"));
+	assert_true(agent_store_run_marked(s, MARK));
 	/* names that would leave the folder, or hide in it */
 	assert_int_equal(agent_store_run_mark(s, "../x", v, &err), LR_EINVAL);
 	assert_int_equal(agent_store_run_mark(s, ".x", v, &err), LR_EINVAL);
@@ -239,7 +240,7 @@ test_marks(void **state)
 	    "r@20261207-120000-aaaaaa.0001");
 	json_decref(marks);
 	agent_store_run_unmark(s, "r@20261207-120000-aaaaaa.0001");
-	assert_false(agent_store_run_marked(s, "r@20261207-120000-aaaaaa.0001"));
+	assert_false(agent_store_run_marked(s, MARK));
 	agent_store_close(s);
 	json_decref(v);
 	nftw(tmpl, rm_one, 8, FTW_DEPTH | FTW_PHYS);
