@@ -863,8 +863,8 @@ agent_store_run_marks(struct agent_store *s)
 {
 	struct lr_err err;
 	json_t *out = json_array();
-	char **names;
-	size_t i, n;
+	char **names = NULL;
+	size_t i, n = 0;
 
 	if (list_files(s->runs_dir, is_mark_name, &names, &n, &err) < 0) {
 		lr_log_warn("%s", err.msg);
