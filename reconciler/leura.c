@@ -50,6 +50,7 @@ static const struct lr_cmd commands[] = {
 	{ "exec",	cmd_exec,	"run a command on hosts, recorded as a run" },
 	{ "cancel",	cmd_cancel,	"stop a run" },
 	{ "approve",	cmd_approve,	"approve (or --reject) a run's approval step" },
+	{ "tasks",	cmd_tasks,	"the tasks: targets, schedule, params, last run" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -49,6 +49,7 @@
 #include "source.h"
 #include "spec.h"
 #include "srv.h"
+#include "task.h"
 #include "tasks.h"
 #include "xalloc.h"
 
@@ -178,79 +179,16 @@ out:
 	return out;
 }
 
-static json_t *
-refs_json(const struct spec_ref *refs, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(refs[i].name));
-	return a;
-}
-
-/* One task as the list shows it (new). */
+/* One task as the list shows it, with its last run (new). */
 static json_t *
 task_json(const struct rec_load *l, const struct spec_task *t,
     const json_t *runs)
 {
-	const json_t *ct = json_object_get(l->comp.tasks, t->name);
-	json_t *o, *tg, *ps, *p, *sch = json_null();
-	size_t i;
+	json_t *o = rec_task_json(t, &l->comp), *lr;
 
-	tg = json_object();
-	if (t->nt_services)
-		json_object_set_new(tg, "services", refs_json(t->t_services,
-		    t->nt_services));
-	if (t->nt_hosts)
-		json_object_set_new(tg, "hosts", refs_json(t->t_hosts,
-		    t->nt_hosts));
-	if (t->nt_groups)
-		json_object_set_new(tg, "groups", refs_json(t->t_groups,
-		    t->nt_groups));
-	ps = json_array();
-	for (i = 0; i < t->nparams; i++) {
-		const struct spec_param *pa = &t->params[i];
-
-		p = json_pack("{s:s, s:s, s:b}", "name", pa->name, "type",
-		    spec_param_type_name(pa->type), "required", pa->required);
-		if (pa->def)
-			json_object_set(p, "default", pa->def);
-		if (pa->values)
-			json_object_set(p, "values", pa->values);
-		if (pa->description)
-			json_object_set_new(p, "description",
-			    json_string(pa->description));
-		json_array_append_new(ps, p);
-	}
-	if (t->cron || t->at) {
-		sch = json_pack("{s:s?, s:s?, s:s?, s:s, s:s, s:I, s:O?}",
-		    "cron", t->cron, "at", t->at, "timezone", t->timezone,
-		    "overlap", spec_overlap_name(t->overlap), "misfire",
-		    spec_misfire_name(t->misfire), "starting_deadline_ms",
-		    (json_int_t)t->starting_deadline_ms, "next",
-		    json_object_get(ct, "next"));
-	}
-	o = json_pack("{s:s, s:s?, s:s, s:o, s:O?, s:o, s:o, s:i, s:s, s:I,"
-	    " s:b, s:i}", "name", t->name, "description", t->description,
-	    "path", t->path, "targets", tg, "hosts", json_object_get(ct,
-	    "hosts"), "schedule", sch, "params", ps, "parallel", t->parallel,
-	    "on_failure", spec_on_failure_name(t->on_failure),
-	    "dedupe_window_ms", (json_int_t)t->dedupe_window_ms,
-	    "self_approval", t->self_approval, "steps", (int)t->nsteps);
-	if (t->timeout_ms > 0)
-		json_object_set_new(o, "timeout_ms",
-		    json_integer(t->timeout_ms));
-	json_object_set(o, "last_run", json_object_get(runs, t->name) ?
-	    json_object_get(runs, t->name) : json_null());
+	lr = json_object_get(runs, t->name);
+	json_object_set(o, "last_run", lr ? lr : json_null());
 	return o;
-}
-
-static bool
-matches(const struct spec_task *t, const char *search)
-{
-	return search == NULL || strcasestr(t->name, search) != NULL ||
-	    (t->description && strcasestr(t->description, search) != NULL);
 }
 
 static void
@@ -280,7 +218,8 @@ get_tasks(struct srv_req *req, struct srv_resp *resp)
 		const struct spec_task *t = &l.repo->tasks[i];
 
 		snprintf(res, sizeof(res), "tasks/%s", t->name);
-		if (matches(t, search) && auth_can(req, AUTH_READ, res, NULL))
+		if (rec_task_matches(t, search) &&
+		    auth_can(req, AUTH_READ, res, NULL))
 			json_array_append_new(items, task_json(&l, t, runs));
 	}
 	json_decref(runs);

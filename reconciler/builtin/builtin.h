@@ -74,6 +74,7 @@ int	cmd_can(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_events(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_run(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_runs(int argc, char **argv, struct lr_ctx *ctx);
+int	cmd_tasks(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_exec(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_cancel(int argc, char **argv, struct lr_ctx *ctx);
 int	cmd_approve(int argc, char **argv, struct lr_ctx *ctx);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "compile-int.h"
 #include "err.h"
@@ -577,4 +578,91 @@ rec_task_render(const struct spec_repo *repo,
 	*steps = list;
 	*files = out.files;
 	return 0;
+}
+
+/* ---- the task as listed ---- */
+
+static json_t *
+refs_json(const struct spec_ref *refs, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(refs[i].name));
+	return a;
+}
+
+static json_t *
+params_json(const struct spec_task *t)
+{
+	const struct spec_param *pa;
+	json_t *ps = json_array(), *p;
+	size_t i;
+
+	for (i = 0; i < t->nparams; i++) {
+		pa = &t->params[i];
+		p = json_pack("{s:s, s:s, s:b}", "name", pa->name, "type",
+		    spec_param_type_name(pa->type), "required", pa->required);
+		if (pa->def)
+			json_object_set(p, "default", pa->def);
+		if (pa->values)
+			json_object_set(p, "values", pa->values);
+		if (pa->description)
+			json_object_set_new(p, "description",
+			    json_string(pa->description));
+		json_array_append_new(ps, p);
+	}
+	return ps;
+}
+
+json_t *
+rec_task_json(const struct spec_task *t, const struct rec_compiled *comp)
+{
+	const json_t *ct = comp ? json_object_get(comp->tasks, t->name) :
+	    NULL;
+	json_t *o, *tg, *sch = json_null();
+
+	tg = json_object();
+	if (t->nt_services)
+		json_object_set_new(tg, "services", refs_json(t->t_services,
+		    t->nt_services));
+	if (t->nt_hosts)
+		json_object_set_new(tg, "hosts", refs_json(t->t_hosts,
+		    t->nt_hosts));
+	if (t->nt_groups)
+		json_object_set_new(tg, "groups", refs_json(t->t_groups,
+		    t->nt_groups));
+	if (t->cron || t->at) {
+		sch = json_pack("{s:s?, s:s?, s:s?, s:s, s:s, s:I, s:O*, s:O*}",
+		    "cron", t->cron, "at", t->at, "timezone", t->timezone,
+		    "overlap", spec_overlap_name(t->overlap), "misfire",
+		    spec_misfire_name(t->misfire), "starting_deadline_ms",
+		    (json_int_t)t->starting_deadline_ms, "next",
+		    json_object_get(ct, "next"), "next_local",
+		    t->timezone ? json_object_get(ct, "next_local") : NULL);
+		if (json_object_get(sch, "next") == NULL)
+			json_object_set_new(sch, "next", json_array());
+	}
+	o = json_pack("{s:s, s:s?, s:s, s:o, s:O*, s:o, s:o, s:i, s:s, s:I,"
+	    " s:b, s:i}", "name", t->name, "description", t->description,
+	    "path", t->path, "targets", tg, "hosts", json_object_get(ct,
+	    "hosts"), "schedule", sch, "params", params_json(t), "parallel",
+	    t->parallel, "on_failure", spec_on_failure_name(t->on_failure),
+	    "dedupe_window_ms", (json_int_t)t->dedupe_window_ms,
+	    "self_approval", t->self_approval, "steps", (int)t->nsteps);
+	if (json_object_get(o, "hosts") == NULL)
+		json_object_set_new(o, "hosts", json_array());
+	if (t->timeout_ms > 0)
+		json_object_set_new(o, "timeout_ms",
+		    json_integer(t->timeout_ms));
+	return o;
+}
+
+bool
+rec_task_matches(const struct spec_task *t, const char *search)
+{
+	return search == NULL || *search == '\0' ||
+	    strcasestr(t->name, search) != NULL || (t->description &&
+	    strcasestr(t->description, search) != NULL);
 }

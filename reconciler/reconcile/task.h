@@ -10,12 +10,15 @@
 #ifndef REC_TASK_H
 #define REC_TASK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "err.h"
 #include "spec.h"
+
+struct rec_compiled;
 
 /*
  * Check given ({k: value}: JSON values, or strings as typed after -p
@@ -60,5 +63,21 @@ int	rec_task_render(const struct spec_repo *repo,
 	    const struct rec_compiled *comp, const struct spec_task *t,
 	    const char *host, const json_t *params, json_t **steps,
 	    json_t **files, struct lr_err *err);
+
+/*
+ * Task t as `leura tasks` and GET /v1/tasks show it (new): {"name",
+ * "description","path","targets":{"services","hosts","groups"} as
+ * written,"hosts":[what they make in comp],"schedule":{"cron"|"at",
+ * "timezone","overlap","misfire","starting_deadline_ms","next":[UTC],
+ * "next_local":[in the zone]} or null,"params":[{"name","type",
+ * "required","default","values","description"}],"parallel",
+ * "timeout_ms","on_failure","dedupe_window_ms","self_approval","steps":
+ * N}.  comp: rec_compile's with REC_COMPILE_TASKS (NULL: no hosts, no
+ * next times).
+ */
+json_t	*rec_task_json(const struct spec_task *t,
+	    const struct rec_compiled *comp);
+/* Whether search (NULL: any) is in t's name or description, any case. */
+bool	rec_task_matches(const struct spec_task *t, const char *search);
 
 #endif

@@ -6,7 +6,8 @@
 # (409) or not (404); a stale expect_commit (409) and one that is stale
 # for another file only (accepted); a caller without admin (403); a
 # source whose branch is checked out (409, refused); a remote source
-# (file://), where the edit is pushed.
+# (file://), where the edit is pushed; leura tasks through leurad (the
+# caller's tasks, with their last run) and --direct.
 . "$LEURA_SRC/tests/server/lib.sh"
 
 new_repo
@@ -221,6 +222,26 @@ want=404 call DELETE /v1/tasks/drain
 # ---- the audit trail names the task and the commit ----
 want=200 call GET '/v1/events?limit=50'
 expect_in "$T/body" '"resource":"tasks/drain"'
+
+# ---- leura tasks through leurad: the caller's tasks, their last run ----
+export LEURA_SERVER="$SRV_URL" XDG_CONFIG_HOME="$T/config"
+LEURA_TOKEN=$ADMIN run 0 "$LEURA" tasks
+expect_in "$T/out" "say                  services: web            2     on demand                                    r@20261202-010000-bbbbbb by bob, succeeded"
+expect_in "$T/out" "rotate-logs"
+expect_in "$T/out" "    params: message: string, required; times: integer = 1"
+LEURA_TOKEN=$RITA run 0 "$LEURA" tasks
+expect_in "$T/out" "say "
+expect_not_in "$T/out" "rotate-logs"
+LEURA_TOKEN=$ADMIN run 0 "$LEURA" tasks --search "reload log" --json
+[ "$(json_get "$T/out" items.0.name)" = rotate-logs ] ||
+    fail "leura tasks --search --json: $(cat "$T/out")"
+LEURA_TOKEN=$ADMIN run 0 "$LEURA" tasks --search nothing-like-it
+expect_in "$T/out" "No task matches 'nothing-like-it'."
+# --direct reads the repo, even with a server configured: no last run
+LEURA_TOKEN=$ADMIN run 0 "$LEURA" -C "$T/repo" tasks --direct --search say
+expect_in "$T/out" "on demand                                    -"
+LEURA_TOKEN=not-a-token run 1 "$LEURA" tasks
+unset LEURA_SERVER
 
 # ---- a source whose branch is checked out: refused ----
 # (the replicas share etcd, so their users and tokens)
