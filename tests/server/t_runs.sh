@@ -209,6 +209,36 @@ expect_in "$T/body" '"code":"recent_run"'
 code=$(SRV_TOKEN=$ADM srv_curl POST /v1/exec \
     -d '{"command":"uptime -p","hosts":["web3"]}')
 [ "$code" = 201 ] || fail "another command: $code $(cat "$T/body")"
+RY=$(json_get "$T/body" id)
+
+# ---- the list: newest first, pages, filters ----
+code=$(SRV_TOKEN=$ADM srv_curl GET '/v1/runs?limit=2')
+[ "$code" = 200 ] || fail "list: $code"
+[ "$(json_get "$T/body" items.0.id)" = "$RY" ] ||
+    fail "the newest run is not first: $(cat "$T/body")"
+[ "$(json_get "$T/body" items.1.id)" = "$RX" ] ||
+    fail "the second newest is not second: $(cat "$T/body")"
+NEXT=$(json_get "$T/body" next)
+[ -n "$NEXT" ] || fail "no next page"
+expect_not_in "$T/body" '"progress"'
+code=$(SRV_TOKEN=$ADM srv_curl GET "/v1/runs?limit=1&after=$NEXT")
+[ "$code" = 200 ] || fail "page 2: $code"
+[ "$(json_get "$T/body" items.0.id)" = "$RC" ] ||
+    fail "page 2 is not the stuck run: $(cat "$T/body")"
+code=$(SRV_TOKEN=$ADM srv_curl GET '/v1/runs?state=rejected')
+[ "$code" = 200 ] || fail "state filter: $code"
+# the one rejected run (RJ's record names RG: it was forced past it)
+[ "$(json_get "$T/body" items.0.id)" = "$RJ" ] &&
+    [ -z "$(json_get "$T/body" items.1)" ] ||
+    fail "state=rejected: $(cat "$T/body")"
+code=$(SRV_TOKEN=$ADM srv_curl GET '/v1/runs?task=gated&since=1h')
+[ "$code" = 200 ] || fail "task filter: $code"
+expect_in "$T/body" "$RG"
+expect_not_in "$T/body" "$R1"
+code=$(SRV_TOKEN=$ADM srv_curl GET '/v1/runs?since=yesterday')
+[ "$code" = 400 ] || fail "a bad since: $code"
+code=$(SRV_TOKEN=$ADM srv_curl GET '/v1/runs?sort=asc')
+[ "$code" = 400 ] || fail "an unknown argument: $code"
 # carol may read the task runs she may run, not the ad-hoc one
 code=$(SRV_TOKEN=$CAROL srv_curl GET "/v1/runs/$RX")
 [ "$code" = 403 ] || fail "carol reads an exec run: $code"
