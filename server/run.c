@@ -251,8 +251,8 @@ run_create(struct srv *s, struct etcd *e, const struct run_request *rq,
 				lr_err_hint(err, "did you mean '%s'? 'leura "
 				    "tasks' lists them", near);
 			else
-				lr_err_hint(err, "'leura tasks' lists the tasks; "
-				    "a new one runs once it is applied");
+				lr_err_hint(err, "'leura tasks' lists the "
+				    "tasks; a new one runs once it is applied");
 			goto out;
 		}
 		if ((rc = rec_task_params(t, rq->params, &params, err)) < 0)

@@ -34,8 +34,8 @@
 #include "run-int.h"
 #include "xalloc.h"
 
-#define API_WAIT_MS	10000	/* cancel and approve wait for the engine */
-#define API_SCAN	10000	/* records looked at by one page, at most */
+#define API_WAIT_MS	10000	/* cancel, approve: wait for it */
+#define API_SCAN	10000	/* records one page looks at, at most */
 #define API_BATCH	64
 #define API_COMMAND_MAX	(64 * 1024)
 
@@ -77,7 +77,8 @@ targets_of(const json_t *src, struct srv_resp *resp, json_t **out)
 		if (!json_is_array(v))
 			goto bad;
 		json_array_foreach(v, i, x)
-			if (!json_is_string(x) || !name_ok(json_string_value(x)))
+			if (!json_is_string(x) ||
+			    !name_ok(json_string_value(x)))
 				goto bad;
 		if (t == NULL)
 			t = json_object();
@@ -104,8 +105,8 @@ bool_of(const json_t *body, const char *name, struct srv_resp *resp,
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v)) {
-		srv_resp_error(resp, 400, "bad_request", NULL, "field '%s' must "
-		    "be true or false", name);
+		srv_resp_error(resp, 400, "bad_request", NULL, "field '%s' "
+		    "must be true or false", name);
 		return -1;
 	}
 	*out = json_is_true(v);
@@ -122,8 +123,8 @@ str_of(const json_t *body, const char *name, size_t max,
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) > max) {
-		srv_resp_error(resp, 400, "bad_request", NULL, "field '%s' must "
-		    "be a string of at most %zu bytes", name, max);
+		srv_resp_error(resp, 400, "bad_request", NULL, "field '%s' "
+		    "must be a string of at most %zu bytes", name, max);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -336,9 +337,10 @@ post_task_run(struct srv_req *req, struct srv_resp *resp)
 	if (json_object_get(body, "targets") != NULL &&
 	    !json_is_null(json_object_get(body, "targets"))) {
 		if (!json_is_object(json_object_get(body, "targets"))) {
-			srv_resp_error(resp, 400, "bad_request", "give {\"hosts\":"
-			    " [...], \"groups\": [...], \"services\": [...]}",
-			    "field 'targets' must be an object");
+			srv_resp_error(resp, 400, "bad_request", "give "
+			    "{\"hosts\": [...], \"groups\": [...], "
+			    "\"services\": [...]}", "field 'targets' must be "
+			    "an object");
 			goto out;
 		}
 		if (targets_of(json_object_get(body, "targets"), resp,
@@ -380,8 +382,8 @@ check_hosts(void *arg, const json_t *hosts, struct lr_err *err)
 	json_array_foreach(hosts, i, h) {
 		snprintf(res, sizeof(res), "hosts/%s", json_string_value(h));
 		if (!auth_can(req, AUTH_RUN, res, &why)) {
-			lr_err_set(err, LR_EPERM, "forbidden: run on %s needs a "
-			    "grant (%s)", res, why.reason);
+			lr_err_set(err, LR_EPERM, "forbidden: run on %s needs "
+			    "a grant (%s)", res, why.reason);
 			return lr_err_hint(err, "%s", why.hint[0] ? why.hint :
 			    "ask an admin for run on the hosts");
 		}
@@ -461,8 +463,8 @@ list_args_known(struct srv_req *req, struct srv_resp *resp)
 			if (strcmp(req->query[i].name, list_args[j]) == 0)
 				break;
 		if (list_args[j] == NULL) {
-			srv_resp_error(resp, 400, "bad_request", "the arguments "
-			    "are task, state, since, limit and after",
+			srv_resp_error(resp, 400, "bad_request", "the "
+			    "arguments are task, state, since, limit and after",
 			    "unknown query argument '%s'", req->query[i].name);
 			return false;
 		}
@@ -551,8 +553,8 @@ get_runs(struct srv_req *req, struct srv_resp *resp)
 		}
 		for (i = r.nkvs; i > 0; i--) {
 			scanned++;
-			v = json_loadb(r.kvs[i - 1].value, r.kvs[i - 1].value_len,
-			    0, NULL);
+			v = json_loadb(r.kvs[i - 1].value,
+			    r.kvs[i - 1].value_len, 0, NULL);
 			if (v != NULL && listed(req, v, task, state)) {
 				json_object_del(v, "progress");
 				json_array_append(items, v);
@@ -673,10 +675,10 @@ post_cancel(struct srv_req *req, struct srv_resp *resp)
 		if (!may(req, resp, AUTH_RUN, rec))
 			goto out;
 		if (is_final(rec)) {
-			srv_resp_error(resp, 409, "conflict", "nothing to cancel:"
-			    " 'leura run show' tells how it went", "run %s is "
-			    "already finalised (%s at %s)", lr_json_str(rec,
-			    "id"), lr_json_str(rec, "outcome"),
+			srv_resp_error(resp, 409, "conflict", "nothing to "
+			    "cancel: 'leura run show' tells how it went", "run "
+			    "%s is already finalised (%s at %s)",
+			    lr_json_str(rec, "id"), lr_json_str(rec, "outcome"),
 			    lr_json_str(rec, "ended"));
 			goto out;
 		}
@@ -792,20 +794,21 @@ post_approve(struct srv_req *req, struct srv_resp *resp)
 		ap = json_object_get(st, "approval");
 		if (!member_of(req, json_object_get(ap, "groups"), groups,
 		    sizeof(groups))) {
-			srv_resp_error(resp, 403, "forbidden", "ask a member of "
-			    "these groups to approve it", "forbidden: approving "
-			    "step '%s' of run %s takes membership of group(s) "
-			    "%s", lr_json_str(st, "name"), lr_json_str(rec,
-			    "id"), groups[0] ? groups : "(none named)");
+			srv_resp_error(resp, 403, "forbidden", "ask a member "
+			    "of these groups to approve it", "forbidden: "
+			    "approving step '%s' of run %s takes membership of "
+			    "group(s) %s", lr_json_str(st, "name"),
+			    lr_json_str(rec, "id"), groups[0] ? groups :
+			    "(none named)");
 			goto out;
 		}
 		if (strcmp(lr_json_str(rec, "by"), req->who->user) == 0 &&
 		    !lr_json_bool(ap, "self_approval")) {
-			srv_resp_error(resp, 403, "forbidden", "another member "
-			    "of the groups must decide; a task may allow it "
-			    "with 'self_approval: true'", "forbidden: %s started "
-			    "run %s and cannot approve it", req->who->user,
-			    lr_json_str(rec, "id"));
+			srv_resp_error(resp, 403, "forbidden", "another "
+			    "member of the groups must decide; a task may "
+			    "allow it with 'self_approval: true'", "forbidden: %s "
+			    "started run %s and cannot approve it",
+			    req->who->user, lr_json_str(rec, "id"));
 			goto out;
 		}
 		run_time_iso(run_now_ms(), now);

@@ -53,7 +53,7 @@
 struct engine_commit {
 	char		*commit;	/* owned; NULL: free slot */
 	struct rec_load	 l;
-	long		 used;		/* lr_now_ms of the last use */
+	long		 used;		/* lr_now_ms: last used */
 };
 
 struct run_state {
@@ -62,11 +62,11 @@ struct run_state {
 	uv_thread_t	 thread;
 	bool		 started;
 	atomic_int	 stop;
-	char		*docs, *exec, *exec_end;	/* owned key prefixes */
+	char		*docs, *exec, *exec_end;	/* owned prefixes */
 	/* the thread's own */
 	json_t		*active;	/* {run: true}: unfinished */
-	json_t		*dirty;		/* {run: true}: pass soon */
-	json_t		*gone;		/* {run: {"host/SSSS": true}} */
+	json_t		*dirty;		/* {run: true}: soon */
+	json_t		*gone;		/* {run: {"host/S": 1}} */
 	long		 full_ms;	/* the last pass over every run */
 	struct engine_commit cache[ENGINE_CACHE];
 };

@@ -314,8 +314,8 @@ collect(const struct pass *p, const json_t *results, const json_t *claims,
 				hs_add(&p->a->undispatch, &p->a->nundispatch,
 				    host, (int)s);
 				step_event(p, h, s, st);
-			} else if (json_object_get(json_object_get(claims, host),
-			    sk) != NULL) {
+			} else if (json_object_get(json_object_get(claims,
+			    host), sk) != NULL) {
 				if (strcmp(st, "dispatched") == 0)
 					set_cell(p, h, s, "running", NULL);
 			} else if (strcmp(st, "running") == 0 ||
@@ -550,7 +550,8 @@ run_advance(json_t *rec, const json_t *results, const json_t *claims,
 	p.now = now_ms;
 	p.a = a;
 	if (lr_json_strn(rec, "task") != NULL)
-		snprintf(res, sizeof(res), "tasks/%s", lr_json_str(rec, "task"));
+		snprintf(res, sizeof(res), "tasks/%s", lr_json_str(rec,
+		    "task"));
 	else
 		snprintf(res, sizeof(res), "runs/%s", p.id);
 	p.actor_res = res;
