@@ -9,7 +9,7 @@
 #   runs_start TOKEN TASK BODY   POST /v1/tasks/TASK/runs: the status in
 #                                $code, the body in $T/body, the id in $RUN
 #   runs_wait RUN EXPR [SECS]    until the record (GET /v1/runs/RUN)
-#                                matches the python EXPR on r (10 s)
+#                                matches the python EXPR on r (30 s)
 #   runs_field RUN FIELD         a field of the record (json_get's form)
 #   agent_fake SECS HOST... [--fail N] [--hold N] [--ignore N]: the stand-in, in the
 #                                background ($FAKE_PID), logging to
@@ -106,7 +106,7 @@ runs_field() {
 
 runs_wait() {
 	w_i=0
-	w_max=$(( ${3:-10} * 10 ))
+	w_max=$(( ${3:-30} * 10 ))
 	while :; do
 		SRV_TOKEN=$ADM srv_curl GET "/v1/runs/$1" >/dev/null
 		if python3 -c 'import json,sys
