@@ -32,6 +32,7 @@
 
 #include <uv.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "doc.h"
 #include "etcd.h"
@@ -62,6 +63,7 @@ struct run_state {
 	uv_thread_t	 thread;
 	bool		 started;
 	atomic_int	 stop;
+	atomic_long	 nactive;	/* the unfinished runs it carries */
 	char		*docs, *exec, *exec_end;	/* owned prefixes */
 	/* the thread's own */
 	json_t		*active;	/* {run: true}: unfinished */
@@ -477,6 +479,7 @@ pass_some(struct run_state *st, bool full)
 		}
 	}
 	json_decref(todo);
+	atomic_store(&st->nactive, (long)json_object_size(st->active));
 }
 
 /* ---- the watch ---- */
@@ -608,6 +611,7 @@ engine_main(void *arg)
 		if (ldr_leader_rev(st->s) == 0) {
 			json_object_clear(st->active);
 			json_object_clear(st->gone);
+			atomic_store(&st->nactive, 0);
 			lr_sleep_ms(100);
 			continue;
 		}
@@ -629,6 +633,18 @@ engine_main(void *arg)
 	}
 }
 
+static void
+engine_metrics(struct srv *s, struct lr_buf *out, void *arg)
+{
+	struct run_state *st = arg;
+
+	(void)s;
+	lr_buf_printf(out, "# HELP leurad_runs_active unfinished task runs "
+	    "the engine carries (0 but on the leader)\n# TYPE "
+	    "leurad_runs_active gauge\nleurad_runs_active %ld\n",
+	    atomic_load(&st->nactive));
+}
+
 int
 run_engine_start(struct srv *s, struct lr_err *err)
 {
@@ -639,6 +655,7 @@ run_engine_start(struct srv *s, struct lr_err *err)
 	st->s = s;
 	s->run = st;
 	atomic_init(&st->stop, 0);
+	atomic_init(&st->nactive, 0);
 	st->docs = proto_key_run_docs_dir(s->prefix);
 	/* the claims' root, P/runs/exec/: the empty run's dir less a '/' */
 	st->exec = proto_key_run_exec_dir(s->prefix, "");
@@ -654,6 +671,7 @@ run_engine_start(struct srv *s, struct lr_err *err)
 		return lr_err_set(err, LR_EIO, "cannot start the run engine's "
 		    "thread");
 	st->started = true;
+	srv_metrics_add(s, engine_metrics, st);
 	return 0;
 }
 

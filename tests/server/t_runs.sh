@@ -247,5 +247,13 @@ code=$(SRV_TOKEN=$CAROL srv_curl GET /v1/runs)
 expect_not_in "$T/body" "$RX"
 expect_in "$T/body" "$RG"
 
+# ---- metrics ----
+code=$(SRV_TOKEN=$ADM srv_curl GET /metrics)
+[ "$code" = 200 ] || fail "metrics: $code"
+expect_in "$T/body" 'leurad_runs_created_total{kind="task"}'
+expect_in "$T/body" 'leurad_runs_created_total{kind="exec"}'
+expect_in "$T/body" 'leurad_runs_finalised_total'
+grep -q '^leurad_runs_active [0-9]' "$T/body" || fail "no leurad_runs_active"
+
 agent_fake_stop
 done_testing
