@@ -37,6 +37,7 @@
 #define LR_LOG_COMPONENT "leurad"
 #include "clock.h"
 #include "config.h"
+#include "cron.h"
 #include "diag.h"
 #include "file.h"
 #include "leura_commit.h"
@@ -527,7 +528,8 @@ main(int argc, char **argv)
 	    src_start(&s, &err) < 0 ||
 	    rd_init(&s, &err) < 0 ||
 	    lg_init(&s, &a.logs, &err) < 0 ||
-	    run_init(&s, &err) < 0) {
+	    run_init(&s, &err) < 0 ||
+	    cron_init(&s, &err) < 0) {
 		lr_err_print(&err);
 		goto out;
 	}
@@ -557,6 +559,7 @@ out:
 	if (uv_loop_close(&loop) != 0)
 		lr_log_debug("the loop still had handles at exit");
 	/* threads of their own, joined off the loop */
+	cron_free(&s);		/* starts runs: before the engine stops */
 	lg_free(&s);		/* its thread asks the leader too */
 	run_free(&s);		/* the engine reads the source, asks the leader */
 	src_free(&s);		/* its worker asks the leader: first */

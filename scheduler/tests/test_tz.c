@@ -443,8 +443,8 @@ static void
 t_tzif(void **state)
 {
 	static const char *const good_footers[] = {
-		"", "BBB-1", "<+0130>-1:30", "EST5EDT", "EST5EDT4,M3.2.0/2:00:00,"
-		"M11.1.0/2", "XXX3YYY,J60/25,J300/-1", "XXX3YYY,0/0,J365/25",
+		"", "BBB-1", "<+0130>-1:30", "EST5EDT",
+		"EST5EDT4,M3.2.0/2:00:00,M11.1.0/2", "XXX3YYY,J60/25,J300/-1", "XXX3YYY,0/0,J365/25",
 		"<-03>3<-02>,M3.5.0/-2,M10.5.0/-1", "AAA-10BBB,59,300/167",
 	};
 	static const char *const bad_footers[] = {
