@@ -74,6 +74,7 @@ struct cron_state {
 	int64_t		 head_rev;		/* of the schedules; 0: none */
 	int64_t		 head_at;		/* the head's deploy time */
 	int64_t		 retry_at;		/* after a failed reload */
+	bool		 said_no_source;
 	struct cron_sched *scheds;		/* owned */
 	size_t		 nscheds;
 };
@@ -201,6 +202,13 @@ load_head(struct cron_state *cs, int64_t now)
 	size_t	 i, j, n = 0;
 	int	 rc;
 
+	if (s->source == NULL) {
+		if (!cs->said_no_source)
+			lr_log_info("no git source (--source): task schedules "
+			    "are not read");
+		cs->said_no_source = true;
+		return 0;
+	}
 	lr_err_clear(&err);
 	key = proto_key_head(s->prefix);
 	rc = etcd_get(cs->e, key, &kv, NULL, &err);
