@@ -345,6 +345,7 @@ agent_new(uv_loop_t *loop, const struct agent_opts *o, const char *argv0,
 	rc_.keys = o->keys;
 	rc_.retry_base_ms = o->retry_base_ms;
 	rc_.parallel = o->run_parallel;
+	rc_.max_request_bytes = o->max_request_bytes;
 	rc_.refused = runs_refused;
 	rc_.stopped = runs_stopped;
 	rc_.arg = a;

@@ -13,8 +13,9 @@
  *   FETCH   contents of file and use steps, from P/desired/files/ into
  *           the state dir (agent_store_file_put checks their SHA-256)
  *   RUN     the marker is in the state dir (fsync), the step runs
- *           (step.h); its output goes to the chunks as it comes, one put
- *           at a time per step, flushed every AGENT_RUNS_FLUSH_MS
+ *           (step.h); its output goes to the chunks as it comes, one
+ *           request (up to AGENT_RUNS_BATCH chunks) at a time per step,
+ *           flushed every AGENT_RUNS_FLUSH_MS
  *   FLUSH   the step ended: the last chunks go
  *   RESULT  the result's transaction: created if absent, and the claim
  *           deleted (in both branches); then the marker goes
@@ -73,7 +74,8 @@ struct rstep {
 	bool		 gone;		/* free when the call comes back */
 	int		 calls;		/* etcd calls in flight (0 or 1) */
 	bool		 put_busy;	/* a chunk put in flight */
-	size_t		 put_len;	/* its size */
+	size_t		 put_len;	/* its bytes */
+	int64_t		 put_chunks;	/* its chunks */
 	uint64_t	 retry_at;	/* uv_now when a failed call goes again;
 					 * 0: none waits */
 	long		 backoff_ms;
@@ -112,6 +114,7 @@ struct agent_runs {
 	const struct lr_sign_key *keys;
 	long		 retry_base_ms;
 	size_t		 parallel;
+	size_t		 batch;		/* bytes of chunks in one request */
 	void		(*refused)(void *, const char *, const struct lr_err *);
 	void		(*stopped)(void *);
 	void		*arg;
@@ -165,6 +168,10 @@ pend_add(struct agent_runs_out *o, const char *p, size_t n)
 		cap = o->pend_cap ? o->pend_cap : 4096;
 		while (cap < o->pend_len + n)
 			cap *= 2;
+		/* pending_max and a line or two, not twice that */
+		if (cap > o->pending_max + 1024 && o->pend_len + n <=
+		    o->pending_max + 1024)
+			cap = o->pending_max + 1024;
 		/* owned by o; at most pending_max plus a line */
 		o->pend = lr_xrealloc(o->pend, cap);
 		o->pend_cap = cap;
@@ -267,11 +274,13 @@ agent_runs_out_end(struct agent_runs_out *o)
 }
 
 size_t
-agent_runs_out_next(const struct agent_runs_out *o, bool flush)
+agent_runs_out_next(const struct agent_runs_out *o, bool flush, size_t max)
 {
-	if (o->pend_len >= AGENT_RUNS_CHUNK)
-		return AGENT_RUNS_CHUNK;
-	return flush ? o->pend_len : 0;
+	size_t n = o->pend_len < max ? o->pend_len : max;
+
+	if (n == o->pend_len && flush)
+		return n;
+	return n - n % AGENT_RUNS_CHUNK;
 }
 
 void
@@ -693,40 +702,53 @@ chunk_cb(int status, const json_t *resp, const struct lr_err *err,
 		return;
 	}
 	agent_runs_out_take(&e->out, e->put_len);
-	e->chunks++;
+	e->chunks += e->put_chunks;
 	e->backoff_ms = 0;
 	step_next(e, false);
 }
 
-/* Send the next chunk, when one is due and none is in flight. */
+/*
+ * Send the next chunks, when some are due and none are in flight: one
+ * transaction of puts, at most r->batch bytes (so that a step that prints
+ * fast is not held to one chunk per round trip).
+ */
 static void
 chunk_send(struct rstep *e, bool flush)
 {
 	struct etcd_uv *eu = agent_sync_client(e->r->sync);
 	struct lr_err err;
+	struct etcd_txn t;
 	char *key;
-	size_t n;
+	size_t n, off, k;
+	int64_t i;
 	int rc;
 
 	if (e->put_busy || e->retry_at != 0)
 		return;
-	if ((n = agent_runs_out_next(&e->out, flush)) == 0)
+	if ((n = agent_runs_out_next(&e->out, flush, e->r->batch)) == 0)
 		return;
 	if (eu == NULL) {
 		retry_later(e, "cannot write the log", NULL);
 		return;
 	}
-	key = proto_key_run_log(e->r->prefix, e->run, e->r->host, e->step,
-	    e->chunks);
-	rc = etcd_uv_put(eu, key, e->out.pend, n, 0, chunk_cb, e);
-	free(key);
+	etcd_txn_init(&t);
+	for (i = 0, off = 0; off < n; i++, off += k) {
+		k = n - off < AGENT_RUNS_CHUNK ? n - off : AGENT_RUNS_CHUNK;
+		key = proto_key_run_log(e->r->prefix, e->run, e->r->host,
+		    e->step, e->chunks + i);
+		etcd_txn_put(&t, ETCD_THEN, key, e->out.pend + off, k, 0);
+		free(key);
+	}
+	rc = etcd_uv_txn(eu, &t, chunk_cb, e);
+	etcd_txn_release(&t);
 	if (rc < 0) {
-		lr_err_set(&err, rc, "cannot send a chunk");
+		lr_err_set(&err, rc, "cannot send the chunks");
 		retry_later(e, "cannot write the log", &err);
 		return;
 	}
 	e->put_busy = true;
 	e->put_len = n;
+	e->put_chunks = i;
 	e->flush_at = uv_now(e->r->loop);
 }
 
@@ -1634,6 +1656,7 @@ struct agent_runs *
 agent_runs_new(const struct agent_runs_config *c)
 {
 	struct agent_runs *r = lr_xcalloc(1, sizeof(*r));
+	size_t mr;
 
 	r->loop = c->loop;
 	r->store = c->store;
@@ -1645,6 +1668,14 @@ agent_runs_new(const struct agent_runs_config *c)
 	r->keys = c->keys;
 	r->retry_base_ms = c->retry_base_ms;
 	r->parallel = c->parallel ? c->parallel : AGENT_RUNS_PARALLEL;
+	/* chunks in base64 fill 4/3 of their size, keys and JSON a little */
+	mr = c->max_request_bytes ? c->max_request_bytes :
+	    ETCD_MAX_REQUEST_BYTES;
+	r->batch = mr * 3 / 4 > 2 * AGENT_RUNS_CHUNK ? (mr * 3 / 4 -
+	    AGENT_RUNS_CHUNK) / AGENT_RUNS_CHUNK * AGENT_RUNS_CHUNK :
+	    AGENT_RUNS_CHUNK;
+	if (r->batch > AGENT_RUNS_BATCH * AGENT_RUNS_CHUNK)
+		r->batch = AGENT_RUNS_BATCH * AGENT_RUNS_CHUNK;
 	r->refused = c->refused;
 	r->stopped = c->stopped;
 	r->arg = c->arg;

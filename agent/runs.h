@@ -40,6 +40,7 @@
 #define AGENT_RUNS_CHUNK	(64 * 1024)	/* a log chunk, at most */
 #define AGENT_RUNS_FLUSH_MS	250		/* the most a chunk waits */
 #define AGENT_RUNS_PENDING_MAX	(1024 * 1024)	/* output waiting for etcd */
+#define AGENT_RUNS_BATCH	4		/* chunks in one request, at most */
 #define AGENT_RUNS_PREVIEW	4096		/* head, tail of the result */
 #define AGENT_RUNS_LOG_MAX	(64 * 1024 * 1024) /* no "log_max": this */
 
@@ -56,6 +57,7 @@ struct agent_runs_config {
 	const struct lr_sign_key *keys;
 	long		 retry_base_ms;	/* step retries; 0: 1000 */
 	size_t		 parallel;	/* 0: AGENT_RUNS_PARALLEL */
+	size_t		 max_request_bytes; /* etcd's; 0: its default */
 	/* A dispatch under key was refused: err says why (borrowed). */
 	void		(*refused)(void *arg, const char *key,
 			    const struct lr_err *err);
@@ -127,12 +129,14 @@ void	agent_runs_out_add(struct agent_runs_out *o, const char *p, size_t n);
 /* The output ended: a line says what was cut, if anything was. */
 void	agent_runs_out_end(struct agent_runs_out *o);
 /*
- * The next chunk: its size (at most AGENT_RUNS_CHUNK) when a whole one is
- * queued, or with flush when anything is; 0: none yet.  The chunk is the
- * first bytes of o->pend; agent_runs_out_take(o, n) removes them once
+ * The next chunks to send, at most max bytes (a multiple of
+ * AGENT_RUNS_CHUNK): the whole chunks queued, and with flush the rest too
+ * when it fits; 0: none yet.  They are the first bytes of o->pend, cut
+ * every AGENT_RUNS_CHUNK; agent_runs_out_take(o, n) removes them once
  * sent.
  */
-size_t	agent_runs_out_next(const struct agent_runs_out *o, bool flush);
+size_t	agent_runs_out_next(const struct agent_runs_out *o, bool flush,
+	    size_t max);
 void	agent_runs_out_take(struct agent_runs_out *o, size_t n);
 /* The preview: head and tail as valid UTF-8 (new strings). */
 char	*agent_runs_out_head(const struct agent_runs_out *o);

@@ -23,6 +23,7 @@
 
 #define CUT	"7500 bytes of output past the log's limit of 2500 bytes"
 #define GAP	"393216 bytes of output dropped here"
+#define C	AGENT_RUNS_CHUNK
 #define MARK	"r@20261207-120000-aaaaaa.0001"
 
 static void
@@ -121,24 +122,24 @@ static void
 test_chunks(void **state)
 {
 	struct agent_runs_out o;
-	char *buf = lr_xmalloc(200000);
+	char *buf = lr_xmalloc(400000);
 	size_t n, total = 0;
 
 	(void)state;
-	memset(buf, 'a', 200000);
+	memset(buf, 'a', 400000);
 	agent_runs_out_init(&o, 1 << 20, 0);
 	agent_runs_out_add(&o, buf, 100);
 	/* less than a chunk: only with flush */
-	assert_int_equal(agent_runs_out_next(&o, false), 0);
-	assert_int_equal(agent_runs_out_next(&o, true), 100);
+	assert_int_equal(agent_runs_out_next(&o, false, C), 0);
+	assert_int_equal(agent_runs_out_next(&o, true, C), 100);
 	agent_runs_out_add(&o, buf, 200000);
 	/* whole chunks first, each at most AGENT_RUNS_CHUNK */
-	while ((n = agent_runs_out_next(&o, false)) > 0) {
+	while ((n = agent_runs_out_next(&o, false, C)) > 0) {
 		assert_int_equal(n, AGENT_RUNS_CHUNK);
 		agent_runs_out_take(&o, n);
 		total += n;
 	}
-	n = agent_runs_out_next(&o, true);
+	n = agent_runs_out_next(&o, true, C);
 	assert_true(n > 0 && n < AGENT_RUNS_CHUNK);
 	agent_runs_out_take(&o, n);
 	total += n;
@@ -147,6 +148,12 @@ test_chunks(void **state)
 	agent_runs_out_end(&o);
 	assert_int_equal(o.pend_len, 0);	/* nothing cut: no line */
 	assert_false(o.truncated);
+	/* batches: whole chunks up to max, the rest only with flush */
+	agent_runs_out_add(&o, buf, 5 * C + 10);
+	assert_int_equal(agent_runs_out_next(&o, false, 4 * C), 4 * C);
+	assert_int_equal(agent_runs_out_next(&o, true, 4 * C), 4 * C);
+	assert_int_equal(agent_runs_out_next(&o, false, 8 * C), 5 * C);
+	assert_int_equal(agent_runs_out_next(&o, true, 8 * C), 5 * C + 10);
 	agent_runs_out_release(&o);
 	free(buf);
 }
