@@ -12,11 +12,14 @@
  * starts with "TZif" (RFC 8536): zone.tab and the like are not zones.
  *
  * Suggestions ("did you mean 'Europe/Paris'?") walk the directory, two
- * levels down and a bounded number of names, only once a name is wrong.
+ * levels down and a bounded number of names, the first time a name is
+ * wrong; the list is kept for the process (per zoneinfo directory), so
+ * a repo with many bad names, or a daemon, walks it once.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -148,35 +151,59 @@ base_of(const char *s)
 	return b ? b + 1 : s;
 }
 
-char *
-spec_zone_suggest(const char *name)
+/* The zone names under dir, walked once per dir; borrowed (process). */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct zlist cache;
+static char *cache_dir;
+
+static const struct zlist *
+zone_list(void)
 {
 	struct zlist l = { NULL, 0, 0 };
-	const char *sug = NULL;
-	char *out = NULL, why[256];
 	size_t i;
 	int dfd;
 
-	if ((dfd = open(zone_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return NULL;
-	list_dir(dfd, "", 0, &l);
-	close(dfd);
+	/* under cache_mu */
+	if (cache_dir != NULL && strcmp(cache_dir, zone_dir()) == 0)
+		return &cache;
+	for (i = 0; i < cache.n; i++)
+		free(cache.v[i]);
+	free(cache.v);
+	free(cache_dir);
+	if ((dfd = open(zone_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
+	    0) {
+		list_dir(dfd, "", 0, &l);
+		close(dfd);
+	}
+	cache = l;
+	cache_dir = lr_xstrdup(zone_dir());	/* kept for the process */
+	return &cache;
+}
+
+char *
+spec_zone_suggest(const char *name)
+{
+	const struct zlist *l;
+	const char *sug = NULL;
+	char *out = NULL, why[256];
+	size_t i;
+
+	pthread_mutex_lock(&cache_mu);
+	l = zone_list();
 	/* europe/paris, then Paris alone, then a typo */
-	for (i = 0; i < l.n && sug == NULL; i++)
-		if (strcasecmp(l.v[i], name) == 0)
-			sug = l.v[i];
-	for (i = 0; i < l.n && sug == NULL; i++)
-		if (strchr(l.v[i], '/') && strcasecmp(base_of(l.v[i]),
+	for (i = 0; i < l->n && sug == NULL; i++)
+		if (strcasecmp(l->v[i], name) == 0)
+			sug = l->v[i];
+	for (i = 0; i < l->n && sug == NULL; i++)
+		if (strchr(l->v[i], '/') && strcasecmp(base_of(l->v[i]),
 		    base_of(name)) == 0)
-			sug = l.v[i];
+			sug = l->v[i];
 	if (sug == NULL)
-		sug = lr_suggest(name, (const char *const *)l.v, l.n);
+		sug = lr_suggest(name, (const char *const *)l->v, l->n);
 	/* never the name itself, nor a file that is no zone (Factory) */
 	if (sug && strcmp(sug, name) != 0 &&
 	    spec_zone_check(sug, why, sizeof(why)) == 0)
 		out = lr_xstrdup(sug);
-	for (i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
+	pthread_mutex_unlock(&cache_mu);
 	return out;
 }

@@ -37,6 +37,8 @@ int	rec_task_params(const struct spec_task *t, const json_t *given,
  * against repo, services through their placement (comp: what
  * rec_compile made of repo).  LR_EINVAL when a name is unknown (named,
  * with the nearest) or when nothing matches ("targets match no host").
+ * Messages name t ("the targets of task 'drain'"), or "the command" when
+ * t->name is NULL (an ad-hoc command's stand-in task).
  */
 int	rec_task_hosts(const struct spec_repo *repo,
 	    const struct rec_compiled *comp, const struct spec_task *t,
