@@ -1,10 +1,10 @@
 /*
  * leura exec [--hosts H,...] [--groups G,...] [--services S,...]
- * [--run-as USER] [--force] [--wait] [--json] -- CMD [ARG...]: an ad-hoc
- * command on hosts (POST /v1/exec), recorded and logged as a run.  The
- * command is the words after "--" joined as a shell would need them
- * typed (rec_runs_shell_join), so `-- grep -c 'a b' /etc/hosts` runs
- * with 'a b' as one argument.  leurad needs the run grant on every
+ * [--run-as USER] [--force] [--wait] [--follow] [--json] -- CMD
+ * [ARG...]: an ad-hoc command on hosts (POST /v1/exec), recorded and
+ * logged as a run.  The command is the words after "--" joined as a
+ * shell would need them typed (rec_runs_shell_join), so `-- grep -c 'a
+ * b' /etc/hosts` runs with 'a b' as one argument.  leurad needs the run grant on every
  * target host; the same command on overlapping hosts within the window
  * is refused as `leura run` refuses a task (exit 3, --force).
  */
@@ -21,10 +21,11 @@
 
 static const char usage_str[] =
     "usage: leura exec [--hosts H,...] [--groups G,...] [--services S,...] "
-    "[--run-as USER] [--force] [--wait] [--json] -- COMMAND [ARG]...\n";
+    "[--run-as USER] [--force] [--wait] [--follow] [--json] -- COMMAND "
+    "[ARG]...\n";
 
 enum { OPT_JSON = CMD_OPT_BASE, OPT_HOSTS, OPT_GROUPS, OPT_SERVICES,
-	OPT_FORCE, OPT_WAIT, OPT_RUN_AS };
+	OPT_FORCE, OPT_WAIT, OPT_FOLLOW, OPT_RUN_AS };
 
 struct exec_args {
 	struct cmd_run_opts o;
@@ -49,6 +50,7 @@ exec_opt(int c, char *arg, char **argv, void *a)
 	case OPT_RUN_AS: ea->run_as = arg; return -1;
 	case OPT_FORCE: ea->force = true; return -1;
 	case OPT_WAIT: ea->o.wait = true; return -1;
+	case OPT_FOLLOW: ea->o.follow = true; return -1;
 	case OPT_JSON: ea->o.json = true; return -1;
 	default:
 		if (c == CONN_OPT_SERVER && conn_getopt(c, arg, ea->ctx))
@@ -73,6 +75,7 @@ cmd_exec(int argc, char **argv, struct lr_ctx *ctx)
 		{ "run-as", required_argument, NULL, OPT_RUN_AS },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		SERVER_LONGOPT,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
@@ -85,6 +88,7 @@ cmd_exec(int argc, char **argv, struct lr_ctx *ctx)
 
 	ea.targets = json_object();
 	ea.ctx = ctx;
+	ea.o.ctx = ctx;
 	/* options, then "--" and the command: nothing after it is ours */
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1)
@@ -105,6 +109,12 @@ cmd_exec(int argc, char **argv, struct lr_ctx *ctx)
 		goto out;
 	}
 	first = optind;
+	if (ea.o.follow && ea.o.json) {
+		fprintf(stderr, "leura: error: --follow prints the output, "
+		    "not JSON: give one of --follow and --json\n%s",
+		    usage_str);
+		goto out;
+	}
 	if (json_object_size(ea.targets) == 0) {
 		fprintf(stderr, "leura: error: exec wants the hosts to run "
 		    "on: --hosts, --groups or --services\n%s", usage_str);

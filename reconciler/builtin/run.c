@@ -1,10 +1,11 @@
 /*
  * leura run TASK [-p NAME=VALUE ...] [--hosts H,...] [--groups G,...]
- * [--services S,...] [--force] [--wait] [--json]: start a task's run
- * through leurad (POST /v1/tasks/TASK/runs) and say its id and hosts;
- * a recent run of it on the same hosts is a refusal that says who ran
- * it, when, where and how it ended (exit 3, --force goes ahead).  --wait
- * follows the run until it is finalised (runout.c).
+ * [--services S,...] [--force] [--wait] [--follow] [--json]: start a
+ * task's run through leurad (POST /v1/tasks/TASK/runs) and say its id
+ * and hosts; a recent run of it on the same hosts is a refusal that says
+ * who ran it, when, where and how it ended (exit 3, --force goes ahead).
+ * --wait follows the run until it is finalised, --follow streams its
+ * output meanwhile (runout.c).
  *
  * leura run show RUN [--json]: the run's record, each host's steps, the
  * output of failed steps (GET /v1/runs/RUN).  A task named "show" is
@@ -27,11 +28,12 @@
 
 static const char usage_str[] =
     "usage: leura run TASK [-p NAME=VALUE]... [--hosts H,...] "
-    "[--groups G,...] [--services S,...] [--force] [--wait] [--json]\n"
+    "[--groups G,...] [--services S,...] [--force] [--wait] [--follow] "
+    "[--json]\n"
     "   or: leura run show RUN [--json]\n";
 
 enum { OPT_JSON = CMD_OPT_BASE, OPT_HOSTS, OPT_GROUPS, OPT_SERVICES,
-	OPT_FORCE, OPT_WAIT };
+	OPT_FORCE, OPT_WAIT, OPT_FOLLOW };
 
 struct run_args {
 	struct cmd_run_opts o;
@@ -61,6 +63,7 @@ run_opt(int c, char *arg, char **argv, void *a)
 	case OPT_SERVICES: key = "services"; break;
 	case OPT_FORCE: ra->force = true; return -1;
 	case OPT_WAIT: ra->o.wait = true; return -1;
+	case OPT_FOLLOW: ra->o.follow = true; return -1;
 	case OPT_JSON: ra->o.json = true; return -1;
 	default:
 		if (c == CONN_OPT_SERVER && conn_getopt(c, arg, ra->ctx))
@@ -109,6 +112,7 @@ cmd_run(int argc, char **argv, struct lr_ctx *ctx)
 		{ "services", required_argument, NULL, OPT_SERVICES },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		SERVER_LONGOPT,
 		CMD_HELP_LONGOPT,
 		{ NULL, 0, NULL, 0 }
@@ -122,6 +126,7 @@ cmd_run(int argc, char **argv, struct lr_ctx *ctx)
 	ra.params = json_object();
 	ra.targets = json_object();
 	ra.ctx = ctx;
+	ra.o.ctx = ctx;
 	rc = cmd_run_getopt(argc, argv, "+:hp:", longopts, usage_str, run_opt,
 	    &ra, ops, 2, &nops, &dd);
 	if (rc >= 0)
@@ -134,12 +139,18 @@ cmd_run(int argc, char **argv, struct lr_ctx *ctx)
 			goto out;
 		}
 		if (json_object_size(ra.params) || json_object_size(ra.targets)
-		    || ra.force || ra.o.wait) {
+		    || ra.force || ra.o.wait || ra.o.follow) {
 			fprintf(stderr, "leura: error: run show takes only "
 			    "--json\n%s", usage_str);
 			goto out;
 		}
 		rc = run_show(ctx, ops[1], ra.o.json);
+		goto out;
+	}
+	if (ra.o.follow && ra.o.json) {
+		fprintf(stderr, "leura: error: --follow prints the output, "
+		    "not JSON: give one of --follow and --json\n%s",
+		    usage_str);
 		goto out;
 	}
 	if (nops == 0) {

@@ -208,11 +208,19 @@ cmd_run_start(struct remote *r, const char *path, const json_t *body,
 		json_decref(run);
 		return LR_EXIT_FAIL;
 	}
-	if (o->json && !o->wait)
+	if (o->json && !o->wait && !o->follow)
 		cmd_print_json(run);
 	else if (!o->json)
 		print_started(run);
-	rc = o->wait ? cmd_run_wait(r, id, o->json) : LR_EXIT_OK;
+	rc = LR_EXIT_OK;
+	if (o->follow) {
+		/* the output, then the summary of the run it ended */
+		if ((rc = cmd_logs_follow(o->ctx, id, NULL, -1)) == 0) {
+			putchar('\n');
+			rc = cmd_run_wait(r, id, false, true);
+		}
+	} else if (o->wait)
+		rc = cmd_run_wait(r, id, o->json, false);
 	json_decref(run);
 	return rc;
 }
@@ -265,7 +273,7 @@ print_approval_wait(const json_t *run, int k)
 }
 
 int
-cmd_run_wait(struct remote *r, const char *id, bool json)
+cmd_run_wait(struct remote *r, const char *id, bool json, bool quiet)
 {
 	struct lr_buf line = LR_BUF_INIT, last = LR_BUF_INIT;
 	struct sigaction sa, old;
@@ -280,7 +288,7 @@ cmd_run_wait(struct remote *r, const char *id, bool json)
 	sa.sa_handler = on_sigint;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old);
-	if (!json) {
+	if (!json && !quiet) {
 		printf("Waiting for run %s to finish (Ctrl-C stops the "
 		    "waiting, not the run)\n", cmd_vis(id));
 		fflush(stdout);

@@ -17,12 +17,16 @@
 
 struct cmd_run_opts {
 	bool	 wait;		/* --wait: poll until finalised */
+	bool	 follow;	/* --follow: stream the output, then wait */
 	bool	 json;		/* --json: the record (or the refusal) */
+	struct lr_ctx *ctx;	/* for --follow (cmd_logs_follow) */
 };
 
 /*
  * POST body to path (/v1/tasks/T/runs, /v1/exec) and say what started:
- * the run id and its hosts; with o->wait, wait as cmd_run_wait.  A 409
+ * the run id and its hosts; with o->wait, wait as cmd_run_wait; with
+ * o->follow, stream every host's output as it comes (cmd_logs_follow,
+ * logs.c) until the run ends, then print its summary as --wait does.  A 409
  * recent_run prints who ran what when, on which hosts and how it ended,
  * and the --force hint (stderr; with --json the answer on stdout too),
  * and returns LR_EXIT_RECENT: nothing was started.  Any other refusal is
@@ -37,10 +41,12 @@ int	cmd_run_start(struct remote *r, const char *path, const json_t *body,
  * it waits on an approval, which groups must approve and the command to
  * do it.  No deadline of its own: the run's timeout ends it.  Ctrl-C
  * stops the waiting and says the run goes on (LR_EXIT_INTERRUPTED).
- * Then the summary (cmd_run_print), or the record with json.  0 when
+ * Then the summary (cmd_run_print), or the record with json.  quiet:
+ * no line saying it waits (after --follow).  0 when
  * the run succeeded, LR_EXIT_FAIL otherwise.
  */
-int	cmd_run_wait(struct remote *r, const char *id, bool json);
+int	cmd_run_wait(struct remote *r, const char *id, bool json,
+	    bool quiet);
 
 /* The refusal of a 409 recent_run (recent: its "recent") on stderr. */
 void	cmd_run_print_recent(const json_t *recent, int64_t now_ms);

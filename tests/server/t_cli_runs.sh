@@ -6,7 +6,9 @@
 # failing task's --wait (exit 1, the step's output); cancel of a
 # finished run refused; an approval step that waits, refused to its
 # starter, approved by a member, and rejected while --wait says who must
-# approve; exec on two hosts, its dedupe and --force; bad input: unknown
+# approve, Ctrl-C stopping the waiting (130) and not the run, a waiting
+# run cancelled; exec on two hosts, its dedupe and --force; --follow
+# streaming the output, then the summary; bad input: unknown
 # task, -p without '=', a param of the wrong type (leurad's words),
 # unknown options, exec without '--', no server configured.
 . "$LEURA_SRC/tests/server/lib.sh"
@@ -277,6 +279,18 @@ run 0 lw exec --hosts h2 --force --wait -- echo 'a b'
 expect_in "$T/out" ": succeeded in "
 run 0 "$LEURA" runs
 expect_in "$T/out" "exec: echo 'a b'"
+
+# --follow: the output as it comes, then the summary
+run 0 lw exec --hosts h1,h2 --force --follow -- sh -c 'echo "from $0"; sleep 1; echo done' x
+expect_in "$T/out" "from x"
+expect_in "$T/out" "done"
+expect_in "$T/out" ": succeeded in "
+expect_not_in "$T/out" "Waiting for run"
+run 1 lw run boom --force --follow
+expect_in "$T/out" "first line"
+expect_in "$T/out" ": failed in "
+run 64 "$LEURA" run boom --follow --json
+expect_in "$T/err" "give one of --follow and --json"
 
 # ---- bad input
 run 1 "$LEURA" run nosuch
