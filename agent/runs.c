@@ -89,7 +89,7 @@ struct rstep {
 };
 
 /* A converge run's packed log on its way to etcd (agent_runs_deploy_log). */
-enum dl_phase { DL_DELETE, DL_CHUNKS, DL_RESULT };
+enum dl_phase { DL_LEADER, DL_DELETE, DL_CHUNKS, DL_RESULT };
 
 struct dlog {
 	struct agent_runs *r;	/* NULL: the runs went, free when back */
@@ -128,6 +128,7 @@ struct agent_runs {
 	uv_timer_t	 t_read;	/* read retries */
 	uv_timer_t	 t_tick;	/* flushes and retries */
 	bool		 ticking;
+	bool		 no_leurad_said;	/* deploy logs: once */
 	int		 closing;
 	struct dlog	*dl;		/* the deploy log going out */
 	struct dlog	*dl_next;	/* the next, waiting */
@@ -1518,10 +1519,19 @@ dl_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	struct dlog *d = arg;
 	struct agent_runs *r = d->r;
 
-	(void)resp;
+	struct etcd_range_result rr = { 0 };
+	struct lr_err e2;
+
 	d->busy = false;
 	if (r == NULL) {
 		dl_free(d);
+		return;
+	}
+	if (status < 0 && d->phase == DL_LEADER && (err->code == LR_EPERM ||
+	    err->code == LR_EAUTH)) {
+		/* not allowed to look (docs/etcd-layout.md): send it anyway */
+		d->phase = DL_DELETE;
+		dl_step(d);
 		return;
 	}
 	if (status < 0) {
@@ -1530,6 +1540,31 @@ dl_cb(int status, const json_t *resp, const struct lr_err *err, void *arg)
 	}
 	d->backoff_ms = 0;
 	switch (d->phase) {
+	case DL_LEADER:
+		if (etcd_range_decode(resp, &rr, &e2) < 0) {
+			dl_retry(d, e2.msg);
+			return;
+		}
+		if (rr.count == 0) {
+			/*
+			 * no leurad: nobody would take the chunks out of
+			 * etcd, which they would fill deploy after deploy
+			 */
+			if (!r->no_leurad_said)
+				lr_log_info("no leurad leads (no %s/leader): "
+				    "converge logs stay in this host's state "
+				    "dir only", r->prefix);
+			r->no_leurad_said = true;
+			etcd_range_result_release(&rr);
+			r->dl = NULL;
+			dl_free(d);
+			dl_start(r);
+			return;
+		}
+		etcd_range_result_release(&rr);
+		r->no_leurad_said = false;
+		d->phase = DL_DELETE;
+		break;
 	case DL_DELETE:
 		d->phase = DL_CHUNKS;
 		break;
@@ -1554,6 +1589,7 @@ dl_step(struct dlog *d)
 	struct agent_runs *r = d->r;
 	struct etcd_uv *eu = agent_sync_client(r->sync);
 	uint64_t off = (uint64_t)d->chunks * AGENT_RUNS_CHUNK;
+	struct etcd_range_req q = { 0 };
 	struct etcd_txn t;
 	char *key, *dir, *buf, *text;
 	ssize_t got;
@@ -1566,6 +1602,13 @@ dl_step(struct dlog *d)
 		return;
 	}
 	switch (d->phase) {
+	case DL_LEADER:
+		key = proto_key_leader(r->prefix);
+		q.key = key;
+		q.flags = ETCD_COUNT_ONLY;
+		rc = etcd_uv_range(eu, &q, dl_cb, d);
+		free(key);
+		break;
 	case DL_DELETE:
 		dir = proto_key_run_log_step_dir(r->prefix, d->id, r->host, 0);
 		key = proto_key_run_result(r->prefix, d->id, r->host, 0);

@@ -92,7 +92,9 @@ void	agent_runs_free(struct agent_runs *r);
  * {"status", "archive": true, "bytes", "chunks", "local_run": run}.
  * One archive goes at a time; a newer one waiting replaces the one that
  * waited.  An archive over AGENT_RUNS_LOG_MAX is not sent (said in the
- * log).  Strings copied.  Nothing while stopping, or before start.
+ * log).  Only while a leurad leads (P/leader exists): without one the
+ * chunks would stay in etcd for good.  Strings copied.  Nothing while
+ * stopping, or before start.
  */
 void	agent_runs_deploy_log(struct agent_runs *r, const char *run,
 	    int64_t deploy, const char *status, const char *archive);

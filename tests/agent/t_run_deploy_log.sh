@@ -2,7 +2,9 @@
 # packed log (logs/RUN.tar.gz) in etcd as run "d@DEPLOY", step 0000 (the
 # chunks, byte for byte the archive, then the result {"status",
 # "archive": true, "bytes", "chunks", "local_run"}); a later converge of
-# the same deploy replaces both; a failed deploy says "failed".
+# the same deploy replaces both; a failed deploy says "failed".  Only
+# while a leurad leads (P/leader exists): without one nobody would take
+# them out of etcd, so they stay on the host.
 . "$LEURA_SRC/tests/agent/lib.sh"
 . "$LEURA_SRC/tests/agent/runs.sh"
 agent_test_start
@@ -25,6 +27,14 @@ apply
 agent_start h1
 wait_state h1 converged 1
 
+# no leurad: the log stays on the host
+wait_until 30 "h1 to say there is no leurad" log_has h1 "no leurad leads"
+has_result d@1 h1 0 && fail "a deploy log without a leurad"
+expect_eq "no chunks without a leurad" "$(nchunks d@1 h1 0)" 0
+
+# a leurad leads (the test writes its key): converge again (SIGHUP)
+etcd_put /leura/leader '{"id":"test"}'
+kill -HUP "$(agent_pid h1)"
 # deploy_ok N: the result of deploy N's log is there
 deploy_ok() { has_result "d@$1" h1 0; }
 wait_until 30 "deploy 1's log in etcd" deploy_ok 1

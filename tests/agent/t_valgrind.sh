@@ -67,7 +67,9 @@ vg_clean once
 expect_eq "--once: app.conf" "$(cat "$ROOT/h2/app.conf")" "v=1"
 expect_eq "--once: report" "$(obs h2 .state)" converged
 
-# the daemon: converge, a new deploy, drift repaired, SIGTERM
+# the daemon: converge, a new deploy (its deploy log sent: a leurad
+# leads), drift repaired, SIGTERM
+etcd_put /leura/leader '{"id":"test"}'
 vg daemon
 agent_start h1 --drift-interval 1s
 wait_state h1 converged 1 120
@@ -75,6 +77,7 @@ sed -i 's/v: 1/v: 2/' "$R/services.yml"
 commit_all v2
 apply
 wait_state h1 converged 2 120
+wait_until 120 "deploy 2's log under valgrind" has_result d@2 h1 0
 expect_eq "reload.log" "$(cat "$ROOT/h1/reload.log")" "reload 1
 reload 2"
 n=$(log_count h1 "generation 2: converged")
