@@ -16,7 +16,8 @@
  * on it, which it does whichever replica answered.  Grants: run on
  * tasks/T to start or cancel a task's run, run on every target host for
  * an ad-hoc command; read on tasks/T (ad-hoc: on every host) to see a
- * run; approving takes membership of the approval step's groups.
+ * run; approving takes membership of the approval step's groups (and
+ * nothing more).
  */
 #define LR_LOG_COMPONENT "run"
 
@@ -744,6 +745,24 @@ member_of(const struct srv_req *req, const json_t *groups, char *buf,
 	return in;
 }
 
+/*
+ * Whether the caller is in the groups of one of rec's approval steps:
+ * they may decide on the run without a grant to read it.
+ */
+static bool
+approver_of(const struct srv_req *req, const json_t *rec)
+{
+	const json_t *st;
+	char groups[256];
+	size_t i;
+
+	json_array_foreach(json_object_get(rec, "steps"), i, st)
+		if (member_of(req, json_object_get(json_object_get(st,
+		    "approval"), "groups"), groups, sizeof(groups)))
+			return true;
+	return false;
+}
+
 static void
 post_approve(struct srv_req *req, struct srv_resp *resp)
 {
@@ -775,7 +794,7 @@ post_approve(struct srv_req *req, struct srv_resp *resp)
 		run_resource(rec, res, sizeof(res));
 		srv_req_audit(req, res, json_pack("{s:O, s:s}", "run",
 		    json_object_get(rec, "id"), "decision", dec));
-		if (!may(req, resp, AUTH_READ, rec))
+		if (!approver_of(req, rec) && !may(req, resp, AUTH_READ, rec))
 			goto out;
 		S = waiting_step(rec);
 		if (strcmp(lr_json_str(rec, "state"), "waiting_approval") != 0

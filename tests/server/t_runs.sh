@@ -133,12 +133,14 @@ expect_in "$T/body" '"action":"step.lost"'
 runs_user alice sre-leads
 runs_user bob sre-leads
 runs_user carol
+runs_user dave sre-leads	# no grant: membership is what approving takes
 for u in alice bob carol; do
 	_runs_api POST /v1/grants -d "{\"subject\":\"user:$u\",\"verb\":\"run\",\"resource\":\"tasks/*\"}"
 done
 ALICE=$(runs_login alice "$RUNS_PW")
 BOB=$(runs_login bob "$RUNS_PW")
 CAROL=$(runs_login carol "$RUNS_PW")
+DAVE=$(runs_login dave "$RUNS_PW")
 runs_start "$ALICE" gated '{}'
 [ "$code" = 201 ] || fail "gated: $code $(cat "$T/body")"
 RG=$RUN
@@ -165,12 +167,12 @@ runs_start "$ALICE" gated '{"force":true}'
 [ "$code" = 201 ] || fail "gated again: $code $(cat "$T/body")"
 RJ=$RUN
 runs_wait "$RJ" 'r["state"]=="waiting_approval"'
-code=$(SRV_TOKEN=$BOB srv_curl POST "/v1/runs/$RJ/approve" \
+code=$(SRV_TOKEN=$DAVE srv_curl POST "/v1/runs/$RJ/approve" \
     -d '{"decision":"reject","message":"not now"}')
 [ "$code" = 200 ] || fail "reject: $code $(cat "$T/body")"
 runs_wait "$RJ" 'r["state"]=="finalised"'
 [ "$(runs_field "$RJ" outcome)" = rejected ] || fail "rejected: $(cat "$T/body")"
-expect_in "$T/body" 'rejected by bob: not now'
+expect_in "$T/body" 'rejected by dave: not now'
 
 # ---- cancel of a running run ----
 runs_start "$ADM" stuck '{}'
