@@ -233,15 +233,37 @@ run_find(struct lg_state *st, const char *id)
 	return NULL;
 }
 
+/* Where id is or goes in the sorted handled[] (mu held or the thread). */
+static size_t
+handled_at(struct lg_state *st, const char *id, bool *found)
+{
+	size_t lo = 0, hi = st->nhandled, mid;
+	int c;
+
+	*found = false;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(st->handled[mid], id)) == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static bool
 handled(struct lg_state *st, const char *id)
 {
-	size_t i;
+	bool found;
 
-	for (i = 0; i < st->nhandled; i++)
-		if (strcmp(st->handled[i], id) == 0)
-			return true;
-	return false;
+	pthread_mutex_lock(&st->mu);
+	handled_at(st, id, &found);
+	pthread_mutex_unlock(&st->mu);
+	return found;
 }
 
 static void
@@ -257,6 +279,8 @@ run_forget(struct lg_state *st, const char *id)
 {
 	struct lg_step **pp, *p;
 	struct lg_run **rp, *r;
+	bool found;
+	size_t at;
 
 	pthread_mutex_lock(&st->mu);
 	for (pp = &st->steps; (p = *pp) != NULL;)
@@ -273,9 +297,15 @@ run_forget(struct lg_state *st, const char *id)
 			free(r);
 			break;
 		}
-	st->handled = lr_xgrow(st->handled, &st->caphandled,
-	    st->nhandled + 1, sizeof(*st->handled));
-	st->handled[st->nhandled++] = lr_xstrdup(id);	/* st's */
+	at = handled_at(st, id, &found);
+	if (!found) {
+		st->handled = lr_xgrow(st->handled, &st->caphandled,
+		    st->nhandled + 1, sizeof(*st->handled));
+		memmove(st->handled + at + 1, st->handled + at,
+		    (st->nhandled - at) * sizeof(*st->handled));
+		st->handled[at] = lr_xstrdup(id);	/* st's */
+		st->nhandled++;
+	}
 	bump(st);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -664,6 +694,7 @@ on_result(struct lg_state *st, const char *run, const char *host, int step,
 {
 	struct lg_step *p;
 	json_t *o;
+	int fd;
 
 	if (handled(st, run))
 		return;
@@ -688,6 +719,9 @@ on_result(struct lg_state *st, const char *run, const char *host, int step,
 		json_decref(o);
 		return;
 	}
+	/* the run's folder, even for a step with no output: its pack */
+	if ((fd = host_dir(st, run, host, true)) >= 0)
+		close(fd);
 	pthread_mutex_lock(&st->mu);
 	p = step_get(st, run, host, step);
 	json_decref(p->result);
@@ -1065,6 +1099,7 @@ try_pack(struct lg_state *st, const char *run)
 	json_t *doc = NULL;
 	bool ready = true;
 	char *id;
+	int fd;
 
 	pthread_mutex_lock(&st->mu);
 	if ((r = run_find(st, run)) == NULL || !r->finalised) {
@@ -1082,6 +1117,17 @@ try_pack(struct lg_state *st, const char *run)
 	if (!ready)
 		return;
 	id = lr_xstrdup(run);		/* run may be p->run: freed below */
+	if ((fd = dir_at(st->ofd, id, false)) < 0) {
+		/*
+		 * Nothing of it here: packed before (an archive the
+		 * retention may have deleted since) or never seen
+		 */
+		run_forget(st, id);
+		json_decref(doc);
+		free(id);
+		return;
+	}
+	close(fd);
 	if (pack(st, id, doc) == 0) {
 		/* the leader drops what it stored; the steps go */
 		pthread_mutex_lock(&st->mu);
@@ -1624,7 +1670,7 @@ lg_follow_steps(struct lg_state *st, const char *run, const char *host,
 	}
 	r = run_find(st, run);
 	*finalised = r != NULL && r->finalised;
-	*packed = handled(st, run);
+	handled_at(st, run, packed);
 	*gen = st->gen;
 	pthread_mutex_unlock(&st->mu);
 	if (n > 1)
