@@ -104,6 +104,8 @@ struct http_call {
 	bool		 streaming;	/* loop: the stream's head may go */
 	bool		 wake_queued;	/* on the core's wake list */
 	struct http_call *wake_next;
+	bool		 in_streams;	/* loop: on the core's streams */
+	struct http_call *s_prev, *s_next;
 };
 
 struct http_conn {
@@ -179,6 +181,14 @@ call_free(struct http_call *c)
 				break;
 			}
 		pthread_mutex_unlock(&s->core->wake_mu);
+	}
+	if (c->in_streams) {
+		if (c->s_prev != NULL)
+			c->s_prev->s_next = c->s_next;
+		else
+			s->core->streams = c->s_next;
+		if (c->s_next != NULL)
+			c->s_next->s_prev = c->s_prev;
 	}
 	if (c->stream != NULL) {
 		pthread_mutex_destroy(&c->stream->mu);
@@ -445,8 +455,51 @@ wake_cb(uv_async_t *a)
 	for (; c != NULL; c = next) {
 		next = c->wake_next;
 		c->streaming = true;
+		if (!c->in_streams) {
+			c->in_streams = true;
+			c->s_prev = NULL;
+			c->s_next = k->streams;
+			if (k->streams != NULL)
+				k->streams->s_prev = c;
+			k->streams = c;
+		}
 		if (c->conn != NULL)
 			lws_callback_on_writable(c->conn->wsi);
+	}
+}
+
+/*
+ * Every second, on the loop: a stream whose client closed its end.  lws
+ * reads nothing while an answer is on its way, so a follower that left
+ * a quiet step would hold its worker until the step ends: a peek at the
+ * socket sees the end of file (plain HTTP; over TLS the close_notify
+ * record stays unread and the next write notices instead), and lws is
+ * told to close, which marks the stream gone.
+ */
+static void
+stream_timer_cb(uv_timer_t *t)
+{
+	struct srv *s = t->data;
+	struct http_call *c;
+	char b;
+	ssize_t r;
+	int fd;
+
+	for (c = s->core->streams; c != NULL; c = c->s_next) {
+		if (c->conn == NULL || c->state != CALL_WORKING)
+			continue;
+		if ((fd = lws_get_socket_fd(c->conn->wsi)) < 0)
+			continue;
+		r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK && errno != EINTR)) {
+			pthread_mutex_lock(&c->stream->mu);
+			c->stream->gone = true;
+			pthread_cond_broadcast(&c->stream->cv);
+			pthread_mutex_unlock(&c->stream->mu);
+			lws_set_timeout(c->conn->wsi, PENDING_TIMEOUT_USER_OK,
+			    LWS_TO_KILL_ASYNC);
+		}
 	}
 }
 
@@ -630,6 +683,11 @@ stream_writeable(struct http_conn *hc, struct lws *wsi)
 	bool ended;
 	int rc;
 
+	/*
+	 * lws gives a request's handler --request-timeout to answer (its
+	 * PENDING_TIMEOUT_HOLDING_AH): a stream lasts as long as its source
+	 */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	if (!c->head_sent) {
 		c->close = true;
 		if (write_head(wsi, c) < 0) {
@@ -986,6 +1044,11 @@ srv_http_start(struct srv *s, struct lr_err *err)
 	uv_async_init(s->loop, &k->wake, wake_cb);
 	k->wake.data = s;
 	k->wake_on = true;
+	uv_timer_init(s->loop, &k->stream_timer);
+	k->stream_timer.data = s;
+	uv_timer_start(&k->stream_timer, stream_timer_cb, 1000, 1000);
+	uv_unref((uv_handle_t *)&k->stream_timer);
+	k->stream_timer_on = true;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	memset(&info, 0, sizeof(info));
 	loops[0] = s->loop;
@@ -1043,6 +1106,10 @@ srv_http_free(struct srv *s)
 	if (s->core->wake_on) {
 		s->core->wake_on = false;
 		uv_close((uv_handle_t *)&s->core->wake, NULL);
+	}
+	if (s->core->stream_timer_on) {
+		s->core->stream_timer_on = false;
+		uv_close((uv_handle_t *)&s->core->stream_timer, NULL);
 	}
 }
 

@@ -118,6 +118,10 @@ struct srv_core {
 	bool		 wake_on;
 	pthread_mutex_t	 wake_mu;
 	struct http_call *wake_list;	/* guarded by wake_mu */
+	/* loop: the streams being written, checked for a gone client */
+	struct http_call *streams;
+	uv_timer_t	 stream_timer;
+	bool		 stream_timer_on;
 };
 
 /*

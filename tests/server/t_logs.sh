@@ -11,7 +11,7 @@
 
 PUT="python3 $LEURA_SRC/tests/server/logs_put.py"
 P=/leura
-srv_start a
+srv_start a --request-timeout 1s
 
 login() {
 	SRV_TOKEN='' srv_curl POST /v1/login \
@@ -101,7 +101,7 @@ put "runs/log/$R/..%2f/0000/00000000" 'x'
 put "runs/log/$R/.hidden/0000/00000000" 'x'
 put "runs/log/$R/web1/00x0/00000000" 'x'
 put "runs/results/r@bad/web1/0000" '{"status":"ok"}'
-srv_start a
+srv_start a --request-timeout 1s
 printf 'web2 says hi\nweb2 again\n' >"$T/want_w2"
 w2_is() { cmp -s "$DATA/open/$R/web2/0001.log" "$T/want_w2"; }
 wait_for "web2's chunks read at the start" w2_is
@@ -180,6 +180,7 @@ want 200 "$(as "$ADMIN" GET "/v1/logs/retention")" "retention"
 [ "$(json_get "$T/body" usage.runs)" = 1 ] || fail "retention: $(cat "$T/body")"
 
 # the CLI: leura logs RUN, --deploy, --retention; HOST stays a host
+# (its follow outlives the request timeout of a quiet step)
 export LEURA_SERVER="$SRV_URL" LEURA_TOKEN="$ADMIN"
 run 0 "$LEURA" logs --host web2 --step 1 "$R"
 cmp -s "$T/out" "$T/want_w2" || fail "leura logs RUN: $(cat "$T/out")"
@@ -207,7 +208,13 @@ FPID=$!
 printf 'first\n' >"$T/x0"; printf 'second\n' >"$T/x1"
 $PUT "$ETCD_ENDPOINT" $P chunks $R2 web1 0 "$T/x0" 0 >/dev/null
 wait_for "the CLI's live output" grep -q '^first$' "$T/f2"
-kill -0 $FPID || fail "leura logs --follow ended early: $(cat "$T/f2err")"
+# a quiet step: the follow outlives --request-timeout (1 s) threefold
+i=0
+while [ $i -lt 60 ]; do
+	kill -0 $FPID || { fail "leura logs --follow ended early: $(cat "$T/f2err")"; break; }
+	sleep 0.05
+	i=$((i + 1))
+done
 $PUT "$ETCD_ENDPOINT" $P chunks $R2 web1 0 "$T/x1" 1 >/dev/null
 wait_for "the CLI's second line" grep -q '^second$' "$T/f2"
 put "runs/results/$R2/web1/0000" '{"status":"ok","chunks":2,"bytes":13}'
