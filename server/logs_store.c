@@ -1372,6 +1372,9 @@ metrics_fn(struct srv *s, struct lr_buf *out, void *arg)
 	    "oldest log archive kept.\n# TYPE leurad_logs_oldest_seconds "
 	    "gauge\nleurad_logs_oldest_seconds %" PRId64 "\n",
 	    st->oldest ? now - st->oldest : 0);
+	lr_buf_printf(out, "# HELP leurad_logs_follows Logs followed now "
+	    "(GET /v1/runs/{id}/logs?follow=1).\n# TYPE leurad_logs_follows "
+	    "gauge\nleurad_logs_follows %u\n", st->follows);
 	lr_buf_printf(out, "# HELP leurad_logs_deleted_total Log archives "
 	    "deleted by the retention.\n# TYPE leurad_logs_deleted_total "
 	    "counter\nleurad_logs_deleted_total %" PRIu64 "\n",

@@ -225,25 +225,28 @@ cmp -s "$T/f2" "$T/want_f2" || fail "CLI follow: $(cat "$T/f2")"
 # an exec run needs read on its hosts: bob has none
 LEURA_TOKEN=$BOB run 1 "$LEURA" logs "$R2"
 
-# a follower that goes away: its slot is given back (more follows than
-# slots, one after the other)
+# the follow slots (UV_THREADPOOL_SIZE 16 / 4): a follower that goes
+# away gives its slot back; past four, 503 with a hint
 R3=r@20261207-140000-00cafe
 put "runs/docs/$R3" "{\"id\":\"$R3\",\"kind\":\"task\",\"task\":\"deploy\",\"by\":\"admin\",\"state\":\"running\",\"hosts\":[\"web1\"],\"steps\":[{\"name\":\"s\"}]}"
+follows() {
+	as "$ADMIN" GET /metrics >/dev/null
+	[ "$(sed -n 's/^leurad_logs_follows //p' "$T/body")" = "$1" ]
+}
 for i in 1 2 3 4 5 6; do
 	curl -s -m 1 -H "Authorization: Bearer $ADMIN" \
 	    "$SRV_URL/v1/runs/$R3/logs?follow=1" >/dev/null 2>&1 || :
 done
-# slots: UV_THREADPOOL_SIZE 16 / 4; four held, the fifth is refused
+wait_for "the slots of followers gone" follows 0
 for i in 1 2 3 4; do
-	curl -s -m 30 -H "Authorization: Bearer $ADMIN" -N \
+	curl -s -m 60 -H "Authorization: Bearer $ADMIN" -N \
 	    "$SRV_URL/v1/runs/$R3/logs?follow=1" >/dev/null 2>&1 &
 	eval "H$i=\$!"
 done
-busy() { [ "$(as "$ADMIN" GET "/v1/runs/$R3/logs?follow=1")" = 503 ]; }
-wait_for "a 503 past the follow slots" busy
+wait_for "four follows" follows 4
+want 503 "$(as "$ADMIN" GET "/v1/runs/$R3/logs?follow=1")" "a fifth follow"
 grep -q 'UV_THREADPOOL_SIZE' "$T/body" || fail "503 without a hint: $(cat "$T/body")"
 kill $H1 $H2 $H3 $H4 2>/dev/null || :
-free_slot() { [ "$(curl -s -m 1 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$SRV_URL/v1/runs/$R3/logs?follow=1")" != 503 ]; }
-wait_for "the slots given back" free_slot
+wait_for "the slots given back" follows 0
 
 done_testing
