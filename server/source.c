@@ -992,7 +992,10 @@ src_target_get(struct srv *s, struct src_target *out)
 	if (src == NULL)
 		return false;
 	out->url = src->mirror.url;
-	out->remote = is_remote(src->mirror.url);
+	out->local = !is_remote(src->mirror.url) ? src->mirror.url :
+	    strncmp(src->mirror.url, "file://", 7) == 0 ?
+	    src->mirror.url + 7 : NULL;
+	out->remote = out->local == NULL;
 	out->mirror = src->mirror.path;
 	out->branch = src->branch;
 	out->subdir = src->subdir;

@@ -135,7 +135,13 @@ void	src_mirror_release(struct src_mirror *m);
 /* Where the source is, for a module that commits on its branch. */
 struct src_target {
 	const char *url;	/* a repository path (local) or a URL */
-	bool	 remote;	/* url is a URL: commits are pushed */
+	/*
+	 * The repository to commit in, in place, with a compare-and-swap
+	 * of the branch: a local path, or a file:// URL's; NULL for a
+	 * remote reached through a git server, where commits are pushed
+	 */
+	const char *local;
+	bool	 remote;	/* local is NULL: commits are pushed */
 	const char *mirror;	/* DATA_DIR/source.git */
 	const char *branch;	/* the branch leurad deploys from */
 	const char *subdir;	/* the config repo's folder; NULL: root */

@@ -236,8 +236,11 @@ src_mirror_push(struct src_mirror *m, const char *local_ref,
 		const git_error *ge = git_error_last();
 
 		/* a non-fast-forward is refused before anything is sent */
+		/* libgit2 refuses what the remote's branch does not lead
+		   to before it sends anything */
 		if (ge && ge->message && (strstr(ge->message, "fast-forward") ||
-		    strstr(ge->message, "non-fast") || strstr(ge->message,
+		    strstr(ge->message, "fastforward") || strstr(ge->message,
+		    "not present locally") || strstr(ge->message,
 		    "rejected"))) {
 			rc = lr_err_set(err, LR_ECONFLICT, "the branch '%s' of "
 			    "'%s' moved on: %s", branch, pub, ge->message);

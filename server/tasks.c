@@ -17,7 +17,8 @@
  *      branch is checked out in a work tree, which would leave that
  *      checkout behind its branch: refused (409, with what to do).  A
  *      remote source is fetched, the commit made in the mirror and pushed
- *      (never forced: a branch that moved on refuses it).
+ *      (never forced: a branch that moved on refuses it); a file://
+ *      URL is a local repository, committed to in place.
  *   2. the edit: the task file replaced, added or removed in the head's
  *      tree (git_tree_create_updated), authored and committed by the
  *      caller ("<user> <user@leurad>").  expect_commit, when given, must
@@ -25,12 +26,18 @@
  *   3. the check: the whole repo loaded and compiled at the new commit;
  *      any error answers 422 with the diagnostics (path:line:col), and
  *      the branch is left as it was (the commit object stays unreferenced).
+ *      When the swap (or the push) finds the branch moved, steps 1 to 3
+ *      run again on the new head, a few times: an edit of another file
+ *      meanwhile costs a retry; a change of this task since expect_commit
+ *      (or, without one, since the head first read) or its creation is
+ *      the 409 of step 2, never a lost edit.
  *   4. the refresh, as a push webhook makes it: fetch, and an auto-apply
  *      delivery when the branch is in leura.yml's auto_apply.
  */
 #define LR_LOG_COMPONENT "tasks"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +64,10 @@
 #define TK_NAME_MAX	128
 #define TK_MESSAGE_MAX	4096
 #define TK_SEARCH_MAX	256
+#define TK_TRIES	4	/* edits made again when the branch moved */
+
+/* edits of a remote source, one at a time (write_task) */
+static pthread_mutex_t push_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- reading ---- */
 
@@ -311,6 +322,7 @@ struct edit {
 	git_oid	 base, made;
 	bool	 unchanged;		/* the edit changes nothing */
 	char	 base_hex[GIT_OID_HEXSZ + 1], made_hex[GIT_OID_HEXSZ + 1];
+	char	 pin[GIT_OID_HEXSZ + 1];	/* expect_commit when not given */
 };
 
 static int
@@ -379,7 +391,7 @@ open_target(struct srv_req *req, struct srv_resp *resp, struct edit *ed)
 		}
 		ed->repo_path = lr_xstrdup(ed->st.mirror);
 	} else
-		ed->repo_path = lr_xstrdup(ed->st.url);
+		ed->repo_path = lr_xstrdup(ed->st.local);
 	if (git_repository_open_ext(&ed->repo, ed->repo_path,
 	    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		git_err(&err, LR_EGIT, "cannot open the source");
@@ -607,9 +619,14 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
-/* Move the branch to the commit: a compare-and-swap, or a push. */
+/*
+ * Move the branch to the commit: a compare-and-swap, or a push.  0, -1
+ * after an answer, or LR_ECONFLICT unanswered when retry is set and the
+ * branch moved (the caller makes the edit again on the new head).
+ */
 static int
-publish(struct srv_req *req, struct srv_resp *resp, struct edit *ed)
+publish(struct srv_req *req, struct srv_resp *resp, struct edit *ed,
+    bool retry)
 {
 	git_reference *ref = NULL;
 	struct lr_err err;
@@ -647,6 +664,8 @@ publish(struct srv_req *req, struct srv_resp *resp, struct edit *ed)
 		free(log);
 	}
 	git_reference_free(ref);
+	if (rc == LR_ECONFLICT && retry)
+		return LR_ECONFLICT;
 	if (rc == LR_ECONFLICT) {
 		snprintf(hint, sizeof(hint), "someone committed to the branch "
 		    "meanwhile: GET /v1/tasks/%s again and redo the edit on "
@@ -671,6 +690,8 @@ write_task(struct srv_req *req, struct srv_resp *resp, enum tk_op op)
 	struct lr_err err;
 	json_t *body = NULL, *delivery = NULL, *v;
 	char res[TK_NAME_MAX + 8];
+	bool locked = false;
+	int tries, rc;
 
 	memset(&ed, 0, sizeof(ed));
 	ed.op = op;
@@ -732,20 +753,55 @@ write_task(struct srv_req *req, struct srv_resp *resp, enum tk_op op)
 	if (ed.expect && *ed.expect == '\0')
 		ed.expect = NULL;
 	lr_err_clear(&err);
-	if (open_target(req, resp, &ed) < 0 || check_file(resp, &ed) < 0)
-		goto out;
-	if (make_commit(req, &ed, &err) < 0) {
-		srv_resp_lr_err(resp, &err);
-		goto out;
+	/*
+	 * A remote's edits, one at a time in this process: each starts
+	 * from a fresh fetch, so they never refuse each other; the git
+	 * server refuses a push whose branch moved (another replica, a
+	 * developer's push).  In place, the compare-and-swap suffices.
+	 */
+	if (ed.st.remote) {
+		pthread_mutex_lock(&push_mu);
+		locked = true;
 	}
-	if (ed.unchanged) {
-		srv_resp_json(resp, 200, json_pack("{s:s, s:s, s:s, s:s, s:b}",
-		    "task", ed.name, "op", op_names[op], "commit", ed.base_hex,
-		    "branch", ed.st.branch, "unchanged", 1));
-		goto out;
+	/*
+	 * A branch that moved between the read of its head and the swap
+	 * (or the push): the whole edit again on the new head, which is
+	 * checked as the first was (the task as expect_commit had it, or
+	 * still absent for a create), a few times at most
+	 */
+	for (tries = 0;; tries++) {
+		if (open_target(req, resp, &ed) < 0 ||
+		    check_file(resp, &ed) < 0)
+			goto out;
+		if (ed.expect == NULL) {
+			/* again, only if the task is as it was now */
+			memcpy(ed.pin, ed.base_hex, sizeof(ed.pin));
+			ed.expect = ed.pin;
+		}
+		if (make_commit(req, &ed, &err) < 0) {
+			srv_resp_lr_err(resp, &err);
+			goto out;
+		}
+		if (ed.unchanged) {
+			srv_resp_json(resp, 200, json_pack("{s:s, s:s, s:s, "
+			    "s:s, s:b}", "task", ed.name, "op", op_names[op],
+			    "commit", ed.base_hex, "branch", ed.st.branch,
+			    "unchanged", 1));
+			goto out;
+		}
+		if (validate(resp, &ed) < 0)
+			goto out;
+		if ((rc = publish(req, resp, &ed, tries + 1 < TK_TRIES)) == 0)
+			break;
+		if (rc != LR_ECONFLICT)
+			goto out;
+		git_repository_free(ed.repo);
+		ed.repo = NULL;
+		free(ed.repo_path);
+		ed.repo_path = NULL;
+		free(ed.file);
+		ed.file = NULL;
 	}
-	if (validate(resp, &ed) < 0 || publish(req, resp, &ed) < 0)
-		goto out;
 	lr_log_notice("task %s: %s by %s, commit %.12s on %s", ed.name,
 	    op_names[op], req->who->user, ed.made_hex, ed.st.branch);
 	if (src_refresh_after_commit(req->srv, req->etcd, req->who->user,
@@ -763,6 +819,8 @@ write_task(struct srv_req *req, struct srv_resp *resp, enum tk_op op)
 	    strlen(ed.st.subdir) + 1 : 0), "commit", ed.made_hex, "parent",
 	    ed.base_hex, "branch", ed.st.branch, "delivery", delivery));
 out:
+	if (locked)
+		pthread_mutex_unlock(&push_mu);
 	json_decref(delivery);
 	json_decref(body);
 	git_repository_free(ed.repo);

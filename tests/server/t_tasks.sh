@@ -6,7 +6,9 @@
 # (409) or not (404); a stale expect_commit (409) and one that is stale
 # for another file only (accepted); a caller without admin (403); a
 # source whose branch is checked out (409, refused); a remote source
-# (file://), where the edit is pushed; leura tasks through leurad (the
+# behind a git server (git daemon), where the edit is pushed, and a
+# file:// one, committed to in place; creates racing each other (none
+# lost, the losers 409); leura tasks through leurad (the
 # caller's tasks, with their last run) and --direct.
 . "$LEURA_SRC/tests/server/lib.sh"
 
@@ -51,6 +53,62 @@ nitems() {
 }
 head_of() {
 	git -C "$1" rev-parse main
+}
+
+# race REPO N: N creates of new tasks at once (each from the head it
+# read); every 201's task is at the end, a loser is 409 (never 5xx), and
+# the branch holds one commit per 201: a concurrent commit never loses an
+# edit
+race() {
+	r_repo=$1
+	r_n=$2
+	r_before=$(git -C "$r_repo" rev-list --count main)
+	r_pids=
+	i=0
+	while [ $i -lt "$r_n" ]; do
+		printf 'targets: {groups: [all]}\nsteps: [{script: "echo %s"}]\n' \
+		    "$i" >"$T/race$i.yml"
+		body "$T/race$i.yml"
+		cp "$T/req" "$T/race$i.req"
+		i=$((i + 1))
+	done
+	i=0
+	while [ $i -lt "$r_n" ]; do
+		curl -s -m 30 -o "$T/race$i.body" -w '%{http_code}' -X POST \
+		    -H "Authorization: Bearer $SRV_TOKEN" --data-binary \
+		    @"$T/race$i.req" "$SRV_URL/v1/tasks/race$i" \
+		    >"$T/race$i.code" &
+		r_pids="$r_pids $!"
+		i=$((i + 1))
+	done
+	# the curls only (a bare wait would wait for leurad and etcd too)
+	for p in $r_pids; do
+		wait "$p" || :
+	done
+	r_ok=0
+	i=0
+	while [ $i -lt "$r_n" ]; do
+		case $(cat "$T/race$i.code") in
+		201)	r_ok=$((r_ok + 1))
+			git -C "$r_repo" show "main:tasks/race$i.yml" |
+			    cmp -s - "$T/race$i.yml" ||
+			    fail "race$i answered 201 and is not on the branch" ;;
+		409)	grep -q '"code":"conflict"' "$T/race$i.body" ||
+			    fail "race$i: $(cat "$T/race$i.body")"
+			git -C "$r_repo" show "main:tasks/race$i.yml" \
+			    >/dev/null 2>&1 &&
+			    fail "race$i answered 409 and is on the branch" ;;
+		*)	fail "race$i: $(cat "$T/race$i.code") $(cat "$T/race$i.body")" ;;
+		esac
+		i=$((i + 1))
+	done
+	echo "race on $r_repo: $r_ok of $r_n created, the others refused"
+	[ "$r_ok" -ge 1 ] || fail "no create of the race won"
+	[ "$r_ok" -lt "$r_n" ] ||
+	    echo "(none refused: they did not overlap, or one at a time)"
+	[ "$(git -C "$r_repo" rev-list --count main)" = \
+	    $((r_before + r_ok)) ] ||
+	    fail "$r_ok creates won but the branch has $(git -C "$r_repo" rev-list --count main) commits, $r_before before"
 }
 
 ADMIN=$(login admin "$ADMIN_PW")
@@ -223,6 +281,15 @@ want=404 call DELETE /v1/tasks/drain
 want=200 call GET '/v1/events?limit=50'
 expect_in "$T/body" '"resource":"tasks/drain"'
 
+# ---- creates at the same moment: a compare-and-swap each ----
+# (a larger inventory makes each edit's check take a while, so that the
+# creates overlap and most find the branch moved)
+(cd "$T/work" && git pull -q &&
+    python3 -c 'print("hosts:"); [print("  h%d: {groups: [many]}" % i) for i in range(3000)]' \
+    >inventory/many.yml && git add -A && git commit -qm "many hosts" &&
+    git push -q origin main)
+race "$T/bare.git" 6
+
 # ---- leura tasks through leurad: the caller's tasks, their last run ----
 export LEURA_SERVER="$SRV_URL" XDG_CONFIG_HOME="$T/config"
 LEURA_TOKEN=$ADMIN run 0 "$LEURA" tasks
@@ -254,18 +321,64 @@ expect_in "$T/body" 'git clone --bare'
 [ "$(head_of "$T/repo")" = "$h" ] || fail "the checked-out branch moved"
 want=200 call GET /v1/tasks
 
-# ---- a remote source: the edit is pushed ----
+# ---- a file:// source: a local repository, committed to in place ----
 git clone -q --bare "$T/repo" "$T/remote.git"
 srv_start c --source "file://$T/remote.git"
 want=201 call POST /v1/tasks/drain "$T/req"
 [ "$(json_get "$T/body" commit)" = "$(head_of "$T/remote.git")" ] ||
-    fail "the remote did not get the commit: $(cat "$T/body")"
+    fail "the file:// source did not get the commit: $(cat "$T/body")"
 git -C "$T/remote.git" show main:tasks/drain.yml | cmp -s - "$T/drain.yml" ||
-    fail "the remote's tasks/drain.yml"
-want=200 call GET /v1/tasks/drain
-git -C "$T/remote.git" for-each-ref | grep -q refs/leura &&
-    fail "a push left a ref on the remote"
-git -C "$SRV_DIR/data/source.git" for-each-ref | grep -q refs/leura/ &&
-    fail "the mirror kept its edit ref"
+    fail "the file:// source's tasks/drain.yml"
+race "$T/remote.git" 4
+
+# ---- a remote behind a git server (git daemon, git://): pushed ----
+git clone -q --bare "$T/repo" "$T/pushed.git"
+gport=
+for try in 1 2 3 4 5; do
+	gport=$(_srv_port)
+	git daemon --export-all --enable=receive-pack --base-path="$T" \
+	    --listen=127.0.0.1 --port="$gport" --reuseaddr \
+	    >"$T/daemon.log" 2>&1 &
+	gpid=$!
+	SRV_PIDS="$SRV_PIDS $gpid"	# killed on exit with the servers
+	i=0
+	until git ls-remote "git://127.0.0.1:$gport/pushed.git" >/dev/null 2>&1; do
+		i=$((i + 1))
+		kill -0 "$gpid" 2>/dev/null && [ $i -lt 100 ] || break
+		sleep 0.05
+	done
+	git ls-remote "git://127.0.0.1:$gport/pushed.git" >/dev/null 2>&1 &&
+	    break
+	kill "$gpid" 2>/dev/null || :
+	gport=
+done
+if [ -z "$gport" ]; then
+	fail "git daemon did not start: $(cat "$T/daemon.log")"
+else
+	srv_start d --source "git://127.0.0.1:$gport/pushed.git"
+	before=$(head_of "$T/pushed.git")
+	body "$T/drain.yml"
+	want=201 call POST /v1/tasks/drain "$T/req"
+	[ "$(json_get "$T/body" commit)" = "$(head_of "$T/pushed.git")" ] &&
+	    [ "$(json_get "$T/body" parent)" = "$before" ] ||
+	    fail "the git server did not get the push: $(cat "$T/body")"
+	git -C "$T/pushed.git" show main:tasks/drain.yml |
+	    cmp -s - "$T/drain.yml" || fail "the pushed tasks/drain.yml"
+	want=200 call GET /v1/tasks/drain
+	race "$T/pushed.git" 4
+	# a push made meanwhile by someone else: the edit is made anew on
+	# it (a fresh fetch) and both stay
+	git clone -q "$T/pushed.git" "$T/dev"
+	(cd "$T/dev" && echo "# dev" >>services.yml && git commit -qam dev &&
+	    git push -q origin main)
+	body "$T/drain2.yml"
+	want=200 call PUT /v1/tasks/drain "$T/req"
+	git -C "$T/pushed.git" show main:services.yml | grep -q '^# dev' ||
+	    fail "the developer's push was lost"
+	git -C "$T/pushed.git" for-each-ref | grep -q refs/leura &&
+	    fail "a push left a ref on the remote"
+	git -C "$SRV_DIR/data/source.git" for-each-ref | grep -q refs/leura/ &&
+	    fail "the mirror kept its edit ref"
+fi
 
 done_testing
