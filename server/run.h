@@ -21,7 +21,7 @@
  *                                         every leurad (server/logs.c)
  *   P/runs/fired/<task>/<unix-s:012>      one firing of a schedule
  *
- * Run ids: "r@YYYYMMDD-HHMMSS-xxxxxx" (UTC, 6 random hex digits): they
+ * Run ids: "r@YYYYMMDD-HHMMSS-xxxxxx" (UTC; milliseconds, random): they
  * sort by time and hold '@', which no host name can (spec_name_valid),
  * so `leura logs ID` never mistakes one for a host.  Deploy logs use
  * "d@N" (deploy N) in the log store and the chunk keys.

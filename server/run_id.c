@@ -1,6 +1,7 @@
 /*
  * Run ids (server/run.h): "r@YYYYMMDD-HHMMSS-xxxxxx" for a task run or an
- * ad-hoc command (UTC, 6 random hex digits, so they sort by time), and
+ * ad-hoc command (UTC; the hex digits: milliseconds, then random bits,
+ * so they sort by time), and
  * "d@N" for a deploy's converge logs.  They become file names in the log
  * store (server/logs.c) and etcd key segments: run_id_valid admits
  * nothing else (no '/', no "..", no empty part).
@@ -16,16 +17,27 @@
 void
 run_id_new(char buf[RUN_ID_LEN + 1])
 {
-	unsigned char r[3];
-	char t[64];
+	unsigned char r[2];
+	struct timespec ts;
 	struct tm tm;
-	time_t now = time(NULL);
+	unsigned tail;
+	char t[64];
 
+	clock_gettime(CLOCK_REALTIME, &ts);
 	srv_random(r, sizeof(r));
-	gmtime_r(&now, &tm);
-	snprintf(t, sizeof(t), "r@%04d%02d%02d-%02d%02d%02d-"
-	    "%02x%02x%02x", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1,
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, r[0], r[1], r[2]);
+	gmtime_r(&ts.tv_sec, &tm);
+	/*
+	 * The 24 bits after the time: its milliseconds (10 bits, < 1000),
+	 * then 14 random ones, so that runs made in the same second still
+	 * sort by time (the newest-first lists), and two made in the same
+	 * millisecond still differ (1 in 16384 collide, and the record's
+	 * create-if-absent catches those).
+	 */
+	tail = (unsigned)(ts.tv_nsec / 1000000) << 14 |
+	    (((unsigned)r[0] << 8 | r[1]) & 0x3fff);
+	snprintf(t, sizeof(t), "r@%04d%02d%02d-%02d%02d%02d-%06x",
+	    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, tail);
 	memcpy(buf, t, RUN_ID_LEN);
 	buf[RUN_ID_LEN] = '\0';
 }

@@ -176,8 +176,10 @@ tasks_direct(struct lr_ctx *ctx, const char *search, int *rc)
 	json_t *items, *o;
 	size_t i;
 
-	if ((*rc = cmd_load(&l, ctx, NULL, REC_COMPILE_TASKS)) != 0)
+	if ((*rc = cmd_load(&l, ctx, NULL, REC_COMPILE_TASKS)) != 0) {
+		rec_load_release(&l);
 		return NULL;
+	}
 	items = json_array();
 	for (i = 0; i < l.repo->ntasks; i++) {
 		if (!rec_task_matches(&l.repo->tasks[i], search))

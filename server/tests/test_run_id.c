@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -23,6 +24,16 @@ t_new(void **state)
 	assert_true(run_id_valid(a));
 	assert_true(run_id_valid(b));
 	assert_memory_equal(a, "r@", 2);
+	/* ids made one after the other sort in that order, even within a
+	   second (the newest-first lists rely on it) */
+	for (int i = 0; i < 50; i++) {
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+		memcpy(a, b, sizeof(a));
+		nanosleep(&ts, NULL);
+		run_id_new(b);
+		assert_true(strcmp(a, b) < 0);
+	}
 }
 
 static void
