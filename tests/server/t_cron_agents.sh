@@ -11,9 +11,6 @@ if [ -z "${LEURA_AGENT:-}" ] || [ ! -x "$LEURA_AGENT" ]; then
 	exit 77
 fi
 
-AGENT_PID=
-trap 'kill -KILL $AGENT_PID 2>/dev/null; srv_kill_all; etcd_stop; rm -rf "$T"' EXIT
-
 new_repo
 rm -f "$T/repo/tasks/"*.yml
 commit_all "no tasks"
@@ -27,7 +24,8 @@ ADM=$(runs_login admin "$ADMIN_PW")
 [ -n "$ADM" ] || fail "admin cannot log in"
 "$LEURA_AGENT" --host web1 --state-dir "$T/state" --etcd "$ETCD_ENDPOINT" \
     -v </dev/null >>"$T/agent.log" 2>&1 &
-AGENT_PID=$!
+# killed with the servers on exit (srv_kill_all; srv_start sets the trap)
+SRV_PIDS="$SRV_PIDS $!"
 
 # the time 6 s ahead, as Paris's wall clock shows it, without an offset
 AT=$(($(date +%s) + 6))
