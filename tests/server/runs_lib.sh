@@ -68,6 +68,23 @@ steps:
   - name: wait
     script: sleep 600
 EOF
+	cat >"$T/repo/tasks/hasty.yml" <<'EOF'
+description: An approval nobody gives in time
+targets: {hosts: [web3]}
+steps:
+  - name: sign-off
+    approval: {groups: [sre-leads], timeout: 2s}
+  - name: after
+    script: echo after
+EOF
+	cat >"$T/repo/tasks/short.yml" <<'EOF'
+description: A run that takes longer than its timeout
+targets: {hosts: [web3]}
+timeout: 2s
+steps:
+  - name: wait
+    script: sleep 600
+EOF
 	commit_all "tasks for the run tests"
 }
 

@@ -174,6 +174,23 @@ runs_wait "$RJ" 'r["state"]=="finalised"'
 [ "$(runs_field "$RJ" outcome)" = rejected ] || fail "rejected: $(cat "$T/body")"
 expect_in "$T/body" 'rejected by dave: not now'
 
+# ---- timeouts: an approval's, the task's ----
+runs_start "$ADM" hasty '{}'
+[ "$code" = 201 ] || fail "hasty: $code $(cat "$T/body")"
+RH=$RUN
+runs_wait "$RH" 'r["state"]=="finalised"'
+[ "$(runs_field "$RH" outcome)" = timed_out ] || fail "hasty: $(cat "$T/body")"
+expect_in "$T/body" "no decision on approval step 'sign-off' within 2 s"
+runs_start "$ADM" short '{}'
+[ "$code" = 201 ] || fail "short: $code $(cat "$T/body")"
+RT=$RUN
+runs_wait "$RT" 'r["state"]=="finalised"'
+[ "$(runs_field "$RT" outcome)" = timed_out ] || fail "short: $(cat "$T/body")"
+expect_in "$T/body" "the run's timeout (2 s) passed"
+expect_in "$T/body" '"status":"timed_out"'
+[ "$(etcd_count "/leura/runs/dispatch/web3/$RT/")" = 0 ] ||
+    fail "the timed out run's dispatch is still there"
+
 # ---- cancel of a running run ----
 runs_start "$ADM" stuck '{}'
 [ "$code" = 201 ] || fail "stuck: $code"
