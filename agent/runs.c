@@ -53,6 +53,7 @@
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	10000
 #define MAX_STEP	9999
+#define STOP_MS		2000	/* the last results' time to reach etcd */
 
 enum rs_state {
 	RS_QUEUED, RS_CLAIM, RS_FETCH, RS_RUN, RS_FLUSH, RS_RESULT, RS_DONE,
@@ -123,6 +124,7 @@ struct agent_runs {
 	struct etcd_uv_watch *watch;
 	bool		 started, stopping, stopped_said, read_once;
 	bool		 in_stop;	/* inside agent_runs_stop: no hook */
+	bool		 given_up;	/* the stop's deadline passed */
 	bool		 reading;
 	long		 read_backoff_ms;
 	uv_timer_t	 t_read;	/* read retries */
@@ -470,10 +472,13 @@ busy(const struct agent_runs *r)
 {
 	const struct rstep *e;
 
-	for (e = r->steps; e; e = e->next)
-		if ((e->state >= RS_CLAIM && e->state <= RS_RESULT) ||
-		    e->state == RS_LOST || e->srun != NULL)
+	for (e = r->steps; e; e = e->next) {
+		if (e->srun != NULL)
+			return true;	/* a step process is still ending */
+		if (!r->given_up && ((e->state >= RS_CLAIM && e->state <=
+		    RS_RESULT) || e->state == RS_LOST))
 			return true;
+	}
 	return false;
 }
 
@@ -553,7 +558,8 @@ retry_later(struct rstep *e, const char *what, const struct lr_err *err)
 		    "stopping, not retrying", what, e->step, e->run,
 		    err ? err->msg : "no etcd client");
 		e->state = RS_DONE;
-		tick_start(e->r);
+		if (e->r->closing == 0)
+			tick_start(e->r);
 		return;
 	}
 	d = e->backoff_ms ? e->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -1737,6 +1743,27 @@ agent_runs_start(struct agent_runs *r)
 	runs_read(r);
 }
 
+/*
+ * The stop waited STOP_MS for etcd to take the last chunks and results:
+ * go without them (the markers stay: the next start reports those steps
+ * lost).  The calls in flight end when the sync side lets go of etcd.
+ */
+static void
+stop_deadline_cb(uv_timer_t *t)
+{
+	struct agent_runs *r = t->data;
+
+	if (r->stopped_said)
+		return;
+	r->given_up = true;
+	if (busy(r))
+		return;		/* a step process still ends: its callback */
+	lr_log_warn("etcd did not take the last task-step results within %d "
+	    "ms of stopping; those steps are reported lost at the next "
+	    "start", STOP_MS);
+	check_stopped(r);
+}
+
 bool
 agent_runs_stop(struct agent_runs *r)
 {
@@ -1765,6 +1792,9 @@ agent_runs_stop(struct agent_runs *r)
 			}
 		}
 		r->in_stop = false;
+		/* t_read is idle from here on: the deadline */
+		uv_timer_start(&r->t_read, stop_deadline_cb, STOP_MS, 0);
+		uv_unref((uv_handle_t *)&r->t_read);
 	}
 	if (!busy(r)) {
 		r->stopped_said = true;

@@ -1,7 +1,8 @@
 # Task runs with etcd down mid-step (issue 14's fault list): the step goes
 # on, its output waits in the agent (under 1 MiB: nothing dropped), and
 # once etcd is back every chunk and then the result arrive, in order,
-# with the whole output; the step ran once.
+# with the whole output; the step ran once.  SIGTERM while etcd hangs
+# stops the agent within its bounds; the step is then reported lost.
 . "$LEURA_SRC/tests/agent/lib.sh"
 . "$LEURA_SRC/tests/agent/runs.sh"
 agent_test_start
@@ -30,5 +31,21 @@ expect_eq "bytes" "$(rres $RUN h1 0 .bytes)" "$(wc -c <"$T/want")"
 expect_eq "chunks" "$(nchunks $RUN h1 0)" "$(rres $RUN h1 0 .chunks)"
 expect_eq "ran once" "$(cat "$ROOT/count")" x
 etcd_has "$(ckey $RUN h1 0)" && fail "the claim is still there"
+
+# SIGTERM while a step runs and etcd hangs (SIGSTOP: it answers
+# nothing): the agent aborts the step and stops within its bounds (the
+# result cannot go: the marker stays), and once etcd is back the
+# restarted agent reports the step lost
+dispatch h1 $RUN 1 "$(script_spec "echo \$\$ > $PIDS/s1; exec sleep 60")"
+wait_until 30 "step 1 started" test -s "$PIDS/s1"
+etcd_pause
+t0=$(now_ms)
+agent_stop h1 9
+echo "stopped in $(($(now_ms) - t0)) ms with etcd hung"
+log_has h1 "stopping took over" && fail "the stop ran into its 10 s bound"
+etcd_resume
+agent_start h1
+wait_result $RUN h1 1 30
+expect_eq "lost after a stop etcd missed" "$(rres $RUN h1 1 .status)" lost
 agent_stop h1
 done_testing
