@@ -65,8 +65,9 @@ srv_use() {
 srv_start() {
 	name=$1
 	shift
+	# etcd_start's EXIT trap stops etcd, then runs ETCD_TRAP (above):
+	# leurad and whatever else a test added to SRV_PIDS go with it
 	[ -n "$ETCD_PID" ] || etcd_start
-	trap 'srv_kill_all; rm -rf "$T"' EXIT
 	dir=$T/srv-$name
 	mkdir -p "$dir"
 	SRV_ADMIN_PASSWORD_FILE=$dir/admin-password

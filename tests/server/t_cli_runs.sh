@@ -16,9 +16,6 @@ if [ -z "${LEURA_AGENT:-}" ] || [ ! -x "$LEURA_AGENT" ]; then
 	echo "SKIP: no leura-agent (LEURA_AGENT)" >&2
 	exit 77
 fi
-AGENT_PIDS=
-trap 'for p in $AGENT_PIDS; do kill -KILL "$p" 2>/dev/null || :; done
-    srv_kill_all; rm -rf "$T"' EXIT
 
 # ---- the config repo: two hosts, four tasks
 R=$T/repo
@@ -94,7 +91,8 @@ for h in h1 h2; do
 	"$LEURA_AGENT" --host "$h" --etcd "$ETCD_ENDPOINT" \
 	    --state-dir "$T/state/$h" --fleet-key "$LEURA_FLEET_KEY" \
 	    >"$T/agent-$h.log" 2>&1 &
-	AGENT_PIDS="$AGENT_PIDS $!"
+	# killed with leurad when the test ends (srv_kill_all)
+	SRV_PIDS="$SRV_PIDS $!"
 done
 
 # lw: leura with a deadline (a wait has none of its own but the run's)

@@ -24,7 +24,7 @@ ADM=$(runs_login admin "$ADMIN_PW")
 [ -n "$ADM" ] || fail "admin cannot log in"
 "$LEURA_AGENT" --host web1 --state-dir "$T/state" --etcd "$ETCD_ENDPOINT" \
     -v </dev/null >>"$T/agent.log" 2>&1 &
-# killed with the servers on exit (srv_kill_all; srv_start sets the trap)
+# killed with the servers on exit (srv_kill_all, in the EXIT trap)
 SRV_PIDS="$SRV_PIDS $!"
 
 # the time 6 s ahead, as Paris's wall clock shows it, without an offset
