@@ -151,10 +151,17 @@ etcd_pause
 curl -s -m 20 -o "$T/inflight" -w '%{http_code}' "$SRV_URL/readyz" \
     >"$T/inflight.code" &
 inflight=$!
-port=${SRV_URL##*:}
+# in flight: read by leurad and not yet answered (a connection merely
+# established may not have sent its request yet, and an idle connection
+# is closed at SIGTERM); /metrics counts itself too, hence 2
+in_flight() {
+	SRV_TOKEN=$admin srv_curl GET /metrics >/dev/null
+	[ "$(sed -n 's/^leurad_http_requests_in_flight //p' "$T/body")" \
+	    -ge 2 ] 2>/dev/null
+}
 i=0
-while [ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -lt 1 ] &&
-    [ $i -lt 100 ]; do
+until in_flight; do
+	[ $i -lt 400 ] || fail "the request to /readyz is not in flight"
 	sleep 0.05
 	i=$((i + 1))
 done
