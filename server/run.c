@@ -266,7 +266,7 @@ run_create(struct srv *s, struct etcd *e, const struct run_request *rq,
 			lr_err_hint(err, "write the values into the command");
 			goto out;
 		}
-		exec.name = (char *)"exec";
+		exec.name = NULL;	/* messages say "the command" */
 		exec.parallel = 0;
 		exec.timeout_ms = -1;
 		t = &exec;

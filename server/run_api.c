@@ -183,6 +183,24 @@ may(struct srv_req *req, struct srv_resp *resp, enum auth_verb verb,
 	return true;
 }
 
+static bool approver_of(const struct srv_req *req, const json_t *rec);
+
+/*
+ * Whether the caller may see rec at all: read on it, or a member of the
+ * groups its waiting approval names.  When not, 404 worded as for a run
+ * that does not exist (as for hosts and services: docs/auth.md), so that
+ * what one may not read cannot be told from what is not there.
+ */
+static bool
+visible(struct srv_req *req, struct srv_resp *resp, const json_t *rec)
+{
+	if (may(req, NULL, AUTH_READ, rec) || approver_of(req, rec))
+		return true;
+	srv_resp_error(resp, 404, "not_found", "'leura runs' lists the runs",
+	    "no run '%s'", lr_json_str(rec, "id"));
+	return false;
+}
+
 /*
  * The record of the run in the path: *rec (new) and *mod, or false
  * after an answer (400 bad id, 404, 503).
@@ -600,8 +618,7 @@ get_run(struct srv_req *req, struct srv_resp *resp)
 	size_t i, n, dl;
 	int64_t mod;
 
-	if (!get_rec(req, resp, &rec, &mod) ||
-	    !may(req, resp, AUTH_READ, rec))
+	if (!get_rec(req, resp, &rec, &mod) || !visible(req, resp, rec))
 		goto out;
 	lr_err_clear(&err);
 	dir = proto_key_run_results_dir(req->srv->prefix, lr_json_str(rec,
@@ -673,7 +690,7 @@ post_cancel(struct srv_req *req, struct srv_resp *resp)
 		run_resource(rec, res, sizeof(res));
 		srv_req_audit(req, res, json_pack("{s:O}", "run",
 		    json_object_get(rec, "id")));
-		if (!may(req, resp, AUTH_RUN, rec))
+		if (!visible(req, resp, rec) || !may(req, resp, AUTH_RUN, rec))
 			goto out;
 		if (is_final(rec)) {
 			srv_resp_error(resp, 409, "conflict", "nothing to "
@@ -794,7 +811,7 @@ post_approve(struct srv_req *req, struct srv_resp *resp)
 		run_resource(rec, res, sizeof(res));
 		srv_req_audit(req, res, json_pack("{s:O, s:s}", "run",
 		    json_object_get(rec, "id"), "decision", dec));
-		if (!approver_of(req, rec) && !may(req, resp, AUTH_READ, rec))
+		if (!visible(req, resp, rec))
 			goto out;
 		S = waiting_step(rec);
 		if (strcmp(lr_json_str(rec, "state"), "waiting_approval") != 0

@@ -260,7 +260,8 @@ code=$(SRV_TOKEN=$ADM srv_curl GET '/v1/runs?sort=asc')
 [ "$code" = 400 ] || fail "an unknown argument: $code"
 # carol may read the task runs she may run, not the ad-hoc one
 code=$(SRV_TOKEN=$CAROL srv_curl GET "/v1/runs/$RX")
-[ "$code" = 403 ] || fail "carol reads an exec run: $code"
+[ "$code" = 404 ] || fail "carol reads an exec run: $code"
+expect_in "$T/body" "no run '$RX'"
 code=$(SRV_TOKEN=$CAROL srv_curl GET /v1/runs)
 [ "$code" = 200 ] || fail "carol lists: $code"
 expect_not_in "$T/body" "$RX"
