@@ -1,13 +1,16 @@
 /*
- * Calendar arithmetic shared by cron.c and tz.c: proleptic Gregorian
- * dates to and from days since 1970-01-01 (Howard Hinnant's algorithms),
- * so nothing depends on TZ or the C library's time zone database.
+ * What cron.c and tz.c share: calendar arithmetic, proleptic Gregorian
+ * dates to and from days since 1970-01-01 with Howard Hinnant's
+ * algorithms, so that nothing depends on TZ or the C library's time zone
+ * database; and the error messages they write into a caller's buffer.
  */
 #ifndef SCHED_CAL_INT_H
 #define SCHED_CAL_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 static inline bool
 is_leap(int64_t y)
@@ -70,6 +73,22 @@ static inline int
 weekday_of(int64_t days)
 {
 	return (int)(days - floor_div(days + 4, 7) * 7 + 4);
+}
+
+/* An error message into errbuf (errlen bytes; NULL or 0: none wanted). */
+static inline void	seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static inline void
+seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
 }
 
 #endif

@@ -105,21 +105,6 @@ static const struct cron_macro {
  */
 #define CRON_TZ_MAX_CANDIDATES	4096
 
-static void	seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- cron parsing ---- */
 
 struct cron_parse {
