@@ -28,7 +28,7 @@ rec_new(const char *hosts, const char *kinds, int parallel,
 {
 	json_t *steps = json_array(), *prog = json_object(), *row, *h;
 	json_t *hs = json_loads(hosts, 0, NULL);
-	char name[16], t[32];
+	char name[32], t[32];
 	size_t i, s;
 
 	for (s = 0; kinds[s]; s++) {
