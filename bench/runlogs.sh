@@ -9,8 +9,9 @@
 #             under P/runs/log/ through etcd's JSON gateway (one
 #             keep-alive connection, tests/server/logs_put.py), for a
 #             run nobody follows;
-#   follow    leura logs --follow RUN >/dev/null started first, then the
-#             same chunks and the step's result put: the time from the
+#   follow    leura logs --follow --host web1 --step 0 RUN >/dev/null
+#             started first, then the same chunks and the step's
+#             result put: the time from the
 #             first chunk to leura's exit (agent -> etcd -> leurad's
 #             store -> chunked HTTP -> leura), and whether what leura
 #             printed is the file, byte for byte (a second follow to a
@@ -145,9 +146,11 @@ doc $R0 finalised
 # ---- follow
 R1=r@20261207-000001-000001
 doc $R1 running
-"$leura" logs --follow "$R1" >/dev/null 2>"$work/follow.err" &
+"$leura" logs --follow --host web1 --step 0 "$R1" >/dev/null \
+    2>"$work/follow.err" &
 fpid=$!
-"$leura" logs --follow "$R1" >"$work/follow.out" 2>>"$work/follow.err" &
+"$leura" logs --follow --host web1 --step 0 "$R1" >"$work/follow.out" \
+    2>>"$work/follow.err" &
 cpid=$!
 sleep 0.5
 t0=$(now)
