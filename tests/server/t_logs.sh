@@ -5,13 +5,14 @@
 # ignored, a gap read back; the text of a step and of a whole run; a
 # live follow that ends with the step; the pack (tar.gz with a
 # manifest) once the run is finalised; chunk keys deleted by the leader
-# only; keys with a bad run id or host name (../) ignored; no read
+# only (a second replica, not leading, stores and leaves them); keys
+# with a bad run id or host name (../) ignored; no read
 # grant answers 404 like a missing run; a deploy's converge log.
 . "$LEURA_SRC/tests/server/lib.sh"
 
 PUT="python3 $LEURA_SRC/tests/server/logs_put.py"
 P=/leura
-srv_start a --request-timeout 1s
+srv_start a --request-timeout 1s --leader-ttl 30s
 
 login() {
 	SRV_TOKEN='' srv_curl POST /v1/login \
@@ -101,7 +102,7 @@ put "runs/log/$R/..%2f/0000/00000000" 'x'
 put "runs/log/$R/.hidden/0000/00000000" 'x'
 put "runs/log/$R/web1/00x0/00000000" 'x'
 put "runs/results/r@bad/web1/0000" '{"status":"ok"}'
-srv_start a --request-timeout 1s
+srv_start a --request-timeout 1s --leader-ttl 30s
 printf 'web2 says hi\nweb2 again\n' >"$T/want_w2"
 w2_is() { cmp -s "$DATA/open/$R/web2/0001.log" "$T/want_w2"; }
 wait_for "web2's chunks read at the start" w2_is
@@ -248,5 +249,24 @@ want 503 "$(as "$ADMIN" GET "/v1/runs/$R3/logs?follow=1")" "a fifth follow"
 grep -q 'UV_THREADPOOL_SIZE' "$T/body" || fail "503 without a hint: $(cat "$T/body")"
 kill $H1 $H2 $H3 $H4 2>/dev/null || :
 wait_for "the slots given back" follows 0
+
+# a second replica stores too, and only the leader deletes chunk keys:
+# with a (the leader, lease 30 s) stopped, b stores R4's step and leaves
+# its chunks; a, resumed, stores it and deletes them
+srv_start b
+DATA_B=$SRV_DIR/data/logs
+srv_use a
+R4=r@20261207-150000-0000b4
+kill -STOP "$SRV_PID"
+put "runs/docs/$R4" "{\"id\":\"$R4\",\"kind\":\"task\",\"task\":\"deploy\",\"state\":\"running\",\"hosts\":[\"web1\"],\"steps\":[{\"name\":\"s\"}]}"
+$PUT "$ETCD_ENDPOINT" $P chunks $R4 web1 0 "$T/c0" 0 >/dev/null
+put "runs/results/$R4/web1/0000" '{"status":"ok","chunks":1,"bytes":9}'
+b_has() { cmp -s "$DATA_B/open/$R4/web1/0000.log" "$T/c0"; }
+wait_for "replica b's copy" b_has
+[ "$(etcd_count "$P/runs/log/$R4/")" = 1 ] || fail "a replica that does not lead deleted chunk keys"
+kill -CONT "$SRV_PID"
+gone4() { [ "$(etcd_count "$P/runs/log/$R4/")" = 0 ]; }
+wait_for "the leader's delete of R4's chunks" gone4
+cmp -s "$DATA/open/$R4/web1/0000.log" "$T/c0" || fail "the leader's copy of R4"
 
 done_testing
