@@ -61,6 +61,9 @@ lr_duration_parse(const char *s, long *ms)
 		} else if (*p == 'h') {
 			unit = 3600000;
 			p++;
+		} else if (*p == 'd') {
+			unit = 86400000;
+			p++;
 		} else
 			return -1;
 		total += n * unit;

@@ -17,8 +17,8 @@ long	lr_now_ms(void);
 void	lr_sleep_ms(long ms);
 
 /*
- * Parse a duration: "90s", "10m", "1h", "1h30m", "500ms", a bare number of
- * seconds; more than 0 and at most a year.  0 and *ms set, or -1.
+ * Parse a duration: "90s", "10m", "1h", "1h30m", "30d", "500ms", a bare
+ * number of seconds; more than 0 and at most a year.  0 and *ms set, or -1.
  */
 int	lr_duration_parse(const char *s, long *ms);
 

@@ -41,6 +41,11 @@ struct srv {
 	struct lr_conn	 conn;			/* etcd settings (owned) */
 	const char	*prefix;		/* conn.prefix */
 	char		*data_dir;		/* owned; 0700 */
+	/*
+	 * How long a finalised run's record, results and logs are kept
+	 * (--log-retention; run_engine.c and logs_store.c enforce it)
+	 */
+	long		 retention_s;
 	/* --admin-password-file: auth_init's first admin (owned; NULL) */
 	char		*admin_password_file;
 	struct srv_router *router;		/* owned */

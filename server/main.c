@@ -522,6 +522,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* the modules: one line each */
+	s.retention_s = a.logs.retention_s;
 	if (auth_init(&s, &err) < 0 ||
 	    src_init(&s, &a.source, &err) < 0 ||
 	    ldr_init(&s, a.leader_ttl ? a.leader_ttl : 5, &err) < 0 ||

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -49,6 +50,8 @@
 
 #define ENGINE_TICK_MS	250
 #define ENGINE_FULL_MS	1000	/* every unfinished run, at least */
+#define ENGINE_PRUNE_MS	(10L * 60 * 1000)	/* old runs' records */
+#define ENGINE_PRUNE_MAX 200	/* records looked at per sweep */
 #define ENGINE_CACHE	4	/* commits kept loaded */
 
 struct engine_commit {
@@ -70,6 +73,7 @@ struct run_state {
 	json_t		*dirty;		/* {run: true}: soon */
 	json_t		*gone;		/* {run: {"host/S": 1}} */
 	long		 full_ms;	/* the last pass over every run */
+	long		 prune_ms;	/* the last sweep of old runs; 0: none */
 	struct engine_commit cache[ENGINE_CACHE];
 };
 
@@ -482,6 +486,90 @@ pass_some(struct run_state *st, bool full)
 	atomic_store(&st->nactive, (long)json_object_size(st->active));
 }
 
+/* ---- retention ---- */
+
+/*
+ * Delete what finalised runs created before the retention (--log-
+ * retention: a run's record goes with its logs) left in etcd: the record,
+ * its results with their previews, and any claim or chunk still there.
+ * A run's id starts with its creation time, so the old records are one
+ * range, read oldest first, ENGINE_PRUNE_MAX a sweep; one not finalised
+ * (an approval that waits that long) stays.  Each run goes in one txn
+ * that holds only while this replica leads.
+ */
+static void
+prune(struct run_state *st)
+{
+	struct srv *s = st->s;
+	struct etcd_range_req q = { 0 };
+	struct etcd_range_result r = { 0 };
+	struct etcd_txn t;
+	struct etcd_txn_result tr;
+	struct lr_err err;
+	char cut[32], *end, *lkey, *ldir, *k;
+	const char *id;
+	time_t at = time(NULL) - (time_t)s->retention_s;
+	int64_t lrev = ldr_leader_rev(s);
+	size_t i, n = 0, dl = strlen(st->docs);
+	struct tm tm;
+	json_t *v;
+
+	if (s->retention_s <= 0 || lrev == 0 || gmtime_r(&at, &tm) == NULL)
+		return;
+	snprintf(cut, sizeof(cut), "r@%04d%02d%02d-%02d%02d%02d",
+	    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	end = lr_xasprintf("%s%s", st->docs, cut);
+	lkey = proto_key_leader(s->prefix);
+	ldir = proto_key_run_log_dir(s->prefix);
+	q.key = st->docs;
+	q.range_end = end;
+	q.limit = ENGINE_PRUNE_MAX;
+	lr_err_clear(&err);
+	if (etcd_range(st->ek, &q, &r, &err) < 0) {
+		lr_log_warn("runs past retention: %s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < r.nkvs && !atomic_load(&st->stop); i++) {
+		id = r.kvs[i].key + dl;
+		v = json_loadb(r.kvs[i].value, r.kvs[i].value_len, 0, NULL);
+		if (!run_id_valid(id) || (v != NULL && strcmp(lr_json_str(v,
+		    "state"), "finalised") != 0)) {
+			json_decref(v);
+			continue;
+		}
+		json_decref(v);
+		etcd_txn_init(&t);
+		etcd_txn_cmp_int(&t, lkey, ETCD_CMP_CREATE, ETCD_CMP_EQUAL,
+		    lrev);
+		etcd_txn_cmp_int(&t, r.kvs[i].key, ETCD_CMP_MOD, ETCD_CMP_EQUAL,
+		    r.kvs[i].mod_revision);
+		etcd_txn_delete(&t, ETCD_THEN, r.kvs[i].key, 0);
+		k = proto_key_run_results_dir(s->prefix, id);
+		etcd_txn_delete(&t, ETCD_THEN, k, ETCD_PREFIX);
+		free(k);
+		k = proto_key_run_exec_dir(s->prefix, id);
+		etcd_txn_delete(&t, ETCD_THEN, k, ETCD_PREFIX);
+		free(k);
+		k = lr_xasprintf("%s%s/", ldir, id);
+		etcd_txn_delete(&t, ETCD_THEN, k, ETCD_PREFIX);
+		free(k);
+		memset(&tr, 0, sizeof(tr));
+		if (etcd_txn_commit(st->ek, &t, &tr, &err) == 0 && tr.succeeded)
+			n++;
+		etcd_txn_result_release(&tr);
+		etcd_txn_release(&t);
+	}
+	if (n > 0)
+		lr_log_info("deleted the records of %zu run(s) created before "
+		    "%s (--log-retention)", n, cut + 2);
+out:
+	etcd_range_result_release(&r);
+	free(end);
+	free(lkey);
+	free(ldir);
+}
+
 /* ---- the watch ---- */
 
 /* Every unfinished run, read anew: 0 and *rev. */
@@ -588,6 +676,11 @@ on_tick(bool connected, void *arg)
 	if (!connected)
 		return 0;
 	pass_some(st, lr_now_ms() - st->full_ms >= ENGINE_FULL_MS);
+	if (st->prune_ms == 0 || lr_now_ms() - st->prune_ms >=
+	    ENGINE_PRUNE_MS) {
+		st->prune_ms = lr_now_ms();
+		prune(st);
+	}
 	return 0;
 }
 

@@ -425,6 +425,11 @@ test_lr_duration_parse__forms(void **state)
 	assert_int_equal(ms, 45000);
 	assert_int_equal(lr_duration_parse("500ms", &ms), 0);
 	assert_int_equal(ms, 500);
+	assert_int_equal(lr_duration_parse("30d", &ms), 0);	/* leurad */
+	assert_int_equal(ms, 30L * 86400000);
+	assert_int_equal(lr_duration_parse("1d12h", &ms), 0);
+	assert_int_equal(ms, 36L * 3600000);
+	assert_int_equal(lr_duration_parse("367d", &ms), -1);
 	assert_int_equal(lr_duration_parse("", &ms), -1);
 	assert_int_equal(lr_duration_parse("0s", &ms), -1);
 	assert_int_equal(lr_duration_parse("-1s", &ms), -1);
