@@ -325,6 +325,8 @@ not_waiting(const json_t *rec)
 
 /* ---- POST /v1/tasks/{task}/runs ---- */
 
+static int	check_hosts(void *arg, const json_t *hosts, struct lr_err *err);
+
 static void
 post_task_run(struct srv_req *req, struct srv_resp *resp)
 {
@@ -369,6 +371,14 @@ post_task_run(struct srv_req *req, struct srv_resp *resp)
 	rq.task = task;
 	rq.params = json_is_object(p) ? p : NULL;
 	rq.targets = targets;
+	/*
+	 * targets of the caller's choosing, not the task's own: run on tasks/T
+	 * is not run everywhere, so every host they resolve to needs it too
+	 */
+	if (targets != NULL) {
+		rq.check = check_hosts;
+		rq.check_arg = req;
+	}
 	rq.by = req->who->user;
 	rq.via = "api";
 	lr_err_clear(&err);

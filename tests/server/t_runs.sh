@@ -140,6 +140,12 @@ done
 ALICE=$(runs_login alice "$RUNS_PW")
 BOB=$(runs_login bob "$RUNS_PW")
 CAROL=$(runs_login carol "$RUNS_PW")
+
+# run on tasks/* is not run on any host: targets of carol's choosing
+# need run on every host they name (db1 is not hello's own)
+runs_start "$CAROL" hello '{"params":{"who":"x"},"targets":{"hosts":["db1"]},"force":true}'
+[ "$code" = 403 ] || fail "carol's own targets: $code $(cat "$T/body")"
+expect_in "$T/body" 'hosts/db1'
 DAVE=$(runs_login dave "$RUNS_PW")
 runs_start "$ALICE" gated '{}'
 [ "$code" = 201 ] || fail "gated: $code $(cat "$T/body")"
