@@ -63,6 +63,7 @@
 #define HEAD_MAX	4096
 /* a stream's queue: the worker waits above this */
 #define STREAM_QMAX	(256 * 1024)
+#define STREAM_STALL_S	60	/* a reader that takes nothing this long */
 
 struct http_conn;
 
@@ -407,6 +408,11 @@ after_work(uv_work_t *w, int status)
 	}
 	if (c->conn == NULL) {
 		call_free(c);
+	} else if (c->stream != NULL && c->stream->gone) {
+		/* its reader left, or stalled (srv_resp_stream_write) */
+		c->state = CALL_WRITING;
+		lws_set_timeout(c->conn->wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
 	} else {
 		c->state = CALL_WRITING;
 		lws_callback_on_writable(c->conn->wsi);
@@ -546,8 +552,24 @@ srv_resp_stream_write(struct srv_req *req, const void *p, size_t n)
 	if (n == 0)
 		return srv_resp_stream_gone(req) ? -1 : 0;
 	pthread_mutex_lock(&st->mu);
-	while (!st->gone && st->q.len >= STREAM_QMAX)
-		pthread_cond_wait(&st->cv, &st->mu);
+	while (!st->gone && st->q.len >= STREAM_QMAX) {
+		struct timespec dl;
+		size_t before = st->q.len;
+
+		/*
+		 * A reader that takes nothing for STREAM_STALL_S is taken for
+		 * gone: it would hold this worker (and, a few of them, every
+		 * worker) for as long as it liked
+		 */
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += STREAM_STALL_S;
+		if (pthread_cond_timedwait(&st->cv, &st->mu, &dl) ==
+		    ETIMEDOUT && st->q.len >= before) {
+			st->gone = true;
+			lr_log_info("a streamed answer's reader took nothing "
+			    "for %d s: it is ended", STREAM_STALL_S);
+		}
+	}
 	if (st->gone) {
 		pthread_mutex_unlock(&st->mu);
 		return -1;
