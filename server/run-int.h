@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "err.h"
 #include "run.h"
 
 #define RUN_DEDUPE_DEFAULT_MS	(15 * 60 * 1000L)
@@ -45,6 +46,24 @@ bool	run_hosts_overlap(const json_t *a, const json_t *b);
 bool	run_dedupe_match(const json_t *rec, const char *task,
 	    const char *command, const json_t *hosts, int64_t now_ms,
 	    int64_t window_ms);
+/*
+ * Seals (run_seal.c): leurad's signature over what a run is, so that the
+ * engine never acts on a record someone wrote into etcd, and over each
+ * approval decision.  k NULL (leurad without a key): none made, every
+ * check passes.
+ */
+struct lr_sign_key;
+/* Seal rec (set its "seal"). */
+void	run_seal(const struct lr_sign_key *k, json_t *rec);
+/* 0 when rec's seal holds; else LR_EINVAL with err saying why. */
+int	run_seal_check(const struct lr_sign_key *k, const json_t *rec,
+	    struct lr_err *err);
+/* Seal the decision ap (an element of "approvals") of run id. */
+void	run_seal_approval(const struct lr_sign_key *k, const char *id,
+	    json_t *ap);
+/* Drop from rec's approvals those whose seal does not hold: how many. */
+size_t	run_seal_approvals_keep(const struct lr_sign_key *k, json_t *rec);
+
 /* {"id","by","created","hosts","outcome"} of rec: new reference. */
 json_t	*run_summary(const json_t *rec);
 

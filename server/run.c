@@ -320,6 +320,7 @@ run_create(struct srv *s, struct etcd *e, const struct run_request *rq,
 	if (prev != NULL)
 		json_object_set_new(rec, "forced", json_pack("{s:O}", "recent",
 		    json_object_get(prev, "id")));
+	run_seal(s->sign_key, rec);
 	key = proto_key_run(s->prefix, id);
 	val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	etcd_txn_init(&txn);

@@ -794,7 +794,7 @@ static void
 post_approve(struct srv_req *req, struct srv_resp *resp)
 {
 	static const char *const fields[] = { "decision", "message", NULL };
-	json_t *body = NULL, *rec = NULL, *st, *fin, *ap;
+	json_t *body = NULL, *rec = NULL, *st, *fin, *ap, *ape;
 	const char *msg, *dec;
 	char res[300], now[32], groups[256];
 	int64_t mod;
@@ -858,12 +858,15 @@ post_approve(struct srv_req *req, struct srv_resp *resp)
 			goto out;
 		}
 		run_time_iso(run_now_ms(), now);
-		json_array_append_new(json_object_get(rec, "approvals"),
-		    json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "step", S,
+		ape = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "step", S,
 		    "step_name", lr_json_str(st, "name"), "decision",
 		    strcmp(dec, "approve") == 0 ? "approved" : "rejected",
 		    "by", req->who->user, "at", now, "message", msg ? msg :
-		    ""));
+		    "");
+		/* the engine counts only decisions leurad sealed */
+		run_seal_approval(req->srv->sign_key, lr_json_str(rec, "id"),
+		    ape);
+		json_array_append_new(json_object_get(rec, "approvals"), ape);
 		if ((rc = put_if(req, resp, rec, mod)) < 0)
 			goto out;
 		if (rc == 1)

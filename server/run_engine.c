@@ -346,6 +346,22 @@ pass(struct run_state *st, const char *id, struct lr_err *err)
 		json_object_del(st->gone, id);
 		goto out;
 	}
+	/*
+	 * a record leurad did not seal (written into etcd by someone else)
+	 * is never acted on: leurad would sign its command for the hosts
+	 */
+	if (run_seal_check(s->sign_key, rec, err) < 0) {
+		lr_log_error("run %s: refusing its record: %s (it was not "
+		    "made by leurad; docs/runs.md, Trust)", id, err->msg);
+		json_object_del(st->active, id);
+		json_object_del(st->gone, id);
+		lr_err_clear(err);
+		rc = 0;
+		goto out;
+	}
+	if (run_seal_approvals_keep(s->sign_key, rec) > 0)
+		lr_log_error("run %s: decisions leurad did not seal are "
+		    "ignored", id);
 	mod = r.ops[0].range.kvs[0].mod_revision;
 	results = by_host(&r.ops[1].range, resdir, true);
 	claims = by_host(&r.ops[2].range, exdir, false);

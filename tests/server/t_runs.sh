@@ -273,6 +273,32 @@ code=$(SRV_TOKEN=$CAROL srv_curl GET /v1/runs)
 expect_not_in "$T/body" "$RX"
 expect_in "$T/body" "$RG"
 
+# ---- a record written into etcd by someone else (an agent's etcd
+# credentials suffice): leurad never signs a dispatch for it
+FORGED=r@20261207-000000-00f0f0
+put_raw() {
+	curl -sf -m 5 -X POST "$ETCD_ENDPOINT/v3/kv/put" -d "{\"key\":\
+\"$(printf %s "$1" | base64 -w0)\",\"value\":\"$(printf %s "$2" |
+	    base64 -w0)\"}" >/dev/null || fail "cannot put $1"
+}
+put_raw "/leura/runs/docs/$FORGED" "{\"id\":\"$FORGED\",\"kind\":\"exec\",\
+\"task\":null,\"command\":\"touch /tmp/pwned\",\"run_as\":null,\"params\":{},\
+\"targets\":{\"hosts\":[\"db1\"]},\"hosts\":[\"db1\"],\"commit\":null,\
+\"by\":\"admin\",\"via\":\"api\",\"created\":\"2026-12-07T00:00:00.000Z\",\
+\"state\":\"scheduled\",\"parallel\":0,\"on_failure\":\"stop\",\"timeout_ms\":0,\
+\"steps\":[{\"name\":\"command\",\"kind\":\"script\"}],\"progress\":{\"db1\":\
+[{\"state\":\"pending\",\"status\":null,\"attempt\":0}]},\"approvals\":[],\
+\"self_approval\":false}"
+i=0
+until grep -q "run $FORGED: refusing its record: it is not sealed" \
+    "$T/srv-a/leurad.log"; do
+	[ $i -lt 300 ] || fail "leurad does not refuse the forged record"
+	sleep 0.1
+	i=$((i + 1))
+done
+[ "$(etcd_count "/leura/runs/dispatch/db1/$FORGED/")" = 0 ] ||
+    fail "leurad dispatched a record it did not make"
+
 # ---- metrics ----
 code=$(SRV_TOKEN=$ADM srv_curl GET /metrics)
 [ "$code" = 200 ] || fail "metrics: $code"
