@@ -18,7 +18,11 @@
  *           flushed every AGENT_RUNS_FLUSH_MS
  *   FLUSH   the step ended: the last chunks go
  *   RESULT  the result's transaction: created if absent, and the claim
- *           deleted (in both branches); then the marker goes
+ *           deleted (in both branches); the marker stays, so that the
+ *           step is never run again, even if its result is deleted and
+ *           its signed dispatch put back (a replay), until its run is
+ *           older than AGENT_RUNS_KEEP_S, past which a dispatch of it is
+ *           refused
  *   DONE    nothing more to do until the dispatch is deleted
  *   LOST    a marker from a previous process: the result "lost" is
  *           written (created if absent), never the step run again
@@ -59,6 +63,8 @@ enum rs_state {
 	RS_QUEUED, RS_CLAIM, RS_FETCH, RS_RUN, RS_FLUSH, RS_RESULT, RS_DONE,
 	RS_LOST, RS_REFUSED
 };
+
+static bool	run_too_old(const char *run);
 
 struct rstep {
 	struct agent_runs *r;
@@ -625,7 +631,7 @@ result_cb(int status, const json_t *resp, const struct lr_err *err,
 		lr_log_info("step %d of run %s: %s", e->step, e->run,
 		    lr_json_str(e->result, "status"));
 	etcd_txn_result_release(&tr);
-	agent_store_run_unmark(e->r->store, e->mark);
+	/* the marker stays: this agent took the step (run_too_old) */
 	e->state = RS_DONE;
 	e->backoff_ms = 0;
 	if (e->deleted)
@@ -1187,6 +1193,14 @@ dispatch_add(struct agent_runs *r, const struct etcd_kv *kv)
 	}
 	e->run = lr_xstrndup(rest, (size_t)(slash - rest));
 	e->step = (int)step;
+	if (run_too_old(e->run)) {
+		lr_err_set(&err, LR_EINVAL, "refusing the dispatch '%s': its "
+		    "run was made more than %d days ago, longer than this "
+		    "agent remembers the steps it took (a replay?)", kv->key,
+		    AGENT_RUNS_KEEP_S / 86400);
+		refuse(r, e, &err);
+		return;
+	}
 	if (r->keys == NULL) {
 		if ((e->doc = proto_value_parse(kv->key, kv->value,
 		    kv->value_len, &e2)) == NULL) {
@@ -1226,9 +1240,14 @@ dispatch_add(struct agent_runs *r, const struct etcd_kv *kv)
 	e->k_result = proto_key_run_result(r->prefix, e->run, r->host,
 	    e->step);
 	if (agent_store_run_marked(r->store, e->mark)) {
-		/* a previous process claimed it: never run it again */
-		lr_log_warn("step %d of run %s was started by this agent "
-		    "before it restarted: reporting it lost", e->step, e->run);
+		/*
+		 * this agent took it before (a previous process, or a replay
+		 * of its dispatch): never run it again; "lost" goes only
+		 * where it has no result
+		 */
+		lr_log_warn("step %d of run %s was taken by this agent "
+		    "before: it does not run again ('lost' unless it has a "
+		    "result)", e->step, e->run);
 		e->state = RS_LOST;
 		e->result = result_new("lost", "the agent restarted while the "
 		    "step ran");
@@ -1285,23 +1304,57 @@ dispatch_put(struct agent_runs *r, const struct etcd_kv *kv)
 	dispatch_add(r, kv);
 }
 
-/* Markers no dispatch names any more: settled by leurad, forget them. */
+/*
+ * Whether the run id (r@YYYYMMDD-HHMMSS-..., its creation time in UTC)
+ * is older than AGENT_RUNS_KEEP_S, or has no time in it.
+ */
+static bool
+run_too_old(const char *run)
+{
+	struct tm tm = { 0 };
+	time_t t;
+
+	if (strncmp(run, "r@", 2) != 0 || sscanf(run + 2, "%4d%2d%2d-%2d%2d"
+	    "%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	    &tm.tm_min, &tm.tm_sec) != 6)
+		return true;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return true;
+	return (int64_t)time(NULL) - (int64_t)t > AGENT_RUNS_KEEP_S;
+}
+
+/*
+ * Markers of runs older than AGENT_RUNS_KEEP_S, which no dispatch names:
+ * forget them (a dispatch of such a run is refused).  The others stay
+ * after their step's result, so that a step is never run twice.
+ */
 static void
 marks_settle(struct agent_runs *r)
 {
 	json_t *marks = agent_store_run_marks(r->store), *v;
 	struct rstep *e;
+	const char *m, *dot;
+	char run[64];
 	size_t i;
 
 	json_array_foreach(marks, i, v) {
+		m = json_string_value(v);
+		if ((dot = strchr(m, '.')) == NULL ||
+		    (size_t)(dot - m) >= sizeof(run))
+			continue;
+		memcpy(run, m, (size_t)(dot - m));
+		run[dot - m] = '\0';
+		if (!run_too_old(run))
+			continue;
 		for (e = r->steps; e; e = e->next)
-			if (e->mark && strcmp(e->mark, json_string_value(v)) ==
-			    0)
+			if (e->mark && strcmp(e->mark, m) == 0)
 				break;
 		if (e == NULL) {
-			lr_log_info("forgetting the marker of '%s': its "
-			    "dispatch is gone", json_string_value(v));
-			agent_store_run_unmark(r->store, json_string_value(v));
+			lr_log_info("forgetting the marker of '%s': its run is "
+			    "older than %d days", m, AGENT_RUNS_KEEP_S / 86400);
+			agent_store_run_unmark(r->store, m);
 		}
 	}
 	json_decref(marks);

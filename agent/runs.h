@@ -43,6 +43,12 @@
 #define AGENT_RUNS_BATCH	4		/* chunks in one request, at most */
 #define AGENT_RUNS_PREVIEW	4096		/* head, tail of the result */
 #define AGENT_RUNS_LOG_MAX	(64 * 1024 * 1024) /* no "log_max": this */
+/*
+ * How long the agent remembers a step it took (its marker in the state
+ * dir): a dispatch of a run made longer ago is refused, so that a signed
+ * dispatch kept and put back, its result deleted, never runs twice
+ */
+#define AGENT_RUNS_KEEP_S	(45 * 86400)
 
 struct agent_runs;
 

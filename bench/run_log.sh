@@ -104,7 +104,7 @@ hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$agent_pid/status"; }
 
 bytes=$((mb * 1000000))
 cmd="head -c $bytes /dev/zero | tr '\\\\0' a"
-run=r@20261207-000000-b10b10
+run=$(date -u +r@%Y%m%d-%H%M%S-b10b10)
 key=/leura/runs/dispatch/h1/$run/0000
 u=$(printf '{"attempt":1,"deadline":null,"host":"h1","log_max":%d,'\
 '"run":"%s","spec":{"id":"bench/0","kind":"script","script":"%s"},'\

@@ -23,7 +23,7 @@ wait_until 30 "h1's heartbeat" heartbeat h1
 P=$(agent_pid h1)
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$P/status"; }
 # a small step first, so that the loop, curl and the step runner are warm
-RUN=r@20261207-140000-cccccc
+RUN=$(date -u +r@%Y%m%d-%H%M%S-cccccc)
 dispatch h1 $RUN 0 "$(script_spec "echo warm")"
 wait_result $RUN h1 0
 HWM0=$(hwm)

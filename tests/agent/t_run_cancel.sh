@@ -12,7 +12,7 @@ agent_test_start
 
 agent_start h1
 wait_until 30 "h1's heartbeat" heartbeat h1
-RUN=r@20261207-130000-bbbbbb
+RUN=$(date -u +r@%Y%m%d-%H%M%S-bbbbbb)
 
 # ---- dispatch deleted mid-step: aborted ----
 dispatch h1 $RUN 0 "$(script_spec "echo \$\$ > $PIDS/s0; echo started; \
@@ -50,8 +50,19 @@ wait_result $RUN h1 3 30
 expect_eq "lost" "$(rres $RUN h1 3 .status)" lost
 expect_has "lost: why" "$(rres $RUN h1 3 .error)" "restarted"
 expect_eq "step 3 started once" "$(cat "$ROOT/count3")" x
+# the markers stay (a step is never run twice, even put back with its
+# result deleted) until their run is older than the agent remembers
 ls "$T/state/h1/runs/" >"$T/marks"
-[ -s "$T/marks" ] && fail "markers left: $(cat "$T/marks")"
+grep -qx "$RUN.0003" "$T/marks" || fail "no marker of step 3: $(cat "$T/marks")"
+_p=/leura/runs/results/$RUN/h1/0003
+curl -sf -m 5 -X POST "$ETCD_ENDPOINT/v3/kv/deleterange" -d "{\"key\":\
+\"$(printf %s "$_p" | base64 -w0)\"}" >/dev/null || fail "cannot delete $_p"
+agent_stop h1
+dispatch h1 $RUN 3 "$(script_spec "echo y >> $ROOT/count3")"
+agent_start h1
+wait_result $RUN h1 3 30
+expect_eq "a replayed step: lost" "$(rres $RUN h1 3 .status)" lost
+expect_eq "step 3 ran once, replayed too" "$(cat "$ROOT/count3")" x
 kill -KILL "-$(cat "$PIDS/s3")" 2>/dev/null || :
 
 # ---- more steps than --run-parallel: they wait, all run ----

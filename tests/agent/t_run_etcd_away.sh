@@ -6,7 +6,7 @@
 . "$LEURA_SRC/tests/agent/lib.sh"
 . "$LEURA_SRC/tests/agent/runs.sh"
 agent_test_start
-RUN=r@20261207-170000-ffffff
+RUN=$(date -u +r@%Y%m%d-%H%M%S-ffffff)
 
 agent_start h1
 wait_until 30 "h1's heartbeat" heartbeat h1

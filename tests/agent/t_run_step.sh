@@ -11,7 +11,7 @@ agent_test_start
 
 agent_start h1
 wait_until 30 "h1's heartbeat" heartbeat h1
-RUN=r@20261207-120000-aaaaaa
+RUN=$(date -u +r@%Y%m%d-%H%M%S-aaaaaa)
 
 # ---- a step runs once; output, result, claim ----
 dispatch h1 $RUN 0 "$(script_spec "echo x >> $ROOT/count; echo hello; \
@@ -45,7 +45,7 @@ wait_until 30 "h1's heartbeat again" heartbeat h1
 dispatch h1 $RUN 2 "$(script_spec "echo after")"
 wait_result $RUN h1 2
 wait_until 20 "the restarted agent sees step 0 as done" \
-    log_has h1 "step 0 of run $RUN is claimed or done already"
+    log_has h1 "step 0 of run $RUN was taken by this agent before"
 expect_eq "ran once after a restart" "$(cat "$ROOT/count")" x
 
 # ---- a file step: its content from P/desired/files/ ----

@@ -11,7 +11,7 @@ agent_test_start
 chmod 0711 "$T"
 chmod 0755 "$ROOT"
 mkdir -m 1777 "$ROOT/shared"
-RUN=r@20261207-150000-dddddd
+RUN=$(date -u +r@%Y%m%d-%H%M%S-dddddd)
 
 agent_start h1
 wait_until 30 "h1's heartbeat" heartbeat h1

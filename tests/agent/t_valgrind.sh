@@ -88,7 +88,7 @@ wait_until 60 "the repair run to end" log_more h1 \
     "generation 2: converged" "$n"
 # task runs: a step to its end, one whose dispatch is deleted, one
 # running when SIGTERM comes
-RUN=r@20261207-160000-eeeeee
+RUN=$(date -u +r@%Y%m%d-%H%M%S-eeeeee)
 dispatch h1 $RUN 0 "$(script_spec "echo task")"
 wait_result $RUN h1 0 120
 expect_eq "task step under valgrind" "$(rres $RUN h1 0 .status)" changed
