@@ -164,6 +164,11 @@ const char *cmd_option_name(int c, char **argv, char buf[3]);
  */
 int	cmd_no_args(int argc, char **argv, const char *usage);
 /*
+ * The value of --limit: a positive count of what ("runs", "events") into
+ * *out; else says so and returns LR_EXIT_USAGE.
+ */
+int	cmd_limit_arg(const char *arg, const char *what, long long *out);
+/*
  * After the options, for a command that takes names: 0 when no argument
  * left looks like an option, else a usage error (LR_EXIT_USAGE) saying
  * options go first; after "--" every argument is a name.

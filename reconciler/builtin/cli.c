@@ -58,6 +58,21 @@ cmd_bad_option(int c, char **argv, const char *usage)
 }
 
 int
+cmd_limit_arg(const char *arg, const char *what, long long *out)
+{
+	char *end;
+	long long n = strtoll(arg, &end, 10);
+
+	if (*arg == '\0' || *end || n < 1) {
+		fprintf(stderr, "leura: error: --limit wants a number of %s, "
+		    "not '%s'\n", what, cmd_vis(arg));
+		return LR_EXIT_USAGE;
+	}
+	*out = n;
+	return 0;
+}
+
+int
 cmd_no_args(int argc, char **argv, const char *usage)
 {
 	return optind < argc ? bad_arg(argv[optind], usage) : 0;

@@ -53,7 +53,7 @@ cmd_events(int argc, char **argv, struct lr_ctx *ctx)
 	const char *since = "24h", *actor = NULL, *action = NULL, *res = NULL;
 	struct remote r;
 	json_t *items = NULL, *e;
-	char *path, *end;
+	char *path;
 	long long limit = 0;
 	bool json = false;
 	size_t i;
@@ -67,12 +67,8 @@ cmd_events(int argc, char **argv, struct lr_ctx *ctx)
 		case OPT_ACTION: action = optarg; break;
 		case OPT_RESOURCE: res = optarg; break;
 		case OPT_LIMIT:
-			limit = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end || limit < 1) {
-				fprintf(stderr, "leura: error: --limit wants "
-				    "a number of events, not '%s'\n", optarg);
-				return LR_EXIT_USAGE;
-			}
+			if ((rc = cmd_limit_arg(optarg, "events", &limit)) != 0)
+				return rc;
 			break;
 		default:
 			if (c != CONN_OPT_SERVER ||

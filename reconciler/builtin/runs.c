@@ -73,7 +73,7 @@ cmd_runs(int argc, char **argv, struct lr_ctx *ctx)
 	long long limit = RUNS_DEFAULT_LIMIT;
 	struct remote r;
 	json_t *items = NULL, *run;
-	char *path, *end;
+	char *path;
 	bool json = false;
 	int64_t now;
 	size_t i;
@@ -86,13 +86,8 @@ cmd_runs(int argc, char **argv, struct lr_ctx *ctx)
 		case OPT_STATE: state = optarg; break;
 		case OPT_SINCE: since = optarg; break;
 		case OPT_LIMIT:
-			limit = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end || limit < 1) {
-				fprintf(stderr, "leura: error: --limit wants "
-				    "a number of runs, not '%s'\n",
-				    cmd_vis(optarg));
-				return LR_EXIT_USAGE;
-			}
+			if ((rc = cmd_limit_arg(optarg, "runs", &limit)) != 0)
+				return rc;
 			break;
 		default:
 			if (c != CONN_OPT_SERVER ||
