@@ -575,6 +575,44 @@ abort_soon(uv_timer_t *t)
 	uv_close((uv_handle_t *)t, NULL);
 }
 
+/* The step's first output: abort it now (it said it is ready). */
+static void
+abort_on_output(const char *p, size_t n, void *arg)
+{
+	struct fx *fx = arg;
+
+	(void)p;
+	(void)n;
+	if (fx->ctx.on_output != NULL) {
+		fx->ctx.on_output = NULL;
+		agent_step_abort(fx->run);
+	}
+}
+
+/*
+ * Run the step text and abort it once it has printed (its first output
+ * says it is ready: a timer could fire before a loaded machine ran the
+ * script's first line).
+ */
+static void
+run_and_abort_ready(struct fx *fx, const char *text)
+{
+	struct lr_err err = { 0 };
+	json_t *step = json_loads(text, 0, NULL);
+
+	assert_non_null(step);
+	fx->ctx.step = step;
+	fx->ctx.on_output = abort_on_output;
+	fx->ctx.output_arg = fx;
+	fx->calls = 0;
+	assert_int_equal(agent_step_start(&fx->ctx, done, fx, &fx->run,
+	    &err), 0);
+	assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(fx->calls, 1);
+	fx->ctx.on_output = NULL;
+	json_decref(step);
+}
+
 static void
 run_and_abort(struct fx *fx, const char *text, long after_ms)
 {
@@ -612,8 +650,8 @@ test_agent_step_abort__group_backoff_and_guard(void **state)
 
 	/* SIGTERM ignored: SIGKILL after kill_grace_ms */
 	fx->ctx.kill_grace_ms = 200;
-	run_and_abort(fx, "{\"kind\": \"script\", \"script\": \"trap '' TERM; "
-	    "sleep 30\"}", 100);
+	run_and_abort_ready(fx, "{\"kind\": \"script\", \"script\": \"trap '' "
+	    "TERM; echo ready; sleep 30\"}");
 	assert_int_equal(fx->res.status, AGENT_STEP_ABORTED);
 	assert_int_equal(fx->res.term_signal, SIGKILL);
 	assert_true(fx->res.duration_ms < 3000);
